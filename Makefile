@@ -1,0 +1,86 @@
+# SME hotline assistant. `make run` and `make test` are all a new machine needs.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/hotline.tar.gz
+NLU_STAMP := var/nlu/.built
+
+# Settings Rasa reads through ${VAR} in endpoints.yml must have a value; .env may override.
+-include .env
+export BOT_ACTION_URL ?= http://127.0.0.1:5055/webhook
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export $(shell [ -f .env ] && sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
+
+# Python 3.10: pyenv's versions first (its shims refuse a version that is not selected), then PATH.
+PYTHON310 ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/python3.10 $$(command -v python3.10 2>/dev/null); do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$p"; break; }; done)
+
+NLU_DATA := $(shell find data -name '*.yml' 2>/dev/null)
+KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
+NLU_CODE := $(wildcard bot/nlu/*.py)
+
+.PHONY: help install run test validate train eval cv bench lint clean pytest stories
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	@if [ -z "$(PYTHON310)" ]; then echo "error: Python 3.10 not found (Rasa 3.6 needs it). Install it with 'pyenv install 3.10' or your package manager, or set PYTHON310=/path/to/python3.10." >&2; exit 1; fi
+	@echo "==> creating $(VENV) with $(PYTHON310)"
+	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check "pip<24.1"
+	@echo "==> installing pinned packages (first time: a few minutes)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv (Python 3.10) and install pinned packages
+
+.env:
+	@echo "==> writing .env with a random BOT_RASA_TOKEN (git-ignored)"
+	@umask 077; echo "BOT_RASA_TOKEN=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .env
+
+$(NLU_STAMP): $(VENV)/.installed $(KNOWLEDGE) bot/nlu/gazetteer.py bot/nlu/build.py bot/kb/records.py
+	@echo "==> building NLU resources from knowledge/ (jieba dictionary, spaCy entity ruler)"
+	@$(PY) -m bot nlu build
+	@touch $@
+
+$(MODEL): $(NLU_STAMP) $(NLU_DATA) config.yml domain.yml $(NLU_CODE)
+	@echo "==> training the Rasa model (data or config changed)"
+	@mkdir -p models
+	@$(RASA) train --data data --config config.yml --domain domain.yml --out models --fixed-model-name hotline --quiet
+	@touch $@
+
+train: $(MODEL) ## Train the model if training data, knowledge or config changed
+
+validate: $(NLU_STAMP) ## Check training data and domain (rasa data validate)
+	@$(RASA) data validate --data data --config config.yml --domain domain.yml --fail-on-warnings
+
+run: .env $(MODEL) ## Install, train if needed, start the bot (5005) and action server (5055)
+	@$(PY) -m bot run
+
+pytest: $(MODEL)
+	@$(PY) -m pytest -q
+
+stories: $(MODEL)
+	@echo "==> story tests (end-to-end, real NLU)"
+	@$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
+
+test: validate $(MODEL) ## Everything that checks the project: data validation, pytest, story tests
+	@$(MAKE) --no-print-directory pytest
+	@$(MAKE) --no-print-directory stories
+
+eval: $(MODEL) ## Held-out scores by category to reports/eval.md
+	@$(PY) -m bot eval
+
+cv: $(NLU_STAMP) ## Cross-validate pipeline settings to reports/cv.md (slow)
+	@$(PY) -m bench.cv
+
+bench: $(NLU_STAMP) ## Benchmark against Rasa's default pipeline and TF-IDF+LR; reports/bench.md
+	@$(PY) -m bench.nlu
+
+clean: ## Remove generated state (models, var, reports); keeps .venv and .env
+	rm -rf models var reports results

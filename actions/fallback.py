@@ -1,0 +1,24 @@
+"""Two-stage fallback: first 「您是想問…？」 with two topics, then offer a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.clarify import fallback_streak, likely_topics, topic_buttons
+
+
+class ActionClarifyTopic(Action):
+    def name(self) -> str:
+        return "action_clarify_topic"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if fallback_streak(tracker.events) >= 2:
+            dispatcher.utter_message(response="utter_clarify_offer_person",
+                                     buttons=[{"title": "請真人協助", "payload": "/handoff_request"}])
+            return []
+        ranking = tracker.latest_message.get("intent_ranking", [])
+        dispatcher.utter_message(response="utter_clarify_topic", buttons=topic_buttons(likely_topics(ranking)))
+        return []

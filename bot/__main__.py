@@ -1,0 +1,139 @@
+"""Command line: ``python -m bot COMMAND``. Thin click wrappers over the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from bot.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def cli() -> None:
+    """Tools for the SME hotline assistant (triage, knowledge base, NLU)."""
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--jsonl", is_flag=True, help="Read JSON lines {\"id\", \"text\"} on stdin, write one JSON line each.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
+def triage(text: str | None, jsonl: bool, model: Path | None) -> None:
+    """Classify a question: category, intent, confidence, entities, schemes.
+
+    Example: python -m bot triage "我們公司被美國關稅影響訂單掉了一半"
+    """
+    from bot.log import configure
+    from bot.triage import NoModel, RasaParser, Triage, latest_model
+
+    if bool(text) == jsonl:
+        raise click.UsageError("give a TEXT or --jsonl, not both or neither")
+    settings = _settings()
+    configure_quiet(configure)
+    try:
+        parser = RasaParser(model or latest_model(settings.models_dir))
+    except NoModel as exc:
+        raise click.ClickException(str(exc)) from exc
+    engine = Triage(parser)
+    if jsonl:
+        for result in engine.classify_lines(sys.stdin, settings.max_message_chars):
+            click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    result = engine.classify(text or "")
+    click.echo(f"category:   {result.category}")
+    click.echo(f"intent:     {result.intent}")
+    click.echo(f"confidence: {result.confidence:.3f}")
+    for entity in result.entities:
+        click.echo(f"entity:     {entity['entity']} = {entity['value']} ({entity['text']})")
+    click.echo(f"schemes:    {', '.join(result.schemes) or '-'}")
+
+
+def configure_quiet(configure) -> None:  # type: ignore[no-untyped-def]
+    """Rasa and TensorFlow are chatty on load; triage output must stay clean."""
+    import logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    configure(logging.WARNING)
+    for name in ("rasa", "tensorflow", "absl", "jieba"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@cli.group()
+def nlu() -> None:
+    """NLU resources generated from knowledge/ and the gazetteers."""
+
+
+@nlu.command("build")
+def nlu_build() -> None:
+    """Build the jieba user dictionary and the spaCy entity ruler under var/nlu.
+
+    Example: python -m bot nlu build
+    """
+    from bot.kb.records import InvalidKnowledge, load_knowledge
+    from bot.nlu.build import build_nlu_resources, entity_terms
+
+    settings = _settings()
+    try:
+        knowledge = load_knowledge(settings.knowledge_dir)
+    except InvalidKnowledge as exc:
+        raise click.ClickException(f"knowledge records have problems:\n{exc}") from exc
+    paths = build_nlu_resources(knowledge, settings.nlu_dir)
+    click.echo(f"built {paths.folder} ({len(entity_terms(knowledge))} terms)")
+
+
+@cli.command("eval")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=Path("tests/heldout"), show_default=True, help="Held-out NLU data.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, help="Folder for eval.md and eval.json.")
+def evaluate(data: Path, model: Path | None, out: Path) -> None:
+    """Score the model on the held-out set by category; write reports/eval.md.
+
+    Example: python -m bot eval
+    """
+    from bot.evaluation import evaluate_parser, load_examples, write_report
+    from bot.log import configure
+    from bot.triage import NoModel, RasaParser, latest_model
+
+    settings = _settings()
+    configure_quiet(configure)
+    try:
+        parser = RasaParser(model or latest_model(settings.models_dir))
+    except NoModel as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = evaluate_parser(parser, load_examples(data))
+    md = write_report(report, out)
+    click.echo(md.read_text(encoding="utf-8"))
+
+
+@cli.command()
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
+def run(model: Path | None) -> None:
+    """Start the action server and the Rasa server; Ctrl-C stops both.
+
+    Example: python -m bot run
+    """
+    from bot import supervisor
+    from bot.triage import NoModel, latest_model
+
+    settings = _settings()
+    if not settings.rasa_token:
+        raise click.ClickException("BOT_RASA_TOKEN is not set (make run writes one to .env)")
+    try:
+        chosen = model or latest_model(settings.models_dir)
+    except NoModel as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token)))
+
+
+if __name__ == "__main__":
+    cli(prog_name="python -m bot")

@@ -1,0 +1,113 @@
+"""The one map from intents to hotline categories.
+
+Every intent in ``domain.yml`` belongs to exactly one category here; a test
+checks it. Categories mirror the hotline's call table (seed 000: 貸款 68%,
+美國關稅 11%, 政策資源諮詢 10%, 債權債務協商 4%, 數位轉型/研發 4%, 災害協處 3%)
+plus the conversational ones.
+
+``dialogue`` is ours: turn-taking replies (yes, no, "那利率呢？") carry no
+topic of their own; their topic is the conversation's. Giving them a category
+keeps "every intent has exactly one category" true without pretending that
+「那截止日期呢」 is a loan question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Category(str, Enum):
+    """A hotline category; values are stable identifiers used in data and reports."""
+
+    LOAN = "loan"
+    US_TARIFF = "us_tariff"
+    POLICY = "policy"
+    DEBT_NEGOTIATION = "debt_negotiation"
+    DIGITAL_RD = "digital_rd"
+    DISASTER = "disaster"
+    HANDOFF = "handoff"
+    OUT_OF_SCOPE = "out_of_scope"
+    CHITCHAT = "chitchat"
+    DIALOGUE = "dialogue"
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryInfo:
+    """How a category is shown to users and staff."""
+
+    category: Category
+    label: str  # short zh-TW button label
+    description: str  # plain words, used when the bot asks 「您是想問…？」
+    hotline: bool  # one of the six hotline topics (counted in the call table)
+
+
+CATEGORY_INFO: dict[Category, CategoryInfo] = {
+    info.category: info
+    for info in (
+        CategoryInfo(Category.LOAN, "貸款", "貸款（額度、利率、怎麼申請）", True),
+        CategoryInfo(Category.US_TARIFF, "美國關稅", "美國關稅影響的協助措施", True),
+        CategoryInfo(Category.POLICY, "政策資源", "政府補助、培訓與租稅優惠", True),
+        CategoryInfo(Category.DEBT_NEGOTIATION, "債務協商", "跟銀行協商還款、展延", True),
+        CategoryInfo(Category.DIGITAL_RD, "數位轉型與研發", "數位轉型、AI、SBIR研發補助", True),
+        CategoryInfo(Category.DISASTER, "災害協處", "颱風、地震等災後的貸款與補助", True),
+        CategoryInfo(Category.HANDOFF, "找真人客服", "請真人客服協助", False),
+        CategoryInfo(Category.OUT_OF_SCOPE, "其他問題", "不屬於中小企業服務的問題", False),
+        CategoryInfo(Category.CHITCHAT, "打招呼", "打招呼或閒聊", False),
+        CategoryInfo(Category.DIALOGUE, "接續對話", "回答或追問上一個話題", False),
+    )
+}
+
+HOTLINE_CATEGORIES: tuple[Category, ...] = tuple(c for c, i in CATEGORY_INFO.items() if i.hotline)
+
+INTENT_CATEGORY: dict[str, Category] = {
+    "loan_ask": Category.LOAN,
+    "us_tariff_ask": Category.US_TARIFF,
+    "policy_ask": Category.POLICY,
+    "debt_negotiation_ask": Category.DEBT_NEGOTIATION,
+    "digital_rd_ask": Category.DIGITAL_RD,
+    "disaster_ask": Category.DISASTER,
+    "disaster_report": Category.DISASTER,
+    "handoff_request": Category.HANDOFF,
+    "handoff_complaint": Category.HANDOFF,
+    "out_of_scope": Category.OUT_OF_SCOPE,
+    "chitchat_greet": Category.CHITCHAT,
+    "chitchat_thanks": Category.CHITCHAT,
+    "chitchat_goodbye": Category.CHITCHAT,
+    "chitchat_identity": Category.CHITCHAT,
+    "chitchat_capabilities": Category.CHITCHAT,
+    "dialogue_affirm": Category.DIALOGUE,
+    "dialogue_deny": Category.DIALOGUE,
+    "dialogue_followup": Category.DIALOGUE,
+}
+
+# Rasa's own intent for low-confidence messages (FallbackClassifier).
+FALLBACK_INTENT = "nlu_fallback"
+
+
+class UnknownIntent(KeyError):
+    """An intent that is not in INTENT_CATEGORY."""
+
+
+def category_of(intent: str) -> Category:
+    """Return the category of ``intent``; the fallback intent counts as out of scope.
+
+    Raises:
+        UnknownIntent: the intent is not mapped (a data or domain error).
+    """
+    if intent == FALLBACK_INTENT:
+        return Category.OUT_OF_SCOPE
+    try:
+        return INTENT_CATEGORY[intent]
+    except KeyError as exc:
+        raise UnknownIntent(intent) from exc
+
+# The intent a topic button sends (「您是想問…？」 and the greeting's buttons).
+TOPIC_INTENT: dict[Category, str] = {
+    Category.LOAN: "loan_ask",
+    Category.US_TARIFF: "us_tariff_ask",
+    Category.POLICY: "policy_ask",
+    Category.DEBT_NEGOTIATION: "debt_negotiation_ask",
+    Category.DIGITAL_RD: "digital_rd_ask",
+    Category.DISASTER: "disaster_ask",
+}

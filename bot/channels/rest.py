@@ -1,0 +1,98 @@
+"""REST channel at /webhooks/rest/webhook with strict input checks.
+
+Rasa's RestInput answers 500 on a JSON list or a missing field and logs the user's
+text on failure. This one keeps the same path and reply shape, answers bad requests
+with 400 and a zh-TW reason, bad text with a polite reply, and never logs user text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import messages
+from bot.channels.input_guard import check_text
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class BadRequest(ValueError):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def read_request(body: bytes) -> tuple[str, str, dict[str, Any] | None]:
+    """Parse the request body into (sender, message, metadata).
+
+    Raises:
+        BadRequest: with a code and a zh-TW reason.
+    """
+    try:
+        data = json.loads(body or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest("invalid_json", messages.INVALID_JSON) from exc
+    if not isinstance(data, dict):
+        raise BadRequest("not_an_object", messages.NOT_AN_OBJECT)
+    sender = data.get("sender")
+    if not isinstance(sender, str) or not 0 < len(sender.strip()) <= 128:
+        raise BadRequest("bad_sender", messages.BAD_SENDER)
+    text = data.get("message", "")
+    if not isinstance(text, str):
+        raise BadRequest("bad_message", messages.BAD_MESSAGE)
+    metadata = data.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise BadRequest("bad_metadata", messages.BAD_METADATA)
+    return sender.strip(), text, metadata
+
+
+class HotlineRestInput(RestInput):
+    """Rasa REST channel with our input checks (registered in credentials.yml)."""
+
+    def __init__(self, max_message_chars: int | None = None) -> None:
+        self.max_message_chars = max_message_chars or Settings.from_env(os.environ).max_message_chars
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> HotlineRestInput:
+        return cls()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                sender, raw, metadata = read_request(request.body)
+            except BadRequest as exc:
+                return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=400)
+            checked = check_text(raw, self.max_message_chars)
+            if checked.reply:
+                return response.json([{"recipient_id": sender, "text": checked.reply}])
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(UserMessage(checked.text, collector, sender, input_channel=self.name(), metadata=metadata))
+            except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
+                logger.exception("REST message from sender %s failed", sender)
+                if not collector.messages:
+                    return response.json([{"recipient_id": sender, "text": messages.TECHNICAL_PROBLEM}])
+            return response.json(collector.messages)
+
+        return webhook

@@ -1,0 +1,93 @@
+"""Settings: one table of (env name, default, help), read once at an entry point.
+
+Only entry points read ``os.environ``; everything else receives a ``Settings``.
+Secrets have no default. A bad value stops start-up naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    field: str
+    env: str
+    default: str | None
+    help: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _path(text: str) -> Path:
+    path = Path(text)
+    return path if path.is_absolute() else ROOT / path
+
+
+SETTINGS: tuple[Spec, ...] = (
+    Spec("var_dir", "BOT_VAR_DIR", "var", "Folder for runtime state: kb.db, generated NLU files, databases.", _path),
+    Spec("knowledge_dir", "BOT_KNOWLEDGE_DIR", "knowledge", "Folder of the knowledge records (YAML).", _path),
+    Spec("models_dir", "BOT_MODELS_DIR", "models", "Folder of trained Rasa models.", _path),
+    Spec("rasa_token", "BOT_RASA_TOKEN", None, "Token for Rasa's HTTP API (secret; make run writes a random one to .env).", secret=True),
+    Spec("max_message_chars", "BOT_MAX_MESSAGE_CHARS", "5000", "Longest user message accepted; longer ones get a polite reply.", _positive_int),
+    Spec("today", "BOT_TODAY", "", "Fixed date (YYYY-MM-DD) for the clock, for tests and demos; empty means the real date in Asia/Taipei."),
+    Spec("rasa_url", "BOT_RASA_URL", "http://127.0.0.1:5005", "Rasa server base URL, for the web app and scripts."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    var_dir: Path
+    knowledge_dir: Path
+    models_dir: Path
+    rasa_token: str | None
+    max_message_chars: int
+    today: str
+    rasa_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping.
+
+        Raises:
+            SettingsError: a value does not parse; the message names the variable.
+        """
+        values: dict[str, Any] = {}
+        for spec in SETTINGS:
+            raw = env.get(spec.env, spec.default)
+            if raw is None or (spec.secret and raw == ""):
+                values[spec.field] = None
+                continue
+            try:
+                values[spec.field] = spec.parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{spec.env}: {exc}") from exc
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def nlu_dir(self) -> Path:
+        return self.var_dir / "nlu"
+
+    @property
+    def kb_path(self) -> Path:
+        return self.var_dir / "kb.db"

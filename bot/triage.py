@@ -1,0 +1,149 @@
+"""Triage: what a message is about, for hotline staff and other systems.
+
+One :class:`Triage` loads the trained model once and classifies single texts or
+streams of JSON lines. The parser is a small Protocol so tests and the web app can
+share the same loaded model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.categories import category_of
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    entity: str
+    value: Any
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parse:
+    """What the NLU made of one text."""
+
+    text: str
+    intent: str
+    confidence: float
+    entities: tuple[Entity, ...]
+    ranking: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def category(self) -> str:
+        return category_of(self.intent).value
+
+
+class Parser(Protocol):
+    def parse(self, text: str) -> Parse: ...
+
+
+class NoModel(FileNotFoundError):
+    """No trained model was found."""
+
+
+def latest_model(models_dir: Path) -> Path:
+    """The newest ``*.tar.gz`` in ``models_dir``.
+
+    Raises:
+        NoModel: there is none (run ``make train``).
+    """
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise NoModel(f"no trained model in {models_dir}: run `make train`")
+    return models[-1]
+
+
+def parse_from_rasa(text: str, data: dict[str, Any]) -> Parse:
+    """Turn Rasa's parse dictionary into a :class:`Parse`."""
+    intent = data.get("intent") or {}
+    entities = tuple(
+        Entity(e["entity"], e.get("value"), text[e["start"]:e["end"]] if "start" in e else str(e.get("value")))
+        for e in data.get("entities", [])
+    )
+    ranking = tuple((r["name"], float(r["confidence"])) for r in data.get("intent_ranking", []))
+    return Parse(text, intent.get("name") or "nlu_fallback", float(intent.get("confidence") or 0.0), entities, ranking)
+
+
+class RasaParser:
+    """Parses with a trained Rasa model loaded in this process (once)."""
+
+    def __init__(self, model_path: Path) -> None:
+        from rasa.core.agent import Agent
+
+        self._loop = asyncio.new_event_loop()
+        self._agent = Agent.load(str(model_path))
+
+    def parse(self, text: str) -> Parse:
+        data = self._loop.run_until_complete(self._agent.parse_message(text))
+        return parse_from_rasa(text, data)
+
+    def close(self) -> None:
+        self._loop.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TriageResult:
+    id: Any
+    text: str
+    category: str
+    intent: str
+    confidence: float
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    schemes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Triage:
+    """Classifies texts; schemes come from the scheme entity."""
+
+    def __init__(self, parser: Parser) -> None:
+        self._parser = parser
+
+    def classify(self, text: str, id: Any = None) -> TriageResult:
+        parse = self._parser.parse(text)
+        schemes = list(dict.fromkeys(str(e.value) for e in parse.entities if e.entity == "scheme"))
+        return TriageResult(
+            id=id, text=text, category=parse.category, intent=parse.intent,
+            confidence=round(parse.confidence, 4),
+            entities=[{"entity": e.entity, "value": e.value, "text": e.text} for e in parse.entities],
+            schemes=schemes,
+        )
+
+    def classify_lines(self, lines: Iterable[str], max_chars: int) -> Iterator[dict[str, Any]]:
+        """One output object per input line; a bad line yields an error object, not a crash."""
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            item, error = read_line(line, max_chars)
+            if error:
+                yield {"id": item.get("id") if item else None, "line": number, "error": error}
+                continue
+            assert item is not None
+            yield self.classify(item["text"], item.get("id")).as_dict()
+
+
+def read_line(line: str, max_chars: int) -> tuple[dict[str, Any] | None, str | None]:
+    """Validate one JSON line ``{"id": ..., "text": ...}``; returns (item, error)."""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg}"
+    if not isinstance(item, dict):
+        return None, "expected a JSON object with id and text"
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return item, "text must be a non-empty string"
+    if len(text) > max_chars:
+        return item, f"text longer than {max_chars} characters"
+    return item, None
