@@ -9,7 +9,9 @@ MODEL := models/hotline.tar.gz
 NLU_STAMP := var/nlu/.built
 
 # Settings Rasa reads through ${VAR} in endpoints.yml must have a value; .env may override.
--include .env
+ifneq ($(wildcard .env),)
+include .env
+endif
 export BOT_ACTION_URL ?= http://127.0.0.1:5055/webhook
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2

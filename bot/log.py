@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 
 _PATTERNS = (
     re.compile(r"[A-Z][12489]\d{8}"),  # national ID / ARC (new format)
@@ -32,7 +33,17 @@ class MaskingFilter(logging.Filter):
 
 
 def configure(level: int = logging.INFO) -> None:
-    """Configure root logging once, with the masking filter on every handler."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Configure root logging once (to stderr), with the masking filter on every handler.
+
+    Rasa logs through structlog, which prints to stdout at debug level until it is
+    configured; that would mix user text into ``triage --jsonl`` output. Routing it
+    through the standard library puts it behind the same level and filter.
+    """
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingFilter())
+    try:
+        from rasa.utils.log_utils import configure_structlog
+    except ImportError:  # pragma: no cover - Rasa is always installed with the bot
+        return
+    configure_structlog(level)

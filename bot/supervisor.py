@@ -1,13 +1,15 @@
 """Start the bot's processes, report when each is ready, stop them all on Ctrl-C.
 
-``make run`` calls :func:`run`. Each process is a subprocess with its own output
-prefixed by its name; readiness is an HTTP health check, not a sleep.
+``make run`` calls :func:`run`; tests and benchmarks use :func:`start` and
+:func:`stop` to get the same processes on free ports. Readiness is an HTTP health
+check, not a sleep.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +18,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +30,19 @@ class Service:
     health_url: str
 
 
-def services(python: str, model: Path, token: str, rasa_port: int = 5005, action_port: int = 5055) -> list[Service]:
+def free_port() -> int:
+    """A free TCP port on the loopback interface (for tests and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceFailed(RuntimeError):
+    """A service exited or did not become ready in time."""
+
+
+def services(python: str, model: Path, token: str, endpoints: Path = Path("endpoints.yml"),
+             rasa_port: int = 5005, action_port: int = 5055) -> list[Service]:
     """The default profile: action server, then Rasa (REST channel and HTTP API)."""
     rasa = str(Path(python).with_name("rasa"))
     return [
@@ -33,7 +50,7 @@ def services(python: str, model: Path, token: str, rasa_port: int = 5005, action
                 f"http://127.0.0.1:{action_port}/health"),
         Service("rasa", (rasa, "run", "--model", str(model), "--enable-api", "--auth-token", token,
                          "--interface", "127.0.0.1", "--port", str(rasa_port),
-                         "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"),
+                         "--credentials", "credentials.yml", "--endpoints", str(endpoints)),
                 f"http://127.0.0.1:{rasa_port}/webhooks/rest/"),
     ]
 
@@ -53,7 +70,31 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> bo
     return False
 
 
-def _pipe(name: str, stream) -> None:  # type: ignore[no-untyped-def]
+def start(service: Service, output: IO[bytes] | int, env: dict[str, str] | None = None,
+          timeout: float = 240.0) -> subprocess.Popen[bytes]:
+    """Start ``service`` from the project root and wait until its health URL answers.
+
+    Raises:
+        ServiceFailed: it exited or stayed unready; the process is killed.
+    """
+    process = subprocess.Popen(service.command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+                               env=env or os.environ.copy())
+    if not wait_ready(service.health_url, process, timeout):
+        process.kill()
+        raise ServiceFailed(f"{service.name} did not become ready ({service.health_url})")
+    return process
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _pipe(name: str, stream: IO[bytes]) -> None:
     for line in iter(stream.readline, b""):
         sys.stdout.write(f"[{name}] {line.decode(errors='replace')}")
         sys.stdout.flush()
@@ -62,31 +103,20 @@ def _pipe(name: str, stream) -> None:  # type: ignore[no-untyped-def]
 def run(all_services: list[Service], timeout: float = 300.0) -> int:
     """Start ``all_services`` in order; block until Ctrl-C or one exits."""
     started: list[tuple[Service, subprocess.Popen[bytes]]] = []
-
-    def stop(*_: object) -> None:
-        for service, process in reversed(started):
-            if process.poll() is None:
-                print(f"stopping {service.name} …", flush=True)
-                process.terminate()
-        for _, process in started:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         for service in all_services:
             print(f"starting {service.name} …", flush=True)
-            process = subprocess.Popen(service.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+            process = subprocess.Popen(service.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             started.append((service, process))
+            assert process.stdout is not None
             threading.Thread(target=_pipe, args=(service.name, process.stdout), daemon=True).start()
             if not wait_ready(service.health_url, process, timeout):
                 print(f"{service.name} did not become ready ({service.health_url}); stopping.", flush=True)
-                stop()
                 return 1
             print(f"{service.name} ready: {service.health_url}", flush=True)
-        print("All services are up. REST: POST http://127.0.0.1:5005/webhooks/rest/webhook — Ctrl-C stops everything.", flush=True)
+        print("All services are up. REST: POST http://127.0.0.1:5005/webhooks/rest/webhook — Ctrl-C stops everything.",
+              flush=True)
         while all(p.poll() is None for _, p in started):
             time.sleep(0.5)
         print("a service exited; stopping the others.", flush=True)
@@ -94,4 +124,6 @@ def run(all_services: list[Service], timeout: float = 300.0) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        stop()
+        for service, process in reversed(started):
+            print(f"stopping {service.name} …", flush=True)
+            stop(process)

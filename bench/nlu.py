@@ -1,0 +1,140 @@
+"""`make bench`: our pipeline against Rasa's default pipeline and TF-IDF + logistic regression.
+
+All three train on data/nlu and are scored on the held-out set in the same run, so
+the ratios compare like with like on this machine. Then our model is timed per
+message in-process and per REST turn through the real servers, and the Rasa
+server's resident memory is read from /proc. Writes reports/bench.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.common import ROOT, score, train_nlu
+from bot import supervisor
+from bot.evaluation import Example, build_report, load_examples
+from bot.log import configure
+from bot.nlu.normaliser import normalise
+from bot.triage import RasaParser
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def tfidf_baseline(train: list[Example], test: list[Example]) -> tuple[float, float]:
+    """TF-IDF over character 1-3-grams of normalised text + logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    started = time.perf_counter()
+    model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True),
+                          LogisticRegression(max_iter=2000, C=10))
+    model.fit([normalise(e.text) for e in train], [e.intent for e in train])
+    seconds = time.perf_counter() - started
+    predicted = model.predict([normalise(e.text) for e in test])
+    from bot.categories import category_of
+
+    pairs = [(e.category, category_of(p).value) for e, p in zip(test, predicted)]
+    report = build_report(pairs, sum(e.intent == p for e, p in zip(test, predicted)), [])
+    return report.macro_f1, seconds
+
+
+def parse_latency(model: Path, texts: list[str], rounds: int = 3) -> list[float]:
+    parser = RasaParser(model)
+    parser.parse("暖機")
+    timings = []
+    for _ in range(rounds):
+        for text in texts:
+            started = time.perf_counter()
+            parser.parse(text)
+            timings.append((time.perf_counter() - started) * 1000)
+    parser.close()
+    return timings
+
+
+def rest_turns(model: Path, texts: list[str], folder: Path) -> tuple[list[float], int]:
+    """Time REST turns through the real servers; returns (ms per turn, Rasa RSS in KiB)."""
+    import urllib.request
+
+    action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
+    endpoints = folder / "endpoints.yml"
+    endpoints.write_text(f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    processes = []
+    try:
+        for service in supervisor.services(sys.executable, model, "bench", endpoints, rasa_port, action_port):
+            with (folder / f"{service.name}.log").open("wb") as log:
+                processes.append(supervisor.start(service, log, env))
+        url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+        timings = []
+        for text in texts:
+            body = json.dumps({"sender": f"bench-{uuid.uuid4().hex[:8]}", "message": text}).encode()
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=60) as reply:
+                reply.read()
+            timings.append((time.perf_counter() - started) * 1000)
+        rss = _rss_kib(processes[-1].pid)
+        return timings, rss
+    finally:
+        for process in reversed(processes):
+            supervisor.stop(process)
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> int:
+    configure(30)
+    train = load_examples(ROOT / "data" / "nlu")
+    test = load_examples(ROOT / "tests" / "heldout")
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, config in (("ours", ROOT / "config.yml"), ("rasa_default", ROOT / "bench" / "configs" / "rasa_default.yml")):
+            print(f"training {name} …", flush=True)
+            model, seconds = train_nlu(config, ROOT / "data" / "nlu", folder / "models", name)
+            report = score(model, test)
+            rows[name] = (report.macro_f1, report.out_of_scope_recall, seconds)
+        f1, seconds = tfidf_baseline(train, test)
+        rows["tfidf_logreg"] = (f1, float("nan"), seconds)
+        ours = folder / "models" / "ours.tar.gz"
+        texts = [e.text for e in test]
+        parse_ms = parse_latency(ours, texts)
+        print("timing REST turns …", flush=True)
+        full_model = ROOT / "models" / "hotline.tar.gz"
+        rest_ms, rss = rest_turns(full_model, texts[:150], folder)
+    base_f1, base_s = rows["rasa_default"][0], rows["rasa_default"][2]
+    lines = ["# NLU benchmark", "", f"Held-out set: {len(test)} messages; training data: {len(train)} examples; "
+             f"machine: {os.cpu_count()} cores. Ratios are against Rasa's default pipeline in the same run.", "",
+             "| pipeline | held-out macro-F1 | F1 ratio | OOS recall | train s | train-time ratio |", "|---|---|---|---|---|---|"]
+    for name, (f1, oos, seconds) in rows.items():
+        oos_text = "—" if oos != oos else f"{oos:.3f}"
+        lines.append(f"| {name} | {f1:.3f} | {f1 / base_f1:.2f} | {oos_text} | {seconds:.1f} | {seconds / base_s:.2f} |")
+    lines += ["", "| measure (ours) | p50 | p95 |", "|---|---|---|",
+              f"| parse latency per message, in-process (ms) | {percentile(parse_ms, 50):.1f} | {percentile(parse_ms, 95):.1f} |",
+              f"| REST turn, real servers (ms) | {percentile(rest_ms, 50):.1f} | {percentile(rest_ms, 95):.1f} |",
+              "", f"Rasa server resident memory after the REST run: {rss / 1024:.0f} MiB", ""]
+    out = ROOT / "reports" / "bench.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines), encoding="utf-8")
+    print(out.read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

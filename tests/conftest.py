@@ -1,0 +1,70 @@
+"""Shared fixtures: the trained model, a parser, and real servers on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot import supervisor
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MODEL = ROOT / "models" / "hotline.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it)")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def parser(model_path: Path):  # type: ignore[no-untyped-def]
+    from bot.triage import RasaParser
+
+    loaded = RasaParser(model_path)
+    yield loaded
+    loaded.close()
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    token: str
+    logs: Path
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture(scope="session")
+def stack(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The action server and a Rasa server with our channels, as `make run` starts them."""
+    folder = tmp_path_factory.mktemp("stack")
+    action_port, rasa_port, token = supervisor.free_port(), supervisor.free_port(), "test-token-" + os.urandom(6).hex()
+    endpoints = folder / "endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token}
+    processes = []
+    try:
+        for service in supervisor.services(sys.executable, model_path, token, endpoints, rasa_port, action_port):
+            with (folder / f"{service.name}.log").open("wb") as log:
+                processes.append(supervisor.start(service, log, env))
+    except supervisor.ServiceFailed as exc:
+        for process in processes:
+            supervisor.stop(process)
+        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in folder.glob("*.log"))
+        pytest.fail(f"{exc}\n{logs}")
+    yield Stack(f"http://127.0.0.1:{rasa_port}", token, folder)
+    for process in reversed(processes):
+        supervisor.stop(process)

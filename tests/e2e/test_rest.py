@@ -1,0 +1,122 @@
+"""The bot over its REST channel, with the real Rasa and action servers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.e2e.client import button_payloads, post, say, texts
+
+HOTLINE = "0800-056-476"
+
+
+def sender() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def test_greeting_offers_the_six_topics_as_buttons(stack):
+    replies = say(stack.rasa_url, sender(), "哈囉 你好")
+    assert "您好" in texts(replies)
+    assert button_payloads(replies) == ["/loan_ask", "/us_tariff_ask", "/policy_ask", "/debt_negotiation_ask",
+                                        "/digital_rd_ask", "/disaster_ask"]
+
+
+def test_what_can_you_do_lists_topics_and_hotline(stack):
+    replies = say(stack.rasa_url, sender(), "你可以幫我做什麼")
+    assert HOTLINE in texts(replies)
+    assert "/loan_ask" in button_payloads(replies)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("我們店只有八個員工 想借週轉金要找哪個方案", "3,500萬元"),
+        ("美國加關稅之後訂單少一半 政府有什麼幫忙", "0800-280-280"),
+        ("颱風把工廠淹了 有沒有低利的貸款", "9成保證"),
+        ("銀行一直催我還錢 可以幫忙談延後嗎", "0800-219-666"),
+        ("想申請SBIR 要找誰", "0800-888-968"),
+    ],
+)
+def test_topic_question_gets_a_sourced_overview_with_phone(stack, question, expected):
+    reply = texts(say(stack.rasa_url, sender(), question))
+    assert expected in reply
+    assert "來源" in reply and "0800-" in reply
+
+
+def test_simplified_chinese_is_understood(stack):
+    reply = texts(say(stack.rasa_url, sender(), "我们公司想申请贷款 最多可以贷多少"))
+    assert "3,500萬元" in reply
+
+
+def test_out_of_scope_gets_what_we_cover_and_the_hotline(stack):
+    reply = texts(say(stack.rasa_url, sender(), "明天台北會下雨嗎"))
+    assert "不在我能回答的範圍" in reply and HOTLINE in reply
+
+
+def test_two_misunderstandings_in_a_row_offer_a_person(stack):
+    user = sender()
+    first = say(stack.rasa_url, user, "/nlu_fallback")
+    assert "您是想問" in texts(first)
+    assert len(button_payloads(first)) == 2
+    second = say(stack.rasa_url, user, "/nlu_fallback")
+    assert HOTLINE in texts(second)
+    assert button_payloads(second) == ["/handoff_request"]
+
+
+def test_thanks_and_goodbye_are_answered(stack):
+    user = sender()
+    assert "不客氣" in texts(say(stack.rasa_url, user, "感謝你喔"))
+    assert HOTLINE in texts(say(stack.rasa_url, user, "掰掰"))
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("", "還沒輸入內容"),
+        ("   \n\t ", "還沒輸入內容"),
+        ("\u0000\u0007\u001b", "還沒輸入內容"),
+        ("😀😀🙏", "只能讀懂文字"),
+        ("貸款" * 2600, "超過5,000字"),
+    ],
+)
+def test_bad_text_gets_a_polite_reply(stack, message, expected):
+    replies = say(stack.rasa_url, sender(), message)
+    assert expected in texts(replies)
+
+
+def test_control_characters_inside_a_question_are_ignored(stack):
+    reply = texts(say(stack.rasa_url, sender(), "青創\u0000貸款\u200b怎麼申請"))
+    assert "貸款" in reply and "0800-" in reply
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"[1, 2]", "not_an_object"),
+        (json.dumps({"message": "你好"}).encode(), "bad_sender"),
+        (json.dumps({"sender": "a", "message": 5}).encode(), "bad_message"),
+        (json.dumps({"sender": "a", "message": "你好", "metadata": [1]}).encode(), "bad_metadata"),
+        ("\udcff".encode("utf-8", "surrogatepass"), "invalid_json"),
+    ],
+)
+def test_malformed_requests_get_400_with_a_reason(stack, body, code):
+    status, reply = post(f"{stack.rasa_url}/webhooks/rest/webhook", body)
+    assert status == 400
+    assert reply["error"]["code"] == code
+    assert reply["error"]["message"]
+
+
+def test_http_api_requires_the_token(stack):
+    import urllib.error
+    import urllib.request
+
+    url = f"{stack.rasa_url}/model/parse"
+    body = json.dumps({"text": "青創貸款"}).encode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=30)
+    assert refused.value.code == 401
+    status, parsed = post(f"{url}?token={stack.token}", body)
+    assert status == 200 and parsed["intent"]["name"] == "loan_ask"
