@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/hotline.tar.gz
 NLU_STAMP := var/nlu/.built
+KB := var/kb.db
 
 # Settings Rasa reads through ${VAR} in endpoints.yml must have a value; .env may override.
 ifneq ($(wildcard .env),)
@@ -50,6 +51,10 @@ $(NLU_STAMP): $(VENV)/.installed $(KNOWLEDGE) bot/nlu/gazetteer.py bot/nlu/build
 	@$(PY) -m bot nlu build
 	@touch $@
 
+$(KB): $(VENV)/.installed $(KNOWLEDGE) $(wildcard bot/kb/*.py)
+	@echo "==> building the knowledge base var/kb.db from knowledge/"
+	@$(PY) -m bot kb build
+
 $(MODEL): $(NLU_STAMP) $(NLU_DATA) config.yml domain.yml $(NLU_CODE)
 	@echo "==> training the Rasa model (data or config changed)"
 	@mkdir -p models
@@ -61,17 +66,17 @@ train: $(MODEL) ## Train the model if training data, knowledge or config changed
 validate: $(NLU_STAMP) ## Check training data and domain (rasa data validate)
 	@$(RASA) data validate --data data --config config.yml --domain domain.yml --fail-on-warnings
 
-run: .env $(MODEL) ## Install, train if needed, start the bot (5005) and action server (5055)
+run: .env $(KB) $(MODEL) ## Install, train if needed, start the bot (5005) and action server (5055)
 	@$(PY) -m bot run
 
-pytest: $(MODEL)
+pytest: $(KB) $(MODEL)
 	@$(PY) -m pytest -q
 
-stories: $(MODEL)
+stories: $(KB) $(MODEL)
 	@echo "==> story tests (end-to-end, real NLU)"
 	@$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
-test: validate $(MODEL) ## Everything that checks the project: data validation, pytest, story tests
+test: validate $(KB) $(MODEL) ## Everything that checks the project: data validation, pytest, story tests
 	@$(MAKE) --no-print-directory pytest
 	@$(MAKE) --no-print-directory stories
 
@@ -81,7 +86,7 @@ eval: $(MODEL) ## Held-out scores by category to reports/eval.md
 cv: $(NLU_STAMP) ## Cross-validate pipeline settings to reports/cv.md (slow)
 	@$(PY) -m bench.cv
 
-bench: $(NLU_STAMP) ## Benchmark against Rasa's default pipeline and TF-IDF+LR; reports/bench.md
+bench: $(KB) $(MODEL) ## Benchmark against Rasa's default pipeline and TF-IDF+LR; reports/bench.md
 	@$(PY) -m bench.nlu
 
 clean: ## Remove generated state (models, var, reports); keeps .venv and .env

@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.guard import guarded
 from bot.clarify import fallback_streak, likely_topics, topic_buttons
 
 
@@ -14,6 +15,7 @@ class ActionClarifyTopic(Action):
     def name(self) -> str:
         return "action_clarify_topic"
 
+    @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if fallback_streak(tracker.events) >= 2:
             dispatcher.utter_message(response="utter_clarify_offer_person",

@@ -62,8 +62,8 @@ def parse_latency(model: Path, texts: list[str], rounds: int = 3) -> list[float]
     return timings
 
 
-def rest_turns(model: Path, texts: list[str], folder: Path) -> tuple[list[float], int]:
-    """Time REST turns through the real servers; returns (ms per turn, Rasa RSS in KiB)."""
+def rest_turns(model: Path, batches: dict[str, list[str]], folder: Path) -> tuple[dict[str, list[float]], int]:
+    """Time REST turns through the real servers, per batch; returns (ms per turn, Rasa RSS in KiB)."""
     import urllib.request
 
     action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
@@ -76,19 +76,37 @@ def rest_turns(model: Path, texts: list[str], folder: Path) -> tuple[list[float]
             with (folder / f"{service.name}.log").open("wb") as log:
                 processes.append(supervisor.start(service, log, env))
         url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
-        timings = []
-        for text in texts:
-            body = json.dumps({"sender": f"bench-{uuid.uuid4().hex[:8]}", "message": text}).encode()
-            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            started = time.perf_counter()
-            with urllib.request.urlopen(request, timeout=60) as reply:
-                reply.read()
-            timings.append((time.perf_counter() - started) * 1000)
+        timings: dict[str, list[float]] = {}
+        for name, texts in batches.items():
+            for text in texts:
+                body = json.dumps({"sender": f"bench-{uuid.uuid4().hex[:8]}", "message": text}).encode()
+                request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+                started = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=60) as reply:
+                    reply.read()
+                timings.setdefault(name, []).append((time.perf_counter() - started) * 1000)
         rss = _rss_kib(processes[-1].pid)
         return timings, rss
     finally:
         for process in reversed(processes):
             supervisor.stop(process)
+
+
+def knowledge_latency(texts: list[str], rounds: int = 5) -> list[float]:
+    """kb.search per question on var/kb.db (connection per call, as the actions use it)."""
+    from bot.clock import FixedClock
+    from bot.kb.query import KnowledgeBase
+    import datetime as dt
+
+    kb = KnowledgeBase(ROOT / "var" / "kb.db", FixedClock(dt.date(2026, 11, 23)))
+    kb.search("暖機")
+    timings = []
+    for _ in range(rounds):
+        for text in texts:
+            started = time.perf_counter()
+            kb.search(text)
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
 
 
 def _rss_kib(pid: int) -> int:
@@ -115,9 +133,12 @@ def main() -> int:
         ours = folder / "models" / "ours.tar.gz"
         texts = [e.text for e in test]
         parse_ms = parse_latency(ours, texts)
+        kb_ms = knowledge_latency(texts)
         print("timing REST turns …", flush=True)
+        from tests.e2e.test_knowledge import FACTS
+
         full_model = ROOT / "models" / "hotline.tar.gz"
-        rest_ms, rss = rest_turns(full_model, texts[:150], folder)
+        rest, rss = rest_turns(full_model, {"any": texts[:150], "fact": [q for q, _ in FACTS] * 2}, folder)
     base_f1, base_s = rows["rasa_default"][0], rows["rasa_default"][2]
     lines = ["# NLU benchmark", "", f"Held-out set: {len(test)} messages; training data: {len(train)} examples; "
              f"machine: {os.cpu_count()} cores. Ratios are against Rasa's default pipeline in the same run.", "",
@@ -127,7 +148,9 @@ def main() -> int:
         lines.append(f"| {name} | {f1:.3f} | {f1 / base_f1:.2f} | {oos_text} | {seconds:.1f} | {seconds / base_s:.2f} |")
     lines += ["", "| measure (ours) | p50 | p95 |", "|---|---|---|",
               f"| parse latency per message, in-process (ms) | {percentile(parse_ms, 50):.1f} | {percentile(parse_ms, 95):.1f} |",
-              f"| REST turn, real servers (ms) | {percentile(rest_ms, 50):.1f} | {percentile(rest_ms, 95):.1f} |",
+              f"| knowledge query (kb.search), in-process (ms) | {percentile(kb_ms, 50):.2f} | {percentile(kb_ms, 95):.2f} |",
+              f"| REST turn, held-out messages, real servers (ms) | {percentile(rest['any'], 50):.1f} | {percentile(rest['any'], 95):.1f} |",
+              f"| REST turn, fact question answered by an action (ms) | {percentile(rest['fact'], 50):.1f} | {percentile(rest['fact'], 95):.1f} |",
               "", f"Rasa server resident memory after the REST run: {rss / 1024:.0f} MiB", ""]
     out = ROOT / "reports" / "bench.md"
     out.parent.mkdir(exist_ok=True)

@@ -44,7 +44,7 @@ def triage(text: str | None, jsonl: bool, model: Path | None) -> None:
         parser = RasaParser(model or latest_model(settings.models_dir))
     except NoModel as exc:
         raise click.ClickException(str(exc)) from exc
-    engine = Triage(parser)
+    engine = Triage(parser, _kb(settings) if settings.kb_path.exists() else None)
     if jsonl:
         for result in engine.classify_lines(sys.stdin, settings.max_message_chars):
             click.echo(json.dumps(result, ensure_ascii=False))
@@ -89,6 +89,98 @@ def nlu_build() -> None:
         raise click.ClickException(f"knowledge records have problems:\n{exc}") from exc
     paths = build_nlu_resources(knowledge, settings.nlu_dir)
     click.echo(f"built {paths.folder} ({len(entity_terms(knowledge))} terms)")
+
+
+@cli.group()
+def kb() -> None:
+    """The knowledge base: check records, build var/kb.db, search, show."""
+
+
+def _knowledge(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.kb.records import InvalidKnowledge, load_knowledge
+
+    try:
+        return load_knowledge(settings.knowledge_dir)
+    except InvalidKnowledge as exc:
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in {settings.knowledge_dir}:\n{exc}") from exc
+
+
+def _kb(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.clock import clock_from_setting
+    from bot.kb.query import KnowledgeBase
+
+    try:
+        clock = clock_from_setting(settings.today)
+    except ValueError as exc:
+        raise click.ClickException(f"BOT_TODAY: {exc}") from exc
+    if not settings.kb_path.exists():
+        raise click.ClickException(f"{settings.kb_path} is missing: run `python -m bot kb build`")
+    return KnowledgeBase(settings.kb_path, clock)
+
+
+@kb.command("check")
+def kb_check() -> None:
+    """Validate every record; list all problems with file, record and field.
+
+    Example: python -m bot kb check
+    """
+    knowledge = _knowledge(_settings())
+    click.echo(f"ok: {len(knowledge.schemes)} schemes, {len(knowledge.contacts)} contacts")
+
+
+@kb.command("build")
+def kb_build() -> None:
+    """Validate the records and build var/kb.db (schemes, benefits, contacts, FTS5 index).
+
+    Example: python -m bot kb build
+    """
+    from bot.kb.build import build_kb
+
+    settings = _settings()
+    knowledge = _knowledge(settings)
+    path = build_kb(knowledge, settings.kb_path)
+    click.echo(f"built {path}: {len(knowledge.schemes)} schemes, {len(knowledge.contacts)} contacts")
+
+
+@kb.command("search")
+@click.argument("question")
+@click.option("--limit", default=5, show_default=True, help="How many schemes at most.")
+def kb_search(question: str, limit: int) -> None:
+    """Schemes matching a question, best first, with their status today.
+
+    Example: python -m bot kb search "青創貸款利率"
+    """
+    base = _kb(_settings())
+    for scheme in base.search(question, limit=limit):
+        click.echo(f"{scheme.id}\t{scheme.category}\t{base.status(scheme).value}\t{scheme.name}")
+
+
+@kb.command("show")
+@click.argument("scheme_id")
+def kb_show(scheme_id: str) -> None:
+    """One scheme with its benefits, dates, contacts and sources.
+
+    Example: python -m bot kb show sme_micro_loan_30_under
+    """
+    from bot.kb.query import UnknownScheme
+
+    base = _kb(_settings())
+    try:
+        scheme = base.scheme(base.resolve(scheme_id) or scheme_id)
+    except UnknownScheme as exc:
+        raise click.ClickException(f"no scheme {scheme_id!r}; try `python -m bot kb search`") from exc
+    click.echo(f"{scheme.name} ({scheme.id}, {scheme.category}, {base.status(scheme).value})")
+    click.echo(f"aliases: {', '.join(scheme.aliases) or '-'}")
+    click.echo(f"summary: {scheme.summary}")
+    for benefit in scheme.benefits:
+        value = "" if benefit.value is None else f" [{benefit.value} {benefit.unit or ''}]"
+        click.echo(f"benefit {benefit.kind}{value}: {benefit.text}")
+    click.echo(f"dates: start {scheme.start or '-'}, end {scheme.end or '-'} {scheme.end_note or ''}")
+    for contact in base.contacts(scheme):
+        click.echo(f"contact: {contact.name} {contact.phone}")
+    for ref in scheme.sources:
+        click.echo(f"source: {ref.label()}")
+    click.echo(f"source_date {scheme.source_date}, last_verified {scheme.last_verified}")
 
 
 @cli.command("eval")

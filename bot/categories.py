@@ -64,6 +64,7 @@ INTENT_CATEGORY: dict[str, Category] = {
     "loan_ask": Category.LOAN,
     "us_tariff_ask": Category.US_TARIFF,
     "policy_ask": Category.POLICY,
+    "policy_find_scheme": Category.POLICY,
     "debt_negotiation_ask": Category.DEBT_NEGOTIATION,
     "digital_rd_ask": Category.DIGITAL_RD,
     "disaster_ask": Category.DISASTER,

@@ -23,3 +23,19 @@ NOT_AN_OBJECT = "請求內容必須是 JSON 物件，例如 {\"sender\": \"user-
 BAD_SENDER = "sender 必須是1到128字的字串。"
 BAD_MESSAGE = "message 必須是字串。"
 BAD_METADATA = "metadata 必須是 JSON 物件。"
+
+
+def category_list(label: str) -> str:
+    return f"以下是目前的{label}相關措施，請點選想了解的項目："
+
+
+def category_list_for_attribute(label: str, attribute_label: str) -> str:
+    return f"請問您想問哪一項{label}措施的{attribute_label}？請點選："
+
+
+def category_empty(label: str, phone: str) -> str:
+    return f"目前查不到仍在受理的{label}措施。歡迎撥 {phone} 由專人協助。"
+
+ELIGIBILITY_INTRO = "依您提供的資料，目前可能適合的措施："
+ELIGIBILITY_CHECK_TERMS = "請點選查看申請條件"
+ELIGIBILITY_NONE = f"依您提供的資料，目前沒有找到明確符合的措施。建議撥馬上辦服務中心 {HOTLINE}，由專人依您的狀況協助。"

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.categories import category_of
+from bot.categories import HOTLINE_CATEGORIES, category_of
+
+HOTLINE_VALUES = {c.value for c in HOTLINE_CATEGORIES}
 
 logger = logging.getLogger(__name__)
 
@@ -104,15 +106,33 @@ class TriageResult:
         return asdict(self)
 
 
-class Triage:
-    """Classifies texts; schemes come from the scheme entity."""
+class SchemeFinder(Protocol):
+    def search(self, text: str, limit: int = 5, include_ended: bool = True) -> list[Any]: ...
 
-    def __init__(self, parser: Parser) -> None:
+
+class Triage:
+    """Classifies texts and names the schemes they are about.
+
+    Schemes named in the text (the scheme entity) come first; when none is named,
+    the knowledge base's best text matches in the predicted category fill in, so
+    staff see 「外銷貸款優惠保證加碼」 for 「美國關稅 訂單掉一半」.
+    """
+
+    def __init__(self, parser: Parser, kb: SchemeFinder | None = None, suggestions: int = 3) -> None:
         self._parser = parser
+        self._kb = kb
+        self._suggestions = suggestions
+
+    def schemes(self, parse: Parse) -> list[str]:
+        named = list(dict.fromkeys(str(e.value) for e in parse.entities if e.entity == "scheme"))
+        if named or self._kb is None or parse.category not in HOTLINE_VALUES:
+            return named
+        found = self._kb.search(parse.text, limit=10, include_ended=False)
+        return [s.id for s in found if s.category == parse.category][: self._suggestions]
 
     def classify(self, text: str, id: Any = None) -> TriageResult:
         parse = self._parser.parse(text)
-        schemes = list(dict.fromkeys(str(e.value) for e in parse.entities if e.entity == "scheme"))
+        schemes = self.schemes(parse)
         return TriageResult(
             id=id, text=text, category=parse.category, intent=parse.intent,
             confidence=round(parse.confidence, 4),

@@ -43,18 +43,22 @@ class Stack:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
 
 
-@pytest.fixture(scope="session")
-def stack(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+# The date every end-to-end test lives on, so scheme expiry does not drift with the calendar.
+TODAY = "2026-11-23"
+
+
+def start_stack(model_path: Path, folder: Path, today: str) -> tuple[Stack, list]:
     """The action server and a Rasa server with our channels, as `make run` starts them."""
-    folder = tmp_path_factory.mktemp("stack")
-    action_port, rasa_port, token = supervisor.free_port(), supervisor.free_port(), "test-token-" + os.urandom(6).hex()
+    action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
+    token = "test-token-" + os.urandom(6).hex()
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n",
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
+           "BOT_TODAY": today}
     processes = []
     try:
         for service in supervisor.services(sys.executable, model_path, token, endpoints, rasa_port, action_port):
@@ -65,6 +69,21 @@ def stack(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             supervisor.stop(process)
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in folder.glob("*.log"))
         pytest.fail(f"{exc}\n{logs}")
-    yield Stack(f"http://127.0.0.1:{rasa_port}", token, folder)
+    return Stack(f"http://127.0.0.1:{rasa_port}", token, folder), processes
+
+
+@pytest.fixture(scope="session")
+def stack(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running, processes = start_stack(model_path, tmp_path_factory.mktemp("stack"), TODAY)
+    yield running
+    for process in reversed(processes):
+        supervisor.stop(process)
+
+
+@pytest.fixture(scope="session")
+def stack_in_2023(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The same bot with its clock on 2023-12-01, before several schemes ended."""
+    running, processes = start_stack(model_path, tmp_path_factory.mktemp("stack2023"), "2023-12-01")
+    yield running
     for process in reversed(processes):
         supervisor.stop(process)

@@ -38,3 +38,71 @@ def test_second_miss_in_a_row_offers_a_person():
     messages, _ = run(ActionClarifyTopic(), make_tracker(events=[fallback_event(), fallback_event()]))
     assert messages[0]["response"] == "utter_clarify_offer_person"
     assert messages[0]["buttons"] == [{"title": "請真人協助", "payload": "/handoff_request"}]
+
+
+# --- knowledge answers --------------------------------------------------------------
+import datetime as dt  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from actions.knowledge import ActionAnswerAttribute  # noqa: E402
+from bot.clock import FixedClock  # noqa: E402
+from bot.kb.build import build_kb  # noqa: E402
+from bot.kb.query import KnowledgeBase  # noqa: E402
+from bot.kb.records import load_knowledge  # noqa: E402
+
+FIXTURE_KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def kb_2026(tmp_path_factory):
+    path = build_kb(load_knowledge(FIXTURE_KNOWLEDGE), tmp_path_factory.mktemp("akb") / "kb.db")
+    return KnowledgeBase(path, FixedClock(dt.date(2026, 11, 23)))
+
+
+def make_kb_tracker(intent, entities=(), slots=None):
+    latest = {"intent": {"name": intent}, "intent_ranking": [], "text": "…",
+              "entities": [{"entity": e, "value": v} for e, v in entities]}
+    return Tracker("u2", slots or {}, latest, [], False, None, {}, "action_listen")
+
+
+def texts_of(messages):
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+def test_named_scheme_and_attribute_are_answered_and_remembered(kb_2026):
+    tracker = make_kb_tracker("loan_ask", [("scheme", "micro_loan"), ("attribute", "interest_rate")])
+    messages, events = run(ActionAnswerAttribute(kb_2026), tracker)
+    assert "最高 2.22 %" in texts_of(messages)
+    assert events == [{"event": "slot", "timestamp": None, "name": "scheme", "value": "micro_loan"}]
+
+
+def test_follow_up_uses_the_scheme_slot(kb_2026):
+    tracker = make_kb_tracker("dialogue_followup", [("attribute", "max_amount")], {"scheme": "micro_loan"})
+    messages, _ = run(ActionAnswerAttribute(kb_2026), tracker)
+    assert "3,500萬元" in texts_of(messages)
+
+
+def test_a_new_scheme_switches_the_topic(kb_2026):
+    tracker = make_kb_tracker("digital_rd_ask", [("scheme", "old_subsidy")], {"scheme": "micro_loan"})
+    messages, events = run(ActionAnswerAttribute(kb_2026), tracker)
+    assert "已於112年12月20日" in texts_of(messages)
+    assert events[0]["value"] == "old_subsidy"
+
+
+def test_category_question_offers_open_schemes_as_buttons(kb_2026):
+    messages, events = run(ActionAnswerAttribute(kb_2026), make_kb_tracker("loan_ask", [("attribute", "interest_rate")]))
+    assert [b["payload"] for b in messages[0]["buttons"]] == ['/loan_ask{"scheme":"micro_loan","attribute":"interest_rate"}']
+    assert events[0]["value"] is None
+
+
+def test_follow_up_with_nothing_to_refer_to_asks_which_scheme(kb_2026):
+    messages, _ = run(ActionAnswerAttribute(kb_2026), make_kb_tracker("dialogue_followup", [("attribute", "deadline")]))
+    assert messages[0]["response"] == "utter_followup_which_scheme"
+
+
+def test_a_broken_knowledge_base_gives_the_technical_problem_reply(tmp_path):
+    broken = KnowledgeBase(tmp_path / "missing.db", FixedClock(dt.date(2026, 11, 23)))
+    messages, events = run(ActionAnswerAttribute(broken), make_kb_tracker("loan_ask", [("scheme", "micro_loan")]))
+    assert messages[0]["response"] == "utter_technical_problem" and events == []

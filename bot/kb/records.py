@@ -22,6 +22,11 @@ BENEFIT_KINDS = (
     "subsidy_ratio", "tax_deduction_rate", "points", "other",
 )
 SUMMARY_MAX = 120
+SCHEME_FIELDS = frozenset({
+    "id", "name", "aliases", "category", "agency", "summary", "eligibility", "benefits", "start", "end", "end_note",
+    "how_to_apply", "documents", "contacts", "source", "source_date", "last_verified", "unofficial", "replaced_by",
+})
+BENEFIT_FIELDS = frozenset({"kind", "value", "unit", "text", "condition", "source", "superseded"})
 # As sources write them: 0800-056-476, (02)2704-4844#113、114, 02-2701-6565 # 323, 0800-035399.
 _PHONE_SHAPE = re.compile(r"^\(?0\d{1,3}\)?[- ]?\d{2,4}[- ]?\d{3,4}(?: ?# ?\d{1,5}(?:[、,]\d{1,5})*)?$")
 
@@ -73,6 +78,7 @@ class Benefit:
     unit: str | None = None
     condition: str | None = None
     source: SourceRef | None = None
+    superseded: bool = False  # an old value kept for history; never stated as current
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +253,8 @@ def _load_scheme(path: Path, problems: list[Problem]) -> Scheme | None:
         problems.append(Problem(path.name, path.stem, "-", "must be a mapping"))
         return None
     r = _Reader(data, path.name, str(data.get("id") or path.stem), problems)
+    for unknown in sorted(set(map(str, data)) - SCHEME_FIELDS):
+        r.problem(unknown, "unknown field (see knowledge/README.md)")
     sid = r.text("id")
     if sid and (sid != path.stem or not ID.match(sid)):
         r.problem("id", f"must be snake_case and equal the file name ({path.stem})")
@@ -299,6 +307,8 @@ def _benefits(r: _Reader, value: Any) -> tuple[Benefit, ...]:
         if not isinstance(item, dict):
             r.problem(name, "must be a mapping")
             continue
+        for unknown in sorted(set(map(str, item)) - BENEFIT_FIELDS):
+            r.problem(f"{name}.{unknown}", "unknown field (a comma inside unquoted text in {...}?)")
         kind, text = item.get("kind"), item.get("text")
         if kind not in BENEFIT_KINDS:
             r.problem(f"{name}.kind", f"unknown kind {kind!r}")
@@ -311,7 +321,8 @@ def _benefits(r: _Reader, value: Any) -> tuple[Benefit, ...]:
             r.problem(f"{name}.value", f"must be a number, got {number!r}")
             number = None
         source = r.source(item["source"], f"{name}.source") if "source" in item else None
-        benefits.append(Benefit(kind, text.strip(), number, item.get("unit"), item.get("condition"), source))
+        benefits.append(Benefit(kind, text.strip(), number, item.get("unit"), item.get("condition"), source,
+                                bool(item.get("superseded", False))))
     return tuple(benefits)
 
 

@@ -60,9 +60,12 @@ INDUSTRIES: dict[str, tuple[str, ...]] = {
 # What the caller asks about a scheme; values are benefit kinds or record fields
 # (knowledge/README.md), so the answer action can look them up directly.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "max_amount": ("額度", "上限", "最高可以貸", "可以貸多少", "可以借多少", "能借多少", "貸多少", "借多少", "多少錢", "最多", "最高"),
+    "max_amount": ("額度", "上限", "最高可以貸", "可以貸多少", "可以借多少", "能借多少", "貸多少", "借多少", "多少錢", "最多", "最高",
+                   "補助多少", "補多少", "補助金額", "補助上限", "獎勵多少", "點數", "給多少", "領多少"),
     "interest_rate": ("利率", "利律", "利息多少", "年利率"),
-    "interest_subsidy": ("利息補貼", "補貼利息", "貼息", "息補"),
+    "interest_subsidy": ("利息補貼", "補貼利息", "貼息", "息補", "減碼", "補貼利率"),
+    "tax_deduction_rate": ("減除率", "減除比例", "抵減率", "可以抵多少", "減除多少"),
+    "subsidy_ratio": ("補助比例", "補助幾成", "自籌款", "自籌"),
     "guarantee_ratio": ("保證成數", "信保成數", "成數", "保證幾成"),
     "guarantee_fee": ("保證手續費", "手續費"),
     "loan_term": ("貸款年限", "還款期限", "年限", "還幾年", "貸幾年"),

@@ -2,9 +2,13 @@
 
 Callers type simplified characters, full-width Latin letters and digits, and stray
 whitespace or control characters; the classifier should see one spelling of each.
-OpenCC ``s2twp`` turns simplified Chinese into Taiwan usage (软件→軟體) and also
-unifies 台/臺 to 臺, so gazetteers only need to be complete, not clever.
-NFKC folds full-width forms (ＳＢＩＲ１２３ → SBIR123).
+
+Only text that contains simplified characters goes through OpenCC, and with
+``s2tw`` (characters and Taiwan variants), not ``s2twp``: the phrase tables of
+``s2twp`` rewrite Taiwanese words too (設備 → 裝置, 數字 → 數位), which changed
+scheme names such as 「堰塞湖設備復原補助」 before the entity ruler saw them.
+台 counts as traditional here: Taiwanese write both 台 and 臺, and the gazetteers
+list both. NFKC folds full-width forms (ＳＢＩＲ１２３ → SBIR123).
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u20
 _SPACE = re.compile(r"\s+")
 
 
-@functools.lru_cache(maxsize=1)
-def _converter():  # opened on first use, not at import
+@functools.lru_cache(maxsize=2)
+def _converter(config: str):  # opened on first use, not at import
     import opencc
 
-    return opencc.OpenCC("s2twp")
+    return opencc.OpenCC(config)
+
+
+def has_simplified(text: str) -> bool:
+    """Whether ``text`` has characters that only simplified Chinese writes (台 excepted)."""
+    plain = text.replace("台", "臺")
+    return _converter("s2t").convert(plain) != plain
 
 
 def strip_controls(text: str) -> str:
@@ -36,4 +46,6 @@ def normalise(text: str) -> str:
     collapsed last because NFKC turns the ideographic space into a plain one.
     """
     folded = unicodedata.normalize("NFKC", text)
-    return strip_controls(_converter().convert(folded))
+    if has_simplified(folded):
+        folded = _converter("s2tw").convert(folded)
+    return strip_controls(folded)

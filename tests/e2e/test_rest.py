@@ -30,23 +30,25 @@ def test_what_can_you_do_lists_topics_and_hotline(stack):
 
 
 @pytest.mark.parametrize(
-    ("question", "expected"),
+    ("question", "category", "scheme"),
     [
-        ("我們店只有八個員工 想借週轉金要找哪個方案", "3,500萬元"),
-        ("美國加關稅之後訂單少一半 政府有什麼幫忙", "0800-280-280"),
-        ("颱風把工廠淹了 有沒有低利的貸款", "9成保證"),
-        ("銀行一直催我還錢 可以幫忙談延後嗎", "0800-219-666"),
-        ("想申請SBIR 要找誰", "0800-888-968"),
+        ("我們店只有八個員工 想借週轉金要找哪個方案", "loan", "sme_micro_loan_30_under"),
+        ("美國加關稅之後訂單少一半 政府有什麼幫忙", "us_tariff", "tariff_export_loan_guarantee"),
+        ("颱風把工廠淹了 有沒有低利的貸款", "disaster", "disaster_sme_financing_rules"),
+        ("銀行一直催我還錢 可以幫忙談延後嗎", "debt_negotiation", "bank_debt_negotiation_assistance"),
+        ("想導入ERP跟POS 有什麼補助", "digital_rd", "digital_transformation_30_under"),
     ],
 )
-def test_topic_question_gets_a_sourced_overview_with_phone(stack, question, expected):
-    reply = texts(say(stack.rasa_url, sender(), question))
-    assert expected in reply
-    assert "來源" in reply and "0800-" in reply
+def test_topic_question_lists_current_schemes_of_its_category(stack, question, category, scheme):
+    replies = say(stack.rasa_url, sender(), question)
+    payloads = button_payloads(replies)
+    assert "請點選" in texts(replies)
+    assert 1 <= len(payloads) <= 5
+    assert any(f'"scheme":"{scheme}"' in p for p in payloads), payloads
 
 
 def test_simplified_chinese_is_understood(stack):
-    reply = texts(say(stack.rasa_url, sender(), "我们公司想申请贷款 最多可以贷多少"))
+    reply = texts(say(stack.rasa_url, sender(), "30人以下优惠贷款 最多可以贷多少"))
     assert "3,500萬元" in reply
 
 
@@ -87,8 +89,8 @@ def test_bad_text_gets_a_polite_reply(stack, message, expected):
 
 
 def test_control_characters_inside_a_question_are_ignored(stack):
-    reply = texts(say(stack.rasa_url, sender(), "青創\u0000貸款\u200b怎麼申請"))
-    assert "貸款" in reply and "0800-" in reply
+    reply = texts(say(stack.rasa_url, sender(), "青創\u0000貸款\u200b的利率多少"))
+    assert "0.575%" in reply
 
 
 @pytest.mark.parametrize(

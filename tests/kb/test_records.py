@@ -56,6 +56,7 @@ def test_broken_records_report_file_record_and_field():
         "ends_early.yml: ends_early: contacts: unknown contact id 'nobody'",
         "wrong_name.yml: another_id: id: must be snake_case and equal the file name (wrong_name)",
         "contacts.yml: bad_phone: phone: malformed phone '0800-12'",
+        "ends_early.yml: ends_early: color: unknown field",
     ]
     for line in expected:
         assert any(m.startswith(line) for m in messages), (line, sorted(messages))

@@ -23,5 +23,9 @@ def test_entities_are_extracted_with_canonical_values(parser, text, expected):
     assert expected <= entities(parser, text)
 
 
+def test_taiwanese_words_are_not_rewritten_before_matching(parser):
+    assert ("scheme", "matai_an_2025_equipment_restoration") in entities(parser, "堰塞湖設備復原補助一家補多少")
+
+
 def test_simplified_input_gets_the_same_entities(parser):
     assert entities(parser, "台湾台南的工厂被台风吹坏") >= {("county", "臺南市"), ("disaster_type", "颱風")}

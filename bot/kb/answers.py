@@ -1,0 +1,140 @@
+"""Answers composed from records: short, sourced bubbles (≤ 300 characters each).
+
+Pure functions: the action gathers records, status and contacts, these decide the
+words. The wording of figures is the source's own (``Benefit.text``), so the bot
+never rounds, converts or paraphrases a number into something the source did not say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.formats import roc_date
+from bot.kb.query import Status
+from bot.kb.records import Benefit, Contact, Scheme
+from bot.kb.sources import source_title
+
+BUBBLE_MAX = 300
+
+ATTRIBUTE_LABELS = {
+    "max_amount": "額度", "interest_rate": "利率", "interest_subsidy": "利息補貼", "guarantee_ratio": "保證成數",
+    "guarantee_fee": "保證手續費", "loan_term": "貸款期限", "grace_period": "寬限期", "deadline": "申請期限",
+    "eligibility": "申請資格", "documents": "應備文件", "how_to_apply": "申請方式", "contact": "洽詢電話",
+    "tax_deduction_rate": "減除率", "subsidy_ratio": "補助比例",
+}
+# Which benefit kinds answer an attribute question (all of them are stated, in record order).
+ATTRIBUTE_KINDS = {
+    "max_amount": ("max_amount", "subsidy_amount", "subsidy_per_company", "subsidy_per_person", "points"),
+    "tax_deduction_rate": ("tax_deduction_rate",), "subsidy_ratio": ("subsidy_ratio",),
+    "interest_rate": ("interest_rate",), "interest_subsidy": ("interest_subsidy",),
+    "guarantee_ratio": ("guarantee_ratio",), "guarantee_fee": ("guarantee_fee",),
+    "loan_term": ("loan_term",), "grace_period": ("grace_period",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything an answer about one scheme may say."""
+
+    scheme: Scheme
+    status: Status
+    contacts: tuple[Contact, ...]
+    alternative: Scheme | None = None
+
+
+def fit(text: str, limit: int = BUBBLE_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def footer(facts: Facts) -> str:
+    """「來源：…（日期）」 and the line to call."""
+    scheme = facts.scheme
+    titles = list(dict.fromkeys(source_title(ref) for ref in scheme.sources))[:2]
+    lines = [f"來源：{'、'.join(titles)}（資料日期{roc_date(scheme.source_date)}）"]
+    if scheme.unofficial:
+        lines.append("部分內容來自非官方資料，請以官方公告為準。")
+    if facts.contacts:
+        first = facts.contacts[0]
+        lines.append(f"洽詢：{first.name} {first.phone}")
+    return fit("\n".join(lines))
+
+
+def ended_notice(facts: Facts) -> str:
+    scheme = facts.scheme
+    text = f"「{scheme.name}」已於{roc_date(scheme.end, gregorian=True)}截止，目前無法申請。" if scheme.end else ""
+    if facts.alternative:
+        text += f"目前可改洽「{facts.alternative.name}」：{facts.alternative.summary}"
+    else:
+        text += "目前沒有查到直接替代的措施，歡迎來電詢問其他資源。"
+    return fit(text)
+
+
+def attribute_answer(facts: Facts, attribute: str | None) -> list[str]:
+    """Answer ``attribute`` of the scheme (or an overview when it is ``None``), then the footer."""
+    if facts.status is Status.ENDED:
+        return [ended_notice(facts), footer(facts)]
+    body = _attribute_text(facts, attribute) if attribute else overview(facts)
+    if facts.status is Status.NOT_STARTED and facts.scheme.start:
+        body = f"（此措施自{roc_date(facts.scheme.start)}起受理）" + body
+    return [fit(body), footer(facts)]
+
+
+def _attribute_text(facts: Facts, attribute: str) -> str:
+    scheme = facts.scheme
+    label = ATTRIBUTE_LABELS.get(attribute, "資訊")
+    parts: list[str] = []
+    if attribute in ATTRIBUTE_KINDS:
+        parts = [_with_condition(b) for b in current_benefits(scheme) if b.kind in ATTRIBUTE_KINDS[attribute]]
+    elif attribute == "deadline":
+        parts = [deadline_text(scheme)] if scheme.end or scheme.end_note else []
+    elif attribute == "eligibility":
+        parts = list(scheme.eligibility.get("other") or [])
+    elif attribute == "documents":
+        parts = list(scheme.documents)
+    elif attribute == "how_to_apply":
+        parts = [scheme.how_to_apply] if scheme.how_to_apply else []
+    elif attribute == "contact":
+        parts = [f"{c.name} {c.phone}" for c in facts.contacts[:3]]
+    if not parts:
+        return f"目前資料中沒有「{scheme.name}」的{label}資訊，建議直接來電確認。"
+    return f"「{scheme.name}」的{label}：" + "；".join(parts) + "。"
+
+
+def _with_condition(benefit: Benefit) -> str:
+    """The source's wording, with its condition when the wording does not already carry it."""
+    condition = benefit.condition
+    if condition and condition not in benefit.text and benefit.text not in condition and len(condition) <= 30:
+        return f"{benefit.text}（{condition}）"
+    return benefit.text
+
+
+def current_benefits(scheme: Scheme) -> list[Benefit]:
+    return [b for b in scheme.benefits if not b.superseded]
+
+
+def deadline_text(scheme: Scheme) -> str:
+    if scheme.end:
+        text = f"受理至{roc_date(scheme.end, gregorian=True)}"
+        return f"{text}（{scheme.end_note}）" if scheme.end_note else text
+    return scheme.end_note or "截止日期未公布"
+
+
+def overview(facts: Facts) -> str:
+    """Scheme card: who, how much, until when, how to apply."""
+    scheme = facts.scheme
+    lines = [f"【{scheme.name}】{scheme.summary}"]
+    amounts = [b.text for b in current_benefits(scheme) if b.kind in ATTRIBUTE_KINDS["max_amount"]][:1]
+    if amounts:
+        lines.append(f"額度：{amounts[0]}")
+    lines.append(f"期限：{deadline_text(scheme)}")
+    if scheme.how_to_apply:
+        lines.append(f"申請：{fit(scheme.how_to_apply, 80)}")
+    return fit("\n".join(lines))
+
+
+def button_title(scheme: Scheme, limit: int = 20) -> str:
+    """A LINE-sized label (≤ 20 characters): the name, else the longest alias that fits."""
+    if len(scheme.name) <= limit:
+        return scheme.name
+    fitting = sorted((a for a in scheme.aliases if 4 <= len(a) <= limit), key=len, reverse=True)
+    return fitting[0] if fitting else scheme.name[: limit - 1] + "…"
