@@ -26,7 +26,8 @@ NLU_DATA := $(shell find data -name '*.yml' 2>/dev/null)
 KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
-.PHONY: help install run test validate train eval cv bench lint clean pytest stories
+
+.PHONY: help install run run-services secrets browser test validate train eval cv bench lint clean pytest stories
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,9 +43,10 @@ $(VENV)/.installed: requirements.txt constraints.txt
 
 install: $(VENV)/.installed ## Create .venv (Python 3.10) and install pinned packages
 
-.env:
-	@echo "==> writing .env with a random BOT_RASA_TOKEN (git-ignored)"
-	@umask 077; echo "BOT_RASA_TOKEN=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .env
+secrets: ## Add any missing secret to the git-ignored .env (random values)
+	@umask 077; touch .env; for name in BOT_RASA_TOKEN BOT_SESSION_SECRET BOT_API_TOKEN; do \
+		grep -q "^$$name=" .env || { echo "==> adding a random $$name to .env"; \
+		echo "$$name=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .env; }; done
 
 $(NLU_STAMP): $(VENV)/.installed $(KNOWLEDGE) bot/nlu/gazetteer.py bot/nlu/build.py bot/kb/records.py
 	@echo "==> building NLU resources from knowledge/ (jieba dictionary, spaCy entity ruler)"
@@ -66,7 +68,10 @@ train: $(MODEL) ## Train the model if training data, knowledge or config changed
 validate: $(NLU_STAMP) ## Check training data and domain (rasa data validate)
 	@$(RASA) data validate --data data --config config.yml --domain domain.yml --fail-on-warnings
 
-run: .env $(KB) $(MODEL) ## Install, train if needed, start the bot (5005) and action server (5055)
+run: secrets $(KB) $(MODEL) ## Install, train if needed, start the bot (5005) and action server (5055)
+	@$(MAKE) --no-print-directory run-services
+
+run-services:
 	@$(PY) -m bot run
 
 pytest: $(KB) $(MODEL)
@@ -76,7 +81,12 @@ stories: $(KB) $(MODEL)
 	@echo "==> story tests (end-to-end, real NLU)"
 	@$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
-test: validate $(KB) $(MODEL) ## Everything that checks the project: data validation, pytest, story tests
+browser: ## Debian's chromium and Noto CJK fonts for browser tests (apt-get; never a downloaded browser)
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then :; else \
+		echo "==> installing chromium and fonts-noto-cjk (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi
+
+test: validate browser $(KB) $(MODEL) ## Everything that checks the project: data validation, pytest, story tests
 	@$(MAKE) --no-print-directory pytest
 	@$(MAKE) --no-print-directory stories
 

@@ -14,8 +14,9 @@ from actions.guard import guarded
 from bot import messages
 from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, INTENT_CATEGORY, Category
 from bot.clock import clock_from_setting
+from bot.handoff.urgency import urgent_reason
 from bot.kb.answers import ATTRIBUTE_LABELS, Facts, attribute_answer, button_title
-from bot.kb.query import KnowledgeBase, Profile, Status
+from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
 from bot.settings import Settings
 
 MAX_BUTTONS = 5
@@ -70,15 +71,20 @@ class ActionAnswerAttribute(Action):
         category = INTENT_CATEGORY.get(intent)
         attribute = latest_entity(tracker, "attribute")
         scheme_id = self._scheme_in_question(tracker, category, attribute)
+        urgent = urgent_reason(tracker.latest_message.get("text") or "", intent)
         if scheme_id:
             for bubble in attribute_answer(gather(self.kb, scheme_id), attribute):
                 dispatcher.utter_message(text=bubble)
-            return [SlotSet("scheme", scheme_id)]
-        if category in HOTLINE_CATEGORIES:
-            self._offer_category(dispatcher, tracker, category, intent, attribute)
-            return [SlotSet("scheme", None)]
-        dispatcher.utter_message(response="utter_followup_which_scheme")
-        return []
+            events = [SlotSet("scheme", scheme_id)]
+        elif category in HOTLINE_CATEGORIES:
+            offer_category(self.kb, dispatcher, tracker, category, intent, attribute)
+            events = [SlotSet("scheme", None)]
+        else:
+            dispatcher.utter_message(response="utter_followup_which_scheme")
+            return []
+        if urgent:
+            dispatcher.utter_message(response="utter_offer_person_urgent")
+        return events
 
     def _scheme_in_question(self, tracker: Tracker, category: Category | None, attribute: str | None) -> str | None:
         named = latest_entity(tracker, "scheme")
@@ -98,20 +104,20 @@ class ActionAnswerAttribute(Action):
             return str(remembered)
         return None
 
-    def _offer_category(self, dispatcher: CollectingDispatcher, tracker: Tracker, category: Category,
-                        intent: str, attribute: str | None) -> None:
-        label = CATEGORY_INFO[category].label
-        fitting = {m.scheme.id for m in self.kb.matching(profile_from_slots(tracker))}
-        schemes = sorted(self.kb.by_category(category.value), key=lambda s: s.id not in fitting)[:MAX_BUTTONS]
-        if not schemes:
-            phone = self.kb.contact("mashangban_0800_056_476").phone
-            dispatcher.utter_message(text=messages.category_empty(label, phone))
-            return
-        entities = {"attribute": attribute} if attribute else {}
-        buttons = [{"title": button_title(s), "payload": "/" + intent + _json({"scheme": s.id, **entities})} for s in schemes]
-        text = (messages.category_list_for_attribute(label, ATTRIBUTE_LABELS[attribute]) if attribute in ATTRIBUTE_LABELS
-                else messages.category_list(label))
-        dispatcher.utter_message(text=text, buttons=buttons)
+def offer_category(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker: Tracker, category: Category,
+                   intent: str, attribute: str | None) -> None:
+    """The category's current schemes as buttons (at most five), those fitting the caller first."""
+    label = CATEGORY_INFO[category].label
+    fitting = {m.scheme.id for m in kb.matching(profile_from_slots(tracker))}
+    schemes = sorted(kb.by_category(category.value), key=lambda s: s.id not in fitting)[:MAX_BUTTONS]
+    if not schemes:
+        dispatcher.utter_message(text=messages.category_empty(label, kb.contact(DEFAULT_CONTACT).phone))
+        return
+    entities = {"attribute": attribute} if attribute else {}
+    buttons = [{"title": button_title(s), "payload": "/" + intent + _json({"scheme": s.id, **entities})} for s in schemes]
+    text = (messages.category_list_for_attribute(label, ATTRIBUTE_LABELS[attribute]) if attribute in ATTRIBUTE_LABELS
+            else messages.category_list(label))
+    dispatcher.utter_message(text=text, buttons=buttons)
 
 
 def _json(value: dict[str, str]) -> str:

@@ -183,6 +183,32 @@ def kb_show(scheme_id: str) -> None:
     click.echo(f"source_date {scheme.source_date}, last_verified {scheme.last_verified}")
 
 
+@cli.group()
+def staff() -> None:
+    """Console accounts for hotline staff."""
+
+
+@staff.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+def staff_add(name: str, password_stdin: bool) -> None:
+    """Create a console account (or reset its password); asks for the password.
+
+    Example: python -m bot staff add chen
+    """
+    from bot.staff import StaffError, StaffStore
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password (10+ characters)", hide_input=True, confirmation_prompt=True)
+    try:
+        StaffStore(_settings().staff_path).add(name, password)
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"account {name} saved")
+
+
 @cli.command("eval")
 @click.option("--data", type=click.Path(exists=True, path_type=Path), default=Path("tests/heldout"), show_default=True, help="Held-out NLU data.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
@@ -224,7 +250,7 @@ def run(model: Path | None) -> None:
         chosen = model or latest_model(settings.models_dir)
     except NoModel as exc:
         raise click.ClickException(str(exc)) from exc
-    sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token)))
+    sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token, web_port=settings.web_port)))
 
 
 if __name__ == "__main__":

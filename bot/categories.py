@@ -71,6 +71,7 @@ INTENT_CATEGORY: dict[str, Category] = {
     "disaster_report": Category.DISASTER,
     "handoff_request": Category.HANDOFF,
     "handoff_complaint": Category.HANDOFF,
+    "handoff_rate": Category.HANDOFF,
     "out_of_scope": Category.OUT_OF_SCOPE,
     "chitchat_greet": Category.CHITCHAT,
     "chitchat_thanks": Category.CHITCHAT,

@@ -39,3 +39,15 @@ def category_empty(label: str, phone: str) -> str:
 ELIGIBILITY_INTRO = "依您提供的資料，目前可能適合的措施："
 ELIGIBILITY_CHECK_TERMS = "請點選查看申請條件"
 ELIGIBILITY_NONE = f"依您提供的資料，目前沒有找到明確符合的措施。建議撥馬上辦服務中心 {HOTLINE}，由專人依您的狀況協助。"
+
+_WEEKDAYS = "一二三四五六日"
+
+
+def callback_time(moment) -> str:  # type: ignore[no-untyped-def]
+    """「11月24日（週二）上午8:30起」 in Taipei time."""
+    from bot.handoff.office_hours import TAIPEI
+
+    local = moment.astimezone(TAIPEI)
+    half = "上午" if local.hour < 12 else "下午"
+    hour = local.hour if local.hour <= 12 else local.hour - 12
+    return f"{local.month}月{local.day}日（週{_WEEKDAYS[local.weekday()]}）{half}{hour}:{local.minute:02d}起"

@@ -36,6 +36,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _office_hours(text: str) -> str:
+    from bot.handoff.office_hours import OfficeHours
+
+    OfficeHours.parse(text)
+    return text
+
+
 def _path(text: str) -> Path:
     path = Path(text)
     return path if path.is_absolute() else ROOT / path
@@ -49,6 +56,10 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("max_message_chars", "BOT_MAX_MESSAGE_CHARS", "5000", "Longest user message accepted; longer ones get a polite reply.", _positive_int),
     Spec("today", "BOT_TODAY", "", "Fixed date (YYYY-MM-DD) for the clock, for tests and demos; empty means the real date in Asia/Taipei."),
     Spec("rasa_url", "BOT_RASA_URL", "http://127.0.0.1:5005", "Rasa server base URL, for the web app and scripts."),
+    Spec("office_hours", "BOT_OFFICE_HOURS", "mon-fri 08:30-17:30", "When a person answers handoffs (Asia/Taipei).", _office_hours),
+    Spec("session_secret", "BOT_SESSION_SECRET", None, "Key that signs console session cookies (secret; make run writes one).", secret=True),
+    Spec("api_token", "BOT_API_TOKEN", None, "Token for /api/* on the web app (secret; make run writes one).", secret=True),
+    Spec("web_port", "BOT_WEB_PORT", "8000", "Port of the web app (console, triage API).", _positive_int),
 )
 
 
@@ -61,6 +72,10 @@ class Settings:
     max_message_chars: int
     today: str
     rasa_url: str
+    office_hours: str
+    session_secret: str | None
+    api_token: str | None
+    web_port: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -91,3 +106,11 @@ class Settings:
     @property
     def kb_path(self) -> Path:
         return self.var_dir / "kb.db"
+
+    @property
+    def tickets_path(self) -> Path:
+        return self.var_dir / "tickets.db"
+
+    @property
+    def staff_path(self) -> Path:
+        return self.var_dir / "staff.db"

@@ -42,9 +42,11 @@ class ServiceFailed(RuntimeError):
 
 
 def services(python: str, model: Path, token: str, endpoints: Path = Path("endpoints.yml"),
-             rasa_port: int = 5005, action_port: int = 5055) -> list[Service]:
-    """The default profile: action server, then Rasa (REST channel and HTTP API)."""
+             rasa_port: int = 5005, action_port: int = 5055, web_port: int | None = None) -> list[Service]:
+    """The default profile: action server, Rasa (REST channel and HTTP API), and the web app when given a port."""
     rasa = str(Path(python).with_name("rasa"))
+    web = [Service("web", (python, "-m", "uvicorn", "bot.web.app:app_from_env", "--factory", "--host", "127.0.0.1",
+                           "--port", str(web_port), "--no-access-log"), f"http://127.0.0.1:{web_port}/healthz")]
     return [
         Service("actions", (rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)),
                 f"http://127.0.0.1:{action_port}/health"),
@@ -52,7 +54,7 @@ def services(python: str, model: Path, token: str, endpoints: Path = Path("endpo
                          "--interface", "127.0.0.1", "--port", str(rasa_port),
                          "--credentials", "credentials.yml", "--endpoints", str(endpoints)),
                 f"http://127.0.0.1:{rasa_port}/webhooks/rest/"),
-    ]
+    ] + (web if web_port else [])
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -115,8 +117,8 @@ def run(all_services: list[Service], timeout: float = 300.0) -> int:
                 print(f"{service.name} did not become ready ({service.health_url}); stopping.", flush=True)
                 return 1
             print(f"{service.name} ready: {service.health_url}", flush=True)
-        print("All services are up. REST: POST http://127.0.0.1:5005/webhooks/rest/webhook — Ctrl-C stops everything.",
-              flush=True)
+        print("All services are up: REST POST http://127.0.0.1:5005/webhooks/rest/webhook, "
+              "console http://127.0.0.1:8000/console — Ctrl-C stops everything.", flush=True)
         while all(p.poll() is None for _, p in started):
             time.sleep(0.5)
         print("a service exited; stopping the others.", flush=True)

@@ -131,7 +131,14 @@ class Triage:
         return [s.id for s in found if s.category == parse.category][: self._suggestions]
 
     def classify(self, text: str, id: Any = None) -> TriageResult:
-        parse = self._parser.parse(text)
+        return self._result(self._parser.parse(text), id)
+
+    async def aclassify(self, text: str, id: Any = None) -> TriageResult:
+        """The same with an async parser (the web app asks Rasa over HTTP)."""
+        return self._result(await self._parser.aparse(text), id)  # type: ignore[attr-defined]
+
+    def _result(self, parse: Parse, id: Any) -> TriageResult:
+        text = parse.text
         schemes = self.schemes(parse)
         return TriageResult(
             id=id, text=text, category=parse.category, intent=parse.intent,

@@ -38,6 +38,9 @@ class Stack:
     rasa_url: str
     token: str
     logs: Path
+    web_url: str
+    api_token: str
+    var_dir: Path
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
@@ -48,9 +51,16 @@ TODAY = "2026-11-23"
 
 
 def start_stack(model_path: Path, folder: Path, today: str) -> tuple[Stack, list]:
-    """The action server and a Rasa server with our channels, as `make run` starts them."""
-    action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
-    token = "test-token-" + os.urandom(6).hex()
+    """Action server, Rasa server and web app as `make run` starts them, with state in ``folder``.
+
+    Office hours cover the whole week so a handoff's reply does not depend on when CI runs.
+    """
+    from bot.kb.build import build_kb
+    from bot.kb.records import load_knowledge
+
+    action_port, rasa_port, web_port = supervisor.free_port(), supervisor.free_port(), supervisor.free_port()
+    token, api_token = "test-token-" + os.urandom(6).hex(), "api-" + os.urandom(6).hex()
+    build_kb(load_knowledge(ROOT / "knowledge"), folder / "kb.db")
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
@@ -58,10 +68,13 @@ def start_stack(model_path: Path, folder: Path, today: str) -> tuple[Stack, list
         encoding="utf-8",
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
-           "BOT_TODAY": today}
+           "BOT_TODAY": today, "BOT_VAR_DIR": str(folder), "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
+           "BOT_SESSION_SECRET": "session-" + os.urandom(8).hex(), "BOT_API_TOKEN": api_token,
+           "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
     processes = []
     try:
-        for service in supervisor.services(sys.executable, model_path, token, endpoints, rasa_port, action_port):
+        for service in supervisor.services(sys.executable, model_path, token, endpoints, rasa_port, action_port,
+                                           web_port):
             with (folder / f"{service.name}.log").open("wb") as log:
                 processes.append(supervisor.start(service, log, env))
     except supervisor.ServiceFailed as exc:
@@ -69,7 +82,8 @@ def start_stack(model_path: Path, folder: Path, today: str) -> tuple[Stack, list
             supervisor.stop(process)
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in folder.glob("*.log"))
         pytest.fail(f"{exc}\n{logs}")
-    return Stack(f"http://127.0.0.1:{rasa_port}", token, folder), processes
+    return Stack(f"http://127.0.0.1:{rasa_port}", token, folder, f"http://127.0.0.1:{web_port}", api_token,
+                 folder), processes
 
 
 @pytest.fixture(scope="session")

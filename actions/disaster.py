@@ -1,0 +1,121 @@
+"""Disaster damage report (LINE 災情通報 in seed 000): a short form, an urgent ticket, relief schemes."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.guard import guarded
+from actions.handoff import open_settings, open_tickets
+from actions.knowledge import offer_category, open_kb
+from bot.categories import Category
+from bot.eligibility import dont_know
+from bot.handoff import transcript as conv
+from bot.handoff.phones import normalise_phone
+from bot.handoff.tickets import NewTicket
+from bot.handoff.urgency import Priority
+from bot.kb.query import KnowledgeBase
+from bot.nlu.gazetteer import COUNTIES, DISASTER_TYPES
+from bot.nlu.normaliser import normalise
+from bot.nlu.numerals import find_numbers
+
+REPORT_SLOTS = ("report_company", "report_location", "report_disaster_type", "report_damage", "report_loss", "report_phone")
+
+
+def _canonical(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
+    plain = normalise(text)
+    for value, surfaces in table.items():
+        if any(s in plain for s in surfaces):
+            return value
+    return None
+
+
+class ValidateDisasterReportForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_disaster_report_form"
+
+    async def extract_report_disaster_type(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                           domain: DomainDict) -> dict[str, Any]:
+        known = tracker.get_slot("disaster_type")
+        if tracker.get_slot("report_disaster_type") is None and known:
+            return {"report_disaster_type": known}  # 「颱風把工廠吹壞」 said it already
+        return {}
+
+    async def validate_report_company(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if not 1 <= len(text) <= 60:
+            dispatcher.utter_message(response="utter_report_invalid_company")
+            return {"report_company": None}
+        return {"report_company": text}
+
+    async def validate_report_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()[:60]
+        if _canonical(text, COUNTIES) is None:
+            dispatcher.utter_message(response="utter_report_invalid_location")
+            return {"report_location": None}
+        return {"report_location": text}
+
+    async def validate_report_disaster_type(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                            domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "")
+        return {"report_disaster_type": _canonical(text, DISASTER_TYPES) or text.strip()[:20] or "其他"}
+
+    async def validate_report_damage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        return {"report_damage": str(value or "").strip()[:200] or "未說明"}
+
+    async def validate_report_loss(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "")
+        if dont_know(normalise(text)):
+            return {"report_loss": "不確定"}
+        amounts = [m.value for m in find_numbers(normalise(text)) if m.entity == "amount"]
+        if not amounts:
+            dispatcher.utter_message(response="utter_report_invalid_loss")
+            return {"report_loss": None}
+        return {"report_loss": str(int(amounts[0]))}
+
+    async def validate_report_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        phone = normalise_phone(str(value or ""))
+        if phone is None:
+            dispatcher.utter_message(response="utter_handoff_invalid_phone")
+            return {"report_phone": None}
+        return {"report_phone": phone}
+
+
+class ActionCreateDisasterReport(Action):
+    """Urgent ticket with the report, then the current relief schemes."""
+
+    def __init__(self, kb: KnowledgeBase | None = None) -> None:
+        self._given_kb = kb
+
+    @cached_property
+    def kb(self) -> KnowledgeBase:
+        return self._given_kb or open_kb()
+
+    def name(self) -> str:
+        return "action_create_disaster_report"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        details = {slot.removeprefix("report_"): tracker.get_slot(slot) for slot in REPORT_SLOTS}
+        lines = conv.transcript(tracker.events)
+        ticket = open_tickets(open_settings()).create(NewTicket(
+            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
+            category=Category.DISASTER.value, kind="disaster_report",
+            summary=f"災情通報：{details['company']}，{details['location']}，{details['disaster_type']}，{details['damage']}"[:200],
+            transcript=lines, contact_name=str(details["company"]), contact_phone=str(details["phone"]),
+            preferred_time="儘快", priority=int(Priority.URGENT), urgent_reason="disaster_damage",
+            entities=conv.entities(lines), details=details,
+        ))
+        dispatcher.utter_message(response="utter_report_received", ticket=ticket.id)
+        offer_category(self.kb, dispatcher, tracker, Category.DISASTER, "disaster_ask", None)
+        return [SlotSet(slot, None) for slot in REPORT_SLOTS]

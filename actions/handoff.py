@@ -1,0 +1,161 @@
+"""Handoff to a person: consent and contact form, the ticket, the pause, the rating afterwards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from functools import cached_property
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.guard import guarded
+from bot import messages
+from bot.handoff import transcript as conv
+from bot.handoff.office_hours import OfficeHours
+from bot.handoff.phones import normalise_phone
+from bot.handoff.tickets import NewTicket, SqliteTicketStore
+from bot.handoff.urgency import priority_for
+from bot.settings import Settings
+
+HANDOFF_SLOTS = ("handoff_consent", "handoff_name", "handoff_phone", "handoff_time")
+SKIPPED = "-"
+
+
+def open_settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def open_tickets(settings: Settings) -> SqliteTicketStore:
+    return SqliteTicketStore(settings.tickets_path)
+
+
+class ValidateHandoffForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    async def validate_handoff_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: DomainDict) -> dict[str, Any]:
+        if declines(str(value or "")):
+            # No consent: nothing else to ask; the submit action says how to reach us.
+            return {"handoff_consent": False, "handoff_name": SKIPPED, "handoff_phone": SKIPPED, "handoff_time": SKIPPED}
+        return {"handoff_consent": True}
+
+    async def validate_handoff_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if not 1 <= len(text) <= 60 or text.startswith("/"):
+            dispatcher.utter_message(response="utter_handoff_invalid_name")
+            return {"handoff_name": None}
+        return {"handoff_name": text}
+
+    async def validate_handoff_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        phone = normalise_phone(str(value or ""))
+        if phone is None:
+            dispatcher.utter_message(response="utter_handoff_invalid_phone")
+            return {"handoff_phone": None}
+        return {"handoff_phone": phone}
+
+    async def validate_handoff_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()[:60]
+        return {"handoff_time": text or "不限"}
+
+
+class ActionCreateTicket(Action):
+    """Open a ticket with what staff need, tell the user what happens next, pause the bot."""
+
+    def __init__(self, settings: Settings | None = None, now: dt.datetime | None = None) -> None:
+        self._settings, self._now = settings, now
+
+    @cached_property
+    def settings(self) -> Settings:
+        return self._settings or open_settings()
+
+    def name(self) -> str:
+        return "action_create_ticket"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        clear = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
+        if not tracker.get_slot("handoff_consent"):
+            dispatcher.utter_message(response="utter_handoff_declined")
+            return clear
+        store = open_tickets(self.settings)
+        existing = store.open_for(tracker.sender_id)
+        if existing:
+            dispatcher.utter_message(response="utter_handoff_already_open", ticket=existing.id)
+            return [*clear, ConversationPaused()]
+        lines = conv.transcript(tracker.events)
+        reason = conv.urgency(lines)
+        complaint = any(l.get("intent") == "handoff_complaint" for l in lines)
+        ticket = store.create(NewTicket(
+            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
+            category=conv.category(lines), summary=conv.summary(lines), transcript=lines,
+            contact_name=str(tracker.get_slot("handoff_name")), contact_phone=str(tracker.get_slot("handoff_phone")),
+            preferred_time=str(tracker.get_slot("handoff_time")), priority=int(priority_for(reason, complaint)),
+            urgent_reason=reason, entities=conv.entities(lines),
+            schemes=[s for s in [tracker.get_slot("scheme")] if s],
+        ))
+        hours = OfficeHours.parse(self.settings.office_hours)
+        now = self._now or dt.datetime.now(dt.timezone.utc)
+        if hours.is_open(now):
+            dispatcher.utter_message(response="utter_handoff_created_open", ticket=ticket.id)
+        else:
+            dispatcher.utter_message(response="utter_handoff_created_closed", ticket=ticket.id,
+                                     callback=messages.callback_time(hours.next_open(now)))
+        return [*clear, ConversationPaused()]
+
+
+class ActionAskRating(Action):
+    """After staff resolve a ticket (the console runs this action): ask a one-tap rating."""
+
+    def name(self) -> str:
+        return "action_ask_rating"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        buttons = [{"title": f"{n}分", "payload": f'/handoff_rate{{"rating":"{n}"}}'} for n in range(5, 0, -1)]
+        dispatcher.utter_message(response="utter_ask_rating", buttons=buttons)
+        return []
+
+
+class ActionStoreRating(Action):
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+
+    def name(self) -> str:
+        return "action_store_rating"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        rating = rating_from(tracker)
+        ticket = open_tickets(self._settings or open_settings()).latest_for(tracker.sender_id)
+        if rating is None or ticket is None:
+            dispatcher.utter_message(response="utter_rating_unclear")
+            return []
+        open_tickets(self._settings or open_settings()).rate(ticket.id, rating)
+        dispatcher.utter_message(response="utter_rating_thanks")
+        return []
+
+
+_DECLINE = re.compile(r"^\s*(不用|不要|不必|不需要|算了|免了|no\b|先不用|沒關係)", re.IGNORECASE)
+
+
+def declines(text: str) -> bool:
+    """「不用了」「算了」: the caller does not want a person after all."""
+    return bool(_DECLINE.search(text))
+
+
+def rating_from(tracker: Tracker) -> int | None:
+    values = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "rating"]
+    candidates = [str(v) for v in values] + list(tracker.latest_message.get("text") or "")
+    for candidate in candidates:
+        if candidate.isdigit() and 1 <= int(candidate) <= 5:
+            return int(candidate)
+    return None

@@ -1,0 +1,345 @@
+"""Handoff tickets in SQLite: one module for storage, so another backend can replace it.
+
+Every state change is a row in ``ticket_events`` with its time, so waiting and
+handling times can be reported. Writes run under ``BEGIN IMMEDIATE``; a claim is
+one conditional UPDATE, so of two staff claiming at once exactly one wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+
+class TicketStatus(str, Enum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+    @property
+    def label(self) -> str:
+        return {"open": "待處理", "claimed": "處理中", "resolved": "已結案"}[self.value]
+
+
+class UnknownTicket(KeyError):
+    """No ticket has this id."""
+
+
+class TicketConflict(RuntimeError):
+    """The ticket is not in a state that allows this (e.g. resolving a ticket twice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    conversation_id: str
+    channel: str
+    category: str
+    summary: str
+    transcript: list[dict[str, Any]]
+    contact_name: str
+    contact_phone: str
+    preferred_time: str
+    priority: int
+    urgent_reason: str | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    schemes: list[str] = field(default_factory=list)
+    kind: str = "handoff"  # or "disaster_report"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: int
+    conversation_id: str
+    channel: str
+    category: str
+    summary: str
+    transcript: list[dict[str, Any]]
+    contact_name: str
+    contact_phone: str
+    preferred_time: str
+    priority: int
+    urgent_reason: str | None
+    entities: list[dict[str, Any]]
+    schemes: list[str]
+    kind: str
+    details: dict[str, Any]
+    status: TicketStatus
+    assignee: str | None
+    rating: int | None
+    created_at: str
+    claimed_at: str | None
+    first_response_at: str | None
+    resolved_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A staff reply or a private note."""
+
+    id: int
+    ticket_id: int
+    author: str
+    text: str
+    at: str
+    buttons: tuple[dict[str, str], ...] = ()
+
+
+SCHEMA = """
+create table if not exists tickets (
+    id integer primary key, conversation_id text not null, channel text not null, category text not null,
+    summary text not null, transcript text not null, contact_name text not null, contact_phone text not null,
+    preferred_time text not null, priority integer not null, urgent_reason text, entities text not null,
+    schemes text not null, kind text not null, details text not null, status text not null, assignee text,
+    rating integer, created_at text not null, claimed_at text, first_response_at text, resolved_at text
+);
+create index if not exists tickets_queue on tickets (status, priority, created_at);
+create index if not exists tickets_conversation on tickets (conversation_id, status);
+create table if not exists ticket_events (
+    id integer primary key, ticket_id integer not null references tickets(id), kind text not null,
+    actor text, detail text, at text not null
+);
+create table if not exists replies (
+    id integer primary key, ticket_id integer not null references tickets(id), conversation_id text not null,
+    author text not null, text text not null, at text not null, delivered_at text, buttons text
+);
+create table if not exists notes (
+    id integer primary key, ticket_id integer not null references tickets(id), author text not null,
+    text text not null, at text not null
+);
+create table if not exists canned_replies (id integer primary key, title text not null, text text not null);
+"""
+
+DEFAULT_CANNED = (
+    ("問候", "您好，我是馬上辦服務中心的客服人員，接下來由我為您服務。"),
+    ("請稍候", "感謝您的耐心，我正在為您查詢，請稍候。"),
+    ("請來電", "這個問題需要進一步了解您的狀況，方便的話請撥 0800-056-476，我們會盡快協助。"),
+    ("結束", "感謝您的詢問，祝您生意興隆！如有其他問題，歡迎再跟我們聯絡。"),
+)
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class SqliteTicketStore:
+    """Tickets, replies, notes and canned replies in one SQLite file (a connection per call)."""
+
+    def __init__(self, path: Path, now: Callable[[], str] = utc_now) -> None:
+        self.path = path
+        self.now = now
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._read() as db:
+            db.executescript(SCHEMA)  # executescript commits on its own; no explicit transaction
+        with self._write() as db:
+            if not db.execute("select 1 from canned_replies limit 1").fetchone():
+                db.executemany("insert into canned_replies (title, text) values (?, ?)", DEFAULT_CANNED)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("pragma journal_mode=wal")
+        db.execute("pragma foreign_keys=on")
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            db.execute("begin immediate")
+            yield db
+            db.execute("commit")
+        except BaseException:
+            db.execute("rollback")
+            raise
+        finally:
+            db.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _event(self, db: sqlite3.Connection, ticket_id: int, kind: str, actor: str | None, detail: Any = None) -> None:
+        db.execute("insert into ticket_events (ticket_id, kind, actor, detail, at) values (?, ?, ?, ?, ?)",
+                   (ticket_id, kind, actor, json.dumps(detail, ensure_ascii=False) if detail is not None else None,
+                    self.now()))
+
+    # --- tickets -------------------------------------------------------------------
+    def create(self, new: NewTicket) -> Ticket:
+        with self._write() as db:
+            cursor = db.execute(
+                "insert into tickets (conversation_id, channel, category, summary, transcript, contact_name,"
+                " contact_phone, preferred_time, priority, urgent_reason, entities, schemes, kind, details, status,"
+                " created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (new.conversation_id, new.channel, new.category, new.summary,
+                 json.dumps(new.transcript, ensure_ascii=False), new.contact_name, new.contact_phone,
+                 new.preferred_time, new.priority, new.urgent_reason, json.dumps(new.entities, ensure_ascii=False),
+                 json.dumps(new.schemes), new.kind, json.dumps(new.details, ensure_ascii=False),
+                 TicketStatus.OPEN.value, self.now()),
+            )
+            ticket_id = int(cursor.lastrowid or 0)
+            self._event(db, ticket_id, "created", None, {"priority": new.priority, "kind": new.kind})
+        return self.get(ticket_id)
+
+    def get(self, ticket_id: int) -> Ticket:
+        with self._read() as db:
+            row = db.execute("select * from tickets where id = ?", (ticket_id,)).fetchone()
+        if row is None:
+            raise UnknownTicket(ticket_id)
+        return _ticket(row)
+
+    def open_for(self, conversation_id: str) -> Ticket | None:
+        """The conversation's ticket that is not resolved yet, if any."""
+        with self._read() as db:
+            row = db.execute("select * from tickets where conversation_id = ? and status != ? order by id desc limit 1",
+                             (conversation_id, TicketStatus.RESOLVED.value)).fetchone()
+        return _ticket(row) if row else None
+
+    def latest_for(self, conversation_id: str) -> Ticket | None:
+        with self._read() as db:
+            row = db.execute("select * from tickets where conversation_id = ? order by id desc limit 1",
+                             (conversation_id,)).fetchone()
+        return _ticket(row) if row else None
+
+    def queue(self, status: TicketStatus | None = None, category: str | None = None,
+              channel: str | None = None) -> list[Ticket]:
+        """Tickets by priority, then longest waiting first."""
+        where, args = [], []
+        if status:
+            where.append("status = ?"), args.append(status.value)
+        if category:
+            where.append("category = ?"), args.append(category)
+        if channel:
+            where.append("channel = ?"), args.append(channel)
+        sql = "select * from tickets" + (" where " + " and ".join(where) if where else "")
+        with self._read() as db:
+            rows = db.execute(sql + " order by status = 'resolved', priority, created_at", args).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def claim(self, ticket_id: int, staff: str) -> bool:
+        """Take an open ticket; ``False`` when someone else got it first."""
+        with self._write() as db:
+            cursor = db.execute("update tickets set status = ?, assignee = ?, claimed_at = ? where id = ? and status = ?",
+                                (TicketStatus.CLAIMED.value, staff, self.now(), ticket_id, TicketStatus.OPEN.value))
+            won = cursor.rowcount == 1
+            if won:
+                self._event(db, ticket_id, "claimed", staff)
+        if not won:
+            self.get(ticket_id)  # raises UnknownTicket for a wrong id
+        return won
+
+    def transfer(self, ticket_id: int, staff: str, to: str) -> None:
+        with self._write() as db:
+            cursor = db.execute("update tickets set assignee = ? where id = ? and status = ?",
+                                (to, ticket_id, TicketStatus.CLAIMED.value))
+            if cursor.rowcount != 1:
+                raise TicketConflict("only a ticket being handled can be transferred")
+            self._event(db, ticket_id, "transferred", staff, {"to": to})
+
+    def resolve(self, ticket_id: int, staff: str) -> Ticket:
+        with self._write() as db:
+            cursor = db.execute("update tickets set status = ?, resolved_at = ? where id = ? and status != ?",
+                                (TicketStatus.RESOLVED.value, self.now(), ticket_id, TicketStatus.RESOLVED.value))
+            if cursor.rowcount != 1:
+                self.get(ticket_id)
+                raise TicketConflict("the ticket is already resolved")
+            self._event(db, ticket_id, "resolved", staff)
+        return self.get(ticket_id)
+
+    def rate(self, ticket_id: int, rating: int) -> None:
+        if not 1 <= rating <= 5:
+            raise ValueError("rating must be 1 to 5")
+        with self._write() as db:
+            db.execute("update tickets set rating = ? where id = ?", (rating, ticket_id))
+            self._event(db, ticket_id, "rated", None, {"rating": rating})
+
+    # --- replies and notes -----------------------------------------------------------
+    def reply(self, ticket_id: int, staff: str, text: str) -> Entry:
+        ticket = self.get(ticket_id)
+        at = self.now()
+        with self._write() as db:
+            cursor = db.execute("insert into replies (ticket_id, conversation_id, author, text, at) values (?, ?, ?, ?, ?)",
+                                (ticket_id, ticket.conversation_id, staff, text, at))
+            db.execute("update tickets set first_response_at = coalesce(first_response_at, ?) where id = ?", (at, ticket_id))
+            self._event(db, ticket_id, "replied", staff)
+        return Entry(int(cursor.lastrowid or 0), ticket_id, staff, text, at)
+
+    def replies(self, ticket_id: int) -> list[Entry]:
+        with self._read() as db:
+            rows = db.execute("select * from replies where ticket_id = ? order by id", (ticket_id,)).fetchall()
+        return [_entry(r) for r in rows]
+
+    def take_undelivered(self, conversation_id: str) -> list[Entry]:
+        """Staff replies not yet picked up by the user's client (REST), marked delivered now."""
+        with self._write() as db:
+            rows = db.execute("select * from replies where conversation_id = ? and delivered_at is null order by id",
+                              (conversation_id,)).fetchall()
+            db.execute("update replies set delivered_at = ? where conversation_id = ? and delivered_at is null",
+                       (self.now(), conversation_id))
+        return [_entry(r) for r in rows]
+
+    def queue_bot_message(self, ticket_id: int, text: str, buttons: list[dict[str, str]]) -> None:
+        """A bot message for the user's client to pick up (the rating question after resolving)."""
+        ticket = self.get(ticket_id)
+        with self._write() as db:
+            db.execute("insert into replies (ticket_id, conversation_id, author, text, at, buttons) values (?, ?, ?, ?, ?, ?)",
+                       (ticket_id, ticket.conversation_id, "bot", text, self.now(), json.dumps(buttons, ensure_ascii=False)))
+
+    def add_note(self, ticket_id: int, staff: str, text: str) -> None:
+        self.get(ticket_id)
+        with self._write() as db:
+            db.execute("insert into notes (ticket_id, author, text, at) values (?, ?, ?, ?)", (ticket_id, staff, text, self.now()))
+            self._event(db, ticket_id, "noted", staff)
+
+    def notes(self, ticket_id: int) -> list[Entry]:
+        with self._read() as db:
+            rows = db.execute("select * from notes where ticket_id = ? order by id", (ticket_id,)).fetchall()
+        return [Entry(r["id"], r["ticket_id"], r["author"], r["text"], r["at"]) for r in rows]
+
+    def events(self, ticket_id: int) -> list[dict[str, Any]]:
+        with self._read() as db:
+            rows = db.execute("select kind, actor, detail, at from ticket_events where ticket_id = ? order by id",
+                              (ticket_id,)).fetchall()
+        return [{"kind": r["kind"], "actor": r["actor"], "detail": json.loads(r["detail"]) if r["detail"] else None,
+                 "at": r["at"]} for r in rows]
+
+    # --- canned replies ----------------------------------------------------------------
+    def canned(self) -> list[dict[str, Any]]:
+        with self._read() as db:
+            return [dict(r) for r in db.execute("select id, title, text from canned_replies order by id")]
+
+    def add_canned(self, title: str, text: str) -> None:
+        with self._write() as db:
+            db.execute("insert into canned_replies (title, text) values (?, ?)", (title, text))
+
+    def delete_canned(self, canned_id: int) -> None:
+        with self._write() as db:
+            db.execute("delete from canned_replies where id = ?", (canned_id,))
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    return Entry(row["id"], row["ticket_id"], row["author"], row["text"], row["at"],
+                 tuple(json.loads(row["buttons"])) if row["buttons"] else ())
+
+
+def _ticket(row: sqlite3.Row) -> Ticket:
+    return Ticket(
+        id=row["id"], conversation_id=row["conversation_id"], channel=row["channel"], category=row["category"],
+        summary=row["summary"], transcript=json.loads(row["transcript"]), contact_name=row["contact_name"],
+        contact_phone=row["contact_phone"], preferred_time=row["preferred_time"], priority=row["priority"],
+        urgent_reason=row["urgent_reason"], entities=json.loads(row["entities"]), schemes=json.loads(row["schemes"]),
+        kind=row["kind"], details=json.loads(row["details"]), status=TicketStatus(row["status"]),
+        assignee=row["assignee"], rating=row["rating"], created_at=row["created_at"], claimed_at=row["claimed_at"],
+        first_response_at=row["first_response_at"], resolved_at=row["resolved_at"],
+    )

@@ -1,0 +1,104 @@
+"""The web app (127.0.0.1:8000): staff console and JSON API. One route table, one error handler."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.clock import clock_from_setting
+from bot.handoff.tickets import SqliteTicketStore
+from bot.kb.query import KnowledgeBase
+from bot.settings import Settings, SettingsError
+from bot.staff import StaffStore
+from bot.web import api, console
+from bot.web.deps import Deps, make_templates, render
+from bot.web.rasa_client import RasaClient
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_HOURS = 8
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/console", status_code=303)
+
+
+def routes() -> list[Route | Mount]:
+    """Every URL of the web app."""
+    return [
+        Route("/", home),
+        Route("/healthz", health),
+        Route("/console", console.queue),
+        Route("/console/login", console.login_page, methods=["GET", "POST"]),
+        Route("/console/logout", console.logout, methods=["POST"]),
+        Route("/console/tickets/{ticket_id}", console.ticket_page),
+        Route("/console/tickets/{ticket_id}/claim", console.claim, methods=["POST"]),
+        Route("/console/tickets/{ticket_id}/reply", console.reply, methods=["POST"]),
+        Route("/console/tickets/{ticket_id}/note", console.note, methods=["POST"]),
+        Route("/console/tickets/{ticket_id}/transfer", console.transfer, methods=["POST"]),
+        Route("/console/tickets/{ticket_id}/resolve", console.resolve, methods=["POST"]),
+        Route("/console/canned", console.canned, methods=["GET", "POST"]),
+        Route("/console/triage", console.triage_page, methods=["GET", "POST"]),
+        Route("/api/triage", api.api_triage, methods=["POST"]),
+        Route("/api/conversations/{conversation_id}/messages", api.api_pickup),
+        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+    ]
+
+
+async def handle_error(request: Request, exc: Exception) -> Response:
+    """One place for errors: JSON for /api, a zh-TW page elsewhere; never a stack trace."""
+    if isinstance(exc, HTTPException):
+        status, message = exc.status_code, str(exc.detail)
+    else:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        status, message = 500, "系統發生錯誤，請稍後再試。"
+    if status == 404 and message == "Not Found":
+        message = "找不到這個頁面。"
+    if status == 405:
+        message = "不支援這個操作。"
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
+    return render(request, "console/error.html", status_code=status, message=message, status=status)
+
+
+def create_app(settings: Settings, tickets: SqliteTicketStore | None = None, staff: StaffStore | None = None,
+               rasa: RasaClient | None = None, kb: KnowledgeBase | None = None) -> Starlette:
+    if not settings.session_secret:
+        raise SettingsError("BOT_SESSION_SECRET: required to sign console sessions")
+    app = Starlette(
+        routes=routes(),
+        middleware=[Middleware(SessionMiddleware, secret_key=settings.session_secret, session_cookie="console_session",
+                               max_age=SESSION_HOURS * 3600, same_site="strict", https_only=False)],
+        exception_handlers={HTTPException: handle_error, Exception: handle_error},
+    )
+    app.state.deps = Deps(
+        settings=settings,
+        tickets=tickets or SqliteTicketStore(settings.tickets_path),
+        staff=staff or StaffStore(settings.staff_path),
+        rasa=rasa or RasaClient(settings.rasa_url, settings.rasa_token),
+        kb=kb or (KnowledgeBase(settings.kb_path, clock_from_setting(settings.today)) if settings.kb_path.exists() else None),
+        templates=make_templates(),
+    )
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Entry point for uvicorn (``--factory``): settings from the environment."""
+    from bot.log import configure
+
+    configure()
+    return create_app(Settings.from_env(os.environ))

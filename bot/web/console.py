@@ -1,0 +1,261 @@
+"""Staff console: login, queue, ticket page (reply, notes, transfer, resolve), canned replies, triage."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.categories import Category
+from bot.handoff.tickets import TicketConflict, TicketStatus, UnknownTicket
+from bot.kb.answers import current_benefits
+from bot.kb.query import UnknownScheme
+from bot.triage import Triage
+from bot.web.deps import deps, render
+from bot.web.rasa_client import RasaUnavailable
+from bot.web.security import check_csrf, current_staff, staff_only
+
+logger = logging.getLogger(__name__)
+MAX_REPLY = 2000
+MAX_TRIAGE_LINES = 200
+
+
+async def login_page(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "console/login.html")
+    form = await check_csrf(request)
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    address = request.client.host if request.client else "-"
+    store = deps(request).staff
+    if store.locked(username, address):
+        return render(request, "console/login.html", status_code=429, error="登入失敗次數過多，請10分鐘後再試。")
+    if not store.verify(username, password, address):
+        return render(request, "console/login.html", status_code=401, error="帳號或密碼錯誤。")
+    request.session.clear()
+    request.session["staff"] = username
+    logger.info("staff %s logged in", username)
+    return RedirectResponse("/console", status_code=303)
+
+
+@staff_only
+async def logout(request: Request) -> Response:
+    await check_csrf(request)
+    request.session.clear()
+    return RedirectResponse("/console/login", status_code=303)
+
+
+def _choice(request: Request, name: str, allowed: set[str]) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and value not in allowed:
+        raise HTTPException(400, f"篩選條件 {name} 的值不正確。")
+    return value
+
+
+@staff_only
+async def queue(request: Request) -> Response:
+    status = _choice(request, "status", {s.value for s in TicketStatus})
+    category = _choice(request, "category", {c.value for c in Category})
+    channel = _choice(request, "channel", {"rest", "line", "socketio"})
+    tickets = deps(request).tickets.queue(TicketStatus(status) if status else None, category, channel)
+    return render(request, "console/queue.html", tickets=tickets, status=status, category=category, channel=channel)
+
+
+def _ticket_id(request: Request) -> int:
+    try:
+        return int(request.path_params["ticket_id"])
+    except ValueError as exc:
+        raise HTTPException(404, "找不到這張服務單。") from exc
+
+
+@staff_only
+async def ticket_page(request: Request) -> Response:
+    d = deps(request)
+    ticket_id = _ticket_id(request)
+    try:
+        ticket = d.tickets.get(ticket_id)
+    except UnknownTicket as exc:
+        raise HTTPException(404, "找不到這張服務單。") from exc
+    from bot.handoff.transcript import transcript
+
+    live, rasa_error = ticket.transcript, None
+    try:
+        live = transcript(await d.rasa.events(ticket.conversation_id), limit=200)
+    except RasaUnavailable:
+        rasa_error = "目前無法連線到機器人伺服器，以下是建單當時的對話紀錄。"
+    schemes = []
+    for scheme_id in ticket.schemes:
+        try:
+            scheme = d.kb.scheme(scheme_id) if d.kb else None
+        except UnknownScheme:
+            scheme = None
+        if scheme:
+            schemes.append({"scheme": scheme, "status": d.kb.status(scheme).value if d.kb else "",
+                            "facts": [b.text for b in current_benefits(scheme)][:3]})
+    return render(request, "console/ticket.html", ticket=ticket, lines=live, rasa_error=rasa_error, schemes=schemes,
+                  notes=d.tickets.notes(ticket_id), replies=d.tickets.replies(ticket_id), canned=d.tickets.canned(),
+                  colleagues=[u for u in d.staff.usernames() if u != current_staff(request)],
+                  events=d.tickets.events(ticket_id))
+
+
+def _back(ticket_id: int, flash: str | None = None) -> RedirectResponse:
+    return RedirectResponse(f"/console/tickets/{ticket_id}" + (f"?flash={flash}" if flash else ""), status_code=303)
+
+
+@staff_only
+async def claim(request: Request) -> Response:
+    await check_csrf(request)
+    ticket_id = _ticket_id(request)
+    try:
+        won = deps(request).tickets.claim(ticket_id, current_staff(request) or "")
+    except UnknownTicket as exc:
+        raise HTTPException(404, "找不到這張服務單。") from exc
+    if not won:
+        raise HTTPException(409, "這張服務單已經被其他同仁接手了。")
+    return _back(ticket_id)
+
+
+@staff_only
+async def reply(request: Request) -> Response:
+    form = await check_csrf(request)
+    d, ticket_id, staff = deps(request), _ticket_id(request), current_staff(request) or ""
+    text = form.get("text", "").strip()
+    if not text or len(text) > MAX_REPLY:
+        raise HTTPException(400, f"回覆內容不可空白，且不可超過{MAX_REPLY}字。")
+    try:
+        ticket = d.tickets.get(ticket_id)
+    except UnknownTicket as exc:
+        raise HTTPException(404, "找不到這張服務單。") from exc
+    if ticket.status is TicketStatus.RESOLVED:
+        raise HTTPException(409, "服務單已結案，無法再回覆。")
+    d.tickets.reply(ticket_id, staff, text)  # stored first: the user's client picks it up (REST)
+    try:
+        await d.rasa.record_bot_message(ticket.conversation_id, text, staff)
+    except RasaUnavailable:
+        logger.warning("reply on ticket %s stored but not added to the Rasa history", ticket_id)
+    return _back(ticket_id, "sent")
+
+
+@staff_only
+async def note(request: Request) -> Response:
+    form = await check_csrf(request)
+    text = form.get("text", "").strip()
+    if not text or len(text) > MAX_REPLY:
+        raise HTTPException(400, f"備註不可空白，且不可超過{MAX_REPLY}字。")
+    ticket_id = _ticket_id(request)
+    try:
+        deps(request).tickets.add_note(ticket_id, current_staff(request) or "", text)
+    except UnknownTicket as exc:
+        raise HTTPException(404, "找不到這張服務單。") from exc
+    return _back(ticket_id)
+
+
+@staff_only
+async def transfer(request: Request) -> Response:
+    form = await check_csrf(request)
+    d, ticket_id = deps(request), _ticket_id(request)
+    to = form.get("to", "")
+    if to not in d.staff.usernames():
+        raise HTTPException(400, "請選擇要轉給哪位同仁。")
+    try:
+        d.tickets.transfer(ticket_id, current_staff(request) or "", to)
+    except UnknownTicket as exc:
+        raise HTTPException(404, "找不到這張服務單。") from exc
+    except TicketConflict as exc:
+        raise HTTPException(409, "只有處理中的服務單可以轉派。") from exc
+    return _back(ticket_id)
+
+
+@staff_only
+async def resolve(request: Request) -> Response:
+    await check_csrf(request)
+    d, ticket_id = deps(request), _ticket_id(request)
+    try:
+        ticket = d.tickets.resolve(ticket_id, current_staff(request) or "")
+    except UnknownTicket as exc:
+        raise HTTPException(404, "找不到這張服務單。") from exc
+    except TicketConflict as exc:
+        raise HTTPException(409, "這張服務單已經結案。") from exc
+    try:
+        for message in await d.rasa.resume_and_ask_rating(ticket.conversation_id):
+            if message.get("text"):
+                d.tickets.queue_bot_message(ticket_id, message["text"], message.get("buttons") or [])
+    except RasaUnavailable:
+        logger.warning("ticket %s resolved but the conversation could not be resumed", ticket_id)
+        return _back(ticket_id, "resume_failed")
+    return _back(ticket_id, "resolved")
+
+
+@staff_only
+async def canned(request: Request) -> Response:
+    d = deps(request)
+    if request.method == "POST":
+        form = await check_csrf(request)
+        if form.get("delete"):
+            d.tickets.delete_canned(int(form["delete"]) if form["delete"].isdigit() else -1)
+        else:
+            title, text = form.get("title", "").strip(), form.get("text", "").strip()
+            if not title or not text or len(title) > 20 or len(text) > MAX_REPLY:
+                raise HTTPException(400, "請填寫標題（20字以內）和內容。")
+            d.tickets.add_canned(title, text)
+        return RedirectResponse("/console/canned", status_code=303)
+    return render(request, "console/canned.html", canned=d.tickets.canned())
+
+
+async def triage_results(request: Request, lines: list[str]) -> list[dict[str, object]]:
+    d = deps(request)
+    engine = Triage(_HttpParser(d.rasa), d.kb)
+    results = []
+    for number, line in enumerate(lines, start=1):
+        result = (await engine.aclassify(line, number)).as_dict()
+        result["facts"] = []
+        for scheme_id in result["schemes"]:
+            try:
+                scheme = d.kb.scheme(scheme_id) if d.kb else None
+            except UnknownScheme:
+                continue
+            if scheme:
+                result["facts"].append({"name": scheme.name, "summary": scheme.summary})
+        results.append(result)
+    return results
+
+
+class _HttpParser:
+    def __init__(self, rasa) -> None:  # type: ignore[no-untyped-def]
+        self.rasa = rasa
+
+    async def aparse(self, text: str):  # type: ignore[no-untyped-def]
+        return await self.rasa.parse(text)
+
+
+@staff_only
+async def triage_page(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "console/triage.html", results=None, text="")
+    form = await check_csrf(request)
+    text = form.get("text", "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or len(lines) > MAX_TRIAGE_LINES or any(len(line) > 5000 for line in lines):
+        raise HTTPException(400, f"請貼上1到{MAX_TRIAGE_LINES}行，每行5,000字以內。")
+    try:
+        results = await triage_results(request, lines)
+    except RasaUnavailable as exc:
+        raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
+    if form.get("format") == "csv":
+        return csv_response(results)
+    return render(request, "console/triage.html", results=results, text=text)
+
+
+def csv_response(results: list[dict[str, object]]) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["line", "text", "category", "intent", "confidence", "entities", "schemes"])
+    for r in results:
+        entities = "; ".join(f"{e['entity']}={e['value']}" for e in r["entities"])  # type: ignore[union-attr]
+        writer.writerow([r["id"], r["text"], r["category"], r["intent"], r["confidence"], entities,
+                         " ".join(r["schemes"])])  # type: ignore[arg-type]
+    return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=triage.csv"})

@@ -1,0 +1,57 @@
+"""What the web handlers need, built once per app (app.state.deps)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from bot.categories import CATEGORY_INFO, Category
+from bot.handoff.tickets import SqliteTicketStore, TicketStatus
+from bot.kb.query import KnowledgeBase
+from bot.settings import Settings
+from bot.staff import StaffStore
+from bot.web.rasa_client import RasaClient
+from bot.web.security import csrf_token, current_staff
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    tickets: SqliteTicketStore
+    staff: StaffStore
+    rasa: RasaClient
+    kb: KnowledgeBase | None
+    templates: Jinja2Templates
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.globals.update(
+        category_label=lambda value: CATEGORY_INFO[Category(value)].label if value in {c.value for c in Category} else value,
+        status_label=lambda status: TicketStatus(status).label,
+        waiting=waiting_minutes,
+        categories=[c for c in Category if CATEGORY_INFO[c].hotline] + [Category.HANDOFF],
+        statuses=list(TicketStatus),
+    )
+    return templates
+
+
+def waiting_minutes(since: str, until: str | None = None) -> int:
+    start = dt.datetime.fromisoformat(since)
+    end = dt.datetime.fromisoformat(until) if until else dt.datetime.now(dt.timezone.utc)
+    return max(0, int((end - start).total_seconds() // 60))
+
+
+def deps(request: Request) -> Deps:
+    return request.app.state.deps
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: object):  # type: ignore[no-untyped-def]
+    context.update(request=request, staff=current_staff(request), csrf=csrf_token(request))
+    return deps(request).templates.TemplateResponse(request, name, context, status_code=status_code)

@@ -1,0 +1,57 @@
+"""The web app's view of the Rasa server, over its HTTP API (token from the environment)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.triage import Parse, parse_from_rasa
+
+logger = logging.getLogger(__name__)
+
+
+class RasaUnavailable(RuntimeError):
+    """The Rasa server did not answer (down, or refused our token)."""
+
+
+class RasaClient:
+    def __init__(self, base_url: str, token: str | None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token or ""
+        self.timeout = timeout
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        url = f"{self.base_url}{path}"
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                reply = await client.request(method, url, params={"token": self.token}, json=body)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+        if reply.status_code >= 400:
+            raise RasaUnavailable(f"{method} {path}: HTTP {reply.status_code}")
+        return reply.json()
+
+    def _conversation(self, conversation_id: str) -> str:
+        return f"/conversations/{quote(conversation_id, safe='')}"
+
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        tracker = await self._call("GET", self._conversation(conversation_id) + "/tracker")
+        return list(tracker.get("events") or [])
+
+    async def record_bot_message(self, conversation_id: str, text: str, author: str) -> None:
+        """Put a staff reply into the conversation's history, so transcripts and logs show it."""
+        await self._call("POST", self._conversation(conversation_id) + "/tracker/events",
+                         [{"event": "bot", "text": text, "metadata": {"staff": author}}])
+
+    async def resume_and_ask_rating(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Resume the paused conversation and run the rating question; returns the bot's messages."""
+        await self._call("POST", self._conversation(conversation_id) + "/tracker/events", [{"event": "resume"}])
+        result = await self._call("POST", self._conversation(conversation_id) + "/execute",
+                                  {"name": "action_ask_rating"})
+        return list(result.get("messages") or [])
+
+    async def parse(self, text: str) -> Parse:
+        return parse_from_rasa(text, await self._call("POST", "/model/parse", {"text": text}))

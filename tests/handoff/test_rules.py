@@ -1,0 +1,64 @@
+"""Phones, office hours and urgency: the rules a handoff depends on."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.handoff.office_hours import TAIPEI, OfficeHours
+from bot.handoff.phones import normalise_phone
+from bot.handoff.urgency import Priority, priority_for, urgent_reason
+from bot.messages import callback_time
+
+
+@pytest.mark.parametrize(("text", "phone"), [
+    ("0912345678", "0912-345-678"), ("0912-345-678", "0912-345-678"), ("+886 912 345 678", "0912-345-678"),
+    ("０９１２３４５６７８", "0912-345-678"), ("(02)2345-6789", "02-2345-6789"), ("02-23456789#12", "02-2345-6789#12"),
+    ("04-2222-3333", "04-2222-3333"), ("049-2222333", "049-222-2333"), ("037-123456", "037-123456"),
+    ("02 2345 6789 分機 301", "02-2345-6789#301"),
+    ("12345", None), ("0912-34", None), ("abc0912345678", None), ("091234567890", None), ("", None),
+])
+def test_taiwan_mobile_and_landline_numbers(text, phone):
+    assert normalise_phone(text) == phone
+
+
+HOURS = OfficeHours.parse("mon-fri 08:30-17:30")
+
+
+@pytest.mark.parametrize(("moment", "is_open", "next_open"), [
+    (dt.datetime(2026, 11, 23, 10, 0, tzinfo=TAIPEI), True, dt.datetime(2026, 11, 23, 10, 0, tzinfo=TAIPEI)),
+    (dt.datetime(2026, 11, 23, 17, 30, tzinfo=TAIPEI), False, dt.datetime(2026, 11, 24, 8, 30, tzinfo=TAIPEI)),
+    (dt.datetime(2026, 11, 27, 20, 0, tzinfo=TAIPEI), False, dt.datetime(2026, 11, 30, 8, 30, tzinfo=TAIPEI)),
+    (dt.datetime(2026, 11, 24, 7, 0, tzinfo=TAIPEI), False, dt.datetime(2026, 11, 24, 8, 30, tzinfo=TAIPEI)),
+    (dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.timezone.utc), True, dt.datetime(2026, 11, 23, 9, 0, tzinfo=TAIPEI)),
+])
+def test_office_hours_are_taipei_weekdays(moment, is_open, next_open):
+    assert HOURS.is_open(moment) is is_open
+    assert HOURS.next_open(moment) == next_open
+
+
+@pytest.mark.parametrize("spec", ["weekdays", "mon-fri 17:30-08:30", "mon-fri 8:30-17:30", ""])
+def test_bad_office_hours_are_refused(spec):
+    with pytest.raises(ValueError):
+        OfficeHours.parse(spec)
+
+
+def test_callback_time_reads_naturally():
+    assert callback_time(dt.datetime(2026, 11, 24, 8, 30, tzinfo=TAIPEI)) == "11月24日（週二）上午8:30起"
+
+
+@pytest.mark.parametrize(("text", "intent", "reason"), [
+    ("工廠淹水了機器都泡水", None, "disaster_damage"),
+    ("下個月薪水發不出來了", None, "payroll_at_risk"),
+    ("支票快跳票了怎麼辦", None, "debt_default"),
+    ("想問青創貸款利率", None, None),
+    ("有事要通報", "disaster_report", "disaster_damage"),
+])
+def test_urgent_topics(text, intent, reason):
+    assert urgent_reason(text, intent) == reason
+
+
+def test_urgent_tickets_come_first_then_complaints():
+    assert priority_for("debt_default") < priority_for(None, complaint=True) < priority_for(None)
+    assert priority_for(None) is Priority.NORMAL

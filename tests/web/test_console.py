@@ -1,0 +1,114 @@
+"""Console security and behaviour without a Rasa server (it may be down; the console must cope)."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.routing import Route
+
+from bot.web.app import routes
+from tests.web.conftest import csrf_of, login
+
+PUBLIC = {"/", "/healthz", "/console/login"}
+
+
+def console_routes():
+    for route in routes():
+        if isinstance(route, Route) and route.path.startswith("/console") and route.path not in PUBLIC:
+            for method in sorted(route.methods - {"HEAD"}):
+                yield method, route.path.replace("{ticket_id}", "1")
+
+
+@pytest.mark.parametrize(("method", "path"), list(console_routes()))
+def test_every_console_route_refuses_anonymous_users(client, ticket, method, path):
+    reply = client.request(method, path, follow_redirects=False)
+    if method == "GET":
+        assert reply.status_code == 303 and reply.headers["location"] == "/console/login"
+    else:
+        assert reply.status_code == 401
+
+
+def test_login_with_wrong_password_gives_one_message_for_both_cases(client):
+    assert login(client, password="wrong-password").status_code == 401
+    assert "帳號或密碼錯誤" in login(client, username="nobody").text
+
+
+def test_login_is_rate_limited(client):
+    for _ in range(5):
+        login(client, password="wrong-password")
+    reply = login(client)
+    assert reply.status_code == 429 and "10分鐘後再試" in reply.text
+
+
+def test_session_cookie_is_httponly_and_samesite(client):
+    reply = login(client)
+    cookie = reply.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_forms_without_csrf_are_refused(staff_client, ticket):
+    assert staff_client.post(f"/console/tickets/{ticket.id}/claim", data={}).status_code == 403
+    assert staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": "forged"}).status_code == 403
+
+
+def test_queue_shows_urgent_ticket_and_claim_is_exclusive(app, staff_client, ticket):
+    page = staff_client.get("/console")
+    assert "#1" in page.text and "緊急" in page.text and "王小明" in page.text
+    token = csrf_of(page.text)
+    assert staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token}, follow_redirects=False).status_code == 303
+    again = staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
+    assert again.status_code == 409 and "已經被其他同仁接手" in again.text
+
+
+def test_xss_in_user_text_is_shown_as_text(staff_client, ticket):
+    page = staff_client.get(f"/console/tickets/{ticket.id}").text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;想借錢" in page
+    assert "<script>alert" not in page
+    assert "無法連線到機器人伺服器" in page  # Rasa is down: the stored transcript is shown
+
+
+def test_bad_filters_and_unknown_tickets_get_4xx_in_zh_tw(staff_client):
+    reply = staff_client.get("/console?status=hacked")
+    assert reply.status_code == 400 and "篩選條件" in reply.text
+    assert staff_client.get("/console/tickets/999").status_code == 404
+    assert staff_client.get("/console/tickets/abc").status_code == 404
+
+
+def test_reply_note_transfer_and_validation(app, staff_client, ticket):
+    token = csrf_of(staff_client.get("/console").text)
+    staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
+    assert staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": " "}).status_code == 400
+    sent = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "您好，我是小林"},
+                             follow_redirects=False)
+    assert sent.status_code == 303
+    staff_client.post(f"/console/tickets/{ticket.id}/note", data={"csrf": token, "text": "客戶急需週轉"})
+    page = staff_client.get(f"/console/tickets/{ticket.id}").text
+    assert "客戶急需週轉" in page
+    assert staff_client.post(f"/console/tickets/{ticket.id}/transfer", data={"csrf": token, "to": "nobody"}).status_code == 400
+    assert staff_client.post(f"/console/tickets/{ticket.id}/transfer", data={"csrf": token, "to": "chen"},
+                             follow_redirects=False).status_code == 303
+    assert app.state.deps.tickets.get(ticket.id).assignee == "chen"
+    assert [e.text for e in app.state.deps.tickets.take_undelivered("conv-1")] == ["您好，我是小林"]
+
+
+def test_canned_replies_can_be_added_and_removed(staff_client):
+    page = staff_client.get("/console/canned")
+    token = csrf_of(page.text)
+    staff_client.post("/console/canned", data={"csrf": token, "title": "下班", "text": "我們明天上午回電給您。"})
+    assert "我們明天上午回電給您" in staff_client.get("/console/canned").text
+
+
+def test_api_needs_its_token_and_valid_json(client):
+    assert client.post("/api/triage", json={"text": "青創"}).status_code == 401
+    headers = {"Authorization": "Bearer api-token"}
+    assert client.post("/api/triage", content=b"{oops", headers=headers).status_code == 400
+    assert client.post("/api/triage", json={"items": []}, headers=headers).status_code == 400
+    down = client.post("/api/triage", json={"text": "青創"}, headers=headers)
+    assert down.status_code == 503 and down.json()["error"]["message"]
+    assert client.get("/api/conversations/x/messages").status_code == 401
+    assert client.get("/api/conversations/x/messages", headers=headers).json() == {"messages": []}
+
+
+def test_logout_ends_the_session(staff_client):
+    token = csrf_of(staff_client.get("/console").text)
+    staff_client.post("/console/logout", data={"csrf": token})
+    assert staff_client.get("/console", follow_redirects=False).status_code == 303
