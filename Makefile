@@ -99,5 +99,8 @@ cv: $(NLU_STAMP) ## Cross-validate pipeline settings to reports/cv.md (slow)
 bench: $(KB) $(MODEL) ## Benchmark against Rasa's default pipeline and TF-IDF+LR; reports/bench.md
 	@$(PY) -m bench.nlu
 
+lint: $(VENV)/.installed ## Static checks (pyflakes) on the code
+	@$(PY) -m pyflakes bot actions bench tests
+
 clean: ## Remove generated state (models, var, reports); keeps .venv and .env
 	rm -rf models var reports results

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
 from actions.handoff import open_settings, open_tickets
-from actions.knowledge import offer_category, open_kb
+from actions.knowledge import KnowledgeAction, offer_category
 from bot.categories import Category
 from bot.eligibility import dont_know
 from bot.handoff import transcript as conv
 from bot.handoff.phones import normalise_phone
 from bot.handoff.tickets import NewTicket
 from bot.handoff.urgency import Priority
-from bot.kb.query import KnowledgeBase
 from bot.nlu.gazetteer import COUNTIES, DISASTER_TYPES
 from bot.nlu.normaliser import normalise
 from bot.nlu.numerals import find_numbers
@@ -91,15 +89,8 @@ class ValidateDisasterReportForm(FormValidationAction):
         return {"report_phone": phone}
 
 
-class ActionCreateDisasterReport(Action):
+class ActionCreateDisasterReport(KnowledgeAction):
     """Urgent ticket with the report, then the current relief schemes."""
-
-    def __init__(self, kb: KnowledgeBase | None = None) -> None:
-        self._given_kb = kb
-
-    @cached_property
-    def kb(self) -> KnowledgeBase:
-        return self._given_kb or open_kb()
 
     def name(self) -> str:
         return "action_create_disaster_report"

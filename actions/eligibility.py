@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from functools import cached_property
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
-from actions.knowledge import open_kb
+from actions.knowledge import KnowledgeAction
 from bot import messages
 from bot.categories import TOPIC_INTENT, Category
 from bot.eligibility import FORM_SLOTS, READERS, UNKNOWN, profile, read_employees
 from bot.kb.answers import button_title
-from bot.kb.query import KnowledgeBase
 
 MAX_RESULTS = 5
 RETRIES_SLOT = "elig_retries"
@@ -77,15 +75,8 @@ for _slot in FORM_SLOTS:
     setattr(ValidateEligibilityForm, f"validate_{_slot}", _validator(_slot))
 
 
-class ActionEligibilityResult(Action):
+class ActionEligibilityResult(KnowledgeAction):
     """Lists the current schemes that fit, each with its reasons, as buttons; clears the form."""
-
-    def __init__(self, kb: KnowledgeBase | None = None) -> None:
-        self._given_kb = kb
-
-    @cached_property
-    def kb(self) -> KnowledgeBase:
-        return self._given_kb or open_kb()
 
     def name(self) -> str:
         return "action_eligibility_result"

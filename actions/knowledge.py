@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import Any
 
@@ -47,12 +48,11 @@ def profile_from_slots(tracker: Tracker) -> Profile:
                    disaster_hit=True if tracker.get_slot("disaster_type") else None)
 
 
-class ActionAnswerAttribute(Action):
-    """Topic questions and follow-ups.
+class KnowledgeAction(Action, ABC):
+    """Base of actions that read the knowledge base (abstract: rasa_sdk registers only its subclasses).
 
-    A scheme named now wins; otherwise a follow-up (or an attribute question in the
-    same category) refers to the scheme slot; otherwise the category's current
-    schemes are offered as buttons, those fitting what the caller told us first.
+    The knowledge base is a defaulted argument for tests and opened on first use
+    otherwise; it holds no conversation data, so one instance serves every sender.
     """
 
     def __init__(self, kb: KnowledgeBase | None = None) -> None:
@@ -61,6 +61,18 @@ class ActionAnswerAttribute(Action):
     @cached_property
     def kb(self) -> KnowledgeBase:
         return self._given_kb or open_kb()
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+
+class ActionAnswerAttribute(KnowledgeAction):
+    """Topic questions and follow-ups.
+
+    A scheme named now wins; otherwise a follow-up (or an attribute question in the
+    same category) refers to the scheme slot; otherwise the category's current
+    schemes are offered as buttons, those fitting what the caller told us first.
+    """
 
     def name(self) -> str:
         return "action_answer_attribute"

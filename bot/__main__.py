@@ -33,17 +33,12 @@ def triage(text: str | None, jsonl: bool, model: Path | None) -> None:
 
     Example: python -m bot triage "我們公司被美國關稅影響訂單掉了一半"
     """
-    from bot.log import configure
-    from bot.triage import NoModel, RasaParser, Triage, latest_model
+    from bot.triage import Triage
 
     if bool(text) == jsonl:
         raise click.UsageError("give a TEXT or --jsonl, not both or neither")
     settings = _settings()
-    configure_quiet(configure)
-    try:
-        parser = RasaParser(model or latest_model(settings.models_dir))
-    except NoModel as exc:
-        raise click.ClickException(str(exc)) from exc
+    parser = _parser(settings, model)
     engine = Triage(parser, _kb(settings) if settings.kb_path.exists() else None)
     if jsonl:
         for result in engine.classify_lines(sys.stdin, settings.max_message_chars):
@@ -58,14 +53,27 @@ def triage(text: str | None, jsonl: bool, model: Path | None) -> None:
     click.echo(f"schemes:    {', '.join(result.schemes) or '-'}")
 
 
-def configure_quiet(configure) -> None:  # type: ignore[no-untyped-def]
+def configure_quiet() -> None:
     """Rasa and TensorFlow are chatty on load; triage output must stay clean."""
     import logging
+
+    from bot.log import configure
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     configure(logging.WARNING)
     for name in ("rasa", "tensorflow", "absl", "jieba"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _parser(settings: Settings, model: Path | None):  # type: ignore[no-untyped-def]
+    """The trained model, loaded once in this process (quietly)."""
+    from bot.triage import NoModel, RasaParser, latest_model
+
+    configure_quiet()
+    try:
+        return RasaParser(model or latest_model(settings.models_dir))
+    except NoModel as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @cli.group()
@@ -219,16 +227,7 @@ def evaluate(data: Path, model: Path | None, out: Path) -> None:
     Example: python -m bot eval
     """
     from bot.evaluation import evaluate_parser, load_examples, write_report
-    from bot.log import configure
-    from bot.triage import NoModel, RasaParser, latest_model
-
-    settings = _settings()
-    configure_quiet(configure)
-    try:
-        parser = RasaParser(model or latest_model(settings.models_dir))
-    except NoModel as exc:
-        raise click.ClickException(str(exc)) from exc
-    report = evaluate_parser(parser, load_examples(data))
+    report = evaluate_parser(_parser(_settings(), model), load_examples(data))
     md = write_report(report, out)
     click.echo(md.read_text(encoding="utf-8"))
 

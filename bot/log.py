@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 
+_SECRETS = re.compile(r"((?:token|secret|password|authorization)[=:]\s*(?:Bearer\s+)?)[^\s&\"']+", re.IGNORECASE)
 _PATTERNS = (
     re.compile(r"[A-Z][12489]\d{8}"),  # national ID / ARC (new format)
     re.compile(r"09\d{2}-?\d{3}-?\d{3}"),  # mobile
@@ -19,7 +20,8 @@ _PATTERNS = (
 
 
 def mask(text: str) -> str:
-    """Replace personal identifiers in ``text`` with ``***``."""
+    """Replace secrets (token=…, Authorization: Bearer …) and personal identifiers with ``***``."""
+    text = _SECRETS.sub(r"\1***", text)
     for pattern in _PATTERNS:
         text = pattern.sub("***", text)
     return text
@@ -42,6 +44,8 @@ def configure(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingFilter())
+    # httpx logs every request URL at INFO, and Rasa's API takes its token in the query.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         from rasa.utils.log_utils import configure_structlog
     except ImportError:  # pragma: no cover - Rasa is always installed with the bot

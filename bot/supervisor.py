@@ -46,7 +46,7 @@ def services(python: str, model: Path, token: str, endpoints: Path = Path("endpo
     """The default profile: action server, Rasa (REST channel and HTTP API), and the web app when given a port."""
     rasa = str(Path(python).with_name("rasa"))
     web = [Service("web", (python, "-m", "uvicorn", "bot.web.app:app_from_env", "--factory", "--host", "127.0.0.1",
-                           "--port", str(web_port), "--no-access-log"), f"http://127.0.0.1:{web_port}/healthz")]
+                           "--port", str(web_port), "--no-access-log", "--ws", "none"), f"http://127.0.0.1:{web_port}/healthz")]
     return [
         Service("actions", (rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)),
                 f"http://127.0.0.1:{action_port}/health"),

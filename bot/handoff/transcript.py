@@ -32,9 +32,24 @@ def transcript(events: Iterable[Mapping[str, Any]], limit: int = 60) -> list[dic
     return lines[-limit:]
 
 
+HANDOFF_INTENTS = {"handoff_request", "handoff_complaint", "disaster_report"}
+
+
+def before_handoff(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation up to the last request for a person.
+
+    What follows it are answers to the contact form (a name, a phone number), which
+    the classifier reads as anything at all: 「陳美玲 美玲小吃店」 is not a tariff question.
+    """
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index]["who"] == "user" and lines[index].get("intent") in HANDOFF_INTENTS:
+            return lines[: index + 1]
+    return lines
+
+
 def category(lines: list[dict[str, Any]]) -> str:
-    """The latest hotline topic the user asked about, else ``handoff``."""
-    for line in reversed(lines):
+    """The latest hotline topic the user asked about before asking for a person, else ``handoff``."""
+    for line in reversed(before_handoff(lines)):
         cat = INTENT_CATEGORY.get(line.get("intent") or "")
         if cat is not None and cat.value in HOTLINE_VALUES:
             return cat.value
@@ -43,14 +58,14 @@ def category(lines: list[dict[str, Any]]) -> str:
 
 def summary(lines: list[dict[str, Any]], limit: int = 200) -> str:
     """The user's topical messages, most recent last, trimmed to ``limit`` characters."""
-    topical = [l["text"] for l in lines if l["who"] == "user" and not str(l.get("intent") or "").startswith(("dialogue", "chitchat"))
-               and not l["text"].startswith("/")]
+    topical = [l["text"] for l in before_handoff(lines) if l["who"] == "user" and l.get("intent") not in HANDOFF_INTENTS
+               and not str(l.get("intent") or "").startswith(("dialogue", "chitchat")) and not l["text"].startswith("/")]
     text = " / ".join(topical[-3:]) or "（使用者要求真人協助）"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def urgency(lines: list[dict[str, Any]]) -> str | None:
-    for line in reversed(lines):
+    for line in reversed(before_handoff(lines)):
         if line["who"] == "user":
             reason = urgent_reason(line["text"], line.get("intent"))
             if reason:

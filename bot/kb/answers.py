@@ -61,7 +61,8 @@ def footer(facts: Facts) -> str:
 
 def ended_notice(facts: Facts) -> str:
     scheme = facts.scheme
-    text = f"「{scheme.name}」已於{roc_date(scheme.end, gregorian=True)}截止，目前無法申請。" if scheme.end else ""
+    text = (f"「{scheme.name}」已於{roc_date(scheme.end, gregorian=True)}截止，目前無法申請。" if scheme.end
+            else f"「{scheme.name}」已經結束，目前無法申請。")
     if facts.alternative:
         text += f"目前可改洽「{facts.alternative.name}」：{facts.alternative.summary}"
     else:

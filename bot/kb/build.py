@@ -36,7 +36,7 @@ def scheme_row(scheme: Scheme) -> dict[str, object]:
         "contacts": json.dumps(scheme.contacts), "documents": json.dumps(scheme.documents, ensure_ascii=False),
         "sources": json.dumps([{"doc": s.doc, "section": s.section} for s in scheme.sources], ensure_ascii=False),
         "end_note": scheme.end_note, "how_to_apply": scheme.how_to_apply, "unofficial": int(scheme.unofficial),
-        "replaced_by": scheme.replaced_by, **_dates(scheme),
+        "replaced_by": scheme.replaced_by, "ended": int(scheme.ended), **_dates(scheme),
     }
 
 

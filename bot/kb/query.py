@@ -113,7 +113,7 @@ class KnowledgeBase:
     # --- dates -------------------------------------------------------------------
     def status(self, scheme: Scheme) -> Status:
         today = self.clock.today()
-        if scheme.end and scheme.end < today:
+        if scheme.ended or (scheme.end and scheme.end < today):
             return Status.ENDED
         if scheme.start and scheme.start > today:
             return Status.NOT_STARTED
@@ -212,6 +212,7 @@ class KnowledgeBase:
             source_date=dt.date.fromisoformat(row["source_date"]), last_verified=dt.date.fromisoformat(row["last_verified"]),
             start=date(row["start"]), end=date(row["end"]), end_note=row["end_note"], how_to_apply=row["how_to_apply"],
             documents=tuple(json.loads(row["documents"])), unofficial=bool(row["unofficial"]), replaced_by=row["replaced_by"],
+            ended=bool(row["ended"]),
         )
 
 

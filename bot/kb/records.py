@@ -25,6 +25,7 @@ SUMMARY_MAX = 120
 SCHEME_FIELDS = frozenset({
     "id", "name", "aliases", "category", "agency", "summary", "eligibility", "benefits", "start", "end", "end_note",
     "how_to_apply", "documents", "contacts", "source", "source_date", "last_verified", "unofficial", "replaced_by",
+    "ended",
 })
 BENEFIT_FIELDS = frozenset({"kind", "value", "unit", "text", "condition", "source", "superseded"})
 # As sources write them: 0800-056-476, (02)2704-4844#113、114, 02-2701-6565 # 323, 0800-035399.
@@ -115,6 +116,7 @@ class Scheme:
     documents: tuple[str, ...] = ()
     unofficial: bool = False
     replaced_by: str | None = None
+    ended: bool = False  # the source says it has ended but gives no date
     file: str = ""
 
     def names(self) -> tuple[str, ...]:
@@ -280,7 +282,7 @@ def _load_scheme(path: Path, problems: list[Problem]) -> Scheme | None:
         last_verified=r.date("last_verified") or dt.date.min, start=start, end=end,
         end_note=r.text("end_note", False), how_to_apply=r.text("how_to_apply", False),
         documents=r.texts("documents", False), unofficial=bool(data.get("unofficial", False)),
-        replaced_by=r.text("replaced_by", False), file=path.name,
+        replaced_by=r.text("replaced_by", False), ended=bool(data.get("ended", False)), file=path.name,
     )
     return scheme
 

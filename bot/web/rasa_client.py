@@ -51,6 +51,9 @@ class RasaClient:
         await self._call("POST", self._conversation(conversation_id) + "/tracker/events", [{"event": "resume"}])
         result = await self._call("POST", self._conversation(conversation_id) + "/execute",
                                   {"name": "action_ask_rating"})
+        # /execute does not end with action_listen; without it the next user turn matches no rule.
+        await self._call("POST", self._conversation(conversation_id) + "/tracker/events",
+                         [{"event": "action", "name": "action_listen"}])
         return list(result.get("messages") or [])
 
     async def parse(self, text: str) -> Parse:

@@ -41,7 +41,7 @@ def test_staff_log_in_claim_reply_and_resolve(stack, browser, screens):
 
     page.wait_for_url(f"{stack.web_url}/console")
     row = page.locator("tr", has_text=f"#{number}")
-    assert "陳美玲 美玲小吃店" in row.inner_text()
+    assert "陳美玲 美玲小吃店" in row.inner_text() and "貸款" in row.inner_text()
     page.screenshot(path=str(screens / "console-2-queue.png"), full_page=True)
 
     row.get_by_role("button", name="接手").click()

@@ -62,3 +62,16 @@ def test_urgent_topics(text, intent, reason):
 def test_urgent_tickets_come_first_then_complaints():
     assert priority_for("debt_default") < priority_for(None, complaint=True) < priority_for(None)
     assert priority_for(None) is Priority.NORMAL
+
+
+def test_ticket_category_and_summary_come_from_before_the_handoff_request():
+    from bot.handoff.transcript import category, summary
+
+    lines = [
+        {"who": "user", "text": "青創貸款我們可以申請嗎", "intent": "loan_ask"},
+        {"who": "user", "text": "我想找真人", "intent": "handoff_request"},
+        {"who": "bot", "text": "請問怎麼稱呼您？"},
+        {"who": "user", "text": "陳美玲 美玲小吃店", "intent": "us_tariff_ask"},
+    ]
+    assert category(lines) == "loan"
+    assert summary(lines) == "青創貸款我們可以申請嗎"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 
@@ -66,3 +65,11 @@ def test_every_bubble_for_every_record_fits_line(real_db, attribute):
 def test_button_titles_fit_line_quick_replies(real_db):
     for scheme in kb_on(real_db, "2026-11-23").all():
         assert 0 < len(button_title(scheme)) <= 20
+
+
+def test_a_scheme_said_to_have_ended_without_a_date_is_answered_as_ended(real_db):
+    kb = kb_on(real_db, "2026-11-23")
+    gaemi = kb.scheme("typhoon_gaemi_2024_relief")
+    assert gaemi.end is None and kb.status(gaemi) is Status.ENDED
+    bubbles = attribute_answer(facts(kb, "typhoon_gaemi_2024_relief"), "interest_rate")
+    assert "已經結束" in bubbles[0] and "2.22" not in bubbles[0]
