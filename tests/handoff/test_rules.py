@@ -64,14 +64,16 @@ def test_urgent_tickets_come_first_then_complaints():
     assert priority_for(None) is Priority.NORMAL
 
 
-def test_ticket_category_and_summary_come_from_before_the_handoff_request():
-    from bot.handoff.transcript import category, summary
+def test_ticket_category_and_summary_ignore_answers_to_the_contact_form():
+    from bot.handoff.transcript import category, summary, transcript
 
-    lines = [
-        {"who": "user", "text": "青創貸款我們可以申請嗎", "intent": "loan_ask"},
-        {"who": "user", "text": "我想找真人", "intent": "handoff_request"},
-        {"who": "bot", "text": "請問怎麼稱呼您？"},
-        {"who": "user", "text": "陳美玲 美玲小吃店", "intent": "us_tariff_ask"},
-    ]
+    def user(text, intent):
+        return {"event": "user", "text": text, "timestamp": 0, "parse_data": {"intent": {"name": intent, "confidence": 1}}}
+
+    events = [user("青創貸款我們可以申請嗎", "loan_ask"), user("我想找真人", "handoff_request"),
+              {"event": "active_loop", "name": "handoff_form"}, {"event": "bot", "text": "請問怎麼稱呼您？"},
+              user("陳美玲 美玲小吃店", "us_tariff_ask"), user("我要找人", "handoff_request"),
+              {"event": "active_loop", "name": None}]
+    lines = transcript(events)
     assert category(lines) == "loan"
     assert summary(lines) == "青創貸款我們可以申請嗎"
