@@ -135,11 +135,12 @@ class ActionStoreRating(Action):
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         rating = rating_from(tracker)
-        ticket = open_tickets(self._settings or open_settings()).latest_for(tracker.sender_id)
+        store = open_tickets(self._settings or open_settings())
+        ticket = store.latest_for(tracker.sender_id)
         if rating is None or ticket is None:
             dispatcher.utter_message(response="utter_rating_unclear")
             return []
-        open_tickets(self._settings or open_settings()).rate(ticket.id, rating)
+        store.rate(ticket.id, rating)
         dispatcher.utter_message(response="utter_rating_thanks")
         return []
 
