@@ -1,0 +1,15 @@
+"""endpoints.yml as `make run` uses it: the variables the Makefile exports are substituted."""
+
+from pathlib import Path
+
+from rasa.core.utils import AvailableEndpoints
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_endpoints_file_reads_the_action_url_and_var_dir_from_the_environment(monkeypatch):
+    monkeypatch.setenv("BOT_ACTION_URL", "http://127.0.0.1:5999/webhook")
+    monkeypatch.setenv("BOT_VAR_DIR", "/srv/bot-state")
+    endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
+    assert endpoints.action.url == "http://127.0.0.1:5999/webhook"
+    assert endpoints.tracker_store.kwargs["db"] == "/srv/bot-state/rasa_tracker.db"
