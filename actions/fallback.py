@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guard import guarded
+from bot import messages
 from bot.clarify import fallback_streak, likely_topics, topic_buttons
 
 
@@ -19,7 +20,7 @@ class ActionClarifyTopic(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if fallback_streak(tracker.events) >= 2:
             dispatcher.utter_message(response="utter_clarify_offer_person",
-                                     buttons=[{"title": "請真人協助", "payload": "/handoff_request"}])
+                                     buttons=[{"title": messages.PERSON_BUTTON, "payload": "/handoff_request"}])
             return []
         ranking = tracker.latest_message.get("intent_ranking", [])
         dispatcher.utter_message(response="utter_clarify_topic", buttons=topic_buttons(likely_topics(ranking)))

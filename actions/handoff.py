@@ -120,7 +120,7 @@ class ActionAskRating(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        buttons = [{"title": f"{n}分", "payload": f'/handoff_rate{{"rating":"{n}"}}'} for n in range(5, 0, -1)]
+        buttons = [{"title": messages.rating_label(n), "payload": f'/handoff_rate{{"rating":"{n}"}}'} for n in range(5, 0, -1)]
         dispatcher.utter_message(response="utter_ask_rating", buttons=buttons)
         return []
 

@@ -51,3 +51,9 @@ def callback_time(moment) -> str:  # type: ignore[no-untyped-def]
     half = "上午" if local.hour < 12 else "下午"
     hour = local.hour if local.hour <= 12 else local.hour - 12
     return f"{local.month}月{local.day}日（週{_WEEKDAYS[local.weekday()]}）{half}{hour}:{local.minute:02d}起"
+
+PERSON_BUTTON = "請真人協助"
+
+
+def rating_label(score: int) -> str:
+    return f"{score}分"

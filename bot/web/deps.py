@@ -18,6 +18,7 @@ from bot.web.rasa_client import RasaClient
 from bot.web.security import csrf_token, current_staff
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+CHANNEL_LABELS = {"rest": "網頁/REST", "line": "LINE", "socketio": "網頁聊天"}
 
 
 @dataclass
@@ -36,6 +37,7 @@ def make_templates() -> Jinja2Templates:
         category_label=lambda value: CATEGORY_INFO[Category(value)].label if value in {c.value for c in Category} else value,
         status_label=lambda status: TicketStatus(status).label,
         waiting=waiting_minutes,
+        channel_label=lambda channel: CHANNEL_LABELS.get(channel, channel),
         categories=[c for c in Category if CATEGORY_INFO[c].hotline] + [Category.HANDOFF],
         statuses=list(TicketStatus),
     )
