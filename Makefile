@@ -15,6 +15,8 @@ include .env
 endif
 export BOT_ACTION_URL ?= http://127.0.0.1:5055/webhook
 export BOT_VAR_DIR ?= var
+# Rasa sends usage telemetry and error reports to the internet unless told not to.
+export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export $(shell [ -f .env ] && sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)

@@ -48,7 +48,7 @@ def folds(examples: list[Example], k: int, seed: int = 7) -> list[tuple[list[Exa
 def train_nlu(config: Path, data: Path, out: Path, name: str) -> tuple[Path, float]:
     """Train an NLU-only model with the Rasa CLI; returns (model, seconds)."""
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"}
     started = time.perf_counter()
     subprocess.run([str(RASA), "train", "nlu", "--nlu", str(data), "--config", str(config), "--out", str(out),
                     "--fixed-model-name", name, "--quiet"], cwd=ROOT, env=env, check=True,

@@ -57,6 +57,11 @@ def services(python: str, model: Path, token: str, endpoints: Path = Path("endpo
     ] + (web if web_port else [])
 
 
+def quiet_env(env: dict[str, str]) -> dict[str, str]:
+    """No Rasa telemetry or error reports: this machine talks to no one but itself."""
+    return {**env, "RASA_TELEMETRY_ENABLED": "false"}
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -80,7 +85,7 @@ def start(service: Service, output: IO[bytes] | int, env: dict[str, str] | None 
         ServiceFailed: it exited or stayed unready; the process is killed.
     """
     process = subprocess.Popen(service.command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
-                               env=env or os.environ.copy())
+                               env=quiet_env(env or os.environ.copy()))
     if not wait_ready(service.health_url, process, timeout):
         process.kill()
         raise ServiceFailed(f"{service.name} did not become ready ({service.health_url})")
@@ -109,7 +114,8 @@ def run(all_services: list[Service], timeout: float = 300.0) -> int:
     try:
         for service in all_services:
             print(f"starting {service.name} …", flush=True)
-            process = subprocess.Popen(service.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(service.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       env=quiet_env(os.environ.copy()))
             started.append((service, process))
             assert process.stdout is not None
             threading.Thread(target=_pipe, args=(service.name, process.stdout), daemon=True).start()
