@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -46,14 +48,22 @@ def folds(examples: list[Example], k: int, seed: int = 7) -> list[tuple[list[Exa
 
 
 def train_nlu(config: Path, data: Path, out: Path, name: str) -> tuple[Path, float]:
-    """Train an NLU-only model with the Rasa CLI; returns (model, seconds)."""
+    """Train an NLU-only model with the Rasa CLI; returns (model, seconds).
+
+    Each run gets an empty training cache: Rasa otherwise reuses components trained
+    earlier (by `make train`), and the time would measure the cache, not training.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"}
+    cache = tempfile.mkdtemp(prefix="rasa-cache-")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false",
+           "RASA_CACHE_DIRECTORY": cache}
     started = time.perf_counter()
     subprocess.run([str(RASA), "train", "nlu", "--nlu", str(data), "--config", str(config), "--out", str(out),
                     "--fixed-model-name", name, "--quiet"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return out / f"{name}.tar.gz", time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    shutil.rmtree(cache, ignore_errors=True)
+    return out / f"{name}.tar.gz", seconds
 
 
 def score(model: Path, examples: list[Example]) -> Report:
