@@ -13,6 +13,7 @@ def test_endpoints_file_reads_the_action_url_and_var_dir_from_the_environment(mo
     endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
     assert endpoints.action.url == "http://127.0.0.1:5999/webhook"
     assert endpoints.tracker_store.kwargs["db"] == "/srv/bot-state/rasa_tracker.db"
+    assert endpoints.event_broker.kwargs["db"] == "/srv/bot-state/ops.db"
 
 
 def test_services_run_without_rasa_telemetry():
