@@ -15,6 +15,9 @@ include .env
 endif
 export BOT_ACTION_URL ?= http://127.0.0.1:5055/webhook
 export BOT_VAR_DIR ?= var
+# Empty database URLs mean SQLite files under BOT_VAR_DIR (endpoints.yml, bot/settings.py).
+export BOT_TRACKER_DB_URL ?=
+export BOT_OPS_DB_URL ?=
 # Rasa sends usage telemetry and error reports to the internet unless told not to.
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
-from actions.handoff import open_settings, open_tickets
+from actions.handoff import KeepsContacts, answers_for_ticket, open_settings, open_tickets
 from actions.knowledge import KnowledgeAction, offer_category
 from bot.categories import Category
 from bot.eligibility import dont_know
@@ -33,7 +33,7 @@ def _canonical(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
     return None
 
 
-class ValidateDisasterReportForm(FormValidationAction):
+class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
     def name(self) -> str:
         return "validate_disaster_report_form"
 
@@ -50,7 +50,7 @@ class ValidateDisasterReportForm(FormValidationAction):
         if not 1 <= len(text) <= 60:
             dispatcher.utter_message(response="utter_report_invalid_company")
             return {"report_company": None}
-        return {"report_company": text}
+        return {"report_company": self.keep(tracker, "report_company", text)}
 
     async def validate_report_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                        domain: DomainDict) -> dict[str, Any]:
@@ -58,7 +58,7 @@ class ValidateDisasterReportForm(FormValidationAction):
         if _canonical(text, COUNTIES) is None:
             dispatcher.utter_message(response="utter_report_invalid_location")
             return {"report_location": None}
-        return {"report_location": text}
+        return {"report_location": self.keep(tracker, "report_location", text)}
 
     async def validate_report_disaster_type(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                             domain: DomainDict) -> dict[str, Any]:
@@ -67,7 +67,7 @@ class ValidateDisasterReportForm(FormValidationAction):
 
     async def validate_report_damage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        return {"report_damage": str(value or "").strip()[:200] or "未說明"}
+        return {"report_damage": self.keep(tracker, "report_damage", str(value or "").strip()[:200]) or "未說明"}
 
     async def validate_report_loss(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
@@ -86,7 +86,7 @@ class ValidateDisasterReportForm(FormValidationAction):
         if phone is None:
             dispatcher.utter_message(response="utter_handoff_invalid_phone")
             return {"report_phone": None}
-        return {"report_phone": phone}
+        return {"report_phone": self.keep(tracker, "report_phone", phone)}
 
 
 class ActionCreateDisasterReport(KnowledgeAction):
@@ -97,9 +97,10 @@ class ActionCreateDisasterReport(KnowledgeAction):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        details = {slot.removeprefix("report_"): tracker.get_slot(slot) for slot in REPORT_SLOTS}
+        store = open_tickets(open_settings())
+        details = {slot.removeprefix("report_"): value for slot, value in answers_for_ticket(store, tracker, REPORT_SLOTS).items()}
         lines = conv.transcript(tracker.events)
-        ticket = open_tickets(open_settings()).create(NewTicket(
+        ticket = store.create(NewTicket(
             conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
             category=Category.DISASTER.value, kind="disaster_report",
             summary=f"災情通報：{details['company']}，{details['location']}，{details['disaster_type']}，{details['damage']}"[:200],

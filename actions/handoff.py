@@ -20,6 +20,7 @@ from bot.handoff.office_hours import OfficeHours
 from bot.handoff.phones import normalise_phone
 from bot.handoff.tickets import NewTicket, SqliteTicketStore
 from bot.handoff.urgency import priority_for
+from bot.ops.masking import mask_text
 from bot.settings import Settings
 
 HANDOFF_SLOTS = ("handoff_consent", "handoff_name", "handoff_phone", "handoff_time")
@@ -34,7 +35,31 @@ def open_tickets(settings: Settings) -> SqliteTicketStore:
     return SqliteTicketStore(settings.tickets_path)
 
 
-class ValidateHandoffForm(FormValidationAction):
+class KeepsContacts:
+    """Form validation that keeps, for the ticket, the answers the tracker store will mask.
+
+    The stores mask personal data (bot/ops/stores.py), so a phone number given in
+    one turn comes back as 「[手機]」 in the next. The real answer goes to the
+    staff-only ticket database, keyed by conversation, and the action that opens
+    the ticket takes it from there (:func:`answers_for_ticket`).
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+
+    def keep(self, tracker: Tracker, slot: str, value: str) -> str:
+        if mask_text(value) != value:
+            open_tickets(self._settings or open_settings()).keep_contact(tracker.sender_id, slot, value)
+        return value
+
+
+def answers_for_ticket(store: SqliteTicketStore, tracker: Tracker, slots: tuple[str, ...]) -> dict[str, Any]:
+    """The form's answers with their real values: kept ones first, else the (maybe masked) slots."""
+    kept = store.take_contacts(tracker.sender_id)
+    return {slot: kept.get(slot, tracker.get_slot(slot)) for slot in slots}
+
+
+class ValidateHandoffForm(KeepsContacts, FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
 
@@ -51,7 +76,7 @@ class ValidateHandoffForm(FormValidationAction):
         if not 1 <= len(text) <= 60 or text.startswith("/"):
             dispatcher.utter_message(response="utter_handoff_invalid_name")
             return {"handoff_name": None}
-        return {"handoff_name": text}
+        return {"handoff_name": self.keep(tracker, "handoff_name", text)}
 
     async def validate_handoff_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
@@ -59,12 +84,12 @@ class ValidateHandoffForm(FormValidationAction):
         if phone is None:
             dispatcher.utter_message(response="utter_handoff_invalid_phone")
             return {"handoff_phone": None}
-        return {"handoff_phone": phone}
+        return {"handoff_phone": self.keep(tracker, "handoff_phone", phone)}
 
     async def validate_handoff_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
         text = str(value or "").strip()[:60]
-        return {"handoff_time": text or "不限"}
+        return {"handoff_time": self.keep(tracker, "handoff_time", text) or "不限"}
 
 
 class ActionCreateTicket(Action):
@@ -83,10 +108,11 @@ class ActionCreateTicket(Action):
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         clear = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
-        if not tracker.get_slot("handoff_consent"):
+        store = open_tickets(self.settings)
+        answers = answers_for_ticket(store, tracker, HANDOFF_SLOTS)
+        if not answers["handoff_consent"]:
             dispatcher.utter_message(response="utter_handoff_declined")
             return clear
-        store = open_tickets(self.settings)
         existing = store.open_for(tracker.sender_id)
         if existing:
             dispatcher.utter_message(response="utter_handoff_already_open", ticket=existing.id)
@@ -97,8 +123,8 @@ class ActionCreateTicket(Action):
         ticket = store.create(NewTicket(
             conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
             category=conv.category(lines), summary=conv.summary(lines), transcript=lines,
-            contact_name=str(tracker.get_slot("handoff_name")), contact_phone=str(tracker.get_slot("handoff_phone")),
-            preferred_time=str(tracker.get_slot("handoff_time")), priority=int(priority_for(reason, complaint)),
+            contact_name=str(answers["handoff_name"]), contact_phone=str(answers["handoff_phone"]),
+            preferred_time=str(answers["handoff_time"]), priority=int(priority_for(reason, complaint)),
             urgent_reason=reason, entities=conv.entities(lines),
             schemes=[s for s in [tracker.get_slot("scheme")] if s],
         ))

@@ -217,6 +217,42 @@ def staff_add(name: str, password_stdin: bool) -> None:
     click.echo(f"account {name} saved")
 
 
+@cli.group()
+def ops() -> None:
+    """Ops data: retention of conversations and tickets."""
+
+
+@ops.command("purge")
+@click.option("--days", type=click.IntRange(min=1), help="Retention in days (default: BOT_RETENTION_DAYS).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def ops_purge(days: int | None, dry_run: bool) -> None:
+    """Delete conversations idle longer than the retention period; redact old resolved tickets.
+
+    A conversation goes when its last event is older than N days: its tracker store
+    and ops events and its rows in every table with a sender_id column. Tickets
+    resolved before then lose the caller's contact details and transcript.
+
+    Example: python -m bot ops purge --days 180 --dry-run
+    """
+    import sqlalchemy.exc
+
+    from bot.handoff.tickets import SqliteTicketStore
+    from bot.ops.retention import purge
+
+    settings = _settings()
+    tickets = SqliteTicketStore(settings.tickets_path) if settings.tickets_path.exists() else None
+    try:
+        report = purge(settings.tracker_db, settings.ops_db, tickets, days or settings.retention_days, dry_run=dry_run)
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"purge failed: {exc}") from exc
+    verb = "would delete" if report.dry_run else "deleted"
+    click.echo(f"conversations with no event since {report.cutoff:%Y-%m-%d %H:%M} UTC: {report.conversations}")
+    for table, count in sorted(report.rows.items()):
+        click.echo(f"{verb} {count} rows from {table}")
+    click.echo(f"{'would redact' if report.dry_run else 'redacted'} {report.tickets_redacted} resolved tickets; "
+               f"{verb} {report.contact_drafts} unused contact drafts")
+
+
 @cli.command("eval")
 @click.option("--data", type=click.Path(exists=True, path_type=Path), default=Path("tests/heldout"), show_default=True, help="Held-out NLU data.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")

@@ -1,7 +1,10 @@
-"""Logging set-up for entry points only, with a filter that masks personal data.
+"""Logging set-up for entry points only, masking secrets and personal data.
 
-Rasa's own channels log user text on failure; the root filter masks phone numbers,
-national IDs and e-mail addresses in every record before any handler writes it.
+Rasa's own channels log user text on failure; the root filter masks the personal
+identifiers ``bot.ops.masking`` knows (IDs, phones, e-mail, accounts, addresses)
+and secrets in every record before any handler writes it. In the Rasa server,
+whose logging Rasa configures, :func:`mask_all_records` masks each record as it is
+created, whatever handlers exist.
 """
 
 from __future__ import annotations
@@ -9,29 +12,68 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import Any
+
+from bot.ops.masking import mask_text
 
 _SECRETS = re.compile(r"((?:token|secret|password|authorization)[=:]\s*(?:Bearer\s+)?)[^\s&\"']+", re.IGNORECASE)
-_PATTERNS = (
-    re.compile(r"[A-Z][12489]\d{8}"),  # national ID / ARC (new format)
-    re.compile(r"09\d{2}-?\d{3}-?\d{3}"),  # mobile
-    re.compile(r"\(?0\d{1,2}\)?-?\d{3,4}-?\d{4}"),  # landline
-    re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),  # e-mail
-)
+_FORMATTER = logging.Formatter()
+
+
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    return match.group() if 0xD800 <= code <= 0xDFFF else chr(code)
 
 
 def mask(text: str) -> str:
-    """Replace secrets (token=…, Authorization: Bearer …) and personal identifiers with ``***``."""
-    text = _SECRETS.sub(r"\1***", text)
-    for pattern in _PATTERNS:
-        text = pattern.sub("***", text)
-    return text
+    """Replace secrets (token=…, Authorization: Bearer …) with ``***`` and personal identifiers with placeholders.
+
+    ``\\uXXXX`` escapes are decoded first: Rasa's JSON log lines escape Chinese, and
+    「話」 as ``\\u8a71`` would glue its hex digits onto the phone number after it.
+    """
+    return mask_text(_SECRETS.sub(r"\1***", _JSON_ESCAPE.sub(_unescape, text)))
+
+
+def mask_record(record: logging.LogRecord) -> None:
+    """Mask a record's message and its traceback text in place (before any formatter sees them)."""
+    try:
+        record.msg = mask(record.getMessage())
+    except Exception:  # noqa: BLE001 - a bad format string must not break the caller
+        record.msg = mask(str(record.msg))
+    record.args = ()
+    if record.exc_info and not record.exc_text:
+        record.exc_text = _FORMATTER.formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = mask(record.exc_text)
 
 
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask(record.getMessage())
-        record.args = ()
+        mask_record(record)
         return True
+
+
+def mask_all_records() -> None:
+    """Mask every log record this process creates from now on (idempotent).
+
+    A record factory rather than a handler filter: Rasa installs and replaces its
+    handlers itself (coloredlogs, structlog's stdlib output), and a factory covers
+    all of them, including records logged through structlog.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "masks_personal_data", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        mask_record(record)
+        return record
+
+    factory.masks_personal_data = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def configure(level: int = logging.INFO) -> None:

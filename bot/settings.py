@@ -60,6 +60,9 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("session_secret", "BOT_SESSION_SECRET", None, "Key that signs console session cookies (secret; make run writes one).", secret=True),
     Spec("api_token", "BOT_API_TOKEN", None, "Token for /api/* on the web app (secret; make run writes one).", secret=True),
     Spec("web_port", "BOT_WEB_PORT", "8000", "Port of the web app (console, triage API).", _positive_int),
+    Spec("tracker_db_url", "BOT_TRACKER_DB_URL", "", "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db."),
+    Spec("ops_db_url", "BOT_OPS_DB_URL", "", "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db."),
+    Spec("retention_days", "BOT_RETENTION_DAYS", "180", "Conversations idle longer than this many days are deleted by `python -m bot ops purge`.", _positive_int),
 )
 
 
@@ -76,6 +79,9 @@ class Settings:
     session_secret: str | None
     api_token: str | None
     web_port: int
+    tracker_db_url: str
+    ops_db_url: str
+    retention_days: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -114,3 +120,13 @@ class Settings:
     @property
     def staff_path(self) -> Path:
         return self.var_dir / "staff.db"
+
+    @property
+    def tracker_db(self) -> str:
+        """The tracker store's SQLAlchemy URL (endpoints.yml reads the same two settings)."""
+        return self.tracker_db_url or f"sqlite:///{self.var_dir / 'rasa_tracker.db'}"
+
+    @property
+    def ops_db(self) -> str:
+        """The ops database's SQLAlchemy URL (the event broker writes it; endpoints.yml)."""
+        return self.ops_db_url or f"sqlite:///{self.var_dir / 'ops.db'}"

@@ -64,8 +64,8 @@ def start_stack(model_path: Path, folder: Path, today: str) -> tuple[Stack, list
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
-        f"event_broker:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'ops.db'}\n",
+        f"tracker_store:\n  type: bot.ops.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
+        f"event_broker:\n  type: bot.ops.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {folder / 'ops.db'}\n",
         encoding="utf-8",
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,

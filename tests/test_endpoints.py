@@ -10,10 +10,24 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_endpoints_file_reads_the_action_url_and_var_dir_from_the_environment(monkeypatch):
     monkeypatch.setenv("BOT_ACTION_URL", "http://127.0.0.1:5999/webhook")
     monkeypatch.setenv("BOT_VAR_DIR", "/srv/bot-state")
+    monkeypatch.setenv("BOT_TRACKER_DB_URL", "")
+    monkeypatch.setenv("BOT_OPS_DB_URL", "")
     endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
     assert endpoints.action.url == "http://127.0.0.1:5999/webhook"
     assert endpoints.tracker_store.kwargs["db"] == "/srv/bot-state/rasa_tracker.db"
     assert endpoints.event_broker.kwargs["db"] == "/srv/bot-state/ops.db"
+    assert endpoints.tracker_store.type == "bot.ops.stores.MaskingSQLTrackerStore"
+    assert endpoints.event_broker.type == "bot.ops.stores.MaskingSQLEventBroker"
+
+
+def test_database_urls_in_the_environment_replace_the_sqlite_files(monkeypatch):
+    monkeypatch.setenv("BOT_ACTION_URL", "http://127.0.0.1:5999/webhook")
+    monkeypatch.setenv("BOT_VAR_DIR", "var")
+    monkeypatch.setenv("BOT_TRACKER_DB_URL", "postgresql://postgres@127.0.0.1:5432/tracker")
+    monkeypatch.setenv("BOT_OPS_DB_URL", "postgresql://postgres@127.0.0.1:5432/ops")
+    endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
+    assert endpoints.tracker_store.url == "postgresql://postgres@127.0.0.1:5432/tracker"
+    assert endpoints.event_broker.url == "postgresql://postgres@127.0.0.1:5432/ops"
 
 
 def test_services_run_without_rasa_telemetry():

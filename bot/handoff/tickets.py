@@ -115,6 +115,10 @@ create table if not exists notes (
     text text not null, at text not null
 );
 create table if not exists canned_replies (id integer primary key, title text not null, text text not null);
+create table if not exists contact_drafts (
+    conversation_id text not null, slot text not null, value text not null, at text not null,
+    primary key (conversation_id, slot)
+);
 """
 
 DEFAULT_CANNED = (
@@ -123,6 +127,10 @@ DEFAULT_CANNED = (
     ("請來電", "這個問題需要進一步了解您的狀況，方便的話請撥 0800-056-476，我們會盡快協助。"),
     ("結束", "感謝您的詢問，祝您生意興隆！如有其他問題，歡迎再跟我們聯絡。"),
 )
+
+
+# Disaster report fields that identify the reporter; dropped when a resolved ticket is redacted.
+PERSONAL_DETAILS = frozenset({"phone", "company"})
 
 
 def utc_now() -> str:
@@ -313,6 +321,60 @@ class SqliteTicketStore:
                               (ticket_id,)).fetchall()
         return [{"kind": r["kind"], "actor": r["actor"], "detail": json.loads(r["detail"]) if r["detail"] else None,
                  "at": r["at"]} for r in rows]
+
+    # --- contact details given before the ticket exists -------------------------------
+    def keep_contact(self, conversation_id: str, slot: str, value: str) -> None:
+        """Keep a form answer the tracker store will mask (a phone), for the ticket opened later.
+
+        The tracker reloaded for the next message holds ``[手機]``; the callback needs
+        the number, and only staff read this database.
+        """
+        with self._write() as db:
+            db.execute("insert into contact_drafts (conversation_id, slot, value, at) values (?, ?, ?, ?)"
+                       " on conflict (conversation_id, slot) do update set value = excluded.value, at = excluded.at",
+                       (conversation_id, slot, value, self.now()))
+
+    def take_contacts(self, conversation_id: str) -> dict[str, str]:
+        """The conversation's kept form answers by slot, removed from the drafts."""
+        with self._write() as db:
+            rows = db.execute("select slot, value from contact_drafts where conversation_id = ?",
+                              (conversation_id,)).fetchall()
+            db.execute("delete from contact_drafts where conversation_id = ?", (conversation_id,))
+        return {r["slot"]: r["value"] for r in rows}
+
+    # --- retention (python -m bot ops purge) ----------------------------------------------
+    def redact_resolved_before(self, before: str, dry_run: bool = False) -> int:
+        """Remove what identifies the caller from tickets resolved before ``before`` (ISO time).
+
+        Contact name, phone and preferred time, transcript and entities go; a disaster
+        report keeps its non-personal fields; summary, replies and notes are masked.
+        Category, priority, times and rating stay for metrics. Returns how many tickets.
+        """
+        from bot.ops.masking import mask_text
+
+        with self._write() as db:
+            rows = db.execute("select id, summary, details from tickets where status = ? and resolved_at < ?"
+                              " and id not in (select ticket_id from ticket_events where kind = 'redacted')",
+                              (TicketStatus.RESOLVED.value, before)).fetchall()
+            if dry_run:
+                return len(rows)
+            for row in rows:
+                details = {k: mask_text(str(v)) for k, v in json.loads(row["details"]).items() if k not in PERSONAL_DETAILS}
+                db.execute("update tickets set contact_name = '', contact_phone = '', preferred_time = '', transcript = '[]',"
+                           " entities = '[]', summary = ?, details = ? where id = ?",
+                           (mask_text(row["summary"]), json.dumps(details, ensure_ascii=False), row["id"]))
+                for table in ("replies", "notes"):
+                    for entry in db.execute(f"select id, text from {table} where ticket_id = ?", (row["id"],)).fetchall():
+                        db.execute(f"update {table} set text = ? where id = ?", (mask_text(entry["text"]), entry["id"]))
+                self._event(db, row["id"], "redacted", None)
+        return len(rows)
+
+    def drop_contact_drafts_before(self, before: str, dry_run: bool = False) -> int:
+        """Forget form answers kept for a ticket that was never opened (the caller left the form)."""
+        with self._write() as db:
+            if dry_run:
+                return int(db.execute("select count(*) from contact_drafts where at < ?", (before,)).fetchone()[0])
+            return db.execute("delete from contact_drafts where at < ?", (before,)).rowcount
 
     # --- canned replies ----------------------------------------------------------------
     def canned(self) -> list[dict[str, Any]]:

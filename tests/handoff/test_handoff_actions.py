@@ -64,8 +64,8 @@ def test_no_consent_opens_no_ticket(tmp_path):
     assert SqliteTicketStore(settings.tickets_path).queue() == []
 
 
-def test_phone_is_validated_and_written_one_way():
-    form = ValidateHandoffForm()
+def test_phone_is_validated_and_written_one_way(tmp_path):
+    form = ValidateHandoffForm(Settings.from_env({"BOT_VAR_DIR": str(tmp_path)}))
     dispatcher = CollectingDispatcher()
     good = asyncio.run(form.validate_handoff_phone("09 1234 5678", dispatcher, tracker({}, []), {}))
     bad = asyncio.run(form.validate_handoff_phone("1234", dispatcher, tracker({}, []), {}))

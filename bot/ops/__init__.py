@@ -1,0 +1,1 @@
+"""Ops data: masking personal data before storage, the masking stores, retention."""

@@ -1,0 +1,167 @@
+"""Retention: `python -m bot ops purge` deletes idle conversations everywhere and redacts old tickets."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.handoff.tickets import NewTicket, SqliteTicketStore
+from bot.ops.retention import purge
+from bot.settings import ROOT
+from tests.ops.support import PHONE, conversation, load_stores
+
+DAY = 86_400
+OLD = 200 * DAY  # older than the default 180 days
+REVIEW = "review_tags"  # stands for the review pages' tables: any table with a sender_id column
+
+
+def copy_database(source: Path, target: Path, keep: tuple[str, ...]) -> None:
+    """A consistent copy of a live SQLite database holding only the conversations ``keep``."""
+    with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
+        live.backup(copy)
+        marks = ",".join("?" * len(keep))
+        copy.execute(f"delete from events where sender_id not in ({marks})", keep)
+
+
+def backdate(path: Path, sender: str, seconds: int) -> None:
+    with sqlite3.connect(path) as db:
+        columns = [c[1] for c in db.execute("pragma table_info(events)")]
+        if "timestamp" in columns:
+            db.execute("update events set timestamp = timestamp - ? where sender_id = ?", (seconds, sender))
+        db.execute("update events set data = json_set(data, '$.timestamp', json_extract(data, '$.timestamp') - ?)"
+                   " where sender_id = ?", (seconds, sender))
+
+
+def rows(path: Path, table: str, sender: str) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute(f"select count(*) from {table} where sender_id = ?", (sender,)).fetchone()[0]
+
+
+def add_review_rows(path: Path, senders: tuple[str, ...]) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(f"create table if not exists {REVIEW} (id integer primary key, sender_id text, tag text)")
+        db.executemany(f"insert into {REVIEW} (sender_id, tag) values (?, 'wrong_intent')", [(s,) for s in senders])
+
+
+def make_tickets(path: Path, old: str, new: str) -> dict[str, int]:
+    long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=200)).isoformat(timespec="seconds")
+    then = SqliteTicketStore(path, now=lambda: long_ago)
+    ticket = dict(channel="rest", category="loan", summary=f"請回電 {PHONE}", transcript=[{"who": "user", "text": "薪水"}],
+                  contact_name="陳美玲", contact_phone=PHONE, preferred_time="下午", priority=2,
+                  kind="disaster_report", details={"phone": PHONE, "company": "美玲小吃店", "disaster_type": "颱風"})
+    resolved_long_ago = then.create(NewTicket(conversation_id=old, **ticket)).id
+    then.reply(resolved_long_ago, "lin", f"好的，會打 {PHONE} 給您")
+    then.resolve(resolved_long_ago, "lin")
+    open_long_ago = then.create(NewTicket(conversation_id=old, **ticket)).id
+    then.keep_contact(f"{old}-left-the-form", "handoff_phone", PHONE)
+    now = SqliteTicketStore(path)
+    resolved_today = now.create(NewTicket(conversation_id=new, **ticket)).id
+    now.resolve(resolved_today, "lin")
+    return {"resolved_long_ago": resolved_long_ago, "open_long_ago": open_long_ago, "resolved_today": resolved_today}
+
+
+def run_purge(folder: Path, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(folder),
+           "BOT_TRACKER_DB_URL": f"sqlite:///{folder / 'tracker.db'}", "BOT_OPS_DB_URL": f"sqlite:///{folder / 'ops.db'}"}
+    env.pop("BOT_RETENTION_DAYS", None)
+    done = subprocess.run([sys.executable, "-m", "bot", "ops", "purge", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_purge_deletes_idle_conversations_from_a_real_stacks_databases_and_redacts_old_tickets(stack, tmp_path):
+    from tests.e2e.client import say, texts
+
+    old, new = f"purge-old-{uuid.uuid4().hex[:6]}", f"purge-new-{uuid.uuid4().hex[:6]}"
+    for user in (old, new):
+        assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))
+    for name in ("tracker.db", "ops.db"):
+        copy_database(stack.var_dir / name, tmp_path / name, (old, new))
+        backdate(tmp_path / name, old, OLD)
+    add_review_rows(tmp_path / "ops.db", (old, old, new))
+    tickets = make_tickets(tmp_path / "tickets.db", old, new)
+    before = {name: rows(tmp_path / name, "events", old) for name in ("tracker.db", "ops.db")}
+    assert all(before.values())
+
+    dry = run_purge(tmp_path, "--dry-run")
+    assert "conversations with no event since" in dry and ": 1\n" in dry
+    assert f"would delete {before['tracker.db']} rows from tracker:events" in dry
+    assert f"would delete {before['ops.db']} rows from ops:events" in dry
+    assert f"would delete 2 rows from ops:{REVIEW}" in dry
+    assert "would redact 1 resolved tickets; would delete 1 unused contact drafts" in dry
+    assert rows(tmp_path / "tracker.db", "events", old) == before["tracker.db"]  # a dry run changes nothing
+
+    done = run_purge(tmp_path)
+    assert f"deleted {before['tracker.db']} rows from tracker:events" in done
+    for name, table in (("tracker.db", "events"), ("ops.db", "events"), ("ops.db", REVIEW)):
+        assert rows(tmp_path / name, table, old) == 0, (name, table)
+        assert rows(tmp_path / name, table, new) > 0, (name, table)
+
+    store = SqliteTicketStore(tmp_path / "tickets.db")
+    redacted = store.get(tickets["resolved_long_ago"])
+    assert (redacted.contact_name, redacted.contact_phone, redacted.transcript) == ("", "", [])
+    assert redacted.details == {"disaster_type": "颱風"} and PHONE not in redacted.summary
+    assert PHONE not in store.replies(redacted.id)[0].text
+    assert redacted.category == "loan" and redacted.status.value == "resolved"  # metrics keep their facts
+    assert store.get(tickets["open_long_ago"]).contact_phone == PHONE  # still being handled
+    assert store.get(tickets["resolved_today"]).contact_phone == PHONE
+    assert PHONE.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("tracker.db*"))
+
+    again = run_purge(tmp_path)
+    assert ": 0\n" in again and "redacted 0 resolved tickets" in again  # idempotent
+
+
+def test_purge_works_on_postgresql(monkeypatch, tmp_path, postgres_url):
+    tracker_url, ops_url = postgres_url(), postgres_url()
+    store, broker = load_stores(monkeypatch, tmp_path, tracker_url, ops_url)
+    for sender in ("pg-old", "pg-new"):
+        asyncio.run(store.save(conversation(store, sender)))
+    store.engine.dispose()
+    broker.engine.dispose()
+    with sa.create_engine(tracker_url).begin() as db:
+        db.execute(sa.text("update events set timestamp = timestamp - :s where sender_id = 'pg-old'"), {"s": OLD})
+    with sa.create_engine(ops_url).begin() as db:
+        for row_id, data in db.execute(sa.text("select id, data from events where sender_id = 'pg-old'")).fetchall():
+            event = json.loads(data)
+            event["timestamp"] -= OLD
+            db.execute(sa.text("update events set data = :d where id = :i"), {"d": json.dumps(event), "i": row_id})
+        db.execute(sa.text(f"create table {REVIEW} (id serial primary key, sender_id text, tag text)"))
+        db.execute(sa.text(f"insert into {REVIEW} (sender_id, tag) values ('pg-old', 'x'), ('pg-new', 'y')"))
+
+    assert purge(tracker_url, ops_url, None, 180, dry_run=True).rows == {
+        "tracker:events": 5, "ops:events": 5, f"ops:{REVIEW}": 1}
+    report = purge(tracker_url, ops_url, None, 180)
+    assert report.conversations == 1 and report.rows["ops:events"] == 5
+    for url, table in ((tracker_url, "events"), (ops_url, "events"), (ops_url, REVIEW)):
+        with sa.create_engine(url).connect() as db:
+            senders = {s for (s,) in db.execute(sa.text(f"select sender_id from {table}"))}
+        assert senders == {"pg-new"}, (url, table)
+
+
+def test_purge_does_not_create_missing_databases(tmp_path):
+    report = purge(f"sqlite:///{tmp_path / 'tracker.db'}", f"sqlite:///{tmp_path / 'ops.db'}", None, 30)
+    assert report.conversations == 0 and report.rows == {}
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "soon"])
+def test_a_bad_retention_is_refused_with_a_reason(days, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "bot", "ops", "purge", "--days", days], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--days" in done.stderr
+    env["BOT_RETENTION_DAYS"] = days
+    done = subprocess.run([sys.executable, "-m", "bot", "ops", "purge"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "BOT_RETENTION_DAYS" in done.stderr

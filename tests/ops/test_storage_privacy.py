@@ -1,0 +1,103 @@
+"""Nothing personal reaches the tracker store, the event database or the logs; tickets keep the callback."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.ops.support import EMAIL, NATIONAL_ID, PHONE, PHONE_DIGITS, SECRETS, conversation, load_stores
+
+
+def raw_bytes(folder: Path, name: str) -> bytes:
+    """The database file with its journal or WAL, as a disk image would hold them."""
+    return b"".join(p.read_bytes() for p in folder.glob(name + "*"))
+
+
+def leaks(data: bytes | str) -> list[str]:
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    return [s for s in SECRETS if s in text]
+
+
+# --- the stores as Rasa loads them from endpoints.yml ------------------------------------
+def test_rasa_loads_the_masking_stores_from_endpoints_yml_and_stores_no_personal_data(monkeypatch, tmp_path):
+    from bot.ops.stores import MaskingSQLEventBroker, MaskingSQLTrackerStore
+
+    store, broker = load_stores(monkeypatch, tmp_path)
+    assert type(store) is MaskingSQLTrackerStore and type(broker) is MaskingSQLEventBroker
+    asyncio.run(store.save(conversation(store, "privacy-unit")))
+    back = asyncio.run(store.retrieve("privacy-unit"))
+    assert back.get_slot("handoff_phone") == "[手機]"
+    assert back.latest_message.text == "我的身分證[身分證]，手機[手機]，信箱[Email]"
+    for name in ("rasa_tracker.db", "ops.db"):
+        data = raw_bytes(tmp_path, name)
+        assert b"privacy-unit" in data and leaks(data) == [], name
+    with sa.create_engine(f"sqlite:///{tmp_path / 'ops.db'}").connect() as db:
+        assert db.execute(sa.text("select count(*) from events where sender_id = 'privacy-unit'")).scalar() == 5
+
+
+def test_the_same_stores_work_on_postgresql(monkeypatch, tmp_path, postgres_url):
+    tracker_url, ops_url = postgres_url(), postgres_url()
+    store, broker = load_stores(monkeypatch, tmp_path, tracker_url, ops_url)
+    asyncio.run(store.save(conversation(store, "privacy-pg")))
+    assert asyncio.run(store.retrieve("privacy-pg")).get_slot("handoff_phone") == "[手機]"
+    for url in (tracker_url, ops_url):
+        with sa.create_engine(url).connect() as db:
+            rows = [r[0] for r in db.execute(sa.text("select data from events where sender_id = 'privacy-pg'"))]
+        assert len(rows) == 5 and leaks("\n".join(rows)) == [], url
+    store.engine.dispose()
+    broker.engine.dispose()
+    assert not list(tmp_path.glob("*.db"))  # the URLs replaced the SQLite files
+
+
+# --- the form keeps the callback the stores mask --------------------------------------------
+def test_a_phone_masked_on_reload_still_reaches_the_ticket(tmp_path):
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.handoff import ActionCreateTicket, ValidateHandoffForm
+    from bot.handoff.tickets import SqliteTicketStore
+    from bot.settings import Settings
+
+    settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})
+    turn = Tracker("conv-9", {}, {"text": "0933 222 111"}, [], False, None, {}, "action_listen")
+    kept = asyncio.run(ValidateHandoffForm(settings).validate_handoff_phone("0933 222 111", CollectingDispatcher(), turn, {}))
+    assert kept == {"handoff_phone": PHONE}
+    reloaded = {"handoff_consent": True, "handoff_name": "王小明", "handoff_phone": "[手機]", "handoff_time": "下午"}
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionCreateTicket(settings).run(
+        dispatcher, Tracker("conv-9", reloaded, {}, [], False, None, {}, "action_listen"), {}))
+    store = SqliteTicketStore(settings.tickets_path)
+    assert store.get(dispatcher.messages[0]["ticket"]).contact_phone == PHONE
+    assert store.take_contacts("conv-9") == {}  # taken once, not kept beside the ticket
+
+
+# --- end to end: a real stack -----------------------------------------------------------------
+def test_after_a_handoff_neither_database_nor_log_holds_the_callers_identifiers_but_the_ticket_does(stack):
+    from bot.handoff.tickets import SqliteTicketStore
+    from tests.e2e.client import say, texts
+    from tests.e2e.test_handoff import console_login
+
+    user = f"privacy-{uuid.uuid4().hex[:8]}"
+    say(stack.rasa_url, user, f"我是負責人 身分證{NATIONAL_ID} 信箱{EMAIL} 下個月薪水發不出來")
+    assert "轉給真人客服" in texts(say(stack.rasa_url, user, "我要找真人客服"))
+    assert "怎麼稱呼" in texts(say(stack.rasa_url, user, "好，請專人聯絡我"))
+    assert "聯絡電話" in texts(say(stack.rasa_url, user, "陳美玲 美玲小吃店"))
+    assert "時段" in texts(say(stack.rasa_url, user, PHONE_DIGITS))
+    created = texts(say(stack.rasa_url, user, "下午"))
+    number = int(re.search(r"編號(\d+)", created).group(1))
+
+    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    assert ticket.contact_phone == PHONE and ticket.contact_name == "陳美玲 美玲小吃店"
+    for name in ("tracker.db", "ops.db"):
+        data = raw_bytes(stack.var_dir, name)
+        assert user.encode() in data and "[手機]".encode("unicode_escape") in data, name  # stored, masked
+        assert leaks(data) == [], name
+    for log in stack.var_dir.glob("*.log"):
+        assert leaks(log.read_bytes()) == [], log.name
+    page = console_login(stack, "privacy").get(f"/console/tickets/{number}").text
+    assert PHONE in page  # staff see the real number
+    assert NATIONAL_ID not in page and EMAIL not in page  # the transcript shows what the stores kept
