@@ -7,12 +7,16 @@ from rasa.core.utils import AvailableEndpoints
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def read(monkeypatch, var_dir: str, tracker_url: str = "", ops_url: str = "") -> AvailableEndpoints:
+    """endpoints.yml with the variables the Makefile exports set as given."""
+    for name, value in {"BOT_ACTION_URL": "http://127.0.0.1:5999/webhook", "BOT_VAR_DIR": var_dir,
+                        "BOT_TRACKER_DB_URL": tracker_url, "BOT_OPS_DB_URL": ops_url}.items():
+        monkeypatch.setenv(name, value)
+    return AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
+
+
 def test_endpoints_file_reads_the_action_url_and_var_dir_from_the_environment(monkeypatch):
-    monkeypatch.setenv("BOT_ACTION_URL", "http://127.0.0.1:5999/webhook")
-    monkeypatch.setenv("BOT_VAR_DIR", "/srv/bot-state")
-    monkeypatch.setenv("BOT_TRACKER_DB_URL", "")
-    monkeypatch.setenv("BOT_OPS_DB_URL", "")
-    endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
+    endpoints = read(monkeypatch, "/srv/bot-state")
     assert endpoints.action.url == "http://127.0.0.1:5999/webhook"
     assert endpoints.tracker_store.kwargs["db"] == "/srv/bot-state/rasa_tracker.db"
     assert endpoints.event_broker.kwargs["db"] == "/srv/bot-state/ops.db"
@@ -21,11 +25,8 @@ def test_endpoints_file_reads_the_action_url_and_var_dir_from_the_environment(mo
 
 
 def test_database_urls_in_the_environment_replace_the_sqlite_files(monkeypatch):
-    monkeypatch.setenv("BOT_ACTION_URL", "http://127.0.0.1:5999/webhook")
-    monkeypatch.setenv("BOT_VAR_DIR", "var")
-    monkeypatch.setenv("BOT_TRACKER_DB_URL", "postgresql://postgres@127.0.0.1:5432/tracker")
-    monkeypatch.setenv("BOT_OPS_DB_URL", "postgresql://postgres@127.0.0.1:5432/ops")
-    endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
+    endpoints = read(monkeypatch, "var", "postgresql://postgres@127.0.0.1:5432/tracker",
+                     "postgresql://postgres@127.0.0.1:5432/ops")
     assert endpoints.tracker_store.url == "postgresql://postgres@127.0.0.1:5432/tracker"
     assert endpoints.event_broker.url == "postgresql://postgres@127.0.0.1:5432/ops"
 
