@@ -69,10 +69,10 @@ _PHONE_AFTER_WORD = re.compile(r"(?:電話|市話|手機|聯絡|連絡|回電|�
 _DASHED_ACCOUNT = re.compile(_NOT_DIGIT_BEFORE + r"\d{2,6}(?:-\d{2,8}){1,4}(?![\d-])")
 _ACCOUNT_AFTER_WORD = re.compile(r"(?:帳號|帳戶|账号|戶頭|匯款|轉帳|存摺|account)[^\d]{0,10}(\d{10,16})(?!\d)", re.IGNORECASE)
 _LONG_DIGITS = re.compile(_NOT_DIGIT_BEFORE + r"\d{12,19}" + _NOT_DIGIT_AFTER + _MONEY_AFTER)
-_ADDRESS = re.compile(
-    rf"(?:[{_CHINESE}]{{2}}[市縣])?(?:[{_CHINESE}]{{1,3}}?[區鄉鎮市])?(?:[{_CHINESE}]{{1,3}}[村里])?(?:{_NUMERAL}+鄰)?"
-    rf"[{_CHINESE}\d]{{1,5}}?(?:路|街|大道)(?:{_NUMERAL}+段)?(?:{_NUMERAL}+巷)?(?:{_NUMERAL}+弄)?"
-    rf"{_NUMERAL}+(?:之{_NUMERAL}+)?號(?:{_NUMERAL}+樓(?:之{_NUMERAL}+)?)?")
+_ADDRESS = re.compile(  # bounded repeats: a run of digits must not make each position scan to the end
+    rf"(?:[{_CHINESE}]{{2}}[市縣])?(?:[{_CHINESE}]{{1,3}}?[區鄉鎮市])?(?:[{_CHINESE}]{{1,3}}[村里])?(?:{_NUMERAL}{{1,4}}鄰)?"
+    rf"[{_CHINESE}\d]{{1,5}}?(?:路|街|大道)(?:{_NUMERAL}{{1,4}}段)?(?:{_NUMERAL}{{1,5}}巷)?(?:{_NUMERAL}{{1,5}}弄)?"
+    rf"{_NUMERAL}{{1,6}}(?:之{_NUMERAL}{{1,4}})?號(?:{_NUMERAL}{{1,3}}樓(?:之{_NUMERAL}{{1,3}})?)?")
 # Words before an address that are not part of it: 「我住在中正路1號」 keeps 「我住在」.
 _ADDRESS_LEAD = re.compile(r"^[我家住在於是到的地址:：、，,\s]+")
 _TOLL_FREE = ("0800", "0809")
