@@ -48,8 +48,9 @@ _LETTER_CODES = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36)))
 _AREA = r"(?:826|836|37|49|82|89|2|3|4|5|6|7|8)"
 _SEP = r"[-\s]?"
 _EXTENSION = r"(?:\s*(?:#|分機|轉|ext\.?)\s*\d{1,6})?"
-_NOT_DIGIT_BEFORE = r"(?<![\dA-Za-z])"
-_NOT_DIGIT_AFTER = r"(?![\dA-Za-z])"
+# Identifiers stand alone: not inside a longer code such as a contact id 「cpc_02_27090638_281」.
+_NOT_DIGIT_BEFORE = r"(?<![\dA-Za-z_])"
+_NOT_DIGIT_AFTER = r"(?![\dA-Za-z_])"
 _MONEY_AFTER = r"(?!\s*(?:元|萬|億|千|百|塊|%|％|人|年|月|日|天|坪|公|台|臺|件|個|張|次|歲))"
 _CHINESE = r"\u4e00-\u9fff"
 _NUMERAL = r"[\d一二三四五六七八九十百零〇兩]"
