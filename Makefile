@@ -18,6 +18,10 @@ export BOT_VAR_DIR ?= var
 # Empty database URLs mean SQLite files under BOT_VAR_DIR (endpoints.yml, bot/settings.py).
 export BOT_TRACKER_DB_URL ?=
 export BOT_OPS_DB_URL ?=
+# credentials.yml: LINE stays off (its webhook answers 503) until these are set in .env.
+export BOT_LINE_CHANNEL_SECRET ?=
+export BOT_LINE_ACCESS_TOKEN ?=
+export BOT_LINE_API_URL ?= https://api.line.me
 # Rasa sends usage telemetry and error reports to the internet unless told not to.
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)

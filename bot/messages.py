@@ -57,3 +57,14 @@ PERSON_BUTTON = "請真人協助"
 
 def rating_label(score: int) -> str:
     return f"{score}分"
+
+# LINE channel: answers to deliveries LINE (or someone else) sends, and replies in the chat.
+LINE_NOT_CONFIGURED = "LINE 頻道尚未設定（缺少 BOT_LINE_CHANNEL_SECRET 或 BOT_LINE_ACCESS_TOKEN），暫時無法接收訊息。"
+LINE_MISSING_SIGNATURE = "缺少 X-Line-Signature 簽章。"
+LINE_BAD_SIGNATURE = "X-Line-Signature 簽章不正確。"
+LINE_BAD_DELIVERY = "請求內容必須是含有 events 陣列的 JSON 物件。"
+LINE_TOO_LARGE = "請求內容太大。"
+LINE_CHOOSE = "請點選："
+LINE_TEXT_ONLY = (f"謝謝您傳來的內容！不過我目前只能讀文字訊息，請用文字描述您的問題，例如「青創貸款利率多少？」。"
+                  f"需要專人協助請撥 {HOTLINE}。")
+LINE_GROUP_HINT = "大家好！我是中小企業服務的智能客服。在群組裡請先 @我 再提問，例如「@智能客服 青創貸款利率多少？」。"

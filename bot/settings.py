@@ -63,6 +63,9 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("tracker_db_url", "BOT_TRACKER_DB_URL", "", "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db."),
     Spec("ops_db_url", "BOT_OPS_DB_URL", "", "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db."),
     Spec("retention_days", "BOT_RETENTION_DAYS", "180", "Conversations idle longer than this many days are deleted by `python -m bot ops purge`.", _positive_int),
+    Spec("line_channel_secret", "BOT_LINE_CHANNEL_SECRET", None, "LINE channel secret (secret): checks X-Line-Signature; empty means the LINE webhook answers 503.", secret=True),
+    Spec("line_access_token", "BOT_LINE_ACCESS_TOKEN", None, "LINE channel access token (secret, long-lived) for reply and push calls.", secret=True),
+    Spec("line_api_url", "BOT_LINE_API_URL", "https://api.line.me", "LINE Messaging API base URL (tests point it at a fake LINE server)."),
 )
 
 
@@ -82,6 +85,9 @@ class Settings:
     tracker_db_url: str
     ops_db_url: str
     retention_days: int
+    line_channel_secret: str | None
+    line_access_token: str | None
+    line_api_url: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

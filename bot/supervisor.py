@@ -57,9 +57,16 @@ def services(python: str, model: Path, token: str, endpoints: Path = Path("endpo
     ] + (web if web_port else [])
 
 
+def credential_defaults() -> dict[str, str]:
+    """Values for the ``${BOT_LINE_…}`` in credentials.yml: Rasa refuses to start when one is unset."""
+    from bot.settings import SETTINGS
+
+    return {spec.env: spec.default or "" for spec in SETTINGS if spec.env.startswith("BOT_LINE_")}
+
+
 def quiet_env(env: dict[str, str]) -> dict[str, str]:
     """No Rasa telemetry or error reports: this machine talks to no one but itself."""
-    return {**env, "RASA_TELEMETRY_ENABLED": "false"}
+    return {**credential_defaults(), **env, "RASA_TELEMETRY_ENABLED": "false"}
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:

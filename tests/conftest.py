@@ -50,10 +50,12 @@ class Stack:
 TODAY = "2026-11-23"
 
 
-def start_stack(model_path: Path, folder: Path, today: str) -> tuple[Stack, list]:
+def start_stack(model_path: Path, folder: Path, today: str,
+                extra_env: dict[str, str] | None = None) -> tuple[Stack, list]:
     """Action server, Rasa server and web app as `make run` starts them, with state in ``folder``.
 
     Office hours cover the whole week so a handoff's reply does not depend on when CI runs.
+    ``extra_env`` adds or overrides variables (e.g. the LINE channel's).
     """
     from bot.kb.build import build_kb
     from bot.kb.records import load_knowledge
@@ -71,7 +73,7 @@ def start_stack(model_path: Path, folder: Path, today: str) -> tuple[Stack, list
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
            "BOT_TODAY": today, "BOT_VAR_DIR": str(folder), "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
            "BOT_SESSION_SECRET": "session-" + os.urandom(8).hex(), "BOT_API_TOKEN": api_token,
-           "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
+           "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}", **(extra_env or {})}
     processes = []
     try:
         for service in supervisor.services(sys.executable, model_path, token, endpoints, rasa_port, action_port,

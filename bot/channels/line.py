@@ -1,0 +1,267 @@
+"""LINE channel for Rasa at /webhooks/line/webhook (registered in credentials.yml).
+
+The webhook verifies the signature, drops events it has seen (LINE redelivers),
+queues the rest and answers 200 at once: LINE retries slow deliveries, and a reply
+token lasts only a short while. Each conversation has its own queue and worker, so a
+burst from one user is answered in order, one event at a time, while other users
+are served in parallel. All the bot's messages for an event go out in one reply
+call; more than five, or a spent reply token, go by push. Console staff replies
+and handoff notices reach LINE through :class:`LinePushOutput` (Rasa's
+``/conversations/{id}/execute?output_channel=latest``).
+
+Groups and multi-person chats are one conversation each (the group or room id).
+There the bot answers only text that @-mentions it and its own buttons; it says
+nothing to stickers or photos, which are usually meant for the other people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import messages
+from bot.channels.input_guard import check_text
+from bot.channels.line_api import DEFAULT_API_URL, HttpLineApi, LineApi, LineApiError, Message, ReplyTokenInvalid
+from bot.channels.line_events import Kind, LineEvent, Rejected, parse_delivery, verify
+from bot.channels.line_format import POSTBACK_DATA_MAX, batches, text_messages, to_line
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1_000_000  # LINE's deliveries are a few kilobytes
+GREETING = "/chitchat_greet"  # a new friend gets the greeting with topic quick replies
+LOADING_WAIT = 2.0  # seconds we wait for the loading animation call before answering
+
+
+class RecentIds:
+    """The last ``size`` webhook event ids, to drop redeliveries of events already queued."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, event_id: str) -> bool:
+        """Remember ``event_id``; False when it was already there."""
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+
+class ConversationQueues:
+    """One FIFO queue per conversation with a worker task that ends when the queue is empty."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, asyncio.Queue[Callable[[], Awaitable[None]]]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+
+    def put(self, conversation_id: str, job: Callable[[], Awaitable[None]]) -> None:
+        queue = self._queues.get(conversation_id)
+        if queue is None:
+            queue = self._queues[conversation_id] = asyncio.Queue()
+            worker = asyncio.get_running_loop().create_task(self._work(conversation_id, queue))
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+        queue.put_nowait(job)
+
+    async def _work(self, conversation_id: str, queue: asyncio.Queue[Callable[[], Awaitable[None]]]) -> None:
+        while True:
+            try:
+                job = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                del self._queues[conversation_id]  # no await since the check: no job can slip in
+                return
+            try:
+                await job()
+            except Exception:  # noqa: BLE001 - one failed event must not stop the conversation's queue
+                logger.exception("LINE event in conversation %s failed", conversation_id)
+
+    async def drain(self) -> None:
+        """Wait until every queued event has been handled (for shutdown and tests)."""
+        while self._workers:
+            await asyncio.gather(*list(self._workers), return_exceptions=True)
+
+
+class Delivery:
+    """Sends one event's messages: one reply call, pushes for the overflow or a spent token."""
+
+    def __init__(self, api: LineApi) -> None:
+        self.api = api
+
+    async def send(self, to: str, reply_token: str | None, line_messages: list[Message]) -> None:
+        groups = batches(line_messages)
+        if not groups:
+            return
+        first, rest = groups[0], groups[1:]
+        try:
+            if reply_token:
+                await self._reply_or_push(to, reply_token, first)
+            else:
+                await self.api.push(to, first)
+            for group in rest:
+                await self.api.push(to, group)
+        except LineApiError as exc:
+            logger.error("LINE could not take the answer for %s: %s", to, exc)
+
+    async def _reply_or_push(self, to: str, reply_token: str, group: list[Message]) -> None:
+        try:
+            outcome = await self.api.reply(reply_token, group)
+        except ReplyTokenInvalid:
+            logger.info("LINE reply token expired or used for %s; pushing instead", to)
+            await self.api.push(to, group)
+            return
+        if outcome.uncertain:
+            logger.warning("LINE reply for %s may or may not have arrived; not pushing it again", to)
+
+
+class LinePushOutput(OutputChannel):
+    """Pushes messages to a LINE chat: staff replies and notices sent outside a user's turn."""
+
+    def __init__(self, api: LineApi) -> None:
+        self.delivery = Delivery(api)
+
+    @classmethod
+    def name(cls) -> str:
+        return "line"
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        await self.delivery.send(recipient_id, None, to_line([message]))
+
+
+class LineInput(InputChannel):
+    """The LINE webhook; configured by ``channel_secret``, ``access_token`` and ``api_url`` credentials."""
+
+    def __init__(self, channel_secret: str, access_token: str, api_url: str = DEFAULT_API_URL,
+                 max_message_chars: int = 5000, api: LineApi | None = None) -> None:
+        self.channel_secret = channel_secret or ""
+        self._access_token = access_token or ""
+        self.max_message_chars = max_message_chars
+        self.api: LineApi = api or HttpLineApi(self._access_token, api_url or DEFAULT_API_URL)
+        self.delivery = Delivery(self.api)
+        self.seen = RecentIds()
+        self.queues = ConversationQueues()
+
+    def __repr__(self) -> str:
+        return f"LineInput(configured={self.configured})"
+
+    @classmethod
+    def name(cls) -> str:
+        return "line"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> LineInput:
+        """Values from credentials.yml (``${BOT_LINE_…}``), else from the environment."""
+        credentials = credentials or {}
+        settings = Settings.from_env(os.environ)
+        return cls(str(credentials.get("channel_secret") or settings.line_channel_secret or ""),
+                   str(credentials.get("access_token") or settings.line_access_token or ""),
+                   str(credentials.get("api_url") or settings.line_api_url),
+                   settings.max_message_chars)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.channel_secret and self._access_token)
+
+    def get_output_channel(self) -> OutputChannel | None:
+        return LinePushOutput(self.api) if self.configured else None
+
+    def accept(self, signature: str | None, body: bytes) -> list[LineEvent]:
+        """The new events of a delivery, after the checks.
+
+        Raises:
+            Rejected: with the HTTP status and a reason.
+        """
+        if len(body) > MAX_BODY:
+            raise Rejected(413, "too_large", messages.LINE_TOO_LARGE)
+        verify(self.channel_secret, signature, body)
+        if not self._access_token:
+            raise Rejected(503, "line_not_configured", messages.LINE_NOT_CONFIGURED)
+        fresh = []
+        for event in parse_delivery(body):
+            if self.seen.add(event.event_id):
+                fresh.append(event)
+            else:
+                logger.info("LINE event %s already received (redelivery %s); skipped", event.event_id, event.redelivery)
+        return fresh
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": self.configured})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                events = self.accept(request.headers.get("X-Line-Signature"), request.body or b"")
+            except Rejected as exc:
+                logger.warning("LINE delivery refused: %s", exc.code)
+                return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
+            for event in events:
+                self.queues.put(event.conversation_id, _job(self.handle, event, on_new_message))
+            return response.json({"status": "ok"})
+
+        return webhook
+
+    async def handle(self, event: LineEvent, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Answer one event (called by its conversation's worker, in order)."""
+        if event.kind is Kind.TEXT:
+            if not event.one_to_one and not event.mentions_bot:
+                return
+            checked = check_text(event.text, self.max_message_chars)
+            if checked.reply:
+                await self._answer(event, text_messages(checked.reply))
+            else:
+                await self._converse(event, checked.text or "", on_new_message)
+        elif event.kind is Kind.POSTBACK:
+            if 0 < len(event.text.strip()) <= POSTBACK_DATA_MAX:
+                await self._converse(event, event.text.strip(), on_new_message)
+        elif event.kind is Kind.FOLLOW:
+            await self._converse(event, GREETING, on_new_message)
+        elif event.kind is Kind.JOIN:
+            await self._answer(event, text_messages(messages.LINE_GROUP_HINT))
+        elif event.kind is Kind.MEDIA and event.one_to_one:
+            await self._answer(event, text_messages(messages.LINE_TEXT_ONLY))
+        elif event.kind in (Kind.UNFOLLOW, Kind.LEAVE):
+            logger.info("LINE %s: %s %s", event.kind.value, event.source_type, event.conversation_id)
+
+    async def _answer(self, event: LineEvent, line_messages: list[Message]) -> None:
+        await self.delivery.send(event.conversation_id, event.reply_token, line_messages)
+
+    async def _converse(self, event: LineEvent, text: str,
+                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        if event.one_to_one:
+            try:
+                await asyncio.wait_for(self.api.show_loading(event.conversation_id), LOADING_WAIT)
+            except asyncio.TimeoutError:
+                pass
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(UserMessage(text, collector, event.conversation_id, input_channel=self.name(),
+                                             message_id=event.event_id,
+                                             metadata={"line": {"source": event.source_type}}))
+        except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
+            logger.exception("LINE event %s in %s failed", event.event_id, event.conversation_id)
+            if not collector.messages:
+                collector.messages.append({"text": messages.TECHNICAL_PROBLEM})
+        await self._answer(event, to_line(collector.messages))
+
+
+def _job(handle: Callable[[LineEvent, Any], Awaitable[None]], event: LineEvent,
+         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await handle(event, on_new_message)
+
+    return run

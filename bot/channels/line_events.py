@@ -1,0 +1,168 @@
+"""LINE webhook deliveries: signature check and typed events. Pure functions.
+
+LINE signs the raw body: ``X-Line-Signature`` is base64(HMAC-SHA256(channel secret,
+body)). A missing signature is 401, a wrong one 403, and only a signed body is parsed
+(400 when it is not the JSON LINE sends). The conversation is the chat: a user's
+one-to-one chat has the user id, a group its group id, a multi-person chat its room
+id; LINE's ids start with U, C and R, so a push can always address the conversation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from bot import messages
+
+logger = logging.getLogger(__name__)
+
+MEDIA_TYPES = frozenset({"image", "video", "audio", "file", "location", "sticker"})
+
+
+class Rejected(ValueError):
+    """A delivery we refuse, with the HTTP status, a code and a zh-TW reason."""
+
+    def __init__(self, status: int, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.code, self.reason = status, code, reason
+
+
+class Kind(Enum):
+    TEXT = "text"
+    POSTBACK = "postback"
+    MEDIA = "media"  # stickers, images, audio, video, files, locations: we read text only
+    FOLLOW = "follow"
+    UNFOLLOW = "unfollow"
+    JOIN = "join"
+    LEAVE = "leave"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class LineEvent:
+    kind: Kind
+    event_id: str
+    conversation_id: str
+    source_type: str  # user, group or room
+    user_id: str | None
+    reply_token: str | None = None
+    text: str = ""  # the message text, or the postback data
+    media: str = ""  # the message type of a MEDIA event
+    mentions_bot: bool = False
+    redelivery: bool = False
+    timestamp: int = 0
+
+    @property
+    def one_to_one(self) -> bool:
+        return self.source_type == "user"
+
+
+def signature(secret: str, body: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def verify(secret: str, header: str | None, body: bytes) -> None:
+    """Raises:
+        Rejected: 503 without a secret, 401 without a signature, 403 for a wrong one.
+    """
+    if not secret:
+        raise Rejected(503, "line_not_configured", messages.LINE_NOT_CONFIGURED)
+    if not header:
+        raise Rejected(401, "missing_signature", messages.LINE_MISSING_SIGNATURE)
+    if not hmac.compare_digest(signature(secret, body).encode(), header.strip().encode("utf-8", "replace")):
+        raise Rejected(403, "bad_signature", messages.LINE_BAD_SIGNATURE)
+
+
+def parse_delivery(body: bytes) -> list[LineEvent]:
+    """The events of a signed delivery, in LINE's order; events we cannot read are skipped.
+
+    Raises:
+        Rejected: 400 when the body is not a JSON object with an ``events`` list.
+    """
+    try:
+        data = json.loads(body or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Rejected(400, "invalid_json", messages.INVALID_JSON) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise Rejected(400, "bad_delivery", messages.LINE_BAD_DELIVERY)
+    events = []
+    for raw in data["events"]:
+        event = parse_event(raw) if isinstance(raw, dict) else None
+        if event is None:
+            logger.warning("LINE event skipped: not one we can read (type %s)",
+                           raw.get("type") if isinstance(raw, dict) else type(raw).__name__)
+        else:
+            events.append(event)
+    return events
+
+
+def _source(raw: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    source = raw.get("source")
+    if not isinstance(source, dict):
+        return None
+    kind = source.get("type")
+    key = {"user": "userId", "group": "groupId", "room": "roomId"}.get(str(kind))
+    conversation = source.get(key) if key else None
+    if not isinstance(conversation, str) or not conversation:
+        return None
+    user = source.get("userId")
+    return str(kind), conversation, user if isinstance(user, str) else None
+
+
+def parse_event(raw: dict[str, Any]) -> LineEvent | None:
+    """One webhook event object as a :class:`LineEvent`; ``None`` when it has no usable source."""
+    source = _source(raw)
+    if source is None:
+        return None
+    source_type, conversation, user = source
+    kind, text, media, mentioned = _content(raw)
+    if raw.get("mode") == "standby":  # another channel module is answering this chat
+        kind = Kind.OTHER
+    reply_token = raw.get("replyToken")
+    context = raw.get("deliveryContext")
+    timestamp = raw.get("timestamp") if isinstance(raw.get("timestamp"), int) else 0
+    event_id = raw.get("webhookEventId")
+    if not isinstance(event_id, str) or not event_id:
+        message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+        event_id = f"{raw.get('type')}:{conversation}:{timestamp}:{message.get('id', '')}"
+    return LineEvent(kind=kind, event_id=event_id, conversation_id=conversation, source_type=source_type,
+                     user_id=user, reply_token=reply_token if isinstance(reply_token, str) and reply_token else None,
+                     text=text, media=media, mentions_bot=mentioned,
+                     redelivery=bool(isinstance(context, dict) and context.get("isRedelivery")), timestamp=timestamp)
+
+
+def _content(raw: dict[str, Any]) -> tuple[Kind, str, str, bool]:
+    """(kind, text, media type, mentions the bot) of an event."""
+    kind = raw.get("type")
+    if kind == "message":
+        message = raw.get("message")
+        if not isinstance(message, dict):
+            return Kind.OTHER, "", "", False
+        if message.get("type") == "text" and isinstance(message.get("text"), str):
+            text, mentioned = _without_self_mention(message["text"], message.get("mention"))
+            return Kind.TEXT, text, "", mentioned
+        media = str(message.get("type", ""))
+        return (Kind.MEDIA if media in MEDIA_TYPES else Kind.OTHER), "", media, False
+    if kind == "postback":
+        postback = raw.get("postback")
+        data = postback.get("data") if isinstance(postback, dict) else None
+        return (Kind.POSTBACK, data, "", False) if isinstance(data, str) else (Kind.OTHER, "", "", False)
+    simple = {"follow": Kind.FOLLOW, "unfollow": Kind.UNFOLLOW, "join": Kind.JOIN, "leave": Kind.LEAVE}
+    return simple.get(str(kind), Kind.OTHER), "", "", False
+
+
+def _without_self_mention(text: str, mention: Any) -> tuple[str, bool]:
+    """The text with the @-mentions of this bot removed, and whether there was one."""
+    mentionees = mention.get("mentionees") if isinstance(mention, dict) else None
+    spans = sorted(((m["index"], m["length"]) for m in mentionees or []
+                    if isinstance(m, dict) and m.get("isSelf") is True
+                    and isinstance(m.get("index"), int) and isinstance(m.get("length"), int)), reverse=True)
+    for index, length in spans:
+        text = text[:index] + text[index + length:]
+    return (text.strip() if spans else text), bool(spans)
