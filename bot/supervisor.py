@@ -58,10 +58,14 @@ def services(python: str, model: Path, token: str, endpoints: Path = Path("endpo
 
 
 def credential_defaults() -> dict[str, str]:
-    """Values for the ``${BOT_LINE_…}`` in credentials.yml: Rasa refuses to start when one is unset."""
+    """Values for the ``${BOT_LINE_…}`` in credentials.yml and the database URLs in endpoints.yml.
+
+    Rasa refuses to start when one is unset.
+    """
     from bot.settings import SETTINGS
 
-    return {spec.env: spec.default or "" for spec in SETTINGS if spec.env.startswith("BOT_LINE_")}
+    return {spec.env: spec.default or "" for spec in SETTINGS
+            if spec.env.startswith("BOT_LINE_") or spec.env in ("BOT_TRACKER_DB_URL", "BOT_OPS_DB_URL")}
 
 
 def quiet_env(env: dict[str, str]) -> dict[str, str]:

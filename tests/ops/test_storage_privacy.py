@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bot.settings import ROOT
 from tests.ops.support import EMAIL, NATIONAL_ID, PHONE, PHONE_DIGITS, SECRETS, conversation, load_stores
 
 
@@ -101,3 +102,37 @@ def test_after_a_handoff_neither_database_nor_log_holds_the_callers_identifiers_
     page = console_login(stack, "privacy").get(f"/console/tickets/{number}").text
     assert PHONE in page  # staff see the real number
     assert NATIONAL_ID not in page and EMAIL not in page  # the transcript shows what the stores kept
+
+
+def test_even_at_debug_level_the_rasa_server_logs_no_personal_data(model_path, tmp_path):
+    """Rasa logs each message's text at debug level; the masking tracker store masks the whole process's logs."""
+    import json
+    import os
+    import sys
+    import urllib.request
+
+    from bot import supervisor
+
+    port = supervisor.free_port()
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        f"tracker_store:\n  type: bot.ops.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
+        f"event_broker:\n  type: bot.ops.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {tmp_path / 'ops.db'}\n",
+        encoding="utf-8")
+    rasa = supervisor.services(sys.executable, model_path, "token", endpoints, port, supervisor.free_port())[1]
+    debug = supervisor.Service(rasa.name, (*rasa.command, "--debug"), rasa.health_url)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_VAR_DIR": str(tmp_path)}
+    with (tmp_path / "rasa.log").open("wb") as log:
+        process = supervisor.start(debug, log, env)
+    try:
+        body = json.dumps({"sender": "debug-log", "message": f"手機{PHONE_DIGITS} 身分證{NATIONAL_ID} 信箱{EMAIL}"},
+                          ensure_ascii=False).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            assert reply.status == 200
+    finally:
+        supervisor.stop(process)
+    output = (tmp_path / "rasa.log").read_text(encoding="utf-8", errors="replace")
+    assert "手機[手機] 身分證[身分證] 信箱[Email]" in output  # the message was logged, masked
+    assert leaks(output) == []
