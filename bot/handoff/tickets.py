@@ -116,8 +116,8 @@ create table if not exists notes (
 );
 create table if not exists canned_replies (id integer primary key, title text not null, text text not null);
 create table if not exists contact_drafts (
-    conversation_id text not null, slot text not null, value text not null, at text not null,
-    primary key (conversation_id, slot)
+    id integer primary key, conversation_id text not null, slot text not null, value text not null, at text not null,
+    unique (conversation_id, slot)
 );
 """
 
@@ -373,7 +373,7 @@ class SqliteTicketStore:
         """Forget form answers kept for a ticket that was never opened (the caller left the form)."""
         with self._write() as db:
             if dry_run:
-                return int(db.execute("select count(*) from contact_drafts where at < ?", (before,)).fetchone()[0])
+                return int(db.execute("select count(*) as n from contact_drafts where at < ?", (before,)).fetchone()["n"])
             return db.execute("delete from contact_drafts where at < ?", (before,)).rowcount
 
     # --- canned replies ----------------------------------------------------------------
