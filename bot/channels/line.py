@@ -21,6 +21,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 1_000_000  # LINE's deliveries are a few kilobytes
 GREETING = "/chitchat_greet"  # a new friend gets the greeting with topic quick replies
 LOADING_WAIT = 2.0  # seconds we wait for the loading animation call before answering
+SHUTDOWN_WAIT = 10.0  # seconds Rasa's shutdown waits for queued events
 
 
 class RecentIds:
@@ -210,8 +212,18 @@ class LineInput(InputChannel):
                 logger.warning("LINE delivery refused: %s", exc.code)
                 return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
             for event in events:
-                self.queues.put(event.conversation_id, _job(self.handle, event, on_new_message))
+                self.queues.put(event.conversation_id, partial(self.handle, event, on_new_message))
             return response.json({"status": "ok"})
+
+        @webhook.listener("before_server_stop")
+        async def finish(*_: Any) -> None:
+            """Answer what is queued (LINE will not redeliver events it got a 200 for), then close."""
+            try:
+                await asyncio.wait_for(self.queues.drain(), SHUTDOWN_WAIT)
+            except asyncio.TimeoutError:
+                logger.warning("LINE events still queued at shutdown were dropped")
+            if isinstance(self.api, HttpLineApi):
+                await self.api.close()
 
         return webhook
 
@@ -258,10 +270,3 @@ class LineInput(InputChannel):
                 collector.messages.append({"text": messages.TECHNICAL_PROBLEM})
         await self._answer(event, to_line(collector.messages))
 
-
-def _job(handle: Callable[[LineEvent, Any], Awaitable[None]], event: LineEvent,
-         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        await handle(event, on_new_message)
-
-    return run

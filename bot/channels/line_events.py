@@ -158,11 +158,18 @@ def _content(raw: dict[str, Any]) -> tuple[Kind, str, str, bool]:
 
 
 def _without_self_mention(text: str, mention: Any) -> tuple[str, bool]:
-    """The text with the @-mentions of this bot removed, and whether there was one."""
+    """The text with the @-mentions of this bot removed, and whether there was one.
+
+    Offsets are taken as UTF-16 code units, as LINE counts text (and as the apps'
+    strings are); they differ from Python's only after an emoji outside the BMP.
+    """
     mentionees = mention.get("mentionees") if isinstance(mention, dict) else None
     spans = sorted(((m["index"], m["length"]) for m in mentionees or []
                     if isinstance(m, dict) and m.get("isSelf") is True
                     and isinstance(m.get("index"), int) and isinstance(m.get("length"), int)), reverse=True)
+    units = text.encode("utf-16-le", "surrogatepass")
     for index, length in spans:
-        text = text[:index] + text[index + length:]
-    return (text.strip() if spans else text), bool(spans)
+        units = units[: 2 * index] + units[2 * (index + length):]
+    if not spans:
+        return text, False
+    return units.decode("utf-16-le", "replace").strip(), True

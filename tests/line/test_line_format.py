@@ -106,6 +106,10 @@ def test_events_are_typed_and_unreadable_ones_skipped():
         {"type": "message", "webhookEventId": "E2", "source": {"type": "room", "roomId": "R1", "userId": "U2"},
          "message": {"type": "text", "text": "@客服 利率？",
                      "mention": {"mentionees": [{"index": 0, "length": 3, "isSelf": True}]}}},
+        {"type": "message", "webhookEventId": "E2b", "source": {"type": "group", "groupId": "C1", "userId": "U2"},
+         "message": {"type": "text", "text": "😀@客服 補助？",
+                     "mention": {"mentionees": [{"index": 2, "length": 3, "isSelf": True},
+                                                {"index": 99, "length": 3, "isSelf": False}]}}},
         {"type": "postback", "webhookEventId": "E3", "source": {"type": "user", "userId": "U1"},
          "postback": {"data": "/loan_ask"}},
         {"type": "message", "webhookEventId": "E4", "source": {"type": "user", "userId": "U1"},
@@ -117,7 +121,8 @@ def test_events_are_typed_and_unreadable_ones_skipped():
     ]}
     events = parse_delivery(json.dumps(delivery, ensure_ascii=False).encode())
     assert [(e.kind, e.conversation_id) for e in events] == [
-        (Kind.TEXT, "U1"), (Kind.TEXT, "R1"), (Kind.POSTBACK, "U1"), (Kind.MEDIA, "U1"), (Kind.OTHER, "U1")]
+        (Kind.TEXT, "U1"), (Kind.TEXT, "R1"), (Kind.TEXT, "C1"), (Kind.POSTBACK, "U1"), (Kind.MEDIA, "U1"), (Kind.OTHER, "U1")]
     assert events[0].redelivery and events[0].reply_token == "r1" and events[0].one_to_one
     assert (events[1].text, events[1].mentions_bot, events[1].one_to_one) == ("利率？", True, False)
-    assert events[2].text == "/loan_ask" and events[3].media == "sticker"
+    assert (events[2].text, events[2].mentions_bot) == ("😀 補助？", True)  # offsets in UTF-16 units
+    assert events[3].text == "/loan_ask" and events[4].media == "sticker"

@@ -169,21 +169,44 @@ def test_group_answers_only_mentions_and_uses_the_group_as_the_conversation(line
     assert not [c for c in fake.calls if c.path == LOADING and c.body.get("chatId") == group]
 
 
+def rasa_api(line_stack, path: str, body) -> None:
+    stack = line_stack.stack
+    separator = "&" if "?" in path else "?"
+    request = urllib.request.Request(f"{stack.rasa_url}{path}{separator}token={stack.token}",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
 def test_console_push_reaches_the_line_user_through_execute(line_stack):
     """The web app sends staff replies and notices with /execute?output_channel=latest."""
     fake, user = line_stack.fake, new_id()
     assert deliver(line_stack.webhook, line_stack.secret, text(fake, user, "你好"))[0] == 200
     answers(fake, user)
-    stack = line_stack.stack
-    request = urllib.request.Request(
-        f"{stack.rasa_url}/conversations/{user}/execute?output_channel=latest&token={stack.token}",
-        data=json.dumps({"name": "utter_capabilities"}).encode(), method="POST",
-        headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 200
+    rasa_api(line_stack, f"/conversations/{user}/execute?output_channel=latest", {"name": "utter_capabilities"})
     calls = answers(fake, user, 2)
     assert calls[1].path == PUSH and calls[1].to == user and "六類問題" in all_text(calls[1:])
     assert len(quick_labels(calls[1])) == 6
+    no_refusals(fake, user)
+
+
+def test_during_a_handoff_the_user_is_not_answered_by_the_bot_but_staff_pushes_arrive(line_stack):
+    fake, user = line_stack.fake, new_id()
+    assert deliver(line_stack.webhook, line_stack.secret, text(fake, user, "你好"))[0] == 200
+    answers(fake, user)
+    rasa_api(line_stack, f"/conversations/{user}/tracker/events", [{"event": "pause"}])
+    waiting = text(fake, user, "請問還要等多久")
+    assert deliver(line_stack.webhook, line_stack.secret, waiting)[0] == 200
+    rasa_api(line_stack, f"/conversations/{user}/execute?output_channel=latest", {"name": "utter_thanks"})
+    rasa_api(line_stack, f"/conversations/{user}/tracker/events",
+             [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+    after = text(fake, user, "你好")
+    assert deliver(line_stack.webhook, line_stack.secret, after)[0] == 200
+    calls = answered(fake, user, after)
+    assert [c.path for c in calls] == [REPLY, PUSH, REPLY] and "不客氣" in all_text(calls[1:2])
+    assert not [c for c in fake.calls if c.body and c.body.get("replyToken") == waiting["replyToken"]]
+    assert "請問還要等多久" in user_texts(line_stack, user)  # kept for the staff to read
 
 
 def test_line_errors_are_retried_and_nothing_is_lost(line_stack):
