@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
 
 from bot import messages
+from bot.handoff.tickets import SqliteTicketStore
 from tests.line.fake_line import LOADING, PUSH, REPLY, FakeLine, new_id
 from tests.line.webhook import body_of, deliver, event, media, post, postback, text
 
@@ -191,22 +193,49 @@ def test_console_push_reaches_the_line_user_through_execute(line_stack):
     no_refusals(fake, user)
 
 
-def test_during_a_handoff_the_user_is_not_answered_by_the_bot_but_staff_pushes_arrive(line_stack):
+def turn(line_stack, user: str, sent: dict) -> str:
+    """Deliver one event and return the text of the answer to it."""
+    assert deliver(line_stack.webhook, line_stack.secret, sent)[0] == 200
+    return all_text(answered(line_stack.fake, user, sent)[-1:])
+
+
+def tap(call, label: str) -> str:
+    """The postback data of the quick reply labelled ``label`` in ``call``."""
+    items = [i["action"] for m in call.messages for i in (m.get("quickReply") or {}).get("items", [])]
+    return next(a["data"] for a in items if a["label"] == label)
+
+
+def test_handoff_over_line_staff_replies_and_the_rating_reach_the_user_by_push(line_stack):
+    """The whole handoff with quick replies; then the console's calls: a staff message
+    appended with execute_side_effects, and the rating question after resolving."""
     fake, user = line_stack.fake, new_id()
-    assert deliver(line_stack.webhook, line_stack.secret, text(fake, user, "你好"))[0] == 200
-    answers(fake, user)
-    rasa_api(line_stack, f"/conversations/{user}/tracker/events", [{"event": "pause"}])
-    waiting = text(fake, user, "請問還要等多久")
+    assert "轉給真人客服" in turn(line_stack, user, text(fake, user, "我要找真人客服"))
+    consent = tap(fake.delivered(user)[-1], "好，請專人聯絡我")
+    assert "怎麼稱呼" in turn(line_stack, user, postback(fake, user, consent))
+    assert "聯絡電話" in turn(line_stack, user, text(fake, user, "王小明 小明商行"))
+    assert "時段" in turn(line_stack, user, text(fake, user, "0912345678"))
+    afternoon = tap(fake.delivered(user)[-1], "下午")
+    number = int(re.search(r"編號(\d+)", turn(line_stack, user, postback(fake, user, afternoon))).group(1))
+    tickets = SqliteTicketStore(line_stack.stack.var_dir / "tickets.db")
+    assert tickets.get(number).channel == "line"
+
+    waiting = text(fake, user, "請問還要等多久")  # paused: kept for the staff, not answered by the bot
     assert deliver(line_stack.webhook, line_stack.secret, waiting)[0] == 200
-    rasa_api(line_stack, f"/conversations/{user}/execute?output_channel=latest", {"name": "utter_thanks"})
-    rasa_api(line_stack, f"/conversations/{user}/tracker/events",
-             [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
-    after = text(fake, user, "你好")
-    assert deliver(line_stack.webhook, line_stack.secret, after)[0] == 200
-    calls = answered(fake, user, after)
-    assert [c.path for c in calls] == [REPLY, PUSH, REPLY] and "不客氣" in all_text(calls[1:2])
+    events = f"/conversations/{user}/tracker/events"
+    rasa_api(line_stack, events + "?execute_side_effects=true&output_channel=latest",
+             [{"event": "bot", "text": "您好，我是客服人員，正在查您的案件。", "metadata": {"staff": "wang"}}])
+    rasa_api(line_stack, events, [{"event": "resume"}])
+    rasa_api(line_stack, f"/conversations/{user}/execute?output_channel=latest", {"name": "action_ask_rating"})
+    rasa_api(line_stack, events, [{"event": "action", "name": "action_listen"}])
+    pushes = fake.delivered(user)[-2:]  # Rasa answers those API calls once LINE has taken the pushes
+    assert [c.path for c in pushes] == [PUSH, PUSH]
+    assert all_text(pushes[:1]) == "您好，我是客服人員，正在查您的案件。"
+    assert quick_labels(pushes[1]) == ["5分", "4分", "3分", "2分", "1分"]
+    assert "謝謝您的評分" in turn(line_stack, user, postback(fake, user, tap(pushes[1], "5分")))
+    assert tickets.get(number).rating == 5
     assert not [c for c in fake.calls if c.body and c.body.get("replyToken") == waiting["replyToken"]]
-    assert "請問還要等多久" in user_texts(line_stack, user)  # kept for the staff to read
+    assert "請問還要等多久" in user_texts(line_stack, user)
+    no_refusals(fake, user)
 
 
 def test_line_errors_are_retried_and_nothing_is_lost(line_stack):
