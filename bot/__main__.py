@@ -219,7 +219,7 @@ def staff_add(name: str, password_stdin: bool) -> None:
 
 @cli.group()
 def ops() -> None:
-    """Ops data: retention of conversations and tickets."""
+    """Ops data: review, corrections export, metrics, seeding, retention (BOT_OPS_DB_URL)."""
 
 
 @ops.command("purge")
@@ -287,6 +287,147 @@ def run(model: Path | None) -> None:
         raise click.ClickException(str(exc)) from exc
     sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token, web_port=settings.web_port)))
 
+
+def _review(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.ops.review import Review
+
+    try:
+        return Review.from_url(settings.ops_db)
+    except Exception as exc:  # a wrong URL or an unreachable server: say which setting to check
+        raise click.ClickException(f"cannot open the ops database (BOT_OPS_DB_URL): {type(exc).__name__}") from exc
+
+
+def _filter_options(function):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Conversations started on or after this day (Asia/Taipei)."),
+        click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Conversations started on or before this day."),
+        click.option("--channel", help="rest, line or socketio."),
+        click.option("--category", help="Main category, e.g. loan, us_tariff, other."),
+        click.option("--intent", help="Some message had this intent."),
+        click.option("--below", metavar="CONFIDENCE", help="Some typed message had a confidence below this (0-1)."),
+        click.option("--fell-back", type=click.Choice(["yes", "no"]), help="The bot did not understand a message."),
+        click.option("--handed-off", type=click.Choice(["yes", "no"]), help="A ticket was opened."),
+        click.option("--rating", help="1-5, or none."),
+        click.option("--tag", help="Has this tag."),
+        click.option("--reviewed", type=click.Choice(["yes", "no"]), help="Marked reviewed or not."),
+        click.option("--q", "text", help="Free text in what the user or the bot said, or a conversation id."),
+        click.option("--sort", default="started", show_default=True, help="started, last, questions, confidence, fallbacks."),
+        click.option("--asc", is_flag=True, help="Oldest/smallest first."),
+        click.option("--page", default="1", show_default=True),
+        click.option("--per-page", default="25", show_default=True),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@ops.command("list")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: total, page, pages, rows.")
+def ops_list(as_json: bool, **options: str | bool | None) -> None:
+    """Conversations matching filters, newest first (the /ops list for scripts).
+
+    Example: python -m bot ops list --from 2026-11-16 --to 2026-11-22 --fell-back yes --json
+    """
+    from bot.ops.review import BadFilter, Filters
+
+    raw = {"from": options["date_from"], "to": options["date_to"], "channel": options["channel"],
+           "category": options["category"], "intent": options["intent"], "below": options["below"],
+           "fell_back": options["fell_back"], "handed_off": options["handed_off"], "rating": options["rating"],
+           "tag": options["tag"], "reviewed": options["reviewed"], "q": options["text"], "sort": options["sort"],
+           "order": "asc" if options["asc"] else "desc", "page": options["page"], "per_page": options["per_page"]}
+    try:
+        filters = Filters.parse({k: str(v) for k, v in raw.items() if v is not None})
+    except BadFilter as exc:
+        raise click.ClickException(str(exc)) from exc
+    page = _review(_settings()).list(filters)
+    if as_json:
+        click.echo(json.dumps({"total": page.total, "page": filters.page, "pages": page.pages,
+                               "rows": [r.as_dict() for r in page.rows]}, ensure_ascii=False))
+        return
+    click.echo(f"{page.total} conversations, page {filters.page}/{page.pages}")
+    for r in page.rows:
+        flags = ("F" if r.fallbacks else "-") + ("H" if r.handed_off else "-") + ("R" if r.reviewed else "-")
+        confidence = "-" if r.min_confidence is None else f"{r.min_confidence:.2f}"
+        click.echo(f"{r.as_dict()['started']}\t{r.sender_id}\t{r.channel}\t{r.category}\t{flags}\t{confidence}\t{r.first_text[:40]}")
+
+
+@ops.command("export-nlu")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the YAML here (default: stdout).")
+def ops_export_nlu(output: Path | None) -> None:
+    """Intent corrections as Rasa NLU YAML, ready to add to data/nlu/ (skipped texts on stderr).
+
+    Example: python -m bot ops export-nlu -o data/nlu/ops_corrections.yml
+    """
+    from bot.ops.export import build_export
+
+    export = build_export(_review(_settings()).corrections())
+    for text, reason in export.skipped:
+        click.echo(f"skipped: {text} ({reason})", err=True)
+    if output:
+        output.write_text(export.yaml, encoding="utf-8")
+        click.echo(f"wrote {len(export.included)} examples to {output}", err=True)
+    else:
+        click.echo(export.yaml, nl=False)
+
+
+@ops.command("metrics")
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First day (Asia/Taipei); default: everything.")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last day (inclusive).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print one table as CSV (see --table).")
+@click.option("--table", default="categories", show_default=True,
+              help="summary, categories, handoff_reasons, hours, unanswered, schemes, ending.")
+def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table: str) -> None:
+    """Hotline figures for a period: calls per category and share, containment, fallbacks, handoffs...
+
+    Example: python -m bot ops metrics --from 2026-11-01 --to 2026-11-30
+    """
+    from bot.handoff.tickets import SqliteTicketStore
+    from bot.ops.metrics import report
+    from bot.ops.review import BadFilter, Filters
+
+    settings = _settings()
+    try:
+        period = Filters.parse({"from": date_from or "", "to": date_to or ""})
+    except BadFilter as exc:
+        raise click.ClickException(str(exc)) from exc
+    tickets = SqliteTicketStore(settings.tickets_path) if settings.tickets_path.exists() else None
+    kb = _kb(settings) if settings.kb_path.exists() else None
+    result = report(_review(settings).engine, period.date_from, period.date_to, tickets, kb)
+    tables = {t.key: t for t in result.all_tables()}
+    if as_csv:
+        if table not in tables:
+            raise click.ClickException(f"no table {table!r}; choose from {', '.join(tables)}")
+        click.echo(tables[table].csv(), nl=False)
+        return
+    for t in tables.values():
+        click.echo(f"## {t.title}")
+        for row in t.rows:
+            click.echo("  " + "\t".join(str(cell) for cell in row))
+        click.echo("")
+
+
+@ops.command("seed")
+@click.option("--rasa-url", default=None, help="Rasa server (default: BOT_RASA_URL).")
+@click.option("--conversations", "count", default=40, show_default=True, help="How many conversations to drive.")
+@click.option("--seed", "random_seed", default=7, show_default=True, help="Random seed (same seed, same conversations).")
+@click.option("--console-url", help="Web app URL: staff then claim, answer and resolve each ticket, and callers rate it.")
+@click.option("--staff", help="Console account for --console-url; its password is read from standard input.")
+def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: str | None, staff: str | None) -> None:
+    """Drive the running bot over REST with varied questions and flows, to fill the ops pages.
+
+    Example: python -m bot ops seed --conversations 40 --console-url http://127.0.0.1:8000 --staff mei < password.txt
+    """
+    from bot.ops.seed import ConsoleLogin, SeedFailed, seed
+
+    if bool(console_url) != bool(staff):
+        raise click.UsageError("give --console-url and --staff together")
+    console = ConsoleLogin(console_url, staff, sys.stdin.readline().rstrip("\n")) if console_url and staff else None
+    try:
+        summary = seed(rasa_url or _settings().rasa_url, count, random_seed, console)
+    except SeedFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({k: v for k, v in summary.items() if k != "senders"}, ensure_ascii=False))
 
 if __name__ == "__main__":
     cli(prog_name="python -m bot")

@@ -104,3 +104,24 @@ def stack_in_2023(model_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     yield running
     for process in reversed(processes):
         supervisor.stop(process)
+
+
+@dataclass
+class Seeded:
+    stack: Stack
+    summary: dict
+    staff: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def seeded_ops(stack: Stack) -> Seeded:
+    """The shared stack with generated conversations (bot/ops/seed.py): questions, fallbacks,
+    handoffs that staff answer and resolve in the console, and ratings. Once per session."""
+    from bot.ops.seed import ConsoleLogin, seed
+    from bot.staff import StaffStore
+
+    password = "ops-password-" + os.urandom(4).hex()
+    StaffStore(stack.var_dir / "staff.db").add("ops-seeder", password)
+    summary = seed(stack.rasa_url, 40, 11, ConsoleLogin(stack.web_url, "ops-seeder", password))
+    return Seeded(stack, summary, "ops-seeder", password)

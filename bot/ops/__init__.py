@@ -1,1 +1,1 @@
-"""Ops data: masking personal data before storage, the masking stores, retention."""
+"""Ops data: masking before storage, the masking stores, retention; review, metrics and NLU export of conversations."""

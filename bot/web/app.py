@@ -20,7 +20,8 @@ from bot.handoff.tickets import SqliteTicketStore
 from bot.kb.query import KnowledgeBase
 from bot.settings import Settings, SettingsError
 from bot.staff import StaffStore
-from bot.web import api, console
+from bot.ops.review import Review
+from bot.web import api, console, ops
 from bot.web.deps import Deps, make_templates, render
 from bot.web.rasa_client import RasaClient
 
@@ -53,6 +54,16 @@ def routes() -> list[Route | Mount]:
         Route("/console/tickets/{ticket_id}/resolve", console.resolve, methods=["POST"]),
         Route("/console/canned", console.canned, methods=["GET", "POST"]),
         Route("/console/triage", console.triage_page, methods=["GET", "POST"]),
+        Route("/ops", ops.conversation_list),
+        Route("/ops/conversations.csv", ops.conversation_csv),
+        Route("/ops/conversation", ops.conversation_page),
+        Route("/ops/conversation/review", ops.mark_reviewed, methods=["POST"]),
+        Route("/ops/conversation/tag", ops.tag, methods=["POST"]),
+        Route("/ops/turn/correct", ops.correct, methods=["POST"]),
+        Route("/ops/corrections", ops.corrections_page),
+        Route("/ops/corrections/nlu.yml", ops.corrections_yaml),
+        Route("/ops/metrics", ops.metrics_page),
+        Route("/ops/metrics/{table}.csv", ops.metrics_csv),
         Route("/api/triage", api.api_triage, methods=["POST"]),
         Route("/api/conversations/{conversation_id}/messages", api.api_pickup),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
@@ -76,7 +87,7 @@ async def handle_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, tickets: SqliteTicketStore | None = None, staff: StaffStore | None = None,
-               rasa: RasaClient | None = None, kb: KnowledgeBase | None = None) -> Starlette:
+               rasa: RasaClient | None = None, kb: KnowledgeBase | None = None, review: Review | None = None) -> Starlette:
     if not settings.session_secret:
         raise SettingsError("BOT_SESSION_SECRET: required to sign console sessions")
     app = Starlette(
@@ -92,6 +103,7 @@ def create_app(settings: Settings, tickets: SqliteTicketStore | None = None, sta
         rasa=rasa or RasaClient(settings.rasa_url, settings.rasa_token),
         kb=kb or (KnowledgeBase(settings.kb_path, clock_from_setting(settings.today)) if settings.kb_path.exists() else None),
         templates=make_templates(),
+        ops=review or Review.from_url(settings.ops_db),
     )
     return app
 

@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 from bot.categories import CATEGORY_INFO, Category
 from bot.handoff.tickets import SqliteTicketStore, TicketStatus
 from bot.kb.query import KnowledgeBase
+from bot.ops.review import Review
 from bot.settings import Settings
 from bot.staff import StaffStore
 from bot.web.rasa_client import RasaClient
@@ -29,12 +30,14 @@ class Deps:
     rasa: RasaClient
     kb: KnowledgeBase | None
     templates: Jinja2Templates
+    ops: Review
 
 
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(
-        category_label=lambda value: CATEGORY_INFO[Category(value)].label if value in {c.value for c in Category} else value,
+        category_label=lambda value: CATEGORY_INFO[Category(value)].label if value in {c.value for c in Category}
+        else {"other": "其他"}.get(value, value),
         status_label=lambda status: TicketStatus(status).label,
         waiting=waiting_minutes,
         channel_label=lambda channel: CHANNEL_LABELS.get(channel, channel),

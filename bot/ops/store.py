@@ -1,0 +1,136 @@
+"""The ops database: Rasa's ``events`` table plus our derived and review tables.
+
+SQLAlchemy Core, so the same code runs on SQLite (default profile) and PostgreSQL
+(scale-out profile). Our tables start with ``ops_`` and every one that holds
+conversation data has a ``sender_id`` column, so a purge of a conversation can
+delete its rows from every table without knowing them. Tables are created
+idempotently on first use; no migrations tool (a later column is an ``ALTER`` here).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
+                        create_engine, event)
+from sqlalchemy.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+# Rasa's SQL event broker table (rasa/core/brokers/sql.py), declared identically so we
+# can read it, and create it when the ops pages start before any event arrived.
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("data", Text),
+)
+
+# One row per user message, derived from events (bot/ops/events.py).
+turns = Table(
+    "ops_turns", metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=False),
+    Column("sender_id", String(255), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("intent", String(100)),
+    Column("confidence", Float),
+    Column("entities", Text, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("form_answer", Boolean, nullable=False),
+    Column("actions", Text, nullable=False),
+    Column("replies", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("fell_back", Boolean, nullable=False),
+    Column("handoff", Boolean, nullable=False),
+    Column("rating", Integer),
+    Column("scheme", String(100)),
+)
+Index("ops_turns_ts", turns.c.ts)
+Index("ops_turns_intent", turns.c.intent)
+
+# One row per conversation (sender), derived from its turns.
+conversations = Table(
+    "ops_conversations", metadata,
+    Column("sender_id", String(255), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("last_at", Float, nullable=False),
+    Column("questions", Integer, nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("first_text", Text, nullable=False),
+    Column("min_confidence", Float),
+    Column("fallbacks", Integer, nullable=False),
+    Column("handed_off", Boolean, nullable=False),
+    Column("handoff_reason", String(32)),
+    Column("rating", Integer),
+)
+Index("ops_conversations_started", conversations.c.started_at)
+
+reviews = Table(
+    "ops_reviews", metadata,
+    Column("sender_id", String(255), primary_key=True),
+    Column("reviewed_by", String(64), nullable=False),
+    Column("reviewed_at", Float, nullable=False),
+)
+
+tags = Table(
+    "ops_tags", metadata,
+    Column("sender_id", String(255), primary_key=True),
+    Column("tag", String(40), primary_key=True),
+    Column("added_by", String(64), nullable=False),
+    Column("added_at", Float, nullable=False),
+)
+Index("ops_tags_tag", tags.c.tag)
+
+corrections = Table(
+    "ops_corrections", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255), nullable=False, index=True),
+    Column("event_id", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("intent", String(100), nullable=False),
+    Column("entities", Text, nullable=False),
+    Column("corrected_by", String(64), nullable=False),
+    Column("corrected_at", Float, nullable=False),
+    UniqueConstraint("event_id", name="ops_corrections_event"),
+)
+
+# Watermarks (the last events.id folded into ops_turns); no conversation data.
+state = Table(
+    "ops_state", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url`` with our tables created (idempotent).
+
+    SQLite: WAL so our reads never block Rasa's event writes, and a long busy
+    timeout so a refresh and the broker wait for each other instead of failing.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, future=True, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    metadata.create_all(engine, checkfirst=True)
+    return engine
+
+
+def _sqlite_pragmas(connection, record) -> None:  # type: ignore[no-untyped-def]
+    cursor = connection.cursor()
+    try:
+        cursor.execute("pragma journal_mode=wal")
+    except Exception:  # another process holds a lock: keep the current mode
+        logger.debug("could not switch ops.db to WAL")
+    finally:
+        cursor.close()

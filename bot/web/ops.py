@@ -1,0 +1,234 @@
+"""Ops pages (/ops): review conversations, correct intents, export NLU data, hotline metrics.
+
+Same staff login as the console. Reads go through ``bot.ops`` (which folds new
+events in first); every table has a CSV download; charts are inline SVG.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.clock import SystemClock
+from bot.ops import metrics as ops_metrics
+from bot.ops.events import HandoffReason
+from bot.ops.export import build_export, domain_entities
+from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Filters, UnknownConversation,
+                            local_time)
+from bot.web.charts import bar_chart
+from bot.web.deps import deps, render
+from bot.web.security import check_csrf, current_staff, staff_only
+
+logger = logging.getLogger(__name__)
+CSV_LIMIT = 10_000
+
+
+def _filters(request: Request, **extra: str) -> Filters:
+    try:
+        return Filters.parse({**dict(request.query_params), **extra})
+    except BadFilter as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+def presets(today: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """Named periods for one-click answers to 「上週大家問了什麼」."""
+    monday = today - dt.timedelta(days=today.weekday())
+    return [("今天", today, today), ("近7天", today - dt.timedelta(days=6), today),
+            ("上週", monday - dt.timedelta(days=7), monday - dt.timedelta(days=1)),
+            ("本月", today.replace(day=1), today)]
+
+
+def _today(request: Request) -> dt.date:
+    """Today in Taipei by the real calendar: events carry real times, whatever BOT_TODAY says about schemes."""
+    return SystemClock().today()
+
+
+@staff_only
+async def conversation_list(request: Request) -> Response:
+    d, f = deps(request), _filters(request)
+    page = d.ops.list(f)
+    return render(request, "ops/list.html", page=page, f=f, q=f.query(), tags=d.ops.all_tags(), channels=CHANNELS,
+                  intents=domain_intents_labelled(), presets=presets(_today(request)), urlencode=urlencode,
+                  reasons=HandoffReason.LABELS, local_time=local_time)
+
+
+@staff_only
+async def conversation_csv(request: Request) -> Response:
+    f = _filters(request, page="1", per_page=str(MAX_PER_PAGE))
+    rows: list[Any] = []
+    while len(rows) < CSV_LIMIT:
+        page = deps(request).ops.list(f)
+        rows += page.rows
+        if f.page >= page.pages:
+            break
+        f = Filters.parse({**f.query(), "page": str(f.page + 1), "per_page": str(MAX_PER_PAGE)})
+    table = ops_metrics.Table("conversations", "對話列表", [
+        "對話", "管道", "開始時間", "類別", "第一句", "提問數", "最低信心", "聽不懂次數", "轉真人", "轉真人原因", "評分",
+        "標籤", "已檢視"], [[r.sender_id, r.channel, local_time(r.started_at), r.category, r.first_text, r.questions,
+                            "" if r.min_confidence is None else round(r.min_confidence, 3), r.fallbacks,
+                            int(r.handed_off), r.handoff_reason or "", r.rating or "", " ".join(r.tags), int(r.reviewed)]
+                           for r in rows])
+    return csv_download(table.csv(), "conversations.csv")
+
+
+def csv_download(text: str, name: str) -> Response:
+    # A BOM so Excel (what the agency uses) opens UTF-8 Chinese correctly.
+    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+def _sender(value: str | None) -> str:
+    sender = (value or "").strip()
+    if not sender or len(sender) > 255:
+        raise HTTPException(404, "找不到這段對話。")
+    return sender
+
+
+@staff_only
+async def conversation_page(request: Request) -> Response:
+    d, sender = deps(request), _sender(request.query_params.get("id"))
+    try:
+        view = d.ops.conversation(sender)
+    except UnknownConversation as exc:
+        raise HTTPException(404, "找不到這段對話。") from exc
+    return render(request, "ops/conversation.html", view=view, intents=domain_intents_labelled(),
+                  entity_names=domain_entities(), reasons=HandoffReason.LABELS, flash=request.query_params.get("flash"),
+                  back=request.query_params.get("back") or "", local_time=local_time)
+
+
+def _to_conversation(sender: str, flash: str, back: str = "") -> RedirectResponse:
+    query = {"id": sender, "flash": flash, **({"back": back} if back.startswith("/ops") else {})}
+    return RedirectResponse("/ops/conversation?" + urlencode(query), status_code=303)
+
+
+@staff_only
+async def mark_reviewed(request: Request) -> Response:
+    form = await check_csrf(request)
+    sender = _sender(form.get("id"))
+    try:
+        deps(request).ops.set_reviewed(sender, current_staff(request) or "", form.get("reviewed", "1") == "1")
+    except UnknownConversation as exc:
+        raise HTTPException(404, "找不到這段對話。") from exc
+    return _to_conversation(sender, "reviewed" if form.get("reviewed", "1") == "1" else "unreviewed", form.get("back", ""))
+
+
+@staff_only
+async def tag(request: Request) -> Response:
+    form = await check_csrf(request)
+    sender, ops = _sender(form.get("id")), deps(request).ops
+    try:
+        if form.get("remove"):
+            ops.remove_tag(sender, form["remove"])
+        else:
+            ops.add_tag(sender, form.get("tag", ""), current_staff(request) or "")
+    except UnknownConversation as exc:
+        raise HTTPException(404, "找不到這段對話。") from exc
+    except BadFilter as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return _to_conversation(sender, "tagged", form.get("back", ""))
+
+
+def _event_id(value: str | None) -> int:
+    if not value or not value.isdigit() or len(value) > 12:
+        raise HTTPException(404, "找不到這則訊息。")
+    return int(value)
+
+
+@staff_only
+async def correct(request: Request) -> Response:
+    form = await check_csrf(request)
+    multi = await request.form()  # cached by Starlette; getlist for the kept entities
+    ops, event_id = deps(request).ops, _event_id(form.get("event_id"))
+    try:
+        sender = ops.sender_of_turn(event_id)
+        if form.get("remove"):
+            ops.remove_correction(event_id)
+            return _to_conversation(sender, "uncorrected", form.get("back", ""))
+        entities = [{"entity": multi.get(f"entity_{i}"), "text": multi.get(f"text_{i}"), "value": multi.get(f"value_{i}"),
+                     "start": int(str(multi.get(f"start_{i}"))) if str(multi.get(f"start_{i}") or "").isdigit() else None}
+                    for i in multi.getlist("keep") if str(i).isdigit()]
+        if form.get("new_entity") and form.get("new_text", "").strip():
+            entities.append({"entity": form["new_entity"], "text": form["new_text"].strip(),
+                             "value": form.get("new_value", "").strip() or None})
+        ops.correct(event_id, form.get("intent", ""), entities, current_staff(request) or "")
+    except UnknownConversation as exc:
+        raise HTTPException(404, "找不到這則訊息。") from exc
+    except BadCorrection as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return _to_conversation(sender, "corrected", form.get("back", ""))
+
+
+@staff_only
+async def corrections_page(request: Request) -> Response:
+    ops = deps(request).ops
+    items = ops.corrections()
+    export = build_export(items, today=_today(request))
+    return render(request, "ops/corrections.html", items=items, export=export, local_time=local_time)
+
+
+@staff_only
+async def corrections_yaml(request: Request) -> Response:
+    export = build_export(deps(request).ops.corrections(), today=_today(request))
+    return Response(export.yaml, media_type="application/x-yaml; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=ops_corrections.yml"})
+
+
+def _period(request: Request) -> tuple[dt.date | None, dt.date | None]:
+    f = _filters(request)
+    if f.date_from is None and f.date_to is None and "from" not in request.query_params:
+        today = _today(request)
+        return today - dt.timedelta(days=6), today  # default: the last 7 days
+    return f.date_from, f.date_to
+
+
+def _report(request: Request) -> ops_metrics.Report:
+    d = deps(request)
+    date_from, date_to = _period(request)
+    return ops_metrics.report(d.ops.engine, date_from, date_to, d.tickets, d.kb)
+
+
+@staff_only
+async def metrics_page(request: Request) -> Response:
+    report = _report(request)
+    categories = report.tables["categories"].rows[:-1]
+    hours = report.tables["hours"].rows
+    charts = {
+        "categories": bar_chart([r[0] for r in categories], [r[1] for r in categories], "各類別對話數", horizontal=True),
+        "hours": bar_chart([r[0][:2] for r in hours], [r[1] for r in hours], "各時段提問數"),
+    }
+    period = {"from": report.date_from.isoformat() if report.date_from else "",
+              "to": report.date_to.isoformat() if report.date_to else ""}
+    return render(request, "ops/metrics.html", report=report, charts=charts, period=period, urlencode=urlencode,
+                  presets=presets(_today(request)), category_values=category_values())
+
+
+@staff_only
+async def metrics_csv(request: Request) -> Response:
+    report = _report(request)
+    key = request.path_params["table"]
+    tables = {t.key: t for t in report.all_tables()}
+    if key not in tables:
+        raise HTTPException(404, "沒有這個表格。")
+    return csv_download(tables[key].csv(), f"{key}.csv")
+
+
+def domain_intents_labelled() -> list[tuple[str, str]]:
+    """(intent, category label) for the intent pickers, in domain order."""
+    from bot.ops.export import domain_intents
+    from bot.ops.metrics import category_label
+    from bot.ops.events import category_value
+
+    return [(i, category_label(category_value(i))) for i in domain_intents()]
+
+
+def category_values() -> dict[str, str]:
+    """Category table label → category value, for links from the metrics table to the list."""
+    from bot.categories import CATEGORY_INFO
+
+    return {info.label: c.value for c, info in CATEGORY_INFO.items()}

@@ -1,0 +1,74 @@
+"""The ops pages in a real browser on the seeded bot: filter, open, correct, export, metrics (screenshots)."""
+
+from __future__ import annotations
+
+import re
+
+from bot.ops.review import Filters, Review
+from bot.ops.store import open_engine
+
+
+def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, browser, screens, tmp_path):
+    stack = seeded_ops.stack
+    review = Review(open_engine(f"sqlite:///{stack.var_dir / 'ops.db'}"))
+    failing = review.list(Filters(fell_back=True, per_page=200)).total
+    assert failing > 0
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-TW", accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{stack.web_url}/ops")
+    assert page.url.endswith("/console/login")
+    page.get_by_label("帳號").fill(seeded_ops.staff)
+    page.get_by_label("密碼").fill(seeded_ops.password)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{stack.web_url}/console")
+    page.get_by_role("link", name="對話檢視").click()
+    page.wait_for_url(f"{stack.web_url}/ops")
+
+    # What failed: conversations where the bot did not understand, not yet reviewed.
+    page.get_by_label("聽不懂", exact=True).select_option("yes")
+    page.get_by_label("已檢視", exact=True).select_option("no")
+    page.get_by_role("button", name="篩選").click()
+    page.wait_for_url(re.compile(r"fell_back=yes"))
+    assert f"共 {failing} 段對話" in page.locator(".count").inner_text()
+    rows = page.locator("table.ops-list tbody tr")
+    assert rows.count() == min(failing, 25)
+    page.screenshot(path=str(screens / "ops-1-list.png"), full_page=True)
+
+    rows.first.locator("a").first.click()
+    page.wait_for_url(re.compile(r"/ops/conversation\?id="))
+    turn = page.locator("li.turn.fell-back").first
+    assert "聽不懂" in turn.inner_text()
+    page.screenshot(path=str(screens / "ops-2-conversation.png"), full_page=True)
+
+    turn.locator("summary", has_text="修正意圖").click()
+    turn.get_by_label("正確的意圖").select_option("policy_ask")
+    turn.get_by_role("button", name="儲存修正").click()
+    page.wait_for_selector("text=已儲存修正")
+    fixed = page.locator("li.turn.fell-back").first.locator(".fixed")
+    assert "policy_ask" in fixed.inner_text()
+    page.get_by_role("button", name="標記為已檢視").click()
+    page.wait_for_selector("text=已標記為已檢視")
+    page.get_by_role("link", name="← 回到對話列表").click()
+    page.wait_for_url(re.compile(r"fell_back=yes"))
+    assert f"共 {failing - 1} 段對話" in page.locator(".count").inner_text()  # the reviewed one left the to-do list
+
+    page.goto(f"{stack.web_url}/ops/corrections")
+    assert "policy_ask" in page.locator("table.queue").inner_text()
+    page.screenshot(path=str(screens / "ops-4-corrections.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下載訓練資料（YAML）").click()
+    saved = tmp_path / "ops_corrections.yml"
+    download.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert text.startswith('version: "3.1"') and "nlu:" in text
+
+    page.goto(f"{stack.web_url}/ops/metrics?from=")
+    assert page.locator("svg.chart").count() == 2
+    assert "貸款" in page.locator("#table-categories").inner_text()
+    page.screenshot(path=str(screens / "ops-3-metrics.png"), full_page=True)
+    with page.expect_download() as download:
+        page.locator("section", has_text="各類別對話數與占比").get_by_role("link", name="下載 CSV").click()
+    assert download.value.suggested_filename == "categories.csv"
+    page.get_by_role("link", name=re.compile(r"^\d+$")).first.click()  # a category count opens the list
+    page.wait_for_url(re.compile(r"/ops\?.*category="))
+    context.close()

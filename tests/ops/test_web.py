@@ -1,0 +1,121 @@
+"""The /ops pages over HTTP (Starlette test client) on a copy of the seeded ops database."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from urllib.parse import urlencode
+
+import pytest
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from bot.clock import FixedClock
+from bot.handoff.tickets import SqliteTicketStore
+from bot.kb.query import KnowledgeBase
+from bot.ops.export import build_export
+from bot.settings import Settings
+from bot.staff import StaffStore
+from bot.web.app import create_app, routes
+from tests.conftest import TODAY
+from tests.web.conftest import PASSWORD, csrf_of, login
+
+
+@pytest.fixture(scope="module")
+def app(ops_copy, tmp_path_factory):  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("opsweb")
+    settings = Settings.from_env({"BOT_VAR_DIR": str(folder), "BOT_SESSION_SECRET": "ops-web-secret",
+                                  "BOT_RASA_URL": "http://127.0.0.1:9", "BOT_TODAY": TODAY})
+    StaffStore(settings.staff_path).add("lin", PASSWORD)
+    kb = KnowledgeBase(ops_copy.kb, FixedClock(dt.date.fromisoformat(TODAY)))
+    return create_app(settings, tickets=SqliteTicketStore(ops_copy.tickets), kb=kb, review=ops_copy.review)
+
+
+@pytest.fixture
+def staff(app):  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    assert login(client).status_code == 303
+    return client
+
+
+def ops_routes():  # type: ignore[no-untyped-def]
+    for route in routes():
+        if isinstance(route, Route) and route.path.startswith("/ops"):
+            for method in sorted(route.methods - {"HEAD"}):
+                yield method, route.path.replace("{table}", "categories")
+
+
+@pytest.mark.parametrize(("method", "path"), list(ops_routes()))
+def test_every_ops_route_refuses_anonymous_users(app, method, path):
+    reply = TestClient(app).request(method, path, follow_redirects=False)
+    if method == "GET":
+        assert reply.status_code == 303 and reply.headers["location"] == "/console/login"
+    else:
+        assert reply.status_code == 401
+
+
+def test_list_page_filters_and_pages(staff, ops_copy):
+    from bot.ops.review import Filters
+
+    total = ops_copy.review.list(Filters()).total
+    page = staff.get("/ops?per_page=10")
+    assert page.status_code == 200 and f"共 {total} 段對話" in page.text
+    assert page.text.count('href="/ops/conversation?') == 10 and "下一頁" in page.text
+    fell = staff.get("/ops?fell_back=yes")
+    assert "聽不懂" in fell.text and 'class="fell-back"' in fell.text
+    bad = staff.get("/ops?below=lots")
+    assert bad.status_code == 400 and "信心值門檻必須是數字" in bad.text
+    injected = staff.get("/ops?" + urlencode({"q": "<script>alert(1)</script>"}))
+    assert injected.status_code == 200 and "<script>alert(1)</script>" not in injected.text
+
+
+def test_conversation_page_and_correction_round_trip(staff, ops_copy, seeded_ops):
+    sender = next(s for s in seeded_ops.summary["senders"] if any(
+        t["fell_back"] for t in ops_copy.review.conversation(s).turns))
+    page = staff.get("/ops/conversation?" + urlencode({"id": sender}))
+    assert page.status_code == 200 and "修正意圖" in page.text and "聽不懂" in page.text
+    event_id = re.search(r'name="event_id" value="(\d+)"', page.text).group(1)
+    token = csrf_of(page.text)
+    refused = staff.post("/ops/turn/correct", data={"event_id": event_id, "intent": "loan_ask"}, follow_redirects=False)
+    assert refused.status_code == 403
+    bad = staff.post("/ops/turn/correct", data={"csrf": token, "event_id": event_id, "intent": "nope"})
+    assert bad.status_code == 400 and "請選擇正確的意圖" in bad.text
+    saved = staff.post("/ops/turn/correct", data={"csrf": token, "event_id": event_id, "intent": "policy_ask"},
+                       follow_redirects=False)
+    assert saved.status_code == 303
+    shown = staff.get(saved.headers["location"])
+    assert "已修正為 <strong>policy_ask</strong>" in shown.text
+    download = staff.get("/ops/corrections/nlu.yml")
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    assert download.text == build_export(ops_copy.review.corrections()).yaml
+    assert staff.get("/ops/conversation?id=no-such-one").status_code == 404
+    tagged = staff.post("/ops/conversation/tag", data={"csrf": token, "id": sender, "tag": "看過"})
+    assert tagged.status_code == 200 and "看過" in tagged.text
+    assert staff.post("/ops/conversation/tag", data={"csrf": token, "id": sender, "tag": "<b>"}).status_code == 400
+    reviewed = staff.post("/ops/conversation/review", data={"csrf": token, "id": sender, "reviewed": "1"})
+    assert "已標記為已檢視" in reviewed.text
+
+
+def test_metrics_page_charts_and_csv_downloads(staff):
+    page = staff.get("/ops/metrics?from=")
+    assert page.status_code == 200
+    assert page.text.count("<svg") == 2 and "各類別對話數與占比" in page.text and "60天內截止的措施" in page.text
+    assert "http://" not in re.sub(r'xmlns="http://www.w3.org/2000/svg"', "", page.text)  # nothing from elsewhere
+    for key in ("summary", "categories", "handoff_reasons", "hours", "unanswered", "schemes", "ending"):
+        reply = staff.get(f"/ops/metrics/{key}.csv?from=")
+        assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(reply.text.lstrip("\ufeff"))))
+        assert rows and rows[0], key
+    assert staff.get("/ops/metrics/secrets.csv").status_code == 404
+    assert staff.get("/ops/metrics?from=2026-02-30").status_code == 400
+
+
+def test_conversation_csv_lists_every_matching_conversation(staff, ops_copy):
+    from bot.ops.review import Filters
+
+    reply = staff.get("/ops/conversations.csv?handed_off=yes")
+    rows = list(csv.reader(io.StringIO(reply.text.lstrip("\ufeff"))))
+    assert rows[0][0] == "對話"
+    assert len(rows) - 1 == ops_copy.review.list(Filters(handed_off=True)).total > 0
