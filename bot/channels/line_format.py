@@ -5,7 +5,10 @@ turn (LINE shows quick replies only there), at most 13, labels of at most 20
 characters. Scheme choices, and buttons LINE could not show as quick replies,
 become a Flex bubble (a card whose buttons stay tappable), with an alt text for
 notifications and old clients. A button's payload travels as postback data, and its
-title is shown in the chat as what the user "said".
+title is shown in the chat as what the user "said". An answer followed by its
+source footer (``bot.kb.answers.footer``) becomes one scheme card: the scheme's name
+as the title, the answer, the source in small print, and a button that dials the
+number to call (LINE links numbers in plain text, not in Flex text).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from bot import messages as texts
 from bot.channels.line_api import MAX_MESSAGES, Message
+from bot.kb.answers import SOURCE_LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +32,8 @@ FLEX_LABEL_MAX = 20
 ALT_TEXT_MAX = 400
 POSTBACK_DATA_MAX = 300
 _INTENT_PAYLOAD = re.compile(r"^/\w+(\{.*\})?$", re.DOTALL)
+_TITLE = re.compile(r"^【([^】]{1,60})】")
+_PHONE = re.compile(r"洽詢：.*?((?:\(0\d{1,2}\)|0\d{1,3})[\d-]{5,}\d)(?:\s*#\s*(\d+))?")
 
 
 def utf16_len(text: str) -> int:
@@ -107,6 +113,39 @@ def buttons_card(text: str, buttons: list[tuple[str, str]]) -> Message:
     }}
 
 
+def _phone_button(source: str) -> list[dict[str, Any]]:
+    match = _PHONE.search(source)
+    if not match:
+        return []
+    digits = re.sub(r"\D", "", match.group(1)) + (f",{match.group(2)}" if match.group(2) else "")  # "," dials the extension
+    return [{"type": "button", "style": "primary", "height": "sm", "margin": "md",
+             "action": {"type": "uri", "label": clip(f"撥打 {match.group(1)}", FLEX_LABEL_MAX), "uri": f"tel:{digits}"}}]
+
+
+def scheme_card(answer: str, source: str) -> Message:
+    """An answer and its source footer as one Flex bubble; the alt text keeps both."""
+    title = _TITLE.match(answer)
+    body_text = answer[title.end():].strip() if title else answer
+    bubble: dict[str, Any] = {"type": "bubble"}
+    if title:
+        bubble["header"] = {"type": "box", "layout": "vertical", "contents": [
+            {"type": "text", "text": title.group(1), "weight": "bold", "size": "lg", "wrap": True}]}
+    bubble["body"] = {"type": "box", "layout": "vertical", "contents": [
+        {"type": "text", "text": clip(body_text or answer, 2000), "wrap": True}]}
+    bubble["footer"] = {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
+        {"type": "text", "text": clip(source, 2000), "size": "xs", "color": "#777777", "wrap": True},
+        *_phone_button(source)]}
+    return {"type": "flex", "altText": clip(f"{answer}\n{source}", ALT_TEXT_MAX), "contents": bubble}
+
+
+def _plain_rasa(message: Any) -> str | None:
+    """The text of a Rasa message that is text only, else None."""
+    if not isinstance(message, dict) or any(message.get(k) for k in ("buttons", "quick_replies", "image", "custom")):
+        return None
+    text = str(message.get("text") or "").strip()
+    return text or None
+
+
 def _fits_quick_reply(buttons: list[tuple[str, str]]) -> bool:
     return len(buttons) <= QUICK_REPLY_MAX and all(len(title) <= QUICK_LABEL_MAX for title, _ in buttons)
 
@@ -148,9 +187,18 @@ def _custom(custom: Any) -> list[Message]:
 def to_line(bot_messages: list[dict[str, Any]]) -> list[Message]:
     """All the bot's messages for one turn, in order; quick replies only on the last one."""
     out: list[Message] = []
-    for index, message in enumerate(bot_messages):
+    index = 0
+    while index < len(bot_messages):
+        message = bot_messages[index]
+        answer = _plain_rasa(message)
+        source = _plain_rasa(bot_messages[index + 1]) if index + 1 < len(bot_messages) else None
+        if answer and source and source.startswith(SOURCE_LABEL) and not answer.startswith(SOURCE_LABEL):
+            out.append(scheme_card(answer, source))
+            index += 2
+            continue
         if isinstance(message, dict):
             out.extend(convert(message, last=index == len(bot_messages) - 1))
+        index += 1
     return out
 
 

@@ -15,6 +15,7 @@ from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
 
 BUBBLE_MAX = 300
+SOURCE_LABEL = "來源："  # starts every footer; the LINE channel shows an answer and its footer as one card
 
 ATTRIBUTE_LABELS = {
     "max_amount": "額度", "interest_rate": "利率", "interest_subsidy": "利息補貼", "guarantee_ratio": "保證成數",
@@ -50,7 +51,7 @@ def footer(facts: Facts) -> str:
     """「來源：…（日期）」 and the line to call."""
     scheme = facts.scheme
     titles = list(dict.fromkeys(source_title(ref) for ref in scheme.sources))[:2]
-    lines = [f"來源：{'、'.join(titles)}（資料日期{roc_date(scheme.source_date)}）"]
+    lines = [f"{SOURCE_LABEL}{'、'.join(titles)}（資料日期{roc_date(scheme.source_date)}）"]
     if scheme.unofficial:
         lines.append("部分內容來自非官方資料，請以官方公告為準。")
     if facts.contacts:

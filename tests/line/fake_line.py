@@ -76,7 +76,10 @@ def _action_problems(action: Any, where: str, label_max: int = 20) -> list[tuple
     elif kind == "message":
         if not isinstance(action.get("text"), str) or not 0 < len(action["text"]) <= 300:
             problems.append((f"{where}.text", "must be 1-300 characters"))
-    elif kind != "uri":
+    elif kind == "uri":
+        if not re.match(r"^(https?://|tel:|line://)", str(action.get("uri", ""))) or len(action["uri"]) > 1000:
+            problems.append((f"{where}.uri", "must be an http, https, tel or line URI of 1-1000 characters"))
+    else:
         problems.append((f"{where}.type", "unsupported action"))
     return problems
 

@@ -60,6 +60,21 @@ def test_more_than_five_messages_are_merged_then_overflow_goes_to_further_calls(
     assert (len(first), len(rest)) == (5, 2) and "quickReply" in rest[-1]
 
 
+def test_an_answer_and_its_source_become_one_scheme_card_with_a_dial_button():
+    answer = "【青年創業及啟動金貸款】協助青年創業。\n額度：最高200萬元"
+    source = "來源：經濟部中小及新創企業署（資料日期114年3月1日）\n洽詢：青創專線 02-27090638 #281"
+    [card, follow] = to_line([{"text": answer}, {"text": source}, {"text": "還有什麼想了解的嗎？", "buttons": TOPICS}])
+    bubble = card["contents"]
+    assert bubble["header"]["contents"][0]["text"] == "青年創業及啟動金貸款"
+    assert bubble["body"]["contents"][0]["text"] == "協助青年創業。\n額度：最高200萬元"
+    dial = bubble["footer"]["contents"][-1]["action"]
+    assert dial == {"type": "uri", "label": "撥打 02-27090638", "uri": "tel:0227090638,281"}
+    assert card["altText"].startswith(answer) and "quickReply" in follow
+    assert message_problems([card, follow]) == []
+    # A source line on its own, or text around it, stays text.
+    assert [m["type"] for m in to_line([{"text": source}, {"text": "好"}])] == ["text", "text"]
+
+
 def test_custom_payloads_pass_line_messages_through_and_skip_unknown_ones():
     sticker = {"type": "sticker", "packageId": "446", "stickerId": "1988"}
     assert to_line([{"custom": {"line": sticker}}, {"custom": {"map": 1}}, {"custom": {"text": "好"}}]) == [

@@ -89,7 +89,10 @@ def test_postback_answers_a_topic_button_with_a_scheme_card(line_stack):
     # Tapping a card button sends its data back as a postback: the bot answers that scheme.
     assert deliver(line_stack.webhook, line_stack.secret, postback(fake, user, buttons[0]["action"]["data"]))[0] == 200
     second = answers(fake, user, 2)[1]
-    assert "來源" in all_text([second])
+    card = second.messages[0]
+    assert card["type"] == "flex" and card["contents"]["header"]["contents"][0]["text"]  # the scheme's name
+    assert "來源" in card["contents"]["footer"]["contents"][0]["text"]
+    assert card["contents"]["footer"]["contents"][-1]["action"]["uri"].startswith("tel:")
     assert user_texts(line_stack, user) == ["/loan_ask", buttons[0]["action"]["data"]]
     no_refusals(fake, user)
 
