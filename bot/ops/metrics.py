@@ -20,18 +20,19 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, not_, select, true
+from sqlalchemy import and_, case, func, not_, select, true
 from sqlalchemy.engine import Engine
 
 from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES
 from bot.handoff.tickets import SqliteTicketStore, Ticket
 from bot.kb.query import KnowledgeBase, Status, UnknownScheme
-from bot.ops.events import HandoffReason, refresh
+from bot.ops.events import OTHER, HandoffReason, category_value, refresh
 from bot.ops.review import day_bounds, local_time
-from bot.ops.store import conversations, turns
+from bot.ops.store import conversations, corrections, turns
 
 TOP = 10
 ENDING_DAYS = 60
+LOW_CONFIDENCE = 0.6
 STATUS_LABELS = {Status.OPEN: "受理中", Status.ENDED: "已截止", Status.NOT_STARTED: "尚未開始"}
 
 
@@ -49,8 +50,18 @@ class Table:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(self.headers)
-        writer.writerows(self.rows)
+        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in self.rows])
         return buffer.getvalue()
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """Callers' text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) gets a ``'`` first.
+
+    The agency opens these files in Excel; OWASP's advice for CSV injection.
+    """
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +133,7 @@ def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | 
                              .where(in_period, t.scheme.is_not(None)).group_by(t.scheme)
                              .order_by(func.count().desc(), t.scheme)).all()
         senders = {s for (s,) in db.execute(select(c.sender_id).where(in_period, c.handed_off))}
+        intents = intent_rows(db, joined, and_(asked, not_(t.text.startswith("/"))))
     minutes = first_response_minutes(tickets.queue() if tickets else [], senders)
     tables = {
         "categories": category_table(by_category),
@@ -132,6 +144,9 @@ def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | 
                        [[f"{h:02d}:00–{h:02d}:59", hours.get(h, 0)] for h in range(24)]),
         "unanswered": Table("unanswered", "最常問但答不出來的問題", ["問題", "次數", "最近一次", "對話"],
                             [[text, n, local_time(last), sender] for text, n, last, sender in unanswered]),
+        "intents": Table("intents", "各意圖的信心值與修正（該補訓練的先看）",
+                         ["意圖", "類別", "訊息數", "平均信心", f"信心低於{LOW_CONFIDENCE:g}", "低信心占比(%)", "被改成其他意圖"],
+                         intents, note="只算民眾自己打的字（不含按鈕與表單回答）；依低信心則數排序。"),
         **scheme_tables(dict(schemes), kb),
     }
     return Report(
@@ -141,6 +156,20 @@ def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | 
         median_first_response_minutes=statistics.median(minutes) if minutes else None,
         satisfaction=statistics.fmean(ratings) if ratings else None, ratings=len(ratings), tables=tables,
     )
+
+
+def intent_rows(db: Any, joined: Any, typed: Any) -> list[list[Any]]:
+    """Per intent: messages, mean confidence, how many were unsure, how many staff corrected to another intent."""
+    t = turns.c
+    low = func.sum(case((t.confidence < LOW_CONFIDENCE, 1), else_=0))
+    found = db.execute(select(t.intent, func.count(), func.avg(t.confidence), low).select_from(joined).where(typed)
+                       .group_by(t.intent)).all()
+    moved = dict(db.execute(
+        select(t.intent, func.count()).select_from(joined.join(corrections, corrections.c.event_id == t.event_id))
+        .where(typed, corrections.c.intent != t.intent).group_by(t.intent)).all())
+    rows = [[intent or "—", category_label(category_value(intent)), n, round(float(mean or 0), 3), int(unsure or 0),
+             round(100 * int(unsure or 0) / n, 1), moved.get(intent, 0)] for intent, n, mean, unsure in found]
+    return sorted(rows, key=lambda r: (-r[4], -r[6], r[3], r[0]))
 
 
 def category_table(by_category: dict[str, int]) -> Table:
@@ -190,4 +219,4 @@ def scheme_tables(asked: dict[str, int], kb: KnowledgeBase | None) -> dict[str, 
 
 
 def category_label(value: str) -> str:
-    return next((i.label for c, i in CATEGORY_INFO.items() if c.value == value), value)
+    return next((i.label for c, i in CATEGORY_INFO.items() if c.value == value), "其他" if value == OTHER else value)

@@ -17,7 +17,7 @@ import pytest
 from bot.clock import TAIPEI, FixedClock
 from bot.handoff.tickets import SqliteTicketStore
 from bot.kb.query import KnowledgeBase
-from bot.ops.metrics import report
+from bot.ops.metrics import Table, report, spreadsheet_safe
 from tests.conftest import ROOT, TODAY
 from tests.ops.conftest import user_events
 from tests.ops.test_review import FALLBACK_ACTIONS, expected_category, expected_handed_off
@@ -154,7 +154,36 @@ def test_every_table_downloads_as_csv_with_the_same_cells(result):
     for table in result.all_tables():
         rows = list(csv.reader(io.StringIO(table.csv())))
         assert rows[0] == table.headers
-        assert rows[1:] == [[str(cell) for cell in row] for row in table.rows], table.key
+        assert rows[1:] == [[str(spreadsheet_safe(cell)) for cell in row] for row in table.rows], table.key
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
+    table = Table("t", "t", ["問題"], [["=HYPERLINK(\"http://evil\")"], ["+886 電話"], ["@SUM(A1)"], ["-1+1"], ["貸款"], [-3]])
+    cells = [row[0] for row in csv.reader(io.StringIO(table.csv()))][1:]
+    assert cells == ["'=HYPERLINK(\"http://evil\")", "'+886 電話", "'@SUM(A1)", "'-1+1", "貸款", "-3"]
+
+
+def test_intent_table_ranks_intents_by_unsure_messages(result, raw, ops_copy, kb):
+    typed: dict[str, list[float]] = {}
+    for events in raw.values():
+        for event, in_form in user_events(events):
+            if not in_form and not event["text"].startswith("/"):
+                intent = event["parse_data"]["intent"]
+                typed.setdefault(intent["name"], []).append(intent["confidence"])
+    rows = {r[0]: r for r in result.tables["intents"].rows}
+    assert set(rows) == set(typed)
+    for intent, confidences in typed.items():
+        row = rows[intent]
+        assert row[2] == len(confidences) and row[3] == pytest.approx(statistics.fmean(confidences), abs=0.001)
+        assert row[4] == sum(c < 0.6 for c in confidences)
+    lows = [r[4] for r in result.tables["intents"].rows]
+    assert lows == sorted(lows, reverse=True) and lows[0] > 0
+    turn = next(t for s in raw for t in ops_copy.review.conversation(s).turns
+                if t["intent"] == "loan_ask" and not t["text"].startswith("/"))
+    ops_copy.review.correct(turn["event_id"], "policy_ask", [], "lin")
+    again = report(ops_copy.review.engine, None, None, None, kb)
+    assert {r[0]: r[6] for r in again.tables["intents"].rows}["loan_ask"] == 1
+    ops_copy.review.remove_correction(turn["event_id"])
 
 
 def test_cli_metrics_prints_the_category_table_as_csv(ops_copy, result):
