@@ -16,7 +16,7 @@ from bot import messages
 from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, INTENT_CATEGORY, Category
 from bot.clock import clock_from_setting
 from bot.handoff.urgency import urgent_reason
-from bot.kb.answers import ATTRIBUTE_LABELS, Facts, attribute_answer, button_title
+from bot.kb.answers import ATTRIBUTE_LABELS, Facts, attribute_answer, button_title, scheme_card
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
 from bot.settings import Settings
 
@@ -85,8 +85,7 @@ class ActionAnswerAttribute(KnowledgeAction):
         scheme_id = self._scheme_in_question(tracker, category, attribute)
         urgent = urgent_reason(tracker.latest_message.get("text") or "", intent)
         if scheme_id:
-            for bubble in attribute_answer(gather(self.kb, scheme_id), attribute):
-                dispatcher.utter_message(text=bubble)
+            answer_scheme(dispatcher, tracker, gather(self.kb, scheme_id), attribute)
             events = [SlotSet("scheme", scheme_id)]
         elif category in HOTLINE_CATEGORIES:
             offer_category(self.kb, dispatcher, tracker, category, intent, attribute)
@@ -115,6 +114,18 @@ class ActionAnswerAttribute(KnowledgeAction):
         if attribute and category is not None and self.kb.scheme(str(remembered)).category == category.value:
             return str(remembered)
         return None
+
+
+def answer_scheme(dispatcher: CollectingDispatcher, tracker: Tracker, facts: Facts, attribute: str | None) -> None:
+    """The answer bubbles; on the web chat the last one (source, contact) also carries a scheme card."""
+    bubbles = attribute_answer(facts, attribute)
+    card = scheme_card(facts) if tracker.get_latest_input_channel() == "socketio" else None
+    for number, bubble in enumerate(bubbles, start=1):
+        if card and number == len(bubbles):
+            dispatcher.utter_message(text=bubble, json_message=card)
+        else:
+            dispatcher.utter_message(text=bubble)
+
 
 def offer_category(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker: Tracker, category: Category,
                    intent: str, attribute: str | None) -> None:

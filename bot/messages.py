@@ -54,6 +54,9 @@ def callback_time(moment) -> str:  # type: ignore[no-untyped-def]
 
 PERSON_BUTTON = "請真人協助"
 
+# Scheme status on the web chat's scheme cards (bot.kb.query.Status values).
+SCHEME_STATUS_LABELS = {"open": "受理中", "ended": "已截止", "not_started": "尚未開始受理"}
+
 
 def rating_label(score: int) -> str:
     return f"{score}分"

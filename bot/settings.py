@@ -7,6 +7,7 @@ Secrets have no default. A bad value stops start-up naming the variable.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,18 @@ def _office_hours(text: str) -> str:
     return text
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    """Comma-separated origins (scheme://host[:port], no path); empty adds none."""
+    origins = tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"{origin!r} is not an origin such as https://www.example.gov.tw")
+    return origins
+
+
 def _path(text: str) -> Path:
     path = Path(text)
     return path if path.is_absolute() else ROOT / path
@@ -66,6 +79,8 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("line_channel_secret", "BOT_LINE_CHANNEL_SECRET", None, "LINE channel secret (secret): checks X-Line-Signature; empty means the LINE webhook answers 503.", secret=True),
     Spec("line_access_token", "BOT_LINE_ACCESS_TOKEN", None, "LINE channel access token (secret, long-lived) for reply and push calls.", secret=True),
     Spec("line_api_url", "BOT_LINE_API_URL", "https://api.line.me", "LINE Messaging API base URL (tests point it at a fake LINE server)."),
+    Spec("chat_socket_url", "BOT_CHAT_SOCKET_URL", "http://127.0.0.1:5005", "Rasa's socket.io address as the web chat page's browser reaches it."),
+    Spec("chat_origins_setting", "BOT_CHAT_ORIGINS", "", "Comma-separated sites (https://www.example.gov.tw) that may embed the web chat (iframe) or open its socket (CORS), besides the web app's own http://127.0.0.1 and http://localhost on BOT_WEB_PORT.", _origins),
 )
 
 
@@ -88,6 +103,8 @@ class Settings:
     line_channel_secret: str | None
     line_access_token: str | None
     line_api_url: str
+    chat_socket_url: str
+    chat_origins_setting: tuple[str, ...]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -110,6 +127,12 @@ class Settings:
 
     def with_changes(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def chat_origins(self) -> tuple[str, ...]:
+        """Origins whose pages may embed the chat or open its socket: the web app's own and the setting's."""
+        own = (f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}")
+        return tuple(dict.fromkeys(own + self.chat_origins_setting))
 
     @property
     def nlu_dir(self) -> Path:

@@ -73,7 +73,10 @@ def start_stack(model_path: Path, folder: Path, today: str,
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
            "BOT_TODAY": today, "BOT_VAR_DIR": str(folder), "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
            "BOT_SESSION_SECRET": "session-" + os.urandom(8).hex(), "BOT_API_TOKEN": api_token,
-           "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}", **(extra_env or {})}
+           "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}",
+           # The web chat page connects to this Rasa; its socket accepts the web app's own origin.
+           "BOT_WEB_PORT": str(web_port), "BOT_CHAT_SOCKET_URL": f"http://127.0.0.1:{rasa_port}",
+           **(extra_env or {})}
     processes = []
     try:
         for service in supervisor.services(sys.executable, model_path, token, endpoints, rasa_port, action_port,

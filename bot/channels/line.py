@@ -7,7 +7,7 @@ burst from one user is answered in order, one event at a time, while other users
 are served in parallel. All the bot's messages for an event go out in one reply
 call; more than five, or a spent reply token, go by push. Console staff replies
 and handoff notices reach LINE through :class:`LinePushOutput` (Rasa's
-``/conversations/{id}/execute?output_channel=latest``).
+``output_channel=latest`` on ``/conversations/{id}/tracker/events`` and ``/execute``).
 
 Groups and multi-person chats are one conversation each (the group or room id).
 There the bot answers only text that @-mentions it and its own buttons; it says

@@ -47,17 +47,35 @@ def fit(text: str, limit: int = BUBBLE_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def footer(facts: Facts) -> str:
-    """「來源：…（日期）」 and the line to call."""
-    scheme = facts.scheme
+def source_lines(scheme: Scheme) -> list[str]:
+    """「來源：…（資料日期…）」 and, for unofficial facts, the caution."""
     titles = list(dict.fromkeys(source_title(ref) for ref in scheme.sources))[:2]
     lines = [f"{SOURCE_LABEL}{'、'.join(titles)}（資料日期{roc_date(scheme.source_date)}）"]
     if scheme.unofficial:
         lines.append("部分內容來自非官方資料，請以官方公告為準。")
+    return lines
+
+
+def footer(facts: Facts) -> str:
+    """「來源：…（日期）」 and the line to call."""
+    lines = source_lines(facts.scheme)
     if facts.contacts:
         first = facts.contacts[0]
         lines.append(f"洽詢：{first.name} {first.phone}")
     return fit("\n".join(lines))
+
+
+def scheme_card(facts: Facts) -> dict[str, object]:
+    """The footer as a card for the web chat (a socket.io ``custom`` payload; other channels get the text)."""
+    from bot.messages import SCHEME_STATUS_LABELS
+
+    card: dict[str, object] = {"type": "scheme_card", "scheme": facts.scheme.id, "title": facts.scheme.name,
+                               "status": SCHEME_STATUS_LABELS[facts.status.value], "lines": source_lines(facts.scheme)}
+    if facts.contacts:
+        first = facts.contacts[0]
+        card["lines"] = [*source_lines(facts.scheme), f"洽詢：{first.name}"]
+        card["phone"] = first.phone
+    return card
 
 
 def ended_notice(facts: Facts) -> str:

@@ -1,10 +1,9 @@
-"""The web app (127.0.0.1:8000): staff console and JSON API. One route table, one error handler."""
+"""The web app (127.0.0.1:8000): web chat page, staff console and JSON API. One route table, one error handler."""
 
 from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,12 +20,11 @@ from bot.kb.query import KnowledgeBase
 from bot.settings import Settings, SettingsError
 from bot.staff import StaffStore
 from bot.ops.review import Review
-from bot.web import api, console, ops
-from bot.web.deps import Deps, make_templates, render
+from bot.web import api, chat, console, ops
+from bot.web.deps import STATIC, Deps, make_templates, render
 from bot.web.rasa_client import RasaClient
 
 logger = logging.getLogger(__name__)
-STATIC = Path(__file__).resolve().parent / "static"
 SESSION_HOURS = 8
 
 
@@ -64,6 +62,9 @@ def routes() -> list[Route | Mount]:
         Route("/ops/corrections/nlu.yml", ops.corrections_yaml),
         Route("/ops/metrics", ops.metrics_page),
         Route("/ops/metrics/{table}.csv", ops.metrics_csv),
+        Route("/chat", chat.page),
+        Route("/chat/history", chat.history_json),
+        Route("/chat/embed.js", chat.embed_js),
         Route("/api/triage", api.api_triage, methods=["POST"]),
         Route("/api/conversations/{conversation_id}/messages", api.api_pickup),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
@@ -81,7 +82,7 @@ async def handle_error(request: Request, exc: Exception) -> Response:
         message = "找不到這個頁面。"
     if status == 405:
         message = "不支援這個操作。"
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(("/api/", "/chat/history")):
         return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
     return render(request, "console/error.html", status_code=status, message=message, status=status)
 

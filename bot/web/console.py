@@ -133,9 +133,9 @@ async def reply(request: Request) -> Response:
         raise HTTPException(409, "服務單已結案，無法再回覆。")
     d.tickets.reply(ticket_id, staff, text)  # stored first: the user's client picks it up (REST)
     try:
-        await d.rasa.record_bot_message(ticket.conversation_id, text, staff)
+        await d.rasa.relay_staff_message(ticket.conversation_id, text, staff)
     except RasaUnavailable:
-        logger.warning("reply on ticket %s stored but not added to the Rasa history", ticket_id)
+        logger.warning("reply on ticket %s stored but not sent through Rasa", ticket_id)
     return _back(ticket_id, "sent")
 
 

@@ -19,6 +19,7 @@ from bot.web.rasa_client import RasaClient
 from bot.web.security import csrf_token, current_staff
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 CHANNEL_LABELS = {"rest": "網頁/REST", "line": "LINE", "socketio": "網頁聊天"}
 
 

@@ -13,6 +13,10 @@ from bot.triage import Parse, parse_from_rasa
 logger = logging.getLogger(__name__)
 
 
+# Rasa sends appended bot events out on the conversation's latest input channel.
+LIVE_DELIVERY = {"execute_side_effects": "true", "output_channel": "latest"}
+
+
 class RasaUnavailable(RuntimeError):
     """The Rasa server did not answer (down, or refused our token)."""
 
@@ -23,11 +27,11 @@ class RasaClient:
         self.token = token or ""
         self.timeout = timeout
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
         url = f"{self.base_url}{path}"
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
-                reply = await client.request(method, url, params={"token": self.token}, json=body)
+                reply = await client.request(method, url, params={"token": self.token, **(params or {})}, json=body)
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
         if reply.status_code >= 400:
@@ -41,16 +45,27 @@ class RasaClient:
         tracker = await self._call("GET", self._conversation(conversation_id) + "/tracker")
         return list(tracker.get("events") or [])
 
-    async def record_bot_message(self, conversation_id: str, text: str, author: str) -> None:
-        """Put a staff reply into the conversation's history, so transcripts and logs show it."""
+    async def relay_staff_message(self, conversation_id: str, text: str, author: str) -> None:
+        """Add a staff reply to the conversation and send it out on the user's own channel.
+
+        ``execute_side_effects`` makes Rasa hand the appended bot event to the output
+        channel of the conversation's latest input channel (``output_channel=latest``):
+        the socket.io room of a web chat session, a LINE push. It works while the
+        conversation is paused, since appending events asks no policy. REST has no
+        push, so REST users pick the reply up from the ticket outbox instead.
+        """
         await self._call("POST", self._conversation(conversation_id) + "/tracker/events",
-                         [{"event": "bot", "text": text, "metadata": {"staff": author}}])
+                         [{"event": "bot", "text": text, "metadata": {"staff": author}}], LIVE_DELIVERY)
 
     async def resume_and_ask_rating(self, conversation_id: str) -> list[dict[str, Any]]:
-        """Resume the paused conversation and run the rating question; returns the bot's messages."""
+        """Resume the paused conversation and run the rating question; returns the bot's messages.
+
+        The question also goes out on the user's latest channel (web chat, LINE). For
+        REST, Rasa's collecting channel returns it here and the console queues it.
+        """
         await self._call("POST", self._conversation(conversation_id) + "/tracker/events", [{"event": "resume"}])
         result = await self._call("POST", self._conversation(conversation_id) + "/execute",
-                                  {"name": "action_ask_rating"})
+                                  {"name": "action_ask_rating"}, {"output_channel": "latest"})
         # /execute does not end with action_listen; without it the next user turn matches no rule.
         await self._call("POST", self._conversation(conversation_id) + "/tracker/events",
                          [{"event": "action", "name": "action_listen"}])

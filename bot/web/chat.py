@@ -1,0 +1,47 @@
+"""The web chat: the page at /chat, its history endpoint, and the embed script.
+
+The page talks to Rasa's socket.io channel directly (``BOT_CHAT_SOCKET_URL``); the
+web app only serves the page and reads past messages from Rasa's tracker, since
+that API needs the token the browser must never see.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from bot.channels.web_format import history, valid_session_id
+from bot.web.deps import STATIC, deps
+from bot.web.rasa_client import RasaUnavailable
+
+def frame_ancestors(origins: tuple[str, ...]) -> str:
+    """CSP: which sites may show the chat in an iframe (the embed snippet)."""
+    return "frame-ancestors 'self' " + " ".join(origins)
+
+
+async def page(request: Request) -> Response:
+    settings = deps(request).settings
+    # Not deps.render: the chat page has no console session, CSRF token or staff name.
+    response = deps(request).templates.TemplateResponse(request, "chat/page.html", {
+        "socket_url": settings.chat_socket_url, "embedded": request.query_params.get("embed") == "1"})
+    response.headers["Content-Security-Policy"] = frame_ancestors(settings.chat_origins)
+    return response
+
+
+async def history_json(request: Request) -> Response:
+    """GET /chat/history?session=<32 hex> → {"messages": [...]}; unknown sessions have none."""
+    session = request.query_params.get("session", "")
+    if not valid_session_id(session):
+        raise HTTPException(400, "session 必須是32位十六進位字串。")
+    try:
+        events = await deps(request).rasa.events(session)
+    except RasaUnavailable as exc:
+        raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
+    return JSONResponse({"session": session, "messages": history(events)}, headers={"Cache-Control": "no-store"})
+
+
+async def embed_js(request: Request) -> Response:
+    """The snippet other sites include: a floating button that opens /chat in an iframe."""
+    return FileResponse(STATIC / "chat" / "embed.js", media_type="application/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
