@@ -135,7 +135,7 @@ def run(all_services: list[Service], timeout: float = 300.0) -> int:
                 return 1
             print(f"{service.name} ready: {service.health_url}", flush=True)
         print("All services are up: REST POST http://127.0.0.1:5005/webhooks/rest/webhook, "
-              "console http://127.0.0.1:8000/console — Ctrl-C stops everything.", flush=True)
+              "web chat http://127.0.0.1:8000/chat, console http://127.0.0.1:8000/console — Ctrl-C stops everything.", flush=True)
         while all(p.poll() is None for _, p in started):
             time.sleep(0.5)
         print("a service exited; stopping the others.", flush=True)

@@ -38,7 +38,14 @@ async def history_json(request: Request) -> Response:
         events = await deps(request).rasa.events(session)
     except RasaUnavailable as exc:
         raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
+    if not from_web_chat(events):
+        events = []  # a REST or LINE conversation is not the web chat's to show
     return JSONResponse({"session": session, "messages": history(events)}, headers={"Cache-Control": "no-store"})
+
+
+def from_web_chat(events: list[dict]) -> bool:
+    """True unless a user message of the conversation came in on another channel."""
+    return all(e.get("input_channel") in (None, "socketio") for e in events if e.get("event") == "user")
 
 
 async def embed_js(request: Request) -> Response:

@@ -122,3 +122,12 @@ def test_answer_history_and_staff_relay_reach_every_tab_of_the_session(stack):
     assert history[0] == {"who": "user", "text": "青創貸款最多可以借多少", "timestamp": history[0]["timestamp"]}
     assert any(m.get("custom", {}).get("type") == "scheme_card" for m in history)
     assert history[-1]["text"] == "您好，我是客服小林。" and history[-1]["staff"] is True
+
+
+def test_history_shows_no_conversation_of_another_channel(stack):
+    from tests.e2e.client import say
+
+    rest_user = "a" * 32  # a REST sender id that happens to look like a web chat session
+    say(stack.rasa_url, rest_user, "青創貸款最多可以借多少")
+    reply = httpx.get(f"{stack.web_url}/chat/history", params={"session": rest_user}, timeout=30)
+    assert reply.status_code == 200 and reply.json()["messages"] == []
