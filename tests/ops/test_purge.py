@@ -22,7 +22,7 @@ from tests.ops.support import PHONE, conversation, load_stores
 
 DAY = 86_400
 OLD = 200 * DAY  # older than the default 180 days
-REVIEW = "review_tags"  # stands for the review pages' tables: any table with a sender_id column
+FUTURE = "ops_future_notes"  # a table no code knows yet: any table with a sender_id column is covered
 
 
 def copy_database(source: Path, target: Path, keep: tuple[str, ...]) -> None:
@@ -47,10 +47,26 @@ def rows(path: Path, table: str, sender: str) -> int:
         return db.execute(f"select count(*) from {table} where sender_id = ?", (sender,)).fetchone()[0]
 
 
-def add_review_rows(path: Path, senders: tuple[str, ...]) -> None:
+def review(path: Path, senders: tuple[str, ...]) -> None:
+    """What staff do on /ops: the derived turns, a tag, "reviewed"; plus rows of a future table."""
+    from bot.ops.review import Review
+
+    pages = Review.from_url(f"sqlite:///{path}")
+    pages.refresh()
+    for sender in senders:
+        pages.add_tag(sender, "wrong_intent", "lin")
+        pages.set_reviewed(sender, "lin")
+    pages.engine.dispose()
     with sqlite3.connect(path) as db:
-        db.execute(f"create table if not exists {REVIEW} (id integer primary key, sender_id text, tag text)")
-        db.executemany(f"insert into {REVIEW} (sender_id, tag) values (?, 'wrong_intent')", [(s,) for s in senders])
+        db.execute(f"create table {FUTURE} (id integer primary key, sender_id text, note text)")
+        db.executemany(f"insert into {FUTURE} (sender_id, note) values (?, 'x')", [(s,) for s in senders])
+
+
+def rows_by_table(path: Path, sender: str) -> dict[str, int]:
+    with sqlite3.connect(path) as db:
+        tables = [t for (t,) in db.execute("select name from sqlite_master where type = 'table'")
+                  if any(c[1] == "sender_id" for c in db.execute(f"pragma table_info({t})"))]
+    return {table: rows(path, table, sender) for table in tables}
 
 
 def make_tickets(path: Path, old: str, new: str) -> dict[str, int]:
@@ -89,24 +105,27 @@ def test_purge_deletes_idle_conversations_from_a_real_stacks_databases_and_redac
     for name in ("tracker.db", "ops.db"):
         copy_database(stack.var_dir / name, tmp_path / name, (old, new))
         backdate(tmp_path / name, old, OLD)
-    add_review_rows(tmp_path / "ops.db", (old, old, new))
+    review(tmp_path / "ops.db", (old, new))
     tickets = make_tickets(tmp_path / "tickets.db", old, new)
-    before = {name: rows(tmp_path / name, "events", old) for name in ("tracker.db", "ops.db")}
-    assert all(before.values())
+    before = {label: rows_by_table(tmp_path / f"{label}.db", old) for label in ("tracker", "ops")}
+    assert before["tracker"]["events"] and before["ops"]["events"]
+    assert {"ops_turns", "ops_conversations", "ops_tags", "ops_reviews", FUTURE} <= set(before["ops"])
+    assert all(before["ops"][t] for t in ("ops_tags", "ops_reviews", FUTURE))
 
     dry = run_purge(tmp_path, "--dry-run")
     assert "conversations with no event since" in dry and ": 1\n" in dry
-    assert f"would delete {before['tracker.db']} rows from tracker:events" in dry
-    assert f"would delete {before['ops.db']} rows from ops:events" in dry
-    assert f"would delete 2 rows from ops:{REVIEW}" in dry
+    for label, counts in before.items():
+        for table, count in counts.items():
+            assert f"would delete {count} rows from {label}:{table}\n" in dry, (label, table, dry)
     assert "would redact 1 resolved tickets; would delete 1 unused contact drafts" in dry
-    assert rows(tmp_path / "tracker.db", "events", old) == before["tracker.db"]  # a dry run changes nothing
+    assert rows_by_table(tmp_path / "ops.db", old) == before["ops"]  # a dry run changes nothing
 
     done = run_purge(tmp_path)
-    assert f"deleted {before['tracker.db']} rows from tracker:events" in done
-    for name, table in (("tracker.db", "events"), ("ops.db", "events"), ("ops.db", REVIEW)):
-        assert rows(tmp_path / name, table, old) == 0, (name, table)
-        assert rows(tmp_path / name, table, new) > 0, (name, table)
+    assert f"deleted {before['tracker']['events']} rows from tracker:events" in done
+    for label in ("tracker", "ops"):
+        assert set(rows_by_table(tmp_path / f"{label}.db", old).values()) == {0}, label
+        assert rows_by_table(tmp_path / f"{label}.db", new)["events"] > 0, label
+    assert rows(tmp_path / "ops.db", "ops_tags", new) == rows(tmp_path / "ops.db", FUTURE, new) == 1
 
     store = SqliteTicketStore(tmp_path / "tickets.db")
     redacted = store.get(tickets["resolved_long_ago"])
@@ -136,14 +155,14 @@ def test_purge_works_on_postgresql(monkeypatch, tmp_path, postgres_url):
             event = json.loads(data)
             event["timestamp"] -= OLD
             db.execute(sa.text("update events set data = :d where id = :i"), {"d": json.dumps(event), "i": row_id})
-        db.execute(sa.text(f"create table {REVIEW} (id serial primary key, sender_id text, tag text)"))
-        db.execute(sa.text(f"insert into {REVIEW} (sender_id, tag) values ('pg-old', 'x'), ('pg-new', 'y')"))
+        db.execute(sa.text(f"create table {FUTURE} (id serial primary key, sender_id text, note text)"))
+        db.execute(sa.text(f"insert into {FUTURE} (sender_id, note) values ('pg-old', 'x'), ('pg-new', 'y')"))
 
     assert purge(tracker_url, ops_url, None, 180, dry_run=True).rows == {
-        "tracker:events": 5, "ops:events": 5, f"ops:{REVIEW}": 1}
+        "tracker:events": 5, "ops:events": 5, f"ops:{FUTURE}": 1}
     report = purge(tracker_url, ops_url, None, 180)
     assert report.conversations == 1 and report.rows["ops:events"] == 5
-    for url, table in ((tracker_url, "events"), (ops_url, "events"), (ops_url, REVIEW)):
+    for url, table in ((tracker_url, "events"), (ops_url, "events"), (ops_url, FUTURE)):
         with sa.create_engine(url).connect() as db:
             senders = {s for (s,) in db.execute(sa.text(f"select sender_id from {table}"))}
         assert senders == {"pg-new"}, (url, table)
