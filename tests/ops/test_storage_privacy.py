@@ -54,6 +54,22 @@ def test_the_same_stores_work_on_postgresql(monkeypatch, tmp_path, postgres_url)
     assert not list(tmp_path.glob("*.db"))  # the URLs replaced the SQLite files
 
 
+def test_any_broker_behind_the_masking_tracker_store_gets_masked_events(tmp_path):
+    """The scale-out profile streams to RabbitMQ through a plain Pika broker; the tracker store masks first."""
+    from rasa.core.brokers.file import FileEventBroker
+    from rasa.shared.core.domain import Domain
+
+    from bot.ops.stores import MaskingSQLTrackerStore
+
+    broker = FileEventBroker(str(tmp_path / "events.jsonl"))  # Rasa's own broker, no masking of its own
+    store = MaskingSQLTrackerStore(Domain.load(str(ROOT / "domain.yml")), db=str(tmp_path / "tracker.db"),
+                                   event_broker=broker)
+    asyncio.run(store.save(conversation(store, "plain-broker")))
+    published = (tmp_path / "events.jsonl").read_text(encoding="utf-8")
+    assert published.count("plain-broker") == 5 and "[手機]" in published
+    assert leaks(published) == []
+
+
 # --- the form keeps the callback the stores mask --------------------------------------------
 def test_a_phone_masked_on_reload_still_reaches_the_ticket(tmp_path):
     from rasa_sdk import Tracker
