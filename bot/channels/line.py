@@ -153,6 +153,7 @@ class LineInput(InputChannel):
         self.delivery = Delivery(self.api)
         self.seen = RecentIds()
         self.queues = ConversationQueues()
+        self.tracker_store: Any = None  # Rasa's, taken from the app on the first delivery
 
     def __repr__(self) -> str:
         return f"LineInput(configured={self.configured})"
@@ -211,6 +212,8 @@ class LineInput(InputChannel):
             except Rejected as exc:
                 logger.warning("LINE delivery refused: %s", exc.code)
                 return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
+            agent = getattr(request.app.ctx, "agent", None)
+            self.tracker_store = self.tracker_store or getattr(agent, "tracker_store", None)
             for event in events:
                 self.queues.put(event.conversation_id, partial(self.handle, event, on_new_message))
             return response.json({"status": "ok"})
@@ -229,6 +232,9 @@ class LineInput(InputChannel):
 
     async def handle(self, event: LineEvent, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Answer one event (called by its conversation's worker, in order)."""
+        if event.redelivery and await self._in_tracker(event):
+            logger.info("LINE event %s redelivered but already in the conversation; skipped", event.event_id)
+            return
         if event.kind is Kind.TEXT:
             if not event.one_to_one and not event.mentions_bot:
                 return
@@ -248,6 +254,21 @@ class LineInput(InputChannel):
             await self._answer(event, text_messages(messages.LINE_TEXT_ONLY))
         elif event.kind in (Kind.UNFOLLOW, Kind.LEAVE):
             logger.info("LINE %s: %s %s", event.kind.value, event.source_type, event.conversation_id)
+
+    async def _in_tracker(self, event: LineEvent) -> bool:
+        """Whether the conversation already holds this event (a message id equal to its webhook event id).
+
+        Covers a redelivery this process has not seen: handled before a restart, or by
+        another Rasa server sharing the tracker store, when LINE missed our 200.
+        """
+        if self.tracker_store is None:
+            return False
+        try:
+            tracker = await self.tracker_store.retrieve(event.conversation_id)
+        except Exception:  # noqa: BLE001 - a failed look-up must not drop the event
+            logger.exception("LINE redelivery check failed for %s", event.conversation_id)
+            return False
+        return tracker is not None and any(getattr(e, "message_id", None) == event.event_id for e in tracker.events)
 
     async def _answer(self, event: LineEvent, line_messages: list[Message]) -> None:
         await self.delivery.send(event.conversation_id, event.reply_token, line_messages)

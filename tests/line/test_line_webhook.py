@@ -137,6 +137,20 @@ def test_redelivered_event_is_answered_once(line_stack):
     assert len(calls) == 2 and user_texts(line_stack, user) == ["你好", "謝謝"]
 
 
+def test_redelivery_of_an_event_the_conversation_already_holds_is_not_answered_again(line_stack):
+    """As after a restart, or when another Rasa server took the first delivery."""
+    fake, user = line_stack.fake, new_id()
+    assert deliver(line_stack.webhook, line_stack.secret, text(fake, user, "你好"))[0] == 200
+    answers(fake, user)
+    handled, fresh = text(fake, user, "貸款", redelivery=True), text(fake, user, "謝謝", redelivery=True)
+    rasa_api(line_stack, f"/conversations/{user}/tracker/events",
+             [{"event": "user", "text": "貸款", "message_id": handled["webhookEventId"], "input_channel": "line",
+               "parse_data": {"intent": {"name": "loan_ask", "confidence": 1.0}, "entities": []}}])
+    assert deliver(line_stack.webhook, line_stack.secret, handled, fresh)[0] == 200
+    calls = answered(fake, user, fresh)  # a redelivery nobody handled yet is answered
+    assert len(calls) == 2 and user_texts(line_stack, user) == ["你好", "貸款", "謝謝"]
+
+
 def test_expired_reply_token_falls_back_to_push(line_stack):
     fake, user = line_stack.fake, new_id()
     late = text(fake, user, "你好", expired=True, redelivery=True)
