@@ -37,9 +37,7 @@ def fake_line() -> Iterator[FakeLine]:
 @pytest.fixture(scope="session")
 def line_stack(model_path: Path, fake_line: FakeLine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LineStack]:
     secret = "line-secret-" + os.urandom(12).hex()
-    running, processes = start_stack(model_path, tmp_path_factory.mktemp("line"), TODAY, extra_env={
-        "BOT_LINE_CHANNEL_SECRET": secret, "BOT_LINE_ACCESS_TOKEN": fake_line.access_token,
-        "BOT_LINE_API_URL": fake_line.url})
+    running, processes = start_stack(model_path, tmp_path_factory.mktemp("line"), TODAY, fake_line.bot_env(secret))
     yield LineStack(running, fake_line, secret, fake_line.access_token)
     for process in reversed(processes):
         supervisor.stop(process)

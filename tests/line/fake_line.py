@@ -157,6 +157,11 @@ class FakeLine:
         self._changed = threading.Condition()
 
     # --- set-up for tests -------------------------------------------------------------
+    def bot_env(self, secret: str) -> dict[str, str]:
+        """The variables that point the bot's LINE channel at this fake."""
+        return {"BOT_LINE_CHANNEL_SECRET": secret, "BOT_LINE_ACCESS_TOKEN": self.access_token,
+                "BOT_LINE_API_URL": self.url}
+
     def reply_token(self, chat: str, expired: bool = False) -> str:
         """A token LINE would put in an event from ``chat``."""
         token = uuid.uuid4().hex

@@ -15,8 +15,7 @@ def test_events_queued_when_rasa_stops_are_answered_before_it_exits(model_path: 
     fake = FakeLine(access_token="line-access-" + os.urandom(8).hex())
     server = serve(fake, supervisor.free_port())
     secret = "line-secret-" + os.urandom(8).hex()
-    stack, processes = start_stack(model_path, tmp_path, TODAY, extra_env={
-        "BOT_LINE_CHANNEL_SECRET": secret, "BOT_LINE_ACCESS_TOKEN": fake.access_token, "BOT_LINE_API_URL": fake.url})
+    stack, processes = start_stack(model_path, tmp_path, TODAY, fake.bot_env(secret))
     try:
         sent = {new_id(): [] for _ in range(3)}
         for user, events in sent.items():
