@@ -37,7 +37,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: help install run run-services secrets browser test validate train eval cv bench lint clean pytest stories
+.PHONY: help install run run-services secrets browser test validate train eval cv bench bench-ops lint clean pytest stories
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -108,6 +108,9 @@ cv: $(NLU_STAMP) ## Cross-validate pipeline settings to reports/cv.md (slow)
 
 bench: $(KB) $(MODEL) ## Benchmark against Rasa's default pipeline and TF-IDF+LR; reports/bench.md
 	@$(PY) -m bench.nlu
+
+bench-ops: $(VENV)/.installed ## Time /ops on 20,000 generated conversations against parsing every event; reports/bench_ops.md
+	@$(PY) -m bench.ops
 
 lint: $(VENV)/.installed ## Static checks (pyflakes) on the code
 	@$(PY) -m pyflakes bot actions bench tests

@@ -28,6 +28,8 @@ events = Table(
     Column("data", Text),
 )
 
+EVENTS_BY_SENDER = Index("ops_events_sender", events.c.sender_id, events.c.id)
+
 # One row per user message, derived from events (bot/ops/events.py).
 turns = Table(
     "ops_turns", metadata,
@@ -123,6 +125,9 @@ def open_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, future=True, pool_pre_ping=True)
     metadata.create_all(engine, checkfirst=True)
+    # Rasa's table has no index on sender_id; refresh and purge read one sender's events.
+    # create_all adds indexes only with a new table, so this one is created on its own.
+    EVENTS_BY_SENDER.create(engine, checkfirst=True)
     return engine
 
 
