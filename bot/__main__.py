@@ -413,7 +413,9 @@ def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table:
 @click.option("--seed", "random_seed", default=7, show_default=True, help="Random seed (same seed, same conversations).")
 @click.option("--console-url", help="Web app URL: staff then claim, answer and resolve each ticket, and callers rate it.")
 @click.option("--staff", help="Console account for --console-url; its password is read from standard input.")
-def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: str | None, staff: str | None) -> None:
+@click.option("--chat-origin", help="Web app address (e.g. http://127.0.0.1:8000): some conversations then use the web chat.")
+def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: str | None, staff: str | None,
+             chat_origin: str | None) -> None:
     """Drive the running bot over REST with varied questions and flows, to fill the ops pages.
 
     Example: python -m bot ops seed --conversations 40 --console-url http://127.0.0.1:8000 --staff mei < password.txt
@@ -424,7 +426,7 @@ def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: st
         raise click.UsageError("give --console-url and --staff together")
     console = ConsoleLogin(console_url, staff, sys.stdin.readline().rstrip("\n")) if console_url and staff else None
     try:
-        summary = seed(rasa_url or _settings().rasa_url, count, random_seed, console)
+        summary = seed(rasa_url or _settings().rasa_url, count, random_seed, console, chat_origin=chat_origin)
     except SeedFailed as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "senders"}, ensure_ascii=False))

@@ -120,11 +120,11 @@ class Seeded:
 @pytest.fixture(scope="session")
 def seeded_ops(stack: Stack) -> Seeded:
     """The shared stack with generated conversations (bot/ops/seed.py): questions, fallbacks,
-    handoffs that staff answer and resolve in the console, and ratings. Once per session."""
+    handoffs that staff answer and resolve in the console, ratings, some over the web chat. Once per session."""
     from bot.ops.seed import ConsoleLogin, seed
     from bot.staff import StaffStore
 
     password = "ops-password-" + os.urandom(4).hex()
     StaffStore(stack.var_dir / "staff.db").add("ops-seeder", password)
-    summary = seed(stack.rasa_url, 40, 11, ConsoleLogin(stack.web_url, "ops-seeder", password))
+    summary = seed(stack.rasa_url, 40, 11, ConsoleLogin(stack.web_url, "ops-seeder", password), chat_origin=stack.web_url)
     return Seeded(stack, summary, "ops-seeder", password)

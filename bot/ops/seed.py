@@ -11,10 +11,12 @@ caller rates the service, so response times and ratings are real too.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,9 @@ NAMES = ("陳小姐 美玲小吃店", "林先生", "王老闆 王記五金行", 
 PHONES = ("0912-345-678", "02-2345-6789", "0987654321", "04-2234-5678", "0933-222-111")
 STAFF_REPLIES = ("您好，我是馬上辦服務中心的客服人員，這個問題我幫您確認。", "已幫您查到相關措施，稍後會寄資料給您。")
 TICKET = re.compile(r"編號\s*(\d+)")
+WEB_CHAT_FLOWS = ("topic", "greet_topic_thanks", "out_of_scope")  # flows that never read the replies
+WEB_CHAT_EVERY = 4  # of those, every 4th goes through the web chat when a chat origin is given
+WAIT = 60.0
 
 
 class SeedFailed(RuntimeError):
@@ -73,6 +78,53 @@ class Caller:
             raise SeedFailed(f"the bot answered HTTP {reply.status_code} to {text!r}")
         self.messages += 1
         return list(reply.json() or [])
+
+
+class WebChatCaller:
+    """One conversation over Rasa's socket.io channel, as the /chat page talks to it.
+
+    The texts are decided up front (the web chat flows do not read replies); each is
+    sent once the first answer to the one before has arrived. The client runs in its
+    own thread and event loop, so it works beside callers that hold a loop (Playwright).
+    """
+
+    def __init__(self, rasa_url: str, origin: str) -> None:
+        self.rasa_url, self.origin = rasa_url.rstrip("/"), origin
+        self.texts: list[str] = []
+        self.messages = 0
+        self.sender = ""
+
+    def say(self, text: str) -> list[dict[str, Any]]:
+        self.texts.append(text)
+        return []
+
+    def send(self) -> None:
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            self.sender = worker.submit(asyncio.run, self._converse()).result()
+        self.messages = len(self.texts)
+
+    async def _converse(self) -> str:
+        import socketio
+
+        client = socketio.AsyncClient(reconnection=False)
+        replies: asyncio.Queue[Any] = asyncio.Queue()
+        confirmed: asyncio.Queue[Any] = asyncio.Queue()
+        client.on("bot_uttered", replies.put_nowait)
+        client.on("session_confirm", confirmed.put_nowait)
+        try:
+            # Long-polling, as tests/e2e/test_webchat.py: Rasa's pinned aiohttp lacks this client's websocket.
+            await client.connect(self.rasa_url, headers={"Origin": self.origin}, transports=["polling"],
+                                 wait_timeout=30)
+            await client.emit("session_request", {"session_id": None})
+            session = str(await asyncio.wait_for(confirmed.get(), WAIT))
+            for text in self.texts:
+                await client.emit("user_uttered", {"message": text, "session_id": session})
+                await asyncio.wait_for(replies.get(), WAIT)
+        except (OSError, asyncio.TimeoutError, socketio.exceptions.SocketIOError) as exc:
+            raise SeedFailed(f"the web chat at {self.rasa_url} did not answer: {type(exc).__name__}") from exc
+        finally:
+            await client.eio.disconnect(abort=True)
+        return session
 
 
 def _text(replies: list[dict[str, Any]]) -> str:
@@ -202,8 +254,12 @@ def _csrf(html: str) -> str:
 
 
 def seed(rasa_url: str, count: int = 40, random_seed: int = 7, console: ConsoleLogin | None = None,
-         heldout: Path = HELDOUT) -> dict[str, Any]:
-    """Drive ``count`` conversations; returns what was done (flows, messages, tickets, ratings, senders)."""
+         heldout: Path = HELDOUT, chat_origin: str | None = None) -> dict[str, Any]:
+    """Drive ``count`` conversations; returns what was done (flows, messages, tickets, ratings, senders).
+
+    With ``chat_origin`` (the web app's address, an origin the socket accepts) some
+    simple conversations go through the web chat's socket.io channel instead of REST.
+    """
     rng = random.Random(random_seed)
     run = os.urandom(3).hex()  # new senders on every run: a re-run adds conversations
     senders: list[str] = []
@@ -211,7 +267,17 @@ def seed(rasa_url: str, count: int = 40, random_seed: int = 7, console: ConsoleL
     with httpx.Client(timeout=120) as http:
         seeder = Seeder(rasa_url, rng, load_heldout(heldout), console, http)
         try:
+            simple = 0
             for number, flow in enumerate(schedule(count, rng)):
+                simple += flow in WEB_CHAT_FLOWS
+                if chat_origin and flow in WEB_CHAT_FLOWS and simple % WEB_CHAT_EVERY == 0:
+                    chat = WebChatCaller(rasa_url, chat_origin)
+                    seeder.run(chat, flow)  # type: ignore[arg-type]
+                    chat.send()
+                    seeder.counts["web_chat"] += 1
+                    senders.append(chat.sender)
+                    messages += chat.messages
+                    continue
                 caller = Caller(http, rasa_url, f"seed-{run}-{number:03d}")
                 seeder.run(caller, flow)
                 senders.append(caller.sender)

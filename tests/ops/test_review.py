@@ -151,6 +151,14 @@ def test_free_text_is_literal_even_with_wildcards_and_injection(ops_copy, raw):
     assert ids(listed(ops_copy.review, q=some)) == {some}  # a conversation id finds it
 
 
+def test_channel_filter_separates_web_chat_from_rest(ops_copy, raw, seeded_ops):
+    channel = {s: user_events(ev)[0][0].get("input_channel") for s, ev in raw.items()}
+    web_chat = {s for s, c in channel.items() if c == "socketio"}
+    assert seeded_ops.summary["flows"].get("web_chat", 0) >= 2 and len(web_chat) >= 2
+    assert ids(listed(ops_copy.review, channel="socketio")) == web_chat
+    assert ids(listed(ops_copy.review, channel="rest")) == {s for s, c in channel.items() if c == "rest"}
+
+
 def test_date_range_and_channel_filters_on_backdated_conversations(ops_copy, raw):
     senders = sorted(raw)
     last_week, last_month = senders[0], senders[1]
