@@ -32,7 +32,7 @@ SORTS = {
 }
 MAX_PER_PAGE = 200
 MAX_TEXT = 200
-TAG = re.compile(r"^[\w\u3400-\u9fff\uf900-\ufaff\-. ]{1,40}$")
+TAG = re.compile(r"^[^\x00-\x1f\x7f<>&\"'\\/]{1,40}$")  # any words and punctuation, no markup or controls
 
 
 class BadFilter(ValueError):
@@ -267,7 +267,8 @@ class Review:
 
     def list(self, f: Filters) -> Page:
         self.refresh()
-        where = and_(*conditions(f)) if conditions(f) else None
+        found_conditions = conditions(f)
+        where = and_(*found_conditions) if found_conditions else None
         order = SORTS[f.sort]
         order = order.desc() if f.desc else order.asc()
         count = select(func.count()).select_from(conversations)
@@ -320,7 +321,7 @@ class Review:
     def add_tag(self, sender_id: str, tag: str, staff: str) -> None:
         tag = tag.strip()
         if not TAG.match(tag):
-            raise BadFilter("標籤請用1到40個中英文字、數字、空白、-、_ 或 .。")
+            raise BadFilter("標籤請用1到40個字，不能有 < > & 引號、斜線或控制字元。")
         self._known(sender_id)
         try:
             with self.engine.begin() as db:

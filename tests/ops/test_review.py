@@ -190,7 +190,7 @@ def test_tags_and_reviewed_marks_filter_the_list(ops_copy, raw):
     first, second = sorted(raw)[2:4]
     review.add_tag(first, "需補訓練資料", "lin")
     review.add_tag(first, "需補訓練資料", "lin")  # twice is once
-    review.add_tag(second, "關稅", "lin")
+    review.add_tag(second, "關稅：待確認！", "lin")  # full-width punctuation is fine
     review.set_reviewed(first, "lin")
     assert ids(listed(review, tag="需補訓練資料")) == {first}
     assert ids(listed(review, reviewed="yes")) == {first}
@@ -199,8 +199,10 @@ def test_tags_and_reviewed_marks_filter_the_list(ops_copy, raw):
     review.remove_tag(first, "需補訓練資料")
     review.set_reviewed(first, "lin", reviewed=False)
     assert listed(review, tag="需補訓練資料") == [] and listed(review, reviewed="yes") == []
-    with pytest.raises(BadFilter):
-        review.add_tag(first, "<script>", "lin")
+    assert ids(listed(review, tag="關稅：待確認！")) == {second}
+    for bad in ("<script>", "", "字" * 41, "a\x00b"):
+        with pytest.raises(BadFilter):
+            review.add_tag(first, bad, "lin")
     with pytest.raises(UnknownConversation):
         review.set_reviewed("no-such-conversation", "lin")
 
