@@ -116,7 +116,7 @@ class HttpLineApi:
                     raise LineApiError(endpoint, None, type(exc).__name__) from exc
                 await self._sleep(self.retry.delay(attempt, None))
                 continue
-            if answer.status_code not in RETRYABLE or attempt == attempts:
+            if answer.status_code not in RETRYABLE or attempt == attempts or _quota_spent(answer):
                 return answer, ambiguous
             logger.warning("LINE %s attempt %d/%d: HTTP %d, retrying", endpoint, attempt, attempts, answer.status_code)
             ambiguous = ambiguous or answer.status_code >= 500
@@ -172,6 +172,11 @@ class HttpLineApi:
             return
         if answer.status_code >= 300:
             logger.info("LINE loading animation refused: HTTP %d", answer.status_code)
+
+
+def _quota_spent(answer: httpx.Response) -> bool:
+    """LINE's 429 for the month's message quota: retrying cannot help until the quota is raised."""
+    return answer.status_code == 429 and "monthly limit" in _detail(answer).lower()
 
 
 def _detail(answer: httpx.Response) -> str:

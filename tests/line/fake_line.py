@@ -57,6 +57,7 @@ class Fault:
     times: int = 1
     retry_after: str | None = None
     accept: bool = False  # process the call, then answer with the error (an ambiguous failure)
+    message: str = "fault injected"
 
 
 def _action_problems(action: Any, where: str, label_max: int = 20) -> list[tuple[str, str]]:
@@ -171,9 +172,9 @@ class FakeLine:
         return token
 
     def fail(self, path: str, status: int, times: int = 1, retry_after: str | None = None,
-             accept: bool = False) -> None:
+             accept: bool = False, message: str = "fault injected") -> None:
         with self._changed:
-            self.faults.setdefault(path, []).append(Fault(status, times, retry_after, accept))
+            self.faults.setdefault(path, []).append(Fault(status, times, retry_after, accept, message))
 
     # --- what tests read ---------------------------------------------------------------
     def delivered(self, to: str | None = None) -> list[Call]:
@@ -208,7 +209,7 @@ class FakeLine:
                     queue.pop(0)
         if fault and not fault.accept:
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            return self._record(path, body, headers, fault.status, {"message": "fault injected"}, extra)
+            return self._record(path, body, headers, fault.status, {"message": fault.message}, extra)
         status, answer = self._answer(path, headers, body)
         if fault and status == 200:  # accepted, but the caller sees an error
             return self._record(path, body, headers, fault.status, {"message": "fault injected"}, accepted=True)

@@ -73,6 +73,13 @@ def test_giving_up_raises_without_the_token_in_message_or_logs(fake, caplog):
     assert fake.access_token not in caplog.text + str(caught.value) and "attempt 4/4" not in caplog.text
 
 
+def test_a_spent_monthly_quota_is_not_retried(fake):
+    fake.fail(PUSH, 429, times=5, message="You have reached your monthly limit.")
+    with pytest.raises(LineApiError) as caught:
+        run(api_for(fake).push(new_id(), texts(1)))
+    assert caught.value.status == 429 and "monthly limit" in caught.value.detail and len(fake.calls) == 1
+
+
 def test_a_wrong_access_token_is_refused_like_line_does(fake):
     with pytest.raises(LineApiError) as caught:
         run(api_for(fake, token="wrong").push(new_id(), texts(1)))
