@@ -6,11 +6,13 @@ Screenshots (390×844 and 1280×800) go to reports/screens/chat-*.png.
 from __future__ import annotations
 
 import re
+import shutil
 
 import httpx
 from playwright.sync_api import expect
 
 from bot.staff import StaffStore
+from tests.browser.conftest import CHROMIUM_ARGS
 from tests.web.conftest import csrf_of
 
 PASSWORD = "chat-browser-password"
@@ -45,6 +47,24 @@ class Console:
         self._post(ticket, "resolve")
 
 
+# WCAG contrast of every visible element that holds text, against its nearest opaque background.
+LOW_CONTRAST = """() => {
+  const rgb = c => { const p = c.match(/[\\d.]+/g).map(Number); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
+  const lum = ({r, g, b}) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.a === 1) return c; } return {r: 255, g: 255, b: 255, a: 1}; };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (!el.getClientRects().length || ![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(`${el.tagName}.${el.className} 「${el.textContent.trim().slice(0, 12)}」 ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
 def ask(page, text: str) -> None:  # type: ignore[no-untyped-def]
     box = page.get_by_label("輸入您的問題")
     box.fill(text)
@@ -63,6 +83,11 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     page.goto(f"{stack.web_url}/chat")
     expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
     page.screenshot(path=str(screens / "chat-1-mobile-welcome.png"))
+    # Keyboard: the labelled box, then the send button, each with a visible focus ring.
+    page.get_by_label("輸入您的問題").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "send"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
 
     # A loan question: the bot asks which scheme, with quick replies.
     ask(page, "公司想借週轉金最多可以借多少")
@@ -74,6 +99,7 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     choice = replies.filter(has_text="30人以下").first
     title = choice.inner_text()
     page.screenshot(path=str(screens / "chat-2-mobile-answer.png"))
+    assert page.evaluate(LOW_CONTRAST) == []
 
     # Clicking a quick reply shows its title as the user's message and answers with a scheme card.
     choice.click()
@@ -122,11 +148,13 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     expect(staff).to_have_count(1, timeout=WAIT)
     expect(staff.locator(".who")).to_have_text("客服人員")
     page.screenshot(path=str(screens / "chat-5-mobile-staff-reply.png"))
+    assert page.evaluate(LOW_CONTRAST) == []
 
     # The connection drops: the page says so, reconnects, and a reply sent meanwhile arrives once.
     mobile.set_offline(True)
     expect(page.locator("#status")).to_have_text("連線中斷，正在重新連線…", timeout=WAIT)
     page.screenshot(path=str(screens / "chat-6-mobile-offline.png"))
+    assert page.evaluate(LOW_CONTRAST) == []
     console.reply(ticket, "補充：申請書可以在官網下載。")
     mobile.set_offline(False)
     expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
@@ -154,3 +182,47 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     wide.screenshot(path=str(screens / "chat-7-desktop-answer.png"))
     mobile.close()
     desktop.close()
+
+
+def host_page(page, url: str, web_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Another site with the embed snippet (served by the browser's request routing, not a server)."""
+    html = (f'<!doctype html><html lang="zh-Hant-TW"><head><meta charset="utf-8"><title>合作網站</title></head>'
+            f'<body><h1>合作網站</h1><script src="{web_url}/chat/embed.js" defer></script></body></html>')
+    page.route(url, lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html))
+    page.goto(url)
+
+
+def test_embed_snippet_opens_the_chat_on_allowed_sites_only(stack, browser, screens):
+    # A routed page has no address space, so Chromium's local-network checks would stop it
+    # loading anything from 127.0.0.1; real sites and the chat host are both public.
+    lax = browser.browser_type.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=[
+        *CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"])
+    context = lax.new_context(viewport=DESKTOP, locale="zh-TW", timezone_id="Asia/Taipei")
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    allowed = stack.web_url.replace("127.0.0.1", "localhost") + "/partner.html"  # the web app's own origins are allowed
+    host_page(page, allowed, stack.web_url)
+    button = page.get_by_role("button", name="線上客服")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    chat = page.frame_locator("iframe[title='中小企業馬上辦線上客服']")
+    expect(chat.locator("#status")).to_have_text("已連線", timeout=WAIT)
+    box = chat.get_by_label("輸入您的問題")
+    box.fill("青創貸款最多可以借多少")
+    box.press("Enter")
+    expect(chat.locator(".scheme-card")).to_be_visible(timeout=WAIT)
+    page.screenshot(path=str(screens / "chat-8-desktop-embed.png"))
+    box.press("Escape")  # Escape inside the chat closes it and gives focus back to the button
+    expect(page.locator("#hotline-chat-frame")).to_be_hidden()
+    assert page.evaluate("document.activeElement.id") == "hotline-chat-button"
+    assert not [line for line in console if "frame-ancestors" in line]
+
+    host_page(page, "http://127.0.0.2:9/partner.html", stack.web_url)  # a site not in BOT_CHAT_ORIGINS
+    with page.expect_console_message(lambda message: "frame-ancestors" in message.text, timeout=WAIT) as refusal:
+        page.get_by_role("button", name="線上客服").click()
+    assert "blocked" in refusal.value.text
+    assert chat.locator("#chat").count() == 0
+    context.close()
+    lax.close()

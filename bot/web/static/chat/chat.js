@@ -263,6 +263,12 @@
     }
   });
 
+  if (document.body.classList.contains("embedded") && window.parent !== window) {
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { window.parent.postMessage("hotline-chat-close", "*"); }
+    });
+  }
+
   history()
     .then(renderHistory)
     .catch(function () {

@@ -41,6 +41,10 @@
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && !frame.hidden) { toggle(false); }
   });
+  // Escape inside the chat: the page asks its embedder to close it.
+  window.addEventListener("message", function (event) {
+    if (event.origin === base && event.data === "hotline-chat-close" && !frame.hidden) { toggle(false); }
+  });
   document.body.appendChild(frame);
   document.body.appendChild(button);
 })();
