@@ -37,7 +37,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: help install run run-services secrets browser test validate train eval cv bench bench-ops lint clean pytest stories
+.PHONY: help install run run-services secrets browser test validate train eval cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,29 @@ run: secrets $(KB) $(MODEL) ## Install, train if needed, start the bot (5005) an
 run-services:
 	@$(PY) -m bot run
 
+run-scaled: secrets $(KB) $(MODEL) scale-services ## Scale-out profile: 2 Rasa servers (BOT_RASA_SERVERS) behind nginx :8080 on PostgreSQL, Redis, RabbitMQ
+	@$(MAKE) --no-print-directory run-scaled-services
+
+# The local RabbitMQ's built-in account (it only accepts loopback connections); set your own in .env.
+run-scaled-services bench-load: export BOT_AMQP_PASSWORD ?= guest
+run-scaled-services:
+	@$(PY) -m bot run --scaled
+
+# The scaled profile's services on this machine (Debian): installed if missing, started if stopped.
+scale-services: ## PostgreSQL :5432, Redis :6379, RabbitMQ :5672 running and nginx installed (apt-get if missing)
+	@missing=""; for pair in nginx:nginx pg_ctlcluster:postgresql redis-server:redis-server rabbitmq-server:rabbitmq-server; do \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then echo "==> installing$$missing (apt-get)"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "==> starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -1) main start; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "==> starting Redis"; mkdir -p /var/lib/redis /var/log/redis; \
+		redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log; }
+	@rabbitmqctl -q status >/dev/null 2>&1 || { echo "==> starting RabbitMQ"; rabbitmq-server -detached; rabbitmqctl -q await_startup; }
+
+bench-load: $(KB) $(MODEL) scale-services ## Load on one Rasa server vs two behind nginx (scaled profile); reports/bench-load.md
+	@$(PY) -m bench.load
+
 pytest: $(KB) $(MODEL)
 	@$(PY) -m pytest -q
 
@@ -96,7 +119,7 @@ browser: ## Debian's chromium and Noto CJK fonts for browser tests (apt-get; nev
 		echo "==> installing chromium and fonts-noto-cjk (apt-get)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi
 
-test: validate browser $(KB) $(MODEL) ## Everything that checks the project: data validation, pytest, story tests
+test: validate browser scale-services $(KB) $(MODEL) ## Everything that checks the project: data validation, pytest, story tests
 	@$(MAKE) --no-print-directory pytest
 	@$(MAKE) --no-print-directory stories
 

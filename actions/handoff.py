@@ -18,7 +18,7 @@ from bot import messages
 from bot.handoff import transcript as conv
 from bot.handoff.office_hours import OfficeHours
 from bot.handoff.phones import normalise_phone
-from bot.handoff.tickets import NewTicket, SqliteTicketStore
+from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
 from bot.handoff.urgency import priority_for
 from bot.ops.masking import mask_text
 from bot.settings import Settings
@@ -32,7 +32,7 @@ def open_settings() -> Settings:
 
 
 def open_tickets(settings: Settings) -> SqliteTicketStore:
-    return SqliteTicketStore(settings.tickets_path)
+    return open_ticket_store(settings)
 
 
 class KeepsContacts:

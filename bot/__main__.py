@@ -236,11 +236,10 @@ def ops_purge(days: int | None, dry_run: bool) -> None:
     """
     import sqlalchemy.exc
 
-    from bot.handoff.tickets import SqliteTicketStore
     from bot.ops.retention import purge
 
     settings = _settings()
-    tickets = SqliteTicketStore(settings.tickets_path) if settings.tickets_path.exists() else None
+    tickets = _tickets(settings)
     try:
         report = purge(settings.tracker_db, settings.ops_db, tickets, days or settings.retention_days, dry_run=dry_run)
     except sqlalchemy.exc.SQLAlchemyError as exc:
@@ -270,8 +269,13 @@ def evaluate(data: Path, model: Path | None, out: Path) -> None:
 
 @cli.command()
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
-def run(model: Path | None) -> None:
+@click.option("--scaled", is_flag=True, help="Scale-out profile: BOT_RASA_SERVERS Rasa servers behind nginx on PostgreSQL, Redis, RabbitMQ.")
+def run(model: Path | None, scaled: bool) -> None:
     """Start the action server and the Rasa server; Ctrl-C stops both.
+
+    With --scaled (make run-scaled): the action server, the event consumer,
+    BOT_RASA_SERVERS Rasa servers on ports 5005, 5006, ..., the web app and nginx on
+    BOT_SCALED_PORT balancing across the Rasa servers.
 
     Example: python -m bot run
     """
@@ -285,7 +289,16 @@ def run(model: Path | None) -> None:
         chosen = model or latest_model(settings.models_dir)
     except NoModel as exc:
         raise click.ClickException(str(exc)) from exc
+    if scaled:
+        sys.exit(_run_scaled(settings, chosen))
     sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token, web_port=settings.web_port)))
+
+
+def _tickets(settings: Settings):  # type: ignore[no-untyped-def]
+    """The ticket store BOT_TICKETS_DB_URL names (PostgreSQL in the scaled profile), or the SQLite file if it exists."""
+    from bot.handoff.tickets import open_ticket_store
+
+    return open_ticket_store(settings) if settings.tickets_db_url or settings.tickets_path.exists() else None
 
 
 def _review(settings: Settings):  # type: ignore[no-untyped-def]
@@ -382,7 +395,6 @@ def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table:
 
     Example: python -m bot ops metrics --from 2026-11-01 --to 2026-11-30
     """
-    from bot.handoff.tickets import SqliteTicketStore
     from bot.ops.metrics import report
     from bot.ops.review import BadFilter, Filters
 
@@ -391,7 +403,7 @@ def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table:
         period = Filters.parse({"from": date_from or "", "to": date_to or ""})
     except BadFilter as exc:
         raise click.ClickException(str(exc)) from exc
-    tickets = SqliteTicketStore(settings.tickets_path) if settings.tickets_path.exists() else None
+    tickets = _tickets(settings)
     kb = _kb(settings) if settings.kb_path.exists() else None
     result = report(_review(settings).engine, period.date_from, period.date_to, tickets, kb)
     tables = {t.key: t for t in result.all_tables()}
@@ -430,6 +442,119 @@ def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: st
     except SeedFailed as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "senders"}, ensure_ascii=False))
+def _run_scaled(settings: Settings, model: Path) -> int:
+    from bot import profiles, supervisor
+
+    try:
+        endpoints = profiles.write_scaled_endpoints(settings)
+        env = {**os.environ, **profiles.scaled_env(settings)}
+        for url in profiles.scaled_databases(settings):
+            _ensure_database(url)
+    except profiles.ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ports = profiles.rasa_ports(settings)
+    prefix = settings.var_dir / "nginx"
+    conf = profiles.write_nginx_conf(prefix, settings.scaled_port, ports)
+    group = supervisor.scaled_services(sys.executable, model, settings.rasa_token or "", endpoints, ports,
+                                       profiles.ACTION_PORT, settings.web_port, supervisor.free_port(),
+                                       (prefix.resolve(), conf.resolve(), settings.scaled_port))
+    banner = (f"All services are up: REST POST http://127.0.0.1:{settings.scaled_port}/webhooks/rest/webhook "
+              f"(nginx over {len(ports)} Rasa servers), console http://127.0.0.1:{settings.web_port}/console "
+              "— Ctrl-C stops everything.")
+    return supervisor.run(group, env=env, banner=banner)
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg2
+
+    from bot.profiles import ensure_database
+
+    try:
+        if ensure_database(url):
+            click.echo(f"created PostgreSQL database {url.rsplit('/', 1)[1]}")
+    except psycopg2.OperationalError as exc:
+        raise click.ClickException(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see README "
+                                   "'Scaling out'") from exc
+
+
+@cli.command()
+@click.option("--health-port", type=int, help="Serve GET /health on this 127.0.0.1 port (200 while connected).")
+def consume(health_port: int | None) -> None:
+    """Copy events from RabbitMQ (BOT_AMQP_QUEUE) into the ops database (BOT_OPS_DB_URL).
+
+    Runs until stopped; each message is written once and acknowledged after the commit,
+    so a restarted consumer catches up without duplicates.
+
+    Example: python -m bot consume
+    """
+    import asyncio
+    import signal
+
+    from bot import profiles
+    from bot.log import configure
+    from bot.ops.consumer import OpsEventWriter, consume as consume_events
+
+    configure()
+    settings = _settings()
+    try:
+        amqp = profiles.amqp_connection(settings)
+    except profiles.ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    writer = OpsEventWriter(profiles.ops_db_url(settings))
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        return await consume_events(amqp, settings.amqp_queue, writer, stop, health_port)
+
+    try:
+        written = asyncio.run(main())
+    finally:
+        writer.close()
+    click.echo(f"stopped; {written} new events written")
+
+
+@cli.group()
+def profile() -> None:
+    """Files generated per deployment profile (default: SQLite; scaled: PostgreSQL, Redis, RabbitMQ)."""
+
+
+@profile.command("endpoints")
+@click.option("--scaled", is_flag=True, required=True, help="The scale-out profile (the default one is endpoints.yml).")
+def profile_endpoints(scaled: bool) -> None:
+    """Write var/endpoints.scaled.yml from the BOT_PG_*, BOT_REDIS_*, BOT_AMQP_* settings.
+
+    Passwords stay ${VAR} references that Rasa reads from the environment.
+
+    Example: python -m bot profile endpoints --scaled
+    """
+    from bot import profiles
+
+    try:
+        path = profiles.write_scaled_endpoints(_settings())
+    except profiles.ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}")
+
+
+@profile.command("databases")
+@click.option("--scaled", is_flag=True, required=True, help="The scale-out profile's PostgreSQL databases.")
+def profile_databases(scaled: bool) -> None:
+    """Create the PostgreSQL databases of the scaled profile if missing (trackers and tickets, ops).
+
+    Example: python -m bot profile databases --scaled
+    """
+    from bot import profiles
+
+    try:
+        urls = profiles.scaled_databases(_settings())
+    except profiles.ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for url in urls:
+        _ensure_database(url)
+    click.echo(f"{len(urls)} databases ready")
+
 
 if __name__ == "__main__":
     cli(prog_name="python -m bot")

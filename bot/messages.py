@@ -23,6 +23,7 @@ NOT_AN_OBJECT = "請求內容必須是 JSON 物件，例如 {\"sender\": \"user-
 BAD_SENDER = "sender 必須是1到128字的字串。"
 BAD_MESSAGE = "message 必須是字串。"
 BAD_METADATA = "metadata 必須是 JSON 物件。"
+BAD_MESSAGE_ID = "message_id 必須是1到64字的字串。"
 
 
 def category_list(label: str) -> str:

@@ -61,6 +61,32 @@ def _path(text: str) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
+def _db_url(text: str) -> str:
+    if text and not text.startswith(("postgresql://", "postgresql+psycopg2://", "sqlite:///")):
+        raise ValueError("must be empty, postgresql://user@host:port/db or sqlite:///path")
+    return text
+
+
+def _service_url(scheme: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if not text.startswith(f"{scheme}://"):
+            raise ValueError(f"must start with {scheme}://")
+        return text
+    return parse
+
+
+def _alphanumeric(text: str) -> str:
+    if not (text.isascii() and text.isalnum()):
+        raise ValueError("must be ASCII letters and digits only")
+    return text
+
+
+def _queue_name(text: str) -> str:
+    if not (text.isascii() and text.replace("_", "").replace("-", "").replace(".", "").isalnum()):
+        raise ValueError("must be ASCII letters, digits, '_', '-' or '.'")
+    return text
+
+
 SETTINGS: tuple[Spec, ...] = (
     Spec("var_dir", "BOT_VAR_DIR", "var", "Folder for runtime state: kb.db, generated NLU files, databases.", _path),
     Spec("knowledge_dir", "BOT_KNOWLEDGE_DIR", "knowledge", "Folder of the knowledge records (YAML).", _path),
@@ -81,6 +107,18 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("line_api_url", "BOT_LINE_API_URL", "https://api.line.me", "LINE Messaging API base URL (tests point it at a fake LINE server)."),
     Spec("chat_socket_url", "BOT_CHAT_SOCKET_URL", "http://127.0.0.1:5005", "Rasa's socket.io address as the web chat page's browser reaches it."),
     Spec("chat_origins_setting", "BOT_CHAT_ORIGINS", "", "Comma-separated sites (https://www.example.gov.tw) that may embed the web chat (iframe) or open its socket (CORS), besides the web app's own http://127.0.0.1 and http://localhost on BOT_WEB_PORT.", _origins),
+    # Scale-out profile (make run-scaled): the services several Rasa servers share.
+    Spec("tickets_db_url", "BOT_TICKETS_DB_URL", "", "Handoff tickets database: empty means SQLite var/tickets.db; postgresql://user@host:port/db for the scaled profile (password from BOT_PG_PASSWORD).", _db_url),
+    Spec("pg_url", "BOT_PG_URL", "postgresql://postgres@127.0.0.1:5432/hotline", "Scaled profile: PostgreSQL for trackers, tickets and ops data (no password in it; see BOT_PG_PASSWORD).", _db_url),
+    Spec("pg_password", "BOT_PG_PASSWORD", None, "Scaled profile: PostgreSQL password (secret; empty for trust authentication).", secret=True),
+    Spec("redis_url", "BOT_REDIS_URL", "redis://127.0.0.1:6379/1", "Scaled profile: Redis for the conversation lock store (redis://host:port/db).", _service_url("redis")),
+    Spec("redis_password", "BOT_REDIS_PASSWORD", None, "Scaled profile: Redis password (secret; empty for none).", secret=True),
+    Spec("redis_key_prefix", "BOT_REDIS_KEY_PREFIX", "hotline", "Scaled profile: prefix of the lock keys in Redis (letters and digits).", _alphanumeric),
+    Spec("amqp_url", "BOT_AMQP_URL", "amqp://guest@127.0.0.1:5672/", "Scaled profile: RabbitMQ for the event broker (amqp://user@host:port/).", _service_url("amqp")),
+    Spec("amqp_password", "BOT_AMQP_PASSWORD", None, "Scaled profile: RabbitMQ password (secret; make run-scaled uses guest for the local server).", secret=True),
+    Spec("amqp_queue", "BOT_AMQP_QUEUE", "hotline_events", "Scaled profile: RabbitMQ queue the consumer reads events from.", _queue_name),
+    Spec("rasa_servers", "BOT_RASA_SERVERS", "2", "Scaled profile: how many Rasa servers to start (ports 5005, 5006, ...).", _positive_int),
+    Spec("scaled_port", "BOT_SCALED_PORT", "8080", "Scaled profile: port of nginx, which balances across the Rasa servers.", _positive_int),
 )
 
 
@@ -105,6 +143,17 @@ class Settings:
     line_api_url: str
     chat_socket_url: str
     chat_origins_setting: tuple[str, ...]
+    tickets_db_url: str
+    pg_url: str
+    pg_password: str | None
+    redis_url: str
+    redis_password: str | None
+    redis_key_prefix: str
+    amqp_url: str
+    amqp_password: str | None
+    amqp_queue: str
+    rasa_servers: int
+    scaled_port: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

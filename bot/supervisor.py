@@ -7,6 +7,7 @@ check, not a sleep.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -68,6 +69,55 @@ def credential_defaults() -> dict[str, str]:
             if spec.env.startswith("BOT_LINE_") or spec.env in ("BOT_TRACKER_DB_URL", "BOT_OPS_DB_URL")}
 
 
+def scaled_services(python: str, model: Path, token: str, endpoints: Path, rasa_ports: list[int],
+                    action_port: int, web_port: int | None, consumer_port: int,
+                    nginx: tuple[Path, Path, int] | None = None) -> list[Service]:
+    """The scaled profile: action server, event consumer, N Rasa servers, web app, nginx.
+
+    Rasa servers are the default profile's Rasa service on consecutive ports (they differ
+    only in the endpoints file); ``nginx`` is (prefix, config, port) of the balancer.
+    """
+    default = services(python, model, token, endpoints, rasa_ports[0], action_port, web_port)
+    by_name = {service.name: service for service in default}
+    rasa = [dataclasses.replace(by_name["rasa"], name=f"rasa-{port}",
+                                command=_with_port(by_name["rasa"].command, port),
+                                health_url=f"http://127.0.0.1:{port}/webhooks/rest/")
+            for port in rasa_ports]
+    consumer = Service("consumer", (python, "-m", "bot", "consume", "--health-port", str(consumer_port)),
+                       f"http://127.0.0.1:{consumer_port}/health")
+    balancer = []
+    if nginx:
+        prefix, conf, port = nginx
+        balancer = [Service("nginx", ("nginx", "-e", str(prefix / "error.log"), "-p", str(prefix), "-c", str(conf),
+                                      "-g", "daemon off;"), f"http://127.0.0.1:{port}/nginx-health")]
+    web = [by_name["web"]] if "web" in by_name else []
+    return [by_name["actions"], consumer, *rasa, *web, *balancer]
+
+
+def _with_port(command: tuple[str, ...], port: int) -> tuple[str, ...]:
+    at = command.index("--port") + 1
+    return (*command[:at], str(port), *command[at + 1:])
+
+
+def start_together(group: list[Service], logs: Path, env: dict[str, str], timeout: float = 300.0) -> list[subprocess.Popen[bytes]]:
+    """Start ``group`` at once (Rasa servers load their model in parallel) and wait until all are ready.
+
+    Raises:
+        ServiceFailed: one exited or stayed unready; all of the group are stopped.
+    """
+    processes = []
+    for service in group:
+        with (logs / f"{service.name}.log").open("wb") as log:
+            processes.append(subprocess.Popen(service.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                              env=quiet_env(env)))
+    for service, process in zip(group, processes):
+        if not wait_ready(service.health_url, process, timeout):
+            for started in processes:
+                stop(started)
+            raise ServiceFailed(f"{service.name} did not become ready ({service.health_url})")
+    return processes
+
+
 def quiet_env(env: dict[str, str]) -> dict[str, str]:
     """No Rasa telemetry or error reports: this machine talks to no one but itself."""
     return {**credential_defaults(), **env, "RASA_TELEMETRY_ENABLED": "false"}
@@ -118,7 +168,8 @@ def _pipe(name: str, stream: IO[bytes]) -> None:
         sys.stdout.flush()
 
 
-def run(all_services: list[Service], timeout: float = 300.0) -> int:
+def run(all_services: list[Service], timeout: float = 300.0, env: dict[str, str] | None = None,
+        banner: str | None = None) -> int:
     """Start ``all_services`` in order; block until Ctrl-C or one exits."""
     started: list[tuple[Service, subprocess.Popen[bytes]]] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -126,7 +177,7 @@ def run(all_services: list[Service], timeout: float = 300.0) -> int:
         for service in all_services:
             print(f"starting {service.name} …", flush=True)
             process = subprocess.Popen(service.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       env=quiet_env(os.environ.copy()))
+                                       env=quiet_env(env or os.environ.copy()))
             started.append((service, process))
             assert process.stdout is not None
             threading.Thread(target=_pipe, args=(service.name, process.stdout), daemon=True).start()
@@ -134,7 +185,7 @@ def run(all_services: list[Service], timeout: float = 300.0) -> int:
                 print(f"{service.name} did not become ready ({service.health_url}); stopping.", flush=True)
                 return 1
             print(f"{service.name} ready: {service.health_url}", flush=True)
-        print("All services are up: REST POST http://127.0.0.1:5005/webhooks/rest/webhook, "
+        print(banner or "All services are up: REST POST http://127.0.0.1:5005/webhooks/rest/webhook, "
               "web chat http://127.0.0.1:8000/chat, console http://127.0.0.1:8000/console — Ctrl-C stops everything.", flush=True)
         while all(p.poll() is None for _, p in started):
             time.sleep(0.5)

@@ -128,3 +128,14 @@ def seeded_ops(stack: Stack) -> Seeded:
     StaffStore(stack.var_dir / "staff.db").add("ops-seeder", password)
     summary = seed(stack.rasa_url, 40, 11, ConsoleLogin(stack.web_url, "ops-seeder", password), chat_origin=stack.web_url)
     return Seeded(stack, summary, "ops-seeder", password)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on 127.0.0.1:5432 (unique name), dropped afterwards."""
+    from bot.profiles import drop_database, ensure_database
+
+    url = f"postgresql://postgres@127.0.0.1:5432/hotline_test_{os.urandom(5).hex()}"
+    ensure_database(url)
+    yield url
+    drop_database(url)

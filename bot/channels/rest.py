@@ -21,6 +21,7 @@ from sanic.response import HTTPResponse
 
 from bot import messages
 from bot.channels.input_guard import check_text
+from bot.channels.replay import BadMessageId, earlier_replies, message_id_of
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -81,14 +82,26 @@ class HotlineRestInput(RestInput):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 sender, raw, metadata = read_request(request.body)
+                message_id = message_id_of(request.body)
             except BadRequest as exc:
                 return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=400)
+            except BadMessageId as exc:
+                return response.json({"error": {"code": "bad_message_id", "message": exc.reason}}, status=400)
+            if message_id:
+                try:
+                    earlier = await earlier_replies(request.app.ctx.agent, sender, message_id)
+                except Exception:  # noqa: BLE001 - tracker store unreachable: a retriable error, not a 500
+                    logger.exception("looking up message %s of sender %s failed", message_id, sender)
+                    return response.json([{"recipient_id": sender, "text": messages.TECHNICAL_PROBLEM}], status=503)
+                if earlier is not None:
+                    return response.json(earlier)
             checked = check_text(raw, self.max_message_chars)
             if checked.reply:
                 return response.json([{"recipient_id": sender, "text": checked.reply}])
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(UserMessage(checked.text, collector, sender, input_channel=self.name(), metadata=metadata))
+                await on_new_message(UserMessage(checked.text, collector, sender, input_channel=self.name(), metadata=metadata,
+                                                 message_id=message_id))
             except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
                 logger.exception("REST message from sender %s failed", sender)
                 if not collector.messages:

@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.clock import clock_from_setting
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets import SqliteTicketStore, open_ticket_store
 from bot.kb.query import KnowledgeBase
 from bot.settings import Settings, SettingsError
 from bot.staff import StaffStore
@@ -99,7 +99,7 @@ def create_app(settings: Settings, tickets: SqliteTicketStore | None = None, sta
     )
     app.state.deps = Deps(
         settings=settings,
-        tickets=tickets or SqliteTicketStore(settings.tickets_path),
+        tickets=tickets or open_ticket_store(settings),
         staff=staff or StaffStore(settings.staff_path),
         rasa=rasa or RasaClient(settings.rasa_url, settings.rasa_token),
         kb=kb or (KnowledgeBase(settings.kb_path, clock_from_setting(settings.today)) if settings.kb_path.exists() else None),

@@ -1,4 +1,4 @@
-"""The ticket store on real SQLite: lifecycle, timestamps, atomic claims, pick-up."""
+"""The ticket store on real SQLite and real PostgreSQL: lifecycle, timestamps, atomic claims, pick-up."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from bot.handoff.tickets import NewTicket, SqliteTicketStore, TicketConflict, TicketStatus, UnknownTicket
+from bot.handoff.tickets import (NewTicket, PostgresTicketStore, SqliteTicketStore, TicketConflict, TicketStatus,
+                                 UnknownTicket)
 
 
 def new(conversation: str = "c1", priority: int = 3, **changes) -> NewTicket:
@@ -17,9 +18,18 @@ def new(conversation: str = "c1", priority: int = 3, **changes) -> NewTicket:
     return NewTicket(**base)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request, tmp_path):
+    """A function that opens the same store again (as another process would)."""
+    if request.param == "sqlite":
+        return lambda: SqliteTicketStore(tmp_path / "tickets.db")
+    url = request.getfixturevalue("postgres_url")
+    return lambda: PostgresTicketStore(url)
+
+
 @pytest.fixture
-def store(tmp_path):
-    return SqliteTicketStore(tmp_path / "tickets.db")
+def store(open_store):
+    return open_store()
 
 
 def test_lifecycle_records_every_state_change_with_time(store):
@@ -42,12 +52,12 @@ def test_queue_puts_urgent_first_then_longest_waiting(store):
     assert [t.id for t in store.queue(TicketStatus.OPEN, category="loan", channel="line")] == []
 
 
-def test_two_staff_claiming_at_once_exactly_one_wins(tmp_path):
-    ticket = SqliteTicketStore(tmp_path / "t.db").create(new())
+def test_two_staff_claiming_at_once_exactly_one_wins(open_store):
+    ticket = open_store().create(new())
     barrier, results = threading.Barrier(8), []
 
     def claim(name):
-        store = SqliteTicketStore(tmp_path / "t.db")
+        store = open_store()
         barrier.wait()
         results.append((name, store.claim(ticket.id, name)))
 
@@ -58,7 +68,7 @@ def test_two_staff_claiming_at_once_exactly_one_wins(tmp_path):
         thread.join()
     winners = [name for name, won in results if won]
     assert len(winners) == 1
-    assert SqliteTicketStore(tmp_path / "t.db").get(ticket.id).assignee == winners[0]
+    assert open_store().get(ticket.id).assignee == winners[0]
 
 
 def test_staff_replies_are_picked_up_once(store):

@@ -1,0 +1,184 @@
+"""`make bench-load`: conversations on one Rasa server, then on two behind nginx.
+
+One scaled-profile cluster on this machine (PostgreSQL, Redis, RabbitMQ, action server,
+consumer, two Rasa servers, nginx). nginx first balances over one server, then over
+both; at each concurrency step the same simulated callers hold conversations of 3–5
+turns over the REST channel (asyncio + httpx on loopback). Throughput, latency
+percentiles, errors and CPU (from /proc: each process's user+system seconds, and the
+machine's busy share of all cores) go to reports/bench-load.md, with the
+two-server/one-server throughput ratio per step, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.common import ROOT
+from bench.nlu import percentile
+from bot import scaled
+
+# Caller questions across the hotline's topics, with follow-ups that need the conversation's context.
+OPENERS = ["青創貸款利率大概多少", "SBIR最高補助多少", "雲市集可以拿多少點數", "小微貸款寬限期多久", "加薪信保手續費怎麼算",
+           "外銷貸款保證加碼額度最高多少", "增僱員工減除的減除率是多少", "災害復工貸款要手續費嗎", "想了解一下青創貸款",
+           "我們公司12個人 想借週轉金最多可以借多少", "被美國關稅影響訂單掉了一半", "工廠淹水了 有什麼補助"]
+FOLLOW_UPS = ["那利率呢", "要準備什麼文件", "截止日期呢", "額度多少", "要去哪裡申請", "謝謝"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    servers: int
+    concurrency: int
+    conversations: int
+    turns: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    cpu_seconds: dict[str, float]
+    machine_busy: float
+
+    @property
+    def throughput(self) -> float:
+        return self.turns / self.seconds
+
+
+def conversation(rng: random.Random) -> list[str]:
+    return [rng.choice(OPENERS)] + rng.sample(FOLLOW_UPS, rng.randint(2, 4))
+
+
+async def run_step(url: str, concurrency: int, conversations: int, seed: int) -> tuple[list[float], int, int, float]:
+    """Run ``conversations`` with ``concurrency`` callers at once; returns latencies, turns, errors, seconds."""
+    rng = random.Random(seed)
+    scripts = [conversation(rng) for _ in range(conversations)]
+    queue: asyncio.Queue[list[str]] = asyncio.Queue()
+    for script in scripts:
+        queue.put_nowait(script)
+    latencies: list[float] = []
+    errors = 0
+
+    async def caller(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while not queue.empty():
+            script, sender = queue.get_nowait(), f"load-{uuid.uuid4().hex[:12]}"
+            for text in script:
+                started = time.perf_counter()
+                try:
+                    reply = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+                    ok = reply.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(client) for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+    return latencies, len(latencies), errors, seconds
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def groups(cluster: scaled.Cluster) -> dict[str, list[int]]:
+    by_group: dict[str, list[int]] = {}
+    for name, process in cluster.processes.items():
+        by_group.setdefault("rasa" if name.startswith("rasa-") else name, []).append(process.pid)
+    return by_group
+
+
+def measure(cluster: scaled.Cluster, servers: int, concurrency: int, conversations: int, seed: int) -> Step:
+    pids = groups(cluster)
+    before = {group: sum(cpu_seconds(p) for p in members) for group, members in pids.items()}
+    busy0, total0 = machine_times()
+    latencies, turns, errors, seconds = asyncio.run(run_step(cluster.nginx_url, concurrency, conversations, seed))
+    busy1, total1 = machine_times()
+    used = {group: sum(cpu_seconds(p) for p in members) - before[group] for group, members in pids.items()}
+    return Step(servers, concurrency, conversations, turns, errors, seconds, latencies, used,
+                (busy1 - busy0) / max(1, total1 - total0))
+
+
+def report(steps: list[Step], cores: int) -> str:
+    lines = ["# Load: one Rasa server vs two behind nginx (scaled profile)", "",
+             f"Machine: {cores} cores, shared by every process below and the load generator. "
+             "Conversations of 3–5 turns over REST through nginx; PostgreSQL tracker store, Redis lock store, "
+             "RabbitMQ event broker with the consumer writing the ops database.", "",
+             "| Rasa servers | callers at once | conversations | turns | errors | turns/s | p50 ms | p95 ms | p99 ms "
+             "| CPU s: rasa | actions | consumer | nginx | machine busy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in steps:
+        cpu = s.cpu_seconds
+        lines.append(f"| {s.servers} | {s.concurrency} | {s.conversations} | {s.turns} | {s.errors} | {s.throughput:.1f} "
+                     f"| {percentile(s.latencies_ms, 50):.0f} | {percentile(s.latencies_ms, 95):.0f} "
+                     f"| {percentile(s.latencies_ms, 99):.0f} | {cpu.get('rasa', 0):.0f} | {cpu.get('actions', 0):.0f} "
+                     f"| {cpu.get('consumer', 0):.0f} | {cpu.get('nginx', 0):.1f} | {s.machine_busy:.0%} |")
+    lines += ["", "| callers at once | turns/s, 1 server | turns/s, 2 servers | ratio 2/1 | p95 ratio 2/1 |",
+              "|---|---|---|---|---|"]
+    for one in (s for s in steps if s.servers == 1):
+        two = next(s for s in steps if s.servers == 2 and s.concurrency == one.concurrency)
+        lines.append(f"| {one.concurrency} | {one.throughput:.1f} | {two.throughput:.1f} | "
+                     f"{two.throughput / one.throughput:.2f} | "
+                     f"{percentile(two.latencies_ms, 95) / percentile(one.latencies_ms, 95):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="4,16,32", help="Callers at once, comma-separated.")
+    parser.add_argument("--conversations", type=int, default=350, help="Conversations per step and server count.")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench-load.md")
+    args = parser.parse_args()
+    steps_at = [int(v) for v in args.steps.split(",")]
+    token = "bench-" + uuid.uuid4().hex[:8]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
+           "BOT_TODAY": "2026-11-23"}
+    results: list[Step] = []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        folder = Path(tmp)
+        from bot.kb.build import build_kb
+        from bot.kb.records import load_knowledge
+
+        build_kb(load_knowledge(ROOT / "knowledge"), folder / "kb.db")
+        print("starting the cluster (two Rasa servers load their model) …", flush=True)
+        cluster = scaled.launch(ROOT / "models" / "hotline.tar.gz", folder, env)
+        try:
+            asyncio.run(run_step(cluster.nginx_url, 2, 4, seed=0))  # warm both servers
+            for servers in (1, 2):
+                cluster.balance(cluster.rasa_ports[:servers])
+                for concurrency in steps_at:
+                    step = measure(cluster, servers, concurrency, args.conversations, seed=concurrency)
+                    results.append(step)
+                    print(f"{servers} server(s), {concurrency} callers: {step.throughput:.1f} turns/s, "
+                          f"p95 {percentile(step.latencies_ms, 95):.0f} ms, errors {step.errors}", flush=True)
+        finally:
+            cluster.close()
+    text = report(results, os.cpu_count() or 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

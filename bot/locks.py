@@ -1,0 +1,47 @@
+"""Rasa's Redis lock store made safe for several servers taking tickets at the same moment.
+
+Rasa 3.6's ``RedisLockStore`` keeps a conversation's ticket queue as one JSON value and
+changes it by read, modify, write (``issue_ticket``, ``update_lock``, ``cleanup``). Two
+servers receiving a message for the same sender at once both read the same queue: they
+draw the same ticket number (both messages run at once) or one overwrites or deletes the
+other's ticket (``LockError``, the user gets an error). Our scale tests send concurrent
+messages for one sender to two servers and saw both. Each read-modify-write here runs
+under a short Redis mutex per conversation (redis-py's ``Lock``: ``SET NX PX`` and a
+token-checked release), so the queue changes one at a time; waiting for one's turn is
+Rasa's own loop, unchanged. Upstream knows the race (RasaHQ/rasa#9213); its fix, a
+``ConcurrentRedisLockStore`` (#11256), was reverted from open-source Rasa (#11428).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
+
+MUTEX_SECONDS = 10  # longest a mutex is held if its holder dies; a change takes milliseconds
+
+
+class AtomicRedisLockStore(RedisLockStore):
+    """``RedisLockStore`` with atomic ticket-queue changes (endpoints: ``type: bot.locks.AtomicRedisLockStore``)."""
+
+    def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
+        if endpoint_config is not None:
+            kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs}
+        super().__init__(**kwargs)
+
+    def _mutex(self, conversation_id: str) -> Any:
+        return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS,
+                             blocking_timeout=MUTEX_SECONDS, sleep=0.002)
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        with self._mutex(conversation_id):
+            return super().issue_ticket(conversation_id, lock_lifetime)
+
+    def update_lock(self, conversation_id: str) -> None:
+        with self._mutex(conversation_id):
+            super().update_lock(conversation_id)
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        with self._mutex(conversation_id):
+            super().cleanup(conversation_id, ticket_number)

@@ -1,0 +1,161 @@
+"""RabbitMQ consumer: the scaled profile's events into the ops database, each exactly once.
+
+Rasa servers publish every event to a fanout exchange (``HotlinePikaEventBroker``);
+the durable queue keeps them while no consumer runs, so a consumer that restarts
+catches up. Rows go to the ``events (id, sender_id, data)`` table exactly as Rasa's
+``SQLEventBroker`` writes it, so the ops pages read either profile's database the same
+way. Delivery is at least once; each message id is stored beside its event in the same
+transaction and acknowledged only after the commit, so a redelivery after a crash is
+skipped instead of written twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+logger = logging.getLogger(__name__)
+
+METADATA = sa.MetaData()
+EVENTS = sa.Table(
+    "events", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sender_id", sa.String(255)),
+    sa.Column("data", sa.Text),
+)
+DELIVERED = sa.Table(
+    "broker_messages", METADATA,
+    sa.Column("message_id", sa.String(64), primary_key=True),
+    sa.Column("event_id", sa.Integer),
+)
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One broker message: its id (or a digest of its body) and the decoded event."""
+
+    message_id: str
+    event: dict[str, Any]
+
+
+def decode(body: bytes, message_id: str | None) -> Delivery:
+    """Raises ``ValueError`` for a body that is not a JSON object."""
+    event = json.loads(body)
+    if not isinstance(event, dict):
+        raise ValueError("event is not a JSON object")
+    return Delivery(message_id or "sha256:" + hashlib.sha256(body).hexdigest()[:57], event)
+
+
+class OpsEventWriter:
+    """Writes deliveries to the ops database, masked; a message id already stored is skipped."""
+
+    def __init__(self, url: str, mask: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        from bot.ops.masking import mask_event
+
+        self.engine = sa.create_engine(url, future=True)
+        METADATA.create_all(self.engine)
+        # The masking tracker store publishes masked events already; masking again here keeps
+        # personal data out of the ops database whatever published to the queue.
+        self.mask = mask or mask_event
+
+    def write(self, deliveries: list[Delivery]) -> int:
+        """Store the batch in one transaction; returns how many events were new."""
+        new = 0
+        with self.engine.begin() as db:
+            for delivery in deliveries:
+                seen = db.execute(sa.select(DELIVERED.c.message_id).where(
+                    DELIVERED.c.message_id == delivery.message_id)).first()
+                if seen:
+                    continue
+                event = self.mask(delivery.event)
+                row = db.execute(EVENTS.insert().values(sender_id=event.get("sender_id"),
+                                                        data=json.dumps(event)))
+                db.execute(DELIVERED.insert().values(message_id=delivery.message_id,
+                                                     event_id=row.inserted_primary_key[0]))
+                new += 1
+        return new
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+async def serve_health(port: int, healthy: Callable[[], bool]) -> asyncio.AbstractServer:
+    """``GET /health`` on 127.0.0.1:``port``: 200 while connected to RabbitMQ, else 503 (for probes)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        ok = healthy()
+        body = b"ok\n" if ok else b"not connected\n"
+        writer.write(b"HTTP/1.1 " + (b"200 OK" if ok else b"503 Service Unavailable") +
+                     b"\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
+                     str(len(body)).encode() + b"\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", port)
+
+
+async def consume(amqp: dict[str, Any], queue_name: str, writer: OpsEventWriter, stop: asyncio.Event,
+                  health_port: int | None = None) -> int:
+    """Read ``queue_name`` until ``stop`` is set; returns how many new events were written.
+
+    Args:
+        amqp: ``host``, ``port``, ``login``, ``password`` for ``aio_pika.connect_robust``.
+    """
+    import aio_pika
+
+    connection = await aio_pika.connect_robust(**amqp)
+    health = await serve_health(health_port, lambda: not connection.is_closed) if health_port else None
+    inbox: asyncio.Queue[aio_pika.abc.AbstractIncomingMessage] = asyncio.Queue()
+    written = 0
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=BATCH)
+        # The same exchange and binding the broker declares: whichever starts first sets them up.
+        exchange = await channel.declare_exchange(queue_name, type=aio_pika.ExchangeType.FANOUT)
+        queue = await channel.declare_queue(queue_name, durable=True)
+        await queue.bind(exchange, "")
+        await queue.consume(inbox.put)
+        logger.info("consuming queue %s", queue_name)
+        while not stop.is_set():
+            waiting = asyncio.ensure_future(inbox.get())
+            stopping = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting not in done:
+                waiting.cancel()
+                break
+            stopping.cancel()
+            batch = [waiting.result()]
+            while not inbox.empty() and len(batch) < BATCH:
+                batch.append(inbox.get_nowait())
+            written += await _store(batch, writer)
+    finally:
+        if health:
+            health.close()
+        await connection.close()
+    return written
+
+
+async def _store(batch: list[Any], writer: OpsEventWriter) -> int:
+    """Write the batch, then acknowledge it; undecodable messages are rejected (logged, not kept)."""
+    deliveries = []
+    for message in batch:
+        try:
+            deliveries.append(decode(message.body, message.message_id))
+        except ValueError:
+            logger.error("rejecting a message that is not a JSON event (id %s)", message.message_id)
+            await message.reject(requeue=False)
+    written = await asyncio.get_running_loop().run_in_executor(None, writer.write, deliveries)
+    for message in batch:
+        if not message.processed:
+            await message.ack()
+    logger.debug("stored %d new of %d events", written, len(deliveries))
+    return written

@@ -1,0 +1,38 @@
+"""The scaled profile on this machine's real PostgreSQL, Redis and RabbitMQ.
+
+One cluster for the whole package (a Rasa server takes ~40 s to load): an action
+server, the event consumer, two Rasa servers and nginx, on free loopback ports, with
+PostgreSQL databases, a Redis key prefix and a RabbitMQ queue of its own, all removed
+afterwards (``bot/scaled.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import scaled, supervisor
+from tests.conftest import ROOT, TODAY
+
+
+@pytest.fixture(scope="package")
+def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[scaled.Cluster]:
+    from bot.kb.build import build_kb
+    from bot.kb.records import load_knowledge
+
+    folder = tmp_path_factory.mktemp("scaled")
+    build_kb(load_knowledge(ROOT / "knowledge"), folder / "kb.db")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "BOT_RASA_TOKEN": "test-token-" + os.urandom(6).hex(), "BOT_TODAY": TODAY,
+           "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59", "BOT_SESSION_SECRET": "session-" + os.urandom(8).hex(),
+           "BOT_API_TOKEN": "api-" + os.urandom(6).hex()}
+    try:
+        running = scaled.launch(model_path, folder, env)
+    except supervisor.ServiceFailed as exc:
+        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in folder.glob("*.log"))
+        pytest.fail(f"{exc}\n{logs}")
+    yield running
+    running.close()

@@ -1,0 +1,76 @@
+"""The scaled profile's generated files and the consumer's exactly-once writes (real PostgreSQL, real nginx)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from bot import profiles
+from bot.ops.consumer import Delivery, OpsEventWriter, decode
+from bot.settings import Settings
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_env({"BOT_AMQP_PASSWORD": "amqp-secret-1", **env})
+
+
+def test_scaled_endpoints_name_the_shared_services_and_keep_passwords_out():
+    text = profiles.scaled_endpoints(settings(BOT_PG_PASSWORD="pg-secret-1", BOT_REDIS_URL="redis://10.0.0.5:6380/3"))
+    assert "pg-secret-1" not in text and "amqp-secret-1" not in text
+    config = yaml.safe_load(text)
+    assert config["tracker_store"]["dialect"] == "postgresql" and config["tracker_store"]["password"] == "${BOT_PG_PASSWORD}"
+    assert config["lock_store"] == {"type": "bot.locks.AtomicRedisLockStore", "url": "10.0.0.5", "port": 6380, "db": 3,
+                                    "key_prefix": "hotline"}
+    assert config["event_broker"]["queues"] == ["hotline_events"]
+    assert config["event_broker"]["password"] == "${BOT_AMQP_PASSWORD}"
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"BOT_AMQP_PASSWORD": ""}, "BOT_AMQP_PASSWORD"),
+    ({"BOT_PG_URL": "postgresql://postgres:hunter2@db/hotline"}, "BOT_PG_PASSWORD"),
+    ({"BOT_REDIS_URL": "redis://127.0.0.1:6379/locks"}, "BOT_REDIS_URL"),
+])
+def test_unusable_settings_stop_generation_naming_the_variable(env, variable):
+    with pytest.raises(profiles.ProfileError, match=variable):
+        profiles.scaled_endpoints(settings(**env))
+
+
+def test_generated_nginx_config_is_accepted_by_nginx(tmp_path):
+    conf = profiles.write_nginx_conf(tmp_path / "nginx", 18080, [15005, 15006, 15007])
+    result = subprocess.run(["nginx", "-t", "-e", str(tmp_path / "nginx" / "error.log"), "-p", str(tmp_path / "nginx"),
+                             "-c", str(conf)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    text = conf.read_text()
+    assert text.count("server 127.0.0.1:1500") == 9  # each server in the balanced, sticky and LINE upstreams
+    assert text.count(" backup;") == 2  # LINE webhooks: one server at a time
+    assert "hash $binary_remote_addr consistent" in text and "proxy_set_header Upgrade $http_upgrade" in text
+
+
+def events_in(url: str) -> list[dict]:
+    engine = sa.create_engine(url)
+    with engine.connect() as db:
+        rows = [json.loads(r.data) for r in db.execute(sa.text("select data from events order by id"))]
+    engine.dispose()
+    return rows
+
+
+def test_a_redelivered_batch_is_written_once(postgres_url):
+    writer = OpsEventWriter(postgres_url)
+    batch = [Delivery(f"m{i}", {"sender_id": "u1", "event": "user", "text": f"第{i}則", "timestamp": i}) for i in range(3)]
+    assert writer.write(batch) == 3
+    assert writer.write(batch[1:] + [Delivery("m9", {"sender_id": "u1", "event": "bot", "timestamp": 9})]) == 1
+    writer.close()
+    assert [e["timestamp"] for e in events_in(postgres_url)] == [0, 1, 2, 9]
+
+
+def test_messages_without_an_id_are_told_apart_by_their_body():
+    first, again, other = decode(b'{"event": "user", "timestamp": 1}', None), decode(b'{"event": "user", "timestamp": 1}', ""), \
+        decode(b'{"event": "user", "timestamp": 2}', None)
+    assert first.message_id == again.message_id != other.message_id and len(first.message_id) <= 64
+    for body in (b"not json", b"[1, 2]"):
+        with pytest.raises(ValueError):
+            decode(body, "m1")
