@@ -19,7 +19,9 @@ from typing import Any
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-MUTEX_SECONDS = 10  # longest a mutex is held if its holder dies; a change takes milliseconds
+# A change takes milliseconds. If a server dies holding the mutex, others wait at most this
+# long; the wait blocks that server's event loop (Rasa calls these methods synchronously).
+MUTEX_SECONDS = 2
 
 
 class AtomicRedisLockStore(RedisLockStore):
@@ -32,7 +34,7 @@ class AtomicRedisLockStore(RedisLockStore):
 
     def _mutex(self, conversation_id: str) -> Any:
         return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS,
-                             blocking_timeout=MUTEX_SECONDS, sleep=0.002)
+                             blocking_timeout=MUTEX_SECONDS + 1, sleep=0.002)
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         with self._mutex(conversation_id):

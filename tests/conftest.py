@@ -131,7 +131,7 @@ def seeded_ops(stack: Stack) -> Seeded:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database on 127.0.0.1:5432 (unique name), dropped afterwards."""
     from bot.profiles import drop_database, ensure_database
 

@@ -23,7 +23,7 @@ def open_store(request, tmp_path):
     """A function that opens the same store again (as another process would)."""
     if request.param == "sqlite":
         return lambda: SqliteTicketStore(tmp_path / "tickets.db")
-    url = request.getfixturevalue("postgres_url")
+    url = request.getfixturevalue("pg_database")
     return lambda: PostgresTicketStore(url)
 
 

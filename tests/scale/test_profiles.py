@@ -58,13 +58,13 @@ def events_in(url: str) -> list[dict]:
     return rows
 
 
-def test_a_redelivered_batch_is_written_once(postgres_url):
-    writer = OpsEventWriter(postgres_url)
+def test_a_redelivered_batch_is_written_once(pg_database):
+    writer = OpsEventWriter(pg_database)
     batch = [Delivery(f"m{i}", {"sender_id": "u1", "event": "user", "text": f"第{i}則", "timestamp": i}) for i in range(3)]
     assert writer.write(batch) == 3
     assert writer.write(batch[1:] + [Delivery("m9", {"sender_id": "u1", "event": "bot", "timestamp": 9})]) == 1
     writer.close()
-    assert [e["timestamp"] for e in events_in(postgres_url)] == [0, 1, 2, 9]
+    assert [e["timestamp"] for e in events_in(pg_database)] == [0, 1, 2, 9]
 
 
 def test_messages_without_an_id_are_told_apart_by_their_body():

@@ -1,0 +1,47 @@
+"""The Redis lock store on real Redis: tickets taken at the same moment by several servers."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+import redis
+
+from bot.locks import AtomicRedisLockStore
+
+
+@pytest.fixture
+def prefix():
+    name = "locktest" + os.urandom(4).hex()
+    yield name
+    client = redis.Redis(host="127.0.0.1", port=6379, db=1)
+    for key in client.scan_iter(f"{name}:*"):
+        client.delete(key)
+
+
+def test_tickets_issued_at_once_by_two_servers_are_all_distinct_and_kept(prefix):
+    servers = [AtomicRedisLockStore(host="127.0.0.1", port=6379, db=1, key_prefix=prefix) for _ in range(2)]
+    barrier, issued = threading.Barrier(20), []
+
+    def take(index: int) -> None:
+        barrier.wait()
+        issued.append(servers[index % 2].issue_ticket("caller-1", 30))
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(issued) == list(range(20))  # Rasa's RedisLockStore hands out repeats here
+    lock = servers[0].get_lock("caller-1")
+    assert sorted(t.number for t in lock.tickets) == list(range(20))  # and loses some of them
+
+
+def test_finishing_a_turn_keeps_the_tickets_of_those_waiting(prefix):
+    first, second = (AtomicRedisLockStore(host="127.0.0.1", port=6379, db=1, key_prefix=prefix) for _ in range(2))
+    mine = first.issue_ticket("caller-2", 30)
+    waiting = second.issue_ticket("caller-2", 30)
+    first.cleanup("caller-2", mine)
+    lock = second.get_lock("caller-2")
+    assert lock is not None and not lock.is_locked(waiting)  # the waiting message goes next
