@@ -150,15 +150,31 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     page.screenshot(path=str(screens / "chat-5-mobile-staff-reply.png"))
     assert page.evaluate(LOW_CONTRAST) == []
 
-    # The connection drops: the page says so, reconnects, and a reply sent meanwhile arrives once.
+    # The connection drops: the page says so and reconnects; what the user typed meanwhile
+    # goes out once, and a staff reply sent meanwhile shows once.
     mobile.set_offline(True)
     expect(page.locator("#status")).to_have_text("連線中斷，正在重新連線…", timeout=WAIT)
+    ask(page, "好的，謝謝，我等您的消息")
+    expect(page.locator("#typing")).to_be_visible()
     page.screenshot(path=str(screens / "chat-6-mobile-offline.png"))
     assert page.evaluate(LOW_CONTRAST) == []
     console.reply(ticket, "補充：申請書可以在官網下載。")
     mobile.set_offline(False)
     expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
     expect(page.locator(".msg.staff").filter(has_text="申請書可以在官網下載")).to_have_count(1, timeout=WAIT)
+    expect(page.locator(".msg.user").filter(has_text="我等您的消息")).to_have_count(1)
+    # Wait until the server has it (a synchronous predicate: wait_for_function does not await promises).
+    page.wait_for_function("""() => {
+        if (window.heard === undefined) {
+            window.heard = null;
+            fetch("/chat/history?session=" + localStorage.getItem("hotline-chat-session")).then(r => r.json())
+                .then(body => { window.heard = body.messages.filter(m => m.text === "好的，謝謝，我等您的消息").length; });
+        }
+        if (window.heard === null) return false;
+        const heard = window.heard;
+        window.heard = undefined;
+        return heard > 0;
+    }""", polling=300, timeout=WAIT)
 
     # Resolving resumes the bot; the rating question arrives live with one-tap buttons.
     console.resolve(ticket)
@@ -176,6 +192,7 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     wide.goto(f"{stack.web_url}/chat")
     expect(wide.locator(".msg.staff")).to_have_count(2, timeout=WAIT)
     expect(wide.locator(".scheme-card")).to_have_count(1)
+    expect(wide.locator(".msg.user").filter(has_text="我等您的消息")).to_have_count(1)  # sent once, not twice
     expect(wide.locator("#status")).to_have_text("已連線", timeout=WAIT)
     ask(wide, "青創貸款最多可以借多少")
     expect(wide.locator(".scheme-card")).to_have_count(2, timeout=WAIT)

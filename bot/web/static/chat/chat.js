@@ -208,10 +208,14 @@
     text = String(text || "");
     if (!text.trim()) { input.focus(); return; }
     hideQuickReplies();
-    render({ who: "user", text: shown || text });
-    fromServer += 1;
+    var message = { who: "user", text: shown || text, payload: text, timestamp: Date.now() / 1000 };
+    render(message);
     typing(true);
-    if (ready) { emit(text); } else { pending.push(text); }
+    if (ready) { emit(message.payload); fromServer += 1; } else { pending.push(message); }
+  }
+
+  function flush() {
+    pending.splice(0).forEach(function (message) { emit(message.payload); fromServer += 1; });
   }
 
   socket.on("connect", function () {
@@ -223,14 +227,18 @@
     if (typeof id === "string" && SESSION.test(id) && id !== session) { session = id; saveSession(id); }
     ready = everReady = true;
     setStatus("online");
-    var waiting = pending.splice(0);
-    if (wasReady && !waiting.length) {
-      // Replies sent while we were away went to an empty room: take them from the history.
-      history().then(function (messages) {
-        if (messages.length > fromServer && typingEl.hidden) { renderHistory(messages); }
-      }).catch(function () { /* the live messages still come */ });
-    }
-    waiting.forEach(emit);
+    if (!wasReady) { flush(); return; }
+    // Replies sent while we were away went to an empty room: take them from the history
+    // first, then send what was typed offline (so the history cannot hold it yet).
+    var seen = fromServer;  // if anything arrives meanwhile, the live stream is complete again
+    history().then(function (messages) {
+      if (fromServer === seen && messages.length > fromServer) {
+        var waiting = pending.slice();
+        renderHistory(messages);
+        waiting.forEach(function (message) { render(message); });
+        if (!waiting.length && messages[messages.length - 1].who === "bot") { typing(false); }
+      }
+    }).catch(function () { /* the live messages still come */ }).then(flush);
   });
 
   socket.on("bot_uttered", function (message) {
