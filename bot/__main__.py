@@ -225,7 +225,8 @@ def ops() -> None:
 @ops.command("purge")
 @click.option("--days", type=click.IntRange(min=1), help="Retention in days (default: BOT_RETENTION_DAYS).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
-def ops_purge(days: int | None, dry_run: bool) -> None:
+@click.option("--scaled", is_flag=True, help="The scale-out profile's databases: BOT_PG_URL, its _ops database, tickets there.")
+def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     """Delete conversations idle longer than the retention period; redact old resolved tickets.
 
     A conversation goes when its last event is older than N days: its tracker store
@@ -236,12 +237,20 @@ def ops_purge(days: int | None, dry_run: bool) -> None:
     """
     import sqlalchemy.exc
 
+    from bot import profiles
     from bot.ops.retention import purge
 
     settings = _settings()
+    if scaled:  # the databases `make run-scaled` gives its processes (bot/profiles.py)
+        env = profiles.scaled_env(settings)
+        settings = settings.with_changes(tracker_db_url=settings.pg_url, ops_db_url=env["BOT_OPS_DB_URL"],
+                                         tickets_db_url=env["BOT_TICKETS_DB_URL"])
+    tracker = settings.tracker_db
+    if tracker.startswith("postgresql"):
+        tracker = profiles.postgres_url(settings, tracker)
     tickets = _tickets(settings)
     try:
-        report = purge(settings.tracker_db, settings.ops_db, tickets, days or settings.retention_days, dry_run=dry_run)
+        report = purge(tracker, profiles.ops_db_url(settings), tickets, days or settings.retention_days, dry_run=dry_run)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise click.ClickException(f"purge failed: {exc}") from exc
     verb = "would delete" if report.dry_run else "deleted"

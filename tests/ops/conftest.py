@@ -49,8 +49,8 @@ def postgres_url() -> Iterator[Callable[[], str]]:
         pytest.skip(f"PostgreSQL is not running on 127.0.0.1:5432: {exc}")
     created: list[str] = []
 
-    def make() -> str:
-        name = f"bot_test_{os.getpid()}_{os.urandom(4).hex()}"
+    def make(name: str = "") -> str:
+        name = name or f"bot_test_{os.getpid()}_{os.urandom(4).hex()}"
         with admin.cursor() as cursor:
             cursor.execute(f'create database "{name}"')
         created.append(name)

@@ -141,8 +141,8 @@ def test_purge_deletes_idle_conversations_from_a_real_stacks_databases_and_redac
     assert ": 0\n" in again and "redacted 0 resolved tickets" in again  # idempotent
 
 
-def test_purge_works_on_postgresql(monkeypatch, tmp_path, postgres_url):
-    tracker_url, ops_url = postgres_url(), postgres_url()
+def store_and_backdate_on_postgresql(monkeypatch, tmp_path: Path, tracker_url: str, ops_url: str) -> None:
+    """Conversations pg-old (200 days idle, with a review row) and pg-new, stored by the masking stores."""
     store, broker = load_stores(monkeypatch, tmp_path, tracker_url, ops_url)
     for sender in ("pg-old", "pg-new"):
         asyncio.run(store.save(conversation(store, sender)))
@@ -158,14 +158,45 @@ def test_purge_works_on_postgresql(monkeypatch, tmp_path, postgres_url):
         db.execute(sa.text(f"create table {FUTURE} (id serial primary key, sender_id text, note text)"))
         db.execute(sa.text(f"insert into {FUTURE} (sender_id, note) values ('pg-old', 'x'), ('pg-new', 'y')"))
 
+
+def senders_left(url: str, table: str) -> set[str]:
+    with sa.create_engine(url).connect() as db:
+        return {s for (s,) in db.execute(sa.text(f"select sender_id from {table}"))}
+
+
+def test_purge_works_on_postgresql(monkeypatch, tmp_path, postgres_url):
+    tracker_url, ops_url = postgres_url(), postgres_url()
+    store_and_backdate_on_postgresql(monkeypatch, tmp_path, tracker_url, ops_url)
     assert purge(tracker_url, ops_url, None, 180, dry_run=True).rows == {
         "tracker:events": 5, "ops:events": 5, f"ops:{FUTURE}": 1}
     report = purge(tracker_url, ops_url, None, 180)
     assert report.conversations == 1 and report.rows["ops:events"] == 5
     for url, table in ((tracker_url, "events"), (ops_url, "events"), (ops_url, FUTURE)):
-        with sa.create_engine(url).connect() as db:
-            senders = {s for (s,) in db.execute(sa.text(f"select sender_id from {table}"))}
-        assert senders == {"pg-new"}, (url, table)
+        assert senders_left(url, table) == {"pg-new"}, (url, table)
+
+
+def test_purge_scaled_finds_the_scale_out_profiles_databases(monkeypatch, tmp_path, postgres_url):
+    """`--scaled`: trackers in BOT_PG_URL's database, ops data in <db>_ops, tickets beside the trackers."""
+    from bot.handoff.tickets import PostgresTicketStore
+
+    tracker_url = postgres_url()
+    ops_url = postgres_url(tracker_url.rsplit("/", 1)[1] + "_ops")
+    store_and_backdate_on_postgresql(monkeypatch, tmp_path, tracker_url, ops_url)
+    long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=200)).isoformat(timespec="seconds")
+    tickets = PostgresTicketStore(tracker_url, now=lambda: long_ago)
+    number = tickets.create(NewTicket("pg-old", "rest", "loan", "s", [], "陳美玲", PHONE, "下午", 2)).id
+    tickets.resolve(number, "lin")
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(tmp_path), "BOT_PG_URL": tracker_url,
+           "BOT_TICKETS_DB_URL": "", "BOT_OPS_DB_URL": "", "BOT_TRACKER_DB_URL": ""}
+    done = subprocess.run([sys.executable, "-m", "bot", "ops", "purge", "--scaled"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "deleted 5 rows from tracker:events" in done.stdout and "deleted 5 rows from ops:events" in done.stdout
+    assert "redacted 1 resolved tickets" in done.stdout
+    assert senders_left(tracker_url, "events") == senders_left(ops_url, "events") == {"pg-new"}
+    assert tickets.get(number).contact_phone == ""
+    assert not list(tmp_path.glob("*.db"))  # nothing went to SQLite
 
 
 def test_purge_does_not_create_missing_databases(tmp_path):
