@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, case, func, not_, select, true
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES
 from bot.handoff.tickets import SqliteTicketStore, Ticket
@@ -108,54 +108,72 @@ def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | 
            tickets: SqliteTicketStore | None = None, kb: KnowledgeBase | None = None) -> Report:
     """Every figure of the metrics page for conversations started from ``date_from`` to ``date_to``."""
     refresh(engine)
-    c, t = conversations.c, turns.c
+    c = conversations.c
     start, end = day_bounds(date_from, date_to)
     period = [cond for cond in (c.started_at >= start if start is not None else None,
                                 c.started_at < end if end is not None else None) if cond is not None]
     in_period = and_(*period) if period else true()
-    joined = turns.join(conversations, t.sender_id == c.sender_id)
-    asked = and_(in_period, not_(t.form_answer))
     with engine.connect() as db:
-        by_category = dict(db.execute(select(c.category, func.count()).where(in_period).group_by(c.category)).all())
-        total = sum(by_category.values())
-        handed_off = db.execute(select(func.count()).where(in_period, c.handed_off)).scalar() or 0
-        reasons = dict(db.execute(select(c.handoff_reason, func.count()).where(in_period, c.handed_off)
-                                  .group_by(c.handoff_reason)).all())
-        fallback_conversations = db.execute(select(func.count()).where(in_period, c.fallbacks > 0)).scalar() or 0
-        questions = db.execute(select(func.count()).select_from(joined).where(asked)).scalar() or 0
-        fell_back = db.execute(select(func.count()).select_from(joined).where(asked, t.fell_back)).scalar() or 0
-        ratings = [r for (r,) in db.execute(select(c.rating).where(in_period, c.rating.is_not(None)))]
-        hours = dict(db.execute(select(t.hour, func.count()).select_from(joined).where(asked).group_by(t.hour)).all())
-        unanswered = db.execute(
-            select(t.text, func.count().label("n"), func.max(t.ts), func.min(t.sender_id)).select_from(joined)
-            .where(asked, t.fell_back).group_by(t.text).order_by(func.count().desc(), t.text).limit(TOP)).all()
-        schemes = db.execute(select(t.scheme, func.count().label("n")).select_from(joined)
-                             .where(in_period, t.scheme.is_not(None)).group_by(t.scheme)
-                             .order_by(func.count().desc(), t.scheme)).all()
-        senders = {s for (s,) in db.execute(select(c.sender_id).where(in_period, c.handed_off))}
-        intents = intent_rows(db, joined, and_(asked, not_(t.text.startswith("/"))))
-    minutes = first_response_minutes(tickets.queue() if tickets else [], senders)
+        calls = conversation_figures(db, in_period)
+        asked = turn_figures(db, in_period)
+    total, handed_off, ratings = calls["total"], calls["handed_off"], calls["ratings"]
+    minutes = first_response_minutes(tickets.queue() if tickets else [], calls["handed_off_senders"])
     tables = {
-        "categories": category_table(by_category),
+        "categories": category_table(calls["by_category"]),
         "handoff_reasons": Table("handoff_reasons", "轉真人原因", ["原因", "對話數", "占比(%)"],
                                  [[HandoffReason.LABELS.get(str(k), str(k)), n, round(100 * n / handed_off, 1)]
-                                  for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], str(kv[0])))]),
+                                  for k, n in sorted(calls["reasons"].items(), key=lambda kv: (-kv[1], str(kv[0])))]),
         "hours": Table("hours", "各時段提問數（臺北時間）", ["時段", "提問數"],
-                       [[f"{h:02d}:00–{h:02d}:59", hours.get(h, 0)] for h in range(24)]),
+                       [[f"{h:02d}:00–{h:02d}:59", asked["hours"].get(h, 0)] for h in range(24)]),
         "unanswered": Table("unanswered", "最常問但答不出來的問題", ["問題", "次數", "最近一次", "對話"],
-                            [[text, n, local_time(last), sender] for text, n, last, sender in unanswered]),
+                            [[text, n, local_time(last), sender] for text, n, last, sender in asked["unanswered"]]),
         "intents": Table("intents", "各意圖的信心值與修正（該補訓練的先看）",
                          ["意圖", "類別", "訊息數", "平均信心", f"信心低於{LOW_CONFIDENCE:g}", "低信心占比(%)", "被改成其他意圖"],
-                         intents, note="只算民眾自己打的字（不含按鈕與表單回答）；依低信心則數排序。"),
-        **scheme_tables(dict(schemes), kb),
+                         asked["intents"], note="只算民眾自己打的字（不含按鈕與表單回答）；依低信心則數排序。"),
+        **scheme_tables(asked["schemes"], kb),
     }
     return Report(
-        date_from=date_from, date_to=date_to, conversations=total, questions=questions,
-        contained=ratio(total - handed_off, total), fallback_rate=ratio(fell_back, questions),
-        fallback_conversations=fallback_conversations, handoff_rate=ratio(handed_off, total), handed_off=handed_off,
-        median_first_response_minutes=statistics.median(minutes) if minutes else None,
+        date_from=date_from, date_to=date_to, conversations=total, questions=asked["questions"],
+        contained=ratio(total - handed_off, total), fallback_rate=ratio(asked["fell_back"], asked["questions"]),
+        fallback_conversations=calls["fallback_conversations"], handoff_rate=ratio(handed_off, total),
+        handed_off=handed_off, median_first_response_minutes=statistics.median(minutes) if minutes else None,
         satisfaction=statistics.fmean(ratings) if ratings else None, ratings=len(ratings), tables=tables,
     )
+
+
+def conversation_figures(db: Connection, in_period: Any) -> dict[str, Any]:
+    """Counts over ops_conversations: per category, handoffs and their reasons, fallbacks, ratings."""
+    c = conversations.c
+    by_category = dict(db.execute(select(c.category, func.count()).where(in_period).group_by(c.category)).all())
+    return {
+        "by_category": by_category, "total": sum(by_category.values()),
+        "handed_off": db.execute(select(func.count()).where(in_period, c.handed_off)).scalar() or 0,
+        "reasons": dict(db.execute(select(c.handoff_reason, func.count()).where(in_period, c.handed_off)
+                                   .group_by(c.handoff_reason)).all()),
+        "fallback_conversations": db.execute(select(func.count()).where(in_period, c.fallbacks > 0)).scalar() or 0,
+        "ratings": [r for (r,) in db.execute(select(c.rating).where(in_period, c.rating.is_not(None)))],
+        "handed_off_senders": {s for (s,) in db.execute(select(c.sender_id).where(in_period, c.handed_off))},
+    }
+
+
+def turn_figures(db: Connection, in_period: Any) -> dict[str, Any]:
+    """Counts over the callers' own messages (not form answers) of conversations in the period."""
+    t = turns.c
+    joined = turns.join(conversations, t.sender_id == conversations.c.sender_id)
+    asked = and_(in_period, not_(t.form_answer))
+    count = select(func.count()).select_from(joined)
+    return {
+        "questions": db.execute(count.where(asked)).scalar() or 0,
+        "fell_back": db.execute(count.where(asked, t.fell_back)).scalar() or 0,
+        "hours": dict(db.execute(select(t.hour, func.count()).select_from(joined).where(asked).group_by(t.hour)).all()),
+        "unanswered": db.execute(
+            select(t.text, func.count(), func.max(t.ts), func.min(t.sender_id)).select_from(joined)
+            .where(asked, t.fell_back).group_by(t.text).order_by(func.count().desc(), t.text).limit(TOP)).all(),
+        "schemes": dict(db.execute(select(t.scheme, func.count()).select_from(joined)
+                                   .where(in_period, t.scheme.is_not(None)).group_by(t.scheme)
+                                   .order_by(func.count().desc(), t.scheme)).all()),
+        "intents": intent_rows(db, joined, and_(asked, not_(t.text.startswith("/")))),
+    }
 
 
 def intent_rows(db: Any, joined: Any, typed: Any) -> list[list[Any]]:

@@ -15,10 +15,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot.categories import CATEGORY_INFO
 from bot.clock import SystemClock
 from bot.ops import metrics as ops_metrics
-from bot.ops.events import HandoffReason
-from bot.ops.export import build_export, domain_entities
+from bot.ops.events import HandoffReason, category_value
+from bot.ops.export import build_export, domain_entities, domain_intents
 from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Filters, UnknownConversation,
                             local_time)
 from bot.web.charts import bar_chart
@@ -220,15 +221,9 @@ async def metrics_csv(request: Request) -> Response:
 
 def domain_intents_labelled() -> list[tuple[str, str]]:
     """(intent, category label) for the intent pickers, in domain order."""
-    from bot.ops.export import domain_intents
-    from bot.ops.metrics import category_label
-    from bot.ops.events import category_value
-
-    return [(i, category_label(category_value(i))) for i in domain_intents()]
+    return [(i, ops_metrics.category_label(category_value(i))) for i in domain_intents()]
 
 
 def category_values() -> dict[str, str]:
     """Category table label → category value, for links from the metrics table to the list."""
-    from bot.categories import CATEGORY_INFO
-
     return {info.label: c.value for c, info in CATEGORY_INFO.items()}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+from bot.clock import TAIPEI
 from bot.ops.review import Filters, Review
 from bot.ops.store import open_engine
 
@@ -23,6 +25,18 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     page.wait_for_url(f"{stack.web_url}/console")
     page.get_by_role("link", name="對話檢視").click()
     page.wait_for_url(f"{stack.web_url}/ops")
+    today = dt.datetime.now(TAIPEI).date()
+    asked_today = review.list(Filters(date_from=today, date_to=today)).total
+    assert asked_today > 0
+
+    # What people asked in a period: one click on a preset (the seed ran today, none last week).
+    page.locator(".presets").get_by_role("link", name="今天").click()
+    page.wait_for_url(re.compile(r"from=.*&to="))
+    assert f"共 {asked_today} 段對話" in page.locator(".count").inner_text()
+    page.locator(".presets").get_by_role("link", name="上週").click()
+    page.wait_for_url(re.compile(r"from=.*&to="))
+    assert "共 0 段對話" in page.locator(".count").inner_text() and "沒有符合條件的對話" in page.content()
+    page.get_by_role("link", name="清除條件").click()
 
     # What failed: conversations where the bot did not understand, not yet reviewed.
     page.get_by_label("聽不懂", exact=True).select_option("yes")
