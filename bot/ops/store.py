@@ -14,6 +14,7 @@ import logging
 from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         create_engine, event)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 logger = logging.getLogger(__name__)
 
@@ -124,11 +125,27 @@ def open_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, future=True, pool_pre_ping=True)
-    metadata.create_all(engine, checkfirst=True)
-    # Rasa's table has no index on sender_id; refresh and purge read one sender's events.
-    # create_all adds indexes only with a new table, so this one is created on its own.
-    EVENTS_BY_SENDER.create(engine, checkfirst=True)
+    create_tables(engine)
     return engine
+
+
+def create_tables(engine: Engine) -> None:
+    """Our tables and the index on Rasa's ``events``, idempotently, even with another process at it.
+
+    Two processes starting together (web app, CLI, Rasa's broker) can both see a table
+    missing and both create it; the loser gets an error and simply checks again.
+    Rasa's table has no index on sender_id, which refresh and purge read by; create_all
+    adds indexes only with a new table, so this one is created on its own.
+    """
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            EVENTS_BY_SENDER.create(engine, checkfirst=True)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 2:
+                raise
+            logger.info("another process was creating the ops tables; checking again")
 
 
 def _sqlite_pragmas(connection, record) -> None:  # type: ignore[no-untyped-def]

@@ -87,3 +87,26 @@ def test_concurrent_refreshes_fold_each_event_once(both, ops_copy):
     with pg_review.engine.connect() as db:
         count = len(db.execute(select(turns.c.event_id).where(turns.c.sender_id == sender + "-again")).all())
     assert count == 3
+
+
+def test_processes_starting_together_create_the_tables_once(postgres_url):
+    """Web app, CLI and a refresh may start at once on a new database: none may fail."""
+    url, errors = postgres_url(), []
+
+    def start() -> None:
+        try:
+            open_engine(url).dispose()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine = create_engine(url, future=True)
+    with engine.connect() as db:
+        names = {n for (n,) in db.execute(text("select indexname from pg_indexes where tablename = 'events'"))}
+    engine.dispose()
+    assert "ops_events_sender" in names
