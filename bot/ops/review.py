@@ -381,6 +381,11 @@ class Review:
             return [Correction(r["id"], r["sender_id"], r["event_id"], r["text"], r["intent"], json.loads(r["entities"]),
                                r["corrected_by"], r["corrected_at"]) for r in db.execute(query).mappings()]
 
+    def original_intents(self, event_ids: list[int]) -> dict[int, str | None]:
+        """What the model said for these user messages (to show "from → to" beside corrections)."""
+        with self.engine.connect() as db:
+            return dict(db.execute(select(turns.c.event_id, turns.c.intent).where(turns.c.event_id.in_(event_ids))).all())
+
     def sender_of_turn(self, event_id: int) -> str:
         """The conversation a user message belongs to (for redirects after a correction)."""
         with self.engine.connect() as db:

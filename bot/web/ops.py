@@ -170,7 +170,8 @@ async def corrections_page(request: Request) -> Response:
     ops = deps(request).ops
     items = ops.corrections()
     export = build_export(items, today=_today(request))
-    return render(request, "ops/corrections.html", items=items, export=export, local_time=local_time)
+    return render(request, "ops/corrections.html", items=items, export=export, local_time=local_time,
+                  was=ops.original_intents([c.event_id for c in items]))
 
 
 @staff_only

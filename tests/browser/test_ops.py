@@ -67,7 +67,8 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     assert f"共 {failing - 1} 段對話" in page.locator(".count").inner_text()  # the reviewed one left the to-do list
 
     page.goto(f"{stack.web_url}/ops/corrections")
-    assert "policy_ask" in page.locator("table.queue").inner_text()
+    corrected_row = page.locator("table.queue tbody tr").first.inner_text()
+    assert "policy_ask" in corrected_row and "nlu_fallback" in corrected_row  # from what the model said to the fix
     page.screenshot(path=str(screens / "ops-4-corrections.png"), full_page=True)
     with page.expect_download() as download:
         page.get_by_role("link", name="下載訓練資料（YAML）").click()
@@ -85,4 +86,14 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     assert download.value.suggested_filename == "categories.csv"
     page.get_by_role("link", name=re.compile(r"^\d+$")).first.click()  # a category count opens the list
     page.wait_for_url(re.compile(r"/ops\?.*category="))
+
+    tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="zh-TW",
+                                 storage_state=context.storage_state())
+    narrow = tablet.new_page()
+    narrow.goto(f"{stack.web_url}/ops/metrics?from=")
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 820  # wide tables scroll inside their box
+    narrow.screenshot(path=str(screens / "ops-5-metrics-tablet.png"), full_page=True)
+    narrow.goto(f"{stack.web_url}/ops")
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 820
+    tablet.close()
     context.close()
