@@ -56,6 +56,12 @@ def _origins(text: str) -> tuple[str, ...]:
     return origins
 
 
+def _optional_redis_url(text: str) -> str:
+    if text and not text.startswith(("redis://", "rediss://")):
+        raise ValueError("must be empty or start with redis://")
+    return text
+
+
 def _path(text: str) -> Path:
     path = Path(text)
     return path if path.is_absolute() else ROOT / path
@@ -107,6 +113,7 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("line_api_url", "BOT_LINE_API_URL", "https://api.line.me", "LINE Messaging API base URL (tests point it at a fake LINE server)."),
     Spec("chat_socket_url", "BOT_CHAT_SOCKET_URL", "http://127.0.0.1:5005", "Rasa's socket.io address as the web chat page's browser reaches it."),
     Spec("chat_origins_setting", "BOT_CHAT_ORIGINS", "", "Comma-separated sites (https://www.example.gov.tw) that may embed the web chat (iframe) or open its socket (CORS), besides the web app's own http://127.0.0.1 and http://localhost on BOT_WEB_PORT.", _origins),
+    Spec("chat_redis_url", "BOT_CHAT_REDIS_URL", "", "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) that passes web chat messages between them, so a staff reply reaches a browser connected to another server; empty means one server.", _optional_redis_url),
     # Scale-out profile (make run-scaled): the services several Rasa servers share.
     Spec("tickets_db_url", "BOT_TICKETS_DB_URL", "", "Handoff tickets database: empty means SQLite var/tickets.db; postgresql://user@host:port/db for the scaled profile (password from BOT_PG_PASSWORD).", _db_url),
     Spec("pg_url", "BOT_PG_URL", "postgresql://postgres@127.0.0.1:5432/hotline", "Scaled profile: PostgreSQL for trackers, tickets and ops data (no password in it; see BOT_PG_PASSWORD).", _db_url),
@@ -143,6 +150,7 @@ class Settings:
     line_api_url: str
     chat_socket_url: str
     chat_origins_setting: tuple[str, ...]
+    chat_redis_url: str
     tickets_db_url: str
     pg_url: str
     pg_password: str | None

@@ -45,6 +45,22 @@ def session_id_from(data: Any) -> str | None:
     return value if valid_session_id(value) else None
 
 
+def client_manager(settings: Settings) -> Any:
+    """Redis pub/sub between Rasa servers (BOT_CHAT_REDIS_URL), or ``None`` for one server.
+
+    An emit to a session's room then reaches the server that holds the browser's socket,
+    whichever server the console's call landed on. The channel name carries the Redis key
+    prefix, so two deployments sharing a Redis do not hear each other.
+    """
+    if not settings.chat_redis_url:
+        return None
+    from socketio import AsyncRedisManager
+
+    options = {"password": settings.redis_password} if settings.redis_password else None
+    return AsyncRedisManager(settings.chat_redis_url, channel=f"{settings.redis_key_prefix}_chat",
+                             redis_options=options)
+
+
 class HotlineSocketIOOutput(OutputChannel):
     @classmethod
     def name(cls) -> str:
@@ -66,12 +82,11 @@ class HotlineSocketIOOutput(OutputChannel):
 class HotlineSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel with origin checks, session ids and input checks."""
 
-    def __init__(self, *args: Any, allowed_origins: list[str] | None = None, max_message_chars: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        settings = None if allowed_origins is not None and max_message_chars else Settings.from_env(os.environ)
-        self.allowed_origins = allowed_origins if allowed_origins is not None else list(settings.chat_origins)
-        self.max_message_chars = max_message_chars or settings.max_message_chars
+        self.settings = settings or Settings.from_env(os.environ)
+        self.allowed_origins = list(self.settings.chat_origins)
+        self.max_message_chars = self.settings.max_message_chars
 
     @classmethod
     def name(cls) -> str:
@@ -89,7 +104,8 @@ class HotlineSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> SocketBlueprint:
         # An empty list would switch the origin check off; "nothing allowed" must stay nothing.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins or ["null-origin-none"])
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
+                          client_manager=client_manager(self.settings))
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
         output = HotlineSocketIOOutput(sio, self.bot_message_evt)

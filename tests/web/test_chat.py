@@ -68,3 +68,11 @@ def test_embed_script_opens_the_chat_in_a_labelled_iframe(client):
 def test_embedded_page_is_marked_for_its_compact_layout(client):
     assert '<body class="embedded">' in client.get("/chat?embed=1").text
     assert '<body class="">' in client.get("/chat").text
+
+
+def test_a_chat_redis_url_that_is_not_redis_stops_start_up():
+    from bot.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="BOT_CHAT_REDIS_URL"):
+        Settings.from_env({"BOT_CHAT_REDIS_URL": "http://127.0.0.1:6379"})
+    assert Settings.from_env({"BOT_CHAT_REDIS_URL": "redis://127.0.0.1:6379/1"}).chat_redis_url.startswith("redis://")
