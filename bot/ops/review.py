@@ -270,7 +270,8 @@ class Review:
         found_conditions = conditions(f)
         where = and_(*found_conditions) if found_conditions else None
         order = SORTS[f.sort]
-        order = order.desc() if f.desc else order.asc()
+        # NULLs (a conversation without a question has no confidence) last on SQLite and PostgreSQL alike.
+        order = (order.desc() if f.desc else order.asc()).nulls_last()
         count = select(func.count()).select_from(conversations)
         query = select(conversations).order_by(order, conversations.c.sender_id)
         if where is not None:
