@@ -51,6 +51,16 @@ class Step:
     def throughput(self) -> float:
         return self.turns / self.seconds
 
+    @property
+    def stack_cpu_ms(self) -> float:
+        """CPU milliseconds per turn of everything a turn needs (Rasa, actions, consumer, nginx, services)."""
+        return 1000 * sum(v for k, v in self.cpu_seconds.items() if k != "client") / self.turns
+
+    @property
+    def stack_share(self) -> float:
+        """The part of all cores' time the stack used; the rest of "machine busy" is other work (the load generator, other jobs)."""
+        return sum(v for k, v in self.cpu_seconds.items() if k != "client") / (self.seconds * (os.cpu_count() or 1))
+
 
 def conversation(rng: random.Random) -> list[str]:
     return [rng.choice(OPENERS)] + rng.sample(FOLLOW_UPS, rng.randint(2, 4))
@@ -101,38 +111,65 @@ def machine_times() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+SERVICES = {"postgres": "postgres", "redis-server": "redis", "beam.smp": "rabbitmq"}
+
+
 def groups(cluster: scaled.Cluster) -> dict[str, list[int]]:
-    by_group: dict[str, list[int]] = {}
+    """Our processes by role, and the shared services' processes (PostgreSQL, Redis, RabbitMQ) by name."""
+    by_group: dict[str, list[int]] = {"client": [os.getpid()]}
     for name, process in cluster.processes.items():
         by_group.setdefault("rasa" if name.startswith("rasa-") else name, []).append(process.pid)
+    parents = {pid: group for group, members in by_group.items() for pid in members}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().split("(", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        parent = int(tail.split()[1])
+        if head in SERVICES:
+            by_group.setdefault(SERVICES[head], []).append(int(stat.parent.name))
+        elif parent in parents and parents[parent] != "client":  # nginx's worker
+            by_group[parents[parent]].append(int(stat.parent.name))
     return by_group
+
+
+def total_cpu(pids: list[int]) -> float:
+    seconds = 0.0
+    for pid in pids:
+        try:
+            seconds += cpu_seconds(pid)
+        except (OSError, IndexError):  # a service's worker process ended meanwhile
+            pass
+    return seconds
 
 
 def measure(cluster: scaled.Cluster, servers: int, concurrency: int, conversations: int, seed: int) -> Step:
     pids = groups(cluster)
-    before = {group: sum(cpu_seconds(p) for p in members) for group, members in pids.items()}
+    before = {group: total_cpu(members) for group, members in pids.items()}
     busy0, total0 = machine_times()
     latencies, turns, errors, seconds = asyncio.run(run_step(cluster.nginx_url, concurrency, conversations, seed))
     busy1, total1 = machine_times()
-    used = {group: sum(cpu_seconds(p) for p in members) - before[group] for group, members in pids.items()}
+    used = {group: total_cpu(members) - before[group] for group, members in pids.items()}
     return Step(servers, concurrency, conversations, turns, errors, seconds, latencies, used,
                 (busy1 - busy0) / max(1, total1 - total0))
 
 
 def report(steps: list[Step], cores: int) -> str:
     lines = ["# Load: one Rasa server vs two behind nginx (scaled profile)", "",
-             f"Machine: {cores} cores, shared by every process below and the load generator. "
-             "Conversations of 3–5 turns over REST through nginx; PostgreSQL tracker store, Redis lock store, "
-             "RabbitMQ event broker with the consumer writing the ops database.", "",
+             f"Machine: {cores} cores, shared by every process below, the load generator and any other job. "
+             "Conversations of 3–5 turns over REST through nginx; PostgreSQL tracker store (masking), Redis lock "
+             "store, RabbitMQ event broker with the consumer writing the ops database.", "",
              "| Rasa servers | callers at once | conversations | turns | errors | turns/s | p50 ms | p95 ms | p99 ms "
-             "| CPU s: rasa | actions | consumer | nginx | machine busy |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| CPU ms/turn: rasa | actions | services | stack | load generator | stack share of cores | machine busy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in steps:
-        cpu = s.cpu_seconds
+        per_turn = {group: 1000 * seconds / s.turns for group, seconds in s.cpu_seconds.items()}
+        services = sum(per_turn.get(g, 0) for g in ("postgres", "redis", "rabbitmq"))
         lines.append(f"| {s.servers} | {s.concurrency} | {s.conversations} | {s.turns} | {s.errors} | {s.throughput:.1f} "
                      f"| {percentile(s.latencies_ms, 50):.0f} | {percentile(s.latencies_ms, 95):.0f} "
-                     f"| {percentile(s.latencies_ms, 99):.0f} | {cpu.get('rasa', 0):.0f} | {cpu.get('actions', 0):.0f} "
-                     f"| {cpu.get('consumer', 0):.0f} | {cpu.get('nginx', 0):.1f} | {s.machine_busy:.0%} |")
+                     f"| {percentile(s.latencies_ms, 99):.0f} | {per_turn.get('rasa', 0):.0f} | {per_turn.get('actions', 0):.0f} "
+                     f"| {services:.0f} | {s.stack_cpu_ms:.0f} | {per_turn.get('client', 0):.0f} | {s.stack_share:.0%} "
+                     f"| {s.machine_busy:.0%} |")
     lines += ["", "| callers at once | turns/s, 1 server | turns/s, 2 servers | ratio 2/1 | p95 ratio 2/1 |",
               "|---|---|---|---|---|"]
     for one in (s for s in steps if s.servers == 1):
@@ -140,13 +177,17 @@ def report(steps: list[Step], cores: int) -> str:
         lines.append(f"| {one.concurrency} | {one.throughput:.1f} | {two.throughput:.1f} | "
                      f"{two.throughput / one.throughput:.2f} | "
                      f"{percentile(two.latencies_ms, 95) / percentile(one.latencies_ms, 95):.2f} |")
+    cost = sum(s.stack_cpu_ms * s.turns for s in steps) / sum(s.turns for s in steps)
+    lines += ["", f"CPU per turn, whole stack, all steps: {cost:.0f} ms, so {cores} fully used cores carry at most "
+              f"~{1000 * cores / cost:.0f} turns/s, whatever the number of Rasa servers; each more core adds "
+              f"~{1000 / cost:.0f} turns/s while one Rasa server per core keeps the cores busy."]
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="4,16,32", help="Callers at once, comma-separated.")
-    parser.add_argument("--conversations", type=int, default=350, help="Conversations per step and server count.")
+    parser.add_argument("--conversations", type=int, default=200, help="Conversations per step and server count.")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench-load.md")
     args = parser.parse_args()
     steps_at = [int(v) for v in args.steps.split(",")]
