@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from bot.settings import Settings
 
@@ -55,7 +55,7 @@ def postgres_url(settings: Settings, url: str | None = None) -> str:
     if not parts.hostname:
         raise ProfileError(f"no host in {url or settings.pg_url!r}")
     auth = quote(parts.username or "postgres", safe="")
-    password = parts.password or settings.pg_password
+    password = unquote(parts.password) if parts.password else settings.pg_password
     if password:
         auth += ":" + quote(password, safe="")
     return f"postgresql://{auth}@{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/') or 'hotline'}"
