@@ -45,3 +45,17 @@ def test_finishing_a_turn_keeps_the_tickets_of_those_waiting(prefix):
     first.cleanup("caller-2", mine)
     lock = second.get_lock("caller-2")
     assert lock is not None and not lock.is_locked(waiting)  # the waiting message goes next
+
+
+def test_a_message_waiting_behind_a_dead_servers_ticket_goes_once_that_ticket_expires(prefix):
+    """Rasa's loop waits for ever here: its own ticket expires together with the dead one."""
+    import asyncio
+
+    store = AtomicRedisLockStore(host="127.0.0.1", port=6379, db=1, key_prefix=prefix)
+    store.issue_ticket("caller-3", 1)  # taken by a server that then died, never released
+
+    async def next_message() -> int:
+        async with store.lock("caller-3", lock_lifetime=1, wait_time_in_seconds=0.05) as lock:
+            return lock.now_serving
+
+    assert asyncio.run(asyncio.wait_for(next_message(), 10)) == 1
