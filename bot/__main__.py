@@ -459,6 +459,7 @@ def _run_scaled(settings: Settings, model: Path) -> int:
         env = {**os.environ, **profiles.scaled_env(settings)}
         for url in profiles.scaled_databases(settings):
             _ensure_database(url)
+        profiles.create_tracker_tables(profiles.postgres_url(settings))
     except profiles.ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     ports = profiles.rasa_ports(settings)
@@ -550,7 +551,7 @@ def profile_endpoints(scaled: bool) -> None:
 @profile.command("databases")
 @click.option("--scaled", is_flag=True, required=True, help="The scale-out profile's PostgreSQL databases.")
 def profile_databases(scaled: bool) -> None:
-    """Create the PostgreSQL databases of the scaled profile if missing (trackers and tickets, ops).
+    """Create the PostgreSQL databases of the scaled profile if missing (trackers and tickets, ops), and Rasa's tables.
 
     Example: python -m bot profile databases --scaled
     """
@@ -562,6 +563,7 @@ def profile_databases(scaled: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     for url in urls:
         _ensure_database(url)
+    profiles.create_tracker_tables(urls[0])
     click.echo(f"{len(urls)} databases ready")
 
 

@@ -172,6 +172,22 @@ def ensure_database(url: str) -> bool:
         db.close()
 
 
+def create_tracker_tables(url: str) -> None:
+    """Create Rasa's tracker tables once, before several Rasa servers start.
+
+    Each server creates them on start; two at once on a new database collide on
+    CREATE TABLE, and the loser logs the error and retries five seconds later.
+    """
+    import sqlalchemy as sa
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    engine = sa.create_engine(url)
+    try:
+        SQLTrackerStore.Base.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+
+
 def drop_database(url: str) -> None:
     """Drop the database of ``url`` (tests), ending its open connections first."""
     import psycopg2

@@ -86,6 +86,7 @@ def launch(model: Path, folder: Path, env: dict[str, str], rasa_servers: int = 2
     env["BOT_ACTION_URL"] = f"http://127.0.0.1:{action_port}/webhook"
     for url in profiles.scaled_databases(settings):
         profiles.ensure_database(url)
+    profiles.create_tracker_tables(profiles.postgres_url(settings))
     endpoints = profiles.write_scaled_endpoints(settings)
     conf = profiles.write_nginx_conf(folder / "nginx", nginx_port, rasa_ports)
     group = supervisor.scaled_services(sys.executable, model, settings.rasa_token or "", endpoints, rasa_ports,
