@@ -25,7 +25,7 @@ def pg_ops_url():  # type: ignore[no-untyped-def]
         with admin.connect() as db:
             db.execute(text(f'create database "{name}"'))
     except Exception as exc:  # noqa: BLE001 - any connection problem means no server here
-        pytest.skip(f"PostgreSQL at {SERVER} is not reachable ({type(exc).__name__})")
+        pytest.fail(f"PostgreSQL at {SERVER} is not reachable (run `make scale-services`): {type(exc).__name__}")
     yield f"{SERVER}/{name}"
     with admin.connect() as db:
         db.execute(text(f'drop database if exists "{name}" with (force)'))
