@@ -187,7 +187,8 @@ def report(steps: list[Step], cores: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="4,16,32", help="Callers at once, comma-separated.")
-    parser.add_argument("--conversations", type=int, default=200, help="Conversations per step and server count.")
+    parser.add_argument("--conversations", type=int, default=500,
+                        help="Conversations per step and server count (3 steps x 2 = 3,000 by default).")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench-load.md")
     args = parser.parse_args()
     steps_at = [int(v) for v in args.steps.split(",")]
