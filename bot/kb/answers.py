@@ -13,6 +13,7 @@ from bot.formats import roc_date
 from bot.kb.query import Status
 from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
+from bot.messages import SCHEME_STATUS_LABELS
 
 BUBBLE_MAX = 300
 SOURCE_LABEL = "來源："  # starts every footer; the LINE channel shows an answer and its footer as one card
@@ -67,13 +68,12 @@ def footer(facts: Facts) -> str:
 
 def scheme_card(facts: Facts) -> dict[str, object]:
     """The footer as a card for the web chat (a socket.io ``custom`` payload; other channels get the text)."""
-    from bot.messages import SCHEME_STATUS_LABELS
-
+    lines = source_lines(facts.scheme)
     card: dict[str, object] = {"type": "scheme_card", "scheme": facts.scheme.id, "title": facts.scheme.name,
-                               "status": SCHEME_STATUS_LABELS[facts.status.value], "lines": source_lines(facts.scheme)}
+                               "status": SCHEME_STATUS_LABELS[facts.status.value], "lines": lines}
     if facts.contacts:
         first = facts.contacts[0]
-        card["lines"] = [*source_lines(facts.scheme), f"洽詢：{first.name}"]
+        lines.append(f"洽詢：{first.name}")
         card["phone"] = first.phone
     return card
 
