@@ -23,6 +23,7 @@ from bot import messages
 logger = logging.getLogger(__name__)
 
 MEDIA_TYPES = frozenset({"image", "video", "audio", "file", "location", "sticker"})
+_SOURCE_ID_KEYS = {"user": "userId", "group": "groupId", "room": "roomId"}
 
 
 class Rejected(ValueError):
@@ -42,6 +43,9 @@ class Kind(Enum):
     JOIN = "join"
     LEAVE = "leave"
     OTHER = "other"
+
+
+_SIMPLE_KINDS = {"follow": Kind.FOLLOW, "unfollow": Kind.UNFOLLOW, "join": Kind.JOIN, "leave": Kind.LEAVE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,7 @@ def _source(raw: dict[str, Any]) -> tuple[str, str, str | None] | None:
     if not isinstance(source, dict):
         return None
     kind = source.get("type")
-    key = {"user": "userId", "group": "groupId", "room": "roomId"}.get(str(kind))
+    key = _SOURCE_ID_KEYS.get(str(kind))
     conversation = source.get(key) if key else None
     if not isinstance(conversation, str) or not conversation:
         return None
@@ -153,8 +157,7 @@ def _content(raw: dict[str, Any]) -> tuple[Kind, str, str, bool]:
         postback = raw.get("postback")
         data = postback.get("data") if isinstance(postback, dict) else None
         return (Kind.POSTBACK, data, "", False) if isinstance(data, str) else (Kind.OTHER, "", "", False)
-    simple = {"follow": Kind.FOLLOW, "unfollow": Kind.UNFOLLOW, "join": Kind.JOIN, "leave": Kind.LEAVE}
-    return simple.get(str(kind), Kind.OTHER), "", "", False
+    return _SIMPLE_KINDS.get(str(kind), Kind.OTHER), "", "", False
 
 
 def _without_self_mention(text: str, mention: Any) -> tuple[str, bool]:
