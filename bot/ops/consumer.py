@@ -70,11 +70,13 @@ class OpsEventWriter:
         """Store the batch in one transaction; returns how many events were new."""
         new = 0
         with self.engine.begin() as db:
+            # One look-up for the whole batch; the set also skips a repeat within the batch.
+            seen = set(db.scalars(sa.select(DELIVERED.c.message_id).where(
+                DELIVERED.c.message_id.in_({d.message_id for d in deliveries})))) if deliveries else set()
             for delivery in deliveries:
-                seen = db.execute(sa.select(DELIVERED.c.message_id).where(
-                    DELIVERED.c.message_id == delivery.message_id)).first()
-                if seen:
+                if delivery.message_id in seen:
                     continue
+                seen.add(delivery.message_id)
                 event = self.mask(delivery.event)
                 row = db.execute(EVENTS.insert().values(sender_id=event.get("sender_id"),
                                                         data=json.dumps(event)))
