@@ -267,6 +267,10 @@ class Review:
 
     def list(self, f: Filters) -> Page:
         self.refresh()
+        return self.page(f)
+
+    def page(self, f: Filters) -> Page:
+        """One page of the list as the derived tables stand (no refresh: for paging through many in one go)."""
         found_conditions = conditions(f)
         where = and_(*found_conditions) if found_conditions else None
         order = SORTS[f.sort]
