@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -10,13 +11,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
-from actions.handoff import KeepsContacts, answers_for_ticket, open_settings, open_tickets
+from actions.handoff import KeepsContacts, answers_for_ticket, open_settings
 from actions.knowledge import KnowledgeAction, offer_category
 from bot.categories import Category
 from bot.eligibility import dont_know
 from bot.handoff import transcript as conv
 from bot.handoff.phones import normalise_phone
-from bot.handoff.tickets import NewTicket
+from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
 from bot.handoff.urgency import Priority
 from bot.nlu.gazetteer import COUNTIES, DISASTER_TYPES
 from bot.nlu.normaliser import normalise
@@ -95,9 +96,13 @@ class ActionCreateDisasterReport(KnowledgeAction):
     def name(self) -> str:
         return "action_create_disaster_report"
 
+    @cached_property
+    def tickets(self) -> SqliteTicketStore:
+        return open_ticket_store(open_settings())
+
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        store = open_tickets(open_settings())
+        store = self.tickets
         details = {slot.removeprefix("report_"): value for slot, value in answers_for_ticket(store, tracker, REPORT_SLOTS).items()}
         lines = conv.transcript(tracker.events)
         ticket = store.create(NewTicket(

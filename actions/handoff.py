@@ -31,11 +31,27 @@ def open_settings() -> Settings:
     return Settings.from_env(os.environ)
 
 
-def open_tickets(settings: Settings) -> SqliteTicketStore:
-    return open_ticket_store(settings)
+class UsesTickets:
+    """An action that reads or writes tickets: its settings and store are opened on first use, then kept.
+
+    rasa_sdk keeps one instance per action for the server's life, so the store (schema
+    script, canned replies; on PostgreSQL a schema lock) is set up once, not per call;
+    the store itself opens a connection per operation and holds no conversation data.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+
+    @cached_property
+    def settings(self) -> Settings:
+        return self._settings or open_settings()
+
+    @cached_property
+    def tickets(self) -> SqliteTicketStore:
+        return open_ticket_store(self.settings)
 
 
-class KeepsContacts:
+class KeepsContacts(UsesTickets):
     """Form validation that keeps, for the ticket, the answers the tracker store will mask.
 
     The stores mask personal data (bot/ops/stores.py), so a phone number given in
@@ -44,12 +60,9 @@ class KeepsContacts:
     the ticket takes it from there (:func:`answers_for_ticket`).
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self._settings = settings
-
     def keep(self, tracker: Tracker, slot: str, value: str) -> str:
         if mask_text(value) != value:
-            open_tickets(self._settings or open_settings()).keep_contact(tracker.sender_id, slot, value)
+            self.tickets.keep_contact(tracker.sender_id, slot, value)
         return value
 
 
@@ -92,15 +105,12 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
         return {"handoff_time": self.keep(tracker, "handoff_time", text) or "不限"}
 
 
-class ActionCreateTicket(Action):
+class ActionCreateTicket(UsesTickets, Action):
     """Open a ticket with what staff need, tell the user what happens next, pause the bot."""
 
     def __init__(self, settings: Settings | None = None, now: dt.datetime | None = None) -> None:
-        self._settings, self._now = settings, now
-
-    @cached_property
-    def settings(self) -> Settings:
-        return self._settings or open_settings()
+        super().__init__(settings)
+        self._now = now
 
     def name(self) -> str:
         return "action_create_ticket"
@@ -108,7 +118,7 @@ class ActionCreateTicket(Action):
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         clear = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
-        store = open_tickets(self.settings)
+        store = self.tickets
         answers = answers_for_ticket(store, tracker, HANDOFF_SLOTS)
         if not answers["handoff_consent"]:
             dispatcher.utter_message(response="utter_handoff_declined")
@@ -151,17 +161,14 @@ class ActionAskRating(Action):
         return []
 
 
-class ActionStoreRating(Action):
-    def __init__(self, settings: Settings | None = None) -> None:
-        self._settings = settings
-
+class ActionStoreRating(UsesTickets, Action):
     def name(self) -> str:
         return "action_store_rating"
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         rating = rating_from(tracker)
-        store = open_tickets(self._settings or open_settings())
+        store = self.tickets
         ticket = store.latest_for(tracker.sender_id)
         if rating is None or ticket is None:
             dispatcher.utter_message(response="utter_rating_unclear")
