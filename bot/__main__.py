@@ -457,11 +457,9 @@ def _run_scaled(settings: Settings, model: Path) -> int:
     try:
         endpoints = profiles.write_scaled_endpoints(settings)
         env = {**os.environ, **profiles.scaled_env(settings)}
-        for url in profiles.scaled_databases(settings):
-            _ensure_database(url)
-        profiles.create_tracker_tables(profiles.postgres_url(settings))
     except profiles.ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
+    _prepare_databases(settings)
     ports = profiles.rasa_ports(settings)
     prefix = settings.var_dir / "nginx"
     conf = profiles.write_nginx_conf(prefix, settings.scaled_port, ports)
@@ -474,17 +472,24 @@ def _run_scaled(settings: Settings, model: Path) -> int:
     return supervisor.run(group, env=env, banner=banner)
 
 
-def _ensure_database(url: str) -> None:
+def _prepare_databases(settings: Settings) -> list[str]:
+    """Create the scaled profile's PostgreSQL databases if missing, and Rasa's tracker tables; their URLs."""
     import psycopg2
 
-    from bot.profiles import ensure_database
+    from bot import profiles
 
     try:
-        if ensure_database(url):
-            click.echo(f"created PostgreSQL database {url.rsplit('/', 1)[1]}")
+        urls = profiles.scaled_databases(settings)
+        for url in urls:
+            if profiles.ensure_database(url):
+                click.echo(f"created PostgreSQL database {url.rsplit('/', 1)[1]}")
+    except profiles.ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
     except psycopg2.OperationalError as exc:
         raise click.ClickException(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see README "
                                    "'Scaling out'") from exc
+    profiles.create_tracker_tables(urls[0])
+    return urls
 
 
 @cli.command()
@@ -555,16 +560,7 @@ def profile_databases(scaled: bool) -> None:
 
     Example: python -m bot profile databases --scaled
     """
-    from bot import profiles
-
-    try:
-        urls = profiles.scaled_databases(_settings())
-    except profiles.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for url in urls:
-        _ensure_database(url)
-    profiles.create_tracker_tables(urls[0])
-    click.echo(f"{len(urls)} databases ready")
+    click.echo(f"{len(_prepare_databases(_settings()))} databases ready")
 
 
 if __name__ == "__main__":
