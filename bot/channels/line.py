@@ -34,6 +34,7 @@ from bot.channels.input_guard import check_text
 from bot.channels.line_api import DEFAULT_API_URL, HttpLineApi, LineApi, LineApiError, Message, ReplyTokenInvalid
 from bot.channels.line_events import Kind, LineEvent, Rejected, parse_delivery, verify
 from bot.channels.line_format import POSTBACK_DATA_MAX, batches, text_messages, to_line
+from bot.channels.replay import earlier_replies
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class LineInput(InputChannel):
         self.delivery = Delivery(self.api)
         self.seen = RecentIds()
         self.queues = ConversationQueues()
-        self.tracker_store: Any = None  # Rasa's, taken from the app on the first delivery
+        self.agent: Any = None  # Rasa's, taken from the app on the first delivery
 
     def __repr__(self) -> str:
         return f"LineInput(configured={self.configured})"
@@ -212,8 +213,7 @@ class LineInput(InputChannel):
             except Rejected as exc:
                 logger.warning("LINE delivery refused: %s", exc.code)
                 return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
-            agent = getattr(request.app.ctx, "agent", None)
-            self.tracker_store = self.tracker_store or getattr(agent, "tracker_store", None)
+            self.agent = self.agent or getattr(request.app.ctx, "agent", None)
             for event in events:
                 self.queues.put(event.conversation_id, partial(self.handle, event, on_new_message))
             return response.json({"status": "ok"})
@@ -261,14 +261,13 @@ class LineInput(InputChannel):
         Covers a redelivery this process has not seen: handled before a restart, or by
         another Rasa server sharing the tracker store, when LINE missed our 200.
         """
-        if self.tracker_store is None:
+        if getattr(self.agent, "tracker_store", None) is None:
             return False
         try:
-            tracker = await self.tracker_store.retrieve(event.conversation_id)
+            return await earlier_replies(self.agent, event.conversation_id, event.event_id) is not None
         except Exception:  # noqa: BLE001 - a failed look-up must not drop the event
             logger.exception("LINE redelivery check failed for %s", event.conversation_id)
             return False
-        return tracker is not None and any(getattr(e, "message_id", None) == event.event_id for e in tracker.events)
 
     async def _answer(self, event: LineEvent, line_messages: list[Message]) -> None:
         await self.delivery.send(event.conversation_id, event.reply_token, line_messages)
