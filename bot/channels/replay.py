@@ -10,7 +10,6 @@ it covers a retry after a failure, not two copies sent at once.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel
@@ -25,13 +24,13 @@ class BadMessageId(ValueError):
     reason = messages.BAD_MESSAGE_ID
 
 
-def message_id_of(body: bytes) -> str | None:
-    """The optional ``message_id`` of a request body that already parsed as a JSON object.
+def message_id_of(data: dict[str, Any]) -> str | None:
+    """The optional ``message_id`` of a request body parsed as a JSON object.
 
     Raises:
         BadMessageId: present but not a 1–64 character string.
     """
-    value = json.loads(body).get("message_id")
+    value = data.get("message_id")
     if value is None:
         return None
     if not isinstance(value, str) or not 0 < len(value) <= 64:

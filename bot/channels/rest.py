@@ -39,12 +39,22 @@ def read_request(body: bytes) -> tuple[str, str, dict[str, Any] | None]:
     Raises:
         BadRequest: with a code and a zh-TW reason.
     """
+    return request_fields(json_object(body))
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object; raises ``BadRequest`` otherwise."""
     try:
         data = json.loads(body or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest("invalid_json", messages.INVALID_JSON) from exc
     if not isinstance(data, dict):
         raise BadRequest("not_an_object", messages.NOT_AN_OBJECT)
+    return data
+
+
+def request_fields(data: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
+    """(sender, message, metadata) of a parsed request; raises ``BadRequest``."""
     sender = data.get("sender")
     if not isinstance(sender, str) or not 0 < len(sender.strip()) <= 128:
         raise BadRequest("bad_sender", messages.BAD_SENDER)
@@ -81,8 +91,9 @@ class HotlineRestInput(RestInput):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                sender, raw, metadata = read_request(request.body)
-                message_id = message_id_of(request.body)
+                data = json_object(request.body)
+                sender, raw, metadata = request_fields(data)
+                message_id = message_id_of(data)
             except BadRequest as exc:
                 return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=400)
             except BadMessageId as exc:
