@@ -55,9 +55,9 @@ def clip(text: str, limit: int) -> str:
     return text if utf16_len(text) <= limit else text[: _cut(text, limit - 1)] + "…"
 
 
-def is_scheme_choice(button: dict[str, Any]) -> bool:
-    """A button that picks a scheme (``/intent{"scheme": …}``), shown as a card, not a quick reply."""
-    match = _INTENT_PAYLOAD.match(str(button.get("payload", "")))
+def is_scheme_choice(payload: str) -> bool:
+    """A button payload that picks a scheme (``/intent{"scheme": …}``), shown as a card, not a quick reply."""
+    match = _INTENT_PAYLOAD.match(payload)
     if not match or not match.group(1):
         return False
     try:
@@ -157,7 +157,7 @@ def convert(message: dict[str, Any], last: bool) -> list[Message]:
     out: list[Message] = []
     if buttons:
         text = text or texts.LINE_CHOOSE
-        if last and _fits_quick_reply(buttons) and not any(is_scheme_choice({"payload": p}) for _, p in buttons):
+        if last and _fits_quick_reply(buttons) and not any(is_scheme_choice(p) for _, p in buttons):
             out.append(quick_reply_message(text, buttons))
         else:
             out.append(buttons_card(text, buttons))
