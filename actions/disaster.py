@@ -16,7 +16,6 @@ from actions.knowledge import KnowledgeAction, offer_category
 from bot.categories import Category
 from bot.eligibility import dont_know
 from bot.handoff import transcript as conv
-from bot.handoff.phones import normalise_phone
 from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
 from bot.handoff.urgency import Priority
 from bot.nlu.gazetteer import COUNTIES, DISASTER_TYPES
@@ -83,11 +82,7 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
 
     async def validate_report_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        phone = normalise_phone(str(value or ""))
-        if phone is None:
-            dispatcher.utter_message(response="utter_handoff_invalid_phone")
-            return {"report_phone": None}
-        return {"report_phone": self.keep(tracker, "report_phone", phone)}
+        return self.keep_phone(dispatcher, tracker, "report_phone", value)
 
 
 class ActionCreateDisasterReport(KnowledgeAction):

@@ -65,6 +65,14 @@ class KeepsContacts(UsesTickets):
             self.tickets.keep_contact(tracker.sender_id, slot, value)
         return value
 
+    def keep_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, value: Any) -> dict[str, Any]:
+        """A phone answer in standard form, kept; or the re-ask when it is not a number."""
+        phone = normalise_phone(str(value or ""))
+        if phone is None:
+            dispatcher.utter_message(response="utter_handoff_invalid_phone")
+            return {slot: None}
+        return {slot: self.keep(tracker, slot, phone)}
+
 
 def answers_for_ticket(store: SqliteTicketStore, tracker: Tracker, slots: tuple[str, ...]) -> dict[str, Any]:
     """The form's answers with their real values: kept ones first, else the (maybe masked) slots."""
@@ -93,11 +101,7 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
 
     async def validate_handoff_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        phone = normalise_phone(str(value or ""))
-        if phone is None:
-            dispatcher.utter_message(response="utter_handoff_invalid_phone")
-            return {"handoff_phone": None}
-        return {"handoff_phone": self.keep(tracker, "handoff_phone", phone)}
+        return self.keep_phone(dispatcher, tracker, "handoff_phone", value)
 
     async def validate_handoff_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
