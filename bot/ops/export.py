@@ -62,15 +62,18 @@ def domain_entities(path: Path = DOMAIN) -> list[str]:
 
 def example_texts(folder: Path) -> set[str]:
     """Plain texts of every NLU example under ``folder`` (entity markup removed)."""
-    texts: set[str] = set()
-    for path in sorted(folder.rglob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for item in data.get("nlu") or []:
-            for line in str(item.get("examples") or "").splitlines():
-                line = line.strip()
-                if line.startswith("- "):
-                    texts.add(plain(MARKUP.sub(r"\1", line[2:])))
-    return texts
+    return {text for path in sorted(folder.rglob("*.yml")) for found in nlu_examples(path).values() for text in found}
+
+
+def nlu_examples(path: Path) -> dict[str, list[str]]:
+    """Intent → plain texts of its examples (entity markup removed) in one NLU YAML file."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    examples: dict[str, list[str]] = {}
+    for item in data.get("nlu") or []:
+        lines = [line.strip()[2:] for line in str(item.get("examples") or "").splitlines()
+                 if line.strip().startswith("- ")]
+        examples.setdefault(str(item.get("intent")), []).extend(plain(MARKUP.sub(r"\1", line)) for line in lines)
+    return examples
 
 
 def plain(text: str) -> str:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
+from bot.ops.export import nlu_examples
 from bot.settings import ROOT
 
 HELDOUT = ROOT / "tests" / "heldout" / "heldout.yml"
@@ -54,12 +54,7 @@ class ConsoleLogin:
 
 
 def load_heldout(path: Path = HELDOUT) -> dict[str, list[str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    examples: dict[str, list[str]] = {}
-    for item in data.get("nlu") or []:
-        lines = [l.strip()[2:] for l in str(item.get("examples") or "").splitlines() if l.strip().startswith("- ")]
-        examples.setdefault(str(item["intent"]), []).extend(lines)
-    return examples
+    return nlu_examples(path)
 
 
 class Caller:
