@@ -58,7 +58,11 @@ class Match:
 
 
 class KnowledgeBase:
-    """Read-only access to kb.db; a connection per call, so a rebuilt file is picked up."""
+    """Read-only access to kb.db; a connection per call, so a rebuilt file's records are picked up.
+
+    The segmentation terms and the scheme names looked for in questions are read once
+    per instance (every search needs them); open a new one to see renamed schemes.
+    """
 
     def __init__(self, path: Path, clock: Clock | None = None) -> None:
         self.path = path
@@ -170,18 +174,24 @@ class KnowledgeBase:
             found = [s for s in found if self.status(s) is not Status.ENDED]
         return found[:limit]
 
+    @cached_property
+    def _names(self) -> tuple[tuple[str, str], ...]:
+        """(normalised name or alias, scheme id), longest names first."""
+        from bot.nlu.normaliser import normalise
+
+        with self._db() as db:
+            rows = db.execute("select name, scheme_id from scheme_names order by length(name) desc").fetchall()
+        return tuple((normalise(row["name"]).lower(), row["scheme_id"]) for row in rows)
+
     def mentioned(self, text: str) -> list[str]:
         """Ids of schemes whose name or alias appears in ``text`` (longest names first)."""
         from bot.nlu.normaliser import normalise
 
         plain = normalise(text).lower()
-        with self._db() as db:
-            names = db.execute("select name, scheme_id from scheme_names order by length(name) desc").fetchall()
         found: list[str] = []
-        for row in names:
-            name = normalise(row["name"]).lower()
-            if name in plain and row["scheme_id"] not in found:
-                found.append(row["scheme_id"])
+        for name, scheme_id in self._names:
+            if name in plain and scheme_id not in found:
+                found.append(scheme_id)
                 plain = plain.replace(name, " ")
         return found
 
