@@ -108,14 +108,19 @@ def start_together(group: list[Service], logs: Path, env: dict[str, str], timeou
     processes = []
     for service in group:
         with (logs / f"{service.name}.log").open("wb") as log:
-            processes.append(subprocess.Popen(service.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                              env=quiet_env(env)))
+            processes.append(spawn(service, log, env))
     for service, process in zip(group, processes):
         if not wait_ready(service.health_url, process, timeout):
             for started in processes:
                 stop(started)
             raise ServiceFailed(f"{service.name} did not become ready ({service.health_url})")
     return processes
+
+
+def spawn(service: Service, output: IO[bytes] | int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``service`` from the project root, output and errors to ``output``, quiet environment."""
+    return subprocess.Popen(service.command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+                            env=quiet_env(env or os.environ.copy()))
 
 
 def quiet_env(env: dict[str, str]) -> dict[str, str]:
@@ -145,8 +150,7 @@ def start(service: Service, output: IO[bytes] | int, env: dict[str, str] | None 
     Raises:
         ServiceFailed: it exited or stayed unready; the process is killed.
     """
-    process = subprocess.Popen(service.command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
-                               env=quiet_env(env or os.environ.copy()))
+    process = spawn(service, output, env)
     if not wait_ready(service.health_url, process, timeout):
         process.kill()
         raise ServiceFailed(f"{service.name} did not become ready ({service.health_url})")
@@ -176,8 +180,7 @@ def run(all_services: list[Service], timeout: float = 300.0, env: dict[str, str]
     try:
         for service in all_services:
             print(f"starting {service.name} …", flush=True)
-            process = subprocess.Popen(service.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       env=quiet_env(env or os.environ.copy()))
+            process = spawn(service, subprocess.PIPE, env)
             started.append((service, process))
             assert process.stdout is not None
             threading.Thread(target=_pipe, args=(service.name, process.stdout), daemon=True).start()
