@@ -118,13 +118,11 @@ class ActionAnswerAttribute(KnowledgeAction):
 
 def answer_scheme(dispatcher: CollectingDispatcher, tracker: Tracker, facts: Facts, attribute: str | None) -> None:
     """The answer bubbles; on the web chat the last one (source, contact) also carries a scheme card."""
-    bubbles = attribute_answer(facts, attribute)
+    *bubbles, last = attribute_answer(facts, attribute)
+    for bubble in bubbles:
+        dispatcher.utter_message(text=bubble)
     card = scheme_card(facts) if tracker.get_latest_input_channel() == "socketio" else None
-    for number, bubble in enumerate(bubbles, start=1):
-        if card and number == len(bubbles):
-            dispatcher.utter_message(text=bubble, json_message=card)
-        else:
-            dispatcher.utter_message(text=bubble)
+    dispatcher.utter_message(text=last, json_message=card)
 
 
 def offer_category(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker: Tracker, category: Category,
