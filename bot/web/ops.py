@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -69,7 +70,7 @@ async def conversation_csv(request: Request) -> Response:
         rows += page.rows
         if f.page >= page.pages:
             break
-        f = Filters.parse({**f.query(), "page": str(f.page + 1), "per_page": str(MAX_PER_PAGE)})
+        f = replace(f, page=f.page + 1)
     table = ops_metrics.Table("conversations", "對話列表", [
         "對話", "管道", "開始時間", "類別", "第一句", "提問數", "最低信心", "聽不懂次數", "轉真人", "轉真人原因", "評分",
         "標籤", "已檢視"], [[r.sender_id, r.channel, local_time(r.started_at), r.category, r.first_text, r.questions,
