@@ -54,23 +54,11 @@ class NewTicket:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticket(NewTicket):
+    """A stored ticket: what it was opened with, and its state since."""
+
     id: int
-    conversation_id: str
-    channel: str
-    category: str
-    summary: str
-    transcript: list[dict[str, Any]]
-    contact_name: str
-    contact_phone: str
-    preferred_time: str
-    priority: int
-    urgent_reason: str | None
-    entities: list[dict[str, Any]]
-    schemes: list[str]
-    kind: str
-    details: dict[str, Any]
     status: TicketStatus
     assignee: str | None
     rating: int | None
