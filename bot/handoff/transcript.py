@@ -70,10 +70,9 @@ def summary(lines: list[dict[str, Any]], limit: int = 200) -> str:
 
 def urgency(lines: list[dict[str, Any]]) -> str | None:
     for line in reversed(questions(lines)):
-        if line["who"] == "user":
-            reason = urgent_reason(line["text"], line.get("intent"))
-            if reason:
-                return reason
+        reason = urgent_reason(line["text"], line.get("intent"))
+        if reason:
+            return reason
     return None
 
 
