@@ -173,13 +173,15 @@ RULES: tuple[Rule, ...] = (
 
 def mask_text(text: str) -> str:
     """``text`` with every recognised personal identifier replaced by its placeholder."""
-    if not text or not any(c.isdigit() or c == "@" or c == "號" for c in fold_width(text)):
+    folded = fold_width(text)
+    if not any(c.isdigit() or c == "@" or c == "號" for c in folded):
         return text
     for pattern, placeholder, accept in RULES:
-        folded = fold_width(text)
         spans = [span for span in (accept(m) for m in pattern.finditer(folded)) if span]
         for start, end in reversed(spans):
             text = text[:start] + placeholder + text[end:]
+        if spans:
+            folded = fold_width(text)
     return text
 
 
