@@ -472,24 +472,21 @@ def _run_scaled(settings: Settings, model: Path) -> int:
     return supervisor.run(group, env=env, banner=banner)
 
 
-def _prepare_databases(settings: Settings) -> list[str]:
-    """Create the scaled profile's PostgreSQL databases if missing, and Rasa's tracker tables; their URLs."""
+def _prepare_databases(settings: Settings) -> None:
+    """Create the scaled profile's PostgreSQL databases if missing, and Rasa's tracker tables."""
     import psycopg2
 
     from bot import profiles
 
     try:
-        urls = profiles.scaled_databases(settings)
-        for url in urls:
-            if profiles.ensure_database(url):
-                click.echo(f"created PostgreSQL database {url.rsplit('/', 1)[1]}")
+        created = profiles.prepare_databases(settings)
     except profiles.ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     except psycopg2.OperationalError as exc:
         raise click.ClickException(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see README "
                                    "'Scaling out'") from exc
-    profiles.create_tracker_tables(urls[0])
-    return urls
+    for name in created:
+        click.echo(f"created PostgreSQL database {name}")
 
 
 @cli.command()
@@ -560,7 +557,11 @@ def profile_databases(scaled: bool) -> None:
 
     Example: python -m bot profile databases --scaled
     """
-    click.echo(f"{len(_prepare_databases(_settings()))} databases ready")
+    from bot import profiles
+
+    settings = _settings()
+    _prepare_databases(settings)
+    click.echo(f"{len(profiles.scaled_databases(settings))} databases ready")
 
 
 if __name__ == "__main__":

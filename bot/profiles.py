@@ -179,6 +179,14 @@ def _admin_cursor(url: str) -> Iterator[Any]:
         db.close()
 
 
+def prepare_databases(settings: Settings) -> list[str]:
+    """Create the scaled profile's missing databases, then Rasa's tracker tables; the names created."""
+    urls = scaled_databases(settings)
+    created = [urlsplit(url).path.strip("/") for url in urls if ensure_database(url)]
+    create_tracker_tables(urls[0])
+    return created
+
+
 def create_tracker_tables(url: str) -> None:
     """Create Rasa's tracker tables once, before several Rasa servers start.
 

@@ -84,9 +84,7 @@ def launch(model: Path, folder: Path, env: dict[str, str], rasa_servers: int = 2
     settings = Settings.from_env(env)
     env.update(profiles.scaled_env(settings))
     env["BOT_ACTION_URL"] = f"http://127.0.0.1:{action_port}/webhook"
-    for url in profiles.scaled_databases(settings):
-        profiles.ensure_database(url)
-    profiles.create_tracker_tables(profiles.postgres_url(settings))
+    profiles.prepare_databases(settings)
     endpoints = profiles.write_scaled_endpoints(settings)
     conf = profiles.write_nginx_conf(folder / "nginx", nginx_port, rasa_ports)
     group = supervisor.scaled_services(sys.executable, model, settings.rasa_token or "", endpoints, rasa_ports,
