@@ -245,9 +245,7 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
         env = profiles.scaled_env(settings)
         settings = settings.with_changes(tracker_db_url=settings.pg_url, ops_db_url=env["BOT_OPS_DB_URL"],
                                          tickets_db_url=env["BOT_TICKETS_DB_URL"])
-    tracker = settings.tracker_db
-    if tracker.startswith("postgresql"):
-        tracker = profiles.postgres_url(settings, tracker)
+    tracker = profiles.with_password(settings, settings.tracker_db)
     tickets = _tickets(settings)
     try:
         report = purge(tracker, profiles.ops_db_url(settings), tickets, days or settings.retention_days, dry_run=dry_run)

@@ -310,6 +310,9 @@ def _amqp(settings: Settings) -> Endpoint:
 
 def ops_db_url(settings: Settings) -> str:
     """The ops database: BOT_OPS_DB_URL (with BOT_PG_PASSWORD for PostgreSQL), else SQLite under BOT_VAR_DIR."""
-    if settings.ops_db_url.startswith("postgresql"):
-        return postgres_url(settings, settings.ops_db_url)
-    return settings.ops_db
+    return with_password(settings, settings.ops_db)
+
+
+def with_password(settings: Settings, url: str) -> str:
+    """``url`` with BOT_PG_PASSWORD filled in if it is PostgreSQL (see ``postgres_url``); others unchanged."""
+    return postgres_url(settings, url) if url.startswith("postgresql") else url
