@@ -104,6 +104,18 @@ def category_of(intent: str) -> Category:
     except KeyError as exc:
         raise UnknownIntent(intent) from exc
 
+# Ops tables put conversations without a hotline topic (greetings, out of scope only) under this value.
+OTHER = "other"
+
+
+def category_label(value: str | None) -> str | None:
+    """The zh-TW label of a category value, 其他 for :data:`OTHER`; any other value as it is."""
+    try:
+        return CATEGORY_INFO[Category(value)].label
+    except ValueError:
+        return "其他" if value == OTHER else value
+
+
 # The intent a topic button sends (「您是想問…？」 and the greeting's buttons).
 TOPIC_INTENT: dict[Category, str] = {
     Category.LOAN: "loan_ask",

@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.categories import HOTLINE_CATEGORIES, category_of, FALLBACK_INTENT, UnknownIntent
+from bot.categories import FALLBACK_INTENT, HOTLINE_CATEGORIES, OTHER, UnknownIntent, category_of
 from bot.clock import TAIPEI
 from bot.ops.store import conversations, events, state, turns
 
@@ -37,7 +37,6 @@ FALLBACK_ACTIONS = frozenset({"action_default_fallback", "action_clarify_topic",
 HANDOFF_FORMS = frozenset({"handoff_form", "disaster_report_form"})
 TICKET_WITHOUT_PAUSE = frozenset({"action_create_disaster_report"})
 HOTLINE = {c.value for c in HOTLINE_CATEGORIES}
-OTHER = "other"  # conversations with no hotline topic (greetings, out of scope only)
 WATERMARK = "events"
 
 

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import and_, case, func, not_, select, true
 from sqlalchemy.engine import Connection, Engine
 
-from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES
+from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, category_label
 from bot.handoff.tickets import SqliteTicketStore, Ticket
 from bot.kb.query import KnowledgeBase, Status, UnknownScheme
-from bot.ops.events import OTHER, HandoffReason, category_value, refresh
+from bot.ops.events import HandoffReason, category_value, refresh
 from bot.ops.review import day_bounds, local_time
 from bot.ops.store import conversations, corrections, turns
 
@@ -233,8 +233,3 @@ def scheme_tables(asked: dict[str, int], kb: KnowledgeBase | None) -> dict[str, 
         "ending": Table("ending", f"{ENDING_DAYS}天內截止的措施", ["措施", "截止日", "剩餘天數", "期間內被問次數", "代碼"],
                         ending, note="" if kb is not None else "找不到知識庫（var/kb.db），無法列出。"),
     }
-
-
-
-def category_label(value: str) -> str:
-    return next((i.label for c, i in CATEGORY_INFO.items() if c.value == value), "其他" if value == OTHER else value)

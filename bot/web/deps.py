@@ -9,7 +9,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from bot.categories import CATEGORY_INFO, Category
+from bot.categories import CATEGORY_INFO, Category, category_label
 from bot.handoff.tickets import SqliteTicketStore, TicketStatus
 from bot.kb.query import KnowledgeBase
 from bot.ops.review import Review
@@ -37,8 +37,7 @@ class Deps:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(
-        category_label=lambda value: CATEGORY_INFO[Category(value)].label if value in {c.value for c in Category}
-        else {"other": "其他"}.get(value, value),
+        category_label=category_label,
         status_label=lambda status: TicketStatus(status).label,
         waiting=waiting_minutes,
         channel_label=lambda channel: CHANNEL_LABELS.get(channel, channel),

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.categories import CATEGORY_INFO
+from bot.categories import CATEGORY_INFO, category_label
 from bot.clock import SystemClock
 from bot.ops import metrics as ops_metrics
 from bot.ops.events import HandoffReason, category_value
@@ -224,7 +224,7 @@ async def metrics_csv(request: Request) -> Response:
 
 def domain_intents_labelled() -> list[tuple[str, str]]:
     """(intent, category label) for the intent pickers, in domain order."""
-    return [(i, ops_metrics.category_label(category_value(i))) for i in domain_intents()]
+    return [(i, category_label(category_value(i))) for i in domain_intents()]
 
 
 def category_values() -> dict[str, str]:
