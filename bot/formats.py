@@ -1,8 +1,12 @@
-"""One formatter each for amounts, ROC dates and phones, as Taiwanese readers expect."""
+"""One formatter each for amounts, ROC dates, phones and CSV files, as Taiwanese readers expect."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 ROC_OFFSET = 1911
 
@@ -37,3 +41,22 @@ def quantity(value: float | int, unit: str | None) -> str:
 
 def phone_line(name: str, phone: str) -> str:
     return f"{name} {phone}"
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """Callers' text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) gets a ``'`` first.
+
+    The agency opens these files in Excel; OWASP's advice for CSV injection.
+    """
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
+def csv_text(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A CSV file of ``rows`` under ``headers``, every cell :func:`spreadsheet_safe`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    return buffer.getvalue()

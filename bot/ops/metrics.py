@@ -13,9 +13,7 @@ Definitions (also shown on the page):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +22,7 @@ from sqlalchemy import and_, case, func, not_, select, true
 from sqlalchemy.engine import Connection, Engine
 
 from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, category_label
+from bot.formats import csv_text
 from bot.handoff.tickets import SqliteTicketStore, Ticket
 from bot.kb.query import KnowledgeBase, Status, UnknownScheme
 from bot.ops.events import HandoffReason, category_value, refresh
@@ -47,21 +46,8 @@ class Table:
     note: str = ""
 
     def csv(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(self.headers)
-        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in self.rows])
-        return buffer.getvalue()
+        return csv_text(self.headers, self.rows)
 
-
-def spreadsheet_safe(cell: Any) -> Any:
-    """Callers' text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) gets a ``'`` first.
-
-    The agency opens these files in Excel; OWASP's advice for CSV injection.
-    """
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + cell
-    return cell
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 
 from starlette.exceptions import HTTPException
@@ -15,7 +13,8 @@ from bot.handoff.tickets import TicketConflict, TicketStatus, UnknownTicket
 from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.triage import Triage
-from bot.web.deps import deps, render
+from bot.formats import csv_text
+from bot.web.deps import csv_download, deps, render
 from bot.web.rasa_client import RasaUnavailable
 from bot.web.security import check_csrf, current_staff, staff_only
 
@@ -250,12 +249,8 @@ async def triage_page(request: Request) -> Response:
 
 
 def csv_response(results: list[dict[str, object]]) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["line", "text", "category", "intent", "confidence", "entities", "schemes"])
-    for r in results:
-        entities = "; ".join(f"{e['entity']}={e['value']}" for e in r["entities"])  # type: ignore[union-attr]
-        writer.writerow([r["id"], r["text"], r["category"], r["intent"], r["confidence"], entities,
-                         " ".join(r["schemes"])])  # type: ignore[arg-type]
-    return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=triage.csv"})
+    rows = [[r["id"], r["text"], r["category"], r["intent"], r["confidence"],
+             "; ".join(f"{e['entity']}={e['value']}" for e in r["entities"]),  # type: ignore[union-attr]
+             " ".join(r["schemes"])] for r in results]  # type: ignore[arg-type]
+    return csv_download(csv_text(["line", "text", "category", "intent", "confidence", "entities", "schemes"], rows),
+                        "triage.csv")

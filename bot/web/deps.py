@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from bot.categories import CATEGORY_INFO, Category, category_label
@@ -60,3 +61,9 @@ def deps(request: Request) -> Deps:
 def render(request: Request, name: str, status_code: int = 200, **context: object):  # type: ignore[no-untyped-def]
     context.update(request=request, staff=current_staff(request), csrf=csrf_token(request))
     return deps(request).templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def csv_download(text: str, name: str) -> Response:
+    # A BOM so Excel (what the agency uses) opens UTF-8 Chinese correctly.
+    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -24,7 +24,7 @@ from bot.ops.export import build_export, domain_entities, domain_intents
 from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Filters, UnknownConversation,
                             local_time)
 from bot.web.charts import bar_chart
-from bot.web.deps import deps, render
+from bot.web.deps import csv_download, deps, render
 from bot.web.security import check_csrf, current_staff, staff_only
 
 logger = logging.getLogger(__name__)
@@ -79,11 +79,6 @@ async def conversation_csv(request: Request) -> Response:
                            for r in rows])
     return csv_download(table.csv(), "conversations.csv")
 
-
-def csv_download(text: str, name: str) -> Response:
-    # A BOM so Excel (what the agency uses) opens UTF-8 Chinese correctly.
-    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 def _sender(value: str | None) -> str:

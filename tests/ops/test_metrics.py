@@ -17,7 +17,8 @@ import pytest
 from bot.clock import TAIPEI, FixedClock
 from bot.handoff.tickets import SqliteTicketStore
 from bot.kb.query import KnowledgeBase
-from bot.ops.metrics import Table, report, spreadsheet_safe
+from bot.formats import spreadsheet_safe
+from bot.ops.metrics import Table, report
 from tests.conftest import ROOT, TODAY
 from tests.ops.conftest import user_events
 from tests.ops.test_review import FALLBACK_ACTIONS, expected_category, expected_handed_off
