@@ -19,7 +19,11 @@ _SMALL_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟"
 _BIG_UNITS = {"萬": 10_000, "万": 10_000, "億": 100_000_000, "亿": 100_000_000}
 _ZH_CHARS = "".join(_DIGITS) + "".join(_SMALL_UNITS) + "".join(_BIG_UNITS)
 
-NUMBER = rf"(?:[0-9][0-9,]*(?:\.[0-9]+)?|[{_ZH_CHARS}])(?:[0-9,.]|[{_ZH_CHARS}])*"
+# One bounded character class (security review C1): the old alternation of an unbounded
+# digit run and a trailing star could split a run of digits every way before giving up,
+# cubic in the run's length on Rasa's only event loop. A run starts only where no numeral
+# precedes it, so a run longer than the bound is not read at all rather than read from its tail.
+NUMBER = rf"(?<![0-9{_ZH_CHARS}])[0-9{_ZH_CHARS}][0-9,.{_ZH_CHARS}]{{0,30}}"
 _TOKEN = re.compile(rf"[0-9][0-9,]*(?:\.[0-9]+)?|[{_ZH_CHARS}]")
 
 

@@ -34,3 +34,50 @@ def test_non_numbers_are_refused(text):
 )
 def test_employees_and_amounts_are_found_with_values(text, found):
     assert [(m.entity, m.value) for m in find_numbers(text)] == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("1,200人", [("employees", 1200)]), ("30多個員工", [("employees", 30)]), ("借500萬元", [("amount", 5_000_000)]),
+        ("一萬二塊", [("amount", 12_000)]), ("3千5百萬", [("amount", 35_000_000)]),
+    ],
+)
+def test_the_bounded_pattern_keeps_ordinary_matches(text, found):
+    assert [(m.entity, m.value) for m in find_numbers(text)] == found
+
+
+ADVERSARIAL = {
+    "digits": "1" * 5000,
+    "digits then unit far away": "1" * 4990 + "abc人",
+    "commas": "1," * 2500,
+    "dots": "1." * 2500,
+    "chinese numerals": "三" * 5000,
+    "mixed": "三1,萬." * 1000,
+    "employee prefix": "員工" + "1" * 4998,
+}
+
+
+def test_no_message_of_the_allowed_size_takes_long(tmp_path):
+    """One message must not stall the event loop (security review C1): every adversarial string of
+    5,000 characters is read in a fresh interpreter that is killed after a few seconds; each must finish in 50 ms.
+    Before the fix a run of 2,000 digits took 45 s, so the subprocess timeout catches a regression without a
+    timed assertion on the suite."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys, time\n"
+        "from bot.nlu.numerals import find_numbers\n"
+        "cases = json.loads(sys.stdin.read())\n"
+        "out = {}\n"
+        "for name, text in cases.items():\n"
+        "    t = time.perf_counter(); find_numbers(text); out[name] = time.perf_counter() - t\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(ADVERSARIAL), capture_output=True,
+                          text=True, timeout=20, cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr
+    slow = {name: seconds for name, seconds in json.loads(done.stdout).items() if seconds > 0.05}
+    assert slow == {}
