@@ -23,6 +23,17 @@ NOT_AN_OBJECT = "請求內容必須是 JSON 物件，例如 {\"sender\": \"user-
 BAD_SENDER = "sender 必須是1到128字的字串。"
 BAD_MESSAGE = "message 必須是字串。"
 BAD_METADATA = "metadata 必須是 JSON 物件。"
+
+
+def metadata_too_large(limit: int) -> str:
+    return f"metadata 太大：最多{limit:,}位元組。請只傳必要的欄位。"
+
+
+def metadata_too_deep(limit: int) -> str:
+    return f"metadata 層數太多：最多{limit}層。"
+
+
+JSON_TOO_DEEP = "請求內容的 JSON 層數太多。"
 BAD_MESSAGE_ID = "message_id 必須是1到64字的字串。"
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.channels.input_guard import check_text
+from bot.channels.input_guard import MAX_METADATA_BYTES, check_text, metadata_problem
 from bot.channels.rest import BadRequest, read_request
 
 
@@ -48,3 +48,45 @@ def test_malformed_bodies_are_refused_with_a_code(body, code):
 
 def test_missing_message_counts_as_empty_text():
     assert read_request(b'{"sender": "u"}') == ("u", "", None)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code", "status"),
+    [
+        ({"note": "x" * (MAX_METADATA_BYTES + 1)}, "metadata_too_large", 413),
+        ({f"k{i}": i for i in range(1000)}, "metadata_too_large", 413),
+        ({"note": "電" * 700}, "metadata_too_large", 413),  # 2,100 bytes of UTF-8
+        ({"a": {"b": {"c": {"d": {}}}}}, "metadata_too_deep", 400),
+        ({"a": [[[[1]]]]}, "metadata_too_deep", 400),
+    ],
+)
+def test_large_or_deep_metadata_is_refused_with_a_status_and_a_reason(metadata, code, status):
+    problem = metadata_problem(metadata)
+    assert problem is not None and (problem.code, problem.status) == (code, status)
+    assert "metadata" in problem.reason
+
+
+@pytest.mark.parametrize("metadata", [None, {}, {"page": "/chat", "lang": "zh-TW"}, {"line": {"source": "user"}},
+                                      {"a": {"b": {"c": 1}}}])
+def test_ordinary_metadata_passes(metadata):
+    assert metadata_problem(metadata) is None
+
+
+def test_a_deep_value_is_refused_without_walking_all_of_it():
+    value: list = []
+    for _ in range(100_000):
+        value = [value]
+    problem = metadata_problem({"x": value})
+    assert problem is not None and problem.code == "metadata_too_deep"
+
+
+def test_read_request_refuses_large_metadata_with_413():
+    with pytest.raises(BadRequest) as refused:
+        read_request(b'{"sender": "u", "message": "hi", "metadata": {"n": "' + b"a@b.cc " * 1000 + b'"}}')
+    assert (refused.value.code, refused.value.status) == ("metadata_too_large", 413)
+
+
+def test_json_nested_thousands_deep_is_a_400_not_a_500():
+    with pytest.raises(BadRequest) as refused:
+        read_request(b"[" * 100_000 + b"]" * 100_000)
+    assert refused.value.code == "json_too_deep"

@@ -1,13 +1,18 @@
-"""Checks on user text shared by every channel, before it reaches the bot.
+"""Checks on user text and metadata shared by every channel, before they reach the bot.
 
 Empty, over-long and text-free messages (emoji or punctuation only) are answered
 politely here; the NLU would only guess at them. Control characters are removed.
+
+Metadata rides along with every message into the tracker store, the event broker and
+masking, and is reloaded with the tracker on every later turn, so it is capped in size
+and depth (security review H1): a client sends a few keys, never a document.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from bot import messages
 from bot.nlu.normaliser import strip_controls
@@ -36,3 +41,45 @@ def check_text(raw: str, max_chars: int) -> Checked:
     if not text.startswith("/") and not _WORDLIKE.search(text):
         return Checked(reply=messages.NO_TEXT)
     return Checked(text=text)
+
+
+MAX_METADATA_BYTES = 2048
+MAX_METADATA_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataProblem:
+    """Why metadata is refused: ``code``, a zh-TW ``reason`` and the HTTP ``status`` (413 or 400)."""
+
+    code: str
+    reason: str
+    status: int
+
+
+def metadata_problem(metadata: Any, max_bytes: int = MAX_METADATA_BYTES,
+                     max_depth: int = MAX_METADATA_DEPTH) -> MetadataProblem | None:
+    """``None`` when ``metadata`` (a parsed JSON value) is small and shallow enough.
+
+    Walks the value without recursion and stops as soon as a limit is passed, so a
+    100,000-deep or megabyte-sized value costs no more than the limit itself.
+    Sizes are counted in UTF-8 bytes of keys and strings, plus a few bytes per item.
+    """
+    size, stack = 0, [(metadata, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > max_depth:
+                return MetadataProblem("metadata_too_deep", messages.metadata_too_deep(max_depth), 400)
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for key, item in items:
+                size += 2 + (len(key.encode("utf-8", "replace")) if isinstance(key, str) else 0)
+                if size > max_bytes:
+                    return MetadataProblem("metadata_too_large", messages.metadata_too_large(max_bytes), 413)
+                stack.append((item, depth + 1))
+        elif isinstance(value, str):
+            size += len(value.encode("utf-8", "replace"))
+        else:
+            size += 8
+        if size > max_bytes:
+            return MetadataProblem("metadata_too_large", messages.metadata_too_large(max_bytes), 413)
+    return None

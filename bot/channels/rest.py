@@ -20,7 +20,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import messages
-from bot.channels.input_guard import check_text
+from bot.channels.input_guard import check_text, metadata_problem
 from bot.channels.replay import BadMessageId, earlier_replies, message_id_of
 from bot.settings import Settings
 
@@ -28,9 +28,9 @@ logger = logging.getLogger(__name__)
 
 
 class BadRequest(ValueError):
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, status: int = 400) -> None:
         super().__init__(reason)
-        self.code, self.reason = code, reason
+        self.code, self.reason, self.status = code, reason, status
 
 
 def read_request(body: bytes) -> tuple[str, str, dict[str, Any] | None]:
@@ -48,6 +48,8 @@ def json_object(body: bytes) -> dict[str, Any]:
         data = json.loads(body or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest("invalid_json", messages.INVALID_JSON) from exc
+    except RecursionError as exc:  # JSON nested thousands deep: a 400, not a 500 (security review L5)
+        raise BadRequest("json_too_deep", messages.JSON_TOO_DEEP) from exc
     if not isinstance(data, dict):
         raise BadRequest("not_an_object", messages.NOT_AN_OBJECT)
     return data
@@ -64,6 +66,9 @@ def request_fields(data: dict[str, Any]) -> tuple[str, str, dict[str, Any] | Non
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise BadRequest("bad_metadata", messages.BAD_METADATA)
+    problem = metadata_problem(metadata)
+    if problem:
+        raise BadRequest(problem.code, problem.reason, problem.status)
     return sender.strip(), text, metadata
 
 
@@ -95,7 +100,7 @@ class HotlineRestInput(RestInput):
                 sender, raw, metadata = request_fields(data)
                 message_id = message_id_of(data)
             except BadRequest as exc:
-                return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=400)
+                return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
             except BadMessageId as exc:
                 return response.json({"error": {"code": "bad_message_id", "message": exc.reason}}, status=400)
             if message_id:

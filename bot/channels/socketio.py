@@ -32,7 +32,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot import messages
-from bot.channels.input_guard import check_text
+from bot.channels.input_guard import check_text, metadata_problem
 from bot.channels.web_format import bot_message, has_content, valid_session_id
 from bot.settings import Settings
 
@@ -136,9 +136,15 @@ class HotlineSocketIOInput(SocketIOInput):
                 await output.send_response(session_id, {"text": checked.reply})
                 return
             metadata = data.get(self.metadata_key)
+            metadata = metadata if isinstance(metadata, dict) else None
+            problem = metadata_problem(metadata)
+            if problem:  # a crafted client: the page itself sends no metadata
+                await sio.emit("message_refused", {"code": problem.code, "reason": problem.reason}, room=sid,
+                               namespace=self.namespace)
+                return
             try:
                 await on_new_message(UserMessage(checked.text, output, session_id, input_channel=self.name(),
-                                                 metadata=metadata if isinstance(metadata, dict) else None))
+                                                 metadata=metadata))
             except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
                 logger.exception("socket.io message in session %s failed", session_id)
                 await output.send_response(session_id, {"text": messages.TECHNICAL_PROBLEM})

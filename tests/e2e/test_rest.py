@@ -111,6 +111,31 @@ def test_malformed_requests_get_400_with_a_reason(stack, body, code):
     assert reply["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        # 300 KB of e-mail-like metadata stalled Rasa for 3.2 s and bloated both databases (security review H1)
+        (json.dumps({"sender": "a", "message": "你好", "metadata": {"note": "a@b.cc " * 43_885}}).encode(), 413,
+         "metadata_too_large"),
+        (json.dumps({"sender": "a", "message": "你好", "metadata": {"a": {"b": {"c": {"d": {"e": 1}}}}}}).encode(), 400,
+         "metadata_too_deep"),
+        # 100,000-deep JSON was a RecursionError and a 500 (security review L5)
+        (b'{"sender": "a", "message": "x", "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "json_too_deep"),
+    ],
+)
+def test_oversized_or_deep_metadata_is_refused_with_a_reason(stack, body, status, code):
+    got, reply = post(f"{stack.rasa_url}/webhooks/rest/webhook", body)
+    assert got == status
+    assert reply["error"]["code"] == code
+    assert reply["error"]["message"]
+
+
+def test_small_metadata_is_accepted(stack):
+    status, reply = post(f"{stack.rasa_url}/webhooks/rest/webhook",
+                         json.dumps({"sender": sender(), "message": "青創貸款利率", "metadata": {"page": "/loans"}}).encode())
+    assert status == 200 and "0.575%" in texts(reply)
+
+
 def test_http_api_requires_the_token(stack):
     import urllib.error
     import urllib.request

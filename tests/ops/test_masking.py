@@ -149,3 +149,19 @@ def test_structlog_events_as_rasa_configures_them_are_masked(masked_logging):
     printed = stream.getvalue()
     assert "processor.message.received" in printed
     assert "A123456789" not in printed and "2345-6789" not in printed
+
+
+def test_masking_a_megabyte_of_email_like_text_is_linear():
+    """Security review H1: ``mask_text`` rebuilt the string once per match, so 1 MB of 「a@b.cc 」 took tens of
+    seconds on Rasa's event loop. Run in a fresh interpreter killed after 30 s (no timed assertion): the linear
+    version masks it in about a second, the quadratic one does not finish."""
+    import subprocess
+    import sys
+
+    script = ("from bot.ops.masking import mask_value\n"
+              "masked = mask_value({'note': 'a@b.cc ' * 150_000, 'more': ['0912345678 ' * 20_000]})\n"
+              "assert masked['note'] == '[Email] ' * 150_000, masked['note'][:40]\n"
+              "assert masked['more'] == ['[手機] ' * 20_000]\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
+                          cwd=str(Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr
