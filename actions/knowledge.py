@@ -38,7 +38,7 @@ def gather(kb: KnowledgeBase, scheme_id: str) -> Facts:
     scheme = kb.scheme(scheme_id)
     status = kb.status(scheme)
     alternative = kb.alternative(scheme) if status is Status.ENDED else None
-    return Facts(scheme, status, tuple(kb.contacts(scheme)), alternative)
+    return Facts(scheme, status, tuple(kb.contacts(scheme)), alternative, kb.clock.today())
 
 
 def profile_from_slots(tracker: Tracker) -> Profile:

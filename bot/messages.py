@@ -5,7 +5,8 @@ zh-TW, 台灣用語, full-width punctuation. Every text gives the way forward.
 
 from __future__ import annotations
 
-HOTLINE = "0800-056-476"
+# 經濟部「馬上辦服務中心」, per the newest source (seed 000, 114/12/23); knowledge/contacts.yml has its record.
+HOTLINE = "0800-280-280"
 
 EMPTY_MESSAGE = "您好像還沒輸入內容。請直接打字描述您想問的問題，例如「30人以下的公司可以貸多少？」。"
 NO_TEXT = "我目前只能讀懂文字，請用文字描述您的問題，例如「青創貸款利率多少？」。"
@@ -67,7 +68,7 @@ def callback_time(moment) -> str:  # type: ignore[no-untyped-def]
 PERSON_BUTTON = "請真人協助"
 
 # Scheme status on the web chat's scheme cards (bot.kb.query.Status values).
-SCHEME_STATUS_LABELS = {"open": "受理中", "ended": "已截止", "not_started": "尚未開始受理"}
+SCHEME_STATUS_LABELS = {"open": "受理中", "ended": "已截止", "not_started": "尚未開始受理", "unknown": "受理狀況請來電確認"}
 
 
 def rating_label(score: int) -> str:

@@ -7,9 +7,10 @@ never rounds, converts or paraphrases a number into something the source did not
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from bot.formats import roc_date
+from bot.formats import ROC_OFFSET, roc_date
 from bot.kb.query import Status
 from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
@@ -42,16 +43,29 @@ class Facts:
     status: Status
     contacts: tuple[Contact, ...]
     alternative: Scheme | None = None
+    today: dt.date | None = None  # benefits with their own deadline are not stated as current after it
 
 
 def fit(text: str, limit: int = BUBBLE_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def data_date(scheme: Scheme) -> str:
+    """The data date as precisely as the source dates itself: 114年12月23日, 114年3月, 112年, or undated."""
+    day = scheme.source_date
+    if scheme.source_date_approx:
+        return f"文件未載日期（約{day.year - ROC_OFFSET}年）"
+    if scheme.source_date_precision == "year":
+        return f"{day.year - ROC_OFFSET}年"
+    if scheme.source_date_precision == "month":
+        return f"{day.year - ROC_OFFSET}年{day.month}月"
+    return roc_date(day)
+
+
 def source_lines(scheme: Scheme) -> list[str]:
     """「來源：…（資料日期…）」 and, for unofficial facts, the caution."""
     titles = list(dict.fromkeys(source_title(ref) for ref in scheme.sources))[:2]
-    lines = [f"{SOURCE_LABEL}{'、'.join(titles)}（資料日期{roc_date(scheme.source_date)}）"]
+    lines = [f"{SOURCE_LABEL}{'、'.join(titles)}（資料日期{data_date(scheme)}）"]
     if scheme.unofficial:
         lines.append("部分內容來自非官方資料，請以官方公告為準。")
     return lines
@@ -62,7 +76,8 @@ def footer(facts: Facts) -> str:
     lines = source_lines(facts.scheme)
     if facts.contacts:
         first = facts.contacts[0]
-        lines.append(f"洽詢：{first.name} {first.phone}")
+        hours = f"（{first.hours}）" if first.hours else ""
+        lines.append(f"洽詢：{first.name} {first.phone}{hours}")
     return fit("\n".join(lines))
 
 
@@ -80,13 +95,26 @@ def scheme_card(facts: Facts) -> dict[str, object]:
 
 def ended_notice(facts: Facts) -> str:
     scheme = facts.scheme
-    text = (f"「{scheme.name}」已於{roc_date(scheme.end, gregorian=True)}截止，目前無法申請。" if scheme.end
-            else f"「{scheme.name}」已經結束，目前無法申請。")
+    if scheme.status_basis == "end" and scheme.end:
+        text = f"「{scheme.name}」已於{roc_date(scheme.end, gregorian=True)}截止，目前無法申請。"
+    elif scheme.status_basis == "period" and scheme.period:
+        text = (f"「{scheme.name}」的計畫期間（{scheme.period.label}）已於{roc_date(scheme.period.end)}結束，"
+                "目前沒有查到續辦的資料，目前無法申請。")
+    else:
+        text = f"「{scheme.name}」已經結束，目前無法申請。"
+    if scheme.end_note:
+        text += f"（{scheme.end_note}）"
     if facts.alternative:
         text += f"目前可改洽「{facts.alternative.name}」：{facts.alternative.summary}"
     else:
         text += "目前沒有查到直接替代的措施，歡迎來電詢問其他資源。"
     return fit(text)
+
+
+def unknown_notice(facts: Facts) -> str:
+    """For a scheme whose status no source states: the data date and the line to ask."""
+    where = f"{facts.contacts[0].name} {facts.contacts[0].phone}" if facts.contacts else "馬上辦服務中心"
+    return f"（以上為{data_date(facts.scheme)}的資料，目前是否仍受理，請洽{where}。）"
 
 
 def attribute_answer(facts: Facts, attribute: str | None) -> list[str]:
@@ -96,17 +124,22 @@ def attribute_answer(facts: Facts, attribute: str | None) -> list[str]:
     body = _attribute_text(facts, attribute) if attribute else overview(facts)
     if facts.status is Status.NOT_STARTED and facts.scheme.start:
         body = f"（此措施自{roc_date(facts.scheme.start)}起受理）" + body
+    if facts.status is Status.UNKNOWN:
+        notice = unknown_notice(facts)
+        return [fit(body, BUBBLE_MAX - len(notice)) + notice, footer(facts)]
     return [fit(body), footer(facts)]
 
 
 def _attribute_text(facts: Facts, attribute: str) -> str:
     scheme = facts.scheme
     label = ATTRIBUTE_LABELS.get(attribute, "資訊")
+    if attribute == "deadline" and scheme.period and not scheme.end:
+        label = "適用期間"  # a programme period, not an application deadline
     parts: list[str] = []
     if attribute in ATTRIBUTE_KINDS:
-        parts = [_with_condition(b) for b in current_benefits(scheme) if b.kind in ATTRIBUTE_KINDS[attribute]]
+        parts = [_with_condition(b) for b in current_benefits(scheme, facts.today) if b.kind in ATTRIBUTE_KINDS[attribute]]
     elif attribute == "deadline":
-        parts = [deadline_text(scheme)] if scheme.end or scheme.end_note else []
+        parts = [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
     elif attribute == "eligibility":
         parts = list(scheme.eligibility.get("other") or [])
     elif attribute == "documents":
@@ -128,22 +161,27 @@ def _with_condition(benefit: Benefit) -> str:
     return benefit.text
 
 
-def current_benefits(scheme: Scheme) -> list[Benefit]:
-    return [b for b in scheme.benefits if not b.superseded]
+def current_benefits(scheme: Scheme, today: dt.date | None = None) -> list[Benefit]:
+    """Benefits stated as current: not superseded, and (given ``today``) their own deadline not passed."""
+    return [b for b in scheme.benefits if b.current_on(today)]
 
 
 def deadline_text(scheme: Scheme) -> str:
+    """Until when: the end date, the programme period (a period is not an application deadline), or the note."""
     if scheme.end:
         text = f"受理至{roc_date(scheme.end, gregorian=True)}"
-        return f"{text}（{scheme.end_note}）" if scheme.end_note else text
-    return scheme.end_note or "截止日期未公布"
+    elif scheme.period:
+        text = scheme.period.label
+    else:
+        return scheme.end_note or "截止日期未公布"
+    return f"{text}（{scheme.end_note}）" if scheme.end_note else text
 
 
 def overview(facts: Facts) -> str:
     """Scheme card: who, how much, until when, how to apply."""
     scheme = facts.scheme
     lines = [f"【{scheme.name}】{scheme.summary}"]
-    amounts = [b.text for b in current_benefits(scheme) if b.kind in ATTRIBUTE_KINDS["max_amount"]][:1]
+    amounts = [b.text for b in current_benefits(scheme, facts.today) if b.kind in ATTRIBUTE_KINDS["max_amount"]][:1]
     if amounts:
         lines.append(f"額度：{amounts[0]}")
     lines.append(f"期限：{deadline_text(scheme)}")

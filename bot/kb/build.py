@@ -36,7 +36,11 @@ def scheme_row(scheme: Scheme) -> dict[str, object]:
         "contacts": json.dumps(scheme.contacts), "documents": json.dumps(scheme.documents, ensure_ascii=False),
         "sources": json.dumps([{"doc": s.doc, "section": s.section} for s in scheme.sources], ensure_ascii=False),
         "end_note": scheme.end_note, "how_to_apply": scheme.how_to_apply, "unofficial": int(scheme.unofficial),
-        "replaced_by": scheme.replaced_by, "ended": int(scheme.ended), **_dates(scheme),
+        "replaced_by": scheme.replaced_by, "status_basis": scheme.status_basis,
+        "period_label": scheme.period.label if scheme.period else None,
+        "period_end": scheme.period.end.isoformat() if scheme.period else None,
+        "standing_quote": scheme.standing_quote, "source_date_precision": scheme.source_date_precision,
+        "source_date_approx": int(scheme.source_date_approx), "note": scheme.note, **_dates(scheme),
     }
 
 
@@ -59,8 +63,9 @@ def _fill(db: sqlite_utils.Database, knowledge: Knowledge) -> None:
     db["schemes"].insert_all((scheme_row(s) for s in schemes), pk="id")
     db["benefits"].insert_all(
         ({"scheme_id": s.id, "position": i, "kind": b.kind, "value": b.value, "unit": b.unit, "text": b.text,
-          "condition": b.condition, "superseded": int(b.superseded), "source": json.dumps({"doc": b.source.doc, "section": b.source.section},
-                                                         ensure_ascii=False) if b.source else None}
+          "condition": b.condition, "superseded": int(b.superseded), "end": b.end.isoformat() if b.end else None,
+          "note": b.note, "source": json.dumps({"doc": b.source.doc, "section": b.source.section},
+                                                ensure_ascii=False) if b.source else None}
          for s in schemes for i, b in enumerate(s.benefits)),
         foreign_keys=[("scheme_id", "schemes", "id")],
     )

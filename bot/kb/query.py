@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock, SystemClock
-from bot.kb.records import Benefit, Contact, Scheme, SourceRef
+from bot.kb.records import Benefit, Contact, Period, Scheme, SourceRef
 from bot.kb.segment import Segmenter, fts_query
 
-# The hotline given when a record names no line: the agency's 馬上辦 (knowledge/contacts.yml).
-DEFAULT_CONTACT = "mashangban_0800_056_476"
-TARIFF_CONTACT = "mashangban_0800_280_280"
+# The hotline given when a record names no line, and for ended schemes (whose programme lines
+# belonged to a closed programme): 經濟部「馬上辦服務中心」 0800-280-280, per the newest source
+# (seed 000, 114/12/23; knowledge/contacts.yml says why).
+DEFAULT_CONTACT = "mashangban_0800_280_280"
+TARIFF_CONTACT = DEFAULT_CONTACT
 
 
 class KnowledgeBaseMissing(FileNotFoundError):
@@ -38,6 +40,7 @@ class Status(str, Enum):
     OPEN = "open"
     ENDED = "ended"
     NOT_STARTED = "not_started"
+    UNKNOWN = "unknown"  # no source says whether it still takes applications: never listed or recommended as open
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +103,18 @@ class KnowledgeBase:
             return row[0] if row else None
 
     def contacts(self, scheme: Scheme) -> list[Contact]:
-        """The lines to call for ``scheme``, first the one to give; the hotline when it names none."""
-        ids = list(scheme.contacts) or [TARIFF_CONTACT if scheme.category == "us_tariff" else DEFAULT_CONTACT]
+        """The lines to call for ``scheme``, first the one to give.
+
+        Only lines marked current are given; the general hotline when none is left, and for
+        an ended scheme (its programme's own lines belonged to a programme that closed).
+        """
+        ids = [] if self.status(scheme) is Status.ENDED else list(scheme.contacts)
         with self._db() as db:
+            wanted = [*ids, DEFAULT_CONTACT]
             rows = {r["id"]: r for r in db.execute(
-                f"select * from contacts where id in ({','.join('?' * len(ids))})", ids)}
-        return [_contact(rows[i]) for i in ids if i in rows]
+                f"select * from contacts where id in ({','.join('?' * len(wanted))})", wanted)}
+        given = [_contact(rows[i]) for i in ids if i in rows and rows[i]["current"]]
+        return given or ([_contact(rows[DEFAULT_CONTACT])] if DEFAULT_CONTACT in rows else [])
 
     def contact(self, contact_id: str) -> Contact:
         with self._db() as db:
@@ -116,12 +125,8 @@ class KnowledgeBase:
 
     # --- dates -------------------------------------------------------------------
     def status(self, scheme: Scheme) -> Status:
-        today = self.clock.today()
-        if scheme.ended or (scheme.end and scheme.end < today):
-            return Status.ENDED
-        if scheme.start and scheme.start > today:
-            return Status.NOT_STARTED
-        return Status.OPEN
+        """The status its record states (``status_basis``), on the clock's today; never a default."""
+        return status_on(scheme, self.clock.today())
 
     def alternative(self, scheme: Scheme) -> Scheme | None:
         """The current scheme that replaces an ended one, following chains of replacements."""
@@ -134,27 +139,39 @@ class KnowledgeBase:
                 return current
         return None
 
-    def ending_within(self, days: int) -> list[Scheme]:
+    def closing_day(self, scheme: Scheme) -> dt.date | None:
+        """The next day (today or later) on which the scheme, its period or one of its benefits stops."""
         today = self.clock.today()
-        limit = today + dt.timedelta(days=days)
-        return [s for s in self.all() if s.end and today <= s.end <= limit]
+        return min((day for day in _ends(scheme) if day >= today), default=None)
+
+    def ending_within(self, days: int) -> list[Scheme]:
+        """Schemes whose end, period end or a benefit's own end falls within ``days`` from today."""
+        limit = self.clock.today() + dt.timedelta(days=days)
+        return [s for s in self.all() if (day := self.closing_day(s)) is not None and day <= limit]
 
     # --- listings and search -----------------------------------------------------
     def all(self) -> list[Scheme]:
         with self._db() as db:
             return [self._scheme(db, row) for row in db.execute("select * from schemes order by id")]
 
-    def by_category(self, category: str, include_ended: bool = False) -> list[Scheme]:
-        """Schemes of a category, open ones first, the most detailed and recent first."""
+    def by_category(self, category: str, include_ended: bool = False, include_unknown: bool = False) -> list[Scheme]:
+        """Schemes of a category that take applications (or are about to), the most detailed and recent first.
+
+        Ended and unknown-status schemes only when asked for (staff views); they are never
+        listed to callers as open.
+        """
         with self._db() as db:
             schemes = [self._scheme(db, r) for r in db.execute("select * from schemes where category = ?", (category,))]
-        if not include_ended:
-            schemes = [s for s in schemes if self.status(s) is not Status.ENDED]
+        hidden = {Status.ENDED} if not include_ended else set()
+        if not include_unknown:
+            hidden.add(Status.UNKNOWN)
+        schemes = [s for s in schemes if self.status(s) not in hidden]
         return sorted(schemes, key=self._rank)
 
     def _rank(self, scheme: Scheme) -> tuple[Any, ...]:
-        valued = sum(1 for b in scheme.benefits if b.value is not None)
-        return (self.status(scheme) is not Status.OPEN, scheme.unofficial, -valued, -scheme.source_date.toordinal(), scheme.id)
+        today = self.clock.today()
+        valued = sum(1 for b in scheme.benefits if b.value is not None and b.current_on(today))
+        return (_STATUS_ORDER[self.status(scheme)], scheme.unofficial, -valued, -scheme.source_date.toordinal(), scheme.id)
 
     def search(self, text: str, limit: int = 5, include_ended: bool = True) -> list[Scheme]:
         """Schemes named in ``text`` first, then those sharing words with it (bm25), best first."""
@@ -173,6 +190,13 @@ class KnowledgeBase:
         if not include_ended:
             found = [s for s in found if self.status(s) is not Status.ENDED]
         return found[:limit]
+
+    def counts_by_status(self) -> dict[str, dict[str, list[str]]]:
+        """category → status value → scheme ids (for reviews and the closing table)."""
+        table: dict[str, dict[str, list[str]]] = {}
+        for scheme in self.all():
+            table.setdefault(scheme.category, {}).setdefault(self.status(scheme).value, []).append(scheme.id)
+        return table
 
     @cached_property
     def _names(self) -> tuple[tuple[str, str], ...]:
@@ -208,12 +232,14 @@ class KnowledgeBase:
 
     # --- rows to records ---------------------------------------------------------
     def _scheme(self, db: sqlite3.Connection, row: sqlite3.Row) -> Scheme:
+        date = lambda v: dt.date.fromisoformat(v) if v else None  # noqa: E731
         benefits = tuple(
             Benefit(b["kind"], b["text"], b["value"], b["unit"], b["condition"],
-                    SourceRef(**json.loads(b["source"])) if b["source"] else None, bool(b["superseded"]))
+                    SourceRef(**json.loads(b["source"])) if b["source"] else None, bool(b["superseded"]),
+                    date(b["end"]), b["note"])
             for b in db.execute("select * from benefits where scheme_id = ? order by position", (row["id"],))
         )
-        date = lambda v: dt.date.fromisoformat(v) if v else None  # noqa: E731
+        period = Period(row["period_label"], date(row["period_end"])) if row["period_label"] else None
         return Scheme(
             id=row["id"], name=row["name"], aliases=tuple(json.loads(row["aliases"])), category=row["category"],
             agency=row["agency"], summary=row["summary"], eligibility=json.loads(row["eligibility"]),
@@ -222,8 +248,40 @@ class KnowledgeBase:
             source_date=dt.date.fromisoformat(row["source_date"]), last_verified=dt.date.fromisoformat(row["last_verified"]),
             start=date(row["start"]), end=date(row["end"]), end_note=row["end_note"], how_to_apply=row["how_to_apply"],
             documents=tuple(json.loads(row["documents"])), unofficial=bool(row["unofficial"]), replaced_by=row["replaced_by"],
-            ended=bool(row["ended"]),
+            status_basis=row["status_basis"], period=period, standing_quote=row["standing_quote"],
+            source_date_precision=row["source_date_precision"], source_date_approx=bool(row["source_date_approx"]),
+            note=row["note"],
         )
+
+
+_STATUS_ORDER = {Status.OPEN: 0, Status.NOT_STARTED: 1, Status.UNKNOWN: 2, Status.ENDED: 3}
+
+
+def status_on(scheme: Scheme, today: dt.date) -> Status:
+    """A scheme's status on ``today``, from how its record says the status is known.
+
+    ``end``: open to the end date (inclusive). ``period``: open to the end of the programme
+    period, ended after it unless a newer source renews it (then the record is updated).
+    ``standing``: a rule the source calls standing. ``ended``: a source says it ended.
+    ``unknown``: no source says; the bot gives the data date and the line to ask.
+    """
+    basis = scheme.status_basis
+    last = scheme.end if basis == "end" else scheme.period.end if basis == "period" and scheme.period else None
+    if basis == "ended" or (last and last < today):
+        return Status.ENDED
+    if basis == "unknown":
+        return Status.UNKNOWN
+    if scheme.start and scheme.start > today:
+        return Status.NOT_STARTED
+    return Status.OPEN
+
+
+def _ends(scheme: Scheme) -> list[dt.date]:
+    """Every date on which something of ``scheme`` stops: its end, its period's end, its benefits' ends."""
+    days = [scheme.end] if scheme.end else []
+    if scheme.period:
+        days.append(scheme.period.end)
+    return days + [b.end for b in scheme.benefits if b.end and not b.superseded]
 
 
 def _contact(row: sqlite3.Row) -> Contact:

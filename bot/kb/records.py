@@ -24,10 +24,17 @@ BENEFIT_KINDS = (
 SUMMARY_MAX = 120
 SCHEME_FIELDS = frozenset({
     "id", "name", "aliases", "category", "agency", "summary", "eligibility", "benefits", "start", "end", "end_note",
-    "how_to_apply", "documents", "contacts", "source", "source_date", "last_verified", "unofficial", "replaced_by",
-    "ended",
+    "how_to_apply", "documents", "contacts", "source", "source_date", "source_date_approx", "last_verified",
+    "unofficial", "replaced_by", "status_basis", "period", "standing_quote", "note",
 })
-BENEFIT_FIELDS = frozenset({"kind", "value", "unit", "text", "condition", "source", "superseded"})
+BENEFIT_FIELDS = frozenset({"kind", "value", "unit", "text", "condition", "source", "superseded", "end", "note"})
+CONTACT_FIELDS = frozenset({"id", "name", "phone", "url", "hours", "source", "source_date", "note", "current"})
+# How a record's status is known (knowledge/README.md): a dated end, a programme period that
+# counts as ended once it is over, a rule the source calls standing, a source saying it ended
+# without a date, or nothing (then the bot says it does not know).
+STATUS_BASES = ("end", "period", "standing", "ended", "unknown")
+# source_date as precise as the source is: 2025-12-23, 2025-03 (「114年3月」) or 2023 (「112年」).
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 # As sources write them: 0800-056-476, (02)2704-4844#113、114, 02-2701-6565 # 323, 0800-035399.
 _PHONE_SHAPE = re.compile(r"^\(?0\d{1,3}\)?[- ]?\d{2,4}[- ]?\d{3,4}(?: ?# ?\d{1,5}(?:[、,]\d{1,5})*)?$")
 
@@ -80,6 +87,12 @@ class Benefit:
     condition: str | None = None
     source: SourceRef | None = None
     superseded: bool = False  # an old value kept for history; never stated as current
+    end: dt.date | None = None  # a benefit with its own deadline (a bonus until 115/6/30) is not current after it
+    note: str | None = None  # for maintainers; never shown to callers
+
+    def current_on(self, today: dt.date | None) -> bool:
+        """Stated as current on ``today``: not superseded and its own deadline (if any) not passed."""
+        return not self.superseded and not (self.end and today and self.end < today)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +105,15 @@ class Contact:
     url: str | None = None
     hours: str | None = None
     note: str | None = None
-    current: bool = False
+    current: bool = False  # may be given to callers as the line to call (see contacts.yml)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A programme period (「114年度」, 「計畫期程114–117年」): the scheme counts as ended after ``end``."""
+
+    label: str
+    end: dt.date
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +137,18 @@ class Scheme:
     documents: tuple[str, ...] = ()
     unofficial: bool = False
     replaced_by: str | None = None
-    ended: bool = False  # the source says it has ended but gives no date
+    status_basis: str = "unknown"  # one of STATUS_BASES
+    period: Period | None = None
+    standing_quote: str | None = None  # the source's words that make it a standing rule
+    source_date_precision: str = "day"  # day, month or year: how precisely the source dates itself
+    source_date_approx: bool = False  # the source is undated; source_date is inferred (never shown as a date)
+    note: str | None = None  # for maintainers; never shown to callers
     file: str = ""
+
+    @property
+    def ended(self) -> bool:
+        """A source says the measure has ended but gives no date."""
+        return self.status_basis == "ended"
 
     def names(self) -> tuple[str, ...]:
         """The name and aliases: every way a caller may name this scheme."""
@@ -165,6 +196,19 @@ class _Reader:
         except ValueError:
             self.problem(name, f"not an ISO date (YYYY-MM-DD): {value!r}")
             return None
+
+    def partial_date(self, name: str) -> tuple[dt.date | None, str]:
+        """A date as precise as the source: (first day, "day" | "month" | "year")."""
+        value = self.data.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):
+            match = _PARTIAL_DATE.match(value.strip())
+            if match:
+                year, month = int(match[1]), int(match[2] or 1)
+                if 1 <= month <= 12:
+                    return dt.date(year, month, 1), "month" if match[2] else "year"
+        return self.date(name), "day"
 
     def texts(self, name: str, required: bool = True) -> tuple[str, ...]:
         value = self.data.get(name)
@@ -235,10 +279,12 @@ def _load_contacts(path: Path, problems: list[Problem]) -> list[Contact]:
             problems.append(Problem(path.name, f"#{index + 1}", "-", "must be a mapping"))
             continue
         r = _Reader(item, path.name, str(item.get("id") or f"#{index + 1}"), problems)
+        for unknown in sorted(set(map(str, item)) - CONTACT_FIELDS):
+            r.problem(unknown, "unknown field (see knowledge/README.md)")
         cid, name, phone = r.text("id"), r.text("name"), r.text("phone")
         if phone and not phone_is_valid(phone):
             r.problem("phone", f"malformed phone {phone!r}")
-        source, source_date = r.source(item.get("source"), "source"), r.date("source_date")
+        source, source_date = r.source(item.get("source"), "source"), r.partial_date("source_date")[0]
         if cid and name and phone and source and source_date:
             contacts.append(Contact(cid, name, phone, source, source_date, r.text("url", False),
                                     r.text("hours", False), r.text("note", False), bool(item.get("current"))))
@@ -274,17 +320,52 @@ def _load_scheme(path: Path, problems: list[Problem]) -> Scheme | None:
     if not isinstance(eligibility, dict):
         r.problem("eligibility", "must be a mapping")
         eligibility = {}
+    basis, period, standing_quote = _status_basis(r, data, end)
+    source_date, precision = r.partial_date("source_date")
     scheme = Scheme(
         id=sid or path.stem, name=r.text("name") or "", aliases=r.texts("aliases"),
         category=category or "", agency=r.text("agency") or "", summary=summary or "",
         eligibility=eligibility, benefits=_benefits(r, data.get("benefits")),
-        contacts=r.texts("contacts"), sources=sources, source_date=r.date("source_date") or dt.date.min,
+        contacts=r.texts("contacts"), sources=sources, source_date=source_date or dt.date.min,
         last_verified=r.date("last_verified") or dt.date.min, start=start, end=end,
         end_note=r.text("end_note", False), how_to_apply=r.text("how_to_apply", False),
         documents=r.texts("documents", False), unofficial=bool(data.get("unofficial", False)),
-        replaced_by=r.text("replaced_by", False), ended=bool(data.get("ended", False)), file=path.name,
+        replaced_by=r.text("replaced_by", False), status_basis=basis, period=period, standing_quote=standing_quote,
+        source_date_precision=precision, source_date_approx=bool(data.get("source_date_approx", False)),
+        note=r.text("note", False), file=path.name,
     )
     return scheme
+
+
+def _status_basis(r: _Reader, data: dict[str, Any], end: dt.date | None) -> tuple[str, Period | None, str | None]:
+    """``status_basis`` and the field it rests on; a record with no basis is a problem, never a default."""
+    basis = r.text("status_basis")
+    if basis is None:
+        basis = "unknown"
+        r.problem("status_basis", f"missing: say how the status is known ({', '.join(STATUS_BASES)})")
+    elif basis not in STATUS_BASES:
+        r.problem("status_basis", f"unknown basis {basis!r}; one of {', '.join(STATUS_BASES)}")
+    period = None
+    raw = data.get("period")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            r.problem("period", "must be {label, end}")
+        else:
+            label = _Reader(raw, r.file, r.record, r.problems).text("label")
+            period_end = _Reader(raw, r.file, r.record, r.problems).date("end")
+            period = Period(label, period_end) if label and period_end else None
+    quote = r.text("standing_quote", False)
+    if basis == "end" and end is None:
+        r.problem("end", "status_basis end needs an end date")
+    if basis == "period" and period is None:
+        r.problem("period", "status_basis period needs period: {label, end}")
+    if basis == "standing" and not quote:
+        r.problem("standing_quote", "status_basis standing needs the source's words (常設、持續受理…)")
+    if basis != "end" and end is not None:
+        r.problem("end", f"an end date makes the status basis 'end', not {basis!r}")
+    if basis != "period" and raw is not None:
+        r.problem("period", f"a period makes the status basis 'period', not {basis!r}")
+    return basis, period, quote
 
 
 def _sources(r: _Reader, value: Any) -> tuple[SourceRef, ...]:
@@ -323,8 +404,9 @@ def _benefits(r: _Reader, value: Any) -> tuple[Benefit, ...]:
             r.problem(f"{name}.value", f"must be a number, got {number!r}")
             number = None
         source = r.source(item["source"], f"{name}.source") if "source" in item else None
+        reader = _Reader(item, r.file, r.record, r.problems)
         benefits.append(Benefit(kind, text.strip(), number, item.get("unit"), item.get("condition"), source,
-                                bool(item.get("superseded", False))))
+                                bool(item.get("superseded", False)), reader.date("end", False), reader.text("note", False)))
     return tuple(benefits)
 
 
@@ -333,5 +415,7 @@ def _check_references(knowledge: Knowledge, problems: list[Problem]) -> None:
         for cid in scheme.contacts:
             if cid not in knowledge.contacts:
                 problems.append(Problem(scheme.file, scheme.id, "contacts", f"unknown contact id {cid!r}"))
+        if scheme.replaced_by == scheme.id:
+            problems.append(Problem(scheme.file, scheme.id, "replaced_by", "a scheme cannot replace itself"))
         if scheme.replaced_by and scheme.replaced_by not in knowledge.schemes:
             problems.append(Problem(scheme.file, scheme.id, "replaced_by", f"unknown scheme id {scheme.replaced_by!r}"))

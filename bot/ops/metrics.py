@@ -32,7 +32,7 @@ from bot.ops.store import conversations, corrections, turns
 TOP = 10
 ENDING_DAYS = 60
 LOW_CONFIDENCE = 0.6
-STATUS_LABELS = {Status.OPEN: "受理中", Status.ENDED: "已截止", Status.NOT_STARTED: "尚未開始"}
+STATUS_LABELS = {Status.OPEN: "受理中", Status.ENDED: "已截止", Status.NOT_STARTED: "尚未開始", Status.UNKNOWN: "狀態未確認"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +210,9 @@ def scheme_tables(asked: dict[str, int], kb: KnowledgeBase | None) -> dict[str, 
                 continue
             names[scheme_id] = (scheme.name, category_label(scheme.category), STATUS_LABELS[kb.status(scheme)])
         today = kb.clock.today()
-        for scheme in sorted(kb.ending_within(ENDING_DAYS), key=lambda s: (s.end, s.id)):
-            ending.append([scheme.name, scheme.end.isoformat() if scheme.end else "", (scheme.end - today).days
-                           if scheme.end else "", asked.get(scheme.id, 0), scheme.id])
+        closing = sorted(((kb.closing_day(s), s) for s in kb.ending_within(ENDING_DAYS)), key=lambda p: (p[0], p[1].id))
+        for day, scheme in closing:
+            ending.append([scheme.name, day.isoformat(), (day - today).days, asked.get(scheme.id, 0), scheme.id])
     most = [[*names.get(s, (s, "", "")), n, s] for s, n in list(asked.items())[:TOP]]
     return {
         "schemes": Table("schemes", "最常被問到的措施", ["措施", "類別", "狀態", "被問次數", "代碼"], most),

@@ -93,7 +93,7 @@ async def ticket_page(request: Request) -> Response:
             scheme = None
         if scheme:
             schemes.append({"scheme": scheme, "status": d.kb.status(scheme).value if d.kb else "",
-                            "facts": [b.text for b in current_benefits(scheme)][:3]})
+                            "facts": [b.text for b in current_benefits(scheme, d.kb.clock.today())][:3]})
     return render(request, "console/ticket.html", ticket=ticket, lines=live, rasa_error=rasa_error, schemes=schemes,
                   notes=d.tickets.notes(ticket_id), replies=d.tickets.replies(ticket_id), canned=d.tickets.canned(),
                   colleagues=[u for u in d.staff.usernames() if u != current_staff(request)],

@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.client import button_payloads, post, say, texts
 
-HOTLINE = "0800-056-476"
+HOTLINE = "0800-280-280"
 
 
 def sender() -> str:

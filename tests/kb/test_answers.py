@@ -13,7 +13,8 @@ from tests.kb.conftest import kb_on
 def facts(kb, scheme_id):
     scheme = kb.scheme(scheme_id)
     status = kb.status(scheme)
-    return Facts(scheme, status, tuple(kb.contacts(scheme)), kb.alternative(scheme) if status is Status.ENDED else None)
+    return Facts(scheme, status, tuple(kb.contacts(scheme)), kb.alternative(scheme) if status is Status.ENDED else None,
+                 kb.clock.today())
 
 
 def test_attribute_answer_uses_the_records_wording_then_source_and_phone(fixture_db):
@@ -21,7 +22,7 @@ def test_attribute_answer_uses_the_records_wording_then_source_and_phone(fixture
     assert "每一申貸事業最高上限3,500萬元" in bubbles[0]
     assert "2.22" not in bubbles[0]  # only the attribute asked
     assert bubbles[1].startswith("來源：經濟部「中小微企業多元振興發展計畫」進度報告（資料日期114年12月23日）")
-    assert "0800-056-476" in bubbles[1]
+    assert "0800-280-280" in bubbles[1]
 
 
 def test_ended_scheme_is_answered_as_ended_with_date_and_alternative(fixture_db):
@@ -39,7 +40,7 @@ def test_before_its_end_the_same_scheme_answers_the_figure(fixture_db):
 def test_a_missing_fact_is_said_to_be_unknown_with_the_phone(fixture_db):
     bubbles = attribute_answer(facts(kb_on(fixture_db, "2026-11-23"), "micro_loan"), "documents")
     assert "目前資料中沒有" in bubbles[0] and "應備文件" in bubbles[0]
-    assert "0800-056-476" in bubbles[1]
+    assert "0800-280-280" in bubbles[1]
 
 
 def test_superseded_values_are_never_stated(real_db):

@@ -32,15 +32,16 @@ def test_at_least_forty_records_cover_all_six_categories(knowledge):
 def test_measures_of_seed_003_carry_their_end_dates_or_say_none_is_given(knowledge):
     from_003 = [s for s in knowledge.schemes.values() if any("003_" in ref.doc for ref in s.sources)]
     assert len([s for s in from_003 if s.end]) >= 8
-    # where seed 003 names no end date, the record says so instead of guessing one
-    assert all(s.end or "未載明" in (s.end_note or "") for s in from_003)
+    # where seed 003 names no end date, the package's period (112年~114年) is its status basis
+    assert all(s.end or (s.period and s.period.end.isoformat() == "2025-12-31") for s in from_003)
 
 
-def test_both_hotline_numbers_are_kept_with_sources(knowledge):
+def test_both_hotline_numbers_are_kept_with_sources_and_the_newest_is_the_one_given(knowledge):
     phones = {c.phone: c for c in knowledge.contacts.values()}
-    assert phones["0800-056-476"].current and phones["0800-280-280"].current
+    assert phones["0800-280-280"].current and not phones["0800-056-476"].current
     assert phones["0800-056-476"].source.doc.startswith("seeds/001")
     assert phones["0800-280-280"].source.doc.startswith("seeds/000")
+    assert phones["0800-280-280"].url == "https://0800280280.sme.gov.tw"
 
 
 def test_broken_records_report_file_record_and_field():
@@ -57,6 +58,9 @@ def test_broken_records_report_file_record_and_field():
         "wrong_name.yml: another_id: id: must be snake_case and equal the file name (wrong_name)",
         "contacts.yml: bad_phone: phone: malformed phone '0800-12'",
         "ends_early.yml: ends_early: color: unknown field",
+        "no_source.yml: no_source: status_basis: missing",
+        "ends_early.yml: ends_early: status_basis: missing",
+        "wrong_name.yml: another_id: standing_quote: status_basis standing needs the source's words",
     ]
     for line in expected:
         assert any(m.startswith(line) for m in messages), (line, sorted(messages))

@@ -138,8 +138,11 @@ def test_schemes_asked_most_and_those_ending_within_60_days(result, raw, kb):
     assert {r[4]: r[3] for r in rows} == dict(sorted(asked.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
     today = dt.date.fromisoformat(TODAY)
     with sqlite3.connect(kb.path) as db:
-        ending = {i for (i,) in db.execute('select id from schemes where "end" between ? and ?',
-                                           (today.isoformat(), (today + dt.timedelta(days=60)).isoformat()))}
+        # a scheme's own end, its programme period's end or a benefit's own deadline
+        window = (today.isoformat(), (today + dt.timedelta(days=60)).isoformat())
+        ending = {i for (i,) in db.execute(
+            'select id from schemes where "end" between ?1 and ?2 or period_end between ?1 and ?2 '
+            'union select scheme_id from benefits where "end" between ?1 and ?2 and not superseded', window)}
     assert {r[4] for r in result.tables["ending"].rows} == ending != set()
     for row in result.tables["ending"].rows:
         assert row[2] == (dt.date.fromisoformat(row[1]) - today).days and row[3] == asked.get(row[4], 0)
