@@ -67,7 +67,8 @@ def source_lines(scheme: Scheme) -> list[str]:
     titles = list(dict.fromkeys(source_title(ref) for ref in scheme.sources))[:2]
     lines = [f"{SOURCE_LABEL}{'、'.join(titles)}（資料日期{data_date(scheme)}）"]
     if scheme.unofficial:
-        lines.append("部分內容來自非官方資料，請以官方公告為準。")
+        said = any("非官方" in title for title in titles)  # the title already says so: say it once
+        lines.append("請以官方公告為準。" if said else "部分內容來自非官方資料，請以官方公告為準。")
     return lines
 
 
@@ -149,7 +150,9 @@ def _attribute_text(facts: Facts, attribute: str) -> str:
     elif attribute == "contact":
         parts = [f"{c.name} {c.phone}" for c in facts.contacts[:3]]
     if not parts:
-        return f"目前資料中沒有「{scheme.name}」的{label}資訊，建議直接來電確認。"
+        # an unknown-status answer ends with the line to ask; do not say it twice
+        ask = "" if facts.status is Status.UNKNOWN else "，建議直接來電確認"
+        return f"目前資料中沒有「{scheme.name}」的{label}資訊{ask}。"
     return f"「{scheme.name}」的{label}：" + "；".join(parts) + "。"
 
 
@@ -173,7 +176,7 @@ def deadline_text(scheme: Scheme) -> str:
     elif scheme.period:
         text = scheme.period.label
     else:
-        return scheme.end_note or "截止日期未公布"
+        return scheme.end_note or ("持續受理" if scheme.status_basis == "standing" else "截止日期未公布")
     return f"{text}（{scheme.end_note}）" if scheme.end_note else text
 
 
@@ -184,7 +187,8 @@ def overview(facts: Facts) -> str:
     amounts = [b.text for b in current_benefits(scheme, facts.today) if b.kind in ATTRIBUTE_KINDS["max_amount"]][:1]
     if amounts:
         lines.append(f"額度：{amounts[0]}")
-    lines.append(f"期限：{deadline_text(scheme)}")
+    if scheme.end or scheme.period or scheme.end_note or facts.status is not Status.UNKNOWN:
+        lines.append(f"期限：{deadline_text(scheme)}")  # unknown and undated: the notice after it says so
     if scheme.how_to_apply:
         lines.append(f"申請：{fit(scheme.how_to_apply, 80)}")
     return fit("\n".join(lines))
