@@ -133,7 +133,22 @@ def kb_check() -> None:
     Example: python -m bot kb check
     """
     knowledge = _knowledge(_settings())
-    click.echo(f"ok: {len(knowledge.schemes)} schemes, {len(knowledge.contacts)} contacts")
+    bases: dict[str, int] = {}
+    for scheme in knowledge.schemes.values():
+        bases[scheme.status_basis] = bases.get(scheme.status_basis, 0) + 1
+    basis_text = ", ".join(f"{k} {v}" for k, v in sorted(bases.items()))
+    click.echo(f"ok: {len(knowledge.schemes)} schemes, {len(knowledge.contacts)} contacts; status basis: {basis_text}")
+
+
+@kb.command("review")
+def kb_review() -> None:
+    """What to check next: unknown status, sources older than 12 months, unchecked for 90 days, ending in 60 days.
+
+    "Today" is BOT_TODAY when set. Example: BOT_TODAY=2026-12-01 python -m bot kb review
+    """
+    from bot.kb.review import as_text, review
+
+    click.echo(as_text(review(_kb(_settings()))))
 
 
 @kb.command("build")
@@ -183,6 +198,8 @@ def kb_show(scheme_id: str) -> None:
     for benefit in scheme.benefits:
         value = "" if benefit.value is None else f" [{benefit.value} {benefit.unit or ''}]"
         click.echo(f"benefit {benefit.kind}{value}: {benefit.text}")
+    period = f", period {scheme.period.label} to {scheme.period.end}" if scheme.period else ""
+    click.echo(f"status basis: {scheme.status_basis}{period}{', standing: ' + scheme.standing_quote if scheme.standing_quote else ''}")
     click.echo(f"dates: start {scheme.start or '-'}, end {scheme.end or '-'} {scheme.end_note or ''}")
     for contact in base.contacts(scheme):
         click.echo(f"contact: {contact.name} {contact.phone}")

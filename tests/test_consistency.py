@@ -76,3 +76,39 @@ def test_every_bubble_fits_line_and_uses_full_width_punctuation():
             assert not re.search(r"[\u4e00-\u9fff][,?!;:]|[,?!;:][\u4e00-\u9fff]", text), name
             for button in variant.get("buttons", []):
                 assert len(button["title"]) <= 20, name
+
+
+# A hotline-looking number: a toll-free 0800/0809 line or a landline with an area code, as written to callers.
+PHONE_IN_TEXT = re.compile(r"(?<![\d-])(?:080[09]-?\d{3}-?\d{3}|\(0\d{1,3}\)\d{3,4}-\d{4}|0\d{1,2}-\d{3,4}-\d{4})(?![\d-])")
+
+
+def _caller_texts() -> dict[str, str]:
+    """Every place a number for callers is written outside knowledge/: responses, code, templates, static files."""
+    files = [ROOT / "domain.yml", *(ROOT / "bot").rglob("*.py"), *(ROOT / "actions").rglob("*.py"),
+             *(ROOT / "bot" / "web" / "templates").rglob("*.html"), *(ROOT / "bot" / "web" / "static").rglob("*.js")]
+    return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in files}
+
+
+def test_every_hotline_number_outside_the_knowledge_base_is_one_in_it_and_the_default_is_the_newest():
+    from bot import messages
+    from bot.kb.query import DEFAULT_CONTACT
+    from bot.kb.records import load_knowledge
+
+    contacts = load_knowledge(ROOT / "knowledge").contacts
+    known = {re.sub(r"\D", "", c.phone.split("#")[0]) for c in contacts.values()}
+    given = {re.sub(r"\D", "", c.phone.split("#")[0]) for c in contacts.values() if c.current}
+    found = {}
+    for name, text in _caller_texts().items():
+        if name in ("bot/ops/masking.py", "bot/handoff/phones.py", "bot/ops/seed.py"):
+            continue  # patterns for masking and parsing callers' numbers, and made-up callers, not numbers we give
+        for match in PHONE_IN_TEXT.finditer(text):
+            if "例如" in text[max(0, match.start() - 16):match.start()]:
+                continue  # 「例如0912-345-678或02-2345-6789」: the format we ask callers for, not a line
+            found.setdefault(re.sub(r"\D", "", match.group(0)), set()).add(name)
+    assert found, "the responses give a hotline"
+    unknown = {number: names for number, names in found.items() if number not in known}
+    assert not unknown, f"numbers not in knowledge/contacts.yml: {unknown}"
+    stale = {number: names for number, names in found.items() if number not in given}
+    assert not stale, f"numbers the knowledge base does not give any more: {stale}"
+    assert messages.HOTLINE == contacts[DEFAULT_CONTACT].phone == "0800-280-280"
+    assert "0800280280" in found and "0800056476" not in found

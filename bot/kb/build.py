@@ -36,7 +36,7 @@ def scheme_row(scheme: Scheme) -> dict[str, object]:
         "contacts": json.dumps(scheme.contacts), "documents": json.dumps(scheme.documents, ensure_ascii=False),
         "sources": json.dumps([{"doc": s.doc, "section": s.section} for s in scheme.sources], ensure_ascii=False),
         "end_note": scheme.end_note, "how_to_apply": scheme.how_to_apply, "unofficial": int(scheme.unofficial),
-        "replaced_by": scheme.replaced_by, "status_basis": scheme.status_basis,
+        "replaced_by": scheme.replaced_by, "alternative": scheme.alternative, "status_basis": scheme.status_basis,
         "period_label": scheme.period.label if scheme.period else None,
         "period_end": scheme.period.end.isoformat() if scheme.period else None,
         "standing_quote": scheme.standing_quote, "source_date_precision": scheme.source_date_precision,

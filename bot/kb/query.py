@@ -129,7 +129,8 @@ class KnowledgeBase:
         return status_on(scheme, self.clock.today())
 
     def alternative(self, scheme: Scheme) -> Scheme | None:
-        """The current scheme that replaces an ended one, following chains of replacements."""
+        """The open scheme to point to for an ended one: its successor (following chains of
+        replacements a source names), else the alternative its record gives."""
         seen = {scheme.id}
         current = scheme
         while current.replaced_by and current.replaced_by not in seen:
@@ -137,6 +138,10 @@ class KnowledgeBase:
             seen.add(current.id)
             if self.status(current) is Status.OPEN:
                 return current
+        if scheme.alternative and scheme.alternative not in seen:
+            other = self.scheme(scheme.alternative)
+            if self.status(other) is Status.OPEN:
+                return other
         return None
 
     def closing_day(self, scheme: Scheme) -> dt.date | None:
@@ -248,7 +253,7 @@ class KnowledgeBase:
             source_date=dt.date.fromisoformat(row["source_date"]), last_verified=dt.date.fromisoformat(row["last_verified"]),
             start=date(row["start"]), end=date(row["end"]), end_note=row["end_note"], how_to_apply=row["how_to_apply"],
             documents=tuple(json.loads(row["documents"])), unofficial=bool(row["unofficial"]), replaced_by=row["replaced_by"],
-            status_basis=row["status_basis"], period=period, standing_quote=row["standing_quote"],
+            alternative=row["alternative"], status_basis=row["status_basis"], period=period, standing_quote=row["standing_quote"],
             source_date_precision=row["source_date_precision"], source_date_approx=bool(row["source_date_approx"]),
             note=row["note"],
         )

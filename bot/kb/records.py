@@ -25,7 +25,7 @@ SUMMARY_MAX = 120
 SCHEME_FIELDS = frozenset({
     "id", "name", "aliases", "category", "agency", "summary", "eligibility", "benefits", "start", "end", "end_note",
     "how_to_apply", "documents", "contacts", "source", "source_date", "source_date_approx", "last_verified",
-    "unofficial", "replaced_by", "status_basis", "period", "standing_quote", "note",
+    "unofficial", "replaced_by", "alternative", "status_basis", "period", "standing_quote", "note",
 })
 BENEFIT_FIELDS = frozenset({"kind", "value", "unit", "text", "condition", "source", "superseded", "end", "note"})
 CONTACT_FIELDS = frozenset({"id", "name", "phone", "url", "hours", "source", "source_date", "note", "current"})
@@ -35,7 +35,7 @@ CONTACT_FIELDS = frozenset({"id", "name", "phone", "url", "hours", "source", "so
 STATUS_BASES = ("end", "period", "standing", "ended", "unknown")
 # source_date as precise as the source is: 2025-12-23, 2025-03 (「114年3月」) or 2023 (「112年」).
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
-# As sources write them: 0800-056-476, (02)2704-4844#113、114, 02-2701-6565 # 323, 0800-035399.
+# As sources write them: 0800-nnn-nnn, (0n)nnnn-nnnn#nnn、nnn, 0n-nnnn-nnnn # nnn, 0800-nnnnnn.
 _PHONE_SHAPE = re.compile(r"^\(?0\d{1,3}\)?[- ]?\d{2,4}[- ]?\d{3,4}(?: ?# ?\d{1,5}(?:[、,]\d{1,5})*)?$")
 
 
@@ -136,7 +136,8 @@ class Scheme:
     how_to_apply: str | None = None
     documents: tuple[str, ...] = ()
     unofficial: bool = False
-    replaced_by: str | None = None
+    replaced_by: str | None = None  # the successor a source names
+    alternative: str | None = None  # a current scheme to point callers to when no source names a successor
     status_basis: str = "unknown"  # one of STATUS_BASES
     period: Period | None = None
     standing_quote: str | None = None  # the source's words that make it a standing rule
@@ -330,7 +331,7 @@ def _load_scheme(path: Path, problems: list[Problem]) -> Scheme | None:
         last_verified=r.date("last_verified") or dt.date.min, start=start, end=end,
         end_note=r.text("end_note", False), how_to_apply=r.text("how_to_apply", False),
         documents=r.texts("documents", False), unofficial=bool(data.get("unofficial", False)),
-        replaced_by=r.text("replaced_by", False), status_basis=basis, period=period, standing_quote=standing_quote,
+        replaced_by=r.text("replaced_by", False), alternative=r.text("alternative", False), status_basis=basis, period=period, standing_quote=standing_quote,
         source_date_precision=precision, source_date_approx=bool(data.get("source_date_approx", False)),
         note=r.text("note", False), file=path.name,
     )
@@ -417,5 +418,6 @@ def _check_references(knowledge: Knowledge, problems: list[Problem]) -> None:
                 problems.append(Problem(scheme.file, scheme.id, "contacts", f"unknown contact id {cid!r}"))
         if scheme.replaced_by == scheme.id:
             problems.append(Problem(scheme.file, scheme.id, "replaced_by", "a scheme cannot replace itself"))
-        if scheme.replaced_by and scheme.replaced_by not in knowledge.schemes:
-            problems.append(Problem(scheme.file, scheme.id, "replaced_by", f"unknown scheme id {scheme.replaced_by!r}"))
+        for name, target in (("replaced_by", scheme.replaced_by), ("alternative", scheme.alternative)):
+            if target and target not in knowledge.schemes:
+                problems.append(Problem(scheme.file, scheme.id, name, f"unknown scheme id {target!r}"))

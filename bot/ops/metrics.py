@@ -24,7 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, category_label
 from bot.formats import csv_text
 from bot.handoff.tickets import SqliteTicketStore, Ticket
-from bot.kb.query import KnowledgeBase, Status, UnknownScheme
+from bot.kb.query import KnowledgeBase, UnknownScheme
+from bot.kb.review import STATUS_LABELS
 from bot.ops.events import HandoffReason, category_value, refresh
 from bot.ops.review import day_bounds, local_time
 from bot.ops.store import conversations, corrections, turns
@@ -32,7 +33,6 @@ from bot.ops.store import conversations, corrections, turns
 TOP = 10
 ENDING_DAYS = 60
 LOW_CONFIDENCE = 0.6
-STATUS_LABELS = {Status.OPEN: "受理中", Status.ENDED: "已截止", Status.NOT_STARTED: "尚未開始", Status.UNKNOWN: "狀態未確認"}
 
 
 @dataclass(frozen=True, slots=True)

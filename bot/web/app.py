@@ -52,6 +52,7 @@ def routes() -> list[Route | Mount]:
         Route("/console/tickets/{ticket_id}/resolve", console.resolve, methods=["POST"]),
         Route("/console/canned", console.canned, methods=["GET", "POST"]),
         Route("/console/triage", console.triage_page, methods=["GET", "POST"]),
+        Route("/console/knowledge", console.knowledge_page),
         Route("/ops", ops.conversation_list),
         Route("/ops/conversations.csv", ops.conversation_csv),
         Route("/ops/conversation", ops.conversation_page),

@@ -204,6 +204,16 @@ async def canned(request: Request) -> Response:
     return render(request, "console/canned.html", canned=d.tickets.canned())
 
 
+@staff_only
+async def knowledge_page(request: Request) -> Response:
+    """What the record keepers should check next (the same lists as `python -m bot kb review`)."""
+    from bot.kb.review import STATUS_LABELS, data_day, review
+
+    d = deps(request)
+    result = review(d.kb) if d.kb else None
+    return render(request, "console/knowledge.html", review=result, data_day=data_day, status_labels=STATUS_LABELS)
+
+
 async def triage_results(request: Request, lines: list[str]) -> list[dict[str, object]]:
     d = deps(request)
     engine = Triage(_HttpParser(d.rasa), d.kb)

@@ -45,9 +45,9 @@ FACTS = [
     # policy and tax
     ("增僱員工減除的減除率是多少", "200%"),
     ("加薪減除減除率多少", "175%"),
-    ("開拓海外市場補助最多補多少", "400萬元"),
-    ("海外參展補助可以補助多少", "4-6萬元"),
-    ("商業服務業智慧減碳補助上限", "30萬元"),
+    ("開拓海外市場補助最多補多少", "114年12月31日"),
+    ("海外參展補助可以補助多少", "114年12月31日"),
+    ("商業服務業智慧減碳補助上限", "112年至114年"),
     ("地方特色產業輔導補助上限", "150萬元"),
     # debt
     ("銀行公會寬緩措施到什麼時候截止", "115年12月31日"),
@@ -118,7 +118,8 @@ def test_category_button_answers_the_attribute_that_was_asked(stack):
 
 def test_unknown_fact_is_admitted_with_the_phone(stack):
     reply = texts(say(stack.rasa_url, sender(), "SBTR城鄉創生的利率多少"))
-    assert "目前資料中沒有" in reply and "洽詢：" in reply and "02-23414105#352" in reply
+    # SBTR's source (seed 004) is undated: its status is unknown, so the hotline is given, not a 2023 project line
+    assert "目前資料中沒有" in reply and "目前是否仍受理" in reply and "洽詢：經濟部馬上辦服務中心 0800-280-280" in reply
 
 
 @pytest.mark.parametrize("text", ['青創貸款" OR 1=1 -- 利率', "NEAR(青創 貸款) * 利率", "青創貸款 OR 利率 AND NOT"])
@@ -138,3 +139,19 @@ def test_injection_like_text_is_just_text(stack, text):
 def test_expiry_follows_the_clock(stack, stack_in_2023, question, in_2023, in_2026):
     assert in_2023 in texts(say(stack_in_2023.rasa_url, sender(), question))
     assert in_2026 in texts(say(stack.rasa_url, sender(), question))
+
+
+def test_a_firm_with_50_employees_hit_by_tariffs_is_offered_the_revival_loan(stack):
+    from bot.kb.query import KnowledgeBase, Status
+
+    user = sender()
+    replies = say(stack.rasa_url, user, "我們公司有50個員工 被美國關稅影響營收掉了兩成 有什麼貸款可以申請")
+    payloads = button_payloads(replies)
+    assert any('"scheme":"tariff_revival_loan_over_30"' in p for p in payloads), payloads
+    kb = KnowledgeBase(stack.var_dir / "kb.db")
+    listed = [p.split('"scheme":"')[1].split('"')[0] for p in payloads if '"scheme":"' in p]
+    assert all(kb.status(kb.scheme(i)) is not Status.UNKNOWN for i in listed), listed
+    chosen = next(p for p in payloads if "tariff_revival_loan_over_30" in p)
+    answer = texts(say(stack.rasa_url, user, chosen))
+    assert "員工逾30人且營收減少逾15%" in answer and "同等貸款額度與優惠條件" in answer
+    assert "洽詢：經濟部馬上辦服務中心 0800-280-280" in answer

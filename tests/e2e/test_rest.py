@@ -33,10 +33,10 @@ def test_what_can_you_do_lists_topics_and_hotline(stack):
     ("question", "category", "scheme"),
     [
         ("我們店只有八個員工 想借週轉金要找哪個方案", "loan", "sme_micro_loan_30_under"),
-        ("美國加關稅之後訂單少一半 政府有什麼幫忙", "us_tariff", "tariff_export_loan_guarantee"),
+        ("美國加關稅之後訂單少一半 政府有什麼幫忙", "us_tariff", "tariff_sme_loan_topup"),
         ("颱風把工廠淹了 有沒有低利的貸款", "disaster", "disaster_sme_financing_rules"),
         ("銀行一直催我還錢 可以幫忙談延後嗎", "debt_negotiation", "bank_debt_negotiation_assistance"),
-        ("想導入ERP跟POS 有什麼補助", "digital_rd", "digital_transformation_30_under"),
+        ("想導入ERP跟POS 有什麼補助", "digital_rd", "sbir"),
     ],
 )
 def test_topic_question_lists_current_schemes_of_its_category(stack, question, category, scheme):
