@@ -14,6 +14,8 @@ ifneq ($(wildcard .env),)
 include .env
 endif
 export BOT_ACTION_URL ?= http://127.0.0.1:5055/webhook
+# Empty: `make run` draws a new shared secret for Rasa and the action server on each start.
+export BOT_ACTION_TOKEN ?=
 export BOT_VAR_DIR ?= var
 # Empty database URLs mean SQLite files under BOT_VAR_DIR (endpoints.yml, bot/settings.py).
 export BOT_TRACKER_DB_URL ?=
@@ -53,10 +55,13 @@ $(VENV)/.installed: requirements.txt constraints.txt
 
 install: $(VENV)/.installed ## Create .venv (Python 3.10) and install pinned packages
 
-secrets: ## Add any missing secret to the git-ignored .env (random values)
-	@umask 077; touch .env; for name in BOT_RASA_TOKEN BOT_SESSION_SECRET BOT_API_TOKEN; do \
-		grep -q "^$$name=" .env || { echo "==> adding a random $$name to .env"; \
-		echo "$$name=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .env; }; done
+# A missing, placeholder (change-me) or short (< 32 characters) secret is replaced: the programs refuse them.
+secrets: ## Add any missing secret to the git-ignored .env (random values), replacing placeholders
+	@umask 077; touch .env; chmod 600 .env; for name in BOT_RASA_TOKEN BOT_SESSION_SECRET BOT_API_TOKEN BOT_ACTION_TOKEN; do \
+		value=$$(sed -n "s/^$$name=//p" .env | tail -n 1); \
+		case "$$value" in *change-me*|"") weak=1 ;; *) weak=$$([ $${#value} -lt 32 ] && echo 1 || echo 0) ;; esac; \
+		if [ "$$weak" = 1 ]; then echo "==> writing a random $$name to .env"; sed -i "/^$$name=/d" .env; \
+		echo "$$name=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .env; fi; done
 
 $(NLU_STAMP): $(VENV)/.installed $(KNOWLEDGE) bot/nlu/gazetteer.py bot/nlu/build.py bot/kb/records.py
 	@echo "==> building NLU resources from knowledge/ (jieba dictionary, spaCy entity ruler)"

@@ -192,7 +192,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench-load.md")
     args = parser.parse_args()
     steps_at = [int(v) for v in args.steps.split(",")]
-    token = "bench-" + uuid.uuid4().hex[:8]
+    token = "bench-" + uuid.uuid4().hex
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
            "BOT_TODAY": "2026-11-23"}
     results: list[Step] = []

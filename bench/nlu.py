@@ -67,11 +67,11 @@ def rest_turns(model: Path, batches: dict[str, list[str]], folder: Path) -> tupl
 
     action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
     endpoints = folder / "endpoints.yml"
-    endpoints.write_text(f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n", encoding="utf-8")
+    endpoints.write_text(supervisor.action_endpoint(f"http://127.0.0.1:{action_port}/webhook"), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     processes = []
     try:
-        for service in supervisor.services(sys.executable, model, "bench", endpoints, rasa_port, action_port):
+        for service in supervisor.services(sys.executable, model, os.urandom(24).hex(), endpoints, rasa_port, action_port):
             with (folder / f"{service.name}.log").open("wb") as log:
                 processes.append(supervisor.start(service, log, env))
         url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"

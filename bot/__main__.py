@@ -22,6 +22,7 @@ def _settings() -> Settings:
 @click.group()
 def cli() -> None:
     """Tools for the SME hotline assistant (triage, knowledge base, NLU)."""
+    os.umask(0o077)  # databases, exports and .env hold personal data and secrets (security review M5)
 
 
 @cli.command()
@@ -216,10 +217,12 @@ def staff() -> None:
 @staff.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
-def staff_add(name: str, password_stdin: bool) -> None:
-    """Create a console account (or reset its password); asks for the password.
+@click.option("--role", type=click.Choice(["agent", "supervisor"]), default=None,
+              help="agent (new accounts' default) or supervisor (may act on colleagues' claimed tickets).")
+def staff_add(name: str, password_stdin: bool, role: str | None) -> None:
+    """Create a console account (or reset its password, which ends all its sessions); asks for the password.
 
-    Example: python -m bot staff add chen
+    Example: python -m bot staff add chen --role supervisor
     """
     from bot.staff import StaffError, StaffStore
 
@@ -228,7 +231,7 @@ def staff_add(name: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password (10+ characters)", hide_input=True, confirmation_prompt=True)
     try:
-        StaffStore(_settings().staff_path).add(name, password)
+        StaffStore(_settings().staff_path).add(name, password, role)
     except StaffError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"account {name} saved")
@@ -307,15 +310,18 @@ def run(model: Path | None, scaled: bool) -> None:
     from bot.triage import NoModel, latest_model
 
     settings = _settings()
-    if not settings.rasa_token:
-        raise click.ClickException("BOT_RASA_TOKEN is not set (make run writes one to .env)")
+    try:
+        settings.require_strong_secrets("BOT_RASA_TOKEN", "BOT_SESSION_SECRET", "BOT_API_TOKEN")
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         chosen = model or latest_model(settings.models_dir)
     except NoModel as exc:
         raise click.ClickException(str(exc)) from exc
     if scaled:
         sys.exit(_run_scaled(settings, chosen))
-    sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token, web_port=settings.web_port)))
+    sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token or "", web_port=settings.web_port,
+                                                action_token=settings.action_token)))
 
 
 def _tickets(settings: Settings):  # type: ignore[no-untyped-def]

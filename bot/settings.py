@@ -20,6 +20,27 @@ class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names the variable."""
 
 
+# Secrets we generate ourselves (make secrets): 48 hex digits. Anything shorter, or a value
+# copied from .env.example or a tutorial, would make cookies and tokens forgeable (review M2).
+MIN_SECRET_CHARS = 32
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "change_me", "secret", "password", "token", "test", "xxx"})
+
+
+def is_placeholder(value: str | None) -> bool:
+    return bool(value) and (value.strip().lower() in PLACEHOLDER_SECRETS or "change-me" in value.lower())
+
+
+def secret_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot serve as a generated secret, or ``None``."""
+    if not value:
+        return "is not set (make secrets writes a random one to .env)"
+    if is_placeholder(value):
+        return "is the placeholder from .env.example; run `make secrets` to replace it with a random value"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters; run `make secrets` for a random one"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     field: str
@@ -54,6 +75,21 @@ def _origins(text: str) -> tuple[str, ...]:
         if origin != "*" and not _ORIGIN.fullmatch(origin):
             raise ValueError(f"{origin!r} is not an origin such as https://www.example.gov.tw")
     return origins
+
+
+def _networks(text: str) -> str:
+    import ipaddress
+
+    for part in text.split(","):
+        if part.strip():
+            ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad part
+    return text
+
+
+def _secure_cookies(text: str) -> str:
+    if text not in ("auto", "always"):
+        raise ValueError("must be auto or always")
+    return text
 
 
 def _optional_redis_url(text: str) -> str:
@@ -104,6 +140,9 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("office_hours", "BOT_OFFICE_HOURS", "mon-fri 08:30-17:30", "When a person answers handoffs (Asia/Taipei).", _office_hours),
     Spec("session_secret", "BOT_SESSION_SECRET", None, "Key that signs console session cookies (secret; make run writes one).", secret=True),
     Spec("api_token", "BOT_API_TOKEN", None, "Token for /api/* on the web app (secret; make run writes one).", secret=True),
+    Spec("action_token", "BOT_ACTION_TOKEN", None, "Shared secret Rasa sends the action server in X-Action-Token; the action server refuses calls without it (secret; make run writes one).", secret=True),
+    Spec("trusted_proxies", "BOT_TRUSTED_PROXIES", "", "Comma-separated addresses or CIDR blocks of the reverse proxies in front of the web app; only their X-Forwarded-For/-Proto are believed (login limits per address, Secure cookies). Empty: believe no header.", _networks),
+    Spec("secure_cookies", "BOT_SECURE_COOKIES", "auto", "Console cookie's Secure flag: auto (when the request came over HTTPS, directly or via a trusted proxy) or always.", _secure_cookies),
     Spec("web_port", "BOT_WEB_PORT", "8000", "Port of the web app (console, triage API).", _positive_int),
     Spec("tracker_db_url", "BOT_TRACKER_DB_URL", "", "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db."),
     Spec("ops_db_url", "BOT_OPS_DB_URL", "", "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db."),
@@ -141,6 +180,9 @@ class Settings:
     office_hours: str
     session_secret: str | None
     api_token: str | None
+    action_token: str | None
+    trusted_proxies: str
+    secure_cookies: str
     web_port: int
     tracker_db_url: str
     ops_db_url: str
@@ -181,6 +223,18 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(f"{spec.env}: {exc}") from exc
         return cls(**values)
+
+    def require_strong_secrets(self, *envs: str) -> None:
+        """Stop start-up when one of the secrets ``envs`` (e.g. ``BOT_SESSION_SECRET``) is missing, a placeholder or short.
+
+        Raises:
+            SettingsError: naming the first such variable.
+        """
+        fields = {spec.env: spec.field for spec in SETTINGS}
+        for env in envs:
+            problem = secret_problem(getattr(self, fields[env]))
+            if problem:
+                raise SettingsError(f"{env}: {problem}")
 
     def with_changes(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -26,9 +27,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """One process: its command line, its readiness URL and the variables only it gets.
+
+    Secrets go in ``env``, never in ``command``: every local account can read a process's
+    arguments (``ps``), only its owner its environment (security review M3).
+    """
+
     name: str
     command: tuple[str, ...]
     health_url: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def action_endpoint(url: str) -> str:
+    """The ``action_endpoint`` block of an endpoints file: Rasa sends the action server's shared secret.
+
+    ``${BOT_ACTION_TOKEN}`` is filled by Rasa from its environment (:func:`services` sets it).
+    """
+    return f"action_endpoint:\n  url: {url}\n  headers:\n    X-Action-Token: ${{BOT_ACTION_TOKEN}}\n"
 
 
 def free_port() -> int:
@@ -43,18 +59,28 @@ class ServiceFailed(RuntimeError):
 
 
 def services(python: str, model: Path, token: str, endpoints: Path = Path("endpoints.yml"),
-             rasa_port: int = 5005, action_port: int = 5055, web_port: int | None = None) -> list[Service]:
-    """The default profile: action server, Rasa (REST channel and HTTP API), and the web app when given a port."""
-    rasa = str(Path(python).with_name("rasa"))
+             rasa_port: int = 5005, action_port: int = 5055, web_port: int | None = None,
+             action_token: str | None = None) -> list[Service]:
+    """The default profile: action server, Rasa (REST channel and HTTP API), and the web app when given a port.
+
+    Rasa and the action server start through ``bot.launch`` (private files, secrets checked,
+    the token out of the command line, the action server on 127.0.0.1 behind a shared
+    secret). Without ``action_token`` each start draws a random one: only these two
+    processes need to know it.
+    """
+    shared = ("BOT_ACTION_TOKEN", action_token or secrets.token_hex(24))
     web = [Service("web", (python, "-m", "uvicorn", "bot.web.app:app_from_env", "--factory", "--host", "127.0.0.1",
-                           "--port", str(web_port), "--no-access-log", "--ws", "none"), f"http://127.0.0.1:{web_port}/healthz")]
+                           "--port", str(web_port), "--no-access-log", "--ws", "none",
+                           # X-Forwarded-For only from BOT_TRUSTED_PROXIES (bot.web.security), never from any loopback client
+                           "--no-proxy-headers", "--limit-concurrency", "200", "--timeout-keep-alive", "5"),
+                   f"http://127.0.0.1:{web_port}/healthz")]
     return [
-        Service("actions", (rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)),
-                f"http://127.0.0.1:{action_port}/health"),
-        Service("rasa", (rasa, "run", "--model", str(model), "--enable-api", "--auth-token", token,
+        Service("actions", (python, "-m", "bot.launch", "actions", "--actions", "actions", "--port", str(action_port)),
+                f"http://127.0.0.1:{action_port}/health", (shared,)),
+        Service("rasa", (python, "-m", "bot.launch", "rasa", "--model", str(model), "--enable-api",
                          "--interface", "127.0.0.1", "--port", str(rasa_port),
                          "--credentials", "credentials.yml", "--endpoints", str(endpoints)),
-                f"http://127.0.0.1:{rasa_port}/webhooks/rest/"),
+                f"http://127.0.0.1:{rasa_port}/webhooks/rest/", (shared, ("BOT_RASA_TOKEN", token))),
     ] + (web if web_port else [])
 
 
@@ -120,7 +146,7 @@ def start_together(group: list[Service], logs: Path, env: dict[str, str], timeou
 def spawn(service: Service, output: IO[bytes] | int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``service`` from the project root, output and errors to ``output``, quiet environment."""
     return subprocess.Popen(service.command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
-                            env=quiet_env(env or os.environ.copy()))
+                            env={**quiet_env(env or os.environ.copy()), **dict(service.env)})
 
 
 def quiet_env(env: dict[str, str]) -> dict[str, str]:

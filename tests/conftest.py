@@ -15,6 +15,9 @@ from bot import supervisor
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MODEL = ROOT / "models" / "hotline.tar.gz"
+# endpoints.yml sends ${BOT_ACTION_TOKEN} to the action server; tests that only read the file need a value
+# (the stacks below get their own from supervisor.services).
+os.environ.setdefault("BOT_ACTION_TOKEN", "test-action-token-" + os.urandom(16).hex())
 
 
 @pytest.fixture(scope="session")
@@ -61,18 +64,18 @@ def start_stack(model_path: Path, folder: Path, today: str,
     from bot.kb.records import load_knowledge
 
     action_port, rasa_port, web_port = supervisor.free_port(), supervisor.free_port(), supervisor.free_port()
-    token, api_token = "test-token-" + os.urandom(6).hex(), "api-" + os.urandom(6).hex()
+    token, api_token = "test-token-" + os.urandom(16).hex(), "api-" + os.urandom(16).hex()
     build_kb(load_knowledge(ROOT / "knowledge"), folder / "kb.db")
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+        supervisor.action_endpoint(f"http://127.0.0.1:{action_port}/webhook") +
         f"tracker_store:\n  type: bot.ops.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
         f"event_broker:\n  type: bot.ops.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {folder / 'ops.db'}\n",
         encoding="utf-8",
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
            "BOT_TODAY": today, "BOT_VAR_DIR": str(folder), "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
-           "BOT_SESSION_SECRET": "session-" + os.urandom(8).hex(), "BOT_API_TOKEN": api_token,
+           "BOT_SESSION_SECRET": "session-" + os.urandom(16).hex(), "BOT_API_TOKEN": api_token,
            "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}",
            # The web chat page connects to this Rasa; its socket accepts the web app's own origin.
            "BOT_WEB_PORT": str(web_port), "BOT_CHAT_SOCKET_URL": f"http://127.0.0.1:{rasa_port}",

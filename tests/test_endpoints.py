@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def read(monkeypatch, var_dir: str, tracker_url: str = "", ops_url: str = "") -> AvailableEndpoints:
     """endpoints.yml with the variables the Makefile exports set as given."""
-    for name, value in {"BOT_ACTION_URL": "http://127.0.0.1:5999/webhook", "BOT_VAR_DIR": var_dir,
+    for name, value in {"BOT_ACTION_URL": "http://127.0.0.1:5999/webhook", "BOT_VAR_DIR": var_dir, "BOT_ACTION_TOKEN": "t" * 32,
                         "BOT_TRACKER_DB_URL": tracker_url, "BOT_OPS_DB_URL": ops_url}.items():
         monkeypatch.setenv(name, value)
     return AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))

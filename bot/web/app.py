@@ -8,7 +8,6 @@ import os
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -17,12 +16,13 @@ from starlette.staticfiles import StaticFiles
 from bot.clock import clock_from_setting
 from bot.handoff.tickets import SqliteTicketStore, open_ticket_store
 from bot.kb.query import KnowledgeBase
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, is_placeholder, secret_problem
 from bot.staff import StaffStore
 from bot.ops.review import Review
 from bot.web import api, chat, console, ops
 from bot.web.deps import STATIC, Deps, make_templates, render
 from bot.web.rasa_client import RasaClient
+from bot.web.security import SecurityHeaders, Sessions, TrustedProxies, parse_networks
 
 logger = logging.getLogger(__name__)
 SESSION_HOURS = 8
@@ -92,10 +92,16 @@ def create_app(settings: Settings, tickets: SqliteTicketStore | None = None, sta
                rasa: RasaClient | None = None, kb: KnowledgeBase | None = None, review: Review | None = None) -> Starlette:
     if not settings.session_secret:
         raise SettingsError("BOT_SESSION_SECRET: required to sign console sessions")
+    for env, value in (("BOT_SESSION_SECRET", settings.session_secret), ("BOT_API_TOKEN", settings.api_token)):
+        if is_placeholder(value):  # forgeable cookies and tokens (review M2); lengths are checked at start-up
+            raise SettingsError(f"{env}: {secret_problem(value)}")
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(SessionMiddleware, secret_key=settings.session_secret, session_cookie="console_session",
-                               max_age=SESSION_HOURS * 3600, same_site="strict", https_only=False)],
+        middleware=[Middleware(TrustedProxies, networks=parse_networks(settings.trusted_proxies)),
+                    Middleware(SecurityHeaders),
+                    Middleware(Sessions, always_secure=settings.secure_cookies == "always",
+                               secret_key=settings.session_secret, session_cookie="console_session",
+                               max_age=SESSION_HOURS * 3600, same_site="strict")],
         exception_handlers={HTTPException: handle_error, Exception: handle_error},
     )
     app.state.deps = Deps(
@@ -112,7 +118,11 @@ def create_app(settings: Settings, tickets: SqliteTicketStore | None = None, sta
 
 def app_from_env() -> Starlette:
     """Entry point for uvicorn (``--factory``): settings from the environment."""
+    from bot.launch import private_files
     from bot.log import configure
 
     configure()
-    return create_app(Settings.from_env(os.environ))
+    settings = Settings.from_env(os.environ)
+    private_files(settings.var_dir)
+    settings.require_strong_secrets("BOT_SESSION_SECRET", "BOT_API_TOKEN")
+    return create_app(settings)

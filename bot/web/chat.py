@@ -14,10 +14,19 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from bot.channels.web_format import history, valid_session_id
 from bot.web.deps import STATIC, deps
 from bot.web.rasa_client import RasaUnavailable
+from bot.web.security import CONTENT_SECURITY_POLICY
 
 def frame_ancestors(origins: tuple[str, ...]) -> str:
     """CSP: which sites may show the chat in an iframe (the embed snippet)."""
     return "frame-ancestors 'self' " + " ".join(origins)
+
+
+def chat_policy(origins: tuple[str, ...], socket_url: str) -> str:
+    """The chat page's whole CSP: the console's (bot.web.security) plus Rasa's socket and the embedding sites."""
+    socket = socket_url.rstrip("/")
+    websocket = "ws" + socket[4:] if socket.startswith("http") else socket
+    base = CONTENT_SECURITY_POLICY.replace("connect-src 'self'", f"connect-src 'self' {socket} {websocket}")
+    return base.replace("frame-ancestors 'none'", frame_ancestors(origins))
 
 
 async def page(request: Request) -> Response:
@@ -25,7 +34,7 @@ async def page(request: Request) -> Response:
     # Not deps.render: the chat page has no console session, CSRF token or staff name.
     response = deps(request).templates.TemplateResponse(request, "chat/page.html", {
         "socket_url": settings.chat_socket_url, "embedded": request.query_params.get("embed") == "1"})
-    response.headers["Content-Security-Policy"] = frame_ancestors(settings.chat_origins)
+    response.headers["Content-Security-Policy"] = chat_policy(settings.chat_origins, settings.chat_socket_url)
     return response
 
 

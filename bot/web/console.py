@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.categories import Category
-from bot.handoff.tickets import TicketConflict, TicketStatus, UnknownTicket
+from bot.handoff.tickets import Ticket, TicketConflict, TicketStatus, UnknownTicket
 from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.triage import Triage
 from bot.formats import csv_text
 from bot.web.deps import csv_download, deps, render
 from bot.web.rasa_client import RasaUnavailable
-from bot.web.security import check_csrf, current_staff, staff_only
+from bot.web.security import check_csrf, current_account, current_staff, end_session, staff_only, start_session
 
 logger = logging.getLogger(__name__)
 MAX_REPLY = 2000
@@ -27,15 +29,18 @@ async def login_page(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "console/login.html")
     form = await check_csrf(request)
-    username, password = form.get("username", "").strip(), form.get("password", "")
-    address = request.client.host if request.client else "-"
+    username, password = form.get("username", "").strip()[:64], form.get("password", "")[:1024]
+    address = request.client.host if request.client else "-"  # a trusted proxy's client (TrustedProxies)
     store = deps(request).staff
-    if store.locked(username, address):
-        return render(request, "console/login.html", status_code=429, error="登入失敗次數過多，請10分鐘後再試。")
-    if not store.verify(username, password, address):
+    wait = math.ceil(store.retry_after(username, address))
+    if wait:  # slowed down, never locked: the right password from elsewhere still works (review H3)
+        response = render(request, "console/login.html", status_code=429,
+                          error=f"登入失敗次數較多，請{wait}秒後再試。")
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not await run_in_threadpool(store.verify, username, password, address):  # scrypt off the event loop (L7)
         return render(request, "console/login.html", status_code=401, error="帳號或密碼錯誤。")
-    request.session.clear()
-    request.session["staff"] = username
+    start_session(request, username)
     logger.info("staff %s logged in", username)
     return RedirectResponse("/console", status_code=303)
 
@@ -43,8 +48,24 @@ async def login_page(request: Request) -> Response:
 @staff_only
 async def logout(request: Request) -> Response:
     await check_csrf(request)
-    request.session.clear()
+    end_session(request)
     return RedirectResponse("/console/login", status_code=303)
+
+
+def _may_act(request: Request, ticket: Ticket, what: str) -> None:
+    """Only the assignee or a supervisor may reply to, transfer or resolve a claimed ticket (review L2)."""
+    account = current_account(request)
+    if ticket.assignee and account and ticket.assignee != account.username and not account.supervisor:
+        raise HTTPException(403, f"這張服務單由 {ticket.assignee} 處理中，只有負責同仁或主管可以{what}。")
+
+
+def _ticket_for(request: Request, ticket_id: int, what: str) -> Ticket:
+    try:
+        ticket = deps(request).tickets.get(ticket_id)
+    except UnknownTicket as exc:
+        raise HTTPException(404, "找不到這張服務單。") from exc
+    _may_act(request, ticket, what)
+    return ticket
 
 
 def _choice(request: Request, name: str, allowed: set[str]) -> str | None:
@@ -64,10 +85,10 @@ async def queue(request: Request) -> Response:
 
 
 def _ticket_id(request: Request) -> int:
-    try:
-        return int(request.path_params["ticket_id"])
-    except ValueError as exc:
-        raise HTTPException(404, "找不到這張服務單。") from exc
+    text = request.path_params["ticket_id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):  # a 23-digit id overflowed SQLite (review L5)
+        raise HTTPException(404, "找不到這張服務單。")
+    return int(text)
 
 
 @staff_only
@@ -78,6 +99,7 @@ async def ticket_page(request: Request) -> Response:
         ticket = d.tickets.get(ticket_id)
     except UnknownTicket as exc:
         raise HTTPException(404, "找不到這張服務單。") from exc
+    d.staff.log_access(ticket_id, current_staff(request) or "", "view")  # who read which caller's details
     from bot.handoff.transcript import transcript
 
     live, rasa_error = ticket.transcript, None
@@ -124,13 +146,11 @@ async def reply(request: Request) -> Response:
     text = form.get("text", "").strip()
     if not text or len(text) > MAX_REPLY:
         raise HTTPException(400, f"回覆內容不可空白，且不可超過{MAX_REPLY}字。")
-    try:
-        ticket = d.tickets.get(ticket_id)
-    except UnknownTicket as exc:
-        raise HTTPException(404, "找不到這張服務單。") from exc
+    ticket = _ticket_for(request, ticket_id, "回覆")
     if ticket.status is TicketStatus.RESOLVED:
         raise HTTPException(409, "服務單已結案，無法再回覆。")
     d.tickets.reply(ticket_id, staff, text)  # stored first: the user's client picks it up (REST)
+    d.staff.log_access(ticket_id, staff, "reply")
     try:
         await d.rasa.relay_staff_message(ticket.conversation_id, text, staff)
     except RasaUnavailable:
@@ -159,6 +179,8 @@ async def transfer(request: Request) -> Response:
     to = form.get("to", "")
     if to not in d.staff.usernames():
         raise HTTPException(400, "請選擇要轉給哪位同仁。")
+    _ticket_for(request, ticket_id, "轉派")
+    d.staff.log_access(ticket_id, current_staff(request) or "", f"transfer:{to}")
     try:
         d.tickets.transfer(ticket_id, current_staff(request) or "", to)
     except UnknownTicket as exc:
@@ -172,6 +194,8 @@ async def transfer(request: Request) -> Response:
 async def resolve(request: Request) -> Response:
     await check_csrf(request)
     d, ticket_id = deps(request), _ticket_id(request)
+    _ticket_for(request, ticket_id, "結案")
+    d.staff.log_access(ticket_id, current_staff(request) or "", "resolve")
     try:
         ticket = d.tickets.resolve(ticket_id, current_staff(request) or "")
     except UnknownTicket as exc:

@@ -1,4 +1,4 @@
-"""Staff accounts: scrypt hashes, wrong passwords, the login rate limit."""
+"""Staff accounts: scrypt hashes, wrong passwords, login back-off (never a lock-out), sessions, roles."""
 
 from __future__ import annotations
 
@@ -6,7 +6,17 @@ import datetime as dt
 
 import pytest
 
-from bot.staff import MAX_FAILURES, WINDOW, StaffError, StaffStore, check_password, hash_password
+from bot.staff import (ACCOUNT_FREE, FREE_TRIES, MAX_SHARED_WAIT, SESSION_IDLE, SESSION_LIFETIME, WINDOW, StaffError,
+                       StaffStore, backoff, check_password, hash_password)
+
+START = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+
+
+def clocked(tmp_path):
+    clock = [START]
+    store = StaffStore(tmp_path / "s.db", now=lambda: clock[0])
+    store.add("chen", "a-long-password")
+    return store, clock
 
 
 def test_passwords_are_salted_scrypt_hashes():
@@ -25,16 +35,101 @@ def test_accounts_need_a_sane_name_and_a_long_password(tmp_path):
     assert store.usernames() == ["chen"]
 
 
-def test_repeated_failures_lock_the_account_for_a_while(tmp_path):
-    clock = [dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)]
-    store = StaffStore(tmp_path / "s.db", now=lambda: clock[0])
-    store.add("chen", "a-long-password")
-    for _ in range(MAX_FAILURES):
-        assert not store.verify("chen", "wrong-password", "10.0.0.1")
-    assert store.locked("chen", "10.0.0.2")
+def test_failures_slow_the_guesser_down_exponentially(tmp_path):
+    store, clock = clocked(tmp_path)
+    for _ in range(FREE_TRIES):
+        assert store.retry_after("chen", "203.0.113.10") == 0
+        assert not store.verify("chen", "wrong-password", "203.0.113.10")
+    waits = []
+    for _ in range(5):
+        waits.append(store.retry_after("chen", "203.0.113.10"))
+        clock[0] += dt.timedelta(seconds=waits[-1])
+        assert store.retry_after("chen", "203.0.113.10") == 0
+        assert not store.verify("chen", "wrong-password", "203.0.113.10")
+    assert waits == [1, 2, 4, 8, 16]
+    assert [backoff(n, 3, 900) for n in (0, 2, 3, 4, 12, 40)] == [0, 0, 1, 2, 512, 900]
+
+
+def test_a_guesser_never_locks_the_owner_out(tmp_path):
+    """Security review H3: five wrong passwords from other addresses locked the account even for its owner."""
+    store, clock = clocked(tmp_path)
+    for i in range(50):
+        store.verify("chen", f"wrong-{i}", f"203.0.113.{i}")
+    assert store.retry_after("chen", "192.0.2.99") == 0  # the owner's own desk
+    assert store.verify("chen", "a-long-password", "192.0.2.99")
+
+
+def test_many_addresses_on_one_account_each_wait_a_little(tmp_path):
+    store, clock = clocked(tmp_path)
+    for i in range(ACCOUNT_FREE + 10):
+        store.verify("chen", "wrong-password", f"203.0.113.{i}")
+    assert 0 < store.retry_after("chen", "203.0.113.1") <= MAX_SHARED_WAIT
+
+
+def test_spraying_usernames_from_one_address_slows_that_address_only_a_little(tmp_path):
+    """Behind one address (an office NAT) a sprayer must not lock every colleague out: at most 30 s."""
+    store, clock = clocked(tmp_path)
+    for i in range(40):
+        store.verify(f"user{i}", "wrong-password", "198.51.100.7")
+    store.verify("chen", "wrong-password", "198.51.100.7")
+    assert 0 < store.retry_after("chen", "198.51.100.7") <= MAX_SHARED_WAIT
+    clock[0] += dt.timedelta(seconds=MAX_SHARED_WAIT)
+    assert store.retry_after("chen", "198.51.100.7") == 0
+    assert store.verify("chen", "a-long-password", "198.51.100.7")
+
+
+def test_old_failures_are_pruned(tmp_path):
+    import sqlite3
+
+    store, clock = clocked(tmp_path)
+    for i in range(30):
+        store.verify("ghost", "wrong-password", f"203.0.113.{i}")
     clock[0] += WINDOW + dt.timedelta(seconds=1)
-    assert not store.locked("chen", "10.0.0.2")
-    assert store.verify("chen", "a-long-password", "10.0.0.2")
+    store.verify("ghost", "wrong-password", "203.0.113.200")
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("select count(*) from login_failures").fetchone()[0] == 1
+
+
+def test_sessions_end_at_logout_password_reset_removal_idle_and_lifetime(tmp_path):
+    store, clock = clocked(tmp_path)
+    first, second = store.open_session("chen"), store.open_session("chen")
+    assert store.session_staff(first).username == "chen"
+    store.end_session(first)
+    assert store.session_staff(first) is None and store.session_staff(second) is not None
+    store.add("chen", "another-long-password")  # a password reset ends every session
+    assert store.session_staff(second) is None
+    idle = store.open_session("chen")
+    clock[0] += SESSION_IDLE + dt.timedelta(seconds=1)
+    assert store.session_staff(idle) is None
+    old = store.open_session("chen")
+    for _ in range(int(SESSION_LIFETIME / dt.timedelta(hours=1)) + 1):
+        clock[0] += dt.timedelta(hours=1)
+        if clock[0] - START < SESSION_LIFETIME:
+            assert store.session_staff(old) is not None
+    assert store.session_staff(old) is None
+    gone = store.open_session("chen")
+    store.remove("chen")
+    assert store.session_staff(gone) is None
+    assert store.session_staff("made-up-session-id") is None
+
+
+def test_roles_default_to_agent_and_survive_a_password_reset(tmp_path):
+    store, _ = clocked(tmp_path)
+    assert store.staff("chen").role == "agent" and not store.staff("chen").supervisor
+    store.add("chen", "a-long-password", "supervisor")
+    store.add("chen", "another-long-password")
+    assert store.staff("chen").supervisor
+    with pytest.raises(StaffError):
+        store.add("chen", "a-long-password", "admin")
+
+
+def test_the_access_log_keeps_who_opened_which_ticket(tmp_path):
+    store, _ = clocked(tmp_path)
+    store.log_access(7, "chen", "view")
+    store.log_access(8, "lin", "reply")
+    assert [(r["ticket_id"], r["username"], r["action"]) for r in store.access_log()] == [(8, "lin", "reply"),
+                                                                                       (7, "chen", "view")]
+    assert [r["username"] for r in store.access_log(7)] == ["chen"]
 
 
 def test_unknown_user_is_refused_like_a_wrong_password(tmp_path):

@@ -122,6 +122,7 @@ def test_after_a_handoff_neither_database_nor_log_holds_the_callers_identifiers_
 
 def test_even_at_debug_level_the_rasa_server_logs_no_personal_data(model_path, tmp_path):
     """Rasa logs each message's text at debug level; the masking tracker store masks the whole process's logs."""
+    import dataclasses
     import json
     import os
     import sys
@@ -135,8 +136,8 @@ def test_even_at_debug_level_the_rasa_server_logs_no_personal_data(model_path, t
         f"tracker_store:\n  type: bot.ops.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
         f"event_broker:\n  type: bot.ops.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {tmp_path / 'ops.db'}\n",
         encoding="utf-8")
-    rasa = supervisor.services(sys.executable, model_path, "token", endpoints, port, supervisor.free_port())[1]
-    debug = supervisor.Service(rasa.name, (*rasa.command, "--debug"), rasa.health_url)
+    rasa = supervisor.services(sys.executable, model_path, os.urandom(24).hex(), endpoints, port, supervisor.free_port())[1]
+    debug = dataclasses.replace(rasa, command=(*rasa.command, "--debug"))  # keeps the token in its environment
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_VAR_DIR": str(tmp_path)}
     with (tmp_path / "rasa.log").open("wb") as log:
         process = supervisor.start(debug, log, env)

@@ -32,8 +32,9 @@ def test_only_the_web_app_and_configured_sites_may_frame_the_chat(tmp_path):
     from starlette.testclient import TestClient
 
     policy = TestClient(create_app(settings)).get("/chat").headers["content-security-policy"]
-    assert policy == ("frame-ancestors 'self' http://127.0.0.1:8123 http://localhost:8123 "
-                      "https://www.agency.gov.tw https://partner.example.tw")
+    assert policy.endswith("frame-ancestors 'self' http://127.0.0.1:8123 http://localhost:8123 "
+                           "https://www.agency.gov.tw https://partner.example.tw")
+    assert "script-src 'self';" in policy and "connect-src 'self' http://127.0.0.1:5005 ws://127.0.0.1:5005;" in policy
 
 
 @pytest.mark.parametrize("value", ["javascript:alert(1)", "https://x.tw/path", "www.agency.gov.tw", "https://a b"])
