@@ -231,11 +231,14 @@ async def canned(request: Request) -> Response:
 @staff_only
 async def knowledge_page(request: Request) -> Response:
     """What the record keepers should check next (the same lists as `python -m bot kb review`)."""
-    from bot.kb.review import STATUS_LABELS, data_day, review
+    from bot.formats import roc_date
+    from bot.kb.answers import data_date
+    from bot.kb.review import STATUS_LABELS, review
 
     d = deps(request)
     result = review(d.kb) if d.kb else None
-    return render(request, "console/knowledge.html", review=result, data_day=data_day, status_labels=STATUS_LABELS)
+    return render(request, "console/knowledge.html", review=result, data_date=data_date,
+                  roc_date=roc_date, status_labels=STATUS_LABELS)
 
 
 async def triage_results(request: Request, lines: list[str]) -> list[dict[str, object]]:

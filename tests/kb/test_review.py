@@ -72,5 +72,5 @@ def test_console_knowledge_page_needs_a_login_and_shows_the_lists(settings, real
     assert page.status_code == 200
     html = page.text
     assert "<h1>知識庫檢查</h1>" in html and 'href="/console/knowledge"' in html
-    assert "受理狀態未確認" in html and "0403花蓮地震受災企業信用保證（花東基金）" in html
+    assert "受理狀態未確認" in html and "0403花蓮地震受災企業信用保證（花東基金）" in html and "113年4月9日" in html
     assert "狀態未確認" in html and "美國關稅" in html
