@@ -99,8 +99,7 @@ def ended_notice(facts: Facts) -> str:
     if scheme.status_basis == "end" and scheme.end:
         text = f"「{scheme.name}」已於{roc_date(scheme.end, gregorian=True)}截止，目前無法申請。"
     elif scheme.status_basis == "period" and scheme.period:
-        text = (f"「{scheme.name}」的計畫期間（{scheme.period.label}）已於{roc_date(scheme.period.end)}結束，"
-                "目前沒有查到續辦的資料，目前無法申請。")
+        text = f"「{scheme.name}」的計畫期間（{scheme.period.label}）已於{roc_date(scheme.period.end)}結束，目前無法申請。"
     else:
         text = f"「{scheme.name}」已經結束，目前無法申請。"
     if scheme.end_note:
