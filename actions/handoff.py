@@ -140,7 +140,7 @@ class ActionCreateTicket(UsesTickets, Action):
             contact_name=str(answers["handoff_name"]), contact_phone=str(answers["handoff_phone"]),
             preferred_time=str(answers["handoff_time"]), priority=int(priority_for(reason, complaint)),
             urgent_reason=reason, entities=conv.entities(lines),
-            schemes=[s for s in [tracker.get_slot("scheme")] if s],
+            schemes=conv.schemes(lines, tracker.get_slot("scheme")),
         ))
         hours = OfficeHours.parse(self.settings.office_hours)
         now = self._now or dt.datetime.now(dt.timezone.utc)

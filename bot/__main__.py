@@ -348,13 +348,16 @@ def _filter_options(function):  # type: ignore[no-untyped-def]
         click.option("--category", help="Main category, e.g. loan, us_tariff, other."),
         click.option("--intent", help="Some message had this intent."),
         click.option("--below", metavar="CONFIDENCE", help="Some typed message had a confidence below this (0-1)."),
-        click.option("--fell-back", type=click.Choice(["yes", "no"]), help="The bot did not understand a message."),
+        click.option("--fell-back", "failed", type=click.Choice(["yes", "no"]),
+                     help="Some message failed (bot/ops/failures.py; the 需要檢視 queue)."),
+        click.option("--synthetic", type=click.Choice(["no", "yes", "only"]), default="no", show_default=True,
+                     help="Synthetic traffic (bot/ops/synthetic.py): leave out, include, or only it."),
         click.option("--handed-off", type=click.Choice(["yes", "no"]), help="A ticket was opened."),
         click.option("--rating", help="1-5, or none."),
         click.option("--tag", help="Has this tag."),
         click.option("--reviewed", type=click.Choice(["yes", "no"]), help="Marked reviewed or not."),
         click.option("--q", "text", help="Free text in what the user or the bot said, or a conversation id."),
-        click.option("--sort", default="started", show_default=True, help="started, last, questions, confidence, fallbacks."),
+        click.option("--sort", default="started", show_default=True, help="started, last, questions, confidence, failures, fallbacks."),
         click.option("--asc", is_flag=True, help="Oldest/smallest first."),
         click.option("--page", default="1", show_default=True),
         click.option("--per-page", default="25", show_default=True),
@@ -376,7 +379,7 @@ def ops_list(as_json: bool, **options: str | bool | None) -> None:
 
     raw = {"from": options["date_from"], "to": options["date_to"], "channel": options["channel"],
            "category": options["category"], "intent": options["intent"], "below": options["below"],
-           "fell_back": options["fell_back"], "handed_off": options["handed_off"], "rating": options["rating"],
+           "failed": options["failed"], "synthetic": options["synthetic"], "handed_off": options["handed_off"], "rating": options["rating"],
            "tag": options["tag"], "reviewed": options["reviewed"], "q": options["text"], "sort": options["sort"],
            "order": "asc" if options["asc"] else "desc", "page": options["page"], "per_page": options["per_page"]}
     try:
@@ -390,7 +393,7 @@ def ops_list(as_json: bool, **options: str | bool | None) -> None:
         return
     click.echo(f"{page.total} conversations, page {filters.page}/{page.pages}")
     for r in page.rows:
-        flags = ("F" if r.fallbacks else "-") + ("H" if r.handed_off else "-") + ("R" if r.reviewed else "-")
+        flags = ("F" if r.failures else "-") + ("H" if r.handed_off else "-") + ("R" if r.reviewed else "-")
         confidence = "-" if r.min_confidence is None else f"{r.min_confidence:.2f}"
         click.echo(f"{r.as_dict()['started']}\t{r.sender_id}\t{r.channel}\t{r.category}\t{flags}\t{confidence}\t{r.first_text[:40]}")
 
@@ -419,8 +422,12 @@ def ops_export_nlu(output: Path | None) -> None:
 @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last day (inclusive).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print one table as CSV (see --table).")
 @click.option("--table", default="categories", show_default=True,
-              help="summary, categories, handoff_reasons, hours, unanswered, schemes, ending.")
-def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table: str) -> None:
+              help="summary, categories, topics, failures, handoff_reasons, hours, unanswered, schemes, ending.")
+@click.option("--channel", type=click.Choice(["rest", "line", "socketio"]), help="Only this channel.")
+@click.option("--synthetic", type=click.Choice(["no", "yes", "only"]), default="no", show_default=True,
+              help="Synthetic traffic (bot/ops/synthetic.py): leave out, include, or only it.")
+def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table: str, channel: str | None,
+                synthetic: str) -> None:
     """Hotline figures for a period: calls per category and share, containment, fallbacks, handoffs...
 
     Example: python -m bot ops metrics --from 2026-11-01 --to 2026-11-30
@@ -430,12 +437,14 @@ def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table:
 
     settings = _settings()
     try:
-        period = Filters.parse({"from": date_from or "", "to": date_to or ""})
+        period = Filters.parse({"from": date_from or "", "to": date_to or "", "channel": channel or "",
+                                "synthetic": synthetic})
     except BadFilter as exc:
         raise click.ClickException(str(exc)) from exc
     tickets = _tickets(settings)
     kb = _kb(settings) if settings.kb_path.exists() else None
-    result = report(_review(settings).engine, period.date_from, period.date_to, tickets, kb)
+    result = report(_review(settings).engine, period.date_from, period.date_to, tickets, kb, channel=period.channel,
+                    synthetic=period.synthetic)
     tables = {t.key: t for t in result.all_tables()}
     if as_csv:
         if table not in tables:

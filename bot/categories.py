@@ -125,3 +125,23 @@ TOPIC_INTENT: dict[Category, str] = {
     Category.DIGITAL_RD: "digital_rd_ask",
     Category.DISASTER: "disaster_ask",
 }
+
+
+def main_topic(categories: list[str]) -> str | None:
+    """The one rule for a conversation's topic, used by tickets and the ops pages alike.
+
+    The hotline topic the caller asked about most (``categories``: one value per
+    question, oldest first); a tie goes to the topic asked most recently, the one
+    on the caller's mind when a ticket opens. ``None`` when no hotline topic was asked.
+    Every topic still counts per message in the metrics, so a second topic is not lost.
+    """
+    hotline = {c.value for c in HOTLINE_CATEGORIES}
+    counts: dict[str, int] = {}
+    latest: dict[str, int] = {}
+    for position, value in enumerate(categories):
+        if value in hotline:
+            counts[value] = counts.get(value, 0) + 1
+            latest[value] = position
+    if not counts:
+        return None
+    return max(counts, key=lambda value: (counts[value], latest[value]))

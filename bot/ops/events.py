@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,9 +24,11 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.categories import FALLBACK_INTENT, HOTLINE_CATEGORIES, OTHER, UnknownIntent, category_of
+from bot.categories import FALLBACK_INTENT, HOTLINE_CATEGORIES, OTHER, UnknownIntent, category_of, main_topic
 from bot.clock import TAIPEI
-from bot.ops.store import conversations, events, state, turns
+from bot.ops.failures import Failure, failures, kinds_text
+from bot.ops.synthetic import event_kind, sender_kind
+from bot.ops.store import DERIVED_WATERMARK, conversations, events, state, turns
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ FALLBACK_ACTIONS = frozenset({"action_default_fallback", "action_clarify_topic",
 HANDOFF_FORMS = frozenset({"handoff_form", "disaster_report_form"})
 TICKET_WITHOUT_PAUSE = frozenset({"action_create_disaster_report"})
 HOTLINE = {c.value for c in HOTLINE_CATEGORIES}
-WATERMARK = "events"
+WATERMARK = DERIVED_WATERMARK
 
 
 class HandoffReason:
@@ -72,6 +73,9 @@ class Turn:
     handoff: bool = False
     rating: int | None = None
     scheme: str | None = None
+    tapped: str | None = None  # the title of the button the caller tapped (the text is its payload)
+    synthetic: str | None = None  # the kind of synthetic traffic the message's metadata marks (bot/ops/synthetic.py)
+    failed_as: set[Failure] = field(default_factory=set)  # set by derive_turns (bot/ops/failures.py)
 
     @property
     def category(self) -> str:
@@ -106,6 +110,7 @@ class Turn:
             "replies": json.dumps(self.replies, ensure_ascii=False),
             "answer": "\n".join(r["text"] for r in self.replies if r.get("who") == "bot"),
             "fell_back": self.fell_back, "handoff": self.handoff, "rating": self.rating, "scheme": self.scheme,
+            "failed": bool(self.failed_as), "failure": kinds_text(self.failed_as), "tapped": self.tapped,
         }
 
 
@@ -120,11 +125,14 @@ def derive_turns(sender_id: str, rows: Iterable[tuple[int, Mapping[str, Any]]]) 
     """Turns of one sender from its events (``(events.id, event JSON)``, oldest first)."""
     result: list[Turn] = []
     in_form = False
+    offered: dict[str, str] = {}  # payload -> title of the latest buttons the bot showed
     for event_id, event in rows:
         kind = event.get("event")
         current = result[-1] if result else None
         if kind == "user":
-            result.append(_user_turn(sender_id, len(result) + 1, event_id, event, in_form))
+            turn = _user_turn(sender_id, len(result) + 1, event_id, event, in_form)
+            turn.tapped = offered.get(turn.text) if turn.is_payload else None
+            result.append(turn)
         elif kind == "active_loop":
             in_form = bool(event.get("name"))
         elif current is None:
@@ -134,10 +142,15 @@ def derive_turns(sender_id: str, rows: Iterable[tuple[int, Mapping[str, Any]]]) 
             current.handoff = current.handoff or event["name"] in TICKET_WITHOUT_PAUSE
         elif kind == "bot" and (event.get("text") or (event.get("data") or {}).get("buttons")):
             current.replies.append(_reply(event))
+            buttons = (event.get("data") or {}).get("buttons") or []
+            if buttons:
+                offered = {str(b.get("payload")): str(b.get("title")) for b in buttons}
         elif kind == "pause":
             current.handoff = True
         elif kind == "slot" and event.get("name") == "scheme" and event.get("value"):
             current.scheme = str(event["value"])
+    for turn, kinds in zip(result, failures(result)):
+        turn.failed_as = kinds
     return result
 
 
@@ -153,7 +166,7 @@ def _user_turn(sender_id: str, seq: int, event_id: int, event: Mapping[str, Any]
     turn = Turn(event_id=event_id, sender_id=sender_id, seq=seq, ts=float(event.get("timestamp") or 0),
                 channel=str(event.get("input_channel") or "rest"), text=text, intent=intent.get("name"),
                 confidence=float(intent["confidence"]) if intent.get("confidence") is not None else None,
-                entities=entities, form_answer=in_form)
+                entities=entities, form_answer=in_form, synthetic=event_kind(event))
     if turn.intent == "handoff_rate":
         turn.rating = _rating(entities, text)
     return turn
@@ -195,6 +208,9 @@ class Conversation:
     handed_off: bool
     handoff_reason: str | None
     rating: int | None
+    failures: int  # the caller's messages that failed (bot/ops/failures.py)
+    failure_kinds: str
+    synthetic: str | None  # kind of synthetic traffic (bot/ops/synthetic.py), None for callers
 
     def row(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,9 +219,10 @@ class Conversation:
 def summarise(turns_: list[Turn]) -> Conversation:
     """One conversation's figures; ``turns_`` is non-empty and in order."""
     asked = [t for t in turns_ if not t.form_answer]
-    topics = Counter(t.category for t in asked if t.category in HOTLINE)
-    # Most asked hotline topic; a tie goes to the one asked first (Counter keeps insertion order).
-    category = topics.most_common(1)[0][0] if topics else OTHER
+    # Up to the handoff, as the ticket's category is (one rule: bot.categories.main_topic).
+    handed = next((i for i, t in enumerate(asked) if t.handoff or t.starts_handoff), len(asked) - 1)
+    category = main_topic([t.category for t in asked[:handed + 1]]) or main_topic([t.category for t in asked]) or OTHER
+    failed = [t for t in asked if t.failed_as]
     typed = [t for t in asked if not t.is_payload]
     confidences = [t.confidence for t in typed if t.confidence is not None]
     ratings = [t.rating for t in turns_ if t.rating is not None]
@@ -215,6 +232,8 @@ def summarise(turns_: list[Turn]) -> Conversation:
         first_text=(typed or asked or turns_)[0].text[:200], min_confidence=min(confidences) if confidences else None,
         fallbacks=sum(t.fell_back for t in asked), handed_off=any(t.handoff for t in turns_),
         handoff_reason=handoff_reason(turns_), rating=ratings[-1] if ratings else None,
+        failures=len(failed), failure_kinds=kinds_text(set().union(*(t.failed_as for t in failed))),
+        synthetic=sender_kind(turns_[0].sender_id) or next((t.synthetic for t in turns_ if t.synthetic), None),
     )
 
 

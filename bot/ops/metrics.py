@@ -3,17 +3,24 @@
 A conversation belongs to the period in which it started (Asia/Taipei dates), and
 all its messages with it, so every table of one report counts the same callers.
 Definitions (also shown on the page):
-- category: the hotline topic the caller asked about most (bot/ops/events.py);
-- containment: conversations that never reached a person (no ticket);
-- fallback rate: the caller's own messages (not form answers) the bot did not understand;
+- category: the hotline topic the caller asked about most up to any handoff, a tie going
+  to the latest (bot.categories.main_topic, the rule tickets use too); the topics table
+  also counts every topic per message and per conversation that touched it;
+- failed turn: one definition, bot/ops/failures.py (fallback, out of scope after a
+  hotline question or at low confidence, a no-data answer, an untapped menu, a
+  clarification not followed, a handoff or low rating after an answer);
+- containment: conversations with no failed turn that never reached a person;
+- failure rate: the caller's own messages (not form answers) that failed;
 - handoff rate: conversations with a ticket (a person took over, or a damage report);
 - time to first staff response: ticket opened → first staff reply (ticket store);
 - satisfaction: the 1–5 ratings callers gave after a ticket was resolved.
+Synthetic traffic (bot/ops/synthetic.py) is left out unless asked for; a channel can be chosen.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,12 +34,12 @@ from bot.handoff.tickets import SqliteTicketStore, Ticket
 from bot.kb.query import KnowledgeBase, UnknownScheme
 from bot.kb.review import STATUS_LABELS
 from bot.ops.events import HandoffReason, category_value, refresh
+from bot.ops.failures import LOW_CONFIDENCE, Failure
 from bot.ops.review import day_bounds, local_time
 from bot.ops.store import conversations, corrections, turns
 
 TOP = 10
 ENDING_DAYS = 60
-LOW_CONFIDENCE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +63,11 @@ class Report:
     date_to: dt.date | None
     conversations: int
     questions: int
-    contained: float | None
-    fallback_rate: float | None
-    fallback_conversations: int
+    contained: float | None  # no failed turn and no ticket
+    contained_without_ticket: float | None  # the old figure: no ticket, whatever happened
+    failure_rate: float | None
+    failed_conversations: int
+    fallback_rate: float | None  # nlu_fallback only (the old 聽不懂 figure), for comparison
     handoff_rate: float | None
     handed_off: int
     median_first_response_minutes: float | None
@@ -69,8 +78,10 @@ class Report:
     def summary(self) -> Table:
         return Table("summary", "重點指標", ["指標", "數值"], [
             ["對話數", self.conversations], ["使用者提問數", self.questions],
-            ["機器人自行處理率（未轉真人）", percent(self.contained)],
-            ["聽不懂比率（提問）", percent(self.fallback_rate)], ["有聽不懂的對話數", self.fallback_conversations],
+            ["機器人自行處理率（無失敗回合且未轉真人）", percent(self.contained)],
+            ["未轉真人比率（舊定義，含答錯）", percent(self.contained_without_ticket)],
+            ["失敗回合比率（提問）", percent(self.failure_rate)], ["需要檢視的對話數", self.failed_conversations],
+            ["聽不懂比率（僅 fallback）", percent(self.fallback_rate)],
             ["轉真人比率", percent(self.handoff_rate)], ["轉真人對話數", self.handed_off],
             ["客服首次回覆時間中位數（分）", "—" if self.median_first_response_minutes is None
              else round(self.median_first_response_minutes, 1)],
@@ -91,13 +102,21 @@ def ratio(part: int, whole: int) -> float | None:
 
 
 def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | None = None,
-           tickets: SqliteTicketStore | None = None, kb: KnowledgeBase | None = None) -> Report:
-    """Every figure of the metrics page for conversations started from ``date_from`` to ``date_to``."""
+           tickets: SqliteTicketStore | None = None, kb: KnowledgeBase | None = None, channel: str | None = None,
+           synthetic: bool | None = None) -> Report:
+    """Every figure of the metrics page for conversations started from ``date_from`` to ``date_to``.
+
+    ``channel`` keeps one channel; ``synthetic`` False leaves test traffic out, True keeps only it,
+    None (the library default; pages pass False) counts everything.
+    """
     refresh(engine)
     c = conversations.c
     start, end = day_bounds(date_from, date_to)
     period = [cond for cond in (c.started_at >= start if start is not None else None,
-                                c.started_at < end if end is not None else None) if cond is not None]
+                                c.started_at < end if end is not None else None,
+                                c.channel == channel if channel else None,
+                                None if synthetic is None else (c.synthetic.is_not(None) if synthetic
+                                                                else c.synthetic.is_(None))) if cond is not None]
     in_period = and_(*period) if period else true()
     with engine.connect() as db:
         calls = conversation_figures(db, in_period)
@@ -106,13 +125,17 @@ def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | 
     minutes = first_response_minutes(tickets.queue() if tickets else [], calls["handed_off_senders"])
     tables = {
         "categories": category_table(calls["by_category"]),
+        "topics": topic_table(asked["topics"], asked["topic_conversations"]),
+        "failures": failure_table(asked["failures"], asked["questions"]),
         "handoff_reasons": Table("handoff_reasons", "轉真人原因", ["原因", "對話數", "占比(%)"],
                                  [[HandoffReason.LABELS.get(str(k), str(k)), n, round(100 * n / handed_off, 1)]
                                   for k, n in sorted(calls["reasons"].items(), key=lambda kv: (-kv[1], str(kv[0])))]),
         "hours": Table("hours", "各時段提問數（臺北時間）", ["時段", "提問數"],
                        [[f"{h:02d}:00–{h:02d}:59", asked["hours"].get(h, 0)] for h in range(24)]),
-        "unanswered": Table("unanswered", "最常問但答不出來的問題", ["問題", "次數", "最近一次", "對話"],
-                            [[text, n, local_time(last), sender] for text, n, last, sender in asked["unanswered"]]),
+        "unanswered": Table("unanswered", "最常問但答不出來的問題（失敗回合）", ["問題", "次數", "最近一次", "對話", "非問題"],
+                            [[text, n, local_time(last), sender, junk_reason(text) or ""]
+                             for text, n, last, sender in asked["unanswered"]],
+                            note="不是真正問題的輸入（程式碼、攻擊字串、亂碼）標為「非問題」，不要拿來當訓練資料。"),
         "intents": Table("intents", "各意圖的信心值與修正（該補訓練的先看）",
                          ["意圖", "類別", "訊息數", "平均信心", f"信心低於{LOW_CONFIDENCE:g}", "低信心占比(%)", "被改成其他意圖"],
                          asked["intents"], note="只算民眾自己打的字（不含按鈕與表單回答）；依低信心則數排序。"),
@@ -120,8 +143,9 @@ def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | 
     }
     return Report(
         date_from=date_from, date_to=date_to, conversations=total, questions=asked["questions"],
-        contained=ratio(total - handed_off, total), fallback_rate=ratio(asked["fell_back"], asked["questions"]),
-        fallback_conversations=calls["fallback_conversations"], handoff_rate=ratio(handed_off, total),
+        contained=ratio(calls["contained"], total), contained_without_ticket=ratio(total - handed_off, total),
+        failure_rate=ratio(asked["failed"], asked["questions"]), failed_conversations=calls["failed_conversations"],
+        fallback_rate=ratio(asked["fell_back"], asked["questions"]), handoff_rate=ratio(handed_off, total),
         handed_off=handed_off, median_first_response_minutes=statistics.median(minutes) if minutes else None,
         satisfaction=statistics.fmean(ratings) if ratings else None, ratings=len(ratings), tables=tables,
     )
@@ -136,7 +160,8 @@ def conversation_figures(db: Connection, in_period: Any) -> dict[str, Any]:
         "handed_off": db.execute(select(func.count()).where(in_period, c.handed_off)).scalar() or 0,
         "reasons": dict(db.execute(select(c.handoff_reason, func.count()).where(in_period, c.handed_off)
                                    .group_by(c.handoff_reason)).all()),
-        "fallback_conversations": db.execute(select(func.count()).where(in_period, c.fallbacks > 0)).scalar() or 0,
+        "failed_conversations": db.execute(select(func.count()).where(in_period, c.failures > 0)).scalar() or 0,
+        "contained": db.execute(select(func.count()).where(in_period, c.failures == 0, not_(c.handed_off))).scalar() or 0,
         "ratings": [r for (r,) in db.execute(select(c.rating).where(in_period, c.rating.is_not(None)))],
         "handed_off_senders": {s for (s,) in db.execute(select(c.sender_id).where(in_period, c.handed_off))},
     }
@@ -151,10 +176,18 @@ def turn_figures(db: Connection, in_period: Any) -> dict[str, Any]:
     return {
         "questions": db.execute(count.where(asked)).scalar() or 0,
         "fell_back": db.execute(count.where(asked, t.fell_back)).scalar() or 0,
+        "failed": db.execute(count.where(asked, t.failed)).scalar() or 0,
+        "failures": dict(db.execute(select(t.failure, func.count()).select_from(joined).where(asked, t.failed)
+                                    .group_by(t.failure)).all()),
+        "topics": dict(db.execute(select(t.category, func.count()).select_from(joined).where(asked)
+                                  .group_by(t.category)).all()),
+        "topic_conversations": dict(db.execute(select(t.category, func.count(t.sender_id.distinct())).select_from(joined)
+                                               .where(asked).group_by(t.category)).all()),
         "hours": dict(db.execute(select(t.hour, func.count()).select_from(joined).where(asked).group_by(t.hour)).all()),
         "unanswered": db.execute(
             select(t.text, func.count(), func.max(t.ts), func.min(t.sender_id)).select_from(joined)
-            .where(asked, t.fell_back).group_by(t.text).order_by(func.count().desc(), t.text).limit(TOP)).all(),
+            .where(asked, t.failed, not_(t.text.startswith("/"))).group_by(t.text)
+            .order_by(func.count().desc(), t.text).limit(TOP)).all(),
         "schemes": dict(db.execute(select(t.scheme, func.count()).select_from(joined)
                                    .where(in_period, t.scheme.is_not(None)).group_by(t.scheme)
                                    .order_by(func.count().desc(), t.scheme)).all()),
@@ -186,6 +219,44 @@ def category_table(by_category: dict[str, int]) -> Table:
     rows.append(["其他（問候、非業務問題、只找真人）", others, "—"])
     return Table("categories", "各類別對話數與占比", ["諮詢項目", "對話數", "占比(%)"], rows,
                  note="占比以六大類別的對話為分母（同 114/12/23 報告的諮詢項目表）；「其他」不計入占比。")
+
+
+def topic_table(per_message: dict[str, int], per_conversation: dict[str, int]) -> Table:
+    """Every hotline topic counted per caller message and per conversation that asked about it.
+
+    The category table puts a conversation under one topic; here a caller who asked
+    about loans and then tariffs counts under both.
+    """
+    rows = [[CATEGORY_INFO[c].label, per_message.get(c.value, 0), per_conversation.get(c.value, 0)]
+            for c in sorted(HOTLINE_CATEGORIES, key=lambda c: -per_message.get(c.value, 0))]
+    return Table("topics", "各類別的訊息數（一段對話可算入多個類別）", ["諮詢項目", "訊息數", "提到的對話數"], rows,
+                 note="訊息數：民眾自己的每一則提問（含點選按鈕，不含表單回答）依其意圖分類。")
+
+
+def failure_table(by_kinds: dict[str, int], questions: int) -> Table:
+    """Failed turns per kind of failure (a turn can fail in two ways at once)."""
+    counts = {kind: 0 for kind in Failure}
+    for kinds, n in by_kinds.items():
+        for value in str(kinds or "").split(","):
+            if value in Failure._value2member_map_:
+                counts[Failure(value)] += n
+    rows = [[kind.label, n, percent(ratio(n, questions))] for kind, n in counts.items()]
+    return Table("failures", "失敗回合的種類", ["種類", "回合數", "占提問(%)"], rows,
+                 note="同一回合可能同時屬於兩種（例如聽不懂又沒接上追問）。")
+
+
+JUNK = re.compile(r"(?i)(<\s*/?\s*script|\bor\s+1\s*=\s*1|\bunion\s+select|\bdrop\s+table|--\s*$|;\s*--|\{\{|\$\{|"
+                  r"ignore (all )?(previous|above) instructions|忽略(以上|之前|先前)的?(指示|指令)|system prompt)")
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def junk_reason(text: str) -> str | None:
+    """Why a caller's text is not a question to learn from (markup, injection, no words), if it is not."""
+    if JUNK.search(text):
+        return "疑似攻擊或程式碼"
+    if not CJK.search(text) and not re.search(r"[A-Za-z]{3,}", text):
+        return "無文字內容"
+    return None
 
 
 def first_response_minutes(all_tickets: list[Ticket], senders: set[str]) -> list[float]:

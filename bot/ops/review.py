@@ -29,6 +29,7 @@ CHANNELS = ("rest", "line", "socketio")
 SORTS = {
     "started": conversations.c.started_at, "last": conversations.c.last_at, "questions": conversations.c.questions,
     "confidence": conversations.c.min_confidence, "fallbacks": conversations.c.fallbacks,
+    "failures": conversations.c.failures,
 }
 MAX_PER_PAGE = 200
 MAX_TEXT = 200
@@ -57,7 +58,7 @@ class Filters:
     category: str | None = None
     intent: str | None = None
     below: float | None = None  # some typed message had confidence below this
-    fell_back: bool | None = None
+    failed: bool | None = None  # some message failed (bot/ops/failures.py: the 「需要檢視」 definition)
     handed_off: bool | None = None
     rating: str | None = None  # "1".."5" or "none"
     tag: str | None = None
@@ -67,6 +68,9 @@ class Filters:
     desc: bool = True
     page: int = 1
     per_page: int = 25
+    # Synthetic traffic (bot/ops/synthetic.py): False leaves it out, True shows only it, None both.
+    # The library default is None; pages and the CLI parse a missing value as False (left out).
+    synthetic: bool | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, str | None]) -> Filters:
@@ -82,7 +86,8 @@ class Filters:
             "category": _choice(get.get("category", ""), {c.value for c in Category} | {OTHER}, "類別"),
             "intent": _choice(get.get("intent", ""), set(INTENT_CATEGORY) | {"nlu_fallback"}, "意圖"),
             "below": _number(get.get("below", ""), "信心值門檻", 0.0, 1.0),
-            "fell_back": _flag(get.get("fell_back", ""), "聽不懂"), "handed_off": _flag(get.get("handed_off", ""), "轉真人"),
+            "failed": _flag(get.get("failed", "") or get.get("fell_back", ""), "需要檢視"),
+            "synthetic": _synthetic(get.get("synthetic", "")), "handed_off": _flag(get.get("handed_off", ""), "轉真人"),
             "rating": _choice(get.get("rating", ""), {"1", "2", "3", "4", "5", "none"}, "評分"),
             "tag": get.get("tag") or None, "reviewed": _flag(get.get("reviewed", ""), "已檢視"),
             "q": get.get("q") or None, "sort": get.get("sort") or "started",
@@ -105,7 +110,8 @@ class Filters:
         f = replace(self, **changes)
         out = {"from": f.date_from.isoformat() if f.date_from else "", "to": f.date_to.isoformat() if f.date_to else "",
                "channel": f.channel or "", "category": f.category or "", "intent": f.intent or "",
-               "below": "" if f.below is None else str(f.below), "fell_back": _flag_text(f.fell_back),
+               "below": "" if f.below is None else str(f.below), "failed": _flag_text(f.failed),
+               "synthetic": {False: "", None: "yes", True: "only"}[f.synthetic],
                "handed_off": _flag_text(f.handed_off), "rating": f.rating or "", "tag": f.tag or "",
                "reviewed": _flag_text(f.reviewed), "q": f.q or "", "sort": f.sort, "order": "desc" if f.desc else "asc",
                "page": str(f.page), "per_page": str(f.per_page)}
@@ -149,6 +155,15 @@ def _flag(text: str, label: str) -> bool | None:
     raise BadFilter(f"篩選條件「{label}」的值不正確。")
 
 
+def _synthetic(text: str) -> bool | None:
+    """``synthetic=``: missing or no leaves test traffic out, yes includes it, only shows nothing else."""
+    choices: dict[str, bool | None] = {"": False, "no": False, "0": False, "yes": None, "1": None, "any": None,
+                                       "only": True}
+    if text not in choices:
+        raise BadFilter("篩選條件「測試流量」的值不正確。")
+    return choices[text]
+
+
 def _flag_text(value: bool | None) -> str:
     return "" if value is None else ("yes" if value else "no")
 
@@ -182,8 +197,10 @@ def conditions(f: Filters) -> list[Any]:
         where.append(exists().where(t.sender_id == c.sender_id, t.intent == f.intent, not_(t.form_answer)))
     if f.below is not None:
         where.append(c.min_confidence < f.below)
-    if f.fell_back is not None:
-        where.append(c.fallbacks > 0 if f.fell_back else c.fallbacks == 0)
+    if f.failed is not None:
+        where.append(c.failures > 0 if f.failed else c.failures == 0)
+    if f.synthetic is not None:
+        where.append(c.synthetic.is_not(None) if f.synthetic else c.synthetic.is_(None))
     if f.handed_off is not None:
         where.append(c.handed_off == f.handed_off)
     if f.rating == "none":

@@ -54,6 +54,9 @@ turns = Table(
     Column("handoff", Boolean, nullable=False),
     Column("rating", Integer),
     Column("scheme", String(100)),
+    Column("failed", Boolean, nullable=False, default=False),  # bot/ops/failures.py
+    Column("failure", String(200), nullable=False, default=""),
+    Column("tapped", Text),
 )
 Index("ops_turns_ts", turns.c.ts)
 Index("ops_turns_intent", turns.c.intent)
@@ -74,7 +77,11 @@ conversations = Table(
     Column("handed_off", Boolean, nullable=False),
     Column("handoff_reason", String(32)),
     Column("rating", Integer),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("failure_kinds", String(200), nullable=False, default=""),
+    Column("synthetic", String(16)),  # bot/ops/synthetic.py; NULL for real callers
 )
+Index("ops_conversations_synthetic", conversations.c.synthetic)
 Index("ops_conversations_started", conversations.c.started_at)
 
 reviews = Table(
@@ -112,6 +119,8 @@ state = Table(
     Column("name", String(40), primary_key=True),
     Column("value", Integer, nullable=False),
 )
+DERIVED_WATERMARK = "events"
+DERIVED = (turns, conversations)
 
 
 def open_engine(url: str) -> Engine:
@@ -141,11 +150,32 @@ def create_tables(engine: Engine) -> None:
         try:
             metadata.create_all(engine, checkfirst=True)
             EVENTS_BY_SENDER.create(engine, checkfirst=True)
+            _renew_outdated_derived(engine)
             return
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == 2:
                 raise
             logger.info("another process was creating the ops tables; checking again")
+
+
+def _renew_outdated_derived(engine: Engine) -> None:
+    """Drop and recreate the derived tables when they lack a column this code writes.
+
+    They hold nothing but what ``events`` already says, so rebuilding them (the next
+    refresh starts again from event 0) is the whole migration.
+    """
+    from sqlalchemy import delete, inspect
+
+    inspector = inspect(engine)
+    outdated = [t for t in DERIVED if {c.name for c in t.columns} - {c["name"] for c in inspector.get_columns(t.name)}]
+    if not outdated:
+        return
+    logger.info("ops derived tables are older than this code; rebuilding them from events")
+    for table in DERIVED:
+        table.drop(engine, checkfirst=True)
+    with engine.begin() as db:
+        db.execute(delete(state).where(state.c.name == DERIVED_WATERMARK))
+    metadata.create_all(engine, checkfirst=True)
 
 
 def _sqlite_pragmas(connection, record) -> None:  # type: ignore[no-untyped-def]

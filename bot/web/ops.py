@@ -20,6 +20,7 @@ from bot.categories import CATEGORY_INFO, category_label
 from bot.clock import SystemClock
 from bot.ops import metrics as ops_metrics
 from bot.ops.events import HandoffReason, category_value
+from bot.ops.failures import parse_kinds
 from bot.ops.export import build_export, domain_entities, domain_intents
 from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Filters, UnknownConversation,
                             local_time)
@@ -57,7 +58,7 @@ async def conversation_list(request: Request) -> Response:
     page = d.ops.list(f)
     return render(request, "ops/list.html", page=page, f=f, q=f.query(), tags=d.ops.all_tags(), channels=CHANNELS,
                   intents=domain_intents_labelled(), presets=presets(_today(request)), urlencode=urlencode,
-                  reasons=HandoffReason.LABELS, local_time=local_time)
+                  reasons=HandoffReason.LABELS, local_time=local_time, failure_kinds=parse_kinds)
 
 
 @staff_only
@@ -72,11 +73,12 @@ async def conversation_csv(request: Request) -> Response:
             break
         f = replace(f, page=f.page + 1)
     table = ops_metrics.Table("conversations", "對話列表", [
-        "對話", "管道", "開始時間", "類別", "第一句", "提問數", "最低信心", "聽不懂次數", "轉真人", "轉真人原因", "評分",
-        "標籤", "已檢視"], [[r.sender_id, r.channel, local_time(r.started_at), r.category, r.first_text, r.questions,
-                            "" if r.min_confidence is None else round(r.min_confidence, 3), r.fallbacks,
-                            int(r.handed_off), r.handoff_reason or "", r.rating or "", " ".join(r.tags), int(r.reviewed)]
-                           for r in rows])
+        "對話", "管道", "開始時間", "類別", "第一句", "提問數", "最低信心", "聽不懂次數", "失敗回合數", "失敗種類", "轉真人",
+        "轉真人原因", "評分", "標籤", "已檢視", "測試流量"],
+        [[r.sender_id, r.channel, local_time(r.started_at), r.category, r.first_text, r.questions,
+          "" if r.min_confidence is None else round(r.min_confidence, 3), r.fallbacks, r.failures, r.failure_kinds,
+          int(r.handed_off), r.handoff_reason or "", r.rating or "", " ".join(r.tags), int(r.reviewed), r.synthetic or ""]
+         for r in rows])
     return csv_download(table.csv(), "conversations.csv")
 
 
@@ -95,14 +97,32 @@ async def conversation_page(request: Request) -> Response:
         view = d.ops.conversation(sender)
     except UnknownConversation as exc:
         raise HTTPException(404, "找不到這段對話。") from exc
+    ticket = d.tickets.latest_for(sender)
     return render(request, "ops/conversation.html", view=view, intents=domain_intents_labelled(),
                   entity_names=domain_entities(), reasons=HandoffReason.LABELS, flash=request.query_params.get("flash"),
-                  back=request.query_params.get("back") or "", local_time=local_time)
+                  back=request.query_params.get("back") or "", local_time=local_time, ticket=ticket,
+                  known_values=known_entity_values(d.kb), failure_kinds=parse_kinds)
 
 
-def _to_conversation(sender: str, flash: str, back: str = "") -> RedirectResponse:
+def known_entity_values(kb: Any) -> dict[str, list[tuple[str, str]]]:
+    """(canonical value, label) per entity with a closed list: schemes, attributes, counties, disasters, industries.
+
+    The correction form offers these instead of asking staff for internal ids.
+    """
+    from bot.kb.answers import ATTRIBUTE_LABELS
+    from bot.nlu.gazetteer import GAZETTEERS
+
+    known = {name: [(value, ATTRIBUTE_LABELS.get(value, value) if name == "attribute" else value) for value in values]
+             for name, values in GAZETTEERS.items()}
+    if kb is not None:
+        known["scheme"] = [(s.id, s.name) for c in CATEGORY_INFO for s in kb.by_category(c.value, include_ended=True)]
+    return known
+
+
+def _to_conversation(sender: str, flash: str, back: str = "", anchor: str = "") -> RedirectResponse:
+    """Back to the conversation page, at ``anchor`` (the turn just changed) so staff keep their place."""
     query = {"id": sender, "flash": flash, **({"back": back} if back.startswith("/ops") else {})}
-    return RedirectResponse("/ops/conversation?" + urlencode(query), status_code=303)
+    return RedirectResponse("/ops/conversation?" + urlencode(query) + (f"#{anchor}" if anchor else ""), status_code=303)
 
 
 @staff_only
@@ -147,19 +167,32 @@ async def correct(request: Request) -> Response:
         sender = ops.sender_of_turn(event_id)
         if form.get("remove"):
             ops.remove_correction(event_id)
-            return _to_conversation(sender, "uncorrected", form.get("back", ""))
+            return _to_conversation(sender, "uncorrected", form.get("back", ""), f"turn-{event_id}")
         entities = [{"entity": multi.get(f"entity_{i}"), "text": multi.get(f"text_{i}"), "value": multi.get(f"value_{i}"),
                      "start": int(str(multi.get(f"start_{i}"))) if str(multi.get(f"start_{i}") or "").isdigit() else None}
                     for i in multi.getlist("keep") if str(i).isdigit()]
         if form.get("new_entity") and form.get("new_text", "").strip():
             entities.append({"entity": form["new_entity"], "text": form["new_text"].strip(),
-                             "value": form.get("new_value", "").strip() or None})
+                             "value": _known_value(deps(request).kb, form["new_entity"], form.get("new_value", ""))})
         ops.correct(event_id, form.get("intent", ""), entities, current_staff(request) or "")
     except UnknownConversation as exc:
         raise HTTPException(404, "找不到這則訊息。") from exc
     except BadCorrection as exc:
         raise HTTPException(400, str(exc)) from exc
-    return _to_conversation(sender, "corrected", form.get("back", ""))
+    return _to_conversation(sender, "corrected", form.get("back", ""), f"turn-{event_id}")
+
+
+def _known_value(kb: Any, entity: str, value: str) -> str | None:
+    """The picked canonical value, checked against the entity's list (free text only for open entities)."""
+    value = value.strip()
+    if ":" in value:  # the picker sends "entity:value" so one list can serve every type
+        picked_entity, value = value.split(":", 1)
+        if picked_entity != entity:
+            raise BadCorrection("標準值和實體類型不一致，請重新選擇。")
+    known = known_entity_values(kb).get(entity)
+    if value and known is not None and value not in {v for v, _ in known}:
+        raise BadCorrection(f"「{value}」不是「{entity}」的已知值，請從清單選擇。")
+    return value or None
 
 
 @staff_only
@@ -187,9 +220,10 @@ def _period(request: Request) -> tuple[dt.date | None, dt.date | None]:
 
 
 def _report(request: Request) -> ops_metrics.Report:
-    d = deps(request)
+    d, f = deps(request), _filters(request)
     date_from, date_to = _period(request)
-    return ops_metrics.report(d.ops.engine, date_from, date_to, d.tickets, d.kb)
+    return ops_metrics.report(d.ops.engine, date_from, date_to, d.tickets, d.kb, channel=f.channel,
+                              synthetic=f.synthetic)
 
 
 @staff_only
@@ -201,10 +235,12 @@ async def metrics_page(request: Request) -> Response:
         "categories": bar_chart([r[0] for r in categories], [r[1] for r in categories], "各類別對話數", horizontal=True),
         "hours": bar_chart([r[0][:2] for r in hours], [r[1] for r in hours], "各時段提問數"),
     }
+    f = _filters(request)
     period = {"from": report.date_from.isoformat() if report.date_from else "",
-              "to": report.date_to.isoformat() if report.date_to else ""}
+              "to": report.date_to.isoformat() if report.date_to else "", "channel": f.channel or "",
+              "synthetic": "yes" if f.synthetic is None else ""}
     return render(request, "ops/metrics.html", report=report, charts=charts, period=period, urlencode=urlencode,
-                  presets=presets(_today(request)), category_values=category_values())
+                  presets=presets(_today(request)), category_values=category_values(), channels=CHANNELS)
 
 
 @staff_only

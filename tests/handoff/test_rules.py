@@ -76,4 +76,27 @@ def test_ticket_category_and_summary_ignore_answers_to_the_contact_form():
               {"event": "active_loop", "name": None}]
     lines = transcript(events)
     assert category(lines) == "loan"
-    assert summary(lines) == "青創貸款我們可以申請嗎"
+    assert summary(lines) == "主題：貸款｜原因：使用者主動要求真人｜問題：青創貸款我們可以申請嗎"
+    assert "陳美玲" not in summary(lines)
+
+
+def test_ticket_summary_states_topic_reason_and_facts_and_records_tapped_schemes():
+    from bot.handoff.transcript import schemes, summary, transcript
+
+    tap = '/loan_ask{"scheme":"sme_micro_loan_30_under","attribute":"max_amount"}'
+    events = [{"event": "user", "text": "我開麵包店員工8個人想借週轉金", "timestamp": 0, "parse_data": {
+                  "intent": {"name": "loan_ask", "confidence": 1},
+                  "entities": [{"entity": "employees", "value": "8"}, {"entity": "attribute", "value": "max_amount"}]}},
+              {"event": "bot", "text": "請點選：", "timestamp": 1,
+               "data": {"buttons": [{"title": "30人以下優惠貸款", "payload": tap}]}},
+              {"event": "user", "text": tap, "timestamp": 2, "parse_data": {
+                  "intent": {"name": "loan_ask", "confidence": 1},
+                  "entities": [{"entity": "scheme", "value": "sme_micro_loan_30_under"}]}},
+              {"event": "bot", "text": "客服回覆", "timestamp": 3, "metadata": {"staff": "mei"}},
+              {"event": "user", "text": "你們很爛我要客訴", "timestamp": 4,
+               "parse_data": {"intent": {"name": "handoff_complaint", "confidence": 1}}}]
+    lines = transcript(events)
+    assert lines[2]["tapped"] == "30人以下優惠貸款" and lines[3] == {**lines[3], "who": "staff", "staff": "mei"}
+    assert lines[0]["at"].endswith("+08:00")  # Taipei time
+    assert summary(lines).startswith("主題：貸款｜原因：抱怨或不滿｜提供：員工數 8、想知道 額度")
+    assert schemes(lines) == ["sme_micro_loan_30_under"]

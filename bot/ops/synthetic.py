@@ -1,0 +1,72 @@
+"""Synthetic traffic: how evaluation, seeding, load tests and health checks mark their conversations.
+
+The contract, for every tool that talks to the bot without being a caller:
+
+- **sender id**: start it with ``<kind>-`` where kind is one of ``KINDS`` (``seed-``,
+  ``eval-``, ``load-``, ``bench-``, ``health-``); build it with ``synthetic_sender(kind)``.
+- **or metadata**: send ``{"metadata": {"synthetic": "<kind>"}}`` with the REST message
+  (Rasa stores it on the user event); use ``synthetic_metadata(kind)``.
+
+Either is enough. The ops pages and metrics exclude such conversations by default and
+include them with ``synthetic=yes``. The marker is set at the source, never guessed
+from the text (a test that reads like a real question is still a test).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+METADATA_KEY = "synthetic"
+# kind -> what it is (the sender prefix is ``kind + "-"``)
+KINDS = {
+    "seed": "generated conversations for the ops pages (bot/ops/seed.py)",
+    "eval": "evaluation runs (QA and NLU evaluation runners)",
+    "load": "load tests (bench/load.py)",
+    "bench": "benchmarks (bench/)",
+    "health": "health checks and smoke tests",
+}
+
+
+class UnknownKind(ValueError):
+    """Not one of ``KINDS``."""
+
+
+def _checked(kind: str) -> str:
+    if kind not in KINDS:
+        raise UnknownKind(f"synthetic traffic kind must be one of {sorted(KINDS)}, not {kind!r}")
+    return kind
+
+
+def synthetic_sender(kind: str, suffix: str | None = None) -> str:
+    """A sender id marked as ``kind`` traffic, e.g. ``eval-3f2a9c1b``."""
+    return f"{_checked(kind)}-{suffix or os.urandom(4).hex()}"
+
+
+def synthetic_metadata(kind: str) -> dict[str, str]:
+    """Message metadata marking ``kind`` traffic (for a sender id the tool does not choose)."""
+    return {METADATA_KEY: _checked(kind)}
+
+
+def sender_kind(sender_id: str | None) -> str | None:
+    """The kind a sender id is marked with, if any."""
+    prefix = (sender_id or "").split("-", 1)[0]
+    return prefix if prefix in KINDS and "-" in (sender_id or "") else None
+
+
+def event_kind(event: Mapping[str, Any]) -> str | None:
+    """The kind a user event's metadata marks, if any."""
+    value = (event.get("metadata") or {}).get(METADATA_KEY) if isinstance(event.get("metadata"), Mapping) else None
+    return str(value) if value in KINDS else None
+
+
+def conversation_kind(sender_id: str | None, events: Iterable[Mapping[str, Any]] = ()) -> str | None:
+    """The synthetic kind of a conversation (sender prefix first, then any user event's metadata)."""
+    found = sender_kind(sender_id)
+    if found:
+        return found
+    for event in events:
+        if event.get("event") == "user" and (kind := event_kind(event)):
+            return kind
+    return None
