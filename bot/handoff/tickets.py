@@ -28,6 +28,14 @@ class TicketStatus(str, Enum):
         return {"open": "待處理", "claimed": "處理中", "resolved": "已結案"}[self.value]
 
 
+# The open work a shift sees first (the queue's default): not resolved (nor anything else finished).
+ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+
+# How a ticket ended; staff pick one when resolving (stored on the 'resolved' event).
+OUTCOMES = {"replied": "已回覆", "called_back": "已回電", "no_answer": "未接通", "referred": "轉其他單位",
+            "no_action": "無需處理"}
+
+
 class UnknownTicket(KeyError):
     """No ticket has this id."""
 
@@ -208,12 +216,14 @@ class SqliteTicketStore:
                              (conversation_id,)).fetchone()
         return _ticket(row) if row else None
 
-    def queue(self, status: TicketStatus | None = None, category: str | None = None,
+    def queue(self, status: TicketStatus | tuple[TicketStatus, ...] | None = None, category: str | None = None,
               channel: str | None = None) -> list[Ticket]:
-        """Tickets by priority, then longest waiting first."""
+        """Tickets by priority, then longest waiting first (``status``: one, several, or any)."""
         where, args = [], []
-        if status:
-            where.append("status = ?"), args.append(status.value)
+        statuses = (status,) if isinstance(status, TicketStatus) else tuple(status or ())
+        if statuses:
+            where.append("status in (" + ", ".join("?" for _ in statuses) + ")")
+            args.extend(s.value for s in statuses)
         if category:
             where.append("category = ?"), args.append(category)
         if channel:
@@ -243,15 +253,33 @@ class SqliteTicketStore:
                 raise TicketConflict("only a ticket being handled can be transferred")
             self._event(db, ticket_id, "transferred", staff, {"to": to})
 
-    def resolve(self, ticket_id: int, staff: str) -> Ticket:
+    def resolve(self, ticket_id: int, staff: str, outcome: str | None = None) -> Ticket:
+        """Close the ticket; ``outcome`` (a key of ``OUTCOMES``) is kept on the 'resolved' event."""
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
         with self._write() as db:
             cursor = db.execute("update tickets set status = ?, resolved_at = ? where id = ? and status != ?",
                                 (TicketStatus.RESOLVED.value, self.now(), ticket_id, TicketStatus.RESOLVED.value))
             if cursor.rowcount != 1:
                 self.get(ticket_id)
                 raise TicketConflict("the ticket is already resolved")
-            self._event(db, ticket_id, "resolved", staff)
+            self._event(db, ticket_id, "resolved", staff, {"outcome": outcome} if outcome else None)
         return self.get(ticket_id)
+
+    def change_mark(self, ticket_id: int | None = None) -> tuple[int, int]:
+        """(latest ticket event id, open tickets): changes whenever a ticket is opened, claimed, answered...
+
+        The live console polls this (several web processes share the store, so no
+        in-process notification would reach them all).
+        """
+        with self._read() as db:
+            if ticket_id is None:
+                last = db.execute("select max(id) as n from ticket_events").fetchone()["n"]
+            else:
+                last = db.execute("select max(id) as n from ticket_events where ticket_id = ?", (ticket_id,)).fetchone()["n"]
+            waiting = db.execute("select count(*) as n from tickets where status = ?",
+                                 (TicketStatus.OPEN.value,)).fetchone()["n"]
+        return int(last or 0), int(waiting or 0)
 
     def rate(self, ticket_id: int, rating: int) -> None:
         if not 1 <= rating <= 5:

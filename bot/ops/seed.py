@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from bot.ops.export import nlu_examples
+from bot.ops.synthetic import synthetic_metadata, synthetic_sender
 from bot.settings import ROOT
 
 HELDOUT = ROOT / "tests" / "heldout" / "heldout.yml"
@@ -66,7 +67,8 @@ class Caller:
 
     def say(self, text: str) -> list[dict[str, Any]]:
         try:
-            reply = self.http.post(self.url, json={"sender": self.sender, "message": text})
+            reply = self.http.post(self.url, json={"sender": self.sender, "message": text,
+                                                   "metadata": synthetic_metadata("seed")})
         except httpx.HTTPError as exc:
             raise SeedFailed(f"the bot at {self.url} did not answer: {type(exc).__name__}") from exc
         if reply.status_code != 200:
@@ -113,7 +115,8 @@ class WebChatCaller:
             await client.emit("session_request", {"session_id": None})
             session = str(await asyncio.wait_for(confirmed.get(), WAIT))
             for text in self.texts:
-                await client.emit("user_uttered", {"message": text, "session_id": session})
+                await client.emit("user_uttered", {"message": text, "session_id": session,
+                                                   "metadata": synthetic_metadata("seed")})
                 await asyncio.wait_for(replies.get(), WAIT)
         except (OSError, asyncio.TimeoutError, socketio.exceptions.SocketIOError) as exc:
             raise SeedFailed(f"the web chat at {self.rasa_url} did not answer: {type(exc).__name__}") from exc
@@ -226,7 +229,7 @@ class Seeder:
         csrf = _csrf(self.staff.get(f"/console/tickets/{ticket}").text)
         for path, data in ((f"/console/tickets/{ticket}/claim", {}),
                            (f"/console/tickets/{ticket}/reply", {"text": self.rng.choice(STAFF_REPLIES)}),
-                           (f"/console/tickets/{ticket}/resolve", {})):
+                           (f"/console/tickets/{ticket}/resolve", {"outcome": "replied"})):
             reply = self.staff.post(path, data={"csrf": csrf, **data})
             if reply.status_code != 303:
                 raise SeedFailed(f"console {path} answered HTTP {reply.status_code}")
@@ -273,7 +276,7 @@ def seed(rasa_url: str, count: int = 40, random_seed: int = 7, console: ConsoleL
                     senders.append(chat.sender)
                     messages += chat.messages
                     continue
-                caller = Caller(http, rasa_url, f"seed-{run}-{number:03d}")
+                caller = Caller(http, rasa_url, synthetic_sender("seed", f"{run}-{number:03d}"))
                 seeder.run(caller, flow)
                 senders.append(caller.sender)
                 messages += caller.messages

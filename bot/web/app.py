@@ -42,9 +42,12 @@ def routes() -> list[Route | Mount]:
         Route("/", home),
         Route("/healthz", health),
         Route("/console", console.queue),
+        Route("/console/live", console.live),
+        Route("/console/queue/rows", console.queue_rows),
         Route("/console/login", console.login_page, methods=["GET", "POST"]),
         Route("/console/logout", console.logout, methods=["POST"]),
         Route("/console/tickets/{ticket_id}", console.ticket_page),
+        Route("/console/tickets/{ticket_id}/live", console.ticket_live),
         Route("/console/tickets/{ticket_id}/claim", console.claim, methods=["POST"]),
         Route("/console/tickets/{ticket_id}/reply", console.reply, methods=["POST"]),
         Route("/console/tickets/{ticket_id}/note", console.note, methods=["POST"]),
@@ -83,7 +86,7 @@ async def handle_error(request: Request, exc: Exception) -> Response:
         message = "找不到這個頁面。"
     if status == 405:
         message = "不支援這個操作。"
-    if request.url.path.startswith(("/api/", "/chat/history")):
+    if request.url.path.startswith(("/api/", "/chat/history")) or request.headers.get("x-requested-with") == "fetch":
         return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
     return render(request, "console/error.html", status_code=status, message=message, status=status)
 

@@ -2,28 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import math
+import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from bot.categories import Category
-from bot.handoff.tickets import Ticket, TicketConflict, TicketStatus, UnknownTicket
+from bot.handoff.tickets import ACTIVE, OUTCOMES, Ticket, TicketConflict, TicketStatus, UnknownTicket
 from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.triage import Triage
 from bot.formats import csv_text
 from bot.web.deps import csv_download, deps, render
 from bot.web.rasa_client import RasaUnavailable
-from bot.web.security import check_csrf, current_account, current_staff, end_session, staff_only, start_session
+from bot.web.security import (check_csrf, csrf_token, current_account, current_staff, end_session, staff_only,
+                              start_session)
 
 logger = logging.getLogger(__name__)
 MAX_REPLY = 2000
 MAX_TRIAGE_LINES = 200
+# The live console: how often a stream looks at the ticket store and the conversation, and how
+# long one stream lasts before the browser's EventSource reconnects (it does so by itself).
+LIVE_POLL_SECONDS = 1.0
+LIVE_STREAM_SECONDS = 120.0
+KEEP_ALIVE_SECONDS = 15.0
+EVENT_LABELS = {"created": "建立服務單", "claimed": "接手", "transferred": "轉派", "replied": "回覆使用者",
+                "noted": "新增備註", "resolved": "結案", "rated": "使用者評分", "redacted": "移除個資"}
+QUEUE_VIEWS = {"active": ("處理中的工作（待處理＋處理中）", ACTIVE), "open": ("待處理", (TicketStatus.OPEN,)),
+               "claimed": ("處理中", (TicketStatus.CLAIMED,)), "resolved": ("已結案", (TicketStatus.RESOLVED,)),
+               "all": ("全部", ())}
 
+
+def describe_event(event: dict[str, Any]) -> str:
+    """A ticket event as staff read it: 「接手（mei）」, 「結案：已回電（mei）」, 「使用者評分 4／5」."""
+    detail = event.get("detail") or {}
+    text = EVENT_LABELS.get(event["kind"], event["kind"])
+    if event["kind"] == "transferred" and detail.get("to"):
+        text += f"給 {detail['to']}"
+    if event["kind"] == "resolved" and detail.get("outcome") in OUTCOMES:
+        text += "：" + OUTCOMES[detail["outcome"]]
+    if event["kind"] == "rated" and detail.get("rating"):
+        text += f" {detail['rating']}／5"
+    if event["kind"] == "created" and detail.get("kind") == "disaster_report":
+        text = "建立災情通報"
+    return text + (f"（{event['actor']}）" if event.get("actor") else "")
 
 async def login_page(request: Request) -> Response:
     if request.method == "GET":
@@ -75,13 +105,74 @@ def _choice(request: Request, name: str, allowed: set[str]) -> str | None:
     return value
 
 
-@staff_only
-async def queue(request: Request) -> Response:
-    status = _choice(request, "status", {s.value for s in TicketStatus})
+def _queue_context(request: Request) -> dict[str, Any]:
+    view = _choice(request, "status", set(QUEUE_VIEWS)) or "active"
     category = _choice(request, "category", {c.value for c in Category})
     channel = _choice(request, "channel", {"rest", "line", "socketio"})
-    tickets = deps(request).tickets.queue(TicketStatus(status) if status else None, category, channel)
-    return render(request, "console/queue.html", tickets=tickets, status=status, category=category, channel=channel)
+    tickets = deps(request).tickets.queue(QUEUE_VIEWS[view][1], category, channel)
+    return {"tickets": tickets, "status": view, "views": QUEUE_VIEWS, "category": category, "channel": channel}
+
+
+@staff_only
+async def queue(request: Request) -> Response:
+    """The work queue; by default only open work (waiting and being handled), live (console.js)."""
+    return render(request, "console/queue.html", **_queue_context(request))
+
+
+@staff_only
+async def queue_rows(request: Request) -> Response:
+    """The queue table alone, for the live page to swap in when a ticket changes."""
+    return render(request, "console/_queue_rows.html", **_queue_context(request))
+
+
+@staff_only
+async def live(request: Request) -> Response:
+    """Server-sent events: a ``state`` event whenever the tickets (or the open ticket's conversation) change.
+
+    Each stream polls the shared ticket store (and, for a ticket page, the conversation
+    through Rasa's HTTP API) every second, so it works with several web and Rasa
+    processes (the scaled profile), where an in-process notification would miss changes
+    made elsewhere. The page then fetches the parts that changed.
+    """
+    d = deps(request)
+    ticket_id = request.query_params.get("ticket")
+    conversation = None
+    if ticket_id is not None:
+        if not ticket_id.isdigit() or len(ticket_id) > 12:
+            raise HTTPException(404, "找不到這張服務單。")
+        try:
+            conversation = d.tickets.get(int(ticket_id)).conversation_id
+        except UnknownTicket as exc:
+            raise HTTPException(404, "找不到這張服務單。") from exc
+
+    async def state() -> dict[str, Any]:
+        queue_mark, waiting = await run_in_threadpool(d.tickets.change_mark)
+        found: dict[str, Any] = {"queue": queue_mark, "open": waiting}
+        if conversation is not None:
+            try:
+                events = await d.rasa.events(conversation)
+                found["messages"] = sum(1 for e in events if e.get("event") in ("user", "bot"))
+                found["caller"] = sum(1 for e in events if e.get("event") == "user")
+            except RasaUnavailable:
+                found["messages"] = found["caller"] = None
+        return found
+
+    async def stream() -> AsyncIterator[str]:
+        started = quiet_since = time.monotonic()
+        last: dict[str, Any] | None = None
+        yield "retry: 1000\n\n"
+        while time.monotonic() - started < LIVE_STREAM_SECONDS and not await request.is_disconnected():
+            now = await state()
+            if now != last:
+                yield f"event: state\ndata: {json.dumps(now)}\n\n"
+                last, quiet_since = now, time.monotonic()
+            elif time.monotonic() - quiet_since > KEEP_ALIVE_SECONDS:
+                yield ": keep-alive\n\n"
+                quiet_since = time.monotonic()
+            await asyncio.sleep(LIVE_POLL_SECONDS)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _ticket_id(request: Request) -> int:
@@ -91,22 +182,47 @@ def _ticket_id(request: Request) -> int:
     return int(text)
 
 
-@staff_only
-async def ticket_page(request: Request) -> Response:
+async def _ticket_context(request: Request) -> dict[str, Any]:
     d = deps(request)
     ticket_id = _ticket_id(request)
     try:
         ticket = d.tickets.get(ticket_id)
     except UnknownTicket as exc:
         raise HTTPException(404, "找不到這張服務單。") from exc
-    d.staff.log_access(ticket_id, current_staff(request) or "", "view")  # who read which caller's details
     from bot.handoff.transcript import transcript
 
-    live, rasa_error = ticket.transcript, None
+    lines, rasa_error = ticket.transcript, None
     try:
-        live = transcript(await d.rasa.events(ticket.conversation_id), limit=200)
+        lines = transcript(await d.rasa.events(ticket.conversation_id), limit=200)
     except RasaUnavailable:
         rasa_error = "目前無法連線到機器人伺服器，以下是建單當時的對話紀錄。"
+    events = d.tickets.events(ticket_id)
+    return {"ticket": ticket, "lines": lines, "rasa_error": rasa_error, "events": events,
+            "outcome": next((OUTCOMES.get((e["detail"] or {}).get("outcome")) for e in reversed(events)
+                             if e["kind"] == "resolved"), None),
+            "colleagues": [u for u in d.staff.usernames() if u != current_staff(request)],
+            "describe_event": describe_event, "outcomes": OUTCOMES}
+
+
+@staff_only
+async def ticket_live(request: Request) -> Response:
+    """The parts of a ticket page that change (head, transcript, actions, log) as HTML, for console.js."""
+    context = await _ticket_context(request)
+    templates = deps(request).templates
+    parts = {}
+    for part in ("head", "transcript", "actions", "log"):
+        parts[part] = templates.get_template(f"console/_ticket_{part}.html").render(
+            request=request, csrf=csrf_token(request), staff=current_staff(request), **context)
+    ticket = context["ticket"]
+    return JSONResponse({**parts, "state": f"{ticket.status.value}:{ticket.assignee or ''}"})
+
+
+@staff_only
+async def ticket_page(request: Request) -> Response:
+    d = deps(request)
+    context = await _ticket_context(request)
+    ticket = context["ticket"]
+    d.staff.log_access(ticket.id, current_staff(request) or "", "view")  # who read which caller's details
     schemes = []
     for scheme_id in ticket.schemes:
         try:
@@ -116,14 +232,18 @@ async def ticket_page(request: Request) -> Response:
         if scheme:
             schemes.append({"scheme": scheme, "status": d.kb.status(scheme).value if d.kb else "",
                             "facts": [b.text for b in current_benefits(scheme, d.kb.clock.today())][:3]})
-    return render(request, "console/ticket.html", ticket=ticket, lines=live, rasa_error=rasa_error, schemes=schemes,
-                  notes=d.tickets.notes(ticket_id), replies=d.tickets.replies(ticket_id), canned=d.tickets.canned(),
-                  colleagues=[u for u in d.staff.usernames() if u != current_staff(request)],
-                  events=d.tickets.events(ticket_id))
+    return render(request, "console/ticket.html", schemes=schemes, notes=d.tickets.notes(ticket.id),
+                  canned=d.tickets.canned(), **context)
 
 
-def _back(ticket_id: int, flash: str | None = None) -> RedirectResponse:
-    return RedirectResponse(f"/console/tickets/{ticket_id}" + (f"?flash={flash}" if flash else ""), status_code=303)
+def _back(ticket_id: int, flash: str | None = None, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/console/tickets/{ticket_id}" + (f"?flash={flash}" if flash else "")
+                            + (f"#{anchor}" if anchor else ""), status_code=303)
+
+
+def wants_json(request: Request) -> bool:
+    """console.js posts with ``X-Requested-With: fetch`` and stays on the page; plain forms get a redirect."""
+    return request.headers.get("x-requested-with") == "fetch"
 
 
 @staff_only
@@ -151,11 +271,15 @@ async def reply(request: Request) -> Response:
         raise HTTPException(409, "服務單已結案，無法再回覆。")
     d.tickets.reply(ticket_id, staff, text)  # stored first: the user's client picks it up (REST)
     d.staff.log_access(ticket_id, staff, "reply")
+    relayed = True
     try:
         await d.rasa.relay_staff_message(ticket.conversation_id, text, staff)
     except RasaUnavailable:
+        relayed = False
         logger.warning("reply on ticket %s stored but not sent through Rasa", ticket_id)
-    return _back(ticket_id, "sent")
+    if wants_json(request):
+        return JSONResponse({"ok": True, "message": "已送出回覆。" if relayed else "回覆已儲存，但暫時無法即時送到對話。"})
+    return _back(ticket_id, "sent", "reply")
 
 
 @staff_only
@@ -192,12 +316,15 @@ async def transfer(request: Request) -> Response:
 
 @staff_only
 async def resolve(request: Request) -> Response:
-    await check_csrf(request)
+    form = await check_csrf(request)
     d, ticket_id = deps(request), _ticket_id(request)
     _ticket_for(request, ticket_id, "結案")
     d.staff.log_access(ticket_id, current_staff(request) or "", "resolve")
+    outcome = form.get("outcome", "")
+    if outcome not in OUTCOMES:
+        raise HTTPException(400, "請選擇處理結果（" + "、".join(OUTCOMES.values()) + "）再結案。")
     try:
-        ticket = d.tickets.resolve(ticket_id, current_staff(request) or "")
+        ticket = d.tickets.resolve(ticket_id, current_staff(request) or "", outcome)
     except UnknownTicket as exc:
         raise HTTPException(404, "找不到這張服務單。") from exc
     except TicketConflict as exc:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from bot.categories import CATEGORY_INFO, Category, category_label
+from bot.clock import TAIPEI
 from bot.handoff.tickets import SqliteTicketStore, TicketStatus
 from bot.kb.query import KnowledgeBase
 from bot.ops.review import Review
@@ -44,8 +45,23 @@ def make_templates() -> Jinja2Templates:
         channel_label=lambda channel: CHANNEL_LABELS.get(channel, channel),
         categories=[c for c in Category if CATEGORY_INFO[c].hotline] + [Category.HANDOFF],
         statuses=list(TicketStatus),
+        taipei=taipei_time,
     )
     return templates
+
+
+def taipei_time(iso: str | None, with_date: bool = True) -> str:
+    """An ISO time (any offset) as staff read it, in Taipei: 「12/01 16:21」 or 「16:21」."""
+    if not iso:
+        return "—"
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    local = moment.astimezone(TAIPEI)
+    return local.strftime("%m/%d %H:%M" if with_date else "%H:%M")
 
 
 def waiting_minutes(since: str, until: str | None = None) -> int:

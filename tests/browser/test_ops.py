@@ -13,7 +13,7 @@ from bot.ops.store import open_engine
 def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, browser, screens, tmp_path):
     stack = seeded_ops.stack
     review = Review(open_engine(f"sqlite:///{stack.var_dir / 'ops.db'}"))
-    failing = review.list(Filters(fell_back=True, per_page=200)).total
+    failing = review.list(Filters(failed=True, per_page=200)).total
     assert failing > 0
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-TW", accept_downloads=True)
     page = context.new_page()
@@ -25,6 +25,10 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     page.wait_for_url(f"{stack.web_url}/console")
     page.get_by_role("link", name="對話檢視").click()
     page.wait_for_url(f"{stack.web_url}/ops")
+    assert "共 0 段對話" in page.locator(".count").inner_text()  # the seed is test traffic, left out by default
+    page.get_by_label("測試流量", exact=True).select_option("yes")
+    page.get_by_role("button", name="篩選").click()
+    page.wait_for_url(re.compile(r"synthetic=yes"))
     today = dt.datetime.now(TAIPEI).date()
     asked_today = review.list(Filters(date_from=today, date_to=today)).total
     assert asked_today > 0
@@ -38,11 +42,12 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     assert "共 0 段對話" in page.locator(".count").inner_text() and "沒有符合條件的對話" in page.content()
     page.get_by_role("link", name="清除條件").click()
 
-    # What failed: conversations where the bot did not understand, not yet reviewed.
-    page.get_by_label("聽不懂", exact=True).select_option("yes")
+    # What failed (one definition: bot/ops/failures.py), not yet reviewed.
+    page.get_by_label("測試流量", exact=True).select_option("yes")
+    page.get_by_label("需要檢視（有失敗回合）", exact=True).select_option("yes")
     page.get_by_label("已檢視", exact=True).select_option("no")
     page.get_by_role("button", name="篩選").click()
-    page.wait_for_url(re.compile(r"fell_back=yes"))
+    page.wait_for_url(re.compile(r"failed=yes"))
     assert f"共 {failing} 段對話" in page.locator(".count").inner_text()
     rows = page.locator("table.ops-list tbody tr")
     assert rows.count() == min(failing, 25)
@@ -50,25 +55,26 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
 
     rows.first.locator("a").first.click()
     page.wait_for_url(re.compile(r"/ops/conversation\?id="))
-    turn = page.locator("li.turn.fell-back").first
-    assert "聽不懂" in turn.inner_text()
+    turn = page.locator("li.turn.fell-back", has=page.locator("summary", has_text="修正意圖")).first
+    assert turn.locator(".flag.bad").count() >= 1
     page.screenshot(path=str(screens / "ops-2-conversation.png"), full_page=True)
 
     turn.locator("summary", has_text="修正意圖").click()
     turn.get_by_label("正確的意圖").select_option("policy_ask")
     turn.get_by_role("button", name="儲存修正").click()
     page.wait_for_selector("text=已儲存修正")
-    fixed = page.locator("li.turn.fell-back").first.locator(".fixed")
+    assert page.evaluate("window.scrollY") > 0 and "#turn-" in page.url  # the page kept its place
+    fixed = page.locator("li.turn.fell-back .fixed").first
     assert "policy_ask" in fixed.inner_text()
     page.get_by_role("button", name="標記為已檢視").click()
     page.wait_for_selector("text=已標記為已檢視")
     page.get_by_role("link", name="← 回到對話列表").click()
-    page.wait_for_url(re.compile(r"fell_back=yes"))
+    page.wait_for_url(re.compile(r"failed=yes"))
     assert f"共 {failing - 1} 段對話" in page.locator(".count").inner_text()  # the reviewed one left the to-do list
 
     page.goto(f"{stack.web_url}/ops/corrections")
     corrected_row = page.locator("table.queue tbody tr").first.inner_text()
-    assert "policy_ask" in corrected_row and "nlu_fallback" in corrected_row  # from what the model said to the fix
+    assert "policy_ask" in corrected_row  # from what the model said to the fix
     page.screenshot(path=str(screens / "ops-4-corrections.png"), full_page=True)
     with page.expect_download() as download:
         page.get_by_role("link", name="下載訓練資料（YAML）").click()
@@ -77,7 +83,7 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     text = saved.read_text(encoding="utf-8")
     assert text.startswith('version: "3.1"') and "nlu:" in text
 
-    page.goto(f"{stack.web_url}/ops/metrics?from=")
+    page.goto(f"{stack.web_url}/ops/metrics?from=&synthetic=yes")
     assert page.locator("svg.chart").count() == 2
     assert "貸款" in page.locator("#table-categories").inner_text()
     page.screenshot(path=str(screens / "ops-3-metrics.png"), full_page=True)
@@ -90,10 +96,10 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="zh-TW",
                                  storage_state=context.storage_state())
     narrow = tablet.new_page()
-    narrow.goto(f"{stack.web_url}/ops/metrics?from=")
+    narrow.goto(f"{stack.web_url}/ops/metrics?from=&synthetic=yes")
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 820  # wide tables scroll inside their box
     narrow.screenshot(path=str(screens / "ops-5-metrics-tablet.png"), full_page=True)
-    narrow.goto(f"{stack.web_url}/ops")
+    narrow.goto(f"{stack.web_url}/ops?synthetic=yes")
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 820
     tablet.close()
     context.close()

@@ -67,7 +67,7 @@ def test_person_takes_over_then_the_bot_resumes_and_asks_a_rating(stack):
     staff.post(f"/console/tickets/{number}/reply", data={"csrf": token, "text": "您好，我是客服小林，稍後致電給您。"})
     assert [m["text"] for m in pickup(stack, user)] == ["您好，我是客服小林，稍後致電給您。"]
 
-    staff.post(f"/console/tickets/{number}/resolve", data={"csrf": token})
+    staff.post(f"/console/tickets/{number}/resolve", data={"csrf": token, "outcome": "called_back"})
     rating = pickup(stack, user)
     assert "打個分數" in rating[0]["text"]
     five = next(b["payload"] for b in rating[0]["buttons"] if b["title"] == "5分")

@@ -21,7 +21,7 @@ from bot.formats import spreadsheet_safe
 from bot.ops.metrics import Table, report
 from tests.conftest import ROOT, TODAY
 from tests.ops.conftest import user_events
-from tests.ops.test_review import FALLBACK_ACTIONS, expected_category, expected_handed_off
+from tests.ops.test_review import FALLBACK_ACTIONS, expected_category, expected_handed_off, listed
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +71,17 @@ def test_category_table_has_counts_and_shares_like_the_hotline_report(result, ra
     assert sum(r[2] for r in table.rows[:-1]) == pytest.approx(100, abs=0.5)
 
 
-def test_containment_fallback_and_handoff_rates(result, raw):
+def test_containment_fallback_and_handoff_rates(result, raw, ops_copy):
     total = len(raw)
     handed = sum(expected_handed_off(events) for events in raw.values())
     asked = [q for events in raw.values() for q in questions(events)]
     fell = sum(1 for _, fell_back in asked if fell_back)
     assert result.conversations == total
     assert result.handed_off == handed > 0
-    assert result.contained == pytest.approx((total - handed) / total)
+    assert result.contained_without_ticket == pytest.approx((total - handed) / total)  # the old figure
+    rows = listed(ops_copy.review)
+    assert result.contained == pytest.approx(sum(1 for r in rows if not r.failures and not r.handed_off) / total)
+    assert result.contained < result.contained_without_ticket  # failures the old figure called successes
     assert result.handoff_rate == pytest.approx(handed / total)
     assert result.questions == len(asked)
     assert result.fallback_rate == pytest.approx(fell / len(asked)) and fell > 0
@@ -108,18 +111,21 @@ def test_satisfaction_and_first_response_time(result, raw, ops_copy):
     assert result.median_first_response_minutes == pytest.approx(statistics.median(minutes))
 
 
-def test_busiest_hours_and_top_unanswered_questions(result, raw):
+def test_busiest_hours_and_top_unanswered_questions(result, raw, ops_copy):
     hours: Counter[int] = Counter()
-    unanswered: Counter[str] = Counter()
+    fell: set[str] = set()
     for events in raw.values():
         for event, fell_back in questions(events):
             hours[dt.datetime.fromtimestamp(event["timestamp"], TAIPEI).hour] += 1
-            if fell_back:
-                unanswered[event["text"]] += 1
+            if fell_back and not event["text"].startswith("/"):
+                fell.add(event["text"])
     assert [row[1] for row in result.tables["hours"].rows] == [hours.get(h, 0) for h in range(24)]
+    unanswered: Counter[str] = Counter(t["text"] for s in raw for t in ops_copy.review.conversation(s).turns
+                                       if t["failed"] and not t["form_answer"] and not t["text"].startswith("/"))
     top = result.tables["unanswered"].rows
     expected = sorted(unanswered.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     assert [(r[0], r[1]) for r in top] == expected
+    assert fell <= set(unanswered)  # what the bot did not understand is among the failures
 
 
 def test_schemes_asked_most_and_those_ending_within_60_days(result, raw, kb):

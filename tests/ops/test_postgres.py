@@ -49,11 +49,12 @@ def both(ops_copy, pg_ops_url):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("raw", [
-    {}, {"fell_back": "yes"}, {"handed_off": "yes"}, {"category": "loan"}, {"below": "0.7"}, {"intent": "loan_ask"},
+    {}, {"failed": "yes"}, {"synthetic": "no"}, {"handed_off": "yes"}, {"category": "loan"}, {"below": "0.7"}, {"intent": "loan_ask"},
     {"q": "貸款"}, {"q": "%"}, {"rating": "none"}, {"sort": "confidence", "order": "asc", "per_page": "5", "page": "2"},
 ])
 def test_postgres_lists_the_same_conversations_as_sqlite(both, raw):
     sqlite_review, pg_review = both
+    raw = {"synthetic": "yes", **raw}
     expected, actual = sqlite_review.list(Filters.parse(raw)), pg_review.list(Filters.parse(raw))
     assert actual.total == expected.total
     assert [r.sender_id for r in actual.rows] == [r.sender_id for r in expected.rows]

@@ -60,11 +60,12 @@ def test_list_page_filters_and_pages(staff, ops_copy):
     from bot.ops.review import Filters
 
     total = ops_copy.review.list(Filters()).total
-    page = staff.get("/ops?per_page=10")
+    page = staff.get("/ops?per_page=10&synthetic=yes")
     assert page.status_code == 200 and f"共 {total} 段對話" in page.text
     assert page.text.count('href="/ops/conversation?') == 10 and "下一頁" in page.text
-    fell = staff.get("/ops?fell_back=yes")
-    assert "聽不懂" in fell.text and 'class="fell-back"' in fell.text
+    fell = staff.get("/ops?failed=yes&synthetic=yes")
+    assert "需要檢視" in fell.text and 'class="fell-back"' in fell.text
+    assert "共 0 段對話" in staff.get("/ops").text  # the seed is synthetic traffic: left out unless asked for
     bad = staff.get("/ops?below=lots")
     assert bad.status_code == 400 and "信心值門檻必須是數字" in bad.text
     injected = staff.get("/ops?" + urlencode({"q": "<script>alert(1)</script>"}))
@@ -103,7 +104,7 @@ def test_metrics_page_charts_and_csv_downloads(staff):
     assert page.status_code == 200
     assert page.text.count("<svg") == 2 and "各類別對話數與占比" in page.text and "60天內截止的措施" in page.text
     assert "http://" not in re.sub(r'xmlns="http://www.w3.org/2000/svg"', "", page.text)  # nothing from elsewhere
-    for key in ("summary", "categories", "handoff_reasons", "hours", "unanswered", "schemes", "ending"):
+    for key in ("summary", "categories", "topics", "failures", "handoff_reasons", "hours", "unanswered", "schemes", "ending"):
         reply = staff.get(f"/ops/metrics/{key}.csv?from=")
         assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(reply.text.lstrip("\ufeff"))))
@@ -115,7 +116,7 @@ def test_metrics_page_charts_and_csv_downloads(staff):
 def test_conversation_csv_lists_every_matching_conversation(staff, ops_copy):
     from bot.ops.review import Filters
 
-    reply = staff.get("/ops/conversations.csv?handed_off=yes")
+    reply = staff.get("/ops/conversations.csv?handed_off=yes&synthetic=yes")
     rows = list(csv.reader(io.StringIO(reply.text.lstrip("\ufeff"))))
     assert rows[0][0] == "對話"
     assert len(rows) - 1 == ops_copy.review.list(Filters(handed_off=True)).total > 0

@@ -112,3 +112,60 @@ def test_logout_ends_the_session(staff_client):
     token = csrf_of(staff_client.get("/console").text)
     staff_client.post("/console/logout", data={"csrf": token})
     assert staff_client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_default_queue_shows_open_work_and_all_shows_resolved_too(settings, staff_client, ticket):
+    from bot.handoff.tickets import SqliteTicketStore
+
+    store = SqliteTicketStore(settings.tickets_path)
+    store.resolve(ticket.id, "lin", "no_action")
+    assert f"#{ticket.id}" not in staff_client.get("/console").text
+    assert f"#{ticket.id}" in staff_client.get("/console?status=all").text
+    assert f"#{ticket.id}" in staff_client.get("/console/queue/rows?status=resolved").text
+
+
+def test_resolve_asks_for_an_outcome_and_the_log_says_it_in_zh_tw_taipei_time(settings, staff_client, ticket):
+    page = staff_client.get(f"/console/tickets/{ticket.id}")
+    token = csrf_of(page.text)
+    assert 'data-confirm="確定要結案' in page.text and "已回電" in page.text and "未接通" in page.text
+    refused = staff_client.post(f"/console/tickets/{ticket.id}/resolve", data={"csrf": token})
+    assert refused.status_code == 400 and "請選擇處理結果" in refused.text
+    staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
+    done = staff_client.post(f"/console/tickets/{ticket.id}/resolve", data={"csrf": token, "outcome": "no_answer"})
+    assert done.status_code == 200  # Rasa is down: resolved, with the resume warning
+    shown = staff_client.get(f"/console/tickets/{ticket.id}").text
+    assert "結案：未接通（lin）" in shown and "接手（lin）" in shown and "建立服務單" in shown
+    import re
+
+    log = re.sub(r"<[^>]+>", "", shown.split("處理紀錄（臺北時間）")[1])  # what staff read, not the markup
+    assert "+00:00" not in log and "claimed" not in log and re.search(r"\d\d/\d\d \d\d:\d\d 接手", log)
+
+
+def test_a_reply_sent_by_the_page_script_stays_on_the_page(settings, staff_client, ticket):
+    token = csrf_of(staff_client.get(f"/console/tickets/{ticket.id}").text)
+    sent = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "您好"},
+                             headers={"X-Requested-With": "fetch"})
+    assert sent.status_code == 200 and sent.json()["ok"] is True
+    empty = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": " "},
+                              headers={"X-Requested-With": "fetch"})
+    assert empty.status_code == 400 and "不可空白" in empty.json()["error"]["message"]
+    plain = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "再補充"},
+                              follow_redirects=False)
+    assert plain.headers["location"].endswith("#reply")  # without the script, the page lands on the reply box
+
+
+def test_live_parts_of_a_ticket_and_the_rating_shown_out_of_five(settings, staff_client, ticket):
+    from bot.handoff.tickets import SqliteTicketStore
+
+    SqliteTicketStore(settings.tickets_path).rate(ticket.id, 4)
+    parts = staff_client.get(f"/console/tickets/{ticket.id}/live").json()
+    assert set(parts) == {"head", "transcript", "actions", "log", "state"}
+    assert "&lt;script&gt;" in parts["transcript"] and "<script>" not in parts["transcript"]
+    assert "使用者評分 4／5" in parts["log"]
+    assert "4／5" in staff_client.get(f"/console/tickets/{ticket.id}").text
+    assert staff_client.get("/console/tickets/999/live").status_code == 404
+    assert staff_client.get("/console/live?ticket=abc").status_code == 404
+
+
+def test_ticket_page_links_to_its_conversation_in_ops(staff_client, ticket):
+    assert '/ops/conversation?id=conv-1' in staff_client.get(f"/console/tickets/{ticket.id}").text
