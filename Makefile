@@ -39,7 +39,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: help install run run-services secrets browser test validate train eval cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load
+.PHONY: help install run run-services secrets browser test validate train eval retrain cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -130,6 +130,9 @@ test: validate browser scale-services $(KB) $(MODEL) ## Everything that checks t
 
 eval: $(MODEL) ## Held-out scores by category to reports/eval.md
 	@$(PY) -m bot eval
+
+retrain: $(KB) $(MODEL) ## Ops corrections → candidate model, scored against the live one, promoted only if no worse (reports/retrain-<date>.md)
+	@$(PY) -m bot retrain
 
 cv: $(NLU_STAMP) ## Cross-validate pipeline settings to reports/cv.md (slow)
 	@$(PY) -m bench.cv

@@ -294,6 +294,50 @@ def evaluate(data: Path, model: Path | None, out: Path) -> None:
     click.echo(md.read_text(encoding="utf-8"))
 
 
+@cli.command("retrain")
+@click.option("--corrections", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="NLU YAML to add instead of the ops corrections export (e.g. a reviewed export).")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("config.yml"),
+              show_default=True, help="Pipeline for the candidate.")
+@click.option("--qa/--no-qa", default=True, show_default=True, help="Also score the QA set (tests/qa) over REST when present.")
+def retrain_command(corrections: Path | None, config: Path, qa: bool) -> None:
+    """Train a candidate with the ops corrections, score it against the live model, promote it only if no worse.
+
+    Scores every held-out NLU set (tests/heldout/*.yml) and the QA set; the gate rule and
+    both models' figures go to reports/retrain-<date>.md (bot/retrain.py).
+
+    Example: python -m bot retrain
+    """
+    from dataclasses import replace
+
+    from bot import retrain
+    from bot.ops.export import build_export
+    from bot.settings import ROOT
+
+    settings = _settings()
+    configure_quiet()
+    paths = replace(retrain.Paths.of_repo(ROOT, settings.models_dir, settings.var_dir), config=config)
+    if corrections is not None:
+        yaml_text, skipped = corrections.read_text(encoding="utf-8"), []
+    else:
+        export = build_export(_review(settings).corrections())
+        yaml_text, skipped = export.yaml, export.skipped
+
+    def scorer(model: Path) -> list[retrain.Figure]:
+        click.echo(f"==> scoring {model}", err=True)
+        found = retrain.score_nlu(model, paths.heldout)
+        if qa and paths.qa is not None:
+            found += retrain.score_qa(model, paths.qa, ROOT)
+        return found
+
+    try:
+        outcome = retrain.retrain(paths, yaml_text, skipped, scorer)
+    except retrain.RetrainFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(outcome.report.read_text(encoding="utf-8") if outcome.report else "")
+    click.echo(("promoted: " if outcome.promoted else "kept the live model: ") + str(outcome.report), err=True)
+
+
 @cli.command()
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
 @click.option("--scaled", is_flag=True, help="Scale-out profile: BOT_RASA_SERVERS Rasa servers behind nginx on PostgreSQL, Redis, RabbitMQ.")

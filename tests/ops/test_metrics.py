@@ -199,8 +199,8 @@ def test_intent_table_ranks_intents_by_unsure_messages(result, raw, ops_copy, kb
 def test_cli_metrics_prints_the_category_table_as_csv(ops_copy, result):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_OPS_DB_URL": ops_copy.url, "BOT_VAR_DIR": str(ops_copy.kb.parent),
            "BOT_TODAY": TODAY}
-    done = subprocess.run([sys.executable, "-m", "bot", "ops", "metrics", "--csv"], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "bot", "ops", "metrics", "--csv", "--synthetic", "yes"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == result.tables["categories"].csv().splitlines()
     text = subprocess.run([sys.executable, "-m", "bot", "ops", "metrics", "--from", "2026-11-01"], capture_output=True,

@@ -253,11 +253,14 @@ def test_bad_filters_are_refused_with_a_reason(raw_filters, reason):
 def test_cli_list_gives_the_same_conversations_as_json(ops_copy):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_OPS_DB_URL": ops_copy.url}
     done = subprocess.run([sys.executable, "-m", "bot", "ops", "list", "--handed-off", "yes", "--per-page", "200",
-                           "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+                           "--synthetic", "yes", "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert {r["sender_id"] for r in result["rows"]} == ids(listed(ops_copy.review, handed_off="yes"))
     assert result["total"] == len(result["rows"])
+    real_only = subprocess.run([sys.executable, "-m", "bot", "ops", "list", "--json"], capture_output=True, text=True,
+                               env=env, cwd=ROOT, timeout=120)
+    assert json.loads(real_only.stdout)["total"] == 0  # the seed is synthetic: left out by default
     bad = subprocess.run([sys.executable, "-m", "bot", "ops", "list", "--from", "yesterday"], capture_output=True,
                          text=True, env=env, cwd=ROOT, timeout=120)
     assert bad.returncode != 0 and "開始日期" in bad.stderr and "Traceback" not in bad.stderr
