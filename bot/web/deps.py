@@ -75,7 +75,11 @@ def deps(request: Request) -> Deps:
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: object):  # type: ignore[no-untyped-def]
-    context.update(request=request, staff=current_staff(request), csrf=csrf_token(request))
+    from bot.retrain import live_model
+
+    staff = current_staff(request)
+    context.update(request=request, staff=staff, csrf=csrf_token(request),
+                   live_model=live_model(deps(request).settings.models_dir) if staff else None)
     return deps(request).templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -26,6 +26,7 @@ from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Fi
                             local_time)
 from bot.web.charts import bar_chart
 from bot.web.deps import csv_download, deps, render
+from bot.settings import ROOT
 from bot.web.security import check_csrf, current_staff, staff_only
 
 logger = logging.getLogger(__name__)
@@ -261,3 +262,84 @@ def domain_intents_labelled() -> list[tuple[str, str]]:
 def category_values() -> dict[str, str]:
     """Category table label → category value, for links from the metrics table to the list."""
     return {info.label: c.value for c, info in CATEGORY_INFO.items()}
+
+
+# --- retraining (/ops/retrain) ------------------------------------------------------------
+
+RETRAIN_ROLE = "ops"
+
+
+def _may_retrain(request: Request) -> bool:
+    """Staff with the ops role, once accounts have roles (bot/staff.py); until then every staff account."""
+    has_role = getattr(deps(request).staff, "has_role", None)
+    return has_role is None or bool(has_role(current_staff(request) or "", RETRAIN_ROLE))
+
+
+def _retrain_folder(request: Request) -> Any:
+    return deps(request).settings.var_dir / "retrain"
+
+
+def _running(folder: Any) -> bool:
+    import os
+
+    pid_file = folder / "run.pid"
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+@staff_only
+async def retrain_page(request: Request) -> Response:
+    """Which model is live, what the corrections would add, earlier runs and their verdicts."""
+    from bot import retrain
+    from bot.ops.export import TRAINING
+
+    d = deps(request)
+    export = build_export(d.ops.corrections(), today=_today(request))
+    folder = _retrain_folder(request)
+    log = folder / "run.log"
+    return render(request, "ops/retrain.html", live=retrain.live_model(d.settings.models_dir),
+                  added=retrain.corrections_diff(export.yaml, TRAINING), skipped=export.skipped,
+                  runs=retrain.reports(retrain.Paths.of_repo(ROOT, d.settings.models_dir, d.settings.var_dir).reports),
+                  running=_running(folder), log=log.read_text(encoding="utf-8")[-3000:] if log.exists() else "",
+                  allowed=_may_retrain(request), rule=retrain.RULE, flash=request.query_params.get("flash"))
+
+
+@staff_only
+async def retrain_start(request: Request) -> Response:
+    """Start ``python -m bot retrain`` in the background (one run at a time); the page shows its log."""
+    import subprocess
+    import sys
+
+    await check_csrf(request)
+    if not _may_retrain(request):
+        raise HTTPException(403, "只有具備維運（ops）權限的同仁可以重訓模型。")
+    folder = _retrain_folder(request)
+    folder.mkdir(parents=True, exist_ok=True)
+    if _running(folder):
+        raise HTTPException(409, "已有一次重訓正在進行，請等它完成。")
+    with (folder / "run.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "retrain"], cwd=ROOT, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    (folder / "run.pid").write_text(str(process.pid))
+    logger.info("retrain started by %s (pid %s)", current_staff(request), process.pid)
+    return RedirectResponse("/ops/retrain?flash=started", status_code=303)
+
+
+@staff_only
+async def retrain_report(request: Request) -> Response:
+    """One run's report (Markdown, shown as text)."""
+    import re
+
+    from bot import retrain
+
+    name = request.path_params["name"]
+    if not re.fullmatch(r"retrain-\d{4}-\d{2}-\d{2}(-\d+)?\.md", name):
+        raise HTTPException(404, "找不到這份報告。")
+    d = deps(request)
+    path = retrain.Paths.of_repo(ROOT, d.settings.models_dir, d.settings.var_dir).reports / name
+    if not path.exists():
+        raise HTTPException(404, "找不到這份報告。")
+    return Response(path.read_text(encoding="utf-8"), media_type="text/plain; charset=utf-8")

@@ -96,6 +96,7 @@ def test_a_callers_message_while_paused_appears_live_and_a_reply_keeps_the_page_
     assert "機器人" in transcript.inner_text() and "使用者" in transcript.inner_text()
     assert re.search(r"\d\d/\d\d \d\d:\d\d", transcript.inner_text())  # a Taipei time on every message
     assert "接手（live-ticket）" in page.locator("#ticket-log").inner_text()  # the log in zh-TW
+    page.screenshot(path=str(screens / "console-live-ticket-1280-top.png"))
     mark_page(page)
 
     say(stack.rasa_url, user, "請問大概多久會有人回我？")  # the bot is paused: only staff see this

@@ -120,3 +120,12 @@ def test_conversation_csv_lists_every_matching_conversation(staff, ops_copy):
     rows = list(csv.reader(io.StringIO(reply.text.lstrip("\ufeff"))))
     assert rows[0][0] == "對話"
     assert len(rows) - 1 == ops_copy.review.list(Filters(handed_off=True)).total > 0
+
+
+def test_retrain_page_shows_the_live_model_and_refuses_bad_report_names(staff):
+    page = staff.get("/ops/retrain")
+    assert page.status_code == 200 and "目前上線模型" in page.text and "訓練候選模型並比較" in page.text
+    assert "max(0.005, 1/support)" in page.text  # the gate rule, on the page
+    assert staff.get("/ops/retrain/reports/..%2F.env").status_code == 404
+    assert staff.get("/ops/retrain/reports/retrain-2020-01-01.md").status_code == 404
+    assert staff.post("/ops/retrain/start", data={}).status_code == 403  # no CSRF token
