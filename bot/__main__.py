@@ -331,7 +331,10 @@ def retrain_command(corrections: Path | None, config: Path, qa: bool) -> None:
         return found
 
     try:
-        outcome = retrain.retrain(paths, yaml_text, skipped, scorer)
+        notes = [f"Corrections from {corrections}." if corrections else "Corrections: the ops corrections export."]
+        if not (qa and paths.qa is not None):
+            notes.append("QA set not scored (" + ("--no-qa" if not qa else "tests/qa/qa.yml is not in this checkout") + ").")
+        outcome = retrain.retrain(paths, yaml_text, skipped, scorer, notes=notes)
     except retrain.RetrainFailed as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(outcome.report.read_text(encoding="utf-8") if outcome.report else "")

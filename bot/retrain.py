@@ -260,20 +260,20 @@ Trainer = Callable[[Path, Path, Path, Path], Path]
 
 def retrain(paths: Paths, yaml_text: str, skipped: list[tuple[str, str]], scorer: Scorer,
             trainer: Trainer = train_candidate, now: Callable[[], dt.datetime] | None = None,
-            promote_into: Path | None = None) -> Outcome:
+            promote_into: Path | None = None, notes: Iterable[str] = ()) -> Outcome:
     """One run: diff, train, score both, gate, promote or refuse, report (see the module docstring).
 
     ``promote_into`` is the data/nlu folder that receives the corrections on promotion
     (the repository's by default: the next ``make train`` then keeps them).
     """
     started = (now or (lambda: dt.datetime.now(TAIPEI)))()
-    outcome = Outcome(started, corrections_diff(yaml_text, paths.data / "nlu"), skipped)
+    outcome = Outcome(started, corrections_diff(yaml_text, paths.data / "nlu"), skipped, notes=list(notes))
     folder = paths.work / started.strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
     if not outcome.added:
-        outcome.notes.append("修正清單沒有 data/nlu 尚未包含的新例句，不訓練、不更換模型。")
+        outcome.notes.append("The corrections add nothing data/nlu lacks: nothing trained (不訓練), the live model stays.")
     elif not paths.live.exists():
-        outcome.notes.append(f"找不到上線模型 {paths.live}（先 make train），無法比較，不更換模型。")
+        outcome.notes.append(f"No live model at {paths.live} (run make train first): nothing to compare, nothing promoted.")
     else:
         data = prepare_data(paths, yaml_text, folder)
         outcome.candidate = trainer(data, paths.config, paths.domain, folder)

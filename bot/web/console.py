@@ -21,7 +21,7 @@ from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.triage import Triage
 from bot.formats import csv_text
-from bot.web.deps import csv_download, deps, render
+from bot.web.deps import csv_download, deps, render, taipei_time
 from bot.web.rasa_client import RasaUnavailable
 from bot.web.security import (check_csrf, csrf_token, current_account, current_staff, end_session, staff_only,
                               start_session)
@@ -31,7 +31,7 @@ MAX_REPLY = 2000
 MAX_TRIAGE_LINES = 200
 # The live console: how often a stream looks at the ticket store and the conversation, and how
 # long one stream lasts before the browser's EventSource reconnects (it does so by itself).
-LIVE_POLL_SECONDS = 1.0
+LIVE_POLL_SECONDS = 0.5
 LIVE_STREAM_SECONDS = 120.0
 KEEP_ALIVE_SECONDS = 15.0
 EVENT_LABELS = {"created": "建立服務單", "claimed": "接手", "transferred": "轉派", "replied": "回覆使用者",
@@ -145,9 +145,10 @@ async def live(request: Request) -> Response:
         except UnknownTicket as exc:
             raise HTTPException(404, "找不到這張服務單。") from exc
 
-    async def state() -> dict[str, Any]:
+    async def state() -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         queue_mark, waiting = await run_in_threadpool(d.tickets.change_mark)
         found: dict[str, Any] = {"queue": queue_mark, "open": waiting}
+        events = None
         if conversation is not None:
             try:
                 events = await d.rasa.events(conversation)
@@ -155,15 +156,19 @@ async def live(request: Request) -> Response:
                 found["caller"] = sum(1 for e in events if e.get("event") == "user")
             except RasaUnavailable:
                 found["messages"] = found["caller"] = None
-        return found
+        return found, events
 
     async def stream() -> AsyncIterator[str]:
         started = quiet_since = time.monotonic()
         last: dict[str, Any] | None = None
         yield "retry: 1000\n\n"
         while time.monotonic() - started < LIVE_STREAM_SECONDS and not await request.is_disconnected():
-            now = await state()
+            now, events = await state()
             if now != last:
+                if last is not None and ticket_id is not None:
+                    # The changed ticket page goes out in the same stream: no second round trip to Rasa.
+                    parts = ticket_parts(request, await _ticket_context(request, int(ticket_id), events))
+                    yield f"event: ticket\ndata: {json.dumps(parts, ensure_ascii=False)}\n\n"
                 yield f"event: state\ndata: {json.dumps(now)}\n\n"
                 last, quiet_since = now, time.monotonic()
             elif time.monotonic() - quiet_since > KEEP_ALIVE_SECONDS:
@@ -182,9 +187,11 @@ def _ticket_id(request: Request) -> int:
     return int(text)
 
 
-async def _ticket_context(request: Request) -> dict[str, Any]:
+async def _ticket_context(request: Request, ticket_id: int | None = None,
+                          rasa_events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What a ticket page shows; ``rasa_events`` when the caller already fetched the conversation."""
     d = deps(request)
-    ticket_id = _ticket_id(request)
+    ticket_id = _ticket_id(request) if ticket_id is None else ticket_id
     try:
         ticket = d.tickets.get(ticket_id)
     except UnknownTicket as exc:
@@ -193,7 +200,8 @@ async def _ticket_context(request: Request) -> dict[str, Any]:
 
     lines, rasa_error = ticket.transcript, None
     try:
-        lines = transcript(await d.rasa.events(ticket.conversation_id), limit=200)
+        lines = transcript(rasa_events if rasa_events is not None else await d.rasa.events(ticket.conversation_id),
+                           limit=200)
     except RasaUnavailable:
         rasa_error = "目前無法連線到機器人伺服器，以下是建單當時的對話紀錄。"
     events = d.tickets.events(ticket_id)
@@ -204,17 +212,20 @@ async def _ticket_context(request: Request) -> dict[str, Any]:
             "describe_event": describe_event, "outcomes": OUTCOMES}
 
 
+def ticket_parts(request: Request, context: dict[str, Any]) -> dict[str, str]:
+    """The parts of a ticket page that change (head, transcript, actions, log) as HTML, and its state."""
+    templates = deps(request).templates
+    parts = {part: templates.get_template(f"console/_ticket_{part}.html").render(
+        request=request, csrf=csrf_token(request), staff=current_staff(request), taipei=taipei_time, **context)
+        for part in ("head", "transcript", "actions", "log")}
+    ticket = context["ticket"]
+    return {**parts, "state": f"{ticket.status.value}:{ticket.assignee or ''}"}
+
+
 @staff_only
 async def ticket_live(request: Request) -> Response:
-    """The parts of a ticket page that change (head, transcript, actions, log) as HTML, for console.js."""
-    context = await _ticket_context(request)
-    templates = deps(request).templates
-    parts = {}
-    for part in ("head", "transcript", "actions", "log"):
-        parts[part] = templates.get_template(f"console/_ticket_{part}.html").render(
-            request=request, csrf=csrf_token(request), staff=current_staff(request), **context)
-    ticket = context["ticket"]
-    return JSONResponse({**parts, "state": f"{ticket.status.value}:{ticket.assignee or ''}"})
+    """The changing parts of a ticket page, for console.js after a reply or a ticket change."""
+    return JSONResponse(ticket_parts(request, await _ticket_context(request)))
 
 
 @staff_only

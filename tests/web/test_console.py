@@ -169,3 +169,19 @@ def test_live_parts_of_a_ticket_and_the_rating_shown_out_of_five(settings, staff
 
 def test_ticket_page_links_to_its_conversation_in_ops(staff_client, ticket):
     assert '/ops/conversation?id=conv-1' in staff_client.get(f"/console/tickets/{ticket.id}").text
+
+
+def test_the_live_mark_moves_on_postgresql_too_for_several_web_processes(pg_database):
+    """The scaled profile's web processes share this store; the live stream polls it, no in-process pub/sub."""
+    from bot.handoff.tickets import NewTicket, PostgresTicketStore
+
+    one, other = PostgresTicketStore(pg_database), PostgresTicketStore(pg_database)  # two processes' stores
+    assert one.change_mark() == (0, 0)
+    ticket = one.create(NewTicket(conversation_id="c", channel="rest", category="loan", summary="s", transcript=[],
+                                  contact_name="n", contact_phone="0912345678", preferred_time="不限", priority=3))
+    created = other.change_mark()
+    assert created[1] == 1 and created[0] > 0
+    one.claim(ticket.id, "lin")
+    claimed = other.change_mark()
+    assert claimed[0] > created[0] and claimed[1] == 0
+    assert other.change_mark(ticket.id)[0] == claimed[0]

@@ -54,22 +54,23 @@
   function nearBottom(box) { return box.scrollHeight - box.scrollTop - box.clientHeight < 40; }
   function toBottom(box) { box.scrollTop = box.scrollHeight; }
   if (transcript) { toBottom(transcript); }
+  function showTicket(parts) {
+    var stick = nearBottom(transcript);
+    transcript.innerHTML = parts.transcript;
+    if (stick) { toBottom(transcript); }
+    document.getElementById("ticket-head").innerHTML = parts.head;
+    document.getElementById("ticket-log").innerHTML = parts.log;
+    if (parts.state !== body.dataset.state) {  // claimed or resolved elsewhere: new buttons
+      body.dataset.state = parts.state;
+      document.getElementById("ticket-actions").innerHTML = parts.actions;
+      bindResolve();
+    }
+  }
   function refreshTicket() {
     if (!ticketId) { return; }
     fetch("/console/tickets/" + ticketId + "/live", { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (parts) {
-        var stick = nearBottom(transcript);
-        transcript.innerHTML = parts.transcript;
-        if (stick) { toBottom(transcript); }
-        document.getElementById("ticket-head").innerHTML = parts.head;
-        document.getElementById("ticket-log").innerHTML = parts.log;
-        if (parts.state !== body.dataset.state) {  // claimed or resolved elsewhere: new buttons
-          body.dataset.state = parts.state;
-          document.getElementById("ticket-actions").innerHTML = parts.actions;
-          bindResolve();
-        }
-      })
+      .then(showTicket)
       .catch(function () { say("對話更新失敗，稍後自動重試"); });
   }
   document.addEventListener("visibilitychange", function () {
@@ -81,11 +82,12 @@
     var source = new EventSource("/console/live" + (ticketId ? "?ticket=" + encodeURIComponent(ticketId) : ""));
     source.addEventListener("open", function () { say("即時更新中"); });
     source.addEventListener("error", function () { say("連線中斷，重新連線中…"); });
+    // A ticket page's stream sends the changed parts itself (one trip to the bot's server, not two).
+    source.addEventListener("ticket", function (event) { if (transcript) { showTicket(JSON.parse(event.data)); } });
     source.addEventListener("state", function (event) {
       var now = JSON.parse(event.data);
       var first = last.queue === undefined;
-      if (!first && now.queue !== last.queue) { refreshQueue(); if (ticketId) { refreshTicket(); } }
-      if (!first && now.messages !== last.messages && ticketId) { refreshTicket(); }
+      if (!first && now.queue !== last.queue) { refreshQueue(); }
       if (!first && now.open > last.open) { beep(); }
       if (!first && ticketId && now.caller > last.caller) {
         beep();
