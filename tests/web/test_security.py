@@ -138,7 +138,7 @@ def claimed_ticket(folder: Path, owner_client: httpx.Client) -> int:
 
 
 @pytest.mark.parametrize(("action", "form"), [("reply", {"text": "我來回"}), ("transfer", {"to": "chen"}),
-                                              ("resolve", {})])
+                                              ("resolve", {"outcome": "replied"})])
 def test_only_the_assignee_or_a_supervisor_acts_on_a_claimed_ticket(behind_proxy, action, form):
     base, folder = behind_proxy
     lin, _ = login(base, "lin", address="192.0.2.10")
