@@ -39,7 +39,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: help install run run-services secrets browser test validate train eval retrain cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load
+.PHONY: help install run run-services secrets browser test validate train eval eval-qa retrain cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -148,3 +148,6 @@ lint: $(VENV)/.installed ## Static checks (pyflakes) on the code
 
 clean: ## Remove generated state (models, var, reports); keeps .venv and .env
 	rm -rf models var reports results
+
+eval-qa: $(KB) $(MODEL) ## Play tests/qa/qa.yml over REST against the real stack; reports/qa.md (BASELINE=checkout reruns the before column)
+	@$(PY) -m tests.qa.runner $(if $(BASELINE),--baseline $(BASELINE),--before-json tests/qa/baseline.json)

@@ -18,10 +18,15 @@ class ActionClarifyTopic(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if fallback_streak(tracker.events) >= 2:
-            dispatcher.utter_message(response="utter_clarify_offer_person",
-                                     buttons=[{"title": messages.PERSON_BUTTON, "payload": "/handoff_request"}])
-            return []
-        ranking = tracker.latest_message.get("intent_ranking", [])
-        dispatcher.utter_message(response="utter_clarify_topic", buttons=topic_buttons(likely_topics(ranking)))
+        clarify_topic(dispatcher, tracker)
         return []
+
+
+def clarify_topic(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """「您是想問…？」 with two topics; on a second miss in a row, a person (also used by the answer action)."""
+    if fallback_streak(tracker.events) >= 2:
+        dispatcher.utter_message(response="utter_clarify_offer_person",
+                                 buttons=[{"title": messages.PERSON_BUTTON, "payload": "/handoff_request"}])
+        return
+    ranking = tracker.latest_message.get("intent_ranking", [])
+    dispatcher.utter_message(response="utter_clarify_topic", buttons=topic_buttons(likely_topics(ranking)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from abc import ABC, abstractmethod
 from functools import cached_property
@@ -13,11 +14,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guard import guarded
 from bot import messages
-from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, INTENT_CATEGORY, Category
+from bot.categories import CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, INTENT_CATEGORY, TOPIC_INTENT, Category
 from bot.clock import clock_from_setting
 from bot.handoff.urgency import urgent_reason
-from bot.kb.answers import ATTRIBUTE_LABELS, Facts, attribute_answer, button_title, scheme_card
+from actions.fallback import clarify_topic
+from bot.kb.answers import ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, scheme_card
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
+from bot.kb.resolve import Candidate, Decision, Question, Resolution, Resolver, fit_reasons, is_hotline_question
 from bot.settings import Settings
 
 MAX_BUTTONS = 5
@@ -30,8 +33,18 @@ def open_kb() -> KnowledgeBase:
 
 
 def latest_entity(tracker: Tracker, name: str) -> Any:
-    values = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
+    values = latest_entities(tracker, name)
     return values[0] if values else None
+
+
+def latest_entities(tracker: Tracker, name: str) -> list[Any]:
+    """Every value of entity ``name`` in the latest message (a button may carry 「a,b」 for two attributes)."""
+    values: list[Any] = []
+    for entity in tracker.latest_message.get("entities", []):
+        if entity.get("entity") == name and entity.get("value") is not None:
+            value = entity["value"]
+            values += [v for v in str(value).split(",") if v] if name == "attribute" else [value]
+    return list(dict.fromkeys(values))
 
 
 def gather(kb: KnowledgeBase, scheme_id: str) -> Facts:
@@ -62,16 +75,22 @@ class KnowledgeAction(Action, ABC):
     def kb(self) -> KnowledgeBase:
         return self._given_kb or open_kb()
 
+    @cached_property
+    def resolver(self) -> Resolver:
+        return Resolver(self.kb)
+
     @abstractmethod
     def name(self) -> str: ...
 
 
 class ActionAnswerAttribute(KnowledgeAction):
-    """Topic questions and follow-ups.
+    """Topic questions, follow-ups, and low-confidence or out-of-scope messages that name a hotline matter.
 
-    A scheme named now wins; otherwise a follow-up (or an attribute question in the
-    same category) refers to the scheme slot; otherwise the category's current
-    schemes are offered as buttons, those fitting what the caller told us first.
+    The resolver (bot/kb/resolve.py) ranks schemes and contacts against the text, the
+    attributes asked, the caller's facts and the conversation's scheme; the bot answers
+    when one is clearly ahead, otherwise asks which of the best two or three is meant,
+    and only with no evidence at all lists the category's schemes. An out-of-scope or
+    unclear message with no hotline evidence gets the usual reply for it.
     """
 
     def name(self) -> str:
@@ -81,45 +100,122 @@ class ActionAnswerAttribute(KnowledgeAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
         category = INTENT_CATEGORY.get(intent)
-        attribute = latest_entity(tracker, "attribute")
-        scheme_id = self._scheme_in_question(tracker, category, attribute)
-        urgent = urgent_reason(tracker.latest_message.get("text") or "", intent)
-        if scheme_id:
-            answer_scheme(dispatcher, tracker, gather(self.kb, scheme_id), attribute)
-            events = [SlotSet("scheme", scheme_id)]
+        text = tracker.latest_message.get("text") or ""
+        resolution = self.resolver.resolve(question_from(self.resolver, tracker, intent, category))
+        decision = resolution.decision()
+        if intent in UNSURE_INTENTS and not evidence_enough(resolution, decision):
+            return unsure_reply(dispatcher, tracker, intent)
+        if decision.answer:
+            events = answer_candidates(self.kb, self.resolver, dispatcher, tracker, resolution, decision.answer)
+        elif decision.ask:
+            ask_which(self.resolver, dispatcher, resolution, decision.ask, intent)
+            events = [SlotSet("scheme", None),
+                      SlotSet("offered_schemes", [c.id for c in decision.ask if c.kind == "scheme"])]
         elif category in HOTLINE_CATEGORIES:
-            offer_category(self.kb, dispatcher, tracker, category, intent, attribute)
+            offer_category(self.kb, dispatcher, tracker, category, intent, latest_entity(tracker, "attribute"))
             events = [SlotSet("scheme", None)]
         else:
             dispatcher.utter_message(response="utter_followup_which_scheme")
             return []
-        if urgent:
+        if urgent_reason(text, intent):
             dispatcher.utter_message(response="utter_offer_person_urgent")
         return events
 
-    def _scheme_in_question(self, tracker: Tracker, category: Category | None, attribute: str | None) -> str | None:
-        named = latest_entity(tracker, "scheme")
-        if named:
-            return str(named)
-        # The entity ruler works on jieba tokens; a name split across tokens is still
-        # found by plain matching on the text.
-        mentioned = self.kb.mentioned(tracker.latest_message.get("text") or "")
-        if mentioned:
-            return mentioned[0]
-        remembered = tracker.get_slot("scheme")
-        if not remembered:
-            return None
-        if category is Category.DIALOGUE:
-            return str(remembered)
-        if attribute and category is not None and self.kb.scheme(str(remembered)).category == category.value:
-            return str(remembered)
-        return None
+
+# Intents whose message is answered only when the resolver has real evidence for it.
+UNSURE_INTENTS = (FALLBACK_INTENT, "out_of_scope")
 
 
-def answer_scheme(dispatcher: CollectingDispatcher, tracker: Tracker, facts: Facts, attribute: str | None) -> None:
-    """The answer bubbles; on the web chat the last one (source, contact) also carries a scheme card."""
-    *bubbles, last = attribute_answer(facts, attribute)
-    for bubble in bubbles:
+def question_from(resolver: Resolver, tracker: Tracker, intent: str, category: Category | None) -> Question:
+    """The resolver's question: the text (not a button's payload), entities, slots and category."""
+    text = tracker.latest_message.get("text") or ""
+    return resolver.question(
+        "" if text.startswith("/") else text,
+        attributes=tuple(latest_entities(tracker, "attribute")),
+        scheme=latest_entity(tracker, "scheme"),
+        current=tracker.get_slot("scheme"),
+        profile=profile_from_slots(tracker),
+        category=category.value if category in HOTLINE_CATEGORIES else None,
+        followup=category is Category.DIALOGUE or intent == FALLBACK_INTENT,
+        offered=tuple(tracker.get_slot("offered_schemes") or ()) if not tracker.get_slot("scheme") else (),
+    )
+
+
+def evidence_enough(resolution: Resolution, decision: Decision) -> bool:
+    """Whether an unclear or out-of-scope message is still a hotline question the resolver can serve.
+
+    A scheme or organisation named, a follow-up on the conversation's scheme, or hotline
+    words with an attribute asked (「…政府的貸款最長可以分幾年還？」) are enough; a story
+    about butter prices is not.
+    """
+    chosen = decision.answer or decision.ask
+    if not chosen:
+        return False
+    if any(c.named for c in chosen):
+        return True
+    question = resolution.question
+    if question.current and any(c.id == question.current for c in decision.answer) and question.attributes:
+        return True
+    return bool(question.attributes) and is_hotline_question(question.text)
+
+
+def unsure_reply(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> list[dict[str, Any]]:
+    if intent == "out_of_scope":
+        dispatcher.utter_message(response="utter_out_of_scope")
+    else:
+        clarify_topic(dispatcher, tracker)
+    return []
+
+
+def answer_candidates(kb: KnowledgeBase, resolver: Resolver, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      resolution: Resolution, chosen: tuple[Candidate, ...]) -> list[dict[str, Any]]:
+    """Answer each chosen scheme (the source card once per scheme per conversation) or the contacts named."""
+    contacts = [resolver.contact(c.id) for c in chosen if c.kind == "contact"]
+    if contacts:
+        dispatcher.utter_message(text=contacts_answer(contacts))
+        return []
+    question = resolution.question
+    cited = list(tracker.get_slot("cited_schemes") or [])
+    for candidate in chosen:
+        facts = gather(kb, candidate.id)
+        why = () if candidate.named or candidate.id == question.current else fit_reasons(facts.scheme, question.profile)
+        answer_scheme(dispatcher, tracker, facts, question.attributes, question.profile.purpose,
+                      cite=candidate.id not in cited, why=why, text=question.text, history=candidate.exact)
+        cited.append(candidate.id)
+    return [SlotSet("scheme", chosen[-1].id), SlotSet("cited_schemes", list(dict.fromkeys(cited))[-20:]),
+            SlotSet("offered_schemes", None)]
+
+
+def ask_which(resolver: Resolver, dispatcher: CollectingDispatcher, resolution: Resolution,
+              candidates: tuple[Candidate, ...], intent: str) -> None:
+    """「您是指A，還是B？」 with the best two or three as buttons carrying the attributes asked."""
+    attributes = ",".join(resolution.question.attributes)
+    buttons, names = [], []
+    for candidate in candidates:
+        if candidate.kind == "contact":
+            contact = resolver.contact(candidate.id)
+            names.append(contact.name)
+            buttons.append({"title": contact.name[:20], "payload": contact.phone})
+            continue
+        scheme = resolver.scheme(candidate.id)
+        names.append(button_title(scheme))
+        topic = TOPIC_INTENT.get(Category(scheme.category), intent)
+        entities = {"scheme": scheme.id, **({"attribute": attributes} if attributes else {})}
+        buttons.append({"title": button_title(scheme), "payload": "/" + topic + _json(entities)})
+    dispatcher.utter_message(text=messages.which_one(names), buttons=buttons)
+
+
+def answer_scheme(dispatcher: CollectingDispatcher, tracker: Tracker, facts: Facts, attributes: tuple[str, ...] = (),
+                  purpose: str | None = None, cite: bool = True, why: tuple[str, ...] = (), text: str = "",
+                  history: bool = False) -> None:
+    """The answer bubbles; when cited, the last one (source, contact) carries a scheme card on the web chat."""
+    bubbles = answer(facts, attributes, purpose, cite=cite, why=why, text=text, history=history)
+    if not cite:
+        for bubble in bubbles:
+            dispatcher.utter_message(text=bubble)
+        return
+    *body, last = bubbles
+    for bubble in body:
         dispatcher.utter_message(text=bubble)
     card = scheme_card(facts) if tracker.get_latest_input_channel() == "socketio" else None
     dispatcher.utter_message(text=last, json_message=card)
@@ -142,6 +238,4 @@ def offer_category(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker:
 
 
 def _json(value: dict[str, str]) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -179,6 +179,39 @@ def kb_search(question: str, limit: int) -> None:
         click.echo(f"{scheme.id}\t{scheme.category}\t{base.status(scheme).value}\t{scheme.name}")
 
 
+@kb.command("ask")
+@click.argument("question")
+@click.option("--why", is_flag=True, help="Also print the ranked candidates with scores and reasons.")
+def kb_ask(question: str, why: bool) -> None:
+    """Answer a question as the bot would from the knowledge base alone (no intent model), and say why.
+
+    Example: python -m bot kb ask "8個人的烘焙坊想借週轉金 利率跟額度多少"
+    """
+    from bot.kb.answers import Facts, answer, contacts_answer
+    from bot.kb.query import Status
+    from bot.kb.resolve import Resolver
+
+    base = _kb(_settings())
+    resolver = Resolver(base)
+    resolution = resolver.resolve(resolver.question(question))
+    decision = resolution.decision()
+    if why or not decision.answer:
+        click.echo(f"attributes: {', '.join(resolution.question.attributes) or '-'}")
+        for candidate in resolution.candidates[:5]:
+            click.echo(f"{candidate.score:6.2f}  {candidate.kind:7} {candidate.id}  ({'；'.join(candidate.reasons)})")
+    contacts = [resolver.contact(c.id) for c in decision.answer if c.kind == "contact"]
+    if contacts:
+        click.echo(contacts_answer(contacts))
+    for candidate in (c for c in decision.answer if c.kind == "scheme"):
+        scheme = base.scheme(candidate.id)
+        status = base.status(scheme)
+        facts = Facts(scheme, status, tuple(base.contacts(scheme)), base.alternative(scheme) if status is Status.ENDED else None)
+        click.echo("\n".join(answer(facts, resolution.question.attributes, resolution.question.profile.purpose,
+                                      text=question)))
+    if decision.ask:
+        click.echo("ask: " + " / ".join(c.id for c in decision.ask))
+
+
 @kb.command("show")
 @click.argument("scheme_id")
 def kb_show(scheme_id: str) -> None:

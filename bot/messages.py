@@ -84,3 +84,36 @@ LINE_CHOOSE = "請點選："
 LINE_TEXT_ONLY = (f"謝謝您傳來的內容！不過我目前只能讀文字訊息，請用文字描述您的問題，例如「青創貸款利率多少？」。"
                   f"需要專人協助請撥 {HOTLINE}。")
 LINE_GROUP_HINT = "大家好！我是中小企業服務的智能客服。在群組裡請先 @我 再提問，例如「@智能客服 青創貸款利率多少？」。"
+
+# Answers about schemes (bot.kb.answers).
+UNOFFICIAL_CAUTION = "此數字來自非官方整理，申請前請向承辦銀行或主辦單位確認。"
+CONTACTS_INTRO = "聯絡方式如下：\n"
+
+
+def fits_because(reasons: str) -> str:
+    return f"依您說的{reasons}，適合："
+
+
+def no_fact(scheme: str, label: str, phone: str | None) -> str:
+    return f"目前資料沒有「{scheme}」的{label}資訊" + (f"，建議撥 {phone} 確認。" if phone else "。")
+
+
+def no_documents(scheme: str, forms: str, how: str, phone: str) -> str:
+    text = f"目前資料沒有列出「{scheme}」的應備文件清單。"
+    if forms:
+        text += f"{forms}。"
+    if how:
+        text += f"申請方式：{how}"
+    return text + f"文件請向承辦單位或撥 {phone} 確認。"
+
+
+def which_one(names: list[str]) -> str:
+    """「您是指A，還是B？」 for two or three candidates."""
+    quoted = [f"「{n}」" for n in names]
+    if len(quoted) == 1:
+        return f"您是指{quoted[0]}嗎？請點選確認："
+    return f"您是指{'、'.join(quoted[:-1])}，還是{quoted[-1]}？請點選："
+
+
+def before_it_ended(facts: str) -> str:
+    return f"截止前的內容供您參考（目前已無法申請）：{facts}"

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.categories import HOTLINE_CATEGORIES, category_of
+from bot.kb.query import KnowledgeBase, Profile, Status
+from bot.kb.resolve import Resolver
 
 HOTLINE_VALUES = {c.value for c in HOTLINE_CATEGORIES}
 
@@ -106,29 +108,32 @@ class TriageResult:
         return asdict(self)
 
 
-class SchemeFinder(Protocol):
-    def search(self, text: str, limit: int = 5, include_ended: bool = True) -> list[Any]: ...
-
-
 class Triage:
     """Classifies texts and names the schemes they are about.
 
-    Schemes named in the text (the scheme entity) come first; when none is named,
-    the knowledge base's best text matches in the predicted category fill in, so
-    staff see 「外銷貸款優惠保證加碼」 for 「美國關稅 訂單掉一半」.
+    Schemes come from the one resolver (bot/kb/resolve.py), as the bot's answers do:
+    those named first, then the best matches for the text, the attributes asked and the
+    caller's facts (employees, industry), in the predicted category first; only open
+    schemes are suggested unless the text names one. 「美國關稅 訂單掉一半」 gets
+    「外銷貸款優惠保證加碼」, 「有沒有貸款可以撐過去」 gets loans first.
     """
 
-    def __init__(self, parser: Parser, kb: SchemeFinder | None = None, suggestions: int = 3) -> None:
+    def __init__(self, parser: Parser, kb: KnowledgeBase | None = None, suggestions: int = 3) -> None:
         self._parser = parser
-        self._kb = kb
+        self._resolver = Resolver(kb) if kb is not None else None
         self._suggestions = suggestions
 
     def schemes(self, parse: Parse) -> list[str]:
         named = list(dict.fromkeys(str(e.value) for e in parse.entities if e.entity == "scheme"))
-        if named or self._kb is None or parse.category not in HOTLINE_VALUES:
+        if named or self._resolver is None or parse.category not in HOTLINE_VALUES:
             return named
-        found = self._kb.search(parse.text, limit=10, include_ended=False)
-        return [s.id for s in found if s.category == parse.category][: self._suggestions]
+        question = self._resolver.question(
+            parse.text, attributes=tuple(str(e.value) for e in parse.entities if e.entity == "attribute"),
+            profile=_profile(parse), category=parse.category)
+        ranked = [c for c in self._resolver.resolve(question, limit=12).candidates
+                  if c.kind == "scheme" and c.status == Status.OPEN.value]
+        ranked.sort(key=lambda c: (self._resolver.scheme(c.id).category != parse.category, -c.score))
+        return [c.id for c in ranked[: self._suggestions]]
 
     def classify(self, text: str, id: Any = None) -> TriageResult:
         return self._result(self._parser.parse(text), id)
@@ -158,6 +163,14 @@ class Triage:
                 continue
             assert item is not None
             yield self.classify(item["text"], item.get("id")).as_dict()
+
+
+def _profile(parse: Parse) -> Profile:
+    """What the caller said about the business, from the entities."""
+    values = {e.entity: e.value for e in parse.entities}
+    employees = values.get("employees")
+    return Profile(employees=int(employees) if isinstance(employees, (int, float)) else None,
+                   industry=values.get("industry"), disaster_hit=True if values.get("disaster_type") else None)
 
 
 def read_line(line: str, max_chars: int) -> tuple[dict[str, Any] | None, str | None]:

@@ -74,8 +74,8 @@ def texts_of(messages):
 def test_named_scheme_and_attribute_are_answered_and_remembered(kb_2026):
     tracker = make_kb_tracker("loan_ask", [("scheme", "micro_loan"), ("attribute", "interest_rate")])
     messages, events = run(ActionAnswerAttribute(kb_2026), tracker)
-    assert "最高 2.22 %" in texts_of(messages)
-    assert events == [{"event": "slot", "timestamp": None, "name": "scheme", "value": "micro_loan"}]
+    assert "最高2.22%" in texts_of(messages)
+    assert {"event": "slot", "timestamp": None, "name": "scheme", "value": "micro_loan"} in events
 
 
 def test_follow_up_uses_the_scheme_slot(kb_2026):
@@ -87,7 +87,7 @@ def test_follow_up_uses_the_scheme_slot(kb_2026):
 def test_a_new_scheme_switches_the_topic(kb_2026):
     tracker = make_kb_tracker("digital_rd_ask", [("scheme", "old_subsidy")], {"scheme": "micro_loan"})
     messages, events = run(ActionAnswerAttribute(kb_2026), tracker)
-    assert "已於112年12月20日" in texts_of(messages)
+    assert "受理到112年12月20日" in texts_of(messages)
     assert events[0]["value"] == "old_subsidy"
 
 

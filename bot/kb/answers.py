@@ -1,19 +1,24 @@
 """Answers composed from records: short, sourced bubbles (≤ 300 characters each).
 
 Pure functions: the action gathers records, status and contacts, these decide the
-words. The wording of figures is the source's own (``Benefit.text``), so the bot
-never rounds, converts or paraphrases a number into something the source did not say.
+words. The figures are the source's own (``Benefit.text``), so the bot never rounds,
+converts or paraphrases a number into something the source did not say; what changes
+is the sentence around them: maintainer notes, source ids and stacked 「非官方」 marks
+are taken out (:func:`for_callers`) and said once, plainly, and a figure the source
+appended after its basis (「…加0.5% 2.22 %」) is put first (「最高2.22%（…加0.5%）」).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from bot.formats import ROC_OFFSET, roc_date
 from bot.kb.query import Status
 from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
+from bot import messages
 from bot.messages import SCHEME_STATUS_LABELS
 
 BUBBLE_MAX = 300
@@ -23,7 +28,7 @@ ATTRIBUTE_LABELS = {
     "max_amount": "額度", "interest_rate": "利率", "interest_subsidy": "利息補貼", "guarantee_ratio": "保證成數",
     "guarantee_fee": "保證手續費", "loan_term": "貸款期限", "grace_period": "寬限期", "deadline": "申請期限",
     "eligibility": "申請資格", "documents": "應備文件", "how_to_apply": "申請方式", "contact": "洽詢電話",
-    "tax_deduction_rate": "減除率", "subsidy_ratio": "補助比例",
+    "tax_deduction_rate": "減除率", "subsidy_ratio": "補助比例", "status": "受理狀態", "start": "開始日期",
 }
 # Which benefit kinds answer an attribute question (all of them are stated, in record order).
 ATTRIBUTE_KINDS = {
@@ -62,13 +67,93 @@ def data_date(scheme: Scheme) -> str:
     return roc_date(day)
 
 
+# --- text for callers --------------------------------------------------------------
+# Maintainer notes inside record text: source ids and remarks about sources.
+_NOTE_WORDS = r"seed|external-facts|非官方|顧問|部落格|來源未|官方修正|官方公告內容|以.{0,12}為準|[A-Z]\d{2}\b"
+_PAREN_NOTE = re.compile(r"[（(][^（）()]*(?:" + _NOTE_WORDS + r")[^（）()]*[）)]", re.IGNORECASE)
+_CLAUSE_NOTE = re.compile(r"seed|external-facts|顧問|部落格|官方修正|[A-Z]\d{2}\b", re.IGNORECASE)
+_UNOFFICIAL = re.compile(r"非官方|顧問|部落格")
+_LEAD_NOTE = re.compile(r"^(?:依\s*seed\s*\d+\s*|非官方資料[:：]\s*)", re.IGNORECASE)
+
+
+def for_callers(text: str) -> str:
+    """``text`` without maintainer notes: source ids, remarks on sources, 「（非官方）」 marks.
+
+    A clause that is only a note is dropped, a parenthesis holding one is removed,
+    and 「來源未載明」 becomes 「目前資料未載明」 (the caller's view of the same fact).
+    """
+    text = _PAREN_NOTE.sub("", text)
+    clauses = [c.strip() for c in re.split(r"[；;]", text)]
+    kept = [_LEAD_NOTE.sub("", c) for c in clauses
+            if c and not _CLAUSE_NOTE.search(_LEAD_NOTE.sub("", c)) and c not in ("非官方", "非官方資料")]
+    text = "；".join(c for c in kept if c)
+    text = text.replace("來源未載明", "目前資料未載明")
+    return tidy(text)
+
+
+_CJK = r"\u3400-\u9fff"
+
+
+def tidy(text: str) -> str:
+    """Spacing and punctuation for zh-TW: no space around CJK or before %, full-width brackets."""
+    text = re.sub(r"\s+%", "%", text)
+    text = re.sub(r"\s+(?=\d\.\D)", "，", text)
+    text = re.sub(rf"(?<=[以內下上元成%])\s+(?=[0-9{_CJK}])", "，", text)
+    text = re.sub(rf"(?<=[{_CJK}0-9%）])\s+(?=[{_CJK}0-9（])", "", text)
+    text = text.replace("(", "（").replace(")", "）")
+    return text.strip(" ，；、")
+
+
+def is_unofficial(text: str | None) -> bool:
+    return bool(text and _UNOFFICIAL.search(text))
+
+
+def figure(benefit: Benefit) -> str:
+    """The benefit's wording for a caller, its figure first when the source put it last.
+
+    「最高依中華郵政二年期定儲機動利率加0.5% 2.22 %」 → 「最高2.22%（依中華郵政二年期定儲機動利率加0.5%）」.
+    """
+    text = for_callers(benefit.text)
+    if benefit.value is not None and benefit.unit == "%":
+        value = f"{benefit.value:g}%"
+        match = re.fullmatch(r"(最高|最低|上限)?(.+?%.*?)[，\s]*" + re.escape(value), text)
+        if match and match.group(2):
+            return f"{match.group(1) or ''}{value}（{match.group(2).strip('，')}）"
+    return text
+
+
+def _with_condition(benefit: Benefit) -> str:
+    """The wording, with its condition when the wording does not already carry it."""
+    text = figure(benefit)
+    condition = for_callers(benefit.condition or "")
+    core = re.sub(r"（[^）]*）", "", condition)
+    if condition and core not in text and text not in condition and len(condition) <= 30 and "未載明" not in condition \
+            and not any(part in text for part in re.split(r"[，、；]", core) if len(part) >= 2):
+        return f"{text}（{condition}）"
+    return text
+
+
+def current_benefits(scheme: Scheme, today: dt.date | None = None) -> list[Benefit]:
+    """Benefits stated as current: not superseded, and (given ``today``) their own deadline not passed."""
+    return [b for b in scheme.benefits if b.current_on(today)]
+
+
+def caution(facts: Facts) -> str | None:
+    """One plain line when a fact rests on unofficial sources, else ``None``."""
+    scheme = facts.scheme
+    if scheme.unofficial or any(is_unofficial(b.text) or is_unofficial(b.condition)
+                                for b in current_benefits(scheme, facts.today)):
+        return messages.UNOFFICIAL_CAUTION
+    return None
+
+
+# --- footers and cards -------------------------------------------------------------
 def source_lines(scheme: Scheme) -> list[str]:
     """「來源：…（資料日期…）」 and, for unofficial facts, the caution."""
     titles = list(dict.fromkeys(source_title(ref) for ref in scheme.sources))[:2]
     lines = [f"{SOURCE_LABEL}{'、'.join(titles)}（資料日期{data_date(scheme)}）"]
     if scheme.unofficial:
-        said = any("非官方" in title for title in titles)  # the title already says so: say it once
-        lines.append("請以官方公告為準。" if said else "部分內容來自非官方資料，請以官方公告為準。")
+        lines.append(messages.UNOFFICIAL_CAUTION)
     return lines
 
 
@@ -77,8 +162,7 @@ def footer(facts: Facts) -> str:
     lines = source_lines(facts.scheme)
     if facts.contacts:
         first = facts.contacts[0]
-        hours = f"（{first.hours}）" if first.hours else ""
-        lines.append(f"洽詢：{first.name} {first.phone}{hours}")
+        lines.append(f"洽詢：{first.name} {first.phone}")
     return fit("\n".join(lines))
 
 
@@ -86,7 +170,8 @@ def scheme_card(facts: Facts) -> dict[str, object]:
     """The footer as a card for the web chat (a socket.io ``custom`` payload; other channels get the text)."""
     lines = source_lines(facts.scheme)
     card: dict[str, object] = {"type": "scheme_card", "scheme": facts.scheme.id, "title": facts.scheme.name,
-                               "status": SCHEME_STATUS_LABELS[facts.status.value], "lines": lines}
+                               "status": SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value),
+                               "lines": lines}
     if facts.contacts:
         first = facts.contacts[0]
         lines.append(f"洽詢：{first.name}")
@@ -94,18 +179,20 @@ def scheme_card(facts: Facts) -> dict[str, object]:
     return card
 
 
+# --- answers -----------------------------------------------------------------------
 def ended_notice(facts: Facts) -> str:
     scheme = facts.scheme
     if scheme.status_basis == "end" and scheme.end:
-        text = f"「{scheme.name}」已於{roc_date(scheme.end, gregorian=True)}截止，目前無法申請。"
+        text = f"「{scheme.name}」已經截止，受理到{roc_date(scheme.end, gregorian=True)}為止，目前無法申請。"
     elif scheme.status_basis == "period" and scheme.period:
-        text = f"「{scheme.name}」的計畫期間（{scheme.period.label}）已於{roc_date(scheme.period.end)}結束，目前無法申請。"
+        text = f"「{scheme.name}」已經結束：計畫期間（{scheme.period.label}）已於{roc_date(scheme.period.end)}結束，目前無法申請。"
     else:
         text = f"「{scheme.name}」已經結束，目前無法申請。"
-    if scheme.end_note:
-        text += f"（{scheme.end_note}）"
+    note = for_callers(scheme.end_note) if scheme.end_note else ""
+    if note and len(note) <= 60:
+        text += f"（{note}）"
     if facts.alternative:
-        text += f"目前可改洽「{facts.alternative.name}」：{facts.alternative.summary}"
+        text += f"目前可改洽「{facts.alternative.name}」：{for_callers(facts.alternative.summary)}"
     else:
         text += "目前沒有查到直接替代的措施，歡迎來電詢問其他資源。"
     return fit(text)
@@ -117,80 +204,233 @@ def unknown_notice(facts: Facts) -> str:
     return f"（以上為{data_date(facts.scheme)}的資料，目前是否仍受理，請洽{where}。）"
 
 
-def attribute_answer(facts: Facts, attribute: str | None) -> list[str]:
+def attribute_answer(facts: Facts, attribute: str | None, cite: bool = True) -> list[str]:
     """Answer ``attribute`` of the scheme (or an overview when it is ``None``), then the footer."""
+    return answer(facts, (attribute,) if attribute else (), cite=cite)
+
+
+def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None = None, cite: bool = True,
+           why: tuple[str, ...] = (), text: str = "", history: bool = False) -> list[str]:
+    """The bubbles answering ``attributes`` of one scheme (an overview when none), then, if ``cite``, the footer.
+
+    ``why`` are the reasons it fits what the caller said (「員工8人，在30人以下」), said first.
+    ``text`` is the question: the record's statements that share its words (「簡化書表」 for
+    「借80萬要寫計畫書嗎」) are added, and answer it when no attribute was recognised.
+    An ended scheme is answered as ended first; with ``history`` (the caller named it
+    exactly, so there is no doubt which one), a figure asked about it follows, marked as
+    what applied before it closed.
+    """
+    details = matching_statements(facts.scheme, text, attributes, today=facts.today)
     if facts.status is Status.ENDED:
-        return [ended_notice(facts), footer(facts)]
-    body = _attribute_text(facts, attribute) if attribute else overview(facts)
-    if facts.status is Status.NOT_STARTED and facts.scheme.start:
-        body = f"（此措施自{roc_date(facts.scheme.start)}起受理）" + body
-    if facts.status is Status.UNKNOWN:
-        notice = unknown_notice(facts)
-        return [fit(body, BUBBLE_MAX - len(notice)) + notice, footer(facts)]
-    return [fit(body), footer(facts)]
+        bubbles = [ended_notice(facts)]
+        asked = [a for a in attributes if a not in ("status", "deadline")]
+        if history and (asked or details):
+            before = _attributes_text(facts, tuple(asked), purpose, details, missing_ok=False) if asked else "；".join(details)
+            if before:
+                bubbles.append(fit(messages.before_it_ended(before)))
+    else:
+        if attributes:
+            body = _attributes_text(facts, attributes, purpose, details)
+        elif details:
+            body = f"「{facts.scheme.name}」：" + "；".join(details) + "。"
+        else:
+            body = overview(facts)
+        if facts.status is Status.NOT_STARTED and facts.scheme.start:
+            body = f"（此措施自{roc_date(facts.scheme.start)}起受理）" + body
+        if why:
+            body = messages.fits_because("、".join(why[:2])) + body
+        line = caution(facts)
+        if line and not cite and line not in body:
+            body += "\n" + line
+        if facts.status is Status.UNKNOWN:
+            notice = unknown_notice(facts)
+            body = fit(body, BUBBLE_MAX - len(notice)) + notice
+        bubbles = [fit(body)]
+    return [*bubbles, footer(facts)] if cite else bubbles
 
 
-def _attribute_text(facts: Facts, attribute: str) -> str:
+def _phone(facts: Facts) -> str:
+    return facts.contacts[0].phone if facts.contacts else messages.HOTLINE
+
+
+def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | None, details: list[str] = (),
+                     missing_ok: bool = True) -> str:
+    """One line per attribute asked (「利率：…」「額度：…」), the matching details, then what the records do not say."""
+    name = facts.scheme.name
+    known: list[tuple[str, str]] = []
+    missing: list[str] = []
+    for attribute in dict.fromkeys(attributes):
+        parts = list(dict.fromkeys(attribute_parts(facts, attribute, purpose)))
+        if parts:
+            label = ATTRIBUTE_LABELS.get(attribute, "資訊")
+            if attribute == "deadline" and facts.scheme.period and not facts.scheme.end:
+                label = "適用期間"  # a programme period, not an application deadline
+            known.append((label, "；".join(parts)))
+        else:
+            missing.append(attribute)
+    said = "".join(text for _, text in known)
+    extra = [d for d in details if d not in said]
+    if extra:
+        known.append(("相關說明", "；".join(extra)))
+    if len(known) == 1:
+        lines = [f"「{name}」的{known[0][0]}：{known[0][1]}。"]
+    elif known:
+        lines = [f"「{name}」：", *(f"・{label}：{text}。" for label, text in known)]
+    else:
+        lines = []
+    if missing_ok:
+        lines += [missing_text(facts, attribute) for attribute in missing]
+    return fit("\n".join(lines))
+
+
+# Words too common in questions to say which statement of a record answers one.
+_COMMON_PAIRS = frozenset("申請 可以 請問 多少 什麼 怎麼 如何 貸款 補助 我們 公司 一下 是不 不是 有沒 沒有 這個 那個 現在 目前 還有 可不 以申 的話 想問 知道 需要 要不 一個 時候".split())
+
+
+def matching_statements(scheme: Scheme, text: str, attributes: tuple[str, ...] = (), limit: int = 2,
+                        today: dt.date | None = None) -> list[str]:
+    """The record's statements (benefits, eligibility, how to apply, notes) sharing the most words with ``text``.
+
+    Words of the scheme's own name are left out (they say which scheme, not which detail);
+    a statement needs two shared character pairs or a shared figure to count.
+    """
+    if not text:
+        return []
+    name_pairs = {p for n in scheme.names() for p in _pairs(n)}
+    wanted = {p for p in _pairs(text) if p not in name_pairs and p not in _COMMON_PAIRS}
+    figures = set(re.findall(r"\d+(?:\.\d+)?(?:萬|%|成|年|個月|人)", text.replace(",", "")))
+    if not wanted and not figures:
+        return []
+    scored = []
+    for position, statement in enumerate(_statements(scheme, today)):
+        plain = statement.replace(",", "")
+        score = len(wanted & set(_pairs(statement))) + 2 * sum(1 for f in figures if f in plain)
+        if score >= 2:
+            scored.append((-score, position, statement))
+    return [statement for _, _, statement in sorted(scored)[:limit]]
+
+
+def _statements(scheme: Scheme, today: dt.date | None = None) -> list[str]:
+    """Everything a record says, one statement each, for callers."""
+    out = [_with_condition(b) for b in current_benefits(scheme, today)]
+    out += [for_callers(t) for t in scheme.eligibility.get("other") or []]
+    if scheme.how_to_apply:
+        out += [for_callers(c) for c in re.split(r"[；。]", scheme.how_to_apply) if c.strip()]
+    if scheme.end_note:
+        out += [for_callers(c) for c in re.split(r"[；。]", scheme.end_note) if c.strip()]
+    out += [for_callers(c) for c in re.split(r"[；。]", scheme.summary) if c.strip()]
+    return [s for s in dict.fromkeys(out) if s]
+
+
+def _pairs(text: str) -> list[str]:
+    chars = re.findall(r"[0-9a-zA-Z\u3400-\u9fff]", text)
+    return ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
+
+
+def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None) -> list[str]:
+    """The record's statements for one attribute (empty when the records do not say)."""
+    scheme = facts.scheme
+    if attribute in ATTRIBUTE_KINDS:
+        benefits = [b for b in current_benefits(scheme, facts.today) if b.kind in ATTRIBUTE_KINDS[attribute]]
+        if not benefits and attribute in ("guarantee_ratio", "subsidy_ratio"):
+            other = "subsidy_ratio" if attribute == "guarantee_ratio" else "guarantee_ratio"
+            benefits = [b for b in current_benefits(scheme, facts.today) if b.kind == other]
+        if purpose:  # the loan term for equipment first when the caller is buying equipment
+            benefits.sort(key=lambda b: purpose not in (b.condition or b.text))
+        return [_with_condition(b) for b in benefits]
+    if attribute == "deadline":
+        return [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
+    if attribute == "status":
+        return [f"{SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value)}，{deadline_text(scheme)}"]
+    if attribute == "eligibility":
+        return eligibility_parts(scheme)
+    if attribute == "start":
+        return [f"自{roc_date(scheme.start, gregorian=True)}起實施"] if scheme.start else []
+    if attribute == "documents":
+        return [for_callers(d) for d in scheme.documents]
+    if attribute == "how_to_apply":
+        return [for_callers(scheme.how_to_apply)] if scheme.how_to_apply else []
+    if attribute == "contact":
+        return [contact_line(c) for c in facts.contacts[:3]]
+    return []
+
+
+def missing_text(facts: Facts, attribute: str) -> str:
+    """「目前資料沒有…」 and how to find out: for documents, how to apply and whom to call."""
     scheme = facts.scheme
     label = ATTRIBUTE_LABELS.get(attribute, "資訊")
-    if attribute == "deadline" and scheme.period and not scheme.end:
-        label = "適用期間"  # a programme period, not an application deadline
-    parts: list[str] = []
-    if attribute in ATTRIBUTE_KINDS:
-        parts = [_with_condition(b) for b in current_benefits(scheme, facts.today) if b.kind in ATTRIBUTE_KINDS[attribute]]
-    elif attribute == "deadline":
-        parts = [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
-    elif attribute == "eligibility":
-        parts = list(scheme.eligibility.get("other") or [])
-    elif attribute == "documents":
-        parts = list(scheme.documents)
-    elif attribute == "how_to_apply":
-        parts = [scheme.how_to_apply] if scheme.how_to_apply else []
-    elif attribute == "contact":
-        parts = [f"{c.name} {c.phone}" for c in facts.contacts[:3]]
-    if not parts:
-        # an unknown-status answer ends with the line to ask; do not say it twice
-        ask = "" if facts.status is Status.UNKNOWN else "，建議直接來電確認"
-        return f"目前資料中沒有「{scheme.name}」的{label}資訊{ask}。"
-    return f"「{scheme.name}」的{label}：" + "；".join(parts) + "。"
+    if attribute == "documents":
+        forms = [for_callers(b.text) for b in current_benefits(scheme, facts.today) if re.search(r"書表|表格|計畫書|評分表", b.text)]
+        how = for_callers(scheme.how_to_apply) if scheme.how_to_apply else ""
+        return fit(messages.no_documents(scheme.name, "；".join(forms), how, _phone(facts)), 200)
+    # an unknown-status answer ends with the line to ask (unknown_notice): do not say it twice
+    return messages.no_fact(scheme.name, label, None if facts.status is Status.UNKNOWN else _phone(facts))
 
 
-def _with_condition(benefit: Benefit) -> str:
-    """The source's wording, with its condition when the wording does not already carry it."""
-    condition = benefit.condition
-    if condition and condition not in benefit.text and benefit.text not in condition and len(condition) <= 30:
-        return f"{benefit.text}（{condition}）"
-    return benefit.text
+def eligibility_parts(scheme: Scheme) -> list[str]:
+    rules = scheme.eligibility
+    parts = []
+    if rules.get("max_employees") is not None:
+        parts.append(f"員工{rules['max_employees']}人以下")
+    if rules.get("min_employees") is not None:
+        parts.append(f"員工{rules['min_employees']}人以上")
+    if rules.get("industries"):
+        parts.append("適用" + "、".join(rules["industries"]))
+    parts += [for_callers(t) for t in rules.get("other") or []]
+    return [p for p in parts if p][:6]
 
 
-def current_benefits(scheme: Scheme, today: dt.date | None = None) -> list[Benefit]:
-    """Benefits stated as current: not superseded, and (given ``today``) their own deadline not passed."""
-    return [b for b in scheme.benefits if b.current_on(today)]
+def contact_line(contact: Contact) -> str:
+    """「名稱 電話（服務時間）網址」 for one line."""
+    text = f"{contact.name} {contact.phone}"
+    if contact.hours:
+        text += f"（{contact.hours}）"
+    if contact.url:
+        text += f" {contact.url}"
+    return text
+
+
+def contacts_answer(contacts: list[Contact]) -> str:
+    """An answer to 「…的電話」 for an organisation: each of its lines."""
+    return fit(messages.CONTACTS_INTRO + "\n".join(contact_line(c) for c in contacts))
 
 
 def deadline_text(scheme: Scheme) -> str:
     """Until when: the end date, the programme period (a period is not an application deadline), or the note."""
+    note = for_callers(scheme.end_note) if scheme.end_note else ""
+    if not scheme.end and scheme.period:
+        return f"{scheme.period.label}（{note}）" if note and len(note) <= 40 else scheme.period.label
     if scheme.end:
         text = f"受理至{roc_date(scheme.end, gregorian=True)}"
-    elif scheme.period:
-        text = scheme.period.label
-    else:
-        return scheme.end_note or ("持續受理" if scheme.status_basis == "standing" else "截止日期未公布")
-    return f"{text}（{scheme.end_note}）" if scheme.end_note else text
+        # Only what the note adds to the date: 「或至經費用罄為止」, not the date again.
+        extra = next((re.sub(r"^[（(]?(註[:：])?|[）)]$", "", c) for c in re.split(r"[；;，]", note)
+                      if re.search(r"用罄|用盡|額滿|為止", c) and not re.search(r"\d+年\d+月", c)), "")
+        return f"{text}（{extra}）" if extra and len(extra) <= 40 else text
+    return note or ("持續受理" if scheme.status_basis == "standing" else "截止日期未公布")
 
 
 def overview(facts: Facts) -> str:
-    """Scheme card: who, how much, until when, how to apply."""
+    """Scheme card: who, how much, until when, how to apply; no figure said twice."""
     scheme = facts.scheme
-    lines = [f"【{scheme.name}】{scheme.summary}"]
-    amounts = [b.text for b in current_benefits(scheme, facts.today) if b.kind in ATTRIBUTE_KINDS["max_amount"]][:1]
-    if amounts:
+    summary = for_callers(scheme.summary)
+    lines = [f"【{scheme.name}】{summary}"]
+    amounts = [figure(b) for b in current_benefits(scheme, facts.today) if b.kind in ATTRIBUTE_KINDS["max_amount"]][:1]
+    if amounts and not _said(amounts[0], summary):
         lines.append(f"額度：{amounts[0]}")
-    if scheme.end or scheme.period or scheme.end_note or facts.status is not Status.UNKNOWN:
-        lines.append(f"期限：{deadline_text(scheme)}")  # unknown and undated: the notice after it says so
+    deadline = deadline_text(scheme)
+    undated_unknown = facts.status is Status.UNKNOWN and not (scheme.end or scheme.period or scheme.end_note)
+    if not undated_unknown and deadline not in summary and not _said(deadline, summary):
+        lines.append(f"期限：{deadline}")
     if scheme.how_to_apply:
-        lines.append(f"申請：{fit(scheme.how_to_apply, 80)}")
+        lines.append(f"申請：{fit(for_callers(scheme.how_to_apply), 80)}")
     return fit("\n".join(lines))
+
+
+def _said(text: str, already: str) -> bool:
+    """Whether the figures of ``text`` are all in ``already`` (so the line would repeat it)."""
+    numbers = re.findall(r"\d[\d,.]*", text)
+    plain = already.replace(",", "")
+    return bool(numbers) and all(n.replace(",", "").rstrip(".") in plain for n in numbers)
 
 
 def button_title(scheme: Scheme, limit: int = 20) -> str:

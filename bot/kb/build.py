@@ -83,7 +83,24 @@ def _fill(db: sqlite_utils.Database, knowledge: Knowledge) -> None:
     segmenter = Segmenter(n["name"] for n in names)
     db["scheme_text"].insert_all(
         ({"id": s.id, "name": segmenter.index_text(s.name), "aliases": segmenter.index_text(" ".join(s.aliases)),
-          "summary": segmenter.index_text(s.summary)} for s in schemes),
+          "summary": segmenter.index_text(s.summary),
+          "benefits": segmenter.index_text(" ".join(b.text for b in s.benefits if not b.superseded)),
+          "eligibility": segmenter.index_text(eligibility_text(s))} for s in schemes),
         pk="id",
     )
-    db["scheme_text"].enable_fts(["name", "aliases", "summary"], fts_version="FTS5", create_triggers=False)
+    db["scheme_text"].enable_fts(list(SCHEME_TEXT_COLUMNS), fts_version="FTS5", create_triggers=False)
+    db["contact_text"].insert_all(
+        ({"id": c.id, "name": segmenter.index_text(c.name)} for c in knowledge.contacts.values()), pk="id")
+    db["contact_text"].enable_fts(["name"], fts_version="FTS5", create_triggers=False)
+
+
+# The FTS5 columns of scheme_text, in order, with their bm25 weights (bot.kb.query, bot.kb.resolve):
+# a word of the name or an alias says far more about which scheme is meant than one of its texts.
+SCHEME_TEXT_COLUMNS = {"name": 10.0, "aliases": 8.0, "summary": 1.5, "benefits": 1.0, "eligibility": 0.5}
+
+
+def eligibility_text(scheme: Scheme) -> str:
+    """The eligibility rules as words (industries, purposes, the original wording) for the index."""
+    rules = scheme.eligibility
+    words = [*(rules.get("industries") or []), *(rules.get("purposes") or []), *(rules.get("other") or [])]
+    return " ".join(str(w) for w in words)

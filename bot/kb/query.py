@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock, SystemClock
+from bot.kb.build import SCHEME_TEXT_COLUMNS
 from bot.kb.records import Benefit, Contact, Period, Scheme, SourceRef
 from bot.kb.segment import Segmenter, fts_query
 
@@ -26,6 +27,7 @@ from bot.kb.segment import Segmenter, fts_query
 # (seed 000, 114/12/23; knowledge/contacts.yml says why).
 DEFAULT_CONTACT = "mashangban_0800_280_280"
 TARIFF_CONTACT = DEFAULT_CONTACT
+BM25_WEIGHTS = ", ".join(str(w) for w in SCHEME_TEXT_COLUMNS.values())
 
 
 class KnowledgeBaseMissing(FileNotFoundError):
@@ -188,7 +190,7 @@ class KnowledgeBase:
             rows = db.execute(
                 "select schemes.* from scheme_text_fts join scheme_text on scheme_text.rowid = scheme_text_fts.rowid "
                 "join schemes on schemes.id = scheme_text.id "
-                "where scheme_text_fts match ? order by bm25(scheme_text_fts, 10.0, 8.0, 1.0) limit ?",
+                f"where scheme_text_fts match ? order by bm25(scheme_text_fts, {BM25_WEIGHTS}) limit ?",
                 (fts_query(words), limit * 3),
             ).fetchall()
             found = named + [s for s in (self._scheme(db, r) for r in rows) if s.id not in {n.id for n in named}]

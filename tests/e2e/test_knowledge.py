@@ -88,7 +88,7 @@ def test_fact_question_is_answered_with_the_records_figure_source_and_phone(stac
 
 def test_ended_scheme_names_the_current_alternative(stack):
     reply = texts(say(stack.rasa_url, sender(), "疫後振興貸款的額度"))
-    assert "已於114年10月31日（2025/10/31）截止" in reply
+    assert "已經截止，受理到114年10月31日（2025/10/31）為止" in reply
     assert "目前可改洽「30人以下中小微企業優惠貸款」" in reply
 
 
@@ -131,9 +131,9 @@ def test_injection_like_text_is_just_text(stack, text):
 @pytest.mark.parametrize(
     ("question", "in_2023", "in_2026"),
     [
-        ("9人以下製造業升級轉型補助補助多少", "每案上限300萬元", "已於112年12月20日（2023/12/20）截止"),
-        ("以大帶小補助上限多少", "已於112年11月30日（2023/11/30）截止", "已於112年11月30日（2023/11/30）截止"),
-        ("疫後振興貸款最高可以貸多少", "3,500萬", "已於114年10月31日（2025/10/31）截止"),
+        ("9人以下製造業升級轉型補助補助多少", "每案上限300萬元", "已經截止，受理到112年12月20日（2023/12/20）為止"),
+        ("以大帶小補助上限多少", "已經截止，受理到112年11月30日（2023/11/30）為止", "已經截止，受理到112年11月30日（2023/11/30）為止"),
+        ("疫後振興貸款最高可以貸多少", "3,500萬", "已經截止，受理到114年10月31日（2025/10/31）為止"),
     ],
 )
 def test_expiry_follows_the_clock(stack, stack_in_2023, question, in_2023, in_2026):

@@ -27,7 +27,7 @@ def test_attribute_answer_uses_the_records_wording_then_source_and_phone(fixture
 
 def test_ended_scheme_is_answered_as_ended_with_date_and_alternative(fixture_db):
     bubbles = attribute_answer(facts(kb_on(fixture_db, "2026-11-23"), "old_subsidy"), "max_amount")
-    assert "已於112年12月20日（2023/12/20）截止" in bubbles[0]
+    assert "已經截止，受理到112年12月20日（2023/12/20）為止" in bubbles[0]
     assert "中小微企業多元發展專案貸款" in bubbles[0]
     assert "300萬元" not in bubbles[0]
 
@@ -39,7 +39,7 @@ def test_before_its_end_the_same_scheme_answers_the_figure(fixture_db):
 
 def test_a_missing_fact_is_said_to_be_unknown_with_the_phone(fixture_db):
     bubbles = attribute_answer(facts(kb_on(fixture_db, "2026-11-23"), "micro_loan"), "documents")
-    assert "目前資料中沒有" in bubbles[0] and "應備文件" in bubbles[0]
+    assert "目前資料沒有" in bubbles[0] and "應備文件" in bubbles[0]
     assert "0800-280-280" in bubbles[1]
 
 

@@ -1,0 +1,617 @@
+"""The one resolver: which scheme, benefit or contact a question is about, with scores and reasons.
+
+Used by the answer action, triage, the console's scheme card and ``python -m bot kb ask``,
+so every surface ranks the same way and tests (and the ops page) can show why.
+
+A candidate's score adds up independent pieces of evidence, each leaving a reason:
+
+- the scheme entity, or a name/alias written in the text (the strongest evidence);
+- FTS5 BM25 over jieba words and character bigrams of names, aliases, summaries,
+  benefit texts and eligibility (bot/kb/build.py), scaled against the best match;
+- the attribute asked: a 保證成數 question favours records with a guarantee benefit;
+- what the caller told us (employees, industry, purpose, disaster): a stated fact that
+  rules a scheme out pulls it down, each fitting fact pushes it up;
+- the conversation's current scheme (a follow-up that names nothing else);
+- the predicted hotline category.
+
+Ended schemes stay candidates (a caller naming one must hear that it ended), but a
+question that does not name a scheme prefers open ones, and a scheme whose status
+is not "open" is never offered as open.
+
+:meth:`Resolution.decision` answers when the best candidate is clearly ahead
+(:data:`MARGIN`) and otherwise asks which of the best two or three is meant.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+from bot.kb.query import BM25_WEIGHTS, KnowledgeBase, Profile, Status, fit
+from bot.kb.records import Contact, Scheme
+from bot.kb.segment import fts_query
+from bot.nlu.gazetteer import COUNTIES
+from bot.nlu.normaliser import normalise as _normalise
+from bot.nlu.numerals import find_numbers
+
+# Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律).
+_HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"))
+
+
+@lru_cache(maxsize=512)
+def normalise(text: str) -> str:
+    """The NLU's normalisation (簡→繁, width) and common homophone typos, once per text."""
+    text = _normalise(text)
+    for pattern, word in _HOMOPHONES:
+        text = pattern.sub(word, text)
+    return text
+
+
+# --- the decision thresholds -------------------------------------------------------
+# Chosen on tests/qa/qa.yml (make eval-qa, reports/qa.md): a name or alias in the text
+# scores NAMED (+ length), the best text match TEXT_MAX. An answer needs the best candidate
+# MIN_SCORE or more and MARGIN ahead of the next; below that the bot asks which one.
+NAMED = 10.0
+TEXT_MAX = 6.0
+MIN_SCORE = 4.0
+MARGIN = 2.0
+ASK_AT_MOST = 3
+# A name written approximately (most of its characters) scores up to APPROX.
+APPROX = 7.0
+APPROX_COVERAGE = 0.7
+APPROX_PAIRS = 0.5
+RUN = 6          # characters in a row shared with a name: 「智慧化低碳化」
+# Approximate names this close count as sure (an ended scheme's old figures may then be quoted).
+SURE_COVERAGE = 0.85
+SURE_RUN = 8
+OFFERED = 4.0    # a scheme the bot just offered as a button, when the caller answers in words
+_CONTENT = re.compile(r"[0-9a-z\u3400-\u9fff]")
+
+# What callers ask, by attribute (values are benefit kinds or record fields, as the
+# attribute entity's). Patterns, not word lists: 「分幾年還」「借幾年」 are a loan term,
+# 「申請到什麼時候」 a deadline. Order matters only for display.
+ATTRIBUTE_PATTERNS: dict[str, str] = {
+    "interest_subsidy": r"利息補貼|補貼利息|貼息|息補|補貼利率|利率補貼|減碼|利息減免|補貼多少利|補.{0,2}利息|利息.{0,2}補",
+    "interest_rate": r"利率|利律|力率|利息(?!補貼|減免)|年息|幾趴|幾%|多少%",
+    "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少",
+    "guarantee_ratio": r"保證成數|信保成數|成數|保證幾成|[保信].{0,3}幾成",
+    "subsidy_ratio": r"補助比例|補助幾成|補幾成|自籌|比例",
+    "guarantee_fee": r"手續費|保證費|保費",
+    "loan_term": r"[借貸還攤分]幾年|幾年[還期]|還款期|貸款期[間限]|年限|多少年|多久[還攤]|攤還|最長.{0,6}年|[還攤]多久|還款年",
+    "grace_period": r"寬限",
+    "tax_deduction_rate": r"減除|抵減率|抵稅|減稅|抵多少",
+    "deadline": r"截止|到什麼時候|到何時|到哪天|什麼時候[前截結]|期限(?!多長)|最後一天|受理到|申請到|幾號前|到期",
+    "status": r"還[能可]以?申請|還有[嗎沒在]|還在|有在受理|受理中|還能用|還可以辦|結束了|停辦|還有效|還辦",
+    "documents": r"文件|準備什麼|要準備|附件|證明|書表|表格|資料要|帶什麼|計畫書",
+    "how_to_apply": r"怎麼申請|如何申請|申請方式|去哪|哪裡[辦申]|流程|申辦|怎麼辦理|向誰申請|找哪|窗口|哪家銀行|怎麼[借貸]",
+    "contact": r"電話|專線|打給|聯絡|聯繫|幾號|找誰|客服|窗口|網址|網站",
+    "eligibility": r"資格|條件|誰可以|符合|適用|對象|能不能申請|[可能]以?申請.{0,24}[嗎嘛]|可不可以申請|有沒有資格|限制|年齡|幾歲|歲"
+                   r"|什麼行業|哪些行業|外國人|出資|上課|課程|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
+    "start": r"什麼時候開始|開始實施|開始受理|開始申請|何時開始|幾時開始|上路|實施日",
+}
+_ATTRIBUTE_RES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in ATTRIBUTE_PATTERNS.items()}
+# Attributes that may share benefit kinds: a 「幾成」 about a grant is its subsidy ratio.
+RELATED = {"guarantee_ratio": ("subsidy_ratio",), "subsidy_ratio": ("guarantee_ratio",),
+           "interest_rate": ("interest_subsidy",), "interest_subsidy": ("interest_rate",)}
+# The benefit kinds that answer each attribute (the rest are record fields).
+ATTRIBUTE_KINDS: dict[str, tuple[str, ...]] = {
+    "max_amount": ("max_amount", "subsidy_amount", "subsidy_per_company", "subsidy_per_person", "points"),
+    "tax_deduction_rate": ("tax_deduction_rate",), "subsidy_ratio": ("subsidy_ratio",),
+    "interest_rate": ("interest_rate",), "interest_subsidy": ("interest_subsidy",),
+    "guarantee_ratio": ("guarantee_ratio",), "guarantee_fee": ("guarantee_fee",),
+    "loan_term": ("loan_term",), "grace_period": ("grace_period",),
+}
+
+# What the money is for (Profile.purpose, the values of eligibility.purposes).
+PURPOSE_PATTERNS = {
+    "週轉": r"週轉|周轉|薪水|發薪|房租|進貨|原料|撐過|周轉金|營運資金|現金",
+    "設備": r"設備|機器|機台|烤箱|冷凍|生財|廠房|裝潢|買車|車輛|購置",
+    "研發": r"研發|開發新產品|新技術",
+    "數位轉型": r"數位轉型|ERP|POS|電商|上雲|雲端|AI",
+    "災後復原": r"災後|復原|復舊|重建",
+    "外銷": r"外銷|出口|海外|國外",
+    "節能": r"節能|省電|減碳",
+}
+_PURPOSE_RES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in PURPOSE_PATTERNS.items()}
+
+# Words that make a message a hotline question even when the intent model says otherwise.
+HOTLINE_WORDS = re.compile(
+    r"貸款|借錢|借款|融資|信保|補助|補貼|津貼|獎勵|關稅|紓困|協商|展延|還款|SBIR|研發|數位轉型|颱風|地震|水災|災害|受災"
+    r"|減稅|抵減|減除|申請|政府|利率|利息|額度|馬上辦|專線", re.IGNORECASE)
+
+# Organisations callers name by a short form, and the word their contact records carry.
+# Naming conventions, not facts: the phone numbers stay in knowledge/contacts.yml.
+ORGANISATIONS: dict[str, tuple[str, ...]] = {
+    "信用保證基金": ("信保基金", "信用保證基金", "中小信保", "信保中心"),
+    "聯輔基金會": ("聯輔基金會", "聯輔", "聯合輔導"),
+    "馬上辦服務中心": ("馬上辦", "0800專線", "服務中心", "中企署專線", "免付費專線"),
+    "SBIR": ("SBIR辦公室", "SBIR計畫辦公室", "SBIR專案辦公室"),
+    "生產力中心": ("生產力中心", "中國生產力中心", "CPC"),
+    "外貿協會": ("外貿協會", "貿協", "貿易協會", "TAITRA"),
+    "產業競爭力發展中心": ("產業競爭力發展中心", "產發中心"),
+    "產業競爭力輔導團": ("產業競爭力輔導團", "輔導團"),
+    "工業技術研究院": ("工研院", "工業技術研究院", "ITRI"),
+    "塑膠工業技術發展中心": ("塑膠中心", "塑膠工業技術發展中心"),
+    "鞋技中心": ("鞋技中心", "鞋類暨運動休閒科技研發中心"),
+    "台灣經濟研究院": ("台經院", "臺經院", "台灣經濟研究院"),
+    "中衛發展中心": ("中衛", "中衛發展中心", "中衛中心"),
+    "新創總會": ("新創總會",),
+    "中華民國管理科學學會": ("管科會", "管理科學學會"),
+    "貿易局": ("貿易局", "貿易署"),
+    "工業局": ("工業局", "產業發展署", "產發署"),
+    "商業司": ("商業司", "商業署"),
+}
+
+
+# A figure the caller quotes (「那個2.22%」) that a record states; the kind of measure named.
+FIGURE = 2.5
+PRODUCT = 1.5
+_QUOTED_FIGURE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|％|趴|萬|億|成)")
+PRODUCT_WORDS = {"貸款": r"貸款|借錢|借款|融資|貸", "補助": r"補助|補貼|津貼|獎勵|援助", "減稅": r"減稅|抵減|減除|租稅|稅",
+                 "保證": r"保證|信保"}
+_NAME_PRODUCT = {"貸款": r"貸款|融資", "補助": r"補助|補貼|獎勵|援助金", "減稅": r"減除|抵減|緩課|稅", "保證": r"保證|信保"}
+
+
+def _counties(plain: str) -> list[str]:
+    """The counties named in the text, as record names write them (臺北市 → 臺北)."""
+    found = []
+    for canonical, spellings in COUNTIES.items():
+        if any(normalise(w) in plain for w in spellings):
+            found.append(canonical.rstrip("市縣"))
+    return found
+
+
+_YOUTH = re.compile(r"青年|青創|年輕|創業|新創|歲|剛成立|新設立")
+_TARIFF = re.compile(r"關稅|美國|川普|對等|出口|外銷|訂單|匯率|避險|貿易")
+_DISASTER = re.compile(r"災|颱風|地震|淹|水災|豪雨|堰塞湖|火災|土石流")
+
+
+def _audience(scheme: Scheme) -> str | None:
+    """Whom a scheme is only for: young founders, tariff-hit or disaster-hit firms (``None``: anyone)."""
+    rules = scheme.eligibility
+    if rules.get("min_age") or rules.get("max_age"):
+        return "青年創業"
+    if scheme.category == "us_tariff":
+        return "美國關稅影響"
+    if rules.get("disaster_hit") or scheme.category == "disaster":
+        return "受災"
+    return None
+
+
+_AUDIENCE_WORDS = {"青年創業": _YOUTH, "美國關稅影響": _TARIFF, "受災": _DISASTER}
+
+
+def _mentions(audience: str, question: Question) -> bool:
+    if audience == "受災" and question.profile.disaster_hit:
+        return True
+    if audience == "美國關稅影響" and question.category == "us_tariff":
+        return True
+    return bool(_AUDIENCE_WORDS[audience].search(normalise(question.text)))
+
+
+def fit_reasons(scheme: Scheme, profile: Profile) -> tuple[str, ...]:
+    """Why ``scheme`` fits what the caller said, for the answer (「員工8人，在30人以下」「用途是週轉」)."""
+    rules = scheme.eligibility
+    reasons = []
+    if profile.employees is not None and rules.get("max_employees") is not None \
+            and profile.employees <= rules["max_employees"]:
+        reasons.append(f"員工{profile.employees}人，在{rules['max_employees']}人以下")
+    if profile.purpose and profile.purpose in (rules.get("purposes") or []):
+        reasons.append(f"用途是{profile.purpose}")
+    return tuple(reasons)
+
+
+def attributes_in(text: str) -> tuple[str, ...]:
+    """Every attribute the text asks about, in :data:`ATTRIBUTE_PATTERNS` order."""
+    plain = normalise(text)
+    found = [name for name, pattern in _ATTRIBUTE_RES.items() if pattern.search(plain)]
+    if "interest_subsidy" in found and "interest_rate" in found and not re.search(r"利率(?!補貼)", plain):
+        found.remove("interest_rate")  # 「利息補貼」 alone is not a rate question
+    if "loan_term" in found and "max_amount" in found and not re.search(
+            r"額度|多少錢|[借貸領拿]多少|上限|金額|幾萬", plain):
+        found.remove("max_amount")  # 「最長可以分幾年」: 最 belongs to the term
+    if "contact" in found and "how_to_apply" in found and re.fullmatch(r".*(窗口).*", plain) and not re.search(
+            r"怎麼|如何|流程|申辦", plain):
+        found.remove("how_to_apply")
+    return tuple(found)
+
+
+def purpose_in(text: str) -> str | None:
+    plain = normalise(text)
+    return next((name for name, pattern in _PURPOSE_RES.items() if pattern.search(plain)), None)
+
+
+def is_hotline_question(text: str) -> bool:
+    return bool(HOTLINE_WORDS.search(normalise(text)))
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What the resolver knows: the text and the conversation around it."""
+
+    text: str
+    attributes: tuple[str, ...] = ()
+    scheme: str | None = None          # the scheme entity
+    current: str | None = None         # the conversation's scheme slot
+    profile: Profile = field(default_factory=Profile)
+    category: str | None = None        # the predicted hotline category, if any
+    followup: bool = False             # the intent says the message continues the topic
+    offered: tuple[str, ...] = ()      # schemes the bot last offered to choose from
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    kind: str                          # "scheme" or "contact"
+    id: str
+    score: float
+    reasons: tuple[str, ...]
+    named: bool = False                # named in the text (exactly or approximately) or by the entity
+    exact: bool = False                # named exactly: the entity, a name or an alias
+    status: str | None = None          # schemes: Status value today
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """``answer`` holds the candidates to answer (one, or each scheme named); ``ask`` those to choose from."""
+
+    answer: tuple[Candidate, ...] = ()
+    ask: tuple[Candidate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    question: Question
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    def decision(self) -> Decision:
+        """Answer when the best candidate is clearly ahead, else ask among the best two or three."""
+        if not self.candidates:
+            return Decision()
+        named = [c for c in self.candidates if c.named and c.kind == "scheme"]
+        if len(named) >= 2 and self.question.attributes:
+            return Decision(answer=tuple(named[:2]))  # 「青創跟小微貸款利率各多少」: both
+        top = self.candidates[0]
+        if top.kind == "contact" and top.named:
+            # Every line of the organisation named (生產力中心 has one per programme).
+            return Decision(answer=tuple(c for c in self.candidates if c.kind == "contact" and c.named)[:ASK_AT_MOST])
+        second = self.candidates[1].score if len(self.candidates) > 1 else 0.0
+        if top.score >= MIN_SCORE and top.score - second >= MARGIN:
+            return Decision(answer=(top,))
+        close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2]
+        offer = [c for c in close if c.kind == "contact" or c.status in (Status.OPEN.value, None) or c.named]
+        return Decision(ask=tuple((offer or close)[:ASK_AT_MOST]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Records:
+    schemes: dict[str, Scheme]
+    contacts: dict[str, Contact]
+    names: tuple[tuple[str, str], ...]        # (normalised name or alias, scheme id), longest first
+    org_names: tuple[tuple[str, str], ...]    # (normalised short form, organisation), longest first
+    runs: dict[str, frozenset[str]]           # every RUN-character piece of a name → scheme ids
+
+
+class Resolver:
+    """Ranks schemes and contacts for a :class:`Question` over one knowledge base.
+
+    Records are read once per instance (the action server keeps one): ranking a
+    question is then a jieba cut, one FTS5 query and arithmetic, well under 10 ms.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    @cached_property
+    def _records(self) -> _Records:
+        schemes = {s.id: s for s in self.kb.all()}
+        with self.kb._db() as db:
+            contacts = {row["id"]: self.kb.contact(row["id"]) for row in db.execute("select id from contacts")}
+        names = sorted({(normalise(n).lower(), s.id) for s in schemes.values() for n in s.names() if len(n) >= 2},
+                       key=lambda pair: -len(pair[0]))
+        orgs = sorted({(normalise(a).lower(), org) for org, aliases in ORGANISATIONS.items() for a in (org, *aliases)},
+                      key=lambda pair: -len(pair[0]))
+        runs: dict[str, set[str]] = {}
+        for name, scheme_id in names:
+            chars = "".join(_CONTENT.findall(name))
+            for i in range(len(chars) - RUN + 1):
+                runs.setdefault(chars[i:i + RUN], set()).add(scheme_id)
+        return _Records(schemes, contacts, tuple(names), tuple(orgs),
+                        {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3})
+
+    def scheme(self, scheme_id: str) -> Scheme:
+        return self._records.schemes[scheme_id]
+
+    def contact(self, contact_id: str) -> Contact:
+        return self._records.contacts[contact_id]
+
+    def question(self, text: str, **context: object) -> Question:
+        """A :class:`Question` for ``text``, its attributes read from the text and any given."""
+        given = tuple(context.pop("attributes", ()) or ())  # type: ignore[arg-type]
+        asked = tuple(dict.fromkeys((*attributes_in(text), *given)))
+        profile = context.pop("profile", None) or Profile()
+        if profile.employees is None:
+            employees = [m.value for m in find_numbers(text) if m.entity == "employees"]
+            if employees:
+                profile = Profile(int(employees[0]), profile.registration_type, profile.industry, profile.purpose,
+                                  profile.disaster_hit)
+        if profile.purpose is None:
+            purpose = purpose_in(text)
+            if purpose:
+                profile = Profile(profile.employees, profile.registration_type, profile.industry, purpose,
+                                  profile.disaster_hit)
+        return Question(text, asked, profile=profile, **context)  # type: ignore[arg-type]
+
+    def resolve(self, question: Question, limit: int = 8) -> Resolution:
+        records = self._records
+        plain = normalise(question.text).lower()
+        scores: dict[str, float] = {}
+        reasons: dict[str, list[str]] = {}
+        named: set[str] = set()
+        exact: set[str] = set()
+
+        def add(key: str, points: float, reason: str) -> None:
+            scores[key] = scores.get(key, 0.0) + points
+            reasons.setdefault(key, []).append(reason)
+
+        if question.scheme and question.scheme in records.schemes:
+            add("scheme:" + question.scheme, NAMED + 2, "對話辨識出的措施")
+            named.add("scheme:" + question.scheme)
+            exact.add("scheme:" + question.scheme)
+        rest = plain
+        for name, scheme_id in records.names:
+            if name in rest:
+                key = "scheme:" + scheme_id
+                if key not in named:
+                    add(key, NAMED + min(len(name), 12) / 4, f"名稱相符「{name}」")
+                    named.add(key)
+                    exact.add(key)
+                rest = rest.replace(name, " ")
+        for scheme_id, coverage, name in self._approximate_names(plain, records):
+            key = "scheme:" + scheme_id
+            if key not in named:
+                shared = len(set(_CONTENT.findall(name)) & set(plain))
+                add(key, NAMED * coverage + shared / 3, f"名稱近似「{name}」")
+                named.add(key)
+                if coverage >= SURE_COVERAGE:
+                    exact.add(key)
+        for key, run in self._name_runs(plain, records):
+            if key not in named:
+                add(key, 3.0 + min(len(run), 12) / 2, f"名稱片段相符「{run}」")
+                named.add(key)
+                if len(run) >= SURE_RUN:
+                    exact.add(key)
+        if question.offered:
+            for rank, scheme_id in enumerate(question.offered):
+                if scheme_id in records.schemes:
+                    add("scheme:" + scheme_id, OFFERED - rank, "剛才請您選的措施之一")
+        for county in _counties(plain):
+            for scheme in records.schemes.values():
+                if county in normalise(scheme.name):
+                    add("scheme:" + scheme.id, 3.0, f"地區相符「{county}」")
+                    named.add("scheme:" + scheme.id)
+        for key, points, words in self._text_scores(question.text):
+            add(key, points, "文字相符：" + "、".join(words[:4]))
+        # An organisation named is the answer to 「…的電話」, not to 「信保基金保幾成」.
+        other_asked = [a for a in question.attributes if a not in ("contact", "how_to_apply")]
+        for key in self._organisations(rest, records, approximate="contact" in question.attributes):
+            if other_asked:
+                add(key, -NAMED / 2, "問的不是聯絡方式")
+                continue
+            add(key, NAMED, "機構名稱相符")
+            named.add(key)
+        for key, figure in self._figures(plain, records):
+            add(key, FIGURE, f"數字相符「{figure}」")
+        for key, kind in self._products(plain, records):
+            add(key, PRODUCT, f"措施種類相符「{kind}」")
+
+        asks_contact = "contact" in question.attributes
+        candidates = []
+        for key, score in scores.items():
+            kind, record_id = key.split(":", 1)
+            why = reasons[key]
+            if kind == "scheme":
+                scheme = records.schemes[record_id]
+                status = self.kb.status(scheme)
+                score += self._scheme_context(scheme, status, question, key in named, why)
+                candidates.append(Candidate(kind, record_id, round(score, 2), tuple(why), key in named, key in exact,
+                                            status.value))
+            else:
+                if asks_contact:
+                    score += 2.0
+                    why.append("問的是聯絡方式")
+                candidates.append(Candidate(kind, record_id, round(score, 2), tuple(why), key in named, key in named))
+        if question.current and question.current in records.schemes and not named:
+            current = "scheme:" + question.current
+            if not any(c.id == question.current for c in candidates):
+                scheme = records.schemes[question.current]
+                why = ["對話中的措施"]
+                score = self._scheme_context(scheme, self.kb.status(scheme), question, False, why) + (
+                    NAMED if question.followup or question.attributes else 0.0)
+                candidates.append(Candidate("scheme", question.current, round(score, 2), tuple(why), False, False,
+                                            self.kb.status(scheme).value))
+            else:
+                candidates = [self._boost_current(c, question) if "scheme:" + c.id == current else c for c in candidates]
+        candidates.sort(key=lambda c: (-c.score, c.kind != "scheme", c.id))
+        return Resolution(question, tuple(candidates[:limit]))
+
+    def _boost_current(self, candidate: Candidate, question: Question) -> Candidate:
+        points = NAMED if question.followup or question.attributes else 3.0
+        return Candidate(candidate.kind, candidate.id, round(candidate.score + points, 2),
+                         (*candidate.reasons, "對話中的措施"), candidate.named, candidate.exact, candidate.status)
+
+    def _scheme_context(self, scheme: Scheme, status: Status, question: Question, named: bool,
+                        why: list[str]) -> float:
+        """Points from the attribute asked, the caller's facts, the category and the status."""
+        points = 0.0
+        kinds = {b.kind for b in scheme.benefits if not b.superseded}
+        for attribute in question.attributes:
+            wanted = set(ATTRIBUTE_KINDS.get(attribute, ()))
+            for related in RELATED.get(attribute, ()):
+                wanted |= set(ATTRIBUTE_KINDS.get(related, ()))
+            if wanted and kinds & wanted:
+                points += 1.5
+                why.append(f"有{attribute}資料")
+            elif wanted and not named:
+                points -= 1.0
+        reasons = fit(scheme, question.profile)
+        if reasons is None:
+            points -= 6.0
+            why.append("您提供的條件不符")
+        elif reasons:
+            # A stated employee count that fits a capped scheme is the caller's strongest fact.
+            points += sum(3.0 if reason.startswith("員工") else 1.5 for reason in reasons)
+            why.extend(reasons)
+        audience = _audience(scheme)
+        if audience and not named:
+            if _mentions(audience, question):
+                points += 1.5
+                why.append(f"您提到{audience}")
+            else:
+                points -= 1.5
+                why.append(f"限{audience}，您未提到")
+        if question.category and scheme.category == question.category:
+            points += 1.0
+            why.append("同一類別")
+        if status is not Status.OPEN and not named:
+            points -= 2.5
+            why.append("非受理中")
+        return points
+
+    def _text_scores(self, text: str) -> list[tuple[str, float, list[str]]]:
+        """BM25 over schemes and contacts, scaled so the best match scores :data:`TEXT_MAX`."""
+        words = self.kb._segmenter.query_words(text)
+        if not words:
+            return []
+        query = fts_query(words[:64])
+        found: list[tuple[str, float, list[str]]] = []
+        with self.kb._db() as db:
+            rows = db.execute(
+                f"select scheme_text.id, -bm25(scheme_text_fts, {BM25_WEIGHTS}) as s, scheme_text.name || ' ' || "
+                "scheme_text.aliases as words from scheme_text_fts join scheme_text on scheme_text.rowid = "
+                "scheme_text_fts.rowid where scheme_text_fts match ? order by s desc limit 12", (query,)).fetchall()
+            found += [("scheme:" + r["id"], r["s"], _shared(words, r["words"])) for r in rows]
+            try:
+                contact_rows = db.execute(
+                    "select contact_text.id, -bm25(contact_text_fts) as s, contact_text.name as words from "
+                    "contact_text_fts join contact_text on contact_text.rowid = contact_text_fts.rowid "
+                    "where contact_text_fts match ? order by s desc limit 4", (query,)).fetchall()
+            except sqlite3.OperationalError:  # a kb.db built before contacts were indexed
+                contact_rows = []
+            found += [("contact:" + r["id"], r["s"] * 0.5, _shared(words, r["words"])) for r in contact_rows]
+        if not found:
+            return []
+        best = max(s for _, s, _ in found) or 1.0
+        # Absolute strength matters too: one shared generic word is weak evidence.
+        strength = min(1.0, best / 12.0)
+        return [(key, TEXT_MAX * strength * s / best, shared) for key, s, shared in found if s > 0]
+
+    def _approximate_names(self, plain: str, records: _Records) -> list[tuple[str, float, str]]:
+        """Schemes whose name or alias is mostly written in ``plain`` in other words.
+
+        「員工不到30人的那個優惠貸款」 holds 7 of the 9 characters of 「30人以下優惠貸款」.
+        Character coverage (not order) keeps this a set operation per name, cheap enough
+        for every record; a name needs :data:`APPROX_COVERAGE` of its characters and at
+        least four of them.
+        """
+        chars = set(plain)
+        best: dict[str, tuple[float, str]] = {}
+        for name, scheme_id in records.names:
+            wanted = set(_CONTENT.findall(name))
+            if len(wanted) < 4:
+                continue
+            shared = len(wanted & chars)
+            coverage = shared / len(wanted)
+            if coverage < APPROX_COVERAGE or shared < 4 or coverage <= best.get(scheme_id, (0.0, ""))[0]:
+                continue
+            # Order matters a little: half the name's character pairs must be in the text too,
+            # so 「外銷貸款優惠保證」 is not found in 「優惠貸款的保證手續費」.
+            pairs = _pairs(name)
+            if pairs and len([p for p in pairs if p in plain]) / len(pairs) >= APPROX_PAIRS:
+                best[scheme_id] = (coverage, name)
+        return [(scheme_id, coverage, name) for scheme_id, (coverage, name) in best.items()]
+
+    def _name_runs(self, plain: str, records: _Records) -> list[tuple[str, str]]:
+        """Schemes sharing RUN or more characters in a row with the text (the longest run each)."""
+        chars = "".join(_CONTENT.findall(plain))
+        best: dict[str, str] = {}
+        start = 0
+        while start <= len(chars) - RUN:
+            ids = records.runs.get(chars[start:start + RUN])
+            if not ids:
+                start += 1
+                continue
+            end = start + RUN
+            while end < len(chars) and records.runs.get(chars[end - RUN + 1:end + 1]):
+                end += 1
+            for scheme_id in ids:
+                if len(chars[start:end]) > len(best.get(scheme_id, "")):
+                    best[scheme_id] = chars[start:end]
+            start = end - RUN + 1
+        return [("scheme:" + scheme_id, run) for scheme_id, run in best.items()]
+
+    def _figures(self, plain: str, records: _Records) -> list[tuple[str, str]]:
+        """Schemes stating a figure the text quotes (「2.22%」「3,500萬」), each once."""
+        quoted = {(m.group(1), m.group(2).replace("％", "%").replace("趴", "%"))
+                  for m in _QUOTED_FIGURE.finditer(plain.replace(",", ""))}
+        if not quoted:
+            return []
+        found = []
+        for scheme in records.schemes.values():
+            texts = " ".join(b.text for b in scheme.benefits if not b.superseded).replace(",", "") + scheme.summary
+            for number, unit in quoted:
+                if re.search(rf"(?<![\d.]){re.escape(number)}\s*{re.escape(unit)}", texts):
+                    found.append(("scheme:" + scheme.id, number + unit))
+                    break
+        return found if len(found) <= 6 else []  # a figure half the records state says nothing
+
+    def _products(self, plain: str, records: _Records) -> list[tuple[str, str]]:
+        """Schemes whose name is the kind of measure the text asks for (a loan, a grant, a tax break)."""
+        kinds = [kind for kind, pattern in PRODUCT_WORDS.items() if re.search(pattern, plain)]
+        return [("scheme:" + s.id, kind) for kind in kinds for s in records.schemes.values()
+                if re.search(_NAME_PRODUCT[kind], s.name)]
+
+    def _organisations(self, text: str, records: _Records, approximate: bool = False) -> list[str]:
+        """Contacts of the organisations named in ``text`` (their record names carry the organisation).
+
+        With ``approximate`` (a contact question), a name mostly written (「聯扶基金會」,
+        「補助公司參展專案辦公室」) counts too, by the same test as scheme names.
+        """
+        keys: list[str] = []
+        if approximate:
+            for contact in records.contacts.values():
+                base = re.split(r"[ （(]", contact.name)[0]
+                if len(base) >= 4 and _approximately_in(normalise(base).lower(), text):
+                    keys.append(f"contact:{contact.id}")
+        for alias, org in records.org_names:
+            if alias in text or (approximate and len(alias) >= 4 and _approximately_in(alias, text)):
+                wanted = normalise(org).lower()
+                keys += [f"contact:{c.id}" for c in records.contacts.values()
+                         if wanted in normalise(c.name).lower() and f"contact:{c.id}" not in keys]
+                text = text.replace(alias, " ")
+        return keys
+
+
+def _approximately_in(name: str, plain: str) -> bool:
+    """Most of ``name``'s characters, and half its character pairs, are in ``plain``."""
+    wanted = set(_CONTENT.findall(name))
+    if len(wanted) < 4 or len(wanted & set(plain)) / len(wanted) < APPROX_COVERAGE + 0.05:
+        return False
+    pairs = _pairs(name)
+    return bool(pairs) and len([p for p in pairs if p in plain]) / len(pairs) >= APPROX_PAIRS
+
+
+def _pairs(name: str) -> list[str]:
+    """Adjacent pairs of a name's letters, digits and CJK characters (punctuation dropped)."""
+    chars = _CONTENT.findall(name)
+    return ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
+
+
+def _shared(words: list[str], indexed: str) -> list[str]:
+    tokens = set(indexed.split())
+    return [w for w in words if w in tokens and len(w) >= 2]

@@ -1,0 +1,93 @@
+"""The one resolver: which scheme, benefit or contact a question is about, and whether to answer or ask.
+
+The questions are paraphrases of the kinds of miss the issue lists (names in other words,
+contacts, attributes, two attributes at once, a caller's facts), not sentences of the QA set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.kb.query import Profile
+from bot.kb.resolve import Resolver, attributes_in
+from tests.kb.conftest import kb_on
+
+
+@pytest.fixture(scope="module")
+def resolver(real_db):
+    return Resolver(kb_on(real_db, "2026-12-01"))
+
+
+def decide(resolver, text, **context):
+    resolution = resolver.resolve(resolver.question(text, **context))
+    return resolution, resolution.decision()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("分幾年還完", ("loan_term",)),
+    ("可以借幾年", ("loan_term",)),
+    ("申請到什麼時候", ("deadline",)),
+    ("利息大概多少", ("interest_rate",)),
+    ("利率跟額度大概多少", ("interest_rate", "max_amount")),
+    ("有利息補貼嗎", ("interest_subsidy",)),
+    ("最長可以分幾年還", ("loan_term",)),
+    ("要準備什麼文件", ("documents",)),
+    ("手續費要錢嗎", ("guarantee_fee",)),
+])
+def test_attributes_are_read_from_the_words_callers_use(text, expected):
+    assert attributes_in(text) == expected
+
+
+def test_a_scheme_named_in_other_words_is_answered(resolver):
+    _, decision = decide(resolver, "員工不滿30人可以申請的優惠貸款")
+    assert [c.id for c in decision.answer] == ["sme_micro_loan_30_under"]
+
+
+def test_the_callers_employee_count_and_purpose_pick_the_scheme_and_say_why(resolver):
+    resolution, decision = decide(resolver, "我們店裡7個員工 想借點週轉金 利率多少", profile=Profile(employees=7))
+    assert [c.id for c in decision.answer] == ["sme_micro_loan_30_under"]
+    assert any("您7人" in reason for reason in resolution.best.reasons)
+
+
+def test_an_attribute_favours_records_that_hold_it(resolver):
+    resolution, _ = decide(resolver, "貸款保證成數大概幾成")
+    assert all("guarantee_ratio" in r for c in resolution.candidates[:3] for r in c.reasons if r.startswith("有"))
+
+
+def test_an_ended_scheme_named_approximately_is_the_answer(resolver):
+    resolution, decision = decide(resolver, "以前那個疫後振興的專案貸款現在還可以辦嗎")
+    assert decision.answer and decision.answer[0].id == "covid_recovery_loan"
+    assert decision.answer[0].status == "ended"
+
+
+def test_an_organisation_is_answered_with_all_its_lines(resolver):
+    _, decision = decide(resolver, "想打給生產力中心 號碼是多少")
+    assert {c.id for c in decision.answer} == {"cpc_02_27090638_281", "cpc_02_27090638_255"}
+
+
+def test_a_vague_question_asks_among_the_best_few_never_an_ended_one(resolver):
+    _, decision = decide(resolver, "想申請貸款 利率多少")
+    assert not decision.answer and 2 <= len(decision.ask) <= 3
+    assert all(c.status == "open" for c in decision.ask)
+
+
+def test_a_bare_follow_up_refers_to_the_conversations_scheme(resolver):
+    _, decision = decide(resolver, "那利息呢", current="youth_startup_loan", followup=True)
+    assert [c.id for c in decision.answer] == ["youth_startup_loan"]
+
+
+def test_naming_another_scheme_leaves_the_conversations_one(resolver):
+    _, decision = decide(resolver, "那SBIR補助多少", current="youth_startup_loan", followup=True)
+    assert [c.id for c in decision.answer] == ["sbir"]
+
+
+def test_candidates_carry_scores_and_reasons(resolver):
+    resolution, _ = decide(resolver, "青創貸款的利率")
+    best = resolution.best
+    assert best.id == "youth_startup_loan" and best.score > resolution.candidates[1].score
+    assert any("名稱相符" in reason for reason in best.reasons)
+
+
+def test_user_text_never_reaches_fts_syntax(resolver):
+    resolution, _ = decide(resolver, '青創貸款" OR 1=1 -- NEAR(利率 *)')
+    assert resolution.best.id == "youth_startup_loan"
