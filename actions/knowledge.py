@@ -18,7 +18,8 @@ from bot.categories import CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, I
 from bot.clock import clock_from_setting
 from bot.handoff.urgency import urgent_reason
 from actions.fallback import clarify_topic
-from bot.kb.answers import ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, scheme_card
+from bot.kb.answers import (ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, matching_statements,
+                            scheme_card)
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
 from bot.kb.resolve import Candidate, Decision, Question, Resolution, Resolver, fit_reasons, is_hotline_question
 from bot.settings import Settings
@@ -103,7 +104,7 @@ class ActionAnswerAttribute(KnowledgeAction):
         text = tracker.latest_message.get("text") or ""
         resolution = self.resolver.resolve(question_from(self.resolver, tracker, intent, category))
         decision = resolution.decision()
-        if intent in UNSURE_INTENTS and not evidence_enough(resolution, decision):
+        if intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision):
             return unsure_reply(dispatcher, tracker, intent)
         if decision.answer:
             events = answer_candidates(self.kb, self.resolver, dispatcher, tracker, resolution, decision.answer)
@@ -141,7 +142,7 @@ def question_from(resolver: Resolver, tracker: Tracker, intent: str, category: C
     )
 
 
-def evidence_enough(resolution: Resolution, decision: Decision) -> bool:
+def evidence_enough(resolver: Resolver, resolution: Resolution, decision: Decision) -> bool:
     """Whether an unclear or out-of-scope message is still a hotline question the resolver can serve.
 
     A scheme or organisation named, a follow-up on the conversation's scheme, or hotline
@@ -154,8 +155,10 @@ def evidence_enough(resolution: Resolution, decision: Decision) -> bool:
     if any(c.named for c in chosen):
         return True
     question = resolution.question
-    if question.current and any(c.id == question.current for c in decision.answer) and question.attributes:
-        return True
+    if question.current and any(c.id == question.current for c in decision.answer):
+        # A follow-up on the scheme under discussion: an attribute, or words its record holds.
+        scheme = resolver.scheme(question.current)
+        return bool(question.attributes or matching_statements(scheme, question.text))
     return bool(question.attributes) and is_hotline_question(question.text)
 
 

@@ -28,7 +28,7 @@ ATTRIBUTE_LABELS = {
     "max_amount": "額度", "interest_rate": "利率", "interest_subsidy": "利息補貼", "guarantee_ratio": "保證成數",
     "guarantee_fee": "保證手續費", "loan_term": "貸款期限", "grace_period": "寬限期", "deadline": "申請期限",
     "eligibility": "申請資格", "documents": "應備文件", "how_to_apply": "申請方式", "contact": "洽詢電話",
-    "tax_deduction_rate": "減除率", "subsidy_ratio": "補助比例", "status": "受理狀態", "start": "開始日期",
+    "tax_deduction_rate": "減除率", "subsidy_ratio": "補助比例", "status": "受理狀態", "start": "開始日期", "duration": "期間",
 }
 # Which benefit kinds answer an attribute question (all of them are stated, in record order).
 ATTRIBUTE_KINDS = {
@@ -189,8 +189,8 @@ def ended_notice(facts: Facts) -> str:
     else:
         text = f"「{scheme.name}」已經結束，目前無法申請。"
     note = for_callers(scheme.end_note) if scheme.end_note else ""
-    if note and len(note) <= 60:
-        text += f"（{note}）"
+    if note and not scheme.end and len(note) <= 60 and not re.search(r"已(?:結束|截止)", note):
+        text += f"（{note}）"  # what the source says about an end it does not date
     if facts.alternative:
         text += f"目前可改洽「{facts.alternative.name}」：{for_callers(facts.alternative.summary)}"
     else:
@@ -344,6 +344,10 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None) ->
         return [f"{SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value)}，{deadline_text(scheme)}"]
     if attribute == "eligibility":
         return eligibility_parts(scheme)
+    if attribute == "duration":  # 「補多久」「可以延多久」: the statements that state a period
+        return [t for t in _statements(scheme, facts.today)
+                if re.search(r"\d+\s*(?:個月|年(?!\d+月)|期|次)|[一二兩三四五六七八九十]+(?:個月|年|次)", t)
+                and not re.search(r"\d+年\d+月\d+日", t)][:3]
     if attribute == "start":
         return [f"自{roc_date(scheme.start, gregorian=True)}起實施"] if scheme.start else []
     if attribute == "documents":

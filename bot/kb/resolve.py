@@ -30,14 +30,16 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 from bot.kb.query import BM25_WEIGHTS, KnowledgeBase, Profile, Status, fit
-from bot.kb.records import Contact, Scheme
 from bot.kb.segment import fts_query
+from bot.kb.records import Contact, Scheme
 from bot.nlu.gazetteer import COUNTIES
 from bot.nlu.normaliser import normalise as _normalise
 from bot.nlu.numerals import find_numbers
 
-# Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律).
-_HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"))
+# Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律),
+_HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"),
+               # and the plain words for the records' terms: 低利貸款 is an 優惠貸款, 周轉 is 週轉.
+               (re.compile(r"低利"), "優惠"), (re.compile(r"周轉"), "週轉"))
 
 
 @lru_cache(maxsize=512)
@@ -81,6 +83,7 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "guarantee_fee": r"手續費|保證費|保費",
     "loan_term": r"[借貸還攤分]幾年|幾年[還期]|還款期|貸款期[間限]|年限|多少年|多久[還攤]|攤還|最長.{0,6}年|[還攤]多久|還款年",
     "grace_period": r"寬限",
+    "duration": r"多久|幾個月|多長|幾次|延多|做多|補多久|期程|執行期間",
     "tax_deduction_rate": r"減除|抵減率|抵稅|減稅|抵多少",
     "deadline": r"截止|到什麼時候|到何時|到哪天|什麼時候[前截結]|期限(?!多長)|最後一天|受理到|申請到|幾號前|到期",
     "status": r"還[能可]以?申請|還有[嗎沒在]|還在|有在受理|受理中|還能用|還可以辦|結束了|停辦|還有效|還辦",
@@ -152,6 +155,7 @@ _QUOTED_FIGURE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|％|趴|萬|億|成)")
 PRODUCT_WORDS = {"貸款": r"貸款|借錢|借款|融資|貸", "補助": r"補助|補貼|津貼|獎勵|援助", "減稅": r"減稅|抵減|減除|租稅|稅",
                  "保證": r"保證|信保"}
 _NAME_PRODUCT = {"貸款": r"貸款|融資", "補助": r"補助|補貼|獎勵|援助金", "減稅": r"減除|抵減|緩課|稅", "保證": r"保證|信保"}
+_PRODUCT_RES = {kind: re.compile(pattern) for kind, pattern in PRODUCT_WORDS.items()}
 
 
 def _counties(plain: str) -> list[str]:
@@ -209,6 +213,8 @@ def attributes_in(text: str) -> tuple[str, ...]:
     found = [name for name, pattern in _ATTRIBUTE_RES.items() if pattern.search(plain)]
     if "interest_subsidy" in found and "interest_rate" in found and not re.search(r"利率(?!補貼)", plain):
         found.remove("interest_rate")  # 「利息補貼」 alone is not a rate question
+    if "duration" in found and ({"loan_term", "grace_period"} & set(found)):
+        found.remove("duration")  # 「寬限期多久」「可以分幾年還」 name their own duration
     if "loan_term" in found and "max_amount" in found and not re.search(
             r"額度|多少錢|[借貸領拿]多少|上限|金額|幾萬", plain):
         found.remove("max_amount")  # 「最長可以分幾年」: 最 belongs to the term
@@ -284,7 +290,7 @@ class Resolution:
         if top.score >= MIN_SCORE and top.score - second >= MARGIN:
             return Decision(answer=(top,))
         close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2]
-        offer = [c for c in close if c.kind == "contact" or c.status in (Status.OPEN.value, None) or c.named]
+        offer = [c for c in close if c.kind == "contact" or c.status != Status.ENDED.value or c.named]
         return Decision(ask=tuple((offer or close)[:ASK_AT_MOST]))
 
 
@@ -295,6 +301,8 @@ class _Records:
     names: tuple[tuple[str, str], ...]        # (normalised name or alias, scheme id), longest first
     org_names: tuple[tuple[str, str], ...]    # (normalised short form, organisation), longest first
     runs: dict[str, frozenset[str]]           # every RUN-character piece of a name → scheme ids
+    name_shapes: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...]  # (name, id, characters, pairs)
+    products: dict[str, tuple[str, ...]]      # kind of measure → ids of schemes whose name says it
 
 
 class Resolver:
@@ -321,8 +329,12 @@ class Resolver:
             chars = "".join(_CONTENT.findall(name))
             for i in range(len(chars) - RUN + 1):
                 runs.setdefault(chars[i:i + RUN], set()).add(scheme_id)
+        shapes = tuple((name, scheme_id, frozenset(_CONTENT.findall(name)), tuple(_pairs(name)))
+                       for name, scheme_id in names if len(set(_CONTENT.findall(name))) >= 4)
+        products = {kind: tuple(s.id for s in schemes.values() if re.search(pattern, s.name))
+                    for kind, pattern in _NAME_PRODUCT.items()}
         return _Records(schemes, contacts, tuple(names), tuple(orgs),
-                        {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3})
+                        {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3}, shapes, products)
 
     def scheme(self, scheme_id: str) -> Scheme:
         return self._records.schemes[scheme_id]
@@ -478,24 +490,26 @@ class Resolver:
         if question.category and scheme.category == question.category:
             points += 1.0
             why.append("同一類別")
-        if status is not Status.OPEN and not named:
+        if status is Status.ENDED and not named:
             points -= 2.5
-            why.append("非受理中")
+            why.append("已結束")
+        elif status is not Status.OPEN and not named:
+            points -= 0.5  # unknown or not yet open: answerable, said so in the answer, never offered as open
+            why.append("受理狀態未明")
         return points
 
     def _text_scores(self, text: str) -> list[tuple[str, float, list[str]]]:
-        """BM25 over schemes and contacts, scaled so the best match scores :data:`TEXT_MAX`."""
-        words = self.kb._segmenter.query_words(text)
+        """FTS5 BM25 over schemes and contacts, scaled so the best match scores :data:`TEXT_MAX`."""
+        words = self.kb._segmenter.query_words(normalise(text), normalised=True)
         if not words:
             return []
         query = fts_query(words[:64])
-        found: list[tuple[str, float, list[str]]] = []
         with self.kb._db() as db:
             rows = db.execute(
                 f"select scheme_text.id, -bm25(scheme_text_fts, {BM25_WEIGHTS}) as s, scheme_text.name || ' ' || "
                 "scheme_text.aliases as words from scheme_text_fts join scheme_text on scheme_text.rowid = "
                 "scheme_text_fts.rowid where scheme_text_fts match ? order by s desc limit 12", (query,)).fetchall()
-            found += [("scheme:" + r["id"], r["s"], _shared(words, r["words"])) for r in rows]
+            found = [("scheme:" + r["id"], r["s"], _shared(words, r["words"])) for r in rows]
             try:
                 contact_rows = db.execute(
                     "select contact_text.id, -bm25(contact_text_fts) as s, contact_text.name as words from "
@@ -521,18 +535,14 @@ class Resolver:
         """
         chars = set(plain)
         best: dict[str, tuple[float, str]] = {}
-        for name, scheme_id in records.names:
-            wanted = set(_CONTENT.findall(name))
-            if len(wanted) < 4:
-                continue
+        for name, scheme_id, wanted, pairs in records.name_shapes:
             shared = len(wanted & chars)
             coverage = shared / len(wanted)
             if coverage < APPROX_COVERAGE or shared < 4 or coverage <= best.get(scheme_id, (0.0, ""))[0]:
                 continue
             # Order matters a little: half the name's character pairs must be in the text too,
             # so 「外銷貸款優惠保證」 is not found in 「優惠貸款的保證手續費」.
-            pairs = _pairs(name)
-            if pairs and len([p for p in pairs if p in plain]) / len(pairs) >= APPROX_PAIRS:
+            if pairs and sum(1 for p in pairs if p in plain) / len(pairs) >= APPROX_PAIRS:
                 best[scheme_id] = (coverage, name)
         return [(scheme_id, coverage, name) for scheme_id, (coverage, name) in best.items()]
 
@@ -572,9 +582,8 @@ class Resolver:
 
     def _products(self, plain: str, records: _Records) -> list[tuple[str, str]]:
         """Schemes whose name is the kind of measure the text asks for (a loan, a grant, a tax break)."""
-        kinds = [kind for kind, pattern in PRODUCT_WORDS.items() if re.search(pattern, plain)]
-        return [("scheme:" + s.id, kind) for kind in kinds for s in records.schemes.values()
-                if re.search(_NAME_PRODUCT[kind], s.name)]
+        kinds = [kind for kind, pattern in _PRODUCT_RES.items() if pattern.search(plain)]
+        return [("scheme:" + scheme_id, kind) for kind in kinds for scheme_id in records.products[kind]]
 
     def _organisations(self, text: str, records: _Records, approximate: bool = False) -> list[str]:
         """Contacts of the organisations named in ``text`` (their record names carry the organisation).
@@ -615,3 +624,26 @@ def _pairs(name: str) -> list[str]:
 def _shared(words: list[str], indexed: str) -> list[str]:
     tokens = set(indexed.split())
     return [w for w in words if w in tokens and len(w) >= 2]
+
+
+def schemes_in_conversation(kb: KnowledgeBase, lines: list[dict[str, object]], limit: int = 3) -> list[str]:
+    """The schemes a conversation was about, for the staff console's scheme cards.
+
+    Tapped buttons carry the scheme as an entity; typed questions are resolved as the bot
+    resolves them (answers only, not the candidates of a question it had to ask back).
+    Form answers (names, phone numbers) are skipped.
+    """
+    resolver = Resolver(kb)
+    found: list[str] = []
+    for line in lines:
+        if line.get("who") != "user" or line.get("form_answer"):
+            continue
+        entities = line.get("entities") or []
+        found += [str(e.get("value")) for e in entities if isinstance(e, dict) and e.get("entity") == "scheme"]
+        text = str(line.get("text") or "")
+        if text and not text.startswith("/"):
+            decision = resolver.resolve(resolver.question(text)).decision()
+            found += [c.id for c in decision.answer if c.kind == "scheme"]
+    known = set(resolver._records.schemes)
+    return [s for s in dict.fromkeys(found) if s in known][:limit]
+

@@ -37,17 +37,18 @@ class Segmenter:
         for word in words:
             self._tokenizer.add_word(normalise(word), freq=20000)
 
-    def words(self, text: str) -> list[str]:
-        tokens = self._tokenizer.cut_for_search(normalise(text))
+    def words(self, text: str, normalised: bool = False) -> list[str]:
+        tokens = self._tokenizer.cut_for_search(text if normalised else normalise(text))
         return [t.strip().lower() for t in tokens if t.strip() and _WORDLIKE.search(t)]
 
     def index_text(self, text: str) -> str:
         """Space-separated words and bigrams, the form the FTS5 index stores."""
         return " ".join(self.words(text) + bigrams(normalise(text)))
 
-    def query_words(self, text: str) -> list[str]:
-        """Content words and bigrams of a question, de-duplicated, in order."""
-        terms = self.words(text) + bigrams(normalise(text))
+    def query_words(self, text: str, normalised: bool = False) -> list[str]:
+        """Content words and bigrams of a question, de-duplicated, in order (``normalised``: already done)."""
+        plain = text if normalised else normalise(text)
+        terms = self.words(plain, normalised=True) + bigrams(plain)
         return list(dict.fromkeys(t for t in terms if t not in STOPWORDS))
 
 

@@ -19,6 +19,7 @@ from bot.categories import Category
 from bot.handoff.tickets import ACTIVE, OUTCOMES, Ticket, TicketConflict, TicketStatus, UnknownTicket
 from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
+from bot.kb.resolve import schemes_in_conversation
 from bot.triage import Triage
 from bot.formats import csv_text
 from bot.web.deps import csv_download, deps, render, taipei_time
@@ -235,7 +236,8 @@ async def ticket_page(request: Request) -> Response:
     ticket = context["ticket"]
     d.staff.log_access(ticket.id, current_staff(request) or "", "view")  # who read which caller's details
     schemes = []
-    for scheme_id in ticket.schemes:
+    # Tickets from tapped buttons may name no scheme: the resolver reads them off the conversation.
+    for scheme_id in ticket.schemes or (schemes_in_conversation(d.kb, live) if d.kb else []):
         try:
             scheme = d.kb.scheme(scheme_id) if d.kb else None
         except UnknownScheme:

@@ -68,7 +68,7 @@ def test_an_organisation_is_answered_with_all_its_lines(resolver):
 def test_a_vague_question_asks_among_the_best_few_never_an_ended_one(resolver):
     _, decision = decide(resolver, "想申請貸款 利率多少")
     assert not decision.answer and 2 <= len(decision.ask) <= 3
-    assert all(c.status == "open" for c in decision.ask)
+    assert all(c.status != "ended" for c in decision.ask)
 
 
 def test_a_bare_follow_up_refers_to_the_conversations_scheme(resolver):
@@ -91,3 +91,13 @@ def test_candidates_carry_scores_and_reasons(resolver):
 def test_user_text_never_reaches_fts_syntax(resolver):
     resolution, _ = decide(resolver, '青創貸款" OR 1=1 -- NEAR(利率 *)')
     assert resolution.best.id == "youth_startup_loan"
+
+
+def test_the_console_reads_the_schemes_off_a_conversation_whose_ticket_names_none(real_db):
+    from bot.kb.resolve import schemes_in_conversation
+
+    lines = [{"who": "user", "text": "想問青創貸款的利率"},
+             {"who": "bot", "text": "「青年創業及啟動金貸款」的利率：…"},
+             {"who": "user", "text": '/loan_ask{"scheme":"sbir"}', "entities": [{"entity": "scheme", "value": "sbir"}]},
+             {"who": "user", "text": "陳小明", "form_answer": True}]
+    assert schemes_in_conversation(kb_on(real_db, "2026-12-01"), lines) == ["youth_startup_loan", "sbir"]
