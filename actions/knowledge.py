@@ -19,9 +19,10 @@ from bot.clock import clock_from_setting
 from bot.handoff.urgency import urgent_reason
 from actions.fallback import clarify_topic
 from bot.kb.answers import (ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, matching_statements,
-                            scheme_card)
+                            scheme_card, shared_answer)
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
-from bot.kb.resolve import Candidate, Decision, Question, Resolution, Resolver, fit_reasons, is_hotline_question
+from bot.kb.resolve import (Candidate, Decision, Question, Resolution, Resolver, asks_about_the_past, attributes_in,
+                            fit_reasons, is_hotline_question)
 from bot.settings import Settings
 
 MAX_BUTTONS = 5
@@ -108,9 +109,12 @@ class ActionAnswerAttribute(KnowledgeAction):
             return unsure_reply(dispatcher, tracker, intent)
         if decision.answer:
             events = answer_candidates(self.kb, self.resolver, dispatcher, tracker, resolution, decision.answer)
+        elif decision.ask and (same := self._same_for_all(resolution, decision)):
+            dispatcher.utter_message(text=same)
+            events = [SlotSet("scheme", None), SlotSet("offered_schemes", [c.id for c in decision.ask])]
         elif decision.ask:
             ask_which(self.resolver, dispatcher, resolution, decision.ask, intent)
-            events = [SlotSet("scheme", None),
+            events = [SlotSet("scheme", None), SlotSet("asked_attributes", list(resolution.question.attributes) or None),
                       SlotSet("offered_schemes", [c.id for c in decision.ask if c.kind == "scheme"])]
         elif category in HOTLINE_CATEGORIES:
             offer_category(self.kb, dispatcher, tracker, category, intent, latest_entity(tracker, "attribute"))
@@ -122,17 +126,33 @@ class ActionAnswerAttribute(KnowledgeAction):
             dispatcher.utter_message(response="utter_offer_person_urgent")
         return events
 
+    def _same_for_all(self, resolution: Resolution, decision: Decision) -> str | None:
+        """The one answer when every scheme the bot would ask about states the same thing."""
+        if any(c.kind != "scheme" for c in decision.ask):
+            return None
+        return shared_answer([gather(self.kb, c.id) for c in decision.ask], resolution.question.attributes)
 
+
+# A message this short with no attribute of its own continues the previous question.
+FOLLOW_UP_CHARS = 10
 # Intents whose message is answered only when the resolver has real evidence for it.
 UNSURE_INTENTS = (FALLBACK_INTENT, "out_of_scope")
 
 
 def question_from(resolver: Resolver, tracker: Tracker, intent: str, category: Category | None) -> Question:
-    """The resolver's question: the text (not a button's payload), entities, slots and category."""
+    """The resolver's question: the text (not a button's payload), entities, slots and category.
+
+    A short follow-up that asks nothing new (「那加薪呢」「那是怎麼算的」) asks again what the
+    previous question asked, about whatever it names now.
+    """
     text = tracker.latest_message.get("text") or ""
+    text = "" if text.startswith("/") else text
+    attributes = tuple(latest_entities(tracker, "attribute"))
+    if not attributes and not attributes_in(text) and len(text) <= FOLLOW_UP_CHARS:
+        attributes = tuple(tracker.get_slot("asked_attributes") or ())
     return resolver.question(
-        "" if text.startswith("/") else text,
-        attributes=tuple(latest_entities(tracker, "attribute")),
+        text,
+        attributes=attributes,
         scheme=latest_entity(tracker, "scheme"),
         current=tracker.get_slot("scheme"),
         profile=profile_from_slots(tracker),
@@ -183,10 +203,11 @@ def answer_candidates(kb: KnowledgeBase, resolver: Resolver, dispatcher: Collect
         facts = gather(kb, candidate.id)
         why = () if candidate.named or candidate.id == question.current else fit_reasons(facts.scheme, question.profile)
         answer_scheme(dispatcher, tracker, facts, question.attributes, question.profile.purpose,
-                      cite=candidate.id not in cited, why=why, text=question.text, history=candidate.exact)
+                      cite=candidate.id not in cited, why=why, text=question.text,
+                      history=candidate.exact or asks_about_the_past(question.text))
         cited.append(candidate.id)
     return [SlotSet("scheme", chosen[-1].id), SlotSet("cited_schemes", list(dict.fromkeys(cited))[-20:]),
-            SlotSet("offered_schemes", None)]
+            SlotSet("offered_schemes", None), SlotSet("asked_attributes", list(question.attributes) or None)]
 
 
 def ask_which(resolver: Resolver, dispatcher: CollectingDispatcher, resolution: Resolution,

@@ -117,3 +117,7 @@ def which_one(names: list[str]) -> str:
 
 def before_it_ended(facts: str) -> str:
     return f"截止前的內容供您參考（目前已無法申請）：{facts}"
+
+
+def all_the_same(names: str, facts: str) -> str:
+    return f"{names}都一樣，{facts}。"

@@ -150,7 +150,8 @@ def caution(facts: Facts) -> str | None:
 # --- footers and cards -------------------------------------------------------------
 def source_lines(scheme: Scheme) -> list[str]:
     """「來源：…（資料日期…）」 and, for unofficial facts, the caution."""
-    titles = list(dict.fromkeys(source_title(ref) for ref in scheme.sources))[:2]
+    # 「（非官方）」 is said once, plainly, on the caution line below, not inside each title.
+    titles = list(dict.fromkeys(re.sub(r"[（(]非官方[）)]", "", source_title(ref)) for ref in scheme.sources))[:2]
     lines = [f"{SOURCE_LABEL}{'、'.join(titles)}（資料日期{data_date(scheme)}）"]
     if scheme.unofficial:
         lines.append(messages.UNOFFICIAL_CAUTION)
@@ -230,7 +231,7 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
                 bubbles.append(fit(messages.before_it_ended(before)))
     else:
         if attributes:
-            body = _attributes_text(facts, attributes, purpose, details)
+            body = _attributes_text(facts, attributes, purpose, details, text=text)
         elif details:
             body = f"「{facts.scheme.name}」：" + "；".join(details) + "。"
         else:
@@ -254,13 +255,13 @@ def _phone(facts: Facts) -> str:
 
 
 def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | None, details: list[str] = (),
-                     missing_ok: bool = True) -> str:
+                     missing_ok: bool = True, text: str = "") -> str:
     """One line per attribute asked (「利率：…」「額度：…」), the matching details, then what the records do not say."""
     name = facts.scheme.name
     known: list[tuple[str, str]] = []
     missing: list[str] = []
     for attribute in dict.fromkeys(attributes):
-        parts = list(dict.fromkeys(attribute_parts(facts, attribute, purpose)))
+        parts = list(dict.fromkeys(attribute_parts(facts, attribute, purpose, text)))
         if parts:
             label = ATTRIBUTE_LABELS.get(attribute, "資訊")
             if attribute == "deadline" and facts.scheme.period and not facts.scheme.end:
@@ -327,7 +328,7 @@ def _pairs(text: str) -> list[str]:
     return ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
 
 
-def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None) -> list[str]:
+def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, text: str = "") -> list[str]:
     """The record's statements for one attribute (empty when the records do not say)."""
     scheme = facts.scheme
     if attribute in ATTRIBUTE_KINDS:
@@ -345,9 +346,11 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None) ->
     if attribute == "eligibility":
         return eligibility_parts(scheme)
     if attribute == "duration":  # 「補多久」「可以延多久」: the statements that state a period
-        return [t for t in _statements(scheme, facts.today)
-                if re.search(r"\d+\s*(?:個月|年(?!\d+月)|期|次)|[一二兩三四五六七八九十]+(?:個月|年|次)", t)
-                and not re.search(r"\d+年\d+月\d+日", t)][:3]
+        periods = [t for t in _statements(scheme, facts.today)
+                   if re.search(r"\d+\s*(?:個月|年(?![期\d])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
+                   and not re.search(r"\d+年\d+月\d+日", t)]
+        wanted = set(_pairs(text))
+        return sorted(periods, key=lambda t: -len(wanted & set(_pairs(t))))[:2]
     if attribute == "start":
         return [f"自{roc_date(scheme.start, gregorian=True)}起實施"] if scheme.start else []
     if attribute == "documents":
@@ -357,6 +360,26 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None) ->
     if attribute == "contact":
         return [contact_line(c) for c in facts.contacts[:3]]
     return []
+
+
+def shared_answer(facts: list[Facts], attributes: tuple[str, ...]) -> str | None:
+    """One answer for several schemes that state the same thing for every attribute asked.
+
+    「中小企業的租稅優惠實施到哪一年」 fits three tax measures that all run to 122年12月31日:
+    the caller needs the date, not a choice. ``None`` when they differ or say nothing.
+    """
+    if len(facts) < 2 or not attributes or any(f.status is Status.ENDED for f in facts):
+        return None
+    lines = []
+    for attribute in attributes:
+        stated = [attribute_parts(f, attribute) for f in facts]
+        # The same figures (「最高2.22%」「利率上限2.22%」) count as the same answer.
+        figures = {tuple(sorted(set(re.findall(r"\d[\d,.]*\s*(?:%|萬|億|元|成|年|個月)", "；".join(p))))) for p in stated}
+        if not all(stated) or len(figures) != 1 or (not next(iter(figures)) and len({tuple(p) for p in stated}) != 1):
+            return None
+        lines.append(f"{ATTRIBUTE_LABELS.get(attribute, '資訊')}：{'；'.join(stated[0])}")
+    names = "、".join(f"「{f.scheme.name}」" for f in facts)
+    return fit(messages.all_the_same(names, "；".join(lines)))
 
 
 def missing_text(facts: Facts, attribute: str) -> str:

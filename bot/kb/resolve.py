@@ -75,7 +75,8 @@ _CONTENT = re.compile(r"[0-9a-z\u3400-\u9fff]")
 # attribute entity's). Patterns, not word lists: 「分幾年還」「借幾年」 are a loan term,
 # 「申請到什麼時候」 a deadline. Order matters only for display.
 ATTRIBUTE_PATTERNS: dict[str, str] = {
-    "interest_subsidy": r"利息補貼|補貼利息|貼息|息補|補貼利率|利率補貼|減碼|利息減免|補貼多少利|補.{0,2}利息|利息.{0,2}補",
+    "interest_subsidy": r"利息補貼|補貼利息|貼息|息補|補貼利率|利率補貼|減碼|利息減免|補貼多少利|補.{0,2}利息|利息.{0,2}補"
+                        r"|補貼.{0,3}(?:趴|%)|補.{0,2}幾趴",
     "interest_rate": r"利率|利律|力率|利息(?!補貼|減免)|年息|幾趴|幾%|多少%",
     "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少",
     "guarantee_ratio": r"保證成數|信保成數|成數|保證幾成|[保信].{0,3}幾成",
@@ -85,7 +86,8 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "grace_period": r"寬限",
     "duration": r"多久|幾個月|多長|幾次|延多|做多|補多久|期程|執行期間",
     "tax_deduction_rate": r"減除|抵減率|抵稅|減稅|抵多少",
-    "deadline": r"截止|到什麼時候|到何時|到哪天|什麼時候[前截結]|期限(?!多長)|最後一天|受理到|申請到|幾號前|到期",
+    "deadline": r"截止|到什麼時候|到何時|到哪天|什麼時候[前截結]|期限(?!多長)|最後一天|受理到|申請到|幾號前|到期"
+                r"|什麼時候(?:受理|申請|可以申請)|何時受理|幾月受理|到哪一?年|到幾年|實施到|適用到|辦到",
     "status": r"還[能可]以?申請|還有[嗎沒在]|還在|有在受理|受理中|還能用|還可以辦|結束了|停辦|還有效|還辦",
     "documents": r"文件|準備什麼|要準備|附件|證明|書表|表格|資料要|帶什麼|計畫書",
     "how_to_apply": r"怎麼申請|如何申請|申請方式|去哪|哪裡[辦申]|流程|申辦|怎麼辦理|向誰申請|找哪|窗口|哪家銀行|怎麼[借貸]",
@@ -224,6 +226,14 @@ def attributes_in(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+_PAST = re.compile(r"以前|之前|當時|原本|原來|過去")
+
+
+def asks_about_the_past(text: str) -> bool:
+    """「那以前利率多少」: the caller wants what applied before, even of an ended scheme."""
+    return bool(_PAST.search(normalise(text)))
+
+
 def purpose_in(text: str) -> str | None:
     plain = normalise(text)
     return next((name for name, pattern in _PURPOSE_RES.items() if pattern.search(plain)), None)
@@ -289,9 +299,10 @@ class Resolution:
         second = self.candidates[1].score if len(self.candidates) > 1 else 0.0
         if top.score >= MIN_SCORE and top.score - second >= MARGIN:
             return Decision(answer=(top,))
+        # The best two or three by the same ranking, ended ones included: hearing that the
+        # scheme one meant has ended beats being offered three one did not mean.
         close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2]
-        offer = [c for c in close if c.kind == "contact" or c.status != Status.ENDED.value or c.named]
-        return Decision(ask=tuple((offer or close)[:ASK_AT_MOST]))
+        return Decision(ask=tuple(close[:ASK_AT_MOST]))
 
 
 @dataclass(frozen=True, slots=True)

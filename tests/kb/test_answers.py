@@ -74,3 +74,72 @@ def test_a_scheme_said_to_have_ended_without_a_date_is_answered_as_ended(real_db
     assert gaemi.end is None and kb.status(gaemi) is Status.ENDED
     bubbles = attribute_answer(facts(kb, "typhoon_gaemi_2024_relief"), "interest_rate")
     assert "已經結束" in bubbles[0] and "2.22" not in bubbles[0]
+
+
+# --- wording (issue #12) --------------------------------------------------------------
+from bot.kb.answers import answer, contacts_answer, for_callers, shared_answer  # noqa: E402
+
+
+def test_two_attributes_asked_are_both_answered_with_the_figure_first(real_db):
+    kb = kb_on(real_db, "2026-12-01")
+    body = answer(facts(kb, "sme_micro_loan_30_under"), ("interest_rate", "max_amount"))[0]
+    assert "利率：最高2.22%（依中華郵政二年期定儲機動利率加0.5%）" in body
+    assert "額度：每一申貸事業最高上限3,500萬元" in body
+    assert "2.22 %" not in body
+
+
+def test_loan_term_is_not_the_application_deadline(real_db):
+    body = answer(facts(kb_on(real_db, "2026-12-01"), "sme_micro_loan_30_under"), ("loan_term",), purpose="設備")[0]
+    assert body.index("購置機器/設備：最長7年") < body.index("週轉性支出：最長6年")
+    assert "117年10月31日" not in body
+
+
+@pytest.mark.parametrize("scheme_id", ["youth_startup_loan", "tariff_sme_loan_topup", "smart_management_efficiency_2026"])
+def test_callers_never_see_maintainer_notes_or_source_ids(real_db, scheme_id):
+    kb = kb_on(real_db, "2026-12-01")
+    for attributes in [(), ("interest_rate",), ("deadline",), ("eligibility",), ("max_amount",)]:
+        text = "\n".join(answer(facts(kb, scheme_id), attributes))
+        for note in ("seed", "external-facts", "（非官方）", "S23", "為準"):
+            assert note not in text, (scheme_id, attributes, note)
+        lines = [line for line in text.splitlines() if line]
+        assert len(lines) == len(set(lines))
+
+
+def test_maintainer_notes_are_taken_out_of_record_text():
+    assert for_callers("週轉性支出最高600萬元（非官方：顧問網頁所述2025年7月修正）") == "週轉性支出最高600萬元"
+    assert for_callers("依 seed 001 申請期限至117年10月31日；external-facts 1c 依新聞") == "申請期限至117年10月31日"
+
+
+def test_a_follow_up_bubble_leaves_out_the_source_card(real_db):
+    bubbles = answer(facts(kb_on(real_db, "2026-12-01"), "sme_micro_loan_30_under"), ("interest_rate",), cite=False)
+    assert len(bubbles) == 1 and "來源：" not in bubbles[0]
+
+
+def test_documents_missing_say_so_and_give_how_to_apply_and_whom_to_call(real_db):
+    body = answer(facts(kb_on(real_db, "2026-12-01"), "sme_micro_loan_30_under"), ("documents",))[0]
+    assert "目前資料沒有列出" in body and "簡易評分表" in body and "向銀行申貸" in body and "0800-" in body
+
+
+def test_the_records_statement_sharing_the_questions_words_is_said(real_db):
+    body = answer(facts(kb_on(real_db, "2026-12-01"), "sme_micro_loan_30_under"), (), text="借60萬要不要寫很多書表")[0]
+    assert "簡易評分表" in body
+
+
+def test_an_exactly_named_ended_scheme_gives_its_old_figure_only_after_saying_it_ended(real_db):
+    bubbles = answer(facts(kb_on(real_db, "2026-12-01"), "covid_recovery_loan"), ("interest_rate",), history=True)
+    assert "已經截止" in bubbles[0] and "2.095%" not in bubbles[0]
+    assert "目前已無法申請" in bubbles[1] and "2.095%" in bubbles[1]
+    assert "2.095%" not in "".join(answer(facts(kb_on(real_db, "2026-12-01"), "covid_recovery_loan"), ("interest_rate",)))
+
+
+def test_schemes_that_state_the_same_figure_get_one_answer(real_db):
+    kb = kb_on(real_db, "2026-12-01")
+    same = shared_answer([facts(kb, "tax_new_hire_deduction"), facts(kb, "tax_salary_raise_deduction")], ("deadline",))
+    assert same and "122年12月31日" in same
+    assert shared_answer([facts(kb, "sbir"), facts(kb, "youth_startup_loan")], ("max_amount",)) is None
+
+
+def test_an_organisations_lines_are_listed_with_their_numbers(real_db):
+    kb = kb_on(real_db, "2026-12-01")
+    text = contacts_answer([kb.contact("smeg_0800_089_921")])
+    assert "0800-089-921" in text

@@ -1,7 +1,8 @@
 """`make eval-qa`: play tests/qa/qa.yml over REST against the real stack and write reports/qa.md.
 
 Each case gets a fresh sender; each turn's replies (their texts) are matched against the
-turn's expected facts. Matching ignores spaces, full/half width and thousands separators.
+turn's expected facts. Matching ignores spaces, full/half width, simplified/traditional
+characters and thousands separators.
 
 Definitions (per case; a case is a 1-3 turn conversation):
 
@@ -12,7 +13,8 @@ Definitions (per case; a case is a 1-3 turn conversation):
 - **clarification**: some turn's reply was a clarification.
 - **wrong figure**: a turn whose replies contain a forbidden text, or that answered
   without asking (no clarification, no 「目前資料沒有」) with a figure of the same kind
-  (%, money, 成, duration, date, count) as an expected figure that is missing: the bot
+  (%, money, 成, duration, date, or the same counting word: 人, 家, 件, 歲…) as an expected
+  figure that is missing: the bot
   gave a number as the answer and it is not the one the sources state (usually another
   scheme's). A reply with figures of other kinds only (the scheme's amounts when a
   count of approvals was asked) is a miss, not a wrong figure.
@@ -26,6 +28,7 @@ not change, so its answers need not be replayed each time.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -54,7 +57,8 @@ _ADMITS = re.compile(r"目前資料(?:沒有|無法)|目前資料未載明")
 
 
 _UNITS = {"%": r"%|％|趴", "money": r"萬|万|億|亿|元", "ratio": r"成", "duration": r"年(?!\d+月)|個月|个月|天|週",
-          "date": r"年\d+月\d+日|\d+/\d+/\d+", "count": r"人|家|件|次|點|小時|學分|歲"}
+          "date": r"年\d+月\d+日|\d+/\d+/\d+", "people": r"人", "firms": r"家", "cases": r"件", "times": r"次",
+          "points": r"點", "hours": r"小時", "credits": r"學分", "age": r"歲|岁"}
 
 
 def units(text: str) -> set[str]:
@@ -67,9 +71,21 @@ def units(text: str) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def _to_traditional():  # type: ignore[no-untyped-def]
+    import opencc
+
+    return opencc.OpenCC("s2t")
+
+
+@functools.lru_cache(maxsize=8192)
 def fold(text: str) -> str:
-    """Full/half width, no spaces, no thousands separators: 「3,500 萬」 → 「3500萬」."""
-    text = unicodedata.normalize("NFKC", text)
+    """Full/half width, simplified/traditional, no spaces, no thousands separators: 「3,500 萬」 → 「3500萬」.
+
+    The set lists simplified spellings as alternatives (「四十五岁」); folding both sides to
+    traditional characters lets 「四十五歲」 match them, as a reader would.
+    """
+    text = _to_traditional().convert(unicodedata.normalize("NFKC", text))
     text = re.sub(r"\s+", "", text)
     return re.sub(r"(?<=\d),(?=\d{3})", "", text)
 
