@@ -69,9 +69,9 @@ def data_date(scheme: Scheme) -> str:
 
 # --- text for callers --------------------------------------------------------------
 # Maintainer notes inside record text: source ids and remarks about sources.
-_NOTE_WORDS = r"seed|external-facts|非官方|顧問|部落格|來源未|官方修正|官方公告內容|以.{0,12}為準|[A-Z]\d{2}\b"
+_NOTE_WORDS = r"seed|external-facts|非官方|顧問|部落格|來源未|官方修正|官方公告內容|以.{0,12}為準|(?<![A-Za-z])[A-Z]\d{2}(?!\d)"
 _PAREN_NOTE = re.compile(r"[（(][^（）()]*(?:" + _NOTE_WORDS + r")[^（）()]*[）)]", re.IGNORECASE)
-_CLAUSE_NOTE = re.compile(r"seed|external-facts|顧問|部落格|官方修正|[A-Z]\d{2}\b", re.IGNORECASE)
+_CLAUSE_NOTE = re.compile(r"seed|external-facts|顧問|部落格|官方修正|(?<![A-Za-z])[A-Z]\d{2}(?!\d)")
 _UNOFFICIAL = re.compile(r"非官方|顧問|部落格")
 _LEAD_NOTE = re.compile(r"^(?:依\s*seed\s*\d+\s*|非官方資料[:：]\s*)", re.IGNORECASE)
 
@@ -99,7 +99,8 @@ def tidy(text: str) -> str:
     text = re.sub(r"\s+%", "%", text)
     text = re.sub(r"\s+(?=\d\.\D)", "，", text)
     text = re.sub(rf"(?<=[以內下上元成%])\s+(?=[0-9{_CJK}])", "，", text)
-    text = re.sub(rf"(?<=[{_CJK}0-9%）])\s+(?=[{_CJK}0-9（])", "", text)
+    text = re.sub(rf"(?<=[{_CJK}%）])\s+(?=[{_CJK}0-9（])", "", text)
+    text = re.sub(rf"(?<=[{_CJK}])(\d[\d,.]*)\s+(?=[{_CJK}])", r"\1", text)  # 上限 500 萬元 → 上限500萬元
     text = text.replace("(", "（").replace(")", "）")
     return text.strip(" ，；、")
 
@@ -190,8 +191,8 @@ def ended_notice(facts: Facts) -> str:
     else:
         text = f"「{scheme.name}」已經結束，目前無法申請。"
     note = for_callers(scheme.end_note) if scheme.end_note else ""
-    if note and not scheme.end and len(note) <= 60 and not re.search(r"已(?:結束|截止)", note):
-        text += f"（{note}）"  # what the source says about an end it does not date
+    if note and len(note) <= 80 and not re.search(r"已(?:結束|截止)", note):
+        text += f"（{note}）"  # what the source says about the end: its basis, whether it continues
     if facts.alternative:
         text += f"目前可改洽「{facts.alternative.name}」：{for_callers(facts.alternative.summary)}"
     else:

@@ -78,7 +78,8 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "interest_subsidy": r"利息補貼|補貼利息|貼息|息補|補貼利率|利率補貼|減碼|利息減免|補貼多少利|補.{0,2}利息|利息.{0,2}補"
                         r"|補貼.{0,3}(?:趴|%)|補.{0,2}幾趴",
     "interest_rate": r"利率|利律|力率|利息(?!補貼|減免)|年息|幾趴|幾%|多少%",
-    "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少",
+    "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少"
+                  r"|[一每](?:家|人|案|攤位?|個|展).{0,4}多少",
     "guarantee_ratio": r"保證成數|信保成數|成數|保證幾成|[保信].{0,3}幾成",
     "subsidy_ratio": r"補助比例|補助幾成|補幾成|自籌|比例",
     "guarantee_fee": r"手續費|保證費|保費",
@@ -154,9 +155,9 @@ ORGANISATIONS: dict[str, tuple[str, ...]] = {
 FIGURE = 2.5
 PRODUCT = 1.5
 _QUOTED_FIGURE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|％|趴|萬|億|成)")
-PRODUCT_WORDS = {"貸款": r"貸款|借錢|借款|融資|貸", "補助": r"補助|補貼|津貼|獎勵|援助", "減稅": r"減稅|抵減|減除|租稅|稅",
+PRODUCT_WORDS = {"貸款": r"貸款|借錢|借款|融資|貸", "補助": r"補助|補貼|津貼|獎勵|援助", "減稅": r"減稅|抵減|減除|租稅|稅捐|繳稅|抵稅",
                  "保證": r"保證|信保"}
-_NAME_PRODUCT = {"貸款": r"貸款|融資", "補助": r"補助|補貼|獎勵|援助金", "減稅": r"減除|抵減|緩課|稅", "保證": r"保證|信保"}
+_NAME_PRODUCT = {"貸款": r"貸款|融資", "補助": r"補助|補貼|獎勵|援助金", "減稅": r"減除|抵減|緩課|稅捐", "保證": r"保證|信保"}
 _PRODUCT_RES = {kind: re.compile(pattern) for kind, pattern in PRODUCT_WORDS.items()}
 
 
@@ -301,7 +302,11 @@ class Resolution:
             return Decision(answer=(top,))
         # The best two or three by the same ranking, ended ones included: hearing that the
         # scheme one meant has ended beats being offered three one did not mean.
-        close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2]
+        # A scheme whose status no source states is never offered as if it were open.
+        close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2
+                 and (c.kind == "contact" or c.named or c.status != Status.UNKNOWN.value)]
+        if len(close) == 1 and close[0] is top and top.score >= MIN_SCORE:
+            return Decision(answer=(top,))  # the others may not be offered: nothing to choose between
         return Decision(ask=tuple(close[:ASK_AT_MOST]))
 
 
@@ -395,9 +400,10 @@ class Resolver:
                     named.add(key)
                     exact.add(key)
                 rest = rest.replace(name, " ")
+        exact_names = [name for name, scheme_id in records.names if "scheme:" + scheme_id in exact and name in plain]
         for scheme_id, coverage, name in self._approximate_names(plain, records):
             key = "scheme:" + scheme_id
-            if key not in named:
+            if key not in named and not _only_extends(name, exact_names, plain):
                 shared = len(set(_CONTENT.findall(name)) & set(plain))
                 add(key, NAMED * coverage + shared / 3, f"名稱近似「{name}」")
                 named.add(key)
@@ -615,6 +621,20 @@ class Resolver:
                          if wanted in normalise(c.name).lower() and f"contact:{c.id}" not in keys]
                 text = text.replace(alias, " ")
         return keys
+
+
+def _only_extends(name: str, exact_names: list[str], plain: str) -> bool:
+    """Whether ``name`` is found only through another scheme's name written exactly.
+
+    「中小微貸款保證成數」 names 中小微貸款 (one scheme) and not 中小微貸款加碼 (another):
+    what the longer name adds (加碼) is not in the text.
+    """
+    for exact in exact_names:
+        if exact in name and exact != name:
+            extra = set(_CONTENT.findall(name.replace(exact, "", 1)))
+            if extra and len(extra & set(plain)) / len(extra) < 0.6:
+                return True
+    return False
 
 
 def _approximately_in(name: str, plain: str) -> bool:

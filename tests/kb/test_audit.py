@@ -69,7 +69,7 @@ def test_D6_D10_D11_a_112_to_114_measure_ends_with_its_period(real_db, scheme_id
 def test_D1_D2_the_10_percent_bonus_is_not_a_current_ratio_after_115_6_30(real_db, scheme_id):
     assert "10%" in answer(kb_on(real_db, "2026-06-30"), scheme_id, "subsidy_ratio")
     after = answer(kb_on(real_db, "2026-07-01"), scheme_id, "subsidy_ratio")
-    assert "10%" not in after and "目前資料中沒有" in after
+    assert "10%" not in after and "目前資料沒有" in after
     assert "加碼" not in answer(kb_on(real_db, AUDIT), scheme_id)
 
 
@@ -139,7 +139,7 @@ def test_D19_E2_the_hedging_guarantee_ended_per_one_bank_page_and_says_so(real_d
     after = kb_on(real_db, "2026-01-01")
     assert after.status(after.scheme("tariff_fx_hedging_guarantee")) is Status.ENDED
     text = answer(kb_on(real_db, AUDIT), "tariff_fx_hedging_guarantee")
-    assert "依銀行網頁資料" in text and "115年是否延續" in text and "請以官方公告為準" in text
+    assert "依銀行網頁資料" in text and "115年是否延續" in text and "非官方整理" in text
 
 
 # --- contacts -------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_B12_no_successor_is_named_where_no_source_names_one(kb, scheme_id):
 
 def test_ended_003_loans_point_to_the_open_loan_for_30_or_fewer(real_db):
     text = answer(kb_on(real_db, AUDIT), "covid_recovery_loan", "max_amount")
-    assert "已於114年10月31日（2025/10/31）截止" in text and "目前可改洽「30人以下中小微企業優惠貸款」" in text
+    assert "受理到114年10月31日（2025/10/31）為止" in text and "目前可改洽「30人以下中小微企業優惠貸款」" in text
 
 
 def test_A2_under_8_years_is_written_as_strictly_under(kb):
@@ -265,7 +265,7 @@ def test_E1_bank_relief_is_open_to_its_end_and_ended_after(real_db):
 
 def test_E3_the_footer_names_the_sources_of_the_current_figures_not_the_superseded_rules(kb):
     text = answer(kb, "youth_startup_loan", "max_amount")
-    assert "來源：銀行網頁、民間顧問網頁（非官方）" in text and "舊版" not in text
+    assert "來源：銀行網頁、民間顧問網頁（資料日期" in text and "非官方整理" in text and "舊版" not in text
 
 
 def test_P1_no_source_id_in_end_notes(kb):
