@@ -166,29 +166,46 @@ def load_cases(path: Path = QA_SET) -> list[dict[str, Any]]:
 
 # --- the stack -----------------------------------------------------------------
 def start(root: Path, folder: Path, today: str) -> tuple[str, list[subprocess.Popen[bytes]]]:
-    """Action server and Rasa server of the checkout at ``root``, state in ``folder``."""
+    """Action server and Rasa server of the checkout at ``root``, state in ``folder``.
+
+    This checkout starts them as `make run` does (bot.supervisor); an older checkout
+    without ``bot/launch.py`` (the baseline) with the plain `rasa run` command lines it used.
+    """
     from bot import supervisor
 
     python = sys.executable
     env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_TODAY": today,
            "BOT_VAR_DIR": str(folder), "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
-           "BOT_RASA_TOKEN": "qa-" + uuid.uuid4().hex, "RASA_TELEMETRY_ENABLED": "false"}
+           "BOT_RASA_TOKEN": "qa-" + uuid.uuid4().hex, "BOT_SESSION_SECRET": "session-" + uuid.uuid4().hex,
+           "BOT_API_TOKEN": "api-" + uuid.uuid4().hex, "RASA_TELEMETRY_ENABLED": "false"}
     subprocess.run([python, "-m", "bot", "kb", "build"], cwd=root, env=env, check=True, capture_output=True)
     action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
+    action_url = f"http://127.0.0.1:{action_port}/webhook"
+    current = (root / "bot" / "launch.py").exists()
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n", encoding="utf-8")
+        (supervisor.action_endpoint(action_url) if current else f"action_endpoint:\n  url: {action_url}\n")
+        + f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n", encoding="utf-8")
+    model = root / "models" / "hotline.tar.gz"
+    if current:
+        services = [(s.command, s.health_url, dict(s.env)) for s in
+                    supervisor.services(python, model, env["BOT_RASA_TOKEN"], endpoints, rasa_port, action_port)]
+    else:
+        rasa = str(Path(python).with_name("rasa"))
+        services = [((rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)),
+                     f"http://127.0.0.1:{action_port}/health", {}),
+                    ((rasa, "run", "--model", str(model), "--enable-api", "--auth-token", env["BOT_RASA_TOKEN"],
+                      "--interface", "127.0.0.1", "--port", str(rasa_port), "--credentials", "credentials.yml",
+                      "--endpoints", str(endpoints)), f"http://127.0.0.1:{rasa_port}/webhooks/rest/", {})]
     processes = []
-    for service in supervisor.services(python, root / "models" / "hotline.tar.gz", env["BOT_RASA_TOKEN"], endpoints,
-                                       rasa_port, action_port):
-        log = (folder / f"{service.name}.log").open("wb")
-        process = subprocess.Popen(service.command, cwd=root, stdout=log, stderr=subprocess.STDOUT,
-                                   env=supervisor.quiet_env(env))
+    for number, (command, health_url, extra) in enumerate(services):
+        log = (folder / f"service-{number}.log").open("wb")
+        process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+                                   env={**supervisor.quiet_env(env), **extra})
         processes.append(process)
-        if not supervisor.wait_ready(service.health_url, process, 300):
+        if not supervisor.wait_ready(health_url, process, 300):
             stop(processes)
-            raise RuntimeError(f"{service.name} did not start:\n" + (folder / f"{service.name}.log").read_text()[-3000:])
+            raise RuntimeError(f"{command[:4]} did not start:\n" + (folder / f"service-{number}.log").read_text()[-3000:])
     return f"http://127.0.0.1:{rasa_port}", processes
 
 
