@@ -39,7 +39,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: help install run run-services secrets browser test validate train eval eval-qa retrain cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load
+.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -124,9 +124,16 @@ browser: ## Debian's chromium and Noto CJK fonts for browser tests (apt-get; nev
 		echo "==> installing chromium and fonts-noto-cjk (apt-get)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi
 
-test: validate browser scale-services $(KB) $(MODEL) ## Everything that checks the project: data validation, pytest, story tests
+test: validate browser scale-services $(KB) $(MODEL) ## Everything that checks the project: data validation, pytest, story tests, fuzzing
 	@$(MAKE) --no-print-directory pytest
 	@$(MAKE) --no-print-directory stories
+	@$(MAKE) --no-print-directory fuzz
+
+# Hypothesis over the input guard, numerals, masking and the LINE parser: about 40 s, killed at 90 s.
+FUZZ_EXAMPLES ?= 800
+fuzz: $(VENV)/.installed ## Fuzz the code that reads raw input (bounded time; figures in reports/fuzz.txt)
+	@echo "==> fuzzing input guard, numerals, masking, LINE parser ($(FUZZ_EXAMPLES) examples each)"
+	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout 90 $(PY) -m pytest -q -s -p no:cacheprovider tests/fuzz
 
 eval: $(MODEL) ## Held-out scores by category to reports/eval.md
 	@$(PY) -m bot eval

@@ -194,6 +194,7 @@ def main() -> int:
     steps_at = [int(v) for v in args.steps.split(",")]
     token = "bench-" + uuid.uuid4().hex
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
+           "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off",
            "BOT_TODAY": "2026-11-23"}
     results: list[Step] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:

@@ -68,7 +68,7 @@ def rest_turns(model: Path, batches: dict[str, list[str]], folder: Path) -> tupl
     action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(supervisor.action_endpoint(f"http://127.0.0.1:{action_port}/webhook"), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}
     processes = []
     try:
         for service in supervisor.services(sys.executable, model, os.urandom(24).hex(), endpoints, rasa_port, action_port):

@@ -35,6 +35,7 @@ def metadata_too_deep(limit: int) -> str:
 
 
 JSON_TOO_DEEP = "請求內容的 JSON 層數太多。"
+RATE_LIMITED = f"您傳訊息的速度有點快，請稍等幾秒再傳；急事請撥馬上辦服務中心 {HOTLINE}。"
 BAD_MESSAGE_ID = "message_id 必須是1到64字的字串。"
 
 

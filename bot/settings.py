@@ -86,6 +86,20 @@ def _networks(text: str) -> str:
     return text
 
 
+def _rate(text: str) -> tuple[float, float] | None:
+    """``rate/burst`` (messages a second / bucket size), or ``off``."""
+    if text.strip().lower() in ("off", "0", ""):
+        return None
+    rate, _, burst = text.partition("/")
+    try:
+        value = (float(rate), float(burst or rate))
+    except ValueError as exc:
+        raise ValueError("must be rate/burst such as 1/5 (messages a second / burst), or off") from exc
+    if value[0] <= 0 or value[1] < 1:
+        raise ValueError("rate must be above 0 and burst at least 1")
+    return value
+
+
 def _secure_cookies(text: str) -> str:
     if text not in ("auto", "always"):
         raise ValueError("must be auto or always")
@@ -143,6 +157,8 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("action_token", "BOT_ACTION_TOKEN", None, "Shared secret Rasa sends the action server in X-Action-Token; the action server refuses calls without it (secret; make run writes one).", secret=True),
     Spec("trusted_proxies", "BOT_TRUSTED_PROXIES", "", "Comma-separated addresses or CIDR blocks of the reverse proxies in front of the web app; only their X-Forwarded-For/-Proto are believed (login limits per address, Secure cookies). Empty: believe no header.", _networks),
     Spec("secure_cookies", "BOT_SECURE_COOKIES", "auto", "Console cookie's Secure flag: auto (when the request came over HTTPS, directly or via a trusted proxy) or always.", _secure_cookies),
+    Spec("rate_sender", "BOT_RATE_SENDER", "1/5", "Messages a second per sender / burst, on REST, socket.io and LINE (a token bucket); off disables. Over it: a polite reply or 429.", _rate),
+    Spec("rate_address", "BOT_RATE_ADDRESS", "5/30", "Messages a second per client address / burst (REST, socket.io); off disables.", _rate),
     Spec("web_port", "BOT_WEB_PORT", "8000", "Port of the web app (console, triage API).", _positive_int),
     Spec("tracker_db_url", "BOT_TRACKER_DB_URL", "", "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db."),
     Spec("ops_db_url", "BOT_OPS_DB_URL", "", "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db."),
@@ -183,6 +199,8 @@ class Settings:
     action_token: str | None
     trusted_proxies: str
     secure_cookies: str
+    rate_sender: tuple[float, float] | None
+    rate_address: tuple[float, float] | None
     web_port: int
     tracker_db_url: str
     ops_db_url: str

@@ -79,6 +79,8 @@ def start_stack(model_path: Path, folder: Path, today: str,
            "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}",
            # The web chat page connects to this Rasa; its socket accepts the web app's own origin.
            "BOT_WEB_PORT": str(web_port), "BOT_CHAT_SOCKET_URL": f"http://127.0.0.1:{rasa_port}",
+           # Tests talk fast from one address; the rate limits get their own tests (tests/security/test_rate_limits.py).
+           "BOT_RATE_SENDER": "5/40", "BOT_RATE_ADDRESS": "off",
            **(extra_env or {})}
     processes = []
     try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -31,8 +32,10 @@ from sanic.response import HTTPResponse
 
 from bot import messages
 from bot.channels.input_guard import check_text
+from bot.channels.rate_limit import RateLimiter
 from bot.channels.line_api import DEFAULT_API_URL, HttpLineApi, LineApi, LineApiError, Message, ReplyTokenInvalid
-from bot.channels.line_events import Kind, LineEvent, Rejected, parse_delivery, verify
+from bot.channels.line_events import (Kind, LineEvent, Rejected, parse_delivery, sign_postback, stale,
+                                      verified_postback, verify)
 from bot.channels.line_format import POSTBACK_DATA_MAX, batches, text_messages, to_line
 from bot.channels.replay import earlier_replies
 from bot.settings import Settings
@@ -63,20 +66,32 @@ class RecentIds:
 
 
 class ConversationQueues:
-    """One FIFO queue per conversation with a worker task that ends when the queue is empty."""
+    """One FIFO queue per conversation with a worker task that ends when the queue is empty.
 
-    def __init__(self) -> None:
+    Bounded (security review M6): at most ``per_conversation`` waiting events per chat and
+    ``conversations`` chats with work; :meth:`put` refuses more (the caller drops the event).
+    """
+
+    def __init__(self, per_conversation: int = 20, conversations: int = 5000) -> None:
+        self.per_conversation, self.conversations = per_conversation, conversations
         self._queues: dict[str, asyncio.Queue[Callable[[], Awaitable[None]]]] = {}
         self._workers: set[asyncio.Task[None]] = set()
 
-    def put(self, conversation_id: str, job: Callable[[], Awaitable[None]]) -> None:
+    def put(self, conversation_id: str, job: Callable[[], Awaitable[None]]) -> bool:
+        """Queue ``job``; False (not queued) when the conversation's queue or the table is full."""
         queue = self._queues.get(conversation_id)
         if queue is None:
-            queue = self._queues[conversation_id] = asyncio.Queue()
+            if len(self._queues) >= self.conversations:
+                return False
+            queue = self._queues[conversation_id] = asyncio.Queue(self.per_conversation)
             worker = asyncio.get_running_loop().create_task(self._work(conversation_id, queue))
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
-        queue.put_nowait(job)
+        try:
+            queue.put_nowait(job)
+        except asyncio.QueueFull:
+            return False
+        return True
 
     async def _work(self, conversation_id: str, queue: asyncio.Queue[Callable[[], Awaitable[None]]]) -> None:
         while True:
@@ -96,13 +111,33 @@ class ConversationQueues:
             await asyncio.gather(*list(self._workers), return_exceptions=True)
 
 
+def signed_actions(node: Any, secret: str) -> Any:
+    """``node`` with every postback action's data tagged as this bot's (line_events.sign_postback).
+
+    Data that would pass LINE's 300-character limit with its tag becomes a message action
+    (the user then sends the button's title as text).
+    """
+    if isinstance(node, list):
+        return [signed_actions(item, secret) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") == "postback" and isinstance(node.get("data"), str):
+        data = sign_postback(secret, node["data"])
+        if len(data) <= POSTBACK_DATA_MAX:
+            return {**node, "data": data}
+        return {"type": "message", "label": node.get("label", ""), "text": node.get("displayText") or node.get("label", "")}
+    return {key: signed_actions(value, secret) for key, value in node.items()}
+
+
 class Delivery:
     """Sends one event's messages: one reply call, pushes for the overflow or a spent token."""
 
-    def __init__(self, api: LineApi) -> None:
-        self.api = api
+    def __init__(self, api: LineApi, secret: str = "") -> None:
+        self.api, self.secret = api, secret
 
     async def send(self, to: str, reply_token: str | None, line_messages: list[Message]) -> None:
+        if self.secret:
+            line_messages = signed_actions(line_messages, self.secret)
         groups = batches(line_messages)
         if not groups:
             return
@@ -131,8 +166,8 @@ class Delivery:
 class LinePushOutput(OutputChannel):
     """Pushes messages to a LINE chat: staff replies and notices sent outside a user's turn."""
 
-    def __init__(self, api: LineApi) -> None:
-        self.delivery = Delivery(api)
+    def __init__(self, api: LineApi, secret: str = "") -> None:
+        self.delivery = Delivery(api, secret)
 
     @classmethod
     def name(cls) -> str:
@@ -151,9 +186,11 @@ class LineInput(InputChannel):
         self._access_token = access_token or ""
         self.max_message_chars = max_message_chars
         self.api: LineApi = api or HttpLineApi(self._access_token, api_url or DEFAULT_API_URL)
-        self.delivery = Delivery(self.api)
+        self.delivery = Delivery(self.api, self.channel_secret)
         self.seen = RecentIds()
         self.queues = ConversationQueues()
+        self.limiter = RateLimiter.from_settings("line", Settings.from_env(os.environ))
+        self.dropped = 0
         self.agent: Any = None  # Rasa's, taken from the app on the first delivery
 
     def __repr__(self) -> str:
@@ -178,7 +215,7 @@ class LineInput(InputChannel):
         return bool(self.channel_secret and self._access_token)
 
     def get_output_channel(self) -> OutputChannel | None:
-        return LinePushOutput(self.api) if self.configured else None
+        return LinePushOutput(self.api, self.channel_secret) if self.configured else None
 
     def accept(self, signature: str | None, body: bytes) -> list[LineEvent]:
         """The new events of a delivery, after the checks.
@@ -192,8 +229,12 @@ class LineInput(InputChannel):
         if not self._access_token:
             raise Rejected(503, "line_not_configured", messages.LINE_NOT_CONFIGURED)
         fresh = []
+        now_ms = int(time.time() * 1000)
         for event in parse_delivery(body):
-            if self.seen.add(event.event_id):
+            if stale(event.timestamp, now_ms):
+                logger.warning("LINE event %s refused: its timestamp is not recent (a replayed delivery?)",
+                               event.event_id)
+            elif self.seen.add(event.event_id):
                 fresh.append(event)
             else:
                 logger.info("LINE event %s already received (redelivery %s); skipped", event.event_id, event.redelivery)
@@ -204,7 +245,8 @@ class LineInput(InputChannel):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": self.configured})
+            return response.json({"status": "ok", "configured": self.configured, "dropped": self.dropped,
+                                  **self.limiter.summary()})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -215,7 +257,14 @@ class LineInput(InputChannel):
                 return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
             self.agent = self.agent or getattr(request.app.ctx, "agent", None)
             for event in events:
-                self.queues.put(event.conversation_id, partial(self.handle, event, on_new_message))
+                # LINE's platform is the only peer: the limit is per chat. Over it, a polite reply without the NLU.
+                limited = event.kind in (Kind.TEXT, Kind.POSTBACK) and self.limiter.check(event.conversation_id, None)
+                job = (partial(self._answer, event, text_messages(messages.RATE_LIMITED)) if limited
+                       else partial(self.handle, event, on_new_message))
+                if not self.queues.put(event.conversation_id, job):
+                    self.dropped += 1
+                    logger.warning("LINE event %s dropped: the queue of %s is full", event.event_id,
+                                   event.conversation_id)
             return response.json({"status": "ok"})
 
         @webhook.listener("before_server_stop")
@@ -232,7 +281,9 @@ class LineInput(InputChannel):
 
     async def handle(self, event: LineEvent, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Answer one event (called by its conversation's worker, in order)."""
-        if event.redelivery and await self._in_tracker(event):
+        # A redelivery, or an event old enough to be a replay after a restart (review L8): is it in the tracker?
+        old = event.timestamp and time.time() * 1000 - event.timestamp > 60_000
+        if (event.redelivery or old) and await self._in_tracker(event):
             logger.info("LINE event %s redelivered but already in the conversation; skipped", event.event_id)
             return
         if event.kind is Kind.TEXT:
@@ -244,8 +295,13 @@ class LineInput(InputChannel):
             else:
                 await self._converse(event, checked.text or "", on_new_message)
         elif event.kind is Kind.POSTBACK:
-            if 0 < len(event.text.strip()) <= POSTBACK_DATA_MAX:
-                await self._converse(event, event.text.strip(), on_new_message)
+            payload = verified_postback(self.channel_secret, event.text)
+            if payload is None:  # not a button this bot made: never fed to the NLU as if it were
+                logger.warning("LINE postback in %s without this bot's tag; ignored", event.conversation_id)
+            elif 0 < len(payload.strip()) <= POSTBACK_DATA_MAX:
+                await self._converse(event, payload.strip(), on_new_message)
+        elif event.kind is Kind.UNSEND:
+            await self._forget(event)
         elif event.kind is Kind.FOLLOW:
             await self._converse(event, GREETING, on_new_message)
         elif event.kind is Kind.JOIN:
@@ -254,6 +310,20 @@ class LineInput(InputChannel):
             await self._answer(event, text_messages(messages.LINE_TEXT_ONLY))
         elif event.kind in (Kind.UNFOLLOW, Kind.LEAVE):
             logger.info("LINE %s: %s %s", event.kind.value, event.source_type, event.conversation_id)
+
+    async def _forget(self, event: LineEvent) -> None:
+        """The user took a message back: its text leaves the tracker and the ops database."""
+        from bot.channels.line_unsend import forget_in_ops, forget_in_tracker
+
+        if not event.message_id:
+            return
+        try:
+            store = getattr(self.agent, "tracker_store", None)
+            tracked = forget_in_tracker(store, event.conversation_id, event.message_id) if store is not None else 0
+            ops = forget_in_ops(Settings.from_env(os.environ).ops_db, event.conversation_id, event.message_id)
+            logger.info("LINE unsend in %s: %d tracker and %d ops events scrubbed", event.conversation_id, tracked, ops)
+        except Exception:  # noqa: BLE001 - logged; the next unsend or a purge tries again
+            logger.exception("LINE unsend in %s could not be applied", event.conversation_id)
 
     async def _in_tracker(self, event: LineEvent) -> bool:
         """Whether the conversation already holds this event (a message id equal to its webhook event id).
@@ -283,7 +353,9 @@ class LineInput(InputChannel):
         try:
             await on_new_message(UserMessage(text, collector, event.conversation_id, input_channel=self.name(),
                                              message_id=event.event_id,
-                                             metadata={"line": {"source": event.source_type}}))
+                                             metadata={"line": {"source": event.source_type,
+                                                                **({"message_id": event.message_id}
+                                                                   if event.message_id else {})}}))
         except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
             logger.exception("LINE event %s in %s failed", event.event_id, event.conversation_id)
             if not collector.messages:

@@ -37,6 +37,7 @@ class Rejected(ValueError):
 class Kind(Enum):
     TEXT = "text"
     POSTBACK = "postback"
+    UNSEND = "unsend"  # the user took a message back: its text must go from every store
     MEDIA = "media"  # stickers, images, audio, video, files, locations: we read text only
     FOLLOW = "follow"
     UNFOLLOW = "unfollow"
@@ -45,7 +46,8 @@ class Kind(Enum):
     OTHER = "other"
 
 
-_SIMPLE_KINDS = {"follow": Kind.FOLLOW, "unfollow": Kind.UNFOLLOW, "join": Kind.JOIN, "leave": Kind.LEAVE}
+_SIMPLE_KINDS = {"follow": Kind.FOLLOW, "unfollow": Kind.UNFOLLOW, "join": Kind.JOIN, "leave": Kind.LEAVE,
+                 "unsend": Kind.UNSEND}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class LineEvent:
     mentions_bot: bool = False
     redelivery: bool = False
     timestamp: int = 0
+    message_id: str = ""  # LINE's id of the message (text and media), or of the message an unsend takes back
 
     @property
     def one_to_one(self) -> bool:
@@ -69,6 +72,39 @@ class LineEvent:
 
 def signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+# Postback data the bot creates carries a tag: ``<payload>|<16 hex of HMAC(channel secret)>``. Data
+# without a valid tag was not made by this bot (a forged delivery cannot be signed, but a client can
+# send any postback of an old or crafted message): it is ignored (security review, LINE findings).
+POSTBACK_TAG = "|"
+_TAG_HEX = 16
+
+
+def postback_tag(secret: str, payload: str) -> str:
+    return hmac.new(secret.encode(), b"postback\0" + payload.encode("utf-8"), hashlib.sha256).hexdigest()[:_TAG_HEX]
+
+
+def sign_postback(secret: str, payload: str) -> str:
+    return f"{payload}{POSTBACK_TAG}{postback_tag(secret, payload)}"
+
+
+def verified_postback(secret: str, data: str) -> str | None:
+    """The payload of postback data this bot made, or ``None``."""
+    payload, sep, tag = data.rpartition(POSTBACK_TAG)
+    if not sep or len(tag) != _TAG_HEX or not secret:
+        return None
+    return payload if hmac.compare_digest(tag.encode("utf-8", "replace"), postback_tag(secret, payload).encode()) else None
+
+
+# Deliveries older than this are not answered: a captured signed body replayed later (after 10,000
+# other ids or a restart) was handled again (review L8). LINE redelivers for a while; an hour covers it.
+MAX_AGE_MS = 60 * 60 * 1000
+MAX_SKEW_MS = 5 * 60 * 1000
+
+
+def stale(timestamp_ms: int, now_ms: int) -> bool:
+    return not now_ms - MAX_AGE_MS <= timestamp_ms <= now_ms + MAX_SKEW_MS
 
 
 def verify(secret: str, header: str | None, body: bytes) -> None:
@@ -93,6 +129,8 @@ def parse_delivery(body: bytes) -> list[LineEvent]:
         data = json.loads(body or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Rejected(400, "invalid_json", messages.INVALID_JSON) from exc
+    except RecursionError as exc:  # a signed body nested thousands deep: 400, not 500 (review L5)
+        raise Rejected(400, "json_too_deep", messages.JSON_TOO_DEEP) from exc
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise Rejected(400, "bad_delivery", messages.LINE_BAD_DELIVERY)
     events = []
@@ -120,25 +158,37 @@ def _source(raw: dict[str, Any]) -> tuple[str, str, str | None] | None:
 
 
 def parse_event(raw: dict[str, Any]) -> LineEvent | None:
-    """One webhook event object as a :class:`LineEvent`; ``None`` when it has no usable source."""
+    """One webhook event object as a :class:`LineEvent`; ``None`` when it is not an event at all.
+
+    ``source`` is optional in LINE's spec (e.g. for some channel events): such an event is
+    read as ``OTHER`` with no conversation, not refused as unreadable; a source without its
+    chat id is malformed and skipped.
+    """
+    if not isinstance(raw.get("type"), str):
+        return None
     source = _source(raw)
     if source is None:
-        return None
+        if "source" in raw:  # a source without its chat id: malformed
+            return None
+        source = ("none", "", None)
     source_type, conversation, user = source
     kind, text, media, mentioned = _content(raw)
-    if raw.get("mode") == "standby":  # another channel module is answering this chat
+    if raw.get("mode") == "standby" or not conversation:  # another module answers, or no chat to answer in
         kind = Kind.OTHER
     reply_token = raw.get("replyToken")
     context = raw.get("deliveryContext")
     timestamp = raw.get("timestamp") if isinstance(raw.get("timestamp"), int) else 0
     event_id = raw.get("webhookEventId")
+    message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
     if not isinstance(event_id, str) or not event_id:
-        message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
         event_id = f"{raw.get('type')}:{conversation}:{timestamp}:{message.get('id', '')}"
+    unsend = raw.get("unsend") if isinstance(raw.get("unsend"), dict) else {}
+    message_id = unsend.get("messageId") if kind is Kind.UNSEND else message.get("id")
     return LineEvent(kind=kind, event_id=event_id, conversation_id=conversation, source_type=source_type,
                      user_id=user, reply_token=reply_token if isinstance(reply_token, str) and reply_token else None,
                      text=text, media=media, mentions_bot=mentioned,
-                     redelivery=bool(isinstance(context, dict) and context.get("isRedelivery")), timestamp=timestamp)
+                     redelivery=bool(isinstance(context, dict) and context.get("isRedelivery")), timestamp=timestamp,
+                     message_id=message_id if isinstance(message_id, str) else "")
 
 
 def _content(raw: dict[str, Any]) -> tuple[Kind, str, str, bool]:

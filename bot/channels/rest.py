@@ -7,6 +7,7 @@ with 400 and a zh-TW reason, bad text with a polite reply, and never logs user t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from sanic.response import HTTPResponse
 
 from bot import messages
 from bot.channels.input_guard import check_text, metadata_problem
+from bot.channels.rate_limit import RateLimiter
 from bot.channels.replay import BadMessageId, earlier_replies, message_id_of
 from bot.settings import Settings
 
@@ -72,11 +74,35 @@ def request_fields(data: dict[str, Any]) -> tuple[str, str, dict[str, Any] | Non
     return sender.strip(), text, metadata
 
 
+def conversation_id(sender: str, key: str = "") -> str:
+    """The id a sender's conversation is stored under: the sender id itself, unless it is personal data.
+
+    An SMS or IVR gateway may use the caller's phone number as the sender id; that id is a
+    structural key of every tracker and ops row and is shown in /ops, so it is replaced by a
+    keyed hash (``h-`` + 32 hex digits, key BOT_RASA_TOKEN) before anything stores it
+    (security review M4). The REST reply still names the caller's own id.
+    """
+    from bot.ops.masking import mask_text
+
+    if mask_text(sender) == sender:
+        return sender
+    digest = hashlib.blake2b(sender.encode("utf-8"), key=key.encode("utf-8")[:64], digest_size=16)
+    return "h-" + digest.hexdigest()
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: Sanic's forwarded address (SANIC_PROXIES_COUNT behind nginx) or the peer's."""
+    return str(getattr(request, "remote_addr", "") or request.ip or "-")
+
+
 class HotlineRestInput(RestInput):
     """Rasa REST channel with our input checks (registered in credentials.yml)."""
 
     def __init__(self, max_message_chars: int | None = None) -> None:
-        self.max_message_chars = max_message_chars or Settings.from_env(os.environ).max_message_chars
+        settings = Settings.from_env(os.environ)
+        self.max_message_chars = max_message_chars or settings.max_message_chars
+        self.limiter = RateLimiter.from_settings("rest", settings)
+        self.hash_key = os.environ.get("BOT_RASA_TOKEN", "")
 
     @classmethod
     def name(cls) -> str:
@@ -91,7 +117,7 @@ class HotlineRestInput(RestInput):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            return response.json({"status": "ok", **self.limiter.summary()})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -103,17 +129,23 @@ class HotlineRestInput(RestInput):
                 return response.json({"error": {"code": exc.code, "message": exc.reason}}, status=exc.status)
             except BadMessageId as exc:
                 return response.json({"error": {"code": "bad_message_id", "message": exc.reason}}, status=400)
+            caller, sender = sender, conversation_id(sender, self.hash_key)
+            address = client_address(request)
+            limited = self.limiter.check(sender, address)
+            if limited:
+                return response.json([{"recipient_id": caller, "text": messages.RATE_LIMITED}], status=429,
+                                     headers={"Retry-After": str(self.limiter.retry_after(sender, address, limited))})
             if message_id:
                 try:
                     earlier = await earlier_replies(request.app.ctx.agent, sender, message_id)
                 except Exception:  # noqa: BLE001 - tracker store unreachable: a retriable error, not a 500
                     logger.exception("looking up message %s of sender %s failed", message_id, sender)
-                    return response.json([{"recipient_id": sender, "text": messages.TECHNICAL_PROBLEM}], status=503)
+                    return response.json([{"recipient_id": caller, "text": messages.TECHNICAL_PROBLEM}], status=503)
                 if earlier is not None:
-                    return response.json(earlier)
+                    return response.json(_addressed(earlier, caller))
             checked = check_text(raw, self.max_message_chars)
             if checked.reply:
-                return response.json([{"recipient_id": sender, "text": checked.reply}])
+                return response.json([{"recipient_id": caller, "text": checked.reply}])
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(checked.text, collector, sender, input_channel=self.name(), metadata=metadata,
@@ -121,7 +153,12 @@ class HotlineRestInput(RestInput):
             except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
                 logger.exception("REST message from sender %s failed", sender)
                 if not collector.messages:
-                    return response.json([{"recipient_id": sender, "text": messages.TECHNICAL_PROBLEM}])
-            return response.json(collector.messages)
+                    return response.json([{"recipient_id": caller, "text": messages.TECHNICAL_PROBLEM}])
+            return response.json(_addressed(collector.messages, caller))
 
         return webhook
+
+
+def _addressed(replies: list[dict[str, Any]], caller: str) -> list[dict[str, Any]]:
+    """Replies named with the caller's own sender id (the stored one may be a hash)."""
+    return [{**reply, "recipient_id": caller} for reply in replies]

@@ -33,6 +33,7 @@ from socketio import AsyncServer
 
 from bot import messages
 from bot.channels.input_guard import check_text, metadata_problem
+from bot.channels.rate_limit import RateLimiter
 from bot.channels.web_format import bot_message, has_content, valid_session_id
 from bot.settings import Settings
 
@@ -87,6 +88,7 @@ class HotlineSocketIOInput(SocketIOInput):
         self.settings = settings or Settings.from_env(os.environ)
         self.allowed_origins = list(self.settings.chat_origins)
         self.max_message_chars = self.settings.max_message_chars
+        self.limiter = RateLimiter.from_settings("socketio", self.settings)
 
     @classmethod
     def name(cls) -> str:
@@ -112,7 +114,11 @@ class HotlineSocketIOInput(SocketIOInput):
 
         @socketio_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            return response.json({"status": "ok", **self.limiter.summary()})
+
+        def address_of(sid: str) -> str | None:
+            request = (sio.get_environ(sid, namespace=self.namespace) or {}).get("sanic.request")
+            return str(getattr(request, "remote_addr", "") or getattr(request, "ip", "") or "") or None
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any) -> None:
@@ -129,6 +135,10 @@ class HotlineSocketIOInput(SocketIOInput):
                 logger.info("socket.io message from %s without its confirmed session; ignored", sid)
                 await sio.emit("session_invalid", {"reason": "session_request first"}, room=sid,
                                namespace=self.namespace)
+                return
+            limited = self.limiter.check(session_id, address_of(sid))
+            if limited:  # a polite reply, without the NLU or the tracker
+                await output.send_response(session_id, {"text": messages.RATE_LIMITED})
                 return
             raw = data.get("message") if isinstance(data, dict) else None
             checked = check_text(raw if isinstance(raw, str) else "", self.max_message_chars)

@@ -41,6 +41,13 @@ ADDRESS = "[地址]"
 
 # Full-width ASCII (U+FF01–FF5E) and the ideographic space fold to ASCII one for one.
 _WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# For every rule but e-mail: the separators callers put inside numbers (0933.271.845, 0966/271/845,
+# 0911—271—845, ・ and dashes of every width) fold to "-", Chinese digits (零九八八…) to ASCII digits,
+# still one character for one (security review M4).
+_SEPARATOR_SHADOW = {ord(c): "-" for c in "./\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fb\u00b7\uff65"}
+_CHINESE_DIGITS = {ord(c): str(i) for i, c in enumerate("零一二三四五六七八九")} | {ord("〇"): "0"}
+# Only runs of four or more digits are read as numbers: 「統一編號」 keeps its 一.
+_DIGIT_RUN = re.compile(r"[0-9零〇一二三四五六七八九]{4,}")
 
 # Letter codes of the national ID check (內政部): A=10 … Z=33, not alphabetical after H.
 _LETTER_CODES = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36)))
@@ -53,9 +60,17 @@ _NOT_DIGIT_BEFORE = r"(?<![\dA-Za-z_])"
 _NOT_DIGIT_AFTER = r"(?![\dA-Za-z_])"
 _MONEY_AFTER = r"(?!\s*(?:元|萬|億|千|百|塊|%|％|人|年|月|日|天|坪|公|台|臺|件|個|張|次|歲))"
 _CHINESE = r"\u4e00-\u9fff"
+_CHINESE_RANGE = "\u4e00-\u9fff"
 _NUMERAL = r"[\d一二三四五六七八九十百零〇兩]"
 
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Internationalised domains (user@例子.台灣): CJK labels, ending in a CJK top-level domain.
+_IDN_EMAIL = re.compile(rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9\-{_CHINESE_RANGE}]+"
+                        rf"(?:\.[A-Za-z0-9\-{_CHINESE_RANGE}]+)*\.[{_CHINESE_RANGE}]{{2,3}}")
+# An ID written with separators: F 281 467 332, F-281467332 (checksum-validated).
+_SPACED_ID = re.compile(r"(?<![\dA-Za-z_])[A-Za-z][-\s]?[1289ABCDabcd](?:[-\s]?\d){8}(?![\dA-Za-z_])")
+# A mobile number with a separator between any digits: 0 9 3 3 2 7 1 8 4 5.
+_SPACED_MOBILE = re.compile(r"(?<![\dA-Za-z_])0[-\s]?9(?:[-\s]?\d){8}(?![\dA-Za-z_])")
 _ID = re.compile(_NOT_DIGIT_BEFORE + r"[A-Za-z][1289ABCDabcd]\d{8}" + _NOT_DIGIT_AFTER)
 _ID_AFTER_WORD = re.compile(r"(?:身分證|身份證|統一證號|居留證|ID)[^\dA-Za-z]{0,8}([A-Za-z][A-Za-z\d]\d{8})" + _NOT_DIGIT_AFTER)
 _MOBILE = re.compile(_NOT_DIGIT_BEFORE + r"(?:\(?(?:\+|00)?886\)?" + _SEP + r"|0)9\d{2}" + _SEP + r"\d{3}" + _SEP + r"\d{3}"
@@ -154,11 +169,21 @@ def _group(m: re.Match[str]) -> tuple[int, int]:
     return m.span(1)
 
 
+def _digits_only(check: Callable[[str], bool]) -> Callable[[re.Match[str]], tuple[int, int] | None]:
+    return lambda m: m.span() if check(re.sub(r"[-\s]", "", m.group())) else None
+
+
+# Rules matched on the width-folded text only; every other rule sees the number shadow as well.
+_TEXT_RULES = frozenset({id(_EMAIL), id(_IDN_EMAIL)})
+
 RULES: tuple[Rule, ...] = (
     (_EMAIL, EMAIL, _whole()),
+    (_IDN_EMAIL, EMAIL, _whole()),
     (_ID, ID, _whole(national_id_valid)),
+    (_SPACED_ID, ID, _digits_only(national_id_valid)),
     (_ID_AFTER_WORD, ID, _group),
     (_MOBILE, MOBILE, _whole()),
+    (_SPACED_MOBILE, MOBILE, _whole()),
     (_LANDLINE, PHONE, _whole(_landline)),
     (_TAX_ID_AFTER_WORD, TAX_ID, _group),
     (_ACCOUNT_AFTER_WORD, ACCOUNT, _group),
@@ -171,16 +196,40 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def fold_numbers(folded: str) -> str:
+    """Separators inside numbers to "-" and Chinese digits to ASCII ones, one character for one."""
+    shadow = folded.translate(_SEPARATOR_SHADOW)
+    if not any(ord(c) in _CHINESE_DIGITS for c in shadow):
+        return shadow
+    return _DIGIT_RUN.sub(lambda m: m.group().translate(_CHINESE_DIGITS), shadow)
+
+
 def mask_text(text: str) -> str:
-    """``text`` with every recognised personal identifier replaced by its placeholder."""
+    """``text`` with every recognised personal identifier replaced by its placeholder.
+
+    Repeated until nothing changes (at most six passes, each linear): a replacement can
+    expose what is left of a run of digits (「零九八八0933.271.845」), which must not stay.
+    """
+    for _ in range(6):
+        masked = _mask_once(text)
+        if masked == text:
+            break
+        text = masked
+    return text
+
+
+def _mask_once(text: str) -> str:
     folded = fold_width(text)
-    if not any(c.isdigit() or c == "@" or c == "號" for c in folded):
+    numbers = fold_numbers(folded)
+    if not any(c.isdigit() or c == "@" or c == "號" for c in numbers):
         return text
     for pattern, placeholder, accept in RULES:
-        spans = [span for span in (accept(m) for m in pattern.finditer(folded)) if span]
+        shadow = folded if id(pattern) in _TEXT_RULES else numbers
+        spans = [span for span in (accept(m) for m in pattern.finditer(shadow)) if span]
         if spans:
             text = _replace_spans(text, spans, placeholder)
             folded = fold_width(text)
+            numbers = fold_numbers(folded)
     return text
 
 

@@ -141,3 +141,27 @@ def test_events_are_typed_and_unreadable_ones_skipped():
     assert (events[1].text, events[1].mentions_bot, events[1].one_to_one) == ("利率？", True, False)
     assert (events[2].text, events[2].mentions_bot) == ("😀 補助？", True)  # offsets in UTF-16 units
     assert events[3].text == "/loan_ask" and events[4].media == "sticker"
+
+
+def test_a_delivery_nested_thousands_deep_is_a_400():
+    with pytest.raises(Rejected) as refused:
+        parse_delivery(b'{"events": ' + b"[" * 20_000 + b"]" * 20_000 + b"}")
+    assert (refused.value.status, refused.value.code) == (400, "json_too_deep")
+
+
+def test_postback_tags_are_checked():
+    from bot.channels.line_events import sign_postback, verified_postback
+
+    signed = sign_postback("secret-a", "/loan_ask")
+    assert verified_postback("secret-a", signed) == "/loan_ask"
+    assert verified_postback("secret-b", signed) is None
+    assert verified_postback("secret-a", "/loan_ask") is None
+    assert verified_postback("secret-a", signed[:-1] + ("0" if signed[-1] != "0" else "1")) is None
+
+
+def test_stale_and_future_timestamps():
+    from bot.channels.line_events import MAX_AGE_MS, stale
+
+    now = 1_800_000_000_000
+    assert not stale(now, now) and not stale(now - MAX_AGE_MS + 1, now)
+    assert stale(now - MAX_AGE_MS - 1, now) and stale(now + 10 * 60 * 1000, now) and stale(0, now)

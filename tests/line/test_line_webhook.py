@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from bot import messages
+from bot.channels.line_events import sign_postback, verified_postback
 from bot.handoff.tickets import SqliteTicketStore
 from tests.line.fake_line import LOADING, PUSH, REPLY, FakeLine, new_id
 from tests.line.webhook import body_of, deliver, event, media, post, postback, text
@@ -80,7 +81,8 @@ def test_follow_is_welcomed_with_topic_quick_replies_and_unfollow_gets_nothing(l
 
 def test_postback_answers_a_topic_button_with_a_scheme_card(line_stack):
     fake, user = line_stack.fake, new_id()
-    assert deliver(line_stack.webhook, line_stack.secret, postback(fake, user, "/loan_ask"))[0] == 200
+    topic = sign_postback(line_stack.secret, "/loan_ask")  # as the greeting's topic button carries it
+    assert deliver(line_stack.webhook, line_stack.secret, postback(fake, user, topic))[0] == 200
     [call] = answers(fake, user)
     flex = [m for m in call.messages if m["type"] == "flex"]
     assert flex and 0 < len(flex[0]["altText"]) <= 400 and "貸款" in flex[0]["altText"]
@@ -93,7 +95,7 @@ def test_postback_answers_a_topic_button_with_a_scheme_card(line_stack):
     assert card["type"] == "flex" and card["contents"]["header"]["contents"][0]["text"]  # the scheme's name
     assert "來源" in card["contents"]["footer"]["contents"][0]["text"]
     assert card["contents"]["footer"]["contents"][-1]["action"]["uri"].startswith("tel:")
-    assert user_texts(line_stack, user) == ["/loan_ask", buttons[0]["action"]["data"]]
+    assert user_texts(line_stack, user) == ["/loan_ask", verified_postback(line_stack.secret, buttons[0]["action"]["data"])]
     no_refusals(fake, user)
 
 

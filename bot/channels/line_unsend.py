@@ -1,0 +1,87 @@
+"""LINE ``unsend``: the user took a message back, so its text leaves the tracker, the ops database and /ops.
+
+LINE's rule for unsend events is that the service should stop showing the message
+(Messaging API docs, "Unsend event"). The bot stored the text (masked) as a Rasa ``user``
+event, with LINE's message id in its metadata (``metadata.line.message_id``, set by the
+LINE channel); that event's text, parse data and entities are replaced by a note in:
+
+- the tracker store (Rasa's ``events`` table), so the console's transcript no longer shows it;
+- the ops database: the event broker's copy and the derived ``ops_turns`` row /ops lists.
+
+The bot's own answers to it stay: they are the bot's words, not the user's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+UNSENT = "（使用者已收回這則訊息）"
+
+
+def scrubbed(data: dict[str, Any], message_id: str) -> dict[str, Any] | None:
+    """A copy of a user event without the text of LINE message ``message_id``; ``None`` if it is another event."""
+    line = (data.get("metadata") or {}).get("line") if isinstance(data.get("metadata"), dict) else None
+    if data.get("event") != "user" or not isinstance(line, dict) or line.get("message_id") != message_id:
+        return None
+    parse = dict(data.get("parse_data") or {})
+    parse.update(text=UNSENT, entities=[])
+    return {**data, "text": UNSENT, "parse_data": parse, "metadata": {**data["metadata"], "unsent": True}}
+
+
+def _scrub_rows(rows: Any, message_id: str) -> list[Any]:
+    changed = []
+    for row in rows:
+        try:
+            data = json.loads(row.data)
+        except (TypeError, ValueError):
+            continue
+        new = scrubbed(data, message_id)
+        if new is not None:
+            row.data = json.dumps(new, ensure_ascii=False)
+            changed.append(row)
+    return changed
+
+
+def forget_in_tracker(tracker_store: Any, conversation_id: str, message_id: str) -> int:
+    """Scrub the message in an SQL tracker store; returns how many events changed."""
+    store = getattr(tracker_store, "_tracker_store", None) or getattr(tracker_store, "tracker_store", tracker_store)
+    if not hasattr(store, "session_scope") or not hasattr(store, "SQLEvent"):
+        logger.warning("unsend: the tracker store %s cannot be scrubbed", type(store).__name__)
+        return 0
+    with store.session_scope() as session:
+        rows = session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == conversation_id,
+                                                    store.SQLEvent.type_name == "user").all()
+        changed = _scrub_rows(rows, message_id)
+        session.commit()
+    return len(changed)
+
+
+def forget_in_ops(ops_url: str, conversation_id: str, message_id: str) -> int:
+    """Scrub the message in the ops database (the broker's events and the derived turn)."""
+    import sqlalchemy as sa
+
+    from bot.ops.store import events, open_engine, turns
+
+    engine = open_engine(ops_url)
+    try:
+        with engine.begin() as db:
+            found = db.execute(sa.select(events.c.id, events.c.data).where(events.c.sender_id == conversation_id,
+                                                                           events.c.data.like(f"%{message_id}%")))
+            changed = 0
+            for event_id, data in list(found):
+                try:
+                    new = scrubbed(json.loads(data), message_id)
+                except (TypeError, ValueError):
+                    continue
+                if new is None:
+                    continue
+                db.execute(sa.update(events).where(events.c.id == event_id).values(data=json.dumps(new, ensure_ascii=False)))
+                db.execute(sa.update(turns).where(turns.c.event_id == event_id).values(text=UNSENT, entities="[]"))
+                changed += 1
+    finally:
+        engine.dispose()
+    return changed

@@ -1,0 +1,86 @@
+"""LINE deliveries the bot must not trust (security review, LINE findings and L8), against the real stack.
+
+Postbacks the bot did not make, replayed old deliveries, events without a source, and
+``unsend``, which must take the user's text out of the tracker and the ops database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+
+from bot.channels.line_events import sign_postback, verified_postback
+from tests.line.fake_line import new_id
+from tests.line.test_line_webhook import answered, user_texts
+from tests.line.webhook import deliver, event, postback, text
+
+
+def test_a_postback_the_bot_did_not_make_is_ignored(line_stack):
+    """Crafted postback data went to the NLU as if the user had tapped one of our buttons."""
+    fake, user = line_stack.fake, new_id()
+    forged = [postback(fake, user, "/handoff_request"), postback(fake, user, "/loan_ask|0123456789abcdef"),
+              postback(fake, user, sign_postback("another-channel-secret", "/loan_ask"))]
+    assert deliver(line_stack.webhook, line_stack.secret, *forged)[0] == 200
+    after = text(fake, user, "你好")
+    assert deliver(line_stack.webhook, line_stack.secret, after)[0] == 200
+    calls = answered(fake, user, after)
+    assert [c.body.get("replyToken") for c in calls] == [after["replyToken"]]  # only the text was answered
+    assert user_texts(line_stack, user) == ["你好"]
+
+
+def test_the_bots_own_buttons_carry_its_tag_and_work(line_stack):
+    fake, user = line_stack.fake, new_id()
+    greeting = event(fake, "follow", user)
+    deliver(line_stack.webhook, line_stack.secret, greeting)
+    [call] = answered(fake, user, greeting)
+    actions = [i["action"] for m in call.messages for i in (m.get("quickReply") or {}).get("items", [])]
+    postbacks = [a for a in actions if a["type"] == "postback"]
+    assert postbacks and all(verified_postback(line_stack.secret, a["data"]) for a in postbacks)
+    tap = postback(fake, user, postbacks[0]["data"])
+    deliver(line_stack.webhook, line_stack.secret, tap)
+    answered(fake, user, tap)
+    assert user_texts(line_stack, user)[-1] == verified_postback(line_stack.secret, postbacks[0]["data"])
+
+
+def test_a_replayed_old_delivery_is_not_answered(line_stack):
+    """A signed body captured and sent again hours later (after 10,000 other ids or a restart) was handled again."""
+    fake, user = line_stack.fake, new_id()
+    old = text(fake, user, "這是兩小時前的訊息")
+    old["timestamp"] = int((time.time() - 2 * 3600) * 1000)
+    future = text(fake, user, "這是來自未來的訊息")
+    future["timestamp"] = int((time.time() + 3600) * 1000)
+    assert deliver(line_stack.webhook, line_stack.secret, old, future)[0] == 200
+    now = text(fake, user, "你好")
+    deliver(line_stack.webhook, line_stack.secret, now)
+    assert [c.body.get("replyToken") for c in answered(fake, user, now)] == [now["replyToken"]]
+    assert user_texts(line_stack, user) == ["你好"]
+
+
+def test_an_event_without_a_source_is_accepted_quietly(line_stack):
+    """`source` is optional in LINE's spec; such events were logged as unreadable."""
+    fake = line_stack.fake
+    sourceless = event(fake, "unsend", new_id(), reply=False, unsend={"messageId": "325708"})
+    del sourceless["source"]
+    status, body = deliver(line_stack.webhook, line_stack.secret, sourceless)
+    assert status == 200 and body == {"status": "ok"}
+    assert "not one we can read" not in line_stack.stack.log("rasa")
+
+
+def test_unsend_removes_the_text_from_the_tracker_and_the_ops_database(line_stack):
+    fake, user = line_stack.fake, new_id()
+    secret_words = f"我家的事{uuid.uuid4().hex[:8]}想問青創貸款"
+    said = text(fake, user, secret_words)
+    deliver(line_stack.webhook, line_stack.secret, said)
+    answered(fake, user, said)
+    assert secret_words in user_texts(line_stack, user)
+    unsend = event(fake, "unsend", user, reply=False, unsend={"messageId": said["message"]["id"]})
+    deliver(line_stack.webhook, line_stack.secret, unsend)
+    later = text(fake, user, "謝謝")
+    deliver(line_stack.webhook, line_stack.secret, later)
+    answered(fake, user, later)  # handled in order: the unsend is done
+    texts = user_texts(line_stack, user)
+    assert secret_words not in texts and "（使用者已收回這則訊息）" in texts and texts[-1] == "謝謝"
+    for name in ("tracker.db", "ops.db"):
+        with sqlite3.connect(line_stack.stack.var_dir / name) as db:
+            assert secret_words not in "\n".join(db.iterdump()), name
