@@ -300,7 +300,7 @@ def promote(paths: Paths, candidate: Path, yaml_text: str, at: dt.datetime, nlu:
     (nlu / name).write_text(yaml_text, encoding="utf-8")
     (paths.models / META_NAME).write_text(json.dumps({
         "model": LIVE_NAME, "trained_at": dt.datetime.fromtimestamp(candidate.stat().st_mtime, TAIPEI).isoformat(
-            timespec="seconds"), "promoted_at": at.isoformat(timespec="seconds"), "via": "retrain",
+            timespec="seconds"), "promoted_at": dt.datetime.now(TAIPEI).isoformat(timespec="seconds"), "via": "retrain",
         "training_data": f"data/nlu/{name}"}, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
