@@ -3,7 +3,7 @@
 The contract, for every tool that talks to the bot without being a caller:
 
 - **sender id**: start it with ``<kind>-`` where kind is one of ``KINDS`` (``seed-``,
-  ``eval-``, ``load-``, ``bench-``, ``health-``); build it with ``synthetic_sender(kind)``.
+  ``eval-``, ``qa-``, ``load-``, ``bench-``, ``health-``); build it with ``synthetic_sender(kind)``.
 - **or metadata**: send ``{"metadata": {"synthetic": "<kind>"}}`` with the REST message
   (Rasa stores it on the user event); use ``synthetic_metadata(kind)``.
 
@@ -22,7 +22,8 @@ METADATA_KEY = "synthetic"
 # kind -> what it is (the sender prefix is ``kind + "-"``)
 KINDS = {
     "seed": "generated conversations for the ops pages (bot/ops/seed.py)",
-    "eval": "evaluation runs (QA and NLU evaluation runners)",
+    "eval": "evaluation runs (NLU evaluation runners and any other evaluation)",
+    "qa": "the QA evaluation set's runs (tests/qa/runner.py names its senders qa-<case>-<id>)",
     "load": "load tests (bench/load.py)",
     "bench": "benchmarks (bench/)",
     "health": "health checks and smoke tests",

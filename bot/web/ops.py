@@ -27,7 +27,7 @@ from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Fi
 from bot.web.charts import bar_chart
 from bot.web.deps import csv_download, deps, render
 from bot.settings import ROOT
-from bot.web.security import check_csrf, current_staff, staff_only
+from bot.web.security import check_csrf, current_account, current_staff, staff_only
 
 logger = logging.getLogger(__name__)
 CSV_LIMIT = 10_000
@@ -266,13 +266,10 @@ def category_values() -> dict[str, str]:
 
 # --- retraining (/ops/retrain) ------------------------------------------------------------
 
-RETRAIN_ROLE = "ops"
-
-
 def _may_retrain(request: Request) -> bool:
-    """Staff with the ops role, once accounts have roles (bot/staff.py); until then every staff account."""
-    has_role = getattr(deps(request).staff, "has_role", None)
-    return has_role is None or bool(has_role(current_staff(request) or "", RETRAIN_ROLE))
+    """Only supervisors replace the live model (bot/staff.py roles); agents see the page and its history."""
+    account = current_account(request)
+    return bool(account and account.supervisor)
 
 
 def _retrain_folder(request: Request) -> Any:
@@ -315,7 +312,7 @@ async def retrain_start(request: Request) -> Response:
 
     await check_csrf(request)
     if not _may_retrain(request):
-        raise HTTPException(403, "只有具備維運（ops）權限的同仁可以重訓模型。")
+        raise HTTPException(403, "只有主管（supervisor）可以重訓並更換上線模型。")
     folder = _retrain_folder(request)
     folder.mkdir(parents=True, exist_ok=True)
     if _running(folder):

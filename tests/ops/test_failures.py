@@ -178,3 +178,14 @@ def test_injection_strings_among_top_questions_are_marked_as_not_questions(tmp_p
     engine = store(tmp_path, {"caller-1": junk, "caller-2": CONVERSATIONS["fallback"]})
     rows = {row[0]: row[4] for row in report(engine).tables["unanswered"].rows}
     assert rows["\"' OR 1=1 --"] and rows["嗯那個東西"] == ""
+
+
+@pytest.mark.parametrize(("sender", "kind"), [
+    ("seed-a1b2c3-007", "seed"), ("eval-3f2a", "eval"), ("qa-loan-001-9c1d2e3f", "qa"), ("load-1a2b", "load"),
+    ("bench-77", "bench"), ("health-x", "health"), ("browser-1234", None), ("seedling", None), ("", None),
+    ("5f2c9a0e4b1d4e6f8a7b3c2d1e0f9a8b", None),  # a web chat session id: a real caller
+])
+def test_synthetic_senders_are_recognised_by_their_prefix_only(sender, kind):
+    from bot.ops.synthetic import sender_kind
+
+    assert sender_kind(sender) == kind

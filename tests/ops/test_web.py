@@ -123,10 +123,15 @@ def test_conversation_csv_lists_every_matching_conversation(staff, ops_copy):
     assert len(rows) - 1 == ops_copy.review.list(Filters(handed_off=True)).total > 0
 
 
-def test_retrain_page_shows_the_live_model_and_refuses_bad_report_names(staff):
+def test_retrain_page_shows_the_live_model_and_only_supervisors_may_retrain(app, staff):
     page = staff.get("/ops/retrain")
-    assert page.status_code == 200 and "目前上線模型" in page.text and "訓練候選模型並比較" in page.text
-    assert "max(0.005, 1/support)" in page.text  # the gate rule, on the page
+    assert page.status_code == 200 and "目前上線模型" in page.text and "max(0.005, 1/support)" in page.text
+    assert "只有主管" in page.text and "訓練候選模型並比較" not in page.text  # lin is an agent
+    refused = staff.post("/ops/retrain/start", data={"csrf": csrf_of(page.text)})
+    assert refused.status_code == 403 and "主管" in refused.text
     assert staff.get("/ops/retrain/reports/..%2F.env").status_code == 404
     assert staff.get("/ops/retrain/reports/retrain-2020-01-01.md").status_code == 404
-    assert staff.post("/ops/retrain/start", data={}).status_code == 403  # no CSRF token
+    app.state.deps.staff.add("boss", PASSWORD, role="supervisor")
+    boss = TestClient(app)
+    assert login(boss, "boss").status_code == 303
+    assert "訓練候選模型並比較" in boss.get("/ops/retrain").text
