@@ -2,11 +2,20 @@
 
 It runs on a free loopback port in a thread, records every call, and answers as LINE
 does: 401 without the right bearer token, 400 with details for a message LINE would
-refuse (more than five messages, text over 5,000 UTF-16 units, more than 13 quick
-reply items, labels over 20 characters, Flex without alt text or with one over 400,
-postback data over 300), 400 "Invalid reply token" for a token that is unknown,
-expired or used already, and 409 for a push whose X-Line-Retry-Key was accepted
-before. Faults (429 with Retry-After, 5xx, "accepted but answered 500") are injected
+refuse, 400 "Invalid reply token" for a token that is unknown, expired or used already,
+409 for a push whose X-Line-Retry-Key was accepted before, and 202 with ``{}`` for the
+loading animation. The limits are LINE's published ones (Messaging API reference,
+"Message objects", "Action objects > Specifications of the label", "Flex Message"):
+
+- at most five messages; text 1-5,000 characters; altText of Flex and template
+  messages 1-1,500 characters;
+- quick reply: 1-13 items, each an action with a label of 1-20 characters; Flex button
+  labels 1-40; postback data 1-300, displayText 1-300; message-action text 1-300;
+- labels and alt texts are counted in user-perceived characters (grapheme clusters,
+  so an emoji with a skin tone is one), text in UTF-16 units as LINE's clients do;
+- Flex: a bubble or a carousel of 1-12 bubbles; a bubble's blocks (header, hero, body,
+  footer) are components; boxes have a layout and contents; component types are LINE's;
+  a bubble's JSON is at most 30 KB and a carousel's at most 50 KB. Faults (429 with Retry-After, 5xx, "accepted but answered 500") are injected
 per endpoint. Tests wait on a condition for the calls they expect; nothing sleeps.
 """
 
@@ -28,6 +37,23 @@ USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def graphemes(text: str) -> int:
+    """User-perceived characters: 「👍🏽」 and 「é」 written as e + accent are one each."""
+    import regex
+
+    return len(regex.findall(r"\X", text))
+
+
+FLEX_COMPONENTS = frozenset({"box", "button", "image", "video", "icon", "text", "span", "separator", "filler"})
+FLEX_LAYOUTS = frozenset({"horizontal", "vertical", "baseline"})
+BUBBLE_BLOCKS = ("header", "hero", "body", "footer")
+MAX_BUBBLE_BYTES, MAX_CAROUSEL_BYTES, MAX_BUBBLES = 30 * 1024, 50 * 1024, 12
+
+
+def json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def new_id(prefix: str = "U") -> str:
@@ -65,17 +91,17 @@ def _action_problems(action: Any, where: str, label_max: int = 20) -> list[tuple
         return [(where, "must be an object")]
     problems = []
     label = action.get("label")
-    if not isinstance(label, str) or not 0 < len(label) <= label_max:
+    if not isinstance(label, str) or not 0 < graphemes(label) <= label_max:
         problems.append((f"{where}.label", f"must be 1-{label_max} characters"))
     kind = action.get("type")
     if kind == "postback":
         data = action.get("data")
         if not isinstance(data, str) or not 0 < len(data) <= 300:
             problems.append((f"{where}.data", "must be 1-300 characters"))
-        if "displayText" in action and not 0 < len(str(action["displayText"])) <= 300:
+        if "displayText" in action and not 0 < graphemes(str(action["displayText"])) <= 300:
             problems.append((f"{where}.displayText", "must be 1-300 characters"))
     elif kind == "message":
-        if not isinstance(action.get("text"), str) or not 0 < len(action["text"]) <= 300:
+        if not isinstance(action.get("text"), str) or not 0 < graphemes(action["text"]) <= 300:
             problems.append((f"{where}.text", "must be 1-300 characters"))
     elif kind == "uri":
         if not re.match(r"^(https?://|tel:|line://)", str(action.get("uri", ""))) or len(action["uri"]) > 1000:
@@ -85,20 +111,59 @@ def _action_problems(action: Any, where: str, label_max: int = 20) -> list[tuple
     return problems
 
 
-def _flex_problems(node: Any, where: str) -> list[tuple[str, str]]:
+def _component_problems(node: Any, where: str) -> list[tuple[str, str]]:
+    """One Flex component (and what it contains) as LINE checks it."""
+    if not isinstance(node, dict) or node.get("type") not in FLEX_COMPONENTS:
+        return [(where, "must be a Flex component (box, button, image, video, icon, text, span, separator, filler)")]
     problems: list[tuple[str, str]] = []
-    if isinstance(node, dict):
-        if node.get("type") == "button":
-            problems += _action_problems(node.get("action"), f"{where}.action")
-        if node.get("type") == "text" and not str(node.get("text") or ""):
+    kind = node["type"]
+    if kind == "box":
+        if node.get("layout") not in FLEX_LAYOUTS:
+            problems.append((f"{where}.layout", "must be horizontal, vertical or baseline"))
+        contents = node.get("contents")
+        if not isinstance(contents, list):
+            problems.append((f"{where}.contents", "must be an array"))
+        for index, child in enumerate(contents if isinstance(contents, list) else []):
+            problems += _component_problems(child, f"{where}.contents[{index}]")
+    elif kind == "button":
+        problems += _action_problems(node.get("action"), f"{where}.action", label_max=40)
+    elif kind == "text":
+        spans = node.get("contents")
+        if not str(node.get("text") or "") and not (isinstance(spans, list) and spans):
             problems.append((f"{where}.text", "must not be empty"))
-        for key, value in node.items():
-            if isinstance(value, (dict, list)):
-                problems += _flex_problems(value, f"{where}.{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            problems += _flex_problems(value, f"{where}[{index}]")
+        for index, span in enumerate(spans if isinstance(spans, list) else []):
+            if not isinstance(span, dict) or span.get("type") != "span":
+                problems.append((f"{where}.contents[{index}]", "must be a span"))
+    elif kind in ("image", "icon") and not str(node.get("url", "")).startswith("https://"):
+        problems.append((f"{where}.url", "must be an https URL"))
+    if "action" in node and kind != "button":
+        problems += _action_problems(node["action"], f"{where}.action", label_max=40)
     return problems
+
+
+def _bubble_problems(bubble: Any, where: str) -> list[tuple[str, str]]:
+    if not isinstance(bubble, dict) or bubble.get("type") != "bubble":
+        return [(where, "must be a bubble")]
+    problems = [item for block in BUBBLE_BLOCKS if block in bubble
+                for item in _component_problems(bubble[block], f"{where}.{block}")]
+    if not any(block in bubble for block in BUBBLE_BLOCKS):
+        problems.append((where, "must have a header, hero, body or footer"))
+    if json_size(bubble) > MAX_BUBBLE_BYTES:
+        problems.append((where, f"size must be at most {MAX_BUBBLE_BYTES // 1024} KB"))
+    return problems
+
+
+def _flex_problems(contents: Any, where: str) -> list[tuple[str, str]]:
+    """A Flex container: a bubble, or a carousel of 1-12 bubbles (50 KB at most)."""
+    if isinstance(contents, dict) and contents.get("type") == "carousel":
+        bubbles = contents.get("contents")
+        if not isinstance(bubbles, list) or not 1 <= len(bubbles) <= MAX_BUBBLES:
+            return [(f"{where}.contents", f"must be 1-{MAX_BUBBLES} bubbles")]
+        problems = [p for i, b in enumerate(bubbles) for p in _bubble_problems(b, f"{where}.contents[{i}]")]
+        if json_size(contents) > MAX_CAROUSEL_BYTES:
+            problems.append((where, f"size must be at most {MAX_CAROUSEL_BYTES // 1024} KB"))
+        return problems
+    return _bubble_problems(contents, where)
 
 
 def message_problems(messages: Any) -> list[tuple[str, str]]:
@@ -116,14 +181,12 @@ def message_problems(messages: Any) -> list[tuple[str, str]]:
             text = message.get("text")
             if not isinstance(text, str) or not 0 < utf16_len(text) <= 5000:
                 problems.append((f"{where}.text", "must be 1-5000 characters"))
-        elif kind == "flex":
+        elif kind in ("flex", "template"):
             alt = message.get("altText")
-            if not isinstance(alt, str) or not 0 < utf16_len(alt) <= 400:
-                problems.append((f"{where}.altText", "must be 1-400 characters"))
-            contents = message.get("contents")
-            if not isinstance(contents, dict) or contents.get("type") not in ("bubble", "carousel"):
-                problems.append((f"{where}.contents", "must be a bubble or carousel"))
-            problems += _flex_problems(contents, f"{where}.contents")
+            if not isinstance(alt, str) or not 0 < graphemes(alt) <= 1500:
+                problems.append((f"{where}.altText", "must be 1-1500 characters"))
+            if kind == "flex":
+                problems += _flex_problems(message.get("contents"), f"{where}.contents")
         elif kind == "image":
             for key in ("originalContentUrl", "previewImageUrl"):
                 if not str(message.get(key, "")).startswith("https://"):
@@ -211,7 +274,7 @@ class FakeLine:
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return self._record(path, body, headers, fault.status, {"message": fault.message}, extra)
         status, answer = self._answer(path, headers, body)
-        if fault and status == 200:  # accepted, but the caller sees an error
+        if fault and status in (200, 202):  # accepted, but the caller sees an error
             return self._record(path, body, headers, fault.status, {"message": "fault injected"}, accepted=True)
         return self._record(path, body, headers, status, answer, accepted=status == 200 and path != LOADING)
 
@@ -222,7 +285,7 @@ class FakeLine:
             seconds = body.get("loadingSeconds", 20)
             if not USER_ID.match(str(body.get("chatId"))) or seconds not in range(5, 61, 5):
                 return 400, {"message": "The request body has 1 error(s)"}
-            return 200, {}
+            return 202, {}  # "Status code 202 and an empty JSON object" (Display a loading animation)
         problems = message_problems(body.get("messages"))
         if path == REPLY:
             with self._changed:

@@ -84,3 +84,28 @@ def test_unsend_removes_the_text_from_the_tracker_and_the_ops_database(line_stac
     for name in ("tracker.db", "ops.db"):
         with sqlite3.connect(line_stack.stack.var_dir / name) as db:
             assert secret_words not in "\n".join(db.iterdump()), name
+
+
+def test_every_event_type_of_the_spec_is_read_and_only_the_right_ones_answered(line_stack):
+    """Test events carry what LINE's spec requires (follow.isUnblocked, quoteToken, …); every type is
+    accepted, none is logged as unreadable, and the bot speaks only where it should."""
+    from tests.line.webhook import EVENT_REQUIRED, MESSAGE_REQUIRED, media, spec_problems
+
+    fake, user = line_stack.fake, new_id()
+    built = [event(fake, kind, user, reply=kind in ("follow", "join", "memberJoined", "videoPlayComplete", "beacon",
+                                                     "accountLink", "membership"),
+                   **({"unsend": {"messageId": "325708"}} if kind == "unsend" else {}),
+                   **({"postback": {"data": sign_postback(line_stack.secret, "/loan_ask")}} if kind == "postback" else {}))
+             for kind in EVENT_REQUIRED if kind != "message"]
+    built += [media(fake, user, kind) for kind in MESSAGE_REQUIRED if kind != "text"] + [text(fake, user, "你好")]
+    assert {b["type"] for b in built} == set(EVENT_REQUIRED)
+    assert {b["message"]["type"] for b in built if b["type"] == "message"} == set(MESSAGE_REQUIRED)
+    assert [(b["type"], spec_problems(b)) for b in built if spec_problems(b)] == []
+    assert deliver(line_stack.webhook, line_stack.secret, *built)[0] == 200
+    answered(fake, user, built[-1])
+    assert "not one we can read" not in line_stack.stack.log("rasa")
+    answered_tokens = {c.body.get("replyToken") for c in fake.delivered(user)}
+    follow = next(b for b in built if b["type"] == "follow")
+    assert follow["replyToken"] in answered_tokens  # the greeting
+    silent = [b for b in built if b["type"] in ("beacon", "videoPlayComplete", "accountLink", "membership")]
+    assert not any(b.get("replyToken") in answered_tokens for b in silent)
