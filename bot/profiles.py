@@ -200,6 +200,8 @@ def create_tracker_tables(url: str) -> None:
     import sqlalchemy as sa
     from rasa.core.tracker_store import SQLTrackerStore
 
+    import bot.ops.stores  # noqa: F401 - registers tracker_windows on Rasa's Base
+
     engine = sa.create_engine(url)
     try:
         SQLTrackerStore.Base.metadata.create_all(engine)

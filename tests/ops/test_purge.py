@@ -168,7 +168,7 @@ def test_purge_works_on_postgresql(monkeypatch, tmp_path, postgres_url):
     tracker_url, ops_url = postgres_url(), postgres_url()
     store_and_backdate_on_postgresql(monkeypatch, tmp_path, tracker_url, ops_url)
     assert purge(tracker_url, ops_url, None, 180, dry_run=True).rows == {
-        "tracker:events": 5, "ops:events": 5, f"ops:{FUTURE}": 1}
+        "tracker:events": 5, "tracker:tracker_windows": 0, "ops:events": 5, f"ops:{FUTURE}": 1}
     report = purge(tracker_url, ops_url, None, 180)
     assert report.conversations == 1 and report.rows["ops:events"] == 5
     for url, table in ((tracker_url, "events"), (ops_url, "events"), (ops_url, FUTURE)):
