@@ -39,7 +39,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load
+.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -144,8 +144,12 @@ retrain: $(KB) $(MODEL) ## Ops corrections → candidate model, scored against t
 cv: $(NLU_STAMP) ## Cross-validate pipeline settings to reports/cv.md (slow)
 	@$(PY) -m bench.cv
 
-bench: $(KB) $(MODEL) ## Benchmark against Rasa's default pipeline and TF-IDF+LR; reports/bench.md
+bench: $(KB) $(MODEL) ## Benchmark against Rasa's default pipeline and TF-IDF+LR, and a turn against bare Rasa; reports/bench.md
 	@$(PY) -m bench.nlu
+	@$(PY) -m bench.anchor
+
+bench-anchor: $(KB) $(MODEL) ## Only the REST turn against a bare Rasa bot (latency, 8 callers, turn 1/50/500, profile)
+	@$(PY) -m bench.anchor
 
 bench-ops: $(VENV)/.installed ## Time /ops on 20,000 generated conversations against parsing every event; reports/bench_ops.md
 	@$(PY) -m bench.ops

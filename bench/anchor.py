@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import shutil
 import statistics
@@ -423,6 +422,13 @@ def main() -> int:
                 keep.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(raw, keep)
             rss = rss_mib(ours.pid)
+        except Exception:
+            logs = args.out.parent / "bench-anchor-logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            for log in folder.glob("*.log"):
+                shutil.copy(log, logs / log.name)
+            print(f"failed; server logs in {logs}", flush=True)
+            raise
         finally:
             for server in servers:
                 server.stop()

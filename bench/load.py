@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import httpx
 
 from bench.common import ROOT
 from bench.nlu import percentile
-from bot import scaled
+from bot import profiles, scaled
 
 # Caller questions across the hotline's topics, with follow-ups that need the conversation's context.
 OPENERS = ["青創貸款利率大概多少", "SBIR最高補助多少", "雲市集可以拿多少點數", "小微貸款寬限期多久", "加薪信保手續費怎麼算",
@@ -46,6 +47,7 @@ class Step:
     latencies_ms: list[float]
     cpu_seconds: dict[str, float]
     machine_busy: float
+    rasa_rss_mib: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -66,8 +68,12 @@ def conversation(rng: random.Random) -> list[str]:
     return [rng.choice(OPENERS)] + rng.sample(FOLLOW_UPS, rng.randint(2, 4))
 
 
-async def run_step(url: str, concurrency: int, conversations: int, seed: int) -> tuple[list[float], int, int, float]:
-    """Run ``conversations`` with ``concurrency`` callers at once; returns latencies, turns, errors, seconds."""
+async def run_step(url: str, concurrency: int, conversations: int, seed: int,
+                   acked: Counter[str] | None = None) -> tuple[list[float], int, int, float]:
+    """Run ``conversations`` with ``concurrency`` callers at once; returns latencies, turns, errors, seconds.
+
+    ``acked`` counts, per conversation, the turns answered with HTTP 200 (for the ops-database tally).
+    """
     rng = random.Random(seed)
     scripts = [conversation(rng) for _ in range(conversations)]
     queue: asyncio.Queue[list[str]] = asyncio.Queue()
@@ -89,6 +95,8 @@ async def run_step(url: str, concurrency: int, conversations: int, seed: int) ->
                     ok = False
                 latencies.append((time.perf_counter() - started) * 1000)
                 errors += not ok
+                if acked is not None:
+                    acked[sender] += ok
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
@@ -143,18 +151,77 @@ def total_cpu(pids: list[int]) -> float:
     return seconds
 
 
-def measure(cluster: scaled.Cluster, servers: int, concurrency: int, conversations: int, seed: int) -> Step:
+def measure(cluster: scaled.Cluster, servers: int, concurrency: int, conversations: int, seed: int,
+            acked: Counter[str] | None = None) -> Step:
     pids = groups(cluster)
     before = {group: total_cpu(members) for group, members in pids.items()}
     busy0, total0 = machine_times()
-    latencies, turns, errors, seconds = asyncio.run(run_step(cluster.nginx_url, concurrency, conversations, seed))
+    latencies, turns, errors, seconds = asyncio.run(run_step(cluster.nginx_url, concurrency, conversations, seed, acked))
     busy1, total1 = machine_times()
     used = {group: total_cpu(members) - before[group] for group, members in pids.items()}
+    rss = max(rss_mib(p.pid) for name, p in cluster.processes.items() if name.startswith("rasa-"))
     return Step(servers, concurrency, conversations, turns, errors, seconds, latencies, used,
-                (busy1 - busy0) / max(1, total1 - total0))
+                (busy1 - busy0) / max(1, total1 - total0), rss)
 
 
-def report(steps: list[Step], cores: int) -> str:
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def ops_tally(cluster: scaled.Cluster, acked: Counter[str], wait: float = 60.0) -> dict[str, int]:
+    """Acknowledged turns of the load steps against the user messages the consumer wrote to the ops database.
+
+    Waits until the ops database stops growing (the consumer drained the queue). ``lost``: acknowledged
+    turns the ops database lacks; ``doubled``: user messages beyond the turns sent; ``repeated rows``:
+    identical event rows.
+    """
+    from bench.crash import duplicate_events, user_messages
+
+    url = profiles.ops_postgres_url(cluster.settings)
+    deadline, last = time.monotonic() + wait, -1
+    while time.monotonic() < deadline:
+        stored = user_messages(url, table_has_type=False)
+        if sum(stored.values()) == last:
+            break
+        last = sum(stored.values())
+        time.sleep(2)
+    return {"acknowledged": sum(acked.values()),
+            "lost": sum(max(0, n - stored[s]) for s, n in acked.items()),
+            "doubled": sum(max(0, stored[s] - n) for s, n in acked.items()),
+            "repeated rows": duplicate_events(url)}
+
+
+def kill_step(cluster: scaled.Cluster, callers: int = 8) -> dict[str, int]:
+    """kill -9 one of two Rasa servers under load, the callers going on through nginx; counts what the ops database lost."""
+    import signal
+
+    from bench.crash import Callers, duplicate_events, user_messages
+
+    cluster.balance(cluster.rasa_ports)
+    load = Callers(cluster.nginx_url, callers).start()
+    load.wait_for(60)
+    victim = f"rasa-{cluster.rasa_ports[0]}"
+    os.kill(cluster.processes[victim].pid, signal.SIGKILL)
+    cluster.processes.pop(victim).wait()
+    killed_at = sum(load.acked.values())
+    load.wait_for(killed_at + 60, timeout=180)
+    load.finish()
+    url = profiles.ops_postgres_url(cluster.settings)
+    time.sleep(5)
+    stored = user_messages(url, table_has_type=False)
+    tracker = user_messages(profiles.postgres_url(cluster.settings), table_has_type=True)
+    return {"acknowledged": sum(load.acked.values()), "acknowledged before the kill": killed_at,
+            "lost (ops)": sum(max(0, load.acked[s] - stored[s]) for s in load.attempted),
+            "lost (tracker)": sum(max(0, load.acked[s] - tracker[s]) for s in load.attempted),
+            "doubled (ops)": sum(max(0, stored[s] - load.attempted[s]) for s in load.attempted),
+            "repeated rows (ops)": duplicate_events(url)}
+
+
+def report(steps: list[Step], cores: int, tally: dict[str, int] | None = None,
+           killed: dict[str, int] | None = None) -> str:
     lines = ["# Load: one Rasa server vs two behind nginx (scaled profile)", "",
              f"Machine: {cores} cores, shared by every process below, the load generator and any other job. "
              "Conversations of 3–5 turns over REST through nginx; PostgreSQL tracker store (masking), Redis lock "
@@ -180,7 +247,19 @@ def report(steps: list[Step], cores: int) -> str:
     cost = sum(s.stack_cpu_ms * s.turns for s in steps) / sum(s.turns for s in steps)
     lines += ["", f"CPU per turn, whole stack, all steps: {cost:.0f} ms, so {cores} fully used cores carry at most "
               f"~{1000 * cores / cost:.0f} turns/s, whatever the number of Rasa servers; each more core adds "
-              f"~{1000 / cost:.0f} turns/s while one Rasa server per core keeps the cores busy."]
+              f"~{1000 / cost:.0f} turns/s while one Rasa server per core keeps the cores busy.", "",
+              "| Rasa servers | best turns/s | turns/s per core used by the stack | Rasa RSS, largest (MiB) |",
+              "|---|---|---|---|"]
+    for servers in sorted({s.servers for s in steps}):
+        best = max((s for s in steps if s.servers == servers), key=lambda s: s.throughput)
+        lines.append(f"| {servers} | {best.throughput:.1f} | {best.throughput / max(1e-9, best.stack_share * cores):.1f} "
+                     f"| {max(s.rasa_rss_mib for s in steps if s.servers == servers):.0f} |")
+    if tally:
+        lines += ["", "Ops database after the load steps (the consumer drained the queue): "
+                  + ", ".join(f"{k}: {v}" for k, v in tally.items()) + "."]
+    if killed:
+        lines += ["", "kill -9 of one of the two Rasa servers under 8 callers (nginx sends the rest to the other): "
+                  + ", ".join(f"{k}: {v}" for k, v in killed.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -190,6 +269,7 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=500,
                         help="Conversations per step and server count (3 steps x 2 = 3,000 by default).")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench-load.md")
+    parser.add_argument("--no-kill", action="store_true", help="Skip the kill -9 step.")
     args = parser.parse_args()
     steps_at = [int(v) for v in args.steps.split(",")]
     token = "bench-" + uuid.uuid4().hex
@@ -197,6 +277,8 @@ def main() -> int:
            "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off",
            "BOT_TODAY": "2026-11-23"}
     results: list[Step] = []
+    acked: Counter[str] = Counter()
+    tally = killed = None
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         folder = Path(tmp)
         from bot.kb.build import build_kb
@@ -210,13 +292,18 @@ def main() -> int:
             for servers in (1, 2):
                 cluster.balance(cluster.rasa_ports[:servers])
                 for concurrency in steps_at:
-                    step = measure(cluster, servers, concurrency, args.conversations, seed=concurrency)
+                    step = measure(cluster, servers, concurrency, args.conversations, seed=concurrency, acked=acked)
                     results.append(step)
                     print(f"{servers} server(s), {concurrency} callers: {step.throughput:.1f} turns/s, "
                           f"p95 {percentile(step.latencies_ms, 95):.0f} ms, errors {step.errors}", flush=True)
+            tally = ops_tally(cluster, acked)
+            print("ops database:", tally, flush=True)
+            if not args.no_kill:
+                killed = kill_step(cluster)
+                print("kill -9:", killed, flush=True)
         finally:
             cluster.close()
-    text = report(results, os.cpu_count() or 1)
+    text = report(results, os.cpu_count() or 1, tally, killed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -33,8 +33,12 @@ What a turn costs here, and why (issue #17):
   ``WINDOW_LIMIT`` + one turn. The stored events are never changed; the full tracker
   (HTTP API, console, ops) is unchanged. The window keeps at least
   :data:`WINDOW_KEEP` events (the last several turns whole), so rules, memoisation
-  (3 turns), the fallback streak and a message-id retry see what they saw before; a
-  ticket opened late in a very long conversation gets the transcript of the window.
+  (3 turns), the fallback streak and a message-id retry see what they saw before.
+  Before the prefix's ``session_started`` come the last :data:`HISTORY_MESSAGES` user
+  and bot messages (without intent rankings) and the form starts and ends among them:
+  a session start resets the tracker, so policies never see them, but a ticket opened
+  late in a long conversation still gets its transcript (``bot/handoff/transcript.py``
+  keeps 60 lines).
 - **SQLite in WAL with ``synchronous=FULL``** for the tracker store and the broker's
   ops database, on one pooled connection (SQLAlchemy 1.4 opens a new SQLite
   connection per session otherwise). WAL: readers (the web app) do not block the
@@ -88,6 +92,8 @@ logger = logging.getLogger(__name__)
 # bot messages, action_listen).
 WINDOW_LIMIT = 120
 WINDOW_KEEP = 60
+# Messages kept before the prefix for the handoff transcript (its default limit).
+HISTORY_MESSAGES = 60
 # The marker in the window's SessionStarted metadata: {"after_id": id, "events": prefix length}.
 WINDOW_MARK = "hotline_window"
 
@@ -221,30 +227,53 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             return
         new_after = ids[start - prefix - 1]
         state = DialogueStateTracker.from_events(tracker.sender_id, events[:start], self.domain.slots)
-        head = [event.as_dict() for event in window_prefix(state, new_after, events[start].timestamp)]
-        session.merge(TrackerWindow(sender_id=tracker.sender_id, after_id=new_after, prefix=json.dumps([mask_event(e) for e in head])))
+        head = window_prefix(state, new_after, events[start].timestamp, history(events[:start]))
+        session.merge(TrackerWindow(sender_id=tracker.sender_id, after_id=new_after,
+                                    prefix=json.dumps([mask_event(e) for e in head])))
 
 
 def window_mark(tracker: DialogueStateTracker) -> dict[str, int] | None:
     """The window marker of a tracker loaded from a window (its first SessionStarted's metadata)."""
-    for event in list(tracker.events)[:2]:
-        if isinstance(event, SessionStarted):
-            mark = (event.metadata or {}).get(WINDOW_MARK)
-            return mark if isinstance(mark, dict) else None
-    return None
+    first = next((e for e in tracker.events if isinstance(e, SessionStarted)), None)
+    mark = (first.metadata or {}).get(WINDOW_MARK) if first is not None else None
+    return mark if isinstance(mark, dict) else None
 
 
-def window_prefix(state: DialogueStateTracker, after_id: int, timestamp: float) -> list[Any]:
-    """Events that rebuild ``state`` the way a new session carrying slots over does, marked with the window."""
+def history(events: list[Any]) -> list[dict[str, Any]]:
+    """The last HISTORY_MESSAGES user and bot messages of ``events`` with the form starts and ends among them."""
+    kept: list[dict[str, Any]] = []
+    messages = 0
+    for event in reversed(events):
+        if messages == HISTORY_MESSAGES:
+            break
+        data = event.as_dict()
+        if data["event"] == "active_loop":
+            kept.append(data)
+        elif data["event"] in ("user", "bot"):
+            messages += 1
+            if data["event"] == "user" and data.get("parse_data"):
+                parse = data["parse_data"]
+                data["parse_data"] = {k: parse[k] for k in ("text", "intent", "entities") if k in parse}
+            kept.append(data)
+    return kept[::-1]
+
+
+def window_prefix(state: DialogueStateTracker, after_id: int, timestamp: float,
+                  before: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """Events that rebuild ``state`` the way a new session carrying slots over does, marked with the window.
+
+    ``before`` (earlier messages, see :func:`history`) goes in front of the session start, which resets
+    the tracker: kept for whoever reads the events, never part of the state.
+    """
     slots = [SlotSet(name, slot.value, timestamp=timestamp) for name, slot in state.slots.items()
              if slot.value != slot.initial_value]
     loop = [ActiveLoop(state.active_loop_name, timestamp=timestamp)] if state.active_loop_name else []
     paused = [ConversationPaused(timestamp=timestamp)] if state.is_paused() else []
-    head = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=timestamp),
-            SessionStarted(timestamp=timestamp, metadata={WINDOW_MARK: {"after_id": after_id, "events": 0}})]
-    events = head + slots + loop + paused
-    events[1].metadata[WINDOW_MARK]["events"] = len(events)
-    return events
+    events = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=timestamp), SessionStarted(timestamp=timestamp),
+              *slots, *loop, *paused]
+    length = len(before) + len(events)
+    events[1].metadata = {WINDOW_MARK: {"after_id": after_id, "events": length}}
+    return [*before, *(event.as_dict() for event in events)]
 
 
 async def publish_masked(broker: Any, events: list[dict[str, Any]]) -> None:

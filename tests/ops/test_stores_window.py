@@ -11,6 +11,7 @@ import json
 
 import sqlalchemy as sa
 
+from bot.handoff.transcript import transcript
 from bot.ops import stores
 from tests.ops.support import PHONE, load_stores
 
@@ -46,10 +47,13 @@ def test_a_long_conversation_loads_a_bounded_window_with_the_same_slots_and_stor
         turn(store, sender, n)
     loaded = asyncio.run(store.retrieve(sender))
     full = asyncio.run(store.retrieve_full_tracker(sender))
-    assert len(loaded.events) <= stores.WINDOW_LIMIT + 15 < len(full.events)
+    assert len(loaded.applied_events()) <= stores.WINDOW_LIMIT + 15  # what policies and featurisation go through
+    assert len(loaded.events) <= stores.WINDOW_LIMIT + stores.HISTORY_MESSAGES + 15 < len(full.events)
     assert loaded.current_slot_values() == full.current_slot_values()
     assert loaded.get_slot("scheme") == "youth_startup_loan" and loaded.get_slot("attribute") == "rate-199"
     assert loaded.latest_message.text == "第199個問題 青創貸款利率"
+    # what the action server gets for a ticket's transcript: the same last 60 messages
+    assert transcript([e.as_dict() for e in loaded.events]) == transcript([e.as_dict() for e in full.events])
     tracker_rows = rows(f"sqlite:///{tmp_path / 'rasa_tracker.db'}", sender)
     ops_rows = rows(f"sqlite:///{tmp_path / 'ops.db'}", sender)
     users = [r["text"] for r in tracker_rows if r["event"] == "user"]
