@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import statistics
@@ -120,7 +121,7 @@ class Server:
 def _start(service: supervisor.Service, cwd: Path, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         process = subprocess.Popen(service.command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                   env=supervisor.quiet_env(env))
+                                   env={**supervisor.quiet_env(env), **dict(getattr(service, "env", ()))})
     if not supervisor.wait_ready(service.health_url, process, 300):
         process.kill()
         raise supervisor.ServiceFailed(f"{service.name} did not become ready; see {log}")
@@ -154,8 +155,7 @@ def start_stack(root: Path, folder: Path) -> Server:
     env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_VAR_DIR": str(var),
            "BOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook", "BOT_TRACKER_DB_URL": "",
            "BOT_OPS_DB_URL": "", "BOT_TODAY": "2026-11-23", "BOT_RASA_TOKEN": "bench-" + uuid.uuid4().hex[:8]}
-    group = supervisor.services(sys.executable, root / "models" / "hotline.tar.gz", env["BOT_RASA_TOKEN"],
-                                root / "endpoints.yml", rasa_port, action_port)
+    group = root_services(root, env, rasa_port, action_port)
     processes = []
     try:
         for service in group:
@@ -165,6 +165,21 @@ def start_stack(root: Path, folder: Path) -> Server:
             supervisor.stop(process)
         raise
     return Server("our bot", f"http://127.0.0.1:{rasa_port}", processes)
+
+
+def root_services(root: Path, env: dict[str, str], rasa_port: int, action_port: int) -> list[supervisor.Service]:
+    """The action and Rasa services exactly as ``root``'s own ``bot.supervisor.services`` starts them.
+
+    Asked in a subprocess on ``root``'s code, so an older checkout is started the way it was then.
+    """
+    code = ("import json, sys; from pathlib import Path; from bot import supervisor as s; "
+            "print(json.dumps([[x.name, list(x.command), x.health_url, [list(p) for p in getattr(x, 'env', ())]] "
+            f"for x in s.services(sys.executable, Path({str(root / 'models' / 'hotline.tar.gz')!r}), "
+            f"{env['BOT_RASA_TOKEN']!r}, Path({str(root / 'endpoints.yml')!r}), {rasa_port}, {action_port})]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env={**env, "PYTHONPATH": str(root)},
+                         capture_output=True, text=True, check=True).stdout
+    return [supervisor.Service(name, tuple(command), health, *([tuple(tuple(p) for p in extra)] if extra else []))
+            for name, command, health, extra in json.loads(out.strip().splitlines()[-1])]
 
 
 # --- load ---------------------------------------------------------------------------
