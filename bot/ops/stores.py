@@ -25,20 +25,20 @@ What a turn costs here, and why (issue #17):
   RabbitMQ broker awaits the server's confirms, ``bot/ops/broker.py``), then stored
   in the tracker store in one transaction.
 - **A turn's cost does not grow with the conversation.** Rasa loads and replays every
-  event of the session on each message, and sends them all to the action server.
-  Once a session holds more than :data:`WINDOW_LIMIT` events, :meth:`save` records a
-  *window* (table ``tracker_windows``): the state at a turn boundary (slots, active
-  form, paused) as a few events, and the id of the last stored event before it.
-  :meth:`retrieve` then loads that prefix plus the events after it, at most
-  ``WINDOW_LIMIT`` + one turn. The stored events are never changed; the full tracker
-  (HTTP API, console, ops) is unchanged. The window keeps at least
-  :data:`WINDOW_KEEP` events (the last several turns whole), so rules, memoisation
-  (3 turns), the fallback streak and a message-id retry see what they saw before.
-  Before the prefix's ``session_started`` come the last :data:`HISTORY_MESSAGES` user
-  and bot messages (without intent rankings) and the form starts and ends among them:
-  a session start resets the tracker, so policies never see them, but a ticket opened
-  late in a long conversation still gets its transcript (``bot/handoff/transcript.py``
-  keeps 60 lines).
+  event of the session on each message, and sends them all to the action server, whose
+  request body is capped at 64 KB (``bot/launch.py``; the domain takes ~20 KB of it, a
+  turn of this bot ~4 KB of events), so without a bound the actions of a conversation
+  fail after about ten turns. Once the loaded part of a session holds more than
+  :data:`WINDOW_LIMIT` events or :data:`WINDOW_BYTES` of stored JSON, :meth:`save`
+  records a *window* (table ``tracker_windows``): the state before the last
+  :data:`WINDOW_KEEP_TURNS` turns (slots, active form, paused) as a few events, as a
+  new session carrying its slots over would hold them, and the id of the last stored
+  event before those turns. :meth:`retrieve` then loads that prefix plus the events
+  after it. The stored events are never changed; the full tracker (HTTP API, console
+  live transcript, ops) is unchanged. The window keeps the last turns whole, so rules,
+  memoisation (3 states), the fallback streak (2 misses) and a message-id retry see
+  what they saw before; a ticket opened late in a long conversation gets the
+  transcript of the loaded turns (the console's live view reads the full tracker).
 - **SQLite in WAL with ``synchronous=FULL``** for the tracker store and the broker's
   ops database, on one pooled connection (SQLAlchemy 1.4 opens a new SQLite
   connection per session otherwise). WAL: readers (the web app) do not block the
@@ -87,13 +87,12 @@ from bot.ops.masking import mask_event
 
 logger = logging.getLogger(__name__)
 
-# A window is made when the loaded part of a session exceeds WINDOW_LIMIT events; it keeps
-# the last WINDOW_KEEP or more (a turn of this bot is 6–10 events: user, slot sets, action,
-# bot messages, action_listen).
-WINDOW_LIMIT = 120
-WINDOW_KEEP = 60
-# Messages kept before the prefix for the handoff transcript (its default limit).
-HISTORY_MESSAGES = 60
+# A window is made when the loaded part of a session exceeds WINDOW_LIMIT events or WINDOW_BYTES
+# of stored JSON; it keeps the last WINDOW_KEEP_TURNS turns (a turn of this bot is 6–10 events
+# and ~4 KB: user, slot sets, action, bot messages, action_listen).
+WINDOW_LIMIT = 60
+WINDOW_BYTES = 24_000
+WINDOW_KEEP_TURNS = 2
 # The marker in the window's SessionStarted metadata: {"after_id": id, "events": prefix length}.
 WINDOW_MARK = "hotline_window"
 
@@ -167,9 +166,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         window = session.get(TrackerWindow, sender_id)
         if window is None or self._session_started_after(session, sender_id, window.after_id):
             return None
-        rows = (session.query(self.SQLEvent.data)
-                .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > window.after_id)
-                .order_by(self.SQLEvent.id))
+        rows = self._stored_rows(session, sender_id, window.after_id).with_entities(self.SQLEvent.data)
         return json.loads(window.prefix) + [json.loads(data) for (data,) in rows]
 
     def _session_started_after(self, session: Any, sender_id: str, after_id: int) -> bool:
@@ -194,7 +191,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
                     action_name=masked.get("name"), data=json.dumps(masked),
                 ))
             session.flush()
-            if len(tracker.events) - prefix > WINDOW_LIMIT:
+            if self._too_long(session, tracker, prefix, after_id):
                 self._move_window(session, tracker, prefix, after_id)
             session.commit()
         logger.debug("tracker %s stored (masked)", tracker.sender_id)
@@ -209,71 +206,59 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             self.SQLEvent.sender_id == tracker.sender_id, self.SQLEvent.id > mark["after_id"]).scalar()
         return mark["events"], mark["after_id"], mark["events"] + count
 
-    def _move_window(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> None:
-        """Start the window at the last ``action_listen`` that leaves at least WINDOW_KEEP events after it."""
-        events = list(tracker.events)
-        start = next((i for i in range(len(events) - WINDOW_KEEP, prefix, -1)
-                      if isinstance(events[i], ActionExecuted) and events[i].action_name == ACTION_LISTEN_NAME), None)
-        if start is None:
-            return
-        query = session.query(self.SQLEvent.id).filter(self.SQLEvent.sender_id == tracker.sender_id)
+    def _stored_rows(self, session: Any, sender_id: str, after_id: int | None) -> Any:
+        """The query of the stored events a tracker loads: after the window's id, else the latest session."""
         if after_id is None:
-            ids = [i for (i,) in self._event_query(session, tracker.sender_id, False).with_entities(self.SQLEvent.id)]
-        else:
-            ids = [i for (i,) in query.filter(self.SQLEvent.id > after_id).order_by(self.SQLEvent.id)]
+            return self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+        return (session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > after_id)
+                .order_by(self.SQLEvent.id))
+
+    def _too_long(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> bool:
+        if len(tracker.events) - prefix > WINDOW_LIMIT:
+            return True
+        if len(tracker.events) - prefix < 3 * WINDOW_KEEP_TURNS:
+            return False
+        size = self._stored_rows(session, tracker.sender_id, after_id).with_entities(
+            sa.func.sum(sa.func.length(self.SQLEvent.data))).order_by(None).scalar()
+        return (size or 0) > WINDOW_BYTES
+
+    def _move_window(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> None:
+        """Start the window at the ``action_listen`` before the last WINDOW_KEEP_TURNS turns."""
+        events = list(tracker.events)
+        listens = [i for i in range(prefix, len(events))
+                   if isinstance(events[i], ActionExecuted) and events[i].action_name == ACTION_LISTEN_NAME]
+        start = listens[-1 - WINDOW_KEEP_TURNS] if len(listens) > WINDOW_KEEP_TURNS else None
+        if start is None or start <= prefix:
+            return
+        ids = [i for (i,) in self._stored_rows(session, tracker.sender_id, after_id).with_entities(self.SQLEvent.id)]
         if len(ids) != len(events) - prefix:  # not what this tracker stored (another writer): keep loading it all
             logger.warning("tracker %s: %d stored events for %d loaded; no window", tracker.sender_id, len(ids),
                            len(events) - prefix)
             return
         new_after = ids[start - prefix - 1]
         state = DialogueStateTracker.from_events(tracker.sender_id, events[:start], self.domain.slots)
-        head = window_prefix(state, new_after, events[start].timestamp, history(events[:start]))
+        head = window_prefix(state, new_after, events[start].timestamp)
         session.merge(TrackerWindow(sender_id=tracker.sender_id, after_id=new_after,
                                     prefix=json.dumps([mask_event(e) for e in head])))
 
 
 def window_mark(tracker: DialogueStateTracker) -> dict[str, int] | None:
     """The window marker of a tracker loaded from a window (its first SessionStarted's metadata)."""
-    first = next((e for e in tracker.events if isinstance(e, SessionStarted)), None)
+    first = next((e for e in list(tracker.events)[:2] if isinstance(e, SessionStarted)), None)
     mark = (first.metadata or {}).get(WINDOW_MARK) if first is not None else None
     return mark if isinstance(mark, dict) else None
 
 
-def history(events: list[Any]) -> list[dict[str, Any]]:
-    """The last HISTORY_MESSAGES user and bot messages of ``events`` with the form starts and ends among them."""
-    kept: list[dict[str, Any]] = []
-    messages = 0
-    for event in reversed(events):
-        if messages == HISTORY_MESSAGES:
-            break
-        data = event.as_dict()
-        if data["event"] == "active_loop":
-            kept.append(data)
-        elif data["event"] in ("user", "bot"):
-            messages += 1
-            if data["event"] == "user" and data.get("parse_data"):
-                parse = data["parse_data"]
-                data["parse_data"] = {k: parse[k] for k in ("text", "intent", "entities") if k in parse}
-            kept.append(data)
-    return kept[::-1]
-
-
-def window_prefix(state: DialogueStateTracker, after_id: int, timestamp: float,
-                  before: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
-    """Events that rebuild ``state`` the way a new session carrying slots over does, marked with the window.
-
-    ``before`` (earlier messages, see :func:`history`) goes in front of the session start, which resets
-    the tracker: kept for whoever reads the events, never part of the state.
-    """
+def window_prefix(state: DialogueStateTracker, after_id: int, timestamp: float) -> list[dict[str, Any]]:
+    """Events that rebuild ``state`` the way a new session carrying slots over does, marked with the window."""
     slots = [SlotSet(name, slot.value, timestamp=timestamp) for name, slot in state.slots.items()
              if slot.value != slot.initial_value]
     loop = [ActiveLoop(state.active_loop_name, timestamp=timestamp)] if state.active_loop_name else []
     paused = [ConversationPaused(timestamp=timestamp)] if state.is_paused() else []
     events = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=timestamp), SessionStarted(timestamp=timestamp),
               *slots, *loop, *paused]
-    length = len(before) + len(events)
-    events[1].metadata = {WINDOW_MARK: {"after_id": after_id, "events": length}}
-    return [*before, *(event.as_dict() for event in events)]
+    events[1].metadata = {WINDOW_MARK: {"after_id": after_id, "events": len(events)}}
+    return [event.as_dict() for event in events]
 
 
 async def publish_masked(broker: Any, events: list[dict[str, Any]]) -> None:
