@@ -260,14 +260,16 @@ Trainer = Callable[[Path, Path, Path, Path], Path]
 
 def retrain(paths: Paths, yaml_text: str, skipped: list[tuple[str, str]], scorer: Scorer,
             trainer: Trainer = train_candidate, now: Callable[[], dt.datetime] | None = None,
-            promote_into: Path | None = None, notes: Iterable[str] = ()) -> Outcome:
+            promote_into: Path | None = None, notes: list[str] | None = None) -> Outcome:
     """One run: diff, train, score both, gate, promote or refuse, report (see the module docstring).
 
     ``promote_into`` is the data/nlu folder that receives the corrections on promotion
-    (the repository's by default: the next ``make train`` then keeps them).
+    (the repository's by default: the next ``make train`` then keeps them). ``notes`` go
+    into the report, including any the scorer adds while it runs (the same list).
     """
     started = (now or (lambda: dt.datetime.now(TAIPEI)))()
-    outcome = Outcome(started, corrections_diff(yaml_text, paths.data / "nlu"), skipped, notes=list(notes))
+    outcome = Outcome(started, corrections_diff(yaml_text, paths.data / "nlu"), skipped,
+                      notes=notes if notes is not None else [])
     folder = paths.work / started.strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
     if not outcome.added:
