@@ -232,7 +232,9 @@ class Seeder:
                            (f"/console/tickets/{ticket}/resolve", {"outcome": "replied"})):
             reply = self.staff.post(path, data={"csrf": csrf, **data})
             if reply.status_code != 303:
-                raise SeedFailed(f"console {path} answered HTTP {reply.status_code}")
+                reason = re.search(r'role="alert">([^<]*)<', reply.text)
+                raise SeedFailed(f"console {path} answered HTTP {reply.status_code}"
+                                 + (f": {reason.group(1)}" if reason else ""))
 
 
 def schedule(count: int, rng: random.Random) -> list[str]:

@@ -237,7 +237,7 @@ async def ticket_page(request: Request) -> Response:
     d.staff.log_access(ticket.id, current_staff(request) or "", "view")  # who read which caller's details
     schemes = []
     # Tickets from tapped buttons may name no scheme: the resolver reads them off the conversation.
-    for scheme_id in ticket.schemes or (schemes_in_conversation(d.kb, live) if d.kb else []):
+    for scheme_id in ticket.schemes or (schemes_in_conversation(d.kb, context["lines"]) if d.kb else []):
         try:
             scheme = d.kb.scheme(scheme_id) if d.kb else None
         except UnknownScheme:

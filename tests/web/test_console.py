@@ -185,3 +185,27 @@ def test_the_live_mark_moves_on_postgresql_too_for_several_web_processes(pg_data
     claimed = other.change_mark()
     assert claimed[0] > created[0] and claimed[1] == 0
     assert other.change_mark(ticket.id)[0] == claimed[0]
+
+
+def test_a_ticket_without_recorded_schemes_shows_the_schemes_of_its_conversation(settings, tmp_path):
+    """With a knowledge base (as in service), the scheme cards come from the conversation when the ticket names none."""
+    from starlette.testclient import TestClient
+
+    from bot.handoff.tickets import NewTicket, SqliteTicketStore
+    from bot.kb.build import build_kb
+    from bot.kb.records import load_knowledge
+    from bot.settings import ROOT
+    from bot.staff import StaffStore
+    from bot.web.app import create_app
+
+    build_kb(load_knowledge(ROOT / "knowledge"), settings.kb_path)
+    StaffStore(settings.staff_path).add("lin", "a-long-password")
+    ticket = SqliteTicketStore(settings.tickets_path).create(NewTicket(
+        conversation_id="conv-kb", channel="rest", category="loan", summary="s", contact_name="王小明",
+        contact_phone="0912-345-678", preferred_time="下午", priority=3, schemes=[],
+        transcript=[{"who": "user", "text": '/loan_ask{"scheme":"youth_startup_loan"}', "intent": "loan_ask",
+                     "confidence": 1.0, "entities": [{"entity": "scheme", "value": "youth_startup_loan"}]}]))
+    client = TestClient(create_app(settings))
+    assert login(client).status_code == 303
+    page = client.get(f"/console/tickets/{ticket.id}")
+    assert page.status_code == 200 and "相關措施" in page.text
