@@ -61,6 +61,10 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
 
     turn.locator("summary", has_text="修正意圖").click()
     turn.get_by_label("正確的意圖").select_option("policy_ask")
+    turn.get_by_label("類型").select_option("county")  # the value list now offers counties only
+    assert turn.locator("optgroup[label='county']").evaluate("g => g.hidden") is False
+    assert turn.locator("optgroup[label='scheme']").evaluate("g => g.hidden") is True
+    turn.get_by_label("類型").select_option("")
     turn.get_by_role("button", name="儲存修正").click()
     page.wait_for_selector("text=已儲存修正")
     assert page.evaluate("window.scrollY") > 0 and "#turn-" in page.url  # the page kept its place

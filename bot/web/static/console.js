@@ -150,4 +150,16 @@
     });
   }
   bindResolve();
+
+  // --- ops correction form: the value list shows only the chosen entity type's known values ------
+  document.addEventListener("change", function (event) {
+    var kind = event.target;
+    if (!kind.matches || !kind.matches("select[name=new_entity]")) { return; }
+    var values = kind.form && kind.form.querySelector("select[name=new_value]");
+    if (!values) { return; }
+    Array.prototype.forEach.call(values.querySelectorAll("optgroup"), function (group) {
+      group.hidden = !!kind.value && group.label !== kind.value;
+    });
+    if (values.selectedOptions.length && values.selectedOptions[0].parentNode.hidden) { values.value = ""; }
+  });
 }());
