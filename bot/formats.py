@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -46,9 +47,14 @@ def phone_line(name: str, phone: str) -> str:
 def spreadsheet_safe(cell: Any) -> Any:
     """Callers' text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) gets a ``'`` first.
 
-    The agency opens these files in Excel; OWASP's advice for CSV injection.
+    The agency opens these files in Excel; OWASP's advice for CSV injection. The first
+    character that is not a space counts, width-folded: a full-width 「＝」 or 「＋」, or a
+    formula after spaces or an ideographic space, is defused too (security review L4).
     """
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if not isinstance(cell, str) or not cell:
+        return cell
+    first = unicodedata.normalize("NFKC", cell.lstrip(" \u3000\u00a0")[:1])
+    if cell[:1] in ("\t", "\r") or first[:1] in ("=", "+", "-", "@"):
         return "'" + cell
     return cell
 

@@ -186,6 +186,8 @@ async def correct(request: Request) -> Response:
 def _known_value(kb: Any, entity: str, value: str) -> str | None:
     """The picked canonical value, checked against the entity's list (free text only for open entities)."""
     value = value.strip()
+    if any(c in value for c in "{}[]"):  # Rasa's entity markup: a `}` broke the export for everyone (review L5)
+        raise BadCorrection("標準值不可包含括號 { } [ ]。")
     if ":" in value:  # the picker sends "entity:value" so one list can serve every type
         picked_entity, value = value.split(":", 1)
         if picked_entity != entity:
@@ -200,16 +202,25 @@ def _known_value(kb: Any, entity: str, value: str) -> str | None:
 async def corrections_page(request: Request) -> Response:
     ops = deps(request).ops
     items = ops.corrections()
-    export = build_export(items, today=_today(request))
+    export = _export(items, _today(request))
     return render(request, "ops/corrections.html", items=items, export=export, local_time=local_time,
                   was=ops.original_intents([c.event_id for c in items]))
 
 
 @staff_only
 async def corrections_yaml(request: Request) -> Response:
-    export = build_export(deps(request).ops.corrections(), today=_today(request))
+    export = _export(deps(request).ops.corrections(), _today(request))
     return Response(export.yaml, media_type="application/x-yaml; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=ops_corrections.yml"})
+
+
+def _export(items: Any, today: dt.date) -> Any:
+    """The corrections as NLU YAML; a correction Rasa cannot read is a 409 with a reason, not a 500 for everyone."""
+    try:
+        return build_export(items, today=today)
+    except Exception as exc:  # noqa: BLE001 - InvalidExport or Rasa's own format errors
+        logger.warning("corrections export failed: %s", type(exc).__name__)
+        raise HTTPException(409, "有一筆修正無法匯出成訓練資料（格式不正確），請刪除或修改後再試。") from exc
 
 
 def _period(request: Request) -> tuple[dt.date | None, dt.date | None]:

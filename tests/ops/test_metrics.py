@@ -173,6 +173,12 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
     assert cells == ["'=HYPERLINK(\"http://evil\")", "'+886 電話", "'@SUM(A1)", "'-1+1", "貸款", "-3"]
 
 
+@pytest.mark.parametrize("cell", ["＝1+1 貸款", "＋886", "＠SUM(A1)", "  =1+1", "\u3000=1+1", "－1+1"])
+def test_full_width_and_indented_formulas_are_defused_too(cell):
+    """Security review L4: the triage CSV left 「＝1+1 …」 (full-width equals) unprefixed."""
+    assert spreadsheet_safe(cell) == "'" + cell
+
+
 def test_intent_table_ranks_intents_by_unsure_messages(result, raw, ops_copy, kb):
     typed: dict[str, list[float]] = {}
     for events in raw.values():

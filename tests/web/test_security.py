@@ -194,3 +194,21 @@ def test_a_23_digit_ticket_id_is_a_404_not_a_500(behind_proxy):
 ])
 def test_forwarded_for_is_believed_from_trusted_proxies_only(peer, header, trusted, client):
     assert forwarded_client(peer, header, parse_networks(trusted)) == client
+
+
+def test_a_correction_value_with_markup_is_refused_and_a_bad_export_is_a_409():
+    """Security review L5: a correction whose value held `}` made /ops/corrections answer 500 for everyone."""
+    import datetime as dt
+
+    from starlette.exceptions import HTTPException
+
+    from bot.ops.review import BadCorrection, Correction
+    from bot.web.ops import _export, _known_value
+
+    with pytest.raises(BadCorrection, match="括號"):
+        _known_value(None, "scheme", "a}b")
+    broken = Correction(1, "s", 1, "我要借青創", "loan_ask",
+                        [{"entity": "scheme", "value": "a}b", "text": "青創", "start": 3, "end": 5}], "lin", 0.0)
+    with pytest.raises(HTTPException) as refused:
+        _export([broken], dt.date(2026, 12, 1))
+    assert refused.value.status_code == 409 and "無法匯出" in refused.value.detail
