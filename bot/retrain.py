@@ -247,7 +247,7 @@ def score_qa(model: Path, qa_set: Path, root: Path) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="retrain-qa-") as folder:
         checkout = Path(folder)
         for entry in root.iterdir():
-            if entry.name not in {"models", "var", ".git"}:
+            if entry.name not in {"models", ".git"}:  # var/ too: the model reads var/nlu/spacy_zh from the cwd
                 (checkout / entry.name).symlink_to(entry)
         (checkout / "models").mkdir()
         (checkout / "models" / LIVE_NAME).symlink_to(model.resolve())

@@ -124,3 +124,16 @@ def test_nothing_new_to_learn_trains_nothing(paths):
              if t.startswith("    - ") and "[" not in t).strip()[2:] + "\n"
     outcome = retrain.retrain(paths, already, [], lambda m: [], trainer=never)
     assert outcome.decision is None and not outcome.promoted and "不訓練" in outcome.report.read_text(encoding="utf-8")
+
+
+def test_the_qa_set_is_played_against_the_model_given(model_path, tmp_path):
+    """The QA runner (tests/qa) serves the model under test from a checkout of links; two cases keep it small."""
+    import yaml
+
+    cases = yaml.safe_load((ROOT / "tests" / "qa" / "qa.yml").read_text(encoding="utf-8"))["cases"]
+    small = tmp_path / "qa.yml"
+    small.write_text(yaml.safe_dump({"cases": [c for c in cases if c["category"] == "loan"][:2]}, allow_unicode=True),
+                     encoding="utf-8")
+    found = {f.name: f for f in retrain.score_qa(model_path, small, ROOT)}
+    assert found["right"].support == 2 and found["right loan"].value == found["right"].value
+    assert found["right"].value > 0  # the bot answered: a broken copy of the checkout would score 0
