@@ -270,6 +270,20 @@ def staff_add(name: str, password_stdin: bool, role: str | None) -> None:
     click.echo(f"account {name} saved")
 
 
+@staff.command("access-log")
+@click.argument("ticket", type=int, required=False)
+@click.option("--limit", default=50, show_default=True, help="How many entries, newest first.")
+def staff_access_log(ticket: int | None, limit: int) -> None:
+    """Who opened, answered, transferred or resolved which ticket (newest first).
+
+    Example: python -m bot staff access-log 36
+    """
+    from bot.staff import StaffStore
+
+    for row in StaffStore(_settings().staff_path).access_log(ticket, limit):
+        click.echo(f"{row['at']}  #{row['ticket_id']}  {row['username']}  {row['action']}")
+
+
 @cli.group()
 def ops() -> None:
     """Ops data: review, corrections export, metrics, seeding, retention (BOT_OPS_DB_URL)."""
