@@ -281,12 +281,20 @@ class SqliteTicketStore:
                                  (TicketStatus.OPEN.value,)).fetchone()["n"]
         return int(last or 0), int(waiting or 0)
 
-    def rate(self, ticket_id: int, rating: int) -> None:
+    def rate(self, ticket_id: int, rating: int) -> bool:
+        """Keep the caller's rating; False when the ticket was rated already.
+
+        One rating per ticket (security review L3): anyone who knows a sender id could
+        otherwise keep changing the satisfaction figures.
+        """
         if not 1 <= rating <= 5:
             raise ValueError("rating must be 1 to 5")
         with self._write() as db:
-            db.execute("update tickets set rating = ? where id = ?", (rating, ticket_id))
-            self._event(db, ticket_id, "rated", None, {"rating": rating})
+            changed = db.execute("update tickets set rating = ? where id = ? and rating is null",
+                                 (rating, ticket_id)).rowcount
+            if changed:
+                self._event(db, ticket_id, "rated", None, {"rating": rating})
+        return bool(changed)
 
     # --- replies and notes -----------------------------------------------------------
     def reply(self, ticket_id: int, staff: str, text: str) -> Entry:

@@ -102,3 +102,17 @@ def test_make_secrets_replaces_placeholders_and_writes_a_private_env(tmp_path):
     for name in ("BOT_RASA_TOKEN", "BOT_API_TOKEN", "BOT_ACTION_TOKEN"):
         assert len(values[name]) == 48 and values[name] != "change-me", name
     assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+
+
+def test_a_ticket_keeps_its_first_rating(tmp_path):
+    """Security review L3: /handoff_rate 5 and then 1 twice gave 3 `rated` events, ending at 1."""
+    from bot.handoff.tickets import NewTicket, SqliteTicketStore
+
+    store = SqliteTicketStore(tmp_path / "tickets.db")
+    ticket = store.create(NewTicket(conversation_id="c", channel="rest", category="loan", summary="s", transcript=[],
+                                    contact_name="王", contact_phone="0912345678", preferred_time="下午", priority=2,
+                                    urgent_reason=None, schemes=[]))
+    assert store.rate(ticket.id, 5) is True
+    assert store.rate(ticket.id, 1) is False and store.rate(ticket.id, 1) is False
+    assert store.get(ticket.id).rating == 5
+    assert [e["kind"] for e in store.events(ticket.id)].count("rated") == 1
