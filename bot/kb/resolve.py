@@ -65,6 +65,8 @@ APPROX = 7.0
 APPROX_COVERAGE = 0.7
 APPROX_PAIRS = 0.5
 RUN = 6          # characters in a row shared with a name: 「智慧化低碳化」
+PIECE_CHARS = 4  # and four, when only one scheme's names have them: 「優惠貸款」
+PIECE = 2.5
 # Approximate names this close count as sure (an ended scheme's old figures may then be quoted).
 SURE_COVERAGE = 0.85
 SURE_RUN = 8
@@ -319,6 +321,7 @@ class _Records:
     runs: dict[str, frozenset[str]]           # every RUN-character piece of a name → scheme ids
     name_shapes: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...]  # (name, id, characters, pairs)
     products: dict[str, tuple[str, ...]]      # kind of measure → ids of schemes whose name says it
+    pieces: dict[str, str]                    # a PIECE_CHARS piece found in one scheme's names only → its id
 
 
 class Resolver:
@@ -349,8 +352,14 @@ class Resolver:
                        for name, scheme_id in names if len(set(_CONTENT.findall(name))) >= 4)
         products = {kind: tuple(s.id for s in schemes.values() if re.search(pattern, s.name))
                     for kind, pattern in _NAME_PRODUCT.items()}
+        pieces: dict[str, set[str]] = {}
+        for name, scheme_id in names:
+            chars = "".join(_CONTENT.findall(name))
+            for i in range(len(chars) - PIECE_CHARS + 1):
+                pieces.setdefault(chars[i:i + PIECE_CHARS], set()).add(scheme_id)
         return _Records(schemes, contacts, tuple(names), tuple(orgs),
-                        {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3}, shapes, products)
+                        {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3}, shapes, products,
+                        {piece: next(iter(ids)) for piece, ids in pieces.items() if len(ids) == 1})
 
     def scheme(self, scheme_id: str) -> Scheme:
         return self._records.schemes[scheme_id]
@@ -415,6 +424,9 @@ class Resolver:
                 named.add(key)
                 if len(run) >= SURE_RUN:
                     exact.add(key)
+        for key, piece in self._name_pieces(plain, records):
+            if key not in named:
+                add(key, PIECE, f"只有這項措施的名稱有「{piece}」")
         if question.offered:
             for rank, scheme_id in enumerate(question.offered):
                 if scheme_id in records.schemes:
@@ -562,6 +574,16 @@ class Resolver:
             if pairs and sum(1 for p in pairs if p in plain) / len(pairs) >= APPROX_PAIRS:
                 best[scheme_id] = (coverage, name)
         return [(scheme_id, coverage, name) for scheme_id, (coverage, name) in best.items()]
+
+    def _name_pieces(self, plain: str, records: _Records) -> list[tuple[str, str]]:
+        """Schemes that alone carry a four-character piece of the text in a name (「優惠貸款」)."""
+        chars = "".join(_CONTENT.findall(plain))
+        found: dict[str, str] = {}
+        for i in range(len(chars) - PIECE_CHARS + 1):
+            scheme_id = records.pieces.get(chars[i:i + PIECE_CHARS])
+            if scheme_id and scheme_id not in found:
+                found[scheme_id] = chars[i:i + PIECE_CHARS]
+        return [("scheme:" + scheme_id, piece) for scheme_id, piece in found.items()]
 
     def _name_runs(self, plain: str, records: _Records) -> list[tuple[str, str]]:
         """Schemes sharing RUN or more characters in a row with the text (the longest run each)."""
