@@ -219,17 +219,20 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
     ``text`` is the question: the record's statements that share its words (「簡化書表」 for
     「借80萬要寫計畫書嗎」) are added, and answer it when no attribute was recognised.
     An ended scheme is answered as ended first; with ``history`` (the caller named it
-    exactly, so there is no doubt which one), a figure asked about it follows, marked as
-    what applied before it closed.
+    exactly, asks about the past, or follows up on it: no doubt which one), a figure asked
+    about it follows, marked as what applied before it closed.
     """
     details = matching_statements(facts.scheme, text, attributes, today=facts.today)
     if facts.status is Status.ENDED:
-        bubbles = [ended_notice(facts)]
         asked = [a for a in attributes if a not in ("status", "deadline")]
+        before = ""
         if history and (asked or details):
-            before = _attributes_text(facts, tuple(asked), purpose, details, missing_ok=False) if asked else "；".join(details)
-            if before:
-                bubbles.append(fit(messages.before_it_ended(before)))
+            before = _attributes_text(facts, tuple(asked), purpose, details, missing_ok=False, text=text) if asked \
+                else "；".join(details)
+        # Said once per scheme: a follow-up on an ended scheme already heard it ended.
+        bubbles = [] if before and not cite else [ended_notice(facts)]
+        if before:
+            bubbles.append(fit(messages.before_it_ended(before)))
     else:
         if attributes:
             body = _attributes_text(facts, attributes, purpose, details, text=text)
@@ -271,7 +274,7 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
         else:
             missing.append(attribute)
     said = "".join(text for _, text in known)
-    extra = [d for d in details if d not in said]
+    extra = [d for d in details if d not in said and not _said(d, said)]  # no figure said twice
     if extra:
         known.append(("相關說明", "；".join(extra)))
     if len(known) == 1:
@@ -337,11 +340,18 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         if not benefits and attribute in ("guarantee_ratio", "subsidy_ratio"):
             other = "subsidy_ratio" if attribute == "guarantee_ratio" else "guarantee_ratio"
             benefits = [b for b in current_benefits(scheme, facts.today) if b.kind == other]
-        if purpose:  # the loan term for equipment first when the caller is buying equipment
-            benefits.sort(key=lambda b: purpose not in (b.condition or b.text))
+        # What the caller said about themselves comes first: the loan term for equipment when
+        # buying equipment, the non-SME figures for 「我們不是中小企業」.
+        wanted = set(_pairs(re.sub(r"不是|並非", "非", text)))
+        benefits.sort(key=lambda b: (purpose is None or purpose not in (b.condition or b.text),
+                                     -len(wanted & set(_pairs((b.condition or "") + b.text)))))
         return [_with_condition(b) for b in benefits]
     if attribute == "deadline":
-        return [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
+        # and the ends of single benefits: 「利息補貼提供至公告預算用盡」
+        ends = [for_callers(c) for b in current_benefits(scheme, facts.today)
+                for c in re.split(r"[；;]", b.condition or "") if re.search(r"用罄|用盡|額滿|為止", c)]
+        dated = [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
+        return list(dict.fromkeys(dated + ends))
     if attribute == "status":
         return [f"{SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value)}，{deadline_text(scheme)}"]
     if attribute == "eligibility":
