@@ -437,8 +437,10 @@ class Resolver:
                 if county in normalise(scheme.name):
                     add("scheme:" + scheme.id, 3.0, f"地區相符「{county}」")
                     named.add("scheme:" + scheme.id)
+        name_words: dict[str, list[str]] = {}
         for key, points, words in self._text_scores(question.text):
             add(key, points, "文字相符：" + "、".join(words[:4]))
+            name_words[key] = words
         # An organisation named is the answer to 「…的電話」, not to 「信保基金保幾成」.
         other_asked = [a for a in question.attributes if a not in ("contact", "how_to_apply")]
         for key in self._organisations(rest, records, approximate="contact" in question.attributes):
@@ -470,20 +472,30 @@ class Resolver:
                 candidates.append(Candidate(kind, record_id, round(score, 2), tuple(why), key in named, key in named))
         if question.current and question.current in records.schemes and not named:
             current = "scheme:" + question.current
+            # 「那加薪呢」 after the new-hire deduction: a word of another scheme's name that the
+            # current one's names lack moves the topic there, so the current one counts less.
+            own = normalise(" ".join(records.schemes[question.current].names())).lower()
+            moved = any(w not in own and len(w) >= 2 and not attributes_in(w) and self._rare_in_names(w)
+                        for key, words in name_words.items() if key != current and key.startswith("scheme:")
+                        for w in words)
+            boost = (NAMED if question.followup or question.attributes else 3.0) * (0.4 if moved else 1.0)
             if not any(c.id == question.current for c in candidates):
                 scheme = records.schemes[question.current]
                 why = ["對話中的措施"]
                 score = self._scheme_context(scheme, self.kb.status(scheme), question, False, why) + (
-                    NAMED if question.followup or question.attributes else 0.0)
+                    boost if question.followup or question.attributes else 0.0)
                 candidates.append(Candidate("scheme", question.current, round(score, 2), tuple(why), False, False,
                                             self.kb.status(scheme).value))
             else:
-                candidates = [self._boost_current(c, question) if "scheme:" + c.id == current else c for c in candidates]
+                candidates = [self._boost_current(c, boost) if "scheme:" + c.id == current else c for c in candidates]
         candidates.sort(key=lambda c: (-c.score, c.kind != "scheme", c.id))
         return Resolution(question, tuple(candidates[:limit]))
 
-    def _boost_current(self, candidate: Candidate, question: Question) -> Candidate:
-        points = NAMED if question.followup or question.attributes else 3.0
+    def _rare_in_names(self, word: str) -> bool:
+        """Whether at most two schemes have ``word`` in a name or alias (加薪, not 保證 or 貸款)."""
+        return len({scheme_id for name, scheme_id in self._records.names if word in name}) <= 2
+
+    def _boost_current(self, candidate: Candidate, points: float) -> Candidate:
         return Candidate(candidate.kind, candidate.id, round(candidate.score + points, 2),
                          (*candidate.reasons, "對話中的措施"), candidate.named, candidate.exact, candidate.status)
 
