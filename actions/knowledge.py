@@ -203,7 +203,7 @@ def answer_candidates(kb: KnowledgeBase, resolver: Resolver, dispatcher: Collect
         facts = gather(kb, candidate.id)
         why = () if candidate.named or candidate.id == question.current else fit_reasons(facts.scheme, question.profile)
         answer_scheme(dispatcher, tracker, facts, question.attributes, question.profile.purpose,
-                      cite=candidate.id not in cited, why=why, text=question.text,
+                      cite=candidate.id not in cited, why=why, text=question.plain,
                       history=candidate.exact or candidate.id == question.current
                       or asks_about_the_past(question.text))
         cited.append(candidate.id)

@@ -205,9 +205,10 @@ def kb_ask(question: str, why: bool) -> None:
     for candidate in (c for c in decision.answer if c.kind == "scheme"):
         scheme = base.scheme(candidate.id)
         status = base.status(scheme)
-        facts = Facts(scheme, status, tuple(base.contacts(scheme)), base.alternative(scheme) if status is Status.ENDED else None)
+        facts = Facts(scheme, status, tuple(base.contacts(scheme)),
+                      base.alternative(scheme) if status is Status.ENDED else None, base.clock.today())
         click.echo("\n".join(answer(facts, resolution.question.attributes, resolution.question.profile.purpose,
-                                      text=question)))
+                                      text=resolution.question.plain)))
     if decision.ask:
         click.echo("ask: " + " / ".join(c.id for c in decision.ask))
 

@@ -319,6 +319,7 @@ def _statements(scheme: Scheme, today: dt.date | None = None) -> list[str]:
     """Everything a record says, one statement each, for callers."""
     out = [_with_condition(b) for b in current_benefits(scheme, today)]
     out += [for_callers(t) for t in scheme.eligibility.get("other") or []]
+    out += [for_callers(d) for d in scheme.documents]
     if scheme.how_to_apply:
         out += [for_callers(c) for c in re.split(r"[；。]", scheme.how_to_apply) if c.strip()]
     if scheme.end_note:

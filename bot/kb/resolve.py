@@ -39,7 +39,7 @@ from bot.nlu.numerals import find_numbers
 # Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律),
 _HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"),
                # and the plain words for the records' terms: 低利貸款 is an 優惠貸款, 周轉 is 週轉.
-               (re.compile(r"低利"), "優惠"), (re.compile(r"周轉"), "週轉"))
+               (re.compile(r"低利"), "優惠"), (re.compile(r"周轉"), "週轉"), (re.compile(r"財報"), "財務報表"))
 
 
 @lru_cache(maxsize=512)
@@ -259,6 +259,11 @@ class Question:
     category: str | None = None        # the predicted hotline category, if any
     followup: bool = False             # the intent says the message continues the topic
     offered: tuple[str, ...] = ()      # schemes the bot last offered to choose from
+
+    @property
+    def plain(self) -> str:
+        """The text as the resolver reads it: normalised, homophones and plain words mapped (財報 → 財務報表)."""
+        return normalise(self.text)
 
 
 @dataclass(frozen=True, slots=True)
