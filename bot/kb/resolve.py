@@ -36,8 +36,8 @@ from bot.nlu.gazetteer import COUNTIES
 from bot.nlu.normaliser import normalise as _normalise
 from bot.nlu.numerals import find_numbers
 
-# Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律),
-_HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"),
+# Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律; 幾年: 幾念),
+_HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"), (re.compile(r"(?<=[幾多])念"), "年"),
                # and the plain words for the records' terms: 低利貸款 is an 優惠貸款, 周轉 is 週轉.
                (re.compile(r"低利"), "優惠"), (re.compile(r"周轉"), "週轉"), (re.compile(r"財報"), "財務報表"))
 
@@ -80,13 +80,14 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "interest_subsidy": r"利息補貼|補貼利息|貼息|息補|補貼利率|利率補貼|減碼|利息減免|補貼多少利|補.{0,2}利息|利息.{0,2}補"
                         r"|補貼.{0,3}(?:趴|%)|補.{0,2}幾趴",
     "interest_rate": r"利率|利律|力率|利息(?!補貼|減免)|年息|幾趴|幾%|多少%",
-    "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申保]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少"
-                  r"|[一每](?:家|人|案|攤位?|個|展).{0,4}多少",
-    "guarantee_ratio": r"保證成數|信保成數|成數|保證幾成|[保信].{0,3}幾成",
+    "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少"
+                  r"|[一每](?:家|人|案|攤位?|個|展).{0,4}多少|保多少",
+    "guarantee_ratio": r"保證成數|信保成數|成數|保證幾成|[保信].{0,3}幾成|保多少",
     "subsidy_ratio": r"補助比例|補助幾成|補幾成|自籌|比例",
     "guarantee_fee": r"手續費|保證費|保費",
     "loan_term": r"[借貸還攤分]幾年|幾年[還期]|還款期|貸款期[間限]|年限|多少年|多久[還攤]|攤還|最長.{0,6}年|[還攤]多久|還款年",
     "grace_period": r"寬限",
+    "statistics": r"累計|核准.{0,4}(?:多少|幾)|多少[件家人]申請|有多少[件家]|到現在.{0,8}(?:多少|幾)|總共.{0,4}(?:多少|幾)[件家]",
     "duration": r"多久|幾個月|多長|幾次|延多|做多|補多久|期程|執行期間",
     "tax_deduction_rate": r"減除|抵減率|抵稅|減稅|抵多少",
     "deadline": r"截止|到什麼時候|到何時|到哪天|什麼時候[前截結]|期限(?!多長)|最後一天|受理到|申請到|幾號前|到期"
@@ -219,6 +220,8 @@ def attributes_in(text: str) -> tuple[str, ...]:
     found = [name for name, pattern in _ATTRIBUTE_RES.items() if pattern.search(plain)]
     if "interest_subsidy" in found and "interest_rate" in found and not re.search(r"利率(?!補貼)", plain):
         found.remove("interest_rate")  # 「利息補貼」 alone is not a rate question
+    if "statistics" in found:  # 「累計核准金額多少」 asks a programme total, not the amount one may borrow
+        found = [a for a in found if a not in ("max_amount", "duration")]
     if "duration" in found and ({"loan_term", "grace_period"} & set(found)):
         found.remove("duration")  # 「寬限期多久」「可以分幾年還」 name their own duration
     if "loan_term" in found and "max_amount" in found and not re.search(

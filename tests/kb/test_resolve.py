@@ -33,6 +33,10 @@ def decide(resolver, text, **context):
     ("最長可以分幾年還", ("loan_term",)),
     ("要準備什麼文件", ("documents",)),
     ("手續費要錢嗎", ("guarantee_fee",)),
+    ("這個方案目前累計核准了多少", ("statistics",)),
+    ("寬限期多久", ("grace_period",)),
+    ("補貼可以補多久", ("duration",)),
+    ("設備貸款可以還幾念", ("loan_term",)),
 ])
 def test_attributes_are_read_from_the_words_callers_use(text, expected):
     assert attributes_in(text) == expected

@@ -61,14 +61,18 @@ _UNITS = {"%": r"%|％|趴", "money": r"萬|万|億|亿|元", "ratio": r"成", "
           "points": r"點", "hours": r"小時", "credits": r"學分", "age": r"歲|岁"}
 
 
-def units(text: str) -> set[str]:
-    """The kinds of figure stated in ``text`` (a number followed by a unit): %, money, 成, duration, date, count."""
+def units(text: str, last_only: bool = False) -> set[str]:
+    """The kinds of figure stated in ``text`` (a number followed by a unit): %, money, 成, duration, date, count.
+
+    ``last_only``: the kind of the last figure only, an expected fact's own unit (「6萬5,420件」 is a count).
+    """
     folded = fold(text)
-    found = set()
+    found: list[tuple[int, str]] = []
     for name, pattern in _UNITS.items():
-        if re.search(rf"\d(?:[\d.]*)\s*(?:{pattern})", folded):
-            found.add(name)
-    return found
+        found += [(m.end(), name) for m in re.finditer(rf"\d(?:[\d.]*)\s*(?:{pattern})", folded)]
+    if last_only:
+        return {max(found)[1]} if found else set()
+    return {name for _, name in found}
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,7 +140,7 @@ def judge(turn: dict[str, Any], replies: list[dict[str, Any]]) -> TurnResult:
     missing = [group for group in turn.get("expect") or [] if not any(fold(str(alt)) in folded for alt in group)]
     forbidden = [str(f) for f in turn.get("forbid") or [] if fold(str(f)) in folded]
     clarified = bool(buttons) and bool(_CLARIFY.search(reply)) or bool(re.search(r"您是指|您是想問", reply))
-    expected_units = {unit for g in missing for alt in g for unit in units(str(alt))}
+    expected_units = {unit for g in missing for alt in g for unit in units(str(alt), last_only=True)}
     stated_units = units(reply)
     wrong = bool(forbidden) or (bool(expected_units & stated_units) and not clarified and not _ADMITS.search(reply))
     return TurnResult(turn["say"], reply, buttons, not missing and not forbidden, clarified, wrong, missing,
