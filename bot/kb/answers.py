@@ -264,17 +264,26 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
     name = facts.scheme.name
     known: list[tuple[str, str]] = []
     missing: list[str] = []
+    stated: set[str] = set()
     for attribute in dict.fromkeys(attributes):
-        parts = list(dict.fromkeys(attribute_parts(facts, attribute, purpose, text)))
-        if parts:
-            label = ATTRIBUTE_LABELS.get(attribute, "資訊")
-            if attribute == "deadline" and facts.scheme.period and not facts.scheme.end:
-                label = "適用期間"  # a programme period, not an application deadline
+        raw = list(dict.fromkeys(attribute_parts(facts, attribute, purpose, text)))
+        parts = [p for p in raw if p not in stated]
+        label = ATTRIBUTE_LABELS.get(attribute, "資訊")
+        if attribute == "deadline" and facts.scheme.period and not facts.scheme.end:
+            label = "適用期間"  # a programme period, not an application deadline
+        same = next((i for i, (_, said) in enumerate(known) if said == "；".join(raw)), None)
+        if raw and same is not None:  # 「最長7年（含寬限期最長3年）」 answers the term and the grace period
+            known[same] = (f"{known[same][0]}與{label}", known[same][1])
+        elif parts:
             known.append((label, "；".join(parts)))
-        else:
+            stated.update(parts)
+        elif not raw:
             missing.append(attribute)
     said = "".join(text for _, text in known)
-    extra = [d for d in details if d not in said and not _said(d, said)]  # no figure said twice
+    # The record's other statements only when the attributes found said nothing: no noise after an answer.
+    if known:  # then only a statement sharing much with the question (「年齡上限」 → 「四十五歲」)
+        details = matching_statements(facts.scheme, text, attributes, limit=1, today=facts.today, min_score=3)
+    extra = [d for d in details if d not in said and not _said(d, said)]
     if extra:
         known.append(("相關說明", "；".join(extra)))
     if len(known) == 1:
@@ -293,7 +302,7 @@ _COMMON_PAIRS = frozenset("申請 可以 請問 多少 什麼 怎麼 如何 貸�
 
 
 def matching_statements(scheme: Scheme, text: str, attributes: tuple[str, ...] = (), limit: int = 2,
-                        today: dt.date | None = None) -> list[str]:
+                        today: dt.date | None = None, min_score: int = 2) -> list[str]:
     """The record's statements (benefits, eligibility, how to apply, notes) sharing the most words with ``text``.
 
     Words of the scheme's own name are left out (they say which scheme, not which detail);
@@ -310,7 +319,7 @@ def matching_statements(scheme: Scheme, text: str, attributes: tuple[str, ...] =
     for position, statement in enumerate(_statements(scheme, today)):
         plain = statement.replace(",", "")
         score = len(wanted & set(_pairs(statement))) + 2 * sum(1 for f in figures if f in plain)
-        if score >= 2:
+        if score >= min_score:
             scored.append((-score, position, statement))
     return [statement for _, _, statement in sorted(scored)[:limit]]
 

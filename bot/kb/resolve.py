@@ -241,6 +241,25 @@ def asks_about_the_past(text: str) -> bool:
     return bool(_PAST.search(normalise(text)))
 
 
+_ASKING = re.compile(r"想問|請問|想知道|想請教|問一下|想確認|我的問題是")
+STORY_CHARS = 60
+
+
+def question_part(text: str) -> str:
+    """Where a long message asks its question: after the last 「想問」「請問」…, else its end.
+
+    In 「…之前打電話去銀行問…想問500萬有沒有在補貼範圍 補多少趴」 the 電話 of the story is
+    not a contact question; the names and facts of the whole story still count (the
+    resolver reads them from the full text).
+    """
+    if len(text) <= STORY_CHARS:
+        return text
+    starts = [m.start() for m in _ASKING.finditer(text)]
+    if starts and len(text) - starts[-1] >= 6:
+        return text[starts[-1]:]
+    return text[-STORY_CHARS:]
+
+
 def purpose_in(text: str) -> str | None:
     plain = normalise(text)
     return next((name for name, pattern in _PURPOSE_RES.items() if pattern.search(plain)), None)
@@ -379,7 +398,7 @@ class Resolver:
     def question(self, text: str, **context: object) -> Question:
         """A :class:`Question` for ``text``, its attributes read from the text and any given."""
         given = tuple(context.pop("attributes", ()) or ())  # type: ignore[arg-type]
-        asked = tuple(dict.fromkeys((*attributes_in(text), *given)))
+        asked = tuple(dict.fromkeys((*attributes_in(question_part(text)), *given)))
         profile = context.pop("profile", None) or Profile()
         if profile.employees is None:
             employees = [m.value for m in find_numbers(text) if m.entity == "employees"]
