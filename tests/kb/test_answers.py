@@ -143,3 +143,17 @@ def test_an_organisations_lines_are_listed_with_their_numbers(real_db):
     kb = kb_on(real_db, "2026-12-01")
     text = contacts_answer([kb.contact("smeg_0800_089_921")])
     assert "0800-089-921" in text
+
+
+@pytest.mark.parametrize("attributes", [("interest_rate", "max_amount"), ("loan_term", "grace_period", "deadline"),
+                                        ("documents", "how_to_apply", "contact"), ("duration", "eligibility")])
+def test_several_attributes_fit_a_bubble_and_no_line_repeats_for_every_record(real_db, attributes):
+    kb = kb_on(real_db, "2026-12-01")
+    for scheme in kb.all():
+        for cite in (True, False):
+            bubbles = answer(facts(kb, scheme.id), attributes, text="想問一下這個最多多少 要準備什麼", cite=cite,
+                             history=True)
+            for bubble in bubbles:
+                assert 0 < len(bubble) <= BUBBLE_MAX, (scheme.id, attributes)
+            lines = [line for bubble in bubbles for line in bubble.splitlines()]
+            assert len(lines) == len(set(lines)), (scheme.id, attributes)
