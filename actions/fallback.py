@@ -1,4 +1,4 @@
-"""Two-stage fallback: first 「您是想問…？」 with two topics, then offer a person."""
+"""Two-stage fallback (「您是想問…？」 with two topics, then offer a person), and out of scope with its reason."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.guard import guarded
 from bot import messages
 from bot.clarify import fallback_streak, likely_topics, topic_buttons
+from bot.nlu.scope import response_name
 
 
 class ActionClarifyTopic(Action):
@@ -30,3 +31,8 @@ def clarify_topic(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
         return
     ranking = tracker.latest_message.get("intent_ranking", [])
     dispatcher.utter_message(response="utter_clarify_topic", buttons=topic_buttons(likely_topics(ranking)))
+
+
+def out_of_scope_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Out of scope with its reason said plainly (bot.nlu.scope: 「這是個人信貸的問題…」) and the hotline."""
+    dispatcher.utter_message(response=response_name(tracker.latest_message.get("text") or ""))

@@ -328,17 +328,21 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
 
 
 @cli.command("eval")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=Path("tests/heldout"), show_default=True, help="Held-out NLU data.")
+@click.option("--data", "sets", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Held-out set (Rasa NLU YAML, or categories: {id: [texts]}); repeatable. "
+                   "Default: tests/heldout and tests/heldout_external/external.yml.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, help="Folder for eval.md and eval.json.")
-def evaluate(data: Path, model: Path | None, out: Path) -> None:
-    """Score the model on the held-out set by category; write reports/eval.md.
+def evaluate(sets: tuple[Path, ...], model: Path | None, out: Path) -> None:
+    """Score the model on each held-out set by category (F1, OOS, calibration, latency); write reports/eval.md.
 
     Example: python -m bot eval
     """
-    from bot.evaluation import evaluate_parser, load_examples, write_report
-    report = evaluate_parser(_parser(_settings(), model), load_examples(data))
-    md = write_report(report, out)
+    from bot.evaluation import DEFAULT_SETS, evaluate_parser, load_examples, write_report
+    parser = _parser(_settings(), model)
+    chosen = list(sets) or [p for p in DEFAULT_SETS if p.exists()]
+    reports = [evaluate_parser(parser, load_examples(path), name=str(path)) for path in chosen]
+    md = write_report(reports, out)
     click.echo(md.read_text(encoding="utf-8"))
 
 

@@ -30,7 +30,8 @@ def test_every_domain_intent_has_exactly_one_category():
 
 def test_every_training_and_heldout_intent_is_in_the_domain():
     assert training_intents(ROOT / "data") == set(DOMAIN["intents"])
-    assert training_intents(ROOT / "tests" / "heldout") == set(DOMAIN["intents"])
+    # The first held-out set predates the service intents (chitchat_hours...); it may not cover all.
+    assert training_intents(ROOT / "tests" / "heldout") <= set(DOMAIN["intents"])
 
 
 def test_every_category_has_display_text_and_topics_have_a_button_intent():

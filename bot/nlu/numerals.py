@@ -88,11 +88,20 @@ class NumberMention:
     text: str
 
 
+# 「員工不到十個」「員工二十多人」「我們8個人」「十來個員工」「我們十來個」. The approximate
+# suffixes (來, 多, 幾) keep the stated figure; 「不到/未滿/少於 N」 means at most N − 1.
+_ABOUT = r"(?:來|多|幾)?"
+_LESS = r"(?P<less>不到|未滿|少於|不滿)"
 _EMPLOYEES = re.compile(
-    rf"(?:員工|同仁|員工數|人數)(?:有|共|大概|約|只有|才)?(?P<a>{NUMBER})(?:個|位|名)?(?:人)?"
-    rf"|(?P<b>{NUMBER})(?:多)?(?:個|位|名)?(?:員工|人|同仁|工人|職員)"
+    rf"(?:員工|同仁|員工數|人數|員工人數)(?:有|共|總共|大概|大約|約|只有|才|差不多|目前|現在|{_LESS})?(?P<a>{NUMBER}){_ABOUT}(?:個|位|名)?(?:人)?"
+    rf"|(?:我們|我這邊|我們這邊|本公司|敝公司|公司|店裡|工廠)(?:是|有|共|總共|大概|只有|才|加我|連我)?(?P<c>{NUMBER}){_ABOUT}(?:個|位|名)(?:人)?"
+    rf"|(?P<b>{NUMBER}){_ABOUT}(?:個|位|名)?(?:員工|人|同仁|工人|職員|師傅)"
 )
+# 「30人以下」「9人以下」「10人以上」 name a scheme (30人以下中小微企業優惠貸款), not the caller's head count.
+_SCHEME_SIZE = re.compile(r"\s*(?:以下|以上|以内|以內)")
 _AMOUNT = re.compile(rf"(?P<n>{NUMBER})(?P<u>萬元|萬塊|萬|億元|億|元|塊錢|塊)")
+# 「兩三百萬」「三五十萬」: two Chinese digits before a unit are a range, read as its upper end.
+_RANGE = re.compile(r"^([一二兩三四五六七八九])([二三四五六七八九])(?=[十百千萬億])")
 
 
 def find_numbers(text: str) -> list[NumberMention]:
@@ -100,8 +109,13 @@ def find_numbers(text: str) -> list[NumberMention]:
     found: list[NumberMention] = []
     taken: list[range] = []
     for match in _EMPLOYEES.finditer(text):
-        group = "a" if match.group("a") else "b"
+        group = next(g for g in ("a", "b", "c") if match.group(g))
+        if _SCHEME_SIZE.match(text, match.end()):
+            taken.append(range(match.start(), match.end()))
+            continue
         mention = _mention("employees", match, group, 1)
+        if mention and match.group("less") and isinstance(mention.value, int) and mention.value > 1:
+            mention = NumberMention(mention.entity, mention.value - 1, mention.start, mention.end, mention.text)
         if mention:
             found.append(mention)
             taken.append(range(match.start(), match.end()))
@@ -117,11 +131,20 @@ def find_numbers(text: str) -> list[NumberMention]:
 
 
 def _mention(entity: str, match: re.Match[str], group: str, factor: int) -> NumberMention | None:
+    number = match.group(group).rstrip(",.")
+    ranged = _RANGE.match(number)
+    if ranged and (ranged.group(1), ranged.group(2)) in _NEIGHBOURS:
+        number = number[1:]  # 「兩三百萬」 → 「三百萬」
     try:
-        value = parse_number(match.group(group).rstrip(",."))
+        value = parse_number(number)
     except NotANumber:
         return None
     scaled = value * factor
     if isinstance(scaled, float) and scaled.is_integer():
         scaled = int(scaled)
     return NumberMention(entity, scaled, match.start(), match.end(), match.group(0))
+
+
+# Pairs callers use for a rough range: 一兩, 兩三, 三四 … 八九, and 三五.
+_ORDER = "一兩三四五六七八九"
+_NEIGHBOURS = {(a, b) for a, b in zip(_ORDER, _ORDER[1:])} | {("一", "二"), ("二", "三"), ("三", "五")}

@@ -25,7 +25,7 @@ def test_non_numbers_are_refused(text):
     ("text", "found"),
     [
         ("我們12個人想借三千五百萬", [("employees", 12), ("amount", 35_000_000)]),
-        ("三十人以下可以貸多少", [("employees", 30)]),
+        ("三十人以下可以貸多少", []),
         ("員工20名 要借500萬", [("employees", 20), ("amount", 5_000_000)]),
         ("公司有五個員工", [("employees", 5)]),
         ("想貸1.5億", [("amount", 150_000_000)]),
@@ -81,3 +81,27 @@ def test_no_message_of_the_allowed_size_takes_long(tmp_path):
     assert done.returncode == 0, done.stderr
     slow = {name: seconds for name, seconds in json.loads(done.stdout).items() if seconds > 0.05}
     assert slow == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # A number inside a scheme's name is not the caller's head count.
+        ("30人以下的那個帶款 力率多少", []),
+        ("9人以下的智慧化升級補助", []),
+        ("經常僱用員工數10人以上的個案補助", []),
+        ("我們8個人 想問30人以下優惠貸款", [("employees", 8)]),
+        # The caller's own head count, said loosely.
+        ("我們8個人", [("employees", 8)]),
+        ("員工不到十個", [("employees", 9)]),
+        ("我們十來個", [("employees", 10)]),
+        ("公司十幾個員工", [("employees", 10)]),
+        ("員工二十多人", [("employees", 20)]),
+        # Amounts said loosely: 「借個五十萬」, a range 「兩三百萬」 read as its upper end.
+        ("想借個五十萬週轉", [("amount", 500_000)]),
+        ("大概要兩三百萬", [("amount", 3_000_000)]),
+        ("三五百萬應該夠", [("amount", 5_000_000)]),
+    ],
+)
+def test_scheme_names_are_not_head_counts_and_loose_figures_are_read(text, found):
+    assert [(m.entity, m.value) for m in find_numbers(text)] == found

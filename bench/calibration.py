@@ -1,0 +1,166 @@
+"""Choose the intent calibration (bot/nlu/ensemble.py) by cross-validation on data/nlu.
+
+Usage: python -m bench.calibration [--folds 3] [--parts reports/cv_parts.json]
+
+Trains the pipeline of config.yml once per fold (DIET ranking every intent, the
+calibration component reporting its parts), keeps each held-out fold message's
+parts (DIET's distribution, the linear model's, the question clause's), then sweeps
+DIET's weight, the temperature, the clause weight and the fallback threshold
+offline with :func:`bot.nlu.ensemble.combine`, so one training per fold serves every
+setting. Scores are by category with fallbacks counted as out of scope, as in
+``make eval``. Writes reports/cv_calibration.md (and the parts, to re-sweep with
+--parts without training). The held-out sets are never used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from bench.common import ROOT, folds, train_nlu, write_nlu
+from bot.categories import category_of
+from bot.evaluation import HEADLINE_EXCLUDED, reliability, score
+from bot.log import configure
+from bot.nlu.ensemble import combine
+
+COMPONENT = "bot.nlu.ensemble.CalibratedIntentClassifier"
+WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
+TEMPERATURES = (0.4, 0.5, 0.6, 0.75, 0.9, 1.0, 1.25, 1.5)
+CLAUSE_WEIGHTS = (0.0, 0.5)
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
+
+
+def cv_config(folder: Path) -> Path:
+    """config.yml with DIET ranking every intent and the component reporting its parts."""
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    for component in config["pipeline"]:
+        if component["name"] == "DIETClassifier":
+            component["ranking_length"] = 0
+        if component["name"] == COMPONENT:
+            component["report_parts"] = True
+    path = folder / "cv_config.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def collect(k: int) -> dict:
+    from rasa.core.agent import Agent
+
+    from bot.evaluation import load_examples
+
+    examples = load_examples(ROOT / "data" / "nlu")
+    rows, seconds = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = cv_config(folder)
+        for index, (train, test) in enumerate(folds(examples, k)):
+            data = write_nlu(train, folder / f"train{index}.yml")
+            model, took = train_nlu(config, data, folder / "models", f"calib-{index}")
+            seconds.append(took)
+            agent, loop = Agent.load(str(model)), asyncio.new_event_loop()
+            for example in test:
+                parsed = loop.run_until_complete(agent.parse_message(example.text))
+                parts = parsed.get("intent_parts")
+                if parts:
+                    rows.append({"text": example.text, "intent": example.intent, **parts})
+            loop.close()
+            print(f"fold {index}: trained in {took:.0f}s, {len(test)} messages", flush=True)
+    return {"folds": k, "train_seconds": seconds, "rows": rows}
+
+
+def evaluate(rows: list[dict], w: float, t: float, a: float, threshold: float, ambiguity: float = 0.05) -> dict:
+    pairs, points, confident = [], [], 0
+    for row in rows:
+        p = combine(row["diet"], row["linear"], row["clause"], {"diet_weight": w, "temperature": t, "clause_weight": a})
+        ranking = sorted(p.items(), key=lambda kv: -kv[1])
+        truth = category_of(row["intent"]).value
+        by_category: dict[str, float] = {}
+        for name, value in ranking:
+            by_category[category_of(name).value] = by_category.get(category_of(name).value, 0.0) + value
+        top = max(by_category, key=by_category.__getitem__)
+        points.append((min(1.0, by_category[top]), top == truth))
+        falls_back = ranking[0][1] < threshold or (len(ranking) > 1 and ranking[0][1] - ranking[1][1] < ambiguity)
+        predicted = "out_of_scope" if falls_back else category_of(ranking[0][0]).value
+        pairs.append((truth, predicted))
+        confident += predicted != truth and not falls_back and by_category[predicted] > 0.95
+    labels = sorted({t for t, _ in pairs})
+    per = score(pairs, labels)
+    headline = [s.f1 for c, s in per.items() if c not in HEADLINE_EXCLUDED]
+    ece, _ = reliability(points)
+    oos = per.get("out_of_scope")
+    return {"w": w, "T": t, "a": a, "threshold": threshold, "macro_f1": sum(headline) / len(headline), "ece": ece,
+            "oos_recall": oos.recall if oos else 0.0, "oos_precision": oos.precision if oos else 0.0,
+            "confident_errors": confident / len(rows)}
+
+
+def sweep(parts: dict) -> list[dict]:
+    rows = parts["rows"]
+    return [evaluate(rows, w, t, a, th)
+            for w, t, a, th in itertools.product(WEIGHTS, TEMPERATURES, CLAUSE_WEIGHTS, THRESHOLDS)]
+
+
+def choose(results: list[dict]) -> dict:
+    """Lowest ECE among settings within 0.01 macro-F1 of the best with ≤ 2% confident errors."""
+    best_f1 = max(r["macro_f1"] for r in results)
+    ok = [r for r in results if r["macro_f1"] >= best_f1 - 0.01 and r["confident_errors"] <= 0.02] or results
+    return min(ok, key=lambda r: (r["ece"], -r["macro_f1"]))
+
+
+def render(parts: dict, results: list[dict], chosen: dict) -> str:
+    def row(r: dict) -> str:
+        return (f"| {r['w']:.2f} | {r['T']:.2f} | {r['a']:.2f} | {r['threshold']:.2f} | {r['macro_f1']:.3f} | "
+                f"{r['ece']:.3f} | {r['oos_recall']:.3f} | {r['oos_precision']:.3f} | {r['confident_errors']:.1%} |")
+
+    head = ["| DIET weight w | temperature T | clause weight | fallback threshold | macro-F1 (9) | ECE | OOS recall | "
+            "OOS precision | wrong > 0.95 |", "|---|---|---|---|---|---|---|---|---|"]
+    named = {
+        "DIET alone (today's mechanism)": (1.0, 1.0, 0.0, 0.45),
+        "linear model alone": (0.0, 1.0, 0.0, 0.45),
+        "average, no temperature": (0.5, 1.0, 0.0, 0.45),
+    }
+    lines = [f"# Calibration by {parts['folds']}-fold cross-validation on data/nlu", "",
+             f"{len(parts['rows'])} messages; DIET training per fold: "
+             + ", ".join(f"{s:.0f}s" for s in parts["train_seconds"]) + ".", "",
+             "## Reference points", "", *head]
+    for name, (w, t, a, th) in named.items():
+        match = next(r for r in results if (r["w"], r["T"], r["a"], r["threshold"]) == (w, t, a, th))
+        lines.append(row(match) + f" {name}")
+    lines += ["", "## Chosen (lowest ECE within 0.01 macro-F1 of the best, ≤ 2% confident errors)", "", *head, row(chosen),
+              "", "## Best 15 by macro-F1", "", *head]
+    lines += [row(r) for r in sorted(results, key=lambda r: -r["macro_f1"])[:15]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    configure(30)
+    options = argparse.ArgumentParser()
+    options.add_argument("--folds", type=int, default=3)
+    options.add_argument("--parts", type=Path, help="Re-sweep saved parts instead of training.")
+    args = options.parse_args(argv)
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    if args.parts:
+        parts = json.loads(args.parts.read_text(encoding="utf-8"))
+    else:
+        parts = collect(args.folds)
+        (reports / "cv_parts.json").write_text(json.dumps(parts, ensure_ascii=False), encoding="utf-8")
+    results = sweep(parts)
+    chosen = choose(results)
+    out = reports / "cv_calibration.md"
+    out.write_text(render(parts, results, chosen), encoding="utf-8")
+    print(out.read_text(encoding="utf-8"))
+    print(f"took {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
