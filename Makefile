@@ -39,7 +39,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
+.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv cv-calibration bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -135,7 +135,7 @@ fuzz: $(VENV)/.installed ## Fuzz the code that reads raw input (bounded time; fi
 	@echo "==> fuzzing input guard, numerals, masking, LINE parser ($(FUZZ_EXAMPLES) examples each)"
 	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout 90 $(PY) -m pytest -q -s -p no:cacheprovider tests/fuzz
 
-eval: $(MODEL) ## Held-out scores by category to reports/eval.md
+eval: $(MODEL) ## Both held-out sets by category, calibration and latency to reports/eval.md
 	@$(PY) -m bot eval
 
 retrain: $(KB) $(MODEL) ## Ops corrections → candidate model, scored against the live one, promoted only if no worse (reports/retrain-<date>.md)

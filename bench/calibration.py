@@ -36,6 +36,7 @@ WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
 TEMPERATURES = (0.4, 0.5, 0.6, 0.75, 0.9, 1.0, 1.25, 1.5)
 CLAUSE_WEIGHTS = (0.0, 0.5)
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
+AMBIGUITIES = (0.0, 0.02, 0.05)
 
 
 def cv_config(folder: Path) -> Path:
@@ -96,15 +97,15 @@ def evaluate(rows: list[dict], w: float, t: float, a: float, threshold: float, a
     headline = [s.f1 for c, s in per.items() if c not in HEADLINE_EXCLUDED]
     ece, _ = reliability(points)
     oos = per.get("out_of_scope")
-    return {"w": w, "T": t, "a": a, "threshold": threshold, "macro_f1": sum(headline) / len(headline), "ece": ece,
+    return {"w": w, "T": t, "a": a, "threshold": threshold, "ambiguity": ambiguity, "macro_f1": sum(headline) / len(headline), "ece": ece,
             "oos_recall": oos.recall if oos else 0.0, "oos_precision": oos.precision if oos else 0.0,
             "confident_errors": confident / len(rows)}
 
 
 def sweep(parts: dict) -> list[dict]:
     rows = parts["rows"]
-    return [evaluate(rows, w, t, a, th)
-            for w, t, a, th in itertools.product(WEIGHTS, TEMPERATURES, CLAUSE_WEIGHTS, THRESHOLDS)]
+    return [evaluate(rows, w, t, a, th, am)
+            for w, t, a, th, am in itertools.product(WEIGHTS, TEMPERATURES, CLAUSE_WEIGHTS, THRESHOLDS, AMBIGUITIES)]
 
 
 def choose(results: list[dict]) -> dict:
@@ -116,22 +117,22 @@ def choose(results: list[dict]) -> dict:
 
 def render(parts: dict, results: list[dict], chosen: dict) -> str:
     def row(r: dict) -> str:
-        return (f"| {r['w']:.2f} | {r['T']:.2f} | {r['a']:.2f} | {r['threshold']:.2f} | {r['macro_f1']:.3f} | "
+        return (f"| {r['w']:.2f} | {r['T']:.2f} | {r['a']:.2f} | {r['threshold']:.2f} / {r['ambiguity']:.2f} | {r['macro_f1']:.3f} | "
                 f"{r['ece']:.3f} | {r['oos_recall']:.3f} | {r['oos_precision']:.3f} | {r['confident_errors']:.1%} |")
 
-    head = ["| DIET weight w | temperature T | clause weight | fallback threshold | macro-F1 (9) | ECE | OOS recall | "
+    head = ["| DIET weight w | temperature T | clause weight | fallback threshold / ambiguity | macro-F1 (9) | ECE | OOS recall | "
             "OOS precision | wrong > 0.95 |", "|---|---|---|---|---|---|---|---|---|"]
     named = {
-        "DIET alone (today's mechanism)": (1.0, 1.0, 0.0, 0.45),
-        "linear model alone": (0.0, 1.0, 0.0, 0.45),
-        "average, no temperature": (0.5, 1.0, 0.0, 0.45),
+        "DIET alone (today's mechanism)": (1.0, 1.0, 0.0, 0.45, 0.05),
+        "linear model alone": (0.0, 1.0, 0.0, 0.45, 0.05),
+        "average, no temperature": (0.5, 1.0, 0.0, 0.45, 0.05),
     }
     lines = [f"# Calibration by {parts['folds']}-fold cross-validation on data/nlu", "",
              f"{len(parts['rows'])} messages; DIET training per fold: "
              + ", ".join(f"{s:.0f}s" for s in parts["train_seconds"]) + ".", "",
              "## Reference points", "", *head]
-    for name, (w, t, a, th) in named.items():
-        match = next(r for r in results if (r["w"], r["T"], r["a"], r["threshold"]) == (w, t, a, th))
+    for name, key in named.items():
+        match = next(r for r in results if (r["w"], r["T"], r["a"], r["threshold"], r["ambiguity"]) == key)
         lines.append(row(match) + f" {name}")
     lines += ["", "## Chosen (lowest ECE within 0.01 macro-F1 of the best, ≤ 2% confident errors)", "", *head, row(chosen),
               "", "## Best 15 by macro-F1", "", *head]
