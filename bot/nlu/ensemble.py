@@ -96,6 +96,7 @@ class CalibratedIntentClassifier(GraphComponent, IntentClassifier):
         self._storage = model_storage
         self._resource = resource
         self._model = model  # (vectoriser, logistic regression)
+        self._fast: FastLinear | None = None
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -146,9 +147,9 @@ class CalibratedIntentClassifier(GraphComponent, IntentClassifier):
         return training_data
 
     def _linear(self, texts: list[str]) -> list[dict[str, float]]:
-        vectoriser, model = self._model
-        probabilities = model.predict_proba(vectoriser.transform(texts))
-        return [dict(zip(model.classes_, map(float, row))) for row in probabilities]
+        if self._fast is None:
+            self._fast = FastLinear(*self._model)
+        return [self._fast.predict(text) for text in texts]
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self._model is None:
@@ -188,3 +189,36 @@ def combine(diet: dict[str, float], linear: dict[str, float], clause: dict[str, 
     tempered = np.power(np.clip(whole, 1e-12, None), 1.0 / temperature)
     tempered /= tempered.sum()
     return {n: float(p) for n, p in zip(names, tempered) if not math.isnan(p)}
+
+
+class FastLinear:
+    """The fitted TF-IDF + logistic regression, applied to one text without sklearn's per-call
+    overhead (validation, sparse matrix assembly): about 0.2 ms instead of several."""
+
+    def __init__(self, vectoriser: Any, model: Any) -> None:
+        self._parts = []
+        offset = 0
+        for _, part in vectoriser.transformer_list:
+            self._parts.append((part.build_analyzer(), part.vocabulary_, part.idf_, offset, part.sublinear_tf))
+            offset += len(part.vocabulary_)
+        self._coef = np.ascontiguousarray(model.coef_.T)  # features × classes
+        self._intercept = model.intercept_
+        self._classes = [str(c) for c in model.classes_]
+
+    def predict(self, text: str) -> dict[str, float]:
+        logits = self._intercept.copy()
+        for analyzer, vocabulary, idf, offset, sublinear in self._parts:
+            counts: dict[int, int] = {}
+            for gram in analyzer(text):
+                index = vocabulary.get(gram)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if not counts:
+                continue
+            indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            values = (1.0 + np.log(tf) if sublinear else tf) * idf[indices]
+            values /= np.linalg.norm(values)
+            logits = logits + values @ self._coef[indices + offset]
+        exp = np.exp(logits - logits.max())
+        return dict(zip(self._classes, map(float, exp / exp.sum())))
