@@ -17,7 +17,7 @@ from bot import messages
 from bot.categories import CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, INTENT_CATEGORY, TOPIC_INTENT, Category
 from bot.clock import clock_from_setting
 from bot.handoff.urgency import urgent_reason
-from actions.fallback import clarify_topic
+from actions.fallback import clarify_topic, out_of_scope_reply
 from bot.kb.answers import (ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, matching_statements,
                             scheme_card, shared_answer)
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
@@ -184,7 +184,7 @@ def evidence_enough(resolver: Resolver, resolution: Resolution, decision: Decisi
 
 def unsure_reply(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> list[dict[str, Any]]:
     if intent == "out_of_scope":
-        dispatcher.utter_message(response="utter_out_of_scope")
+        out_of_scope_reply(dispatcher, tracker)
     else:
         clarify_topic(dispatcher, tracker)
     return []
