@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 _BREAK = re.compile(r"[。.!?;,、~…\n]+|\s+")
 _QUESTION = re.compile(r"[?嗎呢]|多少|幾|怎麼|怎樣|如何|哪|什麼|甚麼|可以|可不可以|能不能|能否|是否|有沒有|有無|要不要|請問|想問|想知道|該|會不會")
 LONG = 40  # characters: shorter messages are classified whole
+TURN_TAKING = "dialogue_"  # intents of replies with no topic of their own
 MIN_CLAUSE = 4
 
 
@@ -184,8 +185,12 @@ def combine(diet: dict[str, float], linear: dict[str, float], clause: dict[str, 
     w, temperature = float(config["diet_weight"]), float(config["temperature"])
     whole = np.array([w * diet.get(n, 0.0) + (1 - w) * linear.get(n, 0.0) for n in names])
     if clause is not None:
-        a = float(config["clause_weight"])
-        whole = (1 - a) * whole + a * np.array([clause.get(n, 0.0) for n in names])
+        # A clause of a long message is no turn-taking reply: its 「可以申請嗎」 defers to the
+        # whole message's topic instead of making the message a follow-up.
+        part = np.array([0.0 if n.startswith(TURN_TAKING) else clause.get(n, 0.0) for n in names])
+        if part.sum() > 0:
+            a = float(config["clause_weight"])
+            whole = (1 - a) * whole + a * part / part.sum()
     tempered = np.power(np.clip(whole, 1e-12, None), 1.0 / temperature)
     tempered /= tempered.sum()
     return {n: float(p) for n, p in zip(names, tempered) if not math.isnan(p)}

@@ -41,3 +41,10 @@ def test_the_question_clause_can_overturn_a_long_preamble():
     clause = {"out_of_scope": 0.05, "loan_ask": 0.95}
     p = combine(whole_diet, whole_linear, clause, {"diet_weight": 0.5, "temperature": 1.0, "clause_weight": 0.6})
     assert max(p, key=p.get) == "loan_ask"
+
+
+def test_a_context_free_question_clause_defers_to_the_whole_messages_topic():
+    whole = {"policy_ask": 0.6, "dialogue_followup": 0.4}
+    clause = {"policy_ask": 0.2, "dialogue_followup": 0.8}
+    p = combine(whole, whole, clause, {"diet_weight": 0.5, "temperature": 1.0, "clause_weight": 0.5})
+    assert max(p, key=p.get) == "policy_ask"
