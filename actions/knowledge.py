@@ -17,7 +17,7 @@ from bot import messages
 from bot.categories import CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, INTENT_CATEGORY, TOPIC_INTENT, Category
 from bot.clock import clock_from_setting
 from bot.handoff.urgency import urgent_reason
-from actions.fallback import clarify_topic, out_of_scope_reply
+from actions.fallback import clarify_topic, out_of_scope_reply, sure_out_of_scope
 from bot.kb.answers import (ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, matching_statements,
                             scheme_card, shared_answer)
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
@@ -105,7 +105,7 @@ class ActionAnswerAttribute(KnowledgeAction):
         text = tracker.latest_message.get("text") or ""
         resolution = self.resolver.resolve(question_from(self.resolver, tracker, intent, category))
         decision = resolution.decision()
-        if intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision):
+        if sure_out_of_scope(tracker) or (intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision)):
             return unsure_reply(dispatcher, tracker, intent)
         if decision.answer:
             events = answer_candidates(self.kb, self.resolver, dispatcher, tracker, resolution, decision.answer)
