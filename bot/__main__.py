@@ -145,7 +145,9 @@ def kb_check() -> None:
 def kb_review() -> None:
     """What to check next: unknown status, sources older than 12 months, unchecked for 90 days, ending in 60 days.
 
-    "Today" is BOT_TODAY when set. Example: BOT_TODAY=2026-12-01 python -m bot kb review
+    "Today" is BOT_TODAY when set.
+
+    Example: python -m bot kb review
     """
     from bot.kb.review import as_text, review
 
