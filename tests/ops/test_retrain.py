@@ -127,13 +127,14 @@ def test_nothing_new_to_learn_trains_nothing(paths):
 
 
 def test_the_qa_set_is_played_against_the_model_given(model_path, tmp_path):
-    """The QA runner (tests/qa) serves the model under test from a checkout of links; two cases keep it small."""
+    """The QA runner (tests/qa) serves the model under test from a checkout of links; 40 cases keep it small."""
     import yaml
 
     cases = yaml.safe_load((ROOT / "tests" / "qa" / "qa.yml").read_text(encoding="utf-8"))["cases"]
+    # A slice of the set; the full set from one address ran into the REST rate limit, which the scorer turns off.
     small = tmp_path / "qa.yml"
-    small.write_text(yaml.safe_dump({"cases": [c for c in cases if c["category"] == "loan"][:2]}, allow_unicode=True),
+    small.write_text(yaml.safe_dump({"cases": cases[:40]}, allow_unicode=True),
                      encoding="utf-8")
     found = {f.name: f for f in retrain.score_qa(model_path, small, ROOT)}
-    assert found["right"].support == 2 and found["right loan"].value == found["right"].value
+    assert found["right"].support == 40
     assert found["right"].value > 0  # the bot answered: a broken copy of the checkout would score 0
