@@ -21,8 +21,8 @@ from actions.fallback import clarify_topic, out_of_scope_reply, sure_out_of_scop
 from bot.kb.answers import (ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, matching_statements,
                             scheme_card, shared_answer)
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
-from bot.kb.resolve import (Candidate, Decision, Question, Resolution, Resolver, asks_about_the_past, attributes_in,
-                            fit_reasons, is_hotline_question)
+from bot.kb.resolve import (STORY_CHARS, Candidate, Decision, Question, Resolution, Resolver, asks_about_the_past,
+                            attributes_in, fit_reasons, is_hotline_question)
 from bot.settings import Settings
 
 MAX_BUTTONS = 5
@@ -147,7 +147,9 @@ def question_from(resolver: Resolver, tracker: Tracker, intent: str, category: C
     """
     text = tracker.latest_message.get("text") or ""
     text = "" if text.startswith("/") else text
-    attributes = tuple(latest_entities(tracker, "attribute"))
+    # In a long story the question comes last: the resolver reads the attributes there, not
+    # the entity ruler's hits anywhere in the story (「之前打電話去銀行問…」 asks no phone number).
+    attributes = tuple(latest_entities(tracker, "attribute")) if len(text) <= STORY_CHARS else ()
     if not attributes and not attributes_in(text) and len(text) <= FOLLOW_UP_CHARS:
         attributes = tuple(tracker.get_slot("asked_attributes") or ())
     return resolver.question(

@@ -78,7 +78,7 @@ _CONTENT = re.compile(r"[0-9a-z\u3400-\u9fff]")
 # 「申請到什麼時候」 a deadline. Order matters only for display.
 ATTRIBUTE_PATTERNS: dict[str, str] = {
     "interest_subsidy": r"利息補貼|補貼利息|貼息|息補|補貼利率|利率補貼|減碼|利息減免|補貼多少利|補.{0,2}利息|利息.{0,2}補"
-                        r"|補貼.{0,3}(?:趴|%)|補.{0,2}幾趴",
+                        r"|補貼.{0,3}(?:趴|%)|補.{0,2}(?:幾|多少)(?:趴|%)",
     "interest_rate": r"利率|利律|力率|利息(?!補貼|減免)|年息|幾趴|幾%|多少%",
     "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少"
                   r"|[一每](?:家|人|案|攤位?|個|展).{0,4}多少|保多少",
@@ -222,6 +222,9 @@ def attributes_in(text: str) -> tuple[str, ...]:
         found.remove("interest_rate")  # 「利息補貼」 alone is not a rate question
     if "statistics" in found:  # 「累計核准金額多少」 asks a programme total, not the amount one may borrow
         found = [a for a in found if a not in ("max_amount", "duration")]
+    if "max_amount" in found and not re.search(r"額度|上限|多少錢|金額|幾萬|點數|[借貸領拿給申保]多少|[一每].{0,5}多少", plain) \
+            and re.search(r"多少(?:趴|%)|幾(?:趴|%)|最多.{0,4}(?:幾次|多久|幾個月|幾年)", plain):
+        found.remove("max_amount")  # 「補多少趴」 is a rate, 「最多可以延幾次」 a duration
     if "duration" in found and ({"loan_term", "grace_period"} & set(found)):
         found.remove("duration")  # 「寬限期多久」「可以分幾年還」 name their own duration
     if "loan_term" in found and "max_amount" in found and not re.search(
