@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Any
 
@@ -11,16 +12,21 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
-from actions.handoff import KeepsContacts, answers_for_ticket, open_settings
+from actions.handoff import (CANCELLED_SLOT, KeepsContacts, answers_for_ticket, cancel, end_form_early, has_phone,
+                             looks_like_name, open_settings, rescued)
 from actions.knowledge import KnowledgeAction, offer_category
 from bot.categories import Category
 from bot.eligibility import dont_know
 from bot.handoff import transcript as conv
+from bot.handoff.contact import is_refusal, read_contact
 from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
 from bot.handoff.urgency import Priority
 from bot.nlu.gazetteer import COUNTIES, DISASTER_TYPES
 from bot.nlu.normaliser import normalise
 from bot.nlu.numerals import find_numbers
+
+# 「我是陳小姐」「王先生」: a person, not the company or shop the report is about.
+_PERSON = re.compile(r"^(?:我(?:是|姓|叫)|敝姓)|(?:先生|小姐|太太|女士|老闆|老闆娘)$")
 
 REPORT_SLOTS = ("report_company", "report_location", "report_disaster_type", "report_damage", "report_loss", "report_phone")
 
@@ -44,17 +50,39 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
             return {"report_disaster_type": known}  # 「颱風把工廠吹壞」 said it already
         return {}
 
+    async def extract_report_company(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        return rescued(tracker, "report_company", looks_like_name)
+
+    async def extract_report_location(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:
+        return rescued(tracker, "report_location", lambda t: _canonical(t, COUNTIES) is not None)
+
+    async def extract_report_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        return rescued(tracker, "report_phone", has_phone)
+
     async def validate_report_company(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:
         text = str(value or "").strip()
-        if not 1 <= len(text) <= 60:
+        if is_refusal(text):
+            return end_form_early()
+        contact = read_contact(text)
+        found: dict[str, Any] = {}
+        if contact.phone and not tracker.get_slot("report_phone"):
+            found["report_phone"] = self.keep(tracker, "report_phone", contact.phone)
+        company = contact.company or (contact.name if contact.name and not _PERSON.search(text) else "")
+        if not 1 <= len(company) <= 60:
+            # A person's name (「我是陳小姐」) or nothing readable: ask for the business again.
             dispatcher.utter_message(response="utter_report_invalid_company")
-            return {"report_company": None}
-        return {"report_company": self.keep(tracker, "report_company", text)}
+            return {**found, "report_company": None}
+        return {**found, "report_company": self.keep(tracker, "report_company", company)}
 
     async def validate_report_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                        domain: DomainDict) -> dict[str, Any]:
         text = str(value or "").strip()[:60]
+        if is_refusal(text):
+            return end_form_early()
         if _canonical(text, COUNTIES) is None:
             dispatcher.utter_message(response="utter_report_invalid_location")
             return {"report_location": None}
@@ -63,17 +91,24 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
     async def validate_report_disaster_type(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                             domain: DomainDict) -> dict[str, Any]:
         text = str(value or "")
+        if is_refusal(text):
+            return end_form_early()
         return {"report_disaster_type": _canonical(text, DISASTER_TYPES) or text.strip()[:20] or "其他"}
 
     async def validate_report_damage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        return {"report_damage": self.keep(tracker, "report_damage", str(value or "").strip()[:200]) or "未說明"}
+        text = str(value or "").strip()[:200]
+        if is_refusal(text):
+            return end_form_early()
+        return {"report_damage": self.keep(tracker, "report_damage", text) or "未說明"}
 
     async def validate_report_loss(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
         text = str(value or "")
         if dont_know(normalise(text)):
             return {"report_loss": "不確定"}
+        if is_refusal(text):
+            return end_form_early()
         amounts = [m.value for m in find_numbers(normalise(text)) if m.entity == "amount"]
         if not amounts:
             dispatcher.utter_message(response="utter_report_invalid_loss")
@@ -98,6 +133,8 @@ class ActionCreateDisasterReport(KnowledgeAction):
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         store = self.tickets
+        if tracker.get_slot(CANCELLED_SLOT):
+            return cancel(dispatcher, store, tracker, domain)
         details = {slot.removeprefix("report_"): value for slot, value in answers_for_ticket(store, tracker, REPORT_SLOTS).items()}
         lines = conv.transcript(tracker.events)
         ticket = store.create(NewTicket(

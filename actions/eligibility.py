@@ -11,10 +11,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
+from actions.handoff import CANCELLED_SLOT, cancel, end_form_early, open_settings, rescued
 from actions.knowledge import KnowledgeAction
 from bot import messages
 from bot.categories import TOPIC_INTENT, Category
 from bot.eligibility import FORM_SLOTS, READERS, UNKNOWN, profile, read_employees
+from bot.handoff.contact import is_refusal
+from bot.handoff.tickets import open_ticket_store
 from bot.kb.answers import button_title
 
 MAX_RESULTS = 5
@@ -36,7 +39,7 @@ class ValidateEligibilityForm(FormValidationAction):
         known = tracker.get_slot("employees")
         if tracker.get_slot("elig_employees") is None and isinstance(known, (int, float)):
             return {"elig_employees": str(int(known))}  # told us already: do not ask again
-        return {}
+        return rescued(tracker, "elig_employees", lambda text: read_employees(text) not in (None, UNKNOWN))
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[dict[str, Any]]:
@@ -57,6 +60,8 @@ def _validator(slot: str):  # type: ignore[no-untyped-def]
                             tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != slot and value is not None and tracker.get_slot(slot) is not None:
             return {slot: value}  # already answered (or prefilled) earlier
+        if is_refusal(str(value or "")):
+            return end_form_early()  # 「算了」「先不要」: leave the form, store nothing
         read = reader(str(value or ""))
         if read is not None:
             return {slot: read, RETRIES_SLOT: 0.0}
@@ -71,8 +76,22 @@ def _validator(slot: str):  # type: ignore[no-untyped-def]
     return validate_slot
 
 
+def _extractor(slot: str):  # type: ignore[no-untyped-def]
+    """An answer the NLU took for a question (「十二個」 as a loan question) that the reader can read."""
+    reader = READERS[slot]
+
+    async def extract_slot(self: ValidateEligibilityForm, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict) -> dict[str, Any]:
+        return rescued(tracker, slot, lambda text: reader(text) not in (None, UNKNOWN, "其他"))
+
+    extract_slot.__name__ = f"extract_{slot}"
+    return extract_slot
+
+
 for _slot in FORM_SLOTS:
     setattr(ValidateEligibilityForm, f"validate_{_slot}", _validator(_slot))
+    if _slot != "elig_employees":  # that one has its own extractor (the count told earlier)
+        setattr(ValidateEligibilityForm, f"extract_{_slot}", _extractor(_slot))
 
 
 class ActionEligibilityResult(KnowledgeAction):
@@ -83,9 +102,11 @@ class ActionEligibilityResult(KnowledgeAction):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if tracker.get_slot(CANCELLED_SLOT):
+            return cancel(dispatcher, open_ticket_store(open_settings()), tracker, domain)
         answers = {slot: tracker.get_slot(slot) for slot in FORM_SLOTS}
         matches = self.kb.matching(profile(answers))[:MAX_RESULTS]
-        clear = [SlotSet(slot, None) for slot in (*FORM_SLOTS, RETRIES_SLOT)]
+        clear = [SlotSet(slot, None) for slot in (*FORM_SLOTS, RETRIES_SLOT, CANCELLED_SLOT)]
         if not matches:
             dispatcher.utter_message(text=messages.ELIGIBILITY_NONE)
             return clear

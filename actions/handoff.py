@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import unicodedata
 from functools import cached_property
 from typing import Any
 
@@ -16,8 +17,11 @@ from rasa_sdk.types import DomainDict
 from actions.guard import guarded
 from bot import messages
 from bot.handoff import transcript as conv
+from bot.clock import clock_from_setting
+from bot.handoff.contact import is_refusal, looks_like_question, read_contact
 from bot.handoff.office_hours import OfficeHours
-from bot.handoff.phones import normalise_phone
+from bot.handoff.phones import find_phone
+from bot.handoff.time_window import parse_window, promise
 from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
 from bot.handoff.urgency import priority_for
 from bot.ops.masking import mask_text
@@ -66,12 +70,71 @@ class KeepsContacts(UsesTickets):
         return value
 
     def keep_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, value: Any) -> dict[str, Any]:
-        """A phone answer in standard form, kept; or the re-ask when it is not a number."""
-        phone = normalise_phone(str(value or ""))
+        """The phone inside the answer (「我的手機是 0933 123 456」) in standard form, kept; else the re-ask."""
+        if is_refusal(str(value or "")):
+            return end_form_early()
+        phone, _ = find_phone(str(value or ""))
         if phone is None:
             dispatcher.utter_message(response="utter_handoff_invalid_phone")
             return {slot: None}
         return {slot: self.keep(tracker, slot, phone)}
+
+
+# Intents the form does not take as an answer (domain.yml ``not_intent``) and that may still
+# carry one when the classifier was wrong: 「王小明 小明商行」 read as a tariff question.
+QUESTION_INTENTS = frozenset({"loan_ask", "us_tariff_ask", "policy_ask", "debt_negotiation_ask", "digital_rd_ask",
+                              "disaster_ask", "out_of_scope", "hotline_ask", "chitchat_greet"})
+CANCELLED_SLOT = "form_cancelled"
+
+
+def end_form_early() -> dict[str, Any]:
+    """What a validator returns for a refusal: the form stops now, flagged as cancelled (no value stored)."""
+    return {CANCELLED_SLOT: True, "requested_slot": None}
+
+
+CANCEL_BUTTON = {"title": "取消", "payload": "/form_cancel"}
+WITHDRAW_BUTTON = {"title": "取消轉接", "payload": "/restart"}
+
+
+def clear_forms(domain: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every form's answers (from the domain's forms) and the form flags back to empty."""
+    slots = {s for form in (domain.get("forms") or {}).values() for s in form.get("required_slots") or []}
+    return [SlotSet(slot, None) for slot in sorted(slots | {CANCELLED_SLOT, "elig_retries"})]
+
+
+def cancel(dispatcher: CollectingDispatcher, tickets: SqliteTicketStore, tracker: Tracker,
+           domain: dict[str, Any]) -> list[dict[str, Any]]:
+    """The caller left a form: acknowledge, forget the answers (slots, kept drafts), say how to reach us; no ticket."""
+    tickets.take_contacts(tracker.sender_id)
+    dispatcher.utter_message(response="utter_form_cancelled")
+    return clear_forms(domain)
+
+
+def rescued(tracker: Tracker, slot: str, looks_like_answer: Any) -> dict[str, Any]:
+    """The requested slot's answer that the NLU took for a question, when it plainly is an answer.
+
+    A phone number, a time we can read, a short name without a question word or a
+    scheme: the form keeps going instead of answering a question nobody asked.
+    """
+    if tracker.get_slot("requested_slot") != slot or slot in tracker.slots_to_validate():
+        return {}
+    message = tracker.latest_message
+    intent = (message.get("intent") or {}).get("name")
+    text = str(message.get("text") or "").strip()
+    if intent not in QUESTION_INTENTS or not text or text.startswith("/"):
+        return {}
+    if any(e.get("entity") in ("scheme", "attribute") for e in message.get("entities") or []):
+        return {}
+    return {slot: text} if looks_like_answer(text) else {}
+
+
+def looks_like_name(text: str) -> bool:
+    return len(text) <= 30 and not looks_like_question(text)
+
+
+def has_phone(text: str) -> bool:
+    """A phone number, or an attempt at one (「0912-345」, to be told it is incomplete)."""
+    return find_phone(text)[0] is not None or len(re.findall(r"\d", unicodedata.normalize("NFKC", text))) >= 4
 
 
 def answers_for_ticket(store: SqliteTicketStore, tracker: Tracker, slots: tuple[str, ...]) -> dict[str, Any]:
@@ -84,28 +147,70 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
 
+    async def extract_handoff_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        return rescued(tracker, "handoff_name", lambda t: has_phone(t) or looks_like_name(t))
+
+    async def extract_handoff_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        return rescued(tracker, "handoff_phone", has_phone)
+
+    async def extract_handoff_time(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        return rescued(tracker, "handoff_time", lambda t: parse_window(t, self.now()).understood)
+
+    def now(self) -> dt.datetime:
+        return clock_from_setting(self.settings.today).now()
+
+    def contact_slots(self, tracker: Tracker, text: str, validating: str | None = None) -> dict[str, Any]:
+        """Name and phone said in one message (「我姓陳，電話0933-123-456」), kept.
+
+        The slot being validated takes what was said; the other only when it is not known yet.
+        """
+        contact = read_contact(text)
+        found: dict[str, Any] = {}
+        if contact.display and (validating == "handoff_name" or not tracker.get_slot("handoff_name")):
+            found["handoff_name"] = self.keep(tracker, "handoff_name", contact.display)
+        if contact.phone and (validating == "handoff_phone" or not tracker.get_slot("handoff_phone")):
+            found["handoff_phone"] = self.keep(tracker, "handoff_phone", contact.phone)
+        return found
+
     async def validate_handoff_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                        domain: DomainDict) -> dict[str, Any]:
-        if declines(str(value or "")):
-            # No consent: nothing else to ask; the submit action says how to reach us.
-            return {"handoff_consent": False, "handoff_name": SKIPPED, "handoff_phone": SKIPPED, "handoff_time": SKIPPED}
-        return {"handoff_consent": True}
+        text = str(value or "")
+        if declines(text) or is_refusal(text):
+            return end_form_early()
+        # 「好，我是王小明 0912345678」: consent and contact details at once.
+        contact = read_contact(text)
+        extra = self.contact_slots(tracker, text) if contact.phone else {}
+        return {"handoff_consent": True, **extra}
 
     async def validate_handoff_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
         text = str(value or "").strip()
-        if not 1 <= len(text) <= 60 or text.startswith("/"):
-            dispatcher.utter_message(response="utter_handoff_invalid_name")
-            return {"handoff_name": None}
-        return {"handoff_name": self.keep(tracker, "handoff_name", text)}
+        if is_refusal(text):
+            return end_form_early()
+        found = self.contact_slots(tracker, text, "handoff_name") if 1 <= len(text) <= 120 and not text.startswith("/") else {}
+        if "handoff_name" not in found:
+            if "handoff_phone" not in found:
+                dispatcher.utter_message(response="utter_handoff_invalid_name")
+            found["handoff_name"] = None
+        return found
 
     async def validate_handoff_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        return self.keep_phone(dispatcher, tracker, "handoff_phone", value)
+        result = self.keep_phone(dispatcher, tracker, "handoff_phone", value)
+        if result.get("handoff_phone") and not tracker.get_slot("handoff_name"):
+            name = read_contact(str(value or "")).display
+            if name:
+                result["handoff_name"] = self.keep(tracker, "handoff_name", name)
+        return result
 
     async def validate_handoff_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
         text = str(value or "").strip()[:60]
+        if is_refusal(text):
+            return end_form_early()
         return {"handoff_time": self.keep(tracker, "handoff_time", text) or "不限"}
 
 
@@ -121,16 +226,18 @@ class ActionCreateTicket(UsesTickets, Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        clear = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
+        clear = [SlotSet(slot, None) for slot in (*HANDOFF_SLOTS, CANCELLED_SLOT)]
         store = self.tickets
+        if tracker.get_slot(CANCELLED_SLOT) or not tracker.get_slot("handoff_consent"):
+            return cancel(dispatcher, store, tracker, domain)
         answers = answers_for_ticket(store, tracker, HANDOFF_SLOTS)
-        if not answers["handoff_consent"]:
-            dispatcher.utter_message(response="utter_handoff_declined")
-            return clear
         existing = store.open_for(tracker.sender_id)
         if existing:
-            dispatcher.utter_message(response="utter_handoff_already_open", ticket=existing.id)
+            dispatcher.utter_message(response="utter_handoff_already_open", ticket=existing.id, buttons=[WITHDRAW_BUTTON],
+                                     handoff={"state": "waiting", "ticket": existing.id})
             return [*clear, ConversationPaused()]
+        now = self._now or clock_from_setting(self.settings.today).now()
+        window = parse_window(str(answers["handoff_time"] or ""), now)
         lines = conv.transcript(tracker.events)
         reason = conv.urgency(lines)
         complaint = any(l.get("intent") == "handoff_complaint" for l in lines)
@@ -138,17 +245,19 @@ class ActionCreateTicket(UsesTickets, Action):
             conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
             category=conv.category(lines), summary=conv.summary(lines), transcript=lines,
             contact_name=str(answers["handoff_name"]), contact_phone=str(answers["handoff_phone"]),
-            preferred_time=str(answers["handoff_time"]), priority=int(priority_for(reason, complaint)),
+            preferred_time=window.label(), priority=int(priority_for(reason, complaint)),
             urgent_reason=reason, entities=conv.entities(lines),
             schemes=conv.schemes(lines, tracker.get_slot("scheme")),
         ))
         hours = OfficeHours.parse(self.settings.office_hours)
-        now = self._now or dt.datetime.now(dt.timezone.utc)
-        if hours.is_open(now):
-            dispatcher.utter_message(response="utter_handoff_created_open", ticket=ticket.id)
+        told = promise(window, hours, now)
+        state = {"state": "waiting", "ticket": ticket.id}
+        if told.now:
+            dispatcher.utter_message(response="utter_handoff_created_open", ticket=ticket.id, buttons=[WITHDRAW_BUTTON],
+                                     handoff=state)
         else:
-            dispatcher.utter_message(response="utter_handoff_created_closed", ticket=ticket.id,
-                                     callback=messages.callback_time(hours.next_open(now)))
+            dispatcher.utter_message(response="utter_handoff_created_later", ticket=ticket.id, callback=told.text,
+                                     buttons=[WITHDRAW_BUTTON], handoff=state)
         return [*clear, ConversationPaused()]
 
 
@@ -161,7 +270,7 @@ class ActionAskRating(Action):
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         buttons = [{"title": messages.rating_label(n), "payload": f'/handoff_rate{{"rating":"{n}"}}'} for n in range(5, 0, -1)]
-        dispatcher.utter_message(response="utter_ask_rating", buttons=buttons)
+        dispatcher.utter_message(response="utter_ask_rating", buttons=buttons, handoff={"state": "closed"})
         return []
 
 

@@ -84,6 +84,11 @@ INTENT_CATEGORY: dict[str, Category] = {
     "dialogue_affirm": Category.DIALOGUE,
     "dialogue_deny": Category.DIALOGUE,
     "dialogue_followup": Category.DIALOGUE,
+    # Steering forms and the wait for a person (data/nlu/form_control.yml).
+    "form_cancel": Category.DIALOGUE,
+    "form_resume": Category.DIALOGUE,
+    "hotline_ask": Category.CHITCHAT,
+    "restart": Category.HANDOFF,  # 「取消轉接」: withdraws a handoff (actions/form_control.py)
 }
 
 # Rasa's own intent for low-confidence messages (FallbackClassifier).

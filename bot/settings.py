@@ -149,7 +149,7 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("models_dir", "BOT_MODELS_DIR", "models", "Folder of trained Rasa models.", _path),
     Spec("rasa_token", "BOT_RASA_TOKEN", None, "Token for Rasa's HTTP API (secret; make run writes a random one to .env).", secret=True),
     Spec("max_message_chars", "BOT_MAX_MESSAGE_CHARS", "5000", "Longest user message accepted; longer ones get a polite reply.", _positive_int),
-    Spec("today", "BOT_TODAY", "", "Fixed date (YYYY-MM-DD) for the clock, for tests and demos; empty means the real date in Asia/Taipei."),
+    Spec("today", "BOT_TODAY", "", "Fixed date (YYYY-MM-DD) or moment (YYYY-MM-DDTHH:MM, Asia/Taipei) for the clock, for tests and demos; empty means the real time in Asia/Taipei."),
     Spec("rasa_url", "BOT_RASA_URL", "http://127.0.0.1:5005", "Rasa server base URL, for the web app and scripts."),
     Spec("office_hours", "BOT_OFFICE_HOURS", "mon-fri 08:30-17:30", "When a person answers handoffs (Asia/Taipei).", _office_hours),
     Spec("session_secret", "BOT_SESSION_SECRET", None, "Key that signs console session cookies (secret; make run writes one).", secret=True),

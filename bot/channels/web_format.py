@@ -1,7 +1,7 @@
 """The shape of a web chat message, shared by the socket.io channel and /chat/history.
 
 Pure functions and no Rasa imports, so the web app can use them too. A bot message is
-``{"who": "bot", "text", "quick_replies"?, "custom"?, "staff"?, "timestamp"}``, with
+``{"who": "bot", "text", "quick_replies"?, "custom"?, "staff"?, "handoff"?, "timestamp"}``, with
 quick replies in Rasa's socket.io shape (``content_type``, ``title``, ``payload``) so
 other socket.io widgets read them as well.
 """
@@ -34,6 +34,11 @@ def bot_message(message: Mapping[str, Any]) -> dict[str, Any]:
         out["custom"] = dict(custom)
     if message.get("staff"):
         out["staff"] = True
+    handoff = message.get("handoff")
+    if isinstance(handoff, Mapping) and handoff.get("state") in ("waiting", "withdrawn", "closed"):
+        # The wait for a person (actions/form_control.py): the page shows or hides its banner.
+        ticket = handoff.get("ticket")
+        out["handoff"] = {"state": handoff["state"], "ticket": ticket if isinstance(ticket, int) else None}
     out["timestamp"] = float(message.get("timestamp") or time.time())
     return out
 

@@ -37,3 +37,22 @@ def normalise_phone(text: str) -> str | None:
             body = rest if len(rest) == 6 else f"{rest[:-4]}-{rest[-4:]}"
             return f"{area}-{body}{extension}"
     return None
+
+
+# A run of digits with the separators people type (spaces, dashes, dots, parentheses, +886),
+# then an optional extension (分機 301, #12, 轉 5, ext. 7).
+_CANDIDATE = re.compile(r"(?:\+?\s*886[\s\-]*|\(\s*0\d{1,3}\s*\)|0)[\d\s\-.()]{6,16}\d"
+                        r"(?:\s*(?:#|分機|轉|ext\.?)\s*\d{1,6})?", re.IGNORECASE)
+
+
+def find_phone(text: str) -> tuple[str | None, tuple[int, int]]:
+    """The first valid phone number inside a sentence and where it is (「我的手機是 0933 123 456」).
+
+    Returns ``(None, (0, 0))`` when the text holds none. Full-width digits count.
+    """
+    plain = unicodedata.normalize("NFKC", text or "")
+    for match in _CANDIDATE.finditer(plain):
+        phone = normalise_phone(match.group(0).replace(".", " "))
+        if phone:
+            return phone, match.span()
+    return None, (0, 0)

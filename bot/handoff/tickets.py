@@ -22,10 +22,11 @@ class TicketStatus(str, Enum):
     OPEN = "open"
     CLAIMED = "claimed"
     RESOLVED = "resolved"
+    WITHDRAWN = "withdrawn"  # the caller cancelled the request before staff resolved it
 
     @property
     def label(self) -> str:
-        return {"open": "待處理", "claimed": "處理中", "resolved": "已結案"}[self.value]
+        return {"open": "待處理", "claimed": "處理中", "resolved": "已結案", "withdrawn": "來電者已撤回"}[self.value]
 
 
 # The open work a shift sees first (the queue's default): not resolved (nor anything else finished).
@@ -204,10 +205,11 @@ class SqliteTicketStore:
         return _ticket(row)
 
     def open_for(self, conversation_id: str) -> Ticket | None:
-        """The conversation's ticket that is not resolved yet, if any."""
+        """The conversation's ticket that is neither resolved nor withdrawn yet, if any."""
         with self._read() as db:
-            row = db.execute("select * from tickets where conversation_id = ? and status != ? order by id desc limit 1",
-                             (conversation_id, TicketStatus.RESOLVED.value)).fetchone()
+            row = db.execute("select * from tickets where conversation_id = ? and status not in (?, ?)"
+                             " order by id desc limit 1",
+                             (conversation_id, TicketStatus.RESOLVED.value, TicketStatus.WITHDRAWN.value)).fetchone()
         return _ticket(row) if row else None
 
     def latest_for(self, conversation_id: str) -> Ticket | None:
@@ -230,7 +232,7 @@ class SqliteTicketStore:
             where.append("channel = ?"), args.append(channel)
         sql = "select * from tickets" + (" where " + " and ".join(where) if where else "")
         with self._read() as db:
-            rows = db.execute(sql + " order by status = 'resolved', priority, created_at", args).fetchall()
+            rows = db.execute(sql + " order by status in ('resolved', 'withdrawn'), priority, created_at", args).fetchall()
         return [_ticket(r) for r in rows]
 
     def claim(self, ticket_id: int, staff: str) -> bool:
@@ -280,6 +282,20 @@ class SqliteTicketStore:
             waiting = db.execute("select count(*) as n from tickets where status = ?",
                                  (TicketStatus.OPEN.value,)).fetchone()["n"]
         return int(last or 0), int(waiting or 0)
+
+    def withdraw(self, ticket_id: int) -> bool:
+        """The caller no longer wants a person: an open or claimed ticket becomes withdrawn.
+
+        ``False`` when it was already resolved or withdrawn (nothing changes then).
+        """
+        with self._write() as db:
+            cursor = db.execute("update tickets set status = ? where id = ? and status in (?, ?)",
+                                (TicketStatus.WITHDRAWN.value, ticket_id, TicketStatus.OPEN.value,
+                                 TicketStatus.CLAIMED.value))
+            done = cursor.rowcount == 1
+            if done:
+                self._event(db, ticket_id, "withdrawn", None)
+        return done
 
     def rate(self, ticket_id: int, rating: int) -> bool:
         """Keep the caller's rating; False when the ticket was rated already.

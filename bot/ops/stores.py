@@ -62,6 +62,12 @@ What a crash of the Rasa server loses, by where it happens in a turn:
 So a reply the caller received is always in both databases (tests/perf/test_crash.py
 kills the server during load and counts).
 
+Bot text written in domain.yml without variables (「例如0912-345-678或02-2345-6789」)
+is the bot's own, never the caller's: it is stored as written and marked
+``authored_text`` (:func:`mask_stored`), so the caller and ops see the example, not
+「例如[手機]」. Anything else (slot-filled responses, action text, staff replies, user
+text) is masked as before.
+
 Note that Rasa silently falls back to an in-memory tracker store when a custom
 type cannot be imported; tests/ops/test_storage_privacy.py checks rows arrive.
 """
@@ -86,6 +92,27 @@ from bot.log import mask_all_records
 from bot.ops.masking import mask_event
 
 logger = logging.getLogger(__name__)
+
+AUTHORED = "authored_text"
+
+
+def authored_texts(domain: Any) -> frozenset[str]:
+    """Response texts of the domain that hold no ``{variable}``: they can carry no caller data."""
+    responses = getattr(domain, "responses", None) or {}
+    return frozenset(r["text"] for variants in responses.values() for r in variants
+                     if isinstance(r, dict) and isinstance(r.get("text"), str) and "{" not in r["text"])
+
+
+def mask_stored(event: dict[str, Any], authored: frozenset[str]) -> dict[str, Any]:
+    """:func:`mask_event`, except the text of a bot event that is exactly a variable-free response."""
+    data = mask_event(event)
+    metadata = {k: v for k, v in (data.get("metadata") or {}).items() if k != AUTHORED}  # only we set the mark
+    if event.get("event") == "bot" and event.get("text") in authored:
+        data["text"] = event["text"]
+        metadata[AUTHORED] = True
+    if "metadata" in data or AUTHORED in metadata:
+        data["metadata"] = metadata
+    return data
 
 # A window is made when the loaded part of a session exceeds WINDOW_LIMIT events or WINDOW_BYTES
 # of stored JSON; it keeps the last WINDOW_KEEP_TURNS turns (a turn of this bot is 6–10 events
@@ -176,12 +203,21 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
     # --- saving ----------------------------------------------------------------------
 
+    def _authored(self) -> frozenset[str]:
+        domain = getattr(self, "domain", None)
+        cached = getattr(self, "_authored_cache", None)
+        if cached is None or cached[0] is not domain:
+            cached = (domain, authored_texts(domain))
+            self._authored_cache = cached
+        return cached[1]
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Hand the new events, masked, to the broker as one batch, then store them in one transaction."""
         with self.session_scope() as session:
             prefix, after_id, stored = self._stored(session, tracker)
             new = list(tracker.events)[stored:]
-            data = [mask_event(event.as_dict()) for event in new]
+            authored = self._authored()
+            data = [mask_stored(event.as_dict(), authored) for event in new]
             if self.event_broker is not None and data:
                 await publish_masked(self.event_broker, [{"sender_id": tracker.sender_id, **d} for d in data])
             for event, masked in zip(new, data):

@@ -155,7 +155,7 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     mobile.set_offline(True)
     expect(page.locator("#status")).to_have_text("連線中斷，正在重新連線…", timeout=WAIT)
     ask(page, "好的，謝謝，我等您的消息")
-    expect(page.locator("#typing")).to_be_visible()
+    expect(page.locator("#typing")).to_be_hidden()  # nobody is typing while we are offline
     page.screenshot(path=str(screens / "chat-6-mobile-offline.png"))
     assert page.evaluate(LOW_CONTRAST) == []
     console.reply(ticket, "補充：申請書可以在官網下載。")
@@ -243,3 +243,119 @@ def test_embed_snippet_opens_the_chat_on_allowed_sites_only(stack, browser, scre
     assert chat.locator("#chat").count() == 0
     context.close()
     lax.close()
+
+
+# ---- issue 14: buttons, focus, the wait for a person, the reload view, day separators ---------
+
+def phone_page(browser, stack):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport=MOBILE, locale="zh-TW", timezone_id="Asia/Taipei", has_touch=True,
+                                  is_mobile=True, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(f"{stack.web_url}/chat")
+    expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
+    return context, page
+
+
+def test_buttons_of_every_message_in_a_reply_stay_until_the_caller_acts(stack, browser, screens):
+    context, page = phone_page(browser, stack)
+    ask(page, "員工薪水發不出來 怎麼辦")
+    bot_says(page, "請專人協助|專人")
+    groups = page.get_by_role("group", name="建議回覆")
+    expect(groups.filter(has=page.get_by_role("button", name="請專人協助"))).to_have_count(1, timeout=WAIT)
+    assert groups.count() >= 2, "the scheme buttons before 「請專人協助」 were removed"
+    schemes = page.locator(".msg.bot").filter(has_text="請點選").last.get_by_role("button")
+    assert schemes.count() >= 2
+    page.screenshot(path=str(screens / "chat-urgent-buttons-phone.png"))
+    schemes.first.click()
+    expect(page.locator(".msg.user").last).to_be_visible()
+    expect(groups.filter(has=page.get_by_role("button", name="請專人協助"))).to_have_count(0)  # used: gone
+    context.close()
+
+
+def test_focus_returns_to_the_input_after_a_quick_reply(stack, browser):
+    context = browser.new_context(viewport=DESKTOP, locale="zh-TW", timezone_id="Asia/Taipei")
+    page = context.new_page()
+    page.goto(f"{stack.web_url}/chat")
+    expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
+    starter = page.get_by_role("group", name="建議回覆").get_by_role("button").first
+    starter.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg.user").last).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "message"
+    context.close()
+
+
+def test_composer_is_small_on_a_phone_and_the_hotline_is_a_link(stack, browser):
+    context, page = phone_page(browser, stack)
+    composer = page.locator("#composer").bounding_box()
+    assert composer["height"] <= 0.10 * MOBILE["height"], composer
+    expect(page.locator(".hint .keys")).to_be_hidden()  # no Shift+Enter on a touch screen
+    tel = page.locator(".hint a[href='tel:0800280280']")
+    expect(tel).to_have_text("0800-280-280")
+    box = tel.bounding_box()
+    assert box["height"] < 24, "the number wraps"
+    context.close()
+
+
+def test_waiting_for_a_person_and_the_reload_view(stack, browser, screens):
+    context, page = phone_page(browser, stack)
+    ask(page, "我想找真人")
+    bot_says(page, "轉給真人客服")
+    page.get_by_role("button", name="好，請專人聯絡我").click()
+    bot_says(page, "怎麼稱呼您")
+    ask(page, "我姓陳，電話0933-123-456")  # name and phone in one message
+    bot_says(page, "方便聯絡的時段")
+    # A reload: the caller's own words come back as typed (this browser only), the bot's example too.
+    page.reload()
+    expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
+    log = page.locator("#log")
+    expect(log).to_contain_text("我姓陳，電話0933-123-456")
+    session = page.evaluate("localStorage.getItem('hotline-chat-session')")
+    stored = httpx.get(f"{stack.web_url}/chat/history", params={"session": session}, timeout=30).json()["messages"]
+    assert any(m["who"] == "user" and "[手機]" in m["text"] for m in stored)  # the server keeps it masked
+    assert "0933-123-456" not in str(stored)
+    page.screenshot(path=str(screens / "chat-reload-own-words-phone.png"))
+
+    ask(page, "不限")
+    created = bot_says(page, r"服務單（編號\d+）").inner_text()
+    ticket = int(re.search(r"編號(\d+)", created).group(1))
+    banner = page.locator("#waiting")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text(f"服務單 #{ticket}")
+    page.screenshot(path=str(screens / "chat-waiting-phone.png"))
+    ask(page, "請問大概多久會有人回我？")
+    bot_says(page, "已轉給客服人員，您補充的內容他們會看到")
+    expect(page.locator("#typing")).to_be_hidden()
+    page.screenshot(path=str(screens / "chat-waiting-ack-phone.png"))
+    assert page.evaluate(LOW_CONTRAST) == []
+    page.reload()  # the banner survives a reload
+    expect(page.locator("#waiting")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
+    page.locator("#withdraw").click()
+    bot_says(page, "已取消轉接")
+    expect(page.locator("#waiting")).to_be_hidden()
+    assert page.evaluate("document.activeElement.id") == "message"
+    page.screenshot(path=str(screens / "chat-withdrawn-phone.png"))
+    context.close()
+
+
+def test_days_are_separated_when_a_conversation_spans_days(stack, browser):
+    import time
+    import uuid
+
+    session = uuid.uuid4().hex
+    day = 86_400
+    events = [{"event": "user", "text": "上週問過青創貸款", "timestamp": time.time() - 3 * day, "input_channel": "socketio"},
+              {"event": "bot", "text": "好的，請問想了解哪一項？", "timestamp": time.time() - 3 * day + 5}]
+    reply = httpx.post(f"{stack.rasa_url}/conversations/{session}/tracker/events", params={"token": stack.token},
+                       json=events, timeout=30)
+    assert reply.status_code == 200, reply.text[:300]
+    context = browser.new_context(viewport=MOBILE, locale="zh-TW", timezone_id="Asia/Taipei")
+    context.add_init_script(f"localStorage.setItem('hotline-chat-session', '{session}')")
+    page = context.new_page()
+    page.goto(f"{stack.web_url}/chat")
+    expect(page.locator("#log .day")).to_have_count(1, timeout=WAIT)
+    expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
+    ask(page, "今天再問一次")
+    expect(page.locator("#log .day")).to_have_count(2, timeout=WAIT)  # today's messages start a new day
+    context.close()

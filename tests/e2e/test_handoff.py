@@ -6,6 +6,7 @@ import re
 import uuid
 
 import httpx
+import pytest
 
 from bot.handoff.tickets import SqliteTicketStore
 from bot.staff import StaffStore
@@ -43,19 +44,20 @@ def test_person_takes_over_then_the_bot_resumes_and_asks_a_rating(stack):
     assert "聯絡電話" in texts(say(stack.rasa_url, user, "王小明 小明商行"))
     assert "不完整" in texts(say(stack.rasa_url, user, "0912-345"))
     assert "時段" in texts(say(stack.rasa_url, user, "0912345678"))
-    created = texts(say(stack.rasa_url, user, "下午"))
+    created = texts(say(stack.rasa_url, user, "不限"))
     number = int(re.search(r"編號(\d+)", created).group(1))
     assert "客服人員會在這裡回覆您" in created
 
     tickets = SqliteTicketStore(stack.var_dir / "tickets.db")
     ticket = tickets.get(number)
-    assert ticket.contact_phone == "0912-345-678" and ticket.contact_name == "王小明 小明商行"
+    assert ticket.contact_phone == "0912-345-678" and ticket.contact_name == "王小明（小明商行）"
     assert ticket.priority == 1 and ticket.urgent_reason == "payroll_at_risk"
     assert ticket.category in ("loan", "debt_negotiation")
     assert "我要找真人客服" not in ticket.summary and "王小明" not in ticket.summary
     assert any("薪水發不出來" in line["text"] for line in ticket.transcript)
 
-    assert say(stack.rasa_url, user, "請問還要等多久") == []  # paused: the bot stays quiet
+    waiting = say(stack.rasa_url, user, "請問還要等多久")  # paused: acknowledged once, nothing else
+    assert [r["text"] for r in waiting] == ["已轉給客服人員，您補充的內容他們會看到。"]
 
     staff = console_login(stack)
     queue = staff.get("/console").text
@@ -80,7 +82,7 @@ def test_person_takes_over_then_the_bot_resumes_and_asks_a_rating(stack):
 def test_declining_a_person_keeps_the_bot(stack):
     user = f"decline-{uuid.uuid4().hex[:8]}"
     say(stack.rasa_url, user, "轉專人")
-    assert "不轉接" in texts(say(stack.rasa_url, user, "不用了"))
+    assert "已取消" in texts(say(stack.rasa_url, user, "不用了"))
     assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))
 
 
@@ -110,3 +112,119 @@ def test_api_triage_with_token(stack):
     assert result["id"] == "a" and result["category"] == "us_tariff", result
     assert result["schemes"], result
     assert httpx.post(f"{stack.web_url}/api/triage", json={"text": "x"}, timeout=30).status_code == 401
+
+
+# ---- steering the forms over REST (issue 14) ------------------------------------------
+
+def tickets_of(stack, user: str) -> list:
+    return [t for t in SqliteTicketStore(stack.var_dir / "tickets.db").queue() if t.conversation_id == user]
+
+
+# Each form, the caller's answers up to each of its steps, and what the bot asks there.
+FORM_STEPS = {
+    "handoff": [("我想找真人客服", "轉給真人客服"), ("好，請專人聯絡我", "怎麼稱呼"), ("王小明", "聯絡電話"),
+                ("0912345678", "時段")],
+    "disaster": [("颱風把我們工廠屋頂吹走了 想通報災情", "公司或店家名稱"), ("大發五金行", "縣市"),
+                 ("花蓮縣光復鄉", "受損情形"), ("屋頂損壞 停工三天", "損失"), ("大概80萬", "聯絡電話")],
+    "eligibility": [("我適合申請哪些補助", "幾位員工"), ("12人", "哪一種登記"), ("公司", "哪個行業"),
+                    ("製造業", "主要想做什麼"), ("設備", "災害影響")],
+}
+CANCEL_WORDS = ["取消", "算了不用了，我自己打電話", "不要了", "先不要", "我不想留電話", "不用了"]
+STEPS = [(form, step) for form, steps in FORM_STEPS.items() for step in range(len(steps))]
+
+
+def start_at(stack, user: str, form: str, step: int) -> list[dict]:
+    replies = []
+    for said, asked in FORM_STEPS[form][: step + 1]:
+        replies = say(stack.rasa_url, user, said)
+        assert asked in texts(replies), (said, replies)
+    return replies
+
+
+@pytest.mark.parametrize("how", ["text", "button"])
+@pytest.mark.parametrize(("form", "step"), STEPS)
+def test_every_form_can_be_left_at_every_step(stack, form, step, how):
+    user = f"leave-{form}-{step}-{how}-{uuid.uuid4().hex[:6]}"
+    asked = start_at(stack, user, form, step)
+    cancel_button = next((b["payload"] for r in asked for b in r.get("buttons", []) if b["title"] in ("取消", "不用了")), None)
+    assert cancel_button, asked  # every question offers a way out
+    said = cancel_button if how == "button" else CANCEL_WORDS[(step + len(form)) % len(CANCEL_WORDS)]
+    left = texts(say(stack.rasa_url, user, said))
+    assert "已取消" in left and "0800-280-280" in left, (said, left)
+    assert tickets_of(stack, user) == []
+    # The bot is itself again: the next question is answered, not taken as a form answer.
+    assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))
+    assert tickets_of(stack, user) == []
+
+
+def test_a_question_inside_a_form_is_answered_then_the_form_goes_on_or_is_dropped(stack):
+    user = f"midform-{uuid.uuid4().hex[:8]}"
+    start_at(stack, user, "handoff", 2)
+    asked = say(stack.rasa_url, user, "我想先問青創貸款利率多少")
+    assert "0.575%" in texts(asked) and "要繼續留下聯絡資料嗎" in texts(asked)
+    assert [b["title"] for b in asked[-1]["buttons"]] == ["繼續留資料", "不用了"]
+    assert "聯絡電話" in texts(say(stack.rasa_url, user, "/form_resume"))
+    assert "時段" in texts(say(stack.rasa_url, user, "0912345678"))
+    assert "編號" in texts(say(stack.rasa_url, user, "不限"))
+
+    other = f"midform-{uuid.uuid4().hex[:8]}"
+    start_at(stack, other, "eligibility", 1)
+    asked = texts(say(stack.rasa_url, other, "你們是什麼單位"))
+    assert "智能客服" in asked and "要繼續回答問題" in asked and "哪一種登記" not in asked
+    assert "已取消" in texts(say(stack.rasa_url, other, "/form_cancel"))
+
+    third = f"midform-{uuid.uuid4().hex[:8]}"
+    start_at(stack, third, "disaster", 1)
+    asked = texts(say(stack.rasa_url, third, "你們客服電話幾號"))
+    assert "0800-280-280" in asked and "要繼續填寫災情通報嗎" in asked
+    assert "縣市" in texts(say(stack.rasa_url, third, "繼續"))
+
+
+def test_name_and_phone_in_one_message_and_phones_as_people_write_them(stack):
+    user = f"together-{uuid.uuid4().hex[:8]}"
+    start_at(stack, user, "handoff", 1)
+    assert "時段" in texts(say(stack.rasa_url, user, "我姓陳，電話0933-123-456"))  # the phone is not asked again
+    number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, user, "不限"))).group(1))
+    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    assert (ticket.contact_name, ticket.contact_phone) == ("陳", "0933-123-456")
+
+    for spelling, phone in [("我的手機是 0933 123 456", "0933-123-456"), ("+886 933-123-456", "0933-123-456"),
+                            ("(02)2345-6789 分機 12", "02-2345-6789#12"), ("０９３３１２３４５６", "0933-123-456")]:
+        other = f"phone-{uuid.uuid4().hex[:8]}"
+        start_at(stack, other, "handoff", 2)
+        assert "時段" in texts(say(stack.rasa_url, other, spelling)), spelling
+        number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, other, "不限"))).group(1))
+        assert SqliteTicketStore(stack.var_dir / "tickets.db").get(number).contact_phone == phone
+
+
+def test_the_preferred_time_is_in_the_promise_and_dated_on_the_ticket(stack):
+    # The stack's clock is 2026-11-23 (Monday), its office hours the whole week.
+    user = f"time-{uuid.uuid4().hex[:8]}"
+    start_at(stack, user, "handoff", 3)
+    created = texts(say(stack.rasa_url, user, "明天下午兩點以後"))
+    assert "客服人員會在11月24日（週二）下午2點後回電給您" in created
+    number = int(re.search(r"編號(\d+)", created).group(1))
+    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    assert ticket.preferred_time == "11月24日（週二） 14:00–18:00（來電者：明天下午兩點以後）"
+
+
+@pytest.mark.parametrize("how", ["取消轉接", "/restart"])
+def test_waiting_is_acknowledged_and_withdrawal_resumes_the_bot(stack, how):
+    user = f"wait-{uuid.uuid4().hex[:8]}"
+    start_at(stack, user, "handoff", 3)
+    created = say(stack.rasa_url, user, "不限")
+    number = int(re.search(r"編號(\d+)", texts(created)).group(1))
+    assert "等待期間您傳的訊息都會轉給客服人員" in texts(created)
+    assert [b["title"] for b in created[-1]["buttons"]] == ["取消轉接"]
+    for extra in ("請問大概多久會有人回我？", "補充一下，我們是做餐飲的"):
+        acked = say(stack.rasa_url, user, extra)
+        assert [r["text"] for r in acked] == ["已轉給客服人員，您補充的內容他們會看到。"]  # once each
+    staff = console_login(stack, username=f"s{uuid.uuid4().hex[:6]}")
+    page = staff.get(f"/console/tickets/{number}").text
+    assert "請問大概多久會有人回我？" in page and "我們是做餐飲的" in page
+
+    withdrawn = texts(say(stack.rasa_url, user, how))
+    assert "已取消轉接" in withdrawn and f"編號{number}" in withdrawn
+    assert SqliteTicketStore(stack.var_dir / "tickets.db").get(number).status.value == "withdrawn"
+    assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))  # the bot answers again
+    assert "已取消" not in texts(say(stack.rasa_url, user, how))  # nothing left to withdraw

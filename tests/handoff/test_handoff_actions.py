@@ -40,8 +40,8 @@ def test_outside_office_hours_the_user_gets_a_callback_time_and_the_bot_pauses(t
     settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})
     friday_night = dt.datetime(2026, 11, 27, 21, 0, tzinfo=TAIPEI)
     messages, events = run(ActionCreateTicket(settings, now=friday_night), tracker(SLOTS, EVENTS))
-    assert messages[0]["response"] == "utter_handoff_created_closed"
-    assert messages[0]["callback"] == "11月30日（週一）上午8:30起"
+    assert messages[0]["response"] == "utter_handoff_created_later"
+    assert messages[0]["callback"] == "客服人員會在11月30日（週一）下午1點後回電給您"  # 「下午」 was asked
     assert events[-1]["event"] == "pause"
     ticket = SqliteTicketStore(settings.tickets_path).get(messages[0]["ticket"])
     assert ticket.category == "debt_negotiation" and ticket.priority == 1 and ticket.urgent_reason == "debt_default"
@@ -52,14 +52,14 @@ def test_outside_office_hours_the_user_gets_a_callback_time_and_the_bot_pauses(t
 def test_within_office_hours_a_person_joins_here(tmp_path):
     settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})
     monday = dt.datetime(2026, 11, 23, 10, 0, tzinfo=TAIPEI)
-    messages, _ = run(ActionCreateTicket(settings, now=monday), tracker(SLOTS, EVENTS))
+    messages, _ = run(ActionCreateTicket(settings, now=monday), tracker({**SLOTS, "handoff_time": "不限"}, EVENTS))
     assert messages[0]["response"] == "utter_handoff_created_open"
 
 
 def test_no_consent_opens_no_ticket(tmp_path):
     settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})
     messages, events = run(ActionCreateTicket(settings), tracker({**SLOTS, "handoff_consent": False}, EVENTS))
-    assert messages[0]["response"] == "utter_handoff_declined"
+    assert messages[0]["response"] == "utter_form_cancelled"
     assert all(e["event"] != "pause" for e in events)
     assert SqliteTicketStore(settings.tickets_path).queue() == []
 

@@ -107,3 +107,18 @@ def test_open_ticket_for_a_conversation(store):
     assert store.open_for("conv-x").id == ticket.id
     store.resolve(ticket.id, "lin")
     assert store.open_for("conv-x") is None and store.latest_for("conv-x").id == ticket.id
+
+
+def test_the_caller_withdraws_a_waiting_request(store):
+    ticket = store.create(new("conv-w"))
+    store.claim(ticket.id, "lin")
+    assert store.withdraw(ticket.id) is True
+    withdrawn = store.get(ticket.id)
+    assert withdrawn.status is TicketStatus.WITHDRAWN and withdrawn.status.label == "來電者已撤回"
+    assert store.open_for("conv-w") is None
+    assert [e["kind"] for e in store.events(ticket.id)][-1] == "withdrawn"
+    assert store.withdraw(ticket.id) is False  # once
+    done = store.create(new("conv-r"))
+    store.resolve(done.id, "lin")
+    assert store.withdraw(done.id) is False and store.get(done.id).status is TicketStatus.RESOLVED
+    assert store.queue()[-1].status in (TicketStatus.WITHDRAWN, TicketStatus.RESOLVED)  # closed ones last

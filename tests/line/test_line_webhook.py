@@ -238,8 +238,9 @@ def test_handoff_over_line_staff_replies_and_the_rating_reach_the_user_by_push(l
     tickets = SqliteTicketStore(line_stack.stack.var_dir / "tickets.db")
     assert tickets.get(number).channel == "line"
 
-    waiting = text(fake, user, "請問還要等多久")  # paused: kept for the staff, not answered by the bot
-    assert deliver(line_stack.webhook, line_stack.secret, waiting)[0] == 200
+    waiting = text(fake, user, "請問還要等多久")  # paused: kept for the staff, acknowledged in one reply
+    assert "已轉給客服人員" in turn(line_stack, user, waiting)
+    assert "取消轉接" in quick_labels(fake.delivered(user)[-1])
     events = f"/conversations/{user}/tracker/events"
     rasa_api(line_stack, events + "?execute_side_effects=true&output_channel=latest",
              [{"event": "bot", "text": "您好，我是客服人員，正在查您的案件。", "metadata": {"staff": "wang"}}])
@@ -252,7 +253,6 @@ def test_handoff_over_line_staff_replies_and_the_rating_reach_the_user_by_push(l
     assert quick_labels(pushes[1]) == ["5分", "4分", "3分", "2分", "1分"]
     assert "謝謝您的評分" in turn(line_stack, user, postback(fake, user, tap(pushes[1], "5分")))
     assert tickets.get(number).rating == 5
-    assert not [c for c in fake.calls if c.body and c.body.get("replyToken") == waiting["replyToken"]]
     assert "請問還要等多久" in user_texts(line_stack, user)
     no_refusals(fake, user)
 

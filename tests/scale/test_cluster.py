@@ -65,7 +65,7 @@ def test_a_conversation_alternating_between_servers_keeps_its_slots_and_context(
     created = texts(say(b, user, "下午"))
     number = int(re.search(r"編號(\d+)", created).group(1))
     ticket = PostgresTicketStore(cluster.pg_url).get(number)
-    assert ticket.contact_name == "王小明 小明商行" and ticket.contact_phone == "0912-345-678"
+    assert ticket.contact_name == "王小明（小明商行）" and ticket.contact_phone == "0912-345-678"
     assert any("青創" in line["text"] for line in ticket.transcript)
 
     seen_by_a, seen_by_b = tracker(cluster, a, user), tracker(cluster, b, user)

@@ -6,6 +6,12 @@
  *   once the server has confirmed the session again (nothing dropped).
  * - After a reconnect the page re-reads the history, so replies sent while it was
  *   offline (a staff reply, say) still appear, each once.
+ * - What the caller typed is also kept in this browser (localStorage, never sent
+ *   anywhere): the server stores it masked (「[手機]」), so after a reload the page
+ *   shows the caller's own words where the masked history matches them.
+ * - Buttons of every message stay until the caller acts (sends or taps); focus then
+ *   returns to the input. While a ticket waits for a person a banner says so and
+ *   offers 「取消轉接」; no typing indicator then, nor while offline.
  * No innerHTML: every text is inserted as text; links are built as elements.
  */
 (function () {
@@ -18,7 +24,11 @@
   var input = document.getElementById("message");
   var statusEl = document.getElementById("status");
   var typingEl = document.getElementById("typing");
+  var waitingEl = document.getElementById("waiting");
   var KEY = "hotline-chat-session";
+  var MINE_KEY = "hotline-chat-mine-";  // + session id: what this caller typed, as typed
+  var MINE_LIMIT = 200;
+  var PLACEHOLDER = /\[[^\[\]\s]{1,12}\]/g;
   var SESSION = /^[0-9a-f]{32}$/;
 
   var session = loadSession();
@@ -27,6 +37,8 @@
   var pending = [];           // messages typed while not ready
   var fromServer = 0;         // rendered messages that the history also holds
   var typingTimer = null;
+  var waiting = null;         // ticket number while a person is to take over
+  var lastDay = null;         // the day of the last rendered message (date separators)
 
   function storage() {
     try { return window.localStorage; } catch (e) { return null; }
@@ -47,6 +59,47 @@
   function saveSession(id) {
     var store = storage();
     try { if (store) { store.setItem(KEY, id); } } catch (e) { /* private mode: this tab only */ }
+  }
+
+  // ---- the caller's own words, in this browser only ------------------------------------
+
+  function loadMine() {
+    var store = storage(), list = null;
+    try { list = JSON.parse((store && store.getItem(MINE_KEY + session)) || "[]"); } catch (e) { list = []; }
+    return Array.isArray(list) ? list : [];
+  }
+
+  function keepMine(text) {
+    var store = storage();
+    if (!store) { return; }
+    var list = loadMine();
+    list.push({ text: text, t: Date.now() });
+    try { store.setItem(MINE_KEY + session, JSON.stringify(list.slice(-MINE_LIMIT))); } catch (e) { /* full: skip */ }
+  }
+
+  function escaped(text) { return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+  // Does the stored (masked) text come from what the caller typed? 「[手機]」 stands for anything.
+  function sameMasked(masked, typed) {
+    masked = String(masked).trim(); typed = String(typed).trim();
+    if (masked === typed) { return true; }
+    PLACEHOLDER.lastIndex = 0;
+    if (!PLACEHOLDER.test(masked)) { return false; }
+    PLACEHOLDER.lastIndex = 0;
+    var pattern = masked.split(PLACEHOLDER).map(escaped).join("[\\s\\S]+?");
+    PLACEHOLDER.lastIndex = 0;
+    return new RegExp("^" + pattern + "$").test(typed);
+  }
+
+  function restoreOwnWords(messages) {
+    var mine = loadMine(), next = 0;
+    messages.forEach(function (m) {
+      if (m.who !== "user") { return; }
+      for (var k = next; k < mine.length; k++) {
+        if (sameMasked(m.text, mine[k].text)) { m.text = mine[k].text; next = k + 1; return; }
+      }
+    });
+    return messages;
   }
 
   // ---- rendering -------------------------------------------------------------------------
@@ -111,6 +164,30 @@
     return box;
   }
 
+  function dayKey(when) { return when.getFullYear() + "-" + when.getMonth() + "-" + when.getDate(); }
+
+  // A date line when the conversation moves to another day (and above old messages after a reload).
+  function daySeparator(when) {
+    var key = dayKey(when), first = lastDay === null;
+    if (key === lastDay) { return; }
+    lastDay = key;
+    if (first && key === dayKey(new Date())) { return; }
+    var li = document.createElement("li");
+    li.className = "day";
+    li.textContent = when.toLocaleDateString("zh-TW", { month: "long", day: "numeric", weekday: "short" });
+    log.appendChild(li);
+  }
+
+  function setWaiting(handoff) {
+    if (!handoff || typeof handoff !== "object") { return; }
+    waiting = handoff.state === "waiting" ? (handoff.ticket || "") : null;
+    waitingEl.hidden = waiting === null;
+    if (waiting !== null) {
+      document.getElementById("waiting-title").textContent = T.waiting + waiting;
+      typing(false);
+    }
+  }
+
   function hideQuickReplies() {
     Array.prototype.forEach.call(log.querySelectorAll(".quick"), function (q) { q.remove(); });
   }
@@ -124,7 +201,7 @@
       var b = document.createElement("button");
       b.type = "button";
       b.textContent = r.title;
-      b.addEventListener("click", function () { send(r.payload, r.title); });
+      b.addEventListener("click", function () { send(r.payload, r.title); input.focus(); });
       group.appendChild(b);
     });
     return group;
@@ -132,6 +209,7 @@
 
   function render(message, options) {
     var who = message.who === "user" ? "user" : (message.staff ? "staff" : "bot");
+    daySeparator(message.timestamp ? new Date(message.timestamp * 1000) : new Date());
     var li = document.createElement("li");
     li.className = "msg " + who;
     var label = document.createElement("span");
@@ -152,6 +230,7 @@
       li.appendChild(quickReplies(message.quick_replies));
     }
     log.appendChild(li);
+    if (message.handoff) { setWaiting(message.handoff); }
     li.scrollIntoView({ block: "end" });
     return li;
   }
@@ -165,6 +244,8 @@
   function renderHistory(messages) {
     log.textContent = "";
     fromServer = 0;
+    lastDay = null;
+    restoreOwnWords(messages);
     messages.forEach(function (m, i) {
       render(m, { noReplies: i !== messages.length - 1 });
       fromServer += 1;
@@ -179,10 +260,12 @@
     statusEl.textContent = T[state];
   }
 
+  // Only while the bot is working on an answer: not offline, not while a person is to reply.
   function typing(on) {
+    on = on && ready && waiting === null;
     typingEl.hidden = !on;
     clearTimeout(typingTimer);
-    if (on) { typingTimer = setTimeout(function () { typingEl.hidden = true; }, 30000); }
+    if (on) { typingTimer = setTimeout(function () { typingEl.hidden = true; }, 10000); }
   }
 
   // ---- talking to the server ------------------------------------------------------------
@@ -209,6 +292,7 @@
     if (!text.trim()) { input.focus(); return; }
     hideQuickReplies();
     var message = { who: "user", text: shown || text, payload: text, timestamp: Date.now() / 1000 };
+    if (!shown) { keepMine(text); }
     render(message);
     typing(true);
     if (ready) { emit(message.payload); fromServer += 1; } else { pending.push(message); }
@@ -244,16 +328,21 @@
   socket.on("bot_uttered", function (message) {
     if (!message || typeof message !== "object") { return; }
     typing(false);
-    if (message.quick_replies && message.quick_replies.length) { hideQuickReplies(); }
     render({ who: "bot", text: message.text, quick_replies: message.quick_replies, custom: message.custom,
-             staff: message.staff, timestamp: message.timestamp });
+             staff: message.staff, handoff: message.handoff, timestamp: message.timestamp });
     fromServer += 1;
   });
 
   socket.on("session_invalid", function () { socket.emit("session_request", { session_id: session }); });
-  socket.on("disconnect", function () { ready = false; setStatus("offline"); });
-  socket.on("connect_error", function () { ready = false; setStatus("offline"); });
-  window.addEventListener("offline", function () { ready = false; setStatus("offline"); });
+  function offline() { ready = false; setStatus("offline"); typing(false); }
+  socket.on("disconnect", offline);
+  socket.on("connect_error", offline);
+  window.addEventListener("offline", offline);
+
+  document.getElementById("withdraw").addEventListener("click", function () {
+    send(T.withdraw_payload, T.withdraw);
+    input.focus();
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
