@@ -56,11 +56,11 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
 
     async def extract_report_location(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:
-        return rescued(tracker, "report_location", lambda t: _canonical(t, COUNTIES) is not None)
+        return rescued(tracker, "report_location", lambda t: _canonical(t, COUNTIES) is not None, unambiguous=True)
 
     async def extract_report_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
-        return rescued(tracker, "report_phone", has_phone)
+        return rescued(tracker, "report_phone", has_phone, unambiguous=True)
 
     async def validate_report_company(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:

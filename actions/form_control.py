@@ -22,6 +22,7 @@ How a caller steers a form (Rasa 3.6's own means, see data/rules/form_control.ym
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from rasa_sdk import Action, Tracker
@@ -30,7 +31,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.disaster import REPORT_SLOTS
 from actions.guard import guarded
-from actions.handoff import CANCEL_BUTTON, HANDOFF_SLOTS, UsesTickets, cancel, clear_forms
+from actions.handoff import CANCEL_BUTTON, HANDOFF_SLOTS, WITHDRAW_BUTTON, UsesTickets, cancel, clear_forms
 from bot.eligibility import FORM_SLOTS as ELIGIBILITY_SLOTS
 from bot.handoff.contact import is_refusal
 
@@ -93,8 +94,11 @@ class AskSlot:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if was_rejected_this_turn(tracker) and intent not in GOING_ON:
             dispatcher.utter_message(response=f"utter_ask_continue_{self.form}")
-        else:
-            dispatcher.utter_message(response=f"utter_ask_{self.form}_{self.slot}", buttons=[CANCEL_BUTTON])
+            return []
+        response = f"utter_ask_{self.form}_{self.slot}"
+        own = [b for variant in (domain.get("responses") or {}).get(response, []) for b in variant.get("buttons") or []]
+        has_way_out = any(b.get("payload") == CANCEL_BUTTON["payload"] for b in own)  # 「不用了」 at the consent step
+        dispatcher.utter_message(response=response, buttons=[] if has_way_out else [CANCEL_BUTTON])
         return []
 
 
@@ -132,6 +136,14 @@ class ActionWhileWaiting(UsesTickets, Action):
         return []
 
 
+# Words that withdraw (the classifier also hears 「請問還要等多久」 as ``restart``; that is no withdrawal).
+_WITHDRAWS = re.compile(r"取消|撤回|撤銷|不用|不要|不需要|不等|免了|算了|機器人就好|自己查|cancel", re.IGNORECASE)
+
+
+def withdraws(text: str) -> bool:
+    return text.strip() == WITHDRAW_BUTTON["payload"] or bool(_WITHDRAWS.search(text))
+
+
 class ActionWithdraw(UsesTickets, Action):
     """This bot's ``action_restart``: withdraw a waiting request (「取消轉接」), or leave a form.
 
@@ -146,6 +158,10 @@ class ActionWithdraw(UsesTickets, Action):
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         store = self.tickets
+        if not withdraws(str(tracker.latest_message.get("text") or "")):
+            # Not a withdrawal after all: while waiting, acknowledge like any message; else say we did not follow.
+            dispatcher.utter_message(response="utter_handoff_waiting_ack" if tracker.is_paused() else "utter_default")
+            return []
         ticket = store.open_for(tracker.sender_id)
         if ticket is not None:
             store.withdraw(ticket.id)

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -27,6 +27,9 @@ from bot.handoff.urgency import priority_for
 from bot.ops.masking import mask_text
 from bot.settings import Settings
 
+# Paused, and listening: while paused no policy predicts ``action_listen``, and Rasa's own
+# rule for the ``restart`` intent (「取消轉接」, actions/form_control.py) needs it as the last action.
+PAUSE = (ConversationPaused(), ActionExecuted("action_listen"))
 HANDOFF_SLOTS = ("handoff_consent", "handoff_name", "handoff_phone", "handoff_time")
 SKIPPED = "-"
 
@@ -81,9 +84,12 @@ class KeepsContacts(UsesTickets):
 
 
 # Intents the form does not take as an answer (domain.yml ``not_intent``) and that may still
-# carry one when the classifier was wrong: 「王小明 小明商行」 read as a tariff question.
+# carry one when the classifier was wrong: 「王小明 小明商行」 read as a debt question,
+# 「下午」 as asking for a person, 「明天下午兩點以後」 as out of scope.
 QUESTION_INTENTS = frozenset({"loan_ask", "us_tariff_ask", "policy_ask", "debt_negotiation_ask", "digital_rd_ask",
-                              "disaster_ask", "out_of_scope", "hotline_ask", "chitchat_greet"})
+                              "disaster_ask", "out_of_scope", "hotline_ask", "chitchat_greet", "handoff_request"})
+# Never rescued: the caller wants out of the form or to go on with it.
+STEERING_INTENTS = frozenset({"form_cancel", "form_resume", "restart", "chitchat_goodbye", "dialogue_deny"})
 CANCELLED_SLOT = "form_cancelled"
 
 
@@ -110,18 +116,22 @@ def cancel(dispatcher: CollectingDispatcher, tickets: SqliteTicketStore, tracker
     return clear_forms(domain)
 
 
-def rescued(tracker: Tracker, slot: str, looks_like_answer: Any) -> dict[str, Any]:
+def rescued(tracker: Tracker, slot: str, looks_like_answer: Any, unambiguous: bool = False) -> dict[str, Any]:
     """The requested slot's answer that the NLU took for a question, when it plainly is an answer.
 
-    A phone number, a time we can read, a short name without a question word or a
-    scheme: the form keeps going instead of answering a question nobody asked.
+    A phone number or a time we can read (``unambiguous``: whatever the intent, unless the
+    caller steers the form), a short name without a question word or a scheme (only
+    under a question intent): the form keeps going instead of answering a question
+    nobody asked.
     """
     if tracker.get_slot("requested_slot") != slot or slot in tracker.slots_to_validate():
         return {}
     message = tracker.latest_message
     intent = (message.get("intent") or {}).get("name")
     text = str(message.get("text") or "").strip()
-    if intent not in QUESTION_INTENTS or not text or text.startswith("/"):
+    if not text or text.startswith("/") or intent in STEERING_INTENTS:
+        return {}
+    if not unambiguous and intent not in QUESTION_INTENTS:
         return {}
     if any(e.get("entity") in ("scheme", "attribute") for e in message.get("entities") or []):
         return {}
@@ -153,11 +163,11 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
 
     async def extract_handoff_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        return rescued(tracker, "handoff_phone", has_phone)
+        return rescued(tracker, "handoff_phone", has_phone, unambiguous=True)
 
     async def extract_handoff_time(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
-        return rescued(tracker, "handoff_time", lambda t: parse_window(t, self.now()).understood)
+        return rescued(tracker, "handoff_time", lambda t: parse_window(t, self.now()).understood, unambiguous=True)
 
     def now(self) -> dt.datetime:
         return clock_from_setting(self.settings.today).now()
@@ -235,7 +245,7 @@ class ActionCreateTicket(UsesTickets, Action):
         if existing:
             dispatcher.utter_message(response="utter_handoff_already_open", ticket=existing.id, buttons=[WITHDRAW_BUTTON],
                                      handoff={"state": "waiting", "ticket": existing.id})
-            return [*clear, ConversationPaused()]
+            return [*clear, *PAUSE]
         now = self._now or clock_from_setting(self.settings.today).now()
         window = parse_window(str(answers["handoff_time"] or ""), now)
         lines = conv.transcript(tracker.events)
@@ -258,7 +268,7 @@ class ActionCreateTicket(UsesTickets, Action):
         else:
             dispatcher.utter_message(response="utter_handoff_created_later", ticket=ticket.id, callback=told.text,
                                      buttons=[WITHDRAW_BUTTON], handoff=state)
-        return [*clear, ConversationPaused()]
+        return [*clear, *PAUSE]
 
 
 class ActionAskRating(Action):

@@ -345,7 +345,8 @@ def test_days_are_separated_when_a_conversation_spans_days(stack, browser):
 
     session = uuid.uuid4().hex
     day = 86_400
-    events = [{"event": "user", "text": "上週問過青創貸款", "timestamp": time.time() - 3 * day, "input_channel": "socketio"},
+    events = [{"event": "user", "text": "上週問過青創貸款", "timestamp": time.time() - 3 * day, "input_channel": "socketio",
+               "parse_data": {"intent": {"name": "loan_ask", "confidence": 1.0}, "entities": [], "text": "上週問過青創貸款"}},
               {"event": "bot", "text": "好的，請問想了解哪一項？", "timestamp": time.time() - 3 * day + 5}]
     reply = httpx.post(f"{stack.rasa_url}/conversations/{session}/tracker/events", params={"token": stack.token},
                        json=events, timeout=30)

@@ -169,7 +169,7 @@ def test_a_question_inside_a_form_is_answered_then_the_form_goes_on_or_is_droppe
 
     other = f"midform-{uuid.uuid4().hex[:8]}"
     start_at(stack, other, "eligibility", 1)
-    asked = texts(say(stack.rasa_url, other, "你們是什麼單位"))
+    asked = texts(say(stack.rasa_url, other, "你是真人還是機器人"))
     assert "智能客服" in asked and "要繼續回答問題" in asked and "哪一種登記" not in asked
     assert "已取消" in texts(say(stack.rasa_url, other, "/form_cancel"))
 

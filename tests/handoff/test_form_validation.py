@@ -126,7 +126,7 @@ def test_the_promise_and_the_ticket_follow_the_preferred_time(now, said, told, s
     assert message["response"] == "utter_handoff_created_later" and told in message["callback"]
     assert message["handoff"] == {"state": "waiting", "ticket": message["ticket"]}
     assert [b["title"] for b in message["buttons"]] == ["取消轉接"]
-    assert events[-1]["event"] == "pause"
+    assert [e["event"] for e in events[-2:]] == ["pause", "action"]  # paused, listening (for 「取消轉接」)
     assert SqliteTicketStore(settings.tickets_path).get(message["ticket"]).preferred_time == staff_see
 
 

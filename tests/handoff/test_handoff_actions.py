@@ -42,7 +42,7 @@ def test_outside_office_hours_the_user_gets_a_callback_time_and_the_bot_pauses(t
     messages, events = run(ActionCreateTicket(settings, now=friday_night), tracker(SLOTS, EVENTS))
     assert messages[0]["response"] == "utter_handoff_created_later"
     assert messages[0]["callback"] == "客服人員會在11月30日（週一）下午1點後回電給您"  # 「下午」 was asked
-    assert events[-1]["event"] == "pause"
+    assert [e["event"] for e in events[-2:]] == ["pause", "action"]
     ticket = SqliteTicketStore(settings.tickets_path).get(messages[0]["ticket"])
     assert ticket.category == "debt_negotiation" and ticket.priority == 1 and ticket.urgent_reason == "debt_default"
     assert ticket.transcript[0] == {"who": "user", "text": "支票快跳票了 要怎麼跟銀行談", "intent": "debt_negotiation_ask",

@@ -108,7 +108,7 @@ def test_after_a_handoff_neither_database_nor_log_holds_the_callers_identifiers_
     number = int(re.search(r"編號(\d+)", created).group(1))
 
     ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
-    assert ticket.contact_phone == PHONE and ticket.contact_name == "陳美玲 美玲小吃店"
+    assert ticket.contact_phone == PHONE and ticket.contact_name == "陳美玲（美玲小吃店）"
     for name in ("tracker.db", "ops.db"):
         data = raw_bytes(stack.var_dir, name)
         assert user.encode() in data and "[手機]".encode("unicode_escape") in data, name  # stored, masked

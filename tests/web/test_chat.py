@@ -17,7 +17,7 @@ def test_chat_page_is_zh_tw_labelled_and_loads_only_local_scripts(client):
     assert page.status_code == 200
     html = page.text
     assert '<html lang="zh-Hant-TW">' in html
-    assert '<label for="message">輸入您的問題</label>' in html and 'role="log"' in html
+    assert '<label for="message" class="visually-hidden">輸入您的問題</label>' in html and 'role="log"' in html
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', html)
     assert scripts == ["/static/chat/socket.io.min.js", "/static/chat/chat.js"]
     assert 'data-socket-url="http://127.0.0.1:5005"' in html
