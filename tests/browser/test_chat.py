@@ -44,7 +44,7 @@ class Console:
         self._post(ticket, "reply", text=text)
 
     def resolve(self, ticket: int) -> None:
-        self._post(ticket, "resolve")
+        self._post(ticket, "resolve", outcome="replied")  # the console asks how the ticket ended
 
 
 # WCAG contrast of every visible element that holds text, against its nearest opaque background.

@@ -46,7 +46,7 @@ def test_outside_office_hours_the_user_gets_a_callback_time_and_the_bot_pauses(t
     ticket = SqliteTicketStore(settings.tickets_path).get(messages[0]["ticket"])
     assert ticket.category == "debt_negotiation" and ticket.priority == 1 and ticket.urgent_reason == "debt_default"
     assert ticket.transcript[0] == {"who": "user", "text": "支票快跳票了 要怎麼跟銀行談", "intent": "debt_negotiation_ask",
-                                    "confidence": 0.9, "at": "2025-11-24T16:00:00+00:00", "entities": []}
+                                    "confidence": 0.9, "at": "2025-11-25T00:00:00+08:00", "entities": []}
 
 
 def test_within_office_hours_a_person_joins_here(tmp_path):
