@@ -18,7 +18,7 @@ from actions.knowledge import KnowledgeAction, offer_category
 from bot.categories import Category
 from bot.eligibility import dont_know
 from bot.handoff import transcript as conv
-from bot.handoff.contact import is_refusal, read_contact
+from bot.handoff.contact import is_refusal, looks_like_question, read_contact
 from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
 from bot.handoff.urgency import Priority
 from bot.nlu.gazetteer import COUNTIES, DISASTER_TYPES
@@ -72,6 +72,8 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
         if contact.phone and not tracker.get_slot("report_phone"):
             found["report_phone"] = self.keep(tracker, "report_phone", contact.phone)
         company = contact.company or (contact.name if contact.name and not _PERSON.search(text) else "")
+        if looks_like_question(text) and not contact.company:
+            company = ""  # a question the classifier did not catch is no company name
         if not 1 <= len(company) <= 60:
             # A person's name (「我是陳小姐」) or nothing readable: ask for the business again.
             dispatcher.utter_message(response="utter_report_invalid_company")

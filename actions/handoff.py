@@ -200,7 +200,10 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
         text = str(value or "").strip()
         if is_refusal(text):
             return end_form_early()
-        found = self.contact_slots(tracker, text, "handoff_name") if 1 <= len(text) <= 120 and not text.startswith("/") else {}
+        readable = 1 <= len(text) <= 120 and not text.startswith("/")
+        if readable and looks_like_question(text) and not has_phone(text):
+            readable = False  # 「你們是什麼單位」 the classifier did not catch: a question is no name
+        found = self.contact_slots(tracker, text, "handoff_name") if readable else {}
         if "handoff_name" not in found:
             if "handoff_phone" not in found:
                 dispatcher.utter_message(response="utter_handoff_invalid_name")

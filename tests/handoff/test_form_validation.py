@@ -148,3 +148,14 @@ def test_a_cancelled_form_opens_no_ticket(tmp_path):
     assert dispatcher.messages[0]["response"] == "utter_form_cancelled"
     assert all(e["event"] != "pause" for e in events)
     assert SqliteTicketStore(settings.tickets_path).queue() == []
+
+
+def test_a_question_the_classifier_missed_is_not_stored_as_a_name(tmp_path):
+    settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})
+    said = "你們是什麼單位"
+    name, messages = validate(ValidateHandoffForm(settings), "handoff_name", said,
+                              tracker({"handoff_name": said}, said, requested="handoff_name"))
+    assert name == {"handoff_name": None} and messages[0]["response"] == "utter_handoff_invalid_name"
+    company, _ = validate(ValidateDisasterReportForm(settings), "report_company", said,
+                          tracker({"report_company": said}, said, requested="report_company"))
+    assert company == {"report_company": None}
