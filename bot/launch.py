@@ -13,7 +13,9 @@ Both wrap the stock programs with what the security review (H2, M2, M3, M5) foun
   ``/actions`` only with the shared secret ``BOT_ACTION_TOKEN`` in the ``X-Action-Token``
   header, which Rasa sends (``action_endpoint.headers`` in the endpoints files);
 - request bodies are capped (``SANIC_REQUEST_MAX_SIZE``, 64 KB unless set): Sanic's default
-  is 100 MB.
+  is 100 MB. The action server's cap is its own, 8 MB: Rasa posts it the whole tracker
+  (every event of the conversation) and the domain on every call, which passes 64 KB
+  after some twenty turns, and only Rasa, holding the token, reaches it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bot.settings import Settings, SettingsError
 
 ACTION_TOKEN_HEADER = "X-Action-Token"
 REQUEST_MAX_SIZE = "65536"
+ACTION_REQUEST_MAX_SIZE = "8388608"
 # Paths of the action server that answer without the secret (probes of compose and k8s).
 OPEN_ACTION_PATHS = frozenset({"/health"})
 
@@ -103,6 +106,7 @@ def run_actions(args: list[str]) -> None:
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--actions", default="actions")
     options = parser.parse_args(args)
+    os.environ["SANIC_REQUEST_MAX_SIZE"] = ACTION_REQUEST_MAX_SIZE  # a long conversation's tracker, not 64 KB
     settings = _prepare(os.environ, "BOT_ACTION_TOKEN")
     from rasa_sdk import utils
 

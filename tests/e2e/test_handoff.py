@@ -175,7 +175,7 @@ def test_a_question_inside_a_form_is_answered_then_the_form_goes_on_or_is_droppe
 
     third = f"midform-{uuid.uuid4().hex[:8]}"
     start_at(stack, third, "disaster", 1)
-    asked = texts(say(stack.rasa_url, third, "你們客服電話幾號"))
+    asked = texts(say(stack.rasa_url, third, "請問電話幾號"))
     assert "0800-280-280" in asked and "要繼續填寫災情通報嗎" in asked
     assert "縣市" in texts(say(stack.rasa_url, third, "繼續"))
 
