@@ -155,7 +155,8 @@ def start_stack(root: Path, folder: Path) -> Server:
     rasa_port, action_port = supervisor.free_port(), supervisor.free_port()
     env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_VAR_DIR": str(var),
            "BOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook", "BOT_TRACKER_DB_URL": "",
-           "BOT_OPS_DB_URL": "", "BOT_TODAY": "2026-11-23", "BOT_RASA_TOKEN": "bench-" + uuid.uuid4().hex}
+           "BOT_OPS_DB_URL": "", "BOT_TODAY": "2026-11-23", "BOT_RASA_TOKEN": "bench-" + uuid.uuid4().hex,
+           "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}  # a benchmark is one fast client
     group = root_services(root, env, rasa_port, action_port)
     processes = []
     try:
@@ -402,6 +403,7 @@ def main() -> int:
     parser.add_argument("--load-turns", type=int, default=240, help="Turns per server at 8 callers.")
     parser.add_argument("--long", type=int, default=500, help="Length of the long conversation (turn N is timed).")
     parser.add_argument("--profile-seconds", type=int, default=15)
+    parser.add_argument("--bare-model", type=Path, help="Use this anchor model (e.g. the one a before-run used).")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench-anchor.md")
     args = parser.parse_args()
     root = args.root.resolve()
@@ -411,7 +413,7 @@ def main() -> int:
     from tests.e2e.test_knowledge import FACTS
 
     questions = [q for q, _ in FACTS]
-    model = bare_model(ROOT / "data" / "nlu")
+    model = args.bare_model.resolve() if args.bare_model else bare_model(ROOT / "data" / "nlu")
     with tempfile.TemporaryDirectory(prefix="bench-anchor-") as tmp:
         folder = Path(tmp)
         print("starting the bare bot and our bot …", flush=True)

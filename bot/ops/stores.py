@@ -39,14 +39,16 @@ What a turn costs here, and why (issue #17):
   memoisation (3 states), the fallback streak (2 misses) and a message-id retry see
   what they saw before; a ticket opened late in a long conversation gets the
   transcript of the loaded turns (the console's live view reads the full tracker).
-- **SQLite in WAL with ``synchronous=FULL``** for the tracker store and the broker's
+- **SQLite in WAL with ``synchronous=NORMAL``** for the tracker store and the broker's
   ops database, on one pooled connection (SQLAlchemy 1.4 opens a new SQLite
   connection per session otherwise). WAL: readers (the web app) do not block the
-  writer, and a commit appends to the log instead of rewriting pages. FULL rather
-  than NORMAL: with one transaction per database per turn it costs one fsync of the
-  log per turn (0.1–1 ms on SSDs; not measurable on the bench machine), and it is
-  what makes "a reply the caller got is stored" hold after a power loss too; NORMAL
-  only survives a crash of the process.
+  writer, and a commit appends to the log instead of rewriting pages. NORMAL: a commit
+  is in the log (the OS's page cache) before the reply goes out, so it survives any
+  crash of the Rasa process, ``kill -9`` included (tests/perf/test_crash.py); the log is
+  synced at checkpoints. Only a power loss or kernel crash can roll back the last
+  turns (the database stays consistent). FULL would sync the log on every commit, two
+  per turn: with FULL, ``fsync`` was 22% of the Rasa server's samples under 8 callers on
+  the shared bench machine (reports/bench-anchor.md), the largest single cost left.
 
 What a crash of the Rasa server loses, by where it happens in a turn:
 
@@ -57,7 +59,7 @@ What a crash of the Rasa server loses, by where it happens in a turn:
    the turn before (ops shows a turn the caller never saw).
 3. after the tracker commit, before the reply is sent: both hold it; a retry with the
    same ``message_id`` gets the stored replies (``bot/channels/replay.py``).
-4. after the reply: both hold it (durable, see FULL above).
+4. after the reply: both hold it (durable against a crash of the process, see NORMAL above).
 
 So a reply the caller received is always in both databases (tests/perf/test_crash.py
 kills the server during load and counts).
@@ -125,7 +127,7 @@ WINDOW_MARK = "hotline_window"
 
 
 def use_wal(engine: sa.engine.Engine) -> sa.engine.Engine:
-    """For a SQLite URL, the same database on one reused connection in WAL, synchronous=FULL (see above)."""
+    """For a SQLite URL, the same database on one reused connection in WAL, synchronous=NORMAL (see above)."""
     if engine.dialect.name != "sqlite":
         return engine
     url = engine.url
@@ -138,7 +140,7 @@ def use_wal(engine: sa.engine.Engine) -> sa.engine.Engine:
         cursor = connection.cursor()
         try:
             cursor.execute("pragma journal_mode=wal")
-            cursor.execute("pragma synchronous=full")
+            cursor.execute("pragma synchronous=normal")
             cursor.execute("pragma busy_timeout=5000")
         finally:
             cursor.close()

@@ -31,7 +31,7 @@ def test_kill_9_of_the_rasa_server_under_load_loses_nothing_acknowledged(tmp_pat
     rasa_port, action_port = supervisor.free_port(), supervisor.free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_VAR_DIR": str(tmp_path),
            "BOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook", "BOT_TRACKER_DB_URL": "",
-           "BOT_OPS_DB_URL": "", "BOT_RASA_TOKEN": uuid.uuid4().hex}
+           "BOT_OPS_DB_URL": "", "BOT_RASA_TOKEN": uuid.uuid4().hex, "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}
     actions, rasa = supervisor.services(sys.executable, MODEL, env["BOT_RASA_TOKEN"], ROOT / "endpoints.yml",
                                         rasa_port, action_port)
     started: list[subprocess.Popen[bytes]] = []
