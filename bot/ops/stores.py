@@ -21,14 +21,13 @@ What a turn costs here, and why (issue #17):
   ``save`` first re-reads and replays the whole stored tracker to find the new events
   for the broker, then the SQL broker commits each event on its own. Here the new
   events are found by counting the stored ones, masked once, handed to the broker as
-  one batch (:meth:`MaskingSQLEventBroker.publish_batch`, one transaction; the
+  one batch (:meth:`MaskingSQLEventBroker.publish_masked_batch`, one transaction; the
   RabbitMQ broker awaits the server's confirms, ``bot/ops/broker.py``), then stored
   in the tracker store in one transaction.
 - **A turn's cost does not grow with the conversation.** Rasa loads and replays every
-  event of the session on each message, and sends them all to the action server, whose
-  request body is capped at 64 KB (``bot/launch.py``; the domain takes ~20 KB of it, a
-  turn of this bot ~4 KB of events), so without a bound the actions of a conversation
-  fail after about ten turns. Once the loaded part of a session holds more than
+  event of the session on each message, and sends them all to the action server (a turn
+  of this bot is ~4 KB of events; the action server's request cap is 8 MB,
+  ``bot/launch.py``). Once the loaded part of a session holds more than
   :data:`WINDOW_LIMIT` events or :data:`WINDOW_BYTES` of stored JSON, :meth:`save`
   records a *window* (table ``tracker_windows``): the state before the last
   :data:`WINDOW_KEEP_TURNS` turns (slots, active form, paused) as a few events, as a
