@@ -131,11 +131,15 @@ def rescued(tracker: Tracker, slot: str, looks_like_answer: Any, unambiguous: bo
     text = str(message.get("text") or "").strip()
     if not text or text.startswith("/") or intent in STEERING_INTENTS:
         return {}
-    if not unambiguous and intent not in QUESTION_INTENTS:
+    if not unambiguous and intent not in QUESTION_INTENTS and not (intent == "dialogue_affirm" and not _AFFIRM.match(text)):
         return {}
-    if any(e.get("entity") in ("scheme", "attribute") for e in message.get("entities") or []):
-        return {}
+    if any(e.get("entity") == "scheme" for e in message.get("entities") or []):
+        return {}  # 「青創貸款呢」 is a question about a scheme, not a name
     return {slot: text} if looks_like_answer(text) else {}
+
+
+# A plain yes (「好」「對啊」「可以」) is no name, whatever else the classifier hears as one (「王小明」).
+_AFFIRM = re.compile(r"^(?:好|對|是|嗯|恩|ok|okay|可以|沒問題|行|要|需要|麻煩)+(?:的|啊|喔|呀|吧|啦|了|你)*[!！。.]*$", re.IGNORECASE)
 
 
 def looks_like_name(text: str) -> bool:
