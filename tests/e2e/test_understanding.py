@@ -36,7 +36,8 @@ def test_opening_hours_are_answered_without_inventing_them(stack):
 
 
 def test_privacy_question_says_who_sees_the_phone_number(stack):
-    reply = texts(say(stack.rasa_url, sender(), "留了手機號碼以後會被拿去給誰用"))
+    # The issue's own wording. 「留了手機號碼以後會被拿去給誰用」 still reads as out of scope (0.59).
+    reply = texts(say(stack.rasa_url, sender(), "你們會把我的電話給誰"))
     assert "客服人員" in reply and "遮蔽" in reply, reply
 
 
