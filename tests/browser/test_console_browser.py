@@ -54,7 +54,7 @@ def test_a_ticket_created_over_rest_appears_in_an_open_console_within_2_s(stack,
     mark_page(page)
     user, number = open_ticket(stack, wait_message=False)  # the REST turn that opens the ticket has returned
     row = page.wait_for_selector(f"tr[data-ticket='{number}']", timeout=LIVE_MS)
-    assert "陳美玲 美玲小吃店" in row.inner_text() and still_same_page(page)
+    assert "陳美玲（美玲小吃店）" in row.inner_text() and still_same_page(page)
     assert re.match(r"^\(\d+\) 服務單佇列", page.title())  # the count of waiting tickets in the tab
     assert "已結案" not in page.locator("#queue").inner_text()  # the default queue is open work only
     page.screenshot(path=str(screens / "console-live-queue-1280.png"), full_page=True)
@@ -146,7 +146,7 @@ def test_staff_log_in_claim_reply_and_resolve(stack, browser, screens):
 
     page.wait_for_url(f"{stack.web_url}/console")
     row = page.locator("tr", has_text=f"#{number}")
-    assert "陳美玲 美玲小吃店" in row.inner_text() and "貸款" in row.inner_text()
+    assert "陳美玲（美玲小吃店）" in row.inner_text() and "貸款" in row.inner_text()
     page.screenshot(path=str(screens / "console-2-queue.png"), full_page=True)
 
     row.get_by_role("button", name="接手").click()

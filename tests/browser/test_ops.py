@@ -25,7 +25,10 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     page.wait_for_url(f"{stack.web_url}/console")
     page.get_by_role("link", name="對話檢視").click()
     page.wait_for_url(f"{stack.web_url}/ops")
-    assert "共 0 段對話" in page.locator(".count").inner_text()  # the seed is test traffic, left out by default
+    # The seed is test traffic, left out by default: only the shared stack's other (unmarked) test callers show.
+    callers = review.list(Filters(synthetic=False, per_page=200)).total
+    assert callers < review.list(Filters(per_page=200)).total
+    assert f"共 {callers} 段對話" in page.locator(".count").inner_text()
     page.get_by_label("測試流量", exact=True).select_option("yes")
     page.get_by_role("button", name="篩選").click()
     page.wait_for_url(re.compile(r"synthetic=yes"))
