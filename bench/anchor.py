@@ -41,6 +41,7 @@ import yaml
 
 from bench.common import ROOT, RASA
 from bot import supervisor
+from bench.ids import sender_id
 
 CONFIG = ROOT / "bench" / "configs" / "bare.yml"
 CACHE = ROOT / "var" / "bench"
@@ -202,10 +203,10 @@ def interleaved(servers: list[Server], questions: list[str]) -> dict[str, list[f
     with httpx.Client(timeout=60) as client:
         for server in servers:  # warm up: first model call, first database connection
             for text in questions[:3]:
-                turn(client, server, f"warm-{uuid.uuid4().hex[:8]}", text)
+                turn(client, server, sender_id("warm"), text)
         for i, text in enumerate(questions):
             for server in servers if i % 2 == 0 else servers[::-1]:
-                timings[server.name].append(turn(client, server, f"bench-{uuid.uuid4().hex[:12]}", text))
+                timings[server.name].append(turn(client, server, sender_id("bench"), text))
     return timings
 
 
@@ -213,7 +214,7 @@ def long_conversation(servers: list[Server], questions: list[str], marks: tuple[
     """One conversation per server of max(marks)+2 turns; median latency of the 5 turns around each mark."""
     last = max(marks) + 2
     timings: dict[str, list[float]] = {s.name: [] for s in servers}
-    senders = {s.name: f"long-{uuid.uuid4().hex[:12]}" for s in servers}
+    senders = {s.name: sender_id("long") for s in servers}
     with httpx.Client(timeout=120) as client:
         for i in range(last):
             text = questions[i % len(questions)]
@@ -236,7 +237,7 @@ async def _callers(server: Server, questions: list[str], callers: int, turns: in
         while remaining > 0 and (until is None or time.monotonic() < until):
             remaining -= 1
             if i % 5 == offset % 5:
-                sender = f"load-{uuid.uuid4().hex[:12]}"
+                sender = sender_id("load")
             try:
                 reply = await client.post("/webhooks/rest/webhook",
                                           json={"sender": sender, "message": questions[i % len(questions)]})

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
 import sqlalchemy as sa
+from bench.ids import sender_id
 
 QUESTIONS = ["青創貸款利率大概多少", "SBIR最高補助多少", "雲市集可以拿多少點數", "小微貸款寬限期多久", "那利率呢",
              "要準備什麼文件", "加薪信保手續費怎麼算", "謝謝"]
@@ -36,7 +36,7 @@ class Callers:
 
     def start(self) -> "Callers":
         for _ in range(self.count):
-            sender = f"crash-{uuid.uuid4().hex[:12]}"
+            sender = sender_id("crash")
             thread = threading.Thread(target=self._converse, args=(sender,), daemon=True)
             thread.start()
             self.threads.append(thread)

@@ -28,6 +28,7 @@ import httpx
 from bench.common import ROOT
 from bench.nlu import percentile
 from bot import profiles, scaled
+from bench.ids import sender_id
 
 # Caller questions across the hotline's topics, with follow-ups that need the conversation's context.
 OPENERS = ["青創貸款利率大概多少", "SBIR最高補助多少", "雲市集可以拿多少點數", "小微貸款寬限期多久", "加薪信保手續費怎麼算",
@@ -85,7 +86,7 @@ async def run_step(url: str, concurrency: int, conversations: int, seed: int,
     async def caller(client: httpx.AsyncClient) -> None:
         nonlocal errors
         while not queue.empty():
-            script, sender = queue.get_nowait(), f"load-{uuid.uuid4().hex[:12]}"
+            script, sender = queue.get_nowait(), sender_id("load")
             for text in script:
                 started = time.perf_counter()
                 try:

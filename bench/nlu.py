@@ -13,7 +13,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from bench.common import ROOT, score, train_nlu
@@ -22,6 +21,7 @@ from bot.evaluation import DEFAULT_SETS, Example, build_report, load_examples
 from bot.log import configure
 from bot.nlu.normaliser import normalise
 from bot.triage import RasaParser
+from bench.ids import sender_id
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -78,7 +78,7 @@ def rest_turns(model: Path, batches: dict[str, list[str]], folder: Path) -> tupl
         timings: dict[str, list[float]] = {}
         for name, texts in batches.items():
             for text in texts:
-                body = json.dumps({"sender": f"bench-{uuid.uuid4().hex[:8]}", "message": text}).encode()
+                body = json.dumps({"sender": sender_id("bench"), "message": text}).encode()
                 request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
                 started = time.perf_counter()
                 with urllib.request.urlopen(request, timeout=60) as reply:

@@ -200,11 +200,12 @@ def create_tracker_tables(url: str) -> None:
     import sqlalchemy as sa
     from rasa.core.tracker_store import SQLTrackerStore
 
-    import bot.ops.stores  # noqa: F401 - registers tracker_windows on Rasa's Base
+    from bot.ops.stores import TrackerWindow  # defined on Rasa's Base: create_all makes it too
 
     engine = sa.create_engine(url)
     try:
         SQLTrackerStore.Base.metadata.create_all(engine)
+        TrackerWindow.__table__.create(engine, checkfirst=True)  # already made above; explicit for readers
     finally:
         engine.dispose()
 

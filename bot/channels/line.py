@@ -357,8 +357,9 @@ class LineInput(InputChannel):
                                                                 **({"message_id": event.message_id}
                                                                    if event.message_id else {})}}))
         except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
+            # Replies collected before the error may be of a turn that was never stored (see the
+            # REST channel): the user is asked to send it again instead of shown them.
             logger.exception("LINE event %s in %s failed", event.event_id, event.conversation_id)
-            if not collector.messages:
-                collector.messages.append({"text": messages.TECHNICAL_PROBLEM})
+            collector.messages[:] = [{"text": messages.TECHNICAL_PROBLEM}]
         await self._answer(event, to_line(collector.messages))
 

@@ -151,9 +151,13 @@ class HotlineRestInput(RestInput):
                 await on_new_message(UserMessage(checked.text, collector, sender, input_channel=self.name(), metadata=metadata,
                                                  message_id=message_id))
             except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
+                # Rasa stores the turn last, so replies collected before an error (a tracker store
+                # that could not commit) may be of a turn nothing holds: answering them with 200 would
+                # acknowledge a turn the conversation lost. A 503 says "try again"; a retry with the
+                # same message_id gets the stored replies if the turn was stored after all.
                 logger.exception("REST message from sender %s failed", sender)
-                if not collector.messages:
-                    return response.json([{"recipient_id": caller, "text": messages.TECHNICAL_PROBLEM}])
+                return response.json([{"recipient_id": caller, "text": messages.TECHNICAL_PROBLEM}], status=503,
+                                     headers={"Retry-After": "1"})
             return response.json(_addressed(collector.messages, caller))
 
         return webhook

@@ -61,7 +61,16 @@ What a crash of the Rasa server loses, by where it happens in a turn:
 4. after the reply: both hold it (durable against a crash of the process, see NORMAL above).
 
 So a reply the caller received is always in both databases (tests/perf/test_crash.py
-kills the server during load and counts).
+kills the server during load and counts), provided a failure to store is not hidden.
+Rasa wraps every tracker store in ``FailSafeTrackerStore``, which on an error in
+``save`` keeps the turn in memory only and on an error in ``retrieve`` starts the
+conversation afresh, both after an ERROR log line: the reply still goes out, so an
+acknowledged turn is lost (and a caller's form or paused state forgotten).
+:func:`fail_loudly` makes those errors propagate instead: the turn fails, the channel
+answers "please try again" (REST: 503, ``bot/channels/rest.py``), and a retry with the
+same ``message_id`` is answered once. :meth:`MaskingSQLTrackerStore.save` likewise
+refuses a tracker holding fewer events than are stored for it (a conversation Rasa
+started afresh), which would otherwise store nothing.
 
 Bot text written in domain.yml without variables (「例如0912-345-678或02-2345-6789」)
 is the bot's own, never the caller's: it is stored as written and marked
@@ -82,7 +91,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.brokers.sql import SQLEventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import (ActionExecuted, ActiveLoop, ConversationPaused, SessionStarted, SlotSet)
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -150,6 +159,38 @@ def use_wal(engine: sa.engine.Engine) -> sa.engine.Engine:
     return pooled
 
 
+class TrackerStoreFailed(RuntimeError):
+    """The tracker store could not load or store a conversation: the turn must not be acknowledged."""
+
+
+async def _save_or_raise(self: FailSafeTrackerStore, tracker: DialogueStateTracker) -> None:
+    try:
+        await self._tracker_store.save(tracker)
+    except Exception as error:  # noqa: BLE001 - re-raised as one type the channels answer
+        raise TrackerStoreFailed(f"saving tracker {tracker.sender_id} failed: {type(error).__name__}") from error
+
+
+async def _retrieve_or_raise(self: FailSafeTrackerStore, sender_id: str) -> DialogueStateTracker | None:
+    try:
+        return await self._tracker_store.retrieve(sender_id)
+    except Exception as error:  # noqa: BLE001
+        raise TrackerStoreFailed(f"loading tracker {sender_id} failed: {type(error).__name__}") from error
+
+
+async def _retrieve_full_or_raise(self: FailSafeTrackerStore, sender_id: str) -> DialogueStateTracker | None:
+    try:
+        return await self._tracker_store.retrieve_full_tracker(sender_id)
+    except Exception as error:  # noqa: BLE001
+        raise TrackerStoreFailed(f"loading tracker {sender_id} failed: {type(error).__name__}") from error
+
+
+def fail_loudly() -> None:
+    """Make Rasa's ``FailSafeTrackerStore`` raise on a failed save or load instead of falling back (see above)."""
+    FailSafeTrackerStore.save = _save_or_raise  # type: ignore[method-assign]
+    FailSafeTrackerStore.retrieve = _retrieve_or_raise  # type: ignore[method-assign]
+    FailSafeTrackerStore.retrieve_full_tracker = _retrieve_full_or_raise  # type: ignore[method-assign]
+
+
 class TrackerWindow(SQLTrackerStore.Base):  # type: ignore[misc,valid-type]
     """Where a long session's loaded part starts: the state before it as events, and the last id before it."""
 
@@ -164,13 +205,14 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
     Creating it also masks every log record of the Rasa process
     (:func:`bot.log.mask_all_records`): the process that keeps conversations
-    masked must not print them either; and it installs the cached validation of
-    action-server responses (:mod:`bot.remote_action`).
+    masked must not print them either; it installs the cached validation of
+    action-server responses (:mod:`bot.remote_action`) and :func:`fail_loudly`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         mask_all_records()
         remote_action.install()
+        fail_loudly()
         super().__init__(*args, **kwargs)
         self.engine = use_wal(self.engine)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
@@ -219,6 +261,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         """Hand the new events, masked, to the broker as one batch, then store them in one transaction."""
         with self.session_scope() as session:
             prefix, after_id, stored = self._stored(session, tracker)
+            if stored > len(tracker.events):  # not the stored conversation (one started afresh): storing
+                raise TrackerStoreFailed(  # nothing and answering would lose the turn
+                    f"tracker {tracker.sender_id}: {len(tracker.events)} events, {stored} stored")
             new = list(tracker.events)[stored:]
             authored = self._authored()
             data = [mask_stored(event.as_dict(), authored) for event in new]

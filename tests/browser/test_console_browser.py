@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from bot.handoff.tickets import SqliteTicketStore
 from bot.staff import StaffStore
 from tests.e2e.client import say, texts
+from bench.ids import sender_id
 
 PASSWORD = "browser-password-1"
 # The promise: a new ticket or message shows in an open console within 2 s, without reload.
@@ -15,7 +15,7 @@ LIVE_MS = 2000
 
 
 def open_ticket(stack, wait_message: bool = True) -> tuple[str, int]:
-    user = f"browser-{uuid.uuid4().hex[:8]}"
+    user = sender_id("browser")
     say(stack.rasa_url, user, "青創貸款我們公司可以申請嗎")
     say(stack.rasa_url, user, "我想找真人")
     say(stack.rasa_url, user, "好，請專人聯絡我")

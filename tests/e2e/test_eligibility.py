@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 
 from tests.e2e.client import button_payloads, say, texts
+from bench.ids import sender_id
 
 
 def sender() -> str:
-    return f"elig-{uuid.uuid4().hex[:10]}"
+    return sender_id("elig")
 
 
 def test_answers_lead_to_fitting_schemes_with_reasons(stack):

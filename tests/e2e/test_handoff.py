@@ -11,6 +11,7 @@ import pytest
 from bot.handoff.tickets import SqliteTicketStore
 from bot.staff import StaffStore
 from tests.e2e.client import button_payloads, say, texts
+from bench.ids import sender_id
 
 PASSWORD = "console-password-1"
 
@@ -37,7 +38,7 @@ def pickup(stack, conversation: str) -> list[dict]:
 
 
 def test_person_takes_over_then_the_bot_resumes_and_asks_a_rating(stack):
-    user = f"handoff-{uuid.uuid4().hex[:8]}"
+    user = sender_id("handoff")
     say(stack.rasa_url, user, "下個月的薪水發不出來 銀行又不借 怎麼辦")
     assert "轉給真人客服" in texts(say(stack.rasa_url, user, "我要找真人客服"))
     assert "怎麼稱呼" in texts(say(stack.rasa_url, user, "好，請專人聯絡我"))
@@ -80,14 +81,14 @@ def test_person_takes_over_then_the_bot_resumes_and_asks_a_rating(stack):
 
 
 def test_declining_a_person_keeps_the_bot(stack):
-    user = f"decline-{uuid.uuid4().hex[:8]}"
+    user = sender_id("decline")
     say(stack.rasa_url, user, "轉專人")
     assert "已取消" in texts(say(stack.rasa_url, user, "不用了"))
     assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))
 
 
 def test_disaster_report_creates_an_urgent_ticket_and_lists_relief(stack):
-    user = f"report-{uuid.uuid4().hex[:8]}"
+    user = sender_id("report")
     assert "公司或店家名稱" in texts(say(stack.rasa_url, user, "颱風把我們工廠屋頂吹走了 想通報災情"))
     assert "縣市" in texts(say(stack.rasa_url, user, "大發五金行"))
     assert "受損情形" in texts(say(stack.rasa_url, user, "花蓮縣光復鄉"))  # 颱風 was already said
@@ -144,7 +145,7 @@ def start_at(stack, user: str, form: str, step: int) -> list[dict]:
 @pytest.mark.parametrize("how", ["text", "button"])
 @pytest.mark.parametrize(("form", "step"), STEPS)
 def test_every_form_can_be_left_at_every_step(stack, form, step, how):
-    user = f"leave-{form}-{step}-{how}-{uuid.uuid4().hex[:6]}"
+    user = sender_id(f"leave-{form}-{step}-{how}")
     asked = start_at(stack, user, form, step)
     cancel_button = next((b["payload"] for r in asked for b in r.get("buttons", []) if b["title"] in ("取消", "不用了")), None)
     assert cancel_button, asked  # every question offers a way out
@@ -158,7 +159,7 @@ def test_every_form_can_be_left_at_every_step(stack, form, step, how):
 
 
 def test_a_question_inside_a_form_is_answered_then_the_form_goes_on_or_is_dropped(stack):
-    user = f"midform-{uuid.uuid4().hex[:8]}"
+    user = sender_id("midform")
     start_at(stack, user, "handoff", 2)
     asked = say(stack.rasa_url, user, "我想先問青創貸款利率多少")
     assert "0.575%" in texts(asked) and "要繼續留下聯絡資料嗎" in texts(asked)
@@ -167,13 +168,13 @@ def test_a_question_inside_a_form_is_answered_then_the_form_goes_on_or_is_droppe
     assert "時段" in texts(say(stack.rasa_url, user, "0912345678"))
     assert "編號" in texts(say(stack.rasa_url, user, "不限"))
 
-    other = f"midform-{uuid.uuid4().hex[:8]}"
+    other = sender_id("midform")
     start_at(stack, other, "eligibility", 1)
     asked = texts(say(stack.rasa_url, other, "你是真人還是機器人"))
     assert "智能客服" in asked and "要繼續回答問題" in asked and "哪一種登記" not in asked
     assert "已取消" in texts(say(stack.rasa_url, other, "/form_cancel"))
 
-    third = f"midform-{uuid.uuid4().hex[:8]}"
+    third = sender_id("midform")
     start_at(stack, third, "disaster", 1)
     asked = texts(say(stack.rasa_url, third, "請問電話幾號"))
     assert "0800-280-280" in asked and "要繼續填寫災情通報嗎" in asked
@@ -181,7 +182,7 @@ def test_a_question_inside_a_form_is_answered_then_the_form_goes_on_or_is_droppe
 
 
 def test_name_and_phone_in_one_message_and_phones_as_people_write_them(stack):
-    user = f"together-{uuid.uuid4().hex[:8]}"
+    user = sender_id("together")
     start_at(stack, user, "handoff", 1)
     assert "時段" in texts(say(stack.rasa_url, user, "我姓陳，電話0933-123-456"))  # the phone is not asked again
     number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, user, "不限"))).group(1))
@@ -190,7 +191,7 @@ def test_name_and_phone_in_one_message_and_phones_as_people_write_them(stack):
 
     for spelling, phone in [("我的手機是 0933 123 456", "0933-123-456"), ("+886 933-123-456", "0933-123-456"),
                             ("(02)2345-6789 分機 12", "02-2345-6789#12"), ("０９３３１２３４５６", "0933-123-456")]:
-        other = f"phone-{uuid.uuid4().hex[:8]}"
+        other = sender_id("phone")
         start_at(stack, other, "handoff", 2)
         assert "時段" in texts(say(stack.rasa_url, other, spelling)), spelling
         number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, other, "不限"))).group(1))
@@ -199,7 +200,7 @@ def test_name_and_phone_in_one_message_and_phones_as_people_write_them(stack):
 
 def test_the_preferred_time_is_in_the_promise_and_dated_on_the_ticket(stack):
     # The stack's clock is 2026-11-23 (Monday), its office hours the whole week.
-    user = f"time-{uuid.uuid4().hex[:8]}"
+    user = sender_id("time")
     start_at(stack, user, "handoff", 3)
     created = texts(say(stack.rasa_url, user, "明天下午兩點以後"))
     assert "客服人員會在11月24日（週二）下午2點後回電給您" in created
@@ -210,7 +211,7 @@ def test_the_preferred_time_is_in_the_promise_and_dated_on_the_ticket(stack):
 
 @pytest.mark.parametrize("how", ["取消轉接", "/restart"])
 def test_waiting_is_acknowledged_and_withdrawal_resumes_the_bot(stack, how):
-    user = f"wait-{uuid.uuid4().hex[:8]}"
+    user = sender_id("wait")
     start_at(stack, user, "handoff", 3)
     created = say(stack.rasa_url, user, "不限")
     number = int(re.search(r"編號(\d+)", texts(created)).group(1))

@@ -7,11 +7,11 @@ asserts the exact figure (or date) the record states. The stack's clock is fixed
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
 from tests.e2e.client import button_payloads, say, texts
+from bench.ids import sender_id
 
 FACTS = [
     # loans
@@ -70,7 +70,7 @@ FACTS = [
 
 
 def sender() -> str:
-    return f"kb-{uuid.uuid4().hex[:10]}"
+    return sender_id("kb")
 
 
 def test_there_are_at_least_forty_fact_questions():

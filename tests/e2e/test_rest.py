@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
 from tests.e2e.client import button_payloads, post, say, texts
+from bench.ids import sender_id
 
 HOTLINE = "0800-280-280"
 
 
 def sender() -> str:
-    return f"test-{uuid.uuid4().hex[:10]}"
+    return sender_id("test")
 
 
 def test_greeting_offers_the_six_topics_as_buttons(stack):
@@ -166,3 +166,47 @@ def test_http_api_requires_the_token(stack):
     assert refused.value.code == 401
     status, parsed = post(f"{url}?token={stack.token}", body)
     assert status == 200 and parsed["intent"]["name"] == "loan_ask"
+
+
+def test_a_turn_the_tracker_store_could_not_save_is_not_acknowledged(stack):
+    """A reply is a promise that the turn is in the conversation: when the tracker store cannot
+    commit (here another writer holds the database past its busy timeout), the caller gets a 503
+    asking to try again, not the answer of a turn nothing holds; the retry is answered once."""
+    import sqlite3
+    import threading
+    import time
+
+    user, body = sender(), {"message": "青創貸款利率多少", "message_id": "m-lock-1"}
+    body["sender"] = user
+    url = f"{stack.rasa_url}/webhooks/rest/webhook"
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        db = sqlite3.connect(stack.var_dir / "tracker.db", timeout=30, isolation_level=None)
+        db.execute("begin immediate")
+        locked.set()
+        release.wait(30)
+        db.execute("rollback")
+        db.close()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        status, replies = post(url, json.dumps(body, ensure_ascii=False).encode())
+        assert time.monotonic() - started > 4  # it waited for the lock (busy_timeout) before giving up
+    finally:
+        release.set()
+        holder.join()
+    assert status == 503 and "稍後再試" in texts(replies) and "0.575%" not in texts(replies), stack.log("rasa")
+    status, replies = post(url, json.dumps(body, ensure_ascii=False).encode())  # the client retries
+    assert status == 200 and "0.575%" in texts(replies), replies
+    status, again = post(url, json.dumps(body, ensure_ascii=False).encode())  # a repeat is not run again
+    assert status == 200 and again == replies
+    db = sqlite3.connect(stack.var_dir / "tracker.db")
+    try:
+        users = db.execute("select count(*) from events where sender_id = ? and type_name = 'user'", (user,)).fetchone()
+    finally:
+        db.close()
+    assert users == (1,)

@@ -3,17 +3,17 @@ a long story ending in a question, a scheme's name that is not a head count."""
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
 from tests.e2e.client import say, texts
+from bench.ids import sender_id
 
 HOTLINE = "0800-280-280"
 
 
 def sender() -> str:
-    return f"test-{uuid.uuid4().hex[:10]}"
+    return sender_id("test")
 
 
 @pytest.mark.parametrize(

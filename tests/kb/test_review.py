@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bot.kb.review import review
 from tests.kb.conftest import ROOT, kb_on
-from tests.web.conftest import PASSWORD, login, settings  # noqa: F401  (settings is a fixture)
+from tests.web import conftest as web
+from tests.web.conftest import PASSWORD, login
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -55,6 +56,8 @@ def test_kb_check_fails_on_a_record_with_no_status_basis(tmp_path):
     assert "sbir.yml: sbir: status_basis: missing" in done.stderr
     ok = run_cli("kb", "check")
     assert ok.returncode == 0 and "status basis: end" in ok.stdout
+
+settings = web.settings  # the web app's settings fixture
 
 
 def test_console_knowledge_page_needs_a_login_and_shows_the_lists(settings, real_db):

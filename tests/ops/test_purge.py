@@ -9,7 +9,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from bot.handoff.tickets import NewTicket, SqliteTicketStore
 from bot.ops.retention import purge
 from bot.settings import ROOT
 from tests.ops.support import PHONE, conversation, load_stores
+from bench.ids import sender_id
 
 DAY = 86_400
 OLD = 200 * DAY  # older than the default 180 days
@@ -99,7 +99,7 @@ def run_purge(folder: Path, *args: str) -> str:
 def test_purge_deletes_idle_conversations_from_a_real_stacks_databases_and_redacts_old_tickets(stack, tmp_path):
     from tests.e2e.client import say, texts
 
-    old, new = f"purge-old-{uuid.uuid4().hex[:6]}", f"purge-new-{uuid.uuid4().hex[:6]}"
+    old, new = sender_id("purge-old"), sender_id("purge-new")
     for user in (old, new):
         assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))
     for name in ("tracker.db", "ops.db"):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from bot.settings import ROOT
 from tests.ops.support import EMAIL, NATIONAL_ID, PHONE, PHONE_DIGITS, SECRETS, conversation, load_stores
+from bench.ids import sender_id
 
 
 def raw_bytes(folder: Path, name: str) -> bytes:
@@ -98,7 +98,7 @@ def test_after_a_handoff_neither_database_nor_log_holds_the_callers_identifiers_
     from tests.e2e.client import say, texts
     from tests.e2e.test_handoff import console_login
 
-    user = f"privacy-{uuid.uuid4().hex[:8]}"
+    user = sender_id("privacy")
     say(stack.rasa_url, user, f"我是負責人 身分證{NATIONAL_ID} 信箱{EMAIL} 下個月薪水發不出來")
     assert "轉給真人客服" in texts(say(stack.rasa_url, user, "我要找真人客服"))
     assert "怎麼稱呼" in texts(say(stack.rasa_url, user, "好，請專人聯絡我"))

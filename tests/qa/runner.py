@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bench.ids import sender_id
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -158,7 +159,7 @@ def say(url: str, sender: str, text: str) -> list[dict[str, Any]]:
 def play(url: str, cases: list[dict[str, Any]]) -> list[CaseResult]:
     results = []
     for case in cases:
-        sender = f"qa-{case['id']}-{uuid.uuid4().hex[:8]}"
+        sender = sender_id(f"qa-{case['id']}")
         results.append(CaseResult(case, [judge(turn, say(url, sender, turn["say"])) for turn in case["turns"]]))
     return results
 

@@ -11,7 +11,6 @@ import json
 import re
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 
 from bot.handoff.tickets import PostgresTicketStore
 from tests.e2e.client import say, texts
+from bench.ids import sender_id
 
 # Questions whose answers name distinct figures, so a reply shows which message it answers.
 QUESTIONS = [
@@ -37,7 +37,7 @@ QUESTIONS = [
 
 
 def sender(kind: str) -> str:
-    return f"{kind}-{uuid.uuid4().hex[:10]}"
+    return sender_id(f"{kind}")
 
 
 def tracker(cluster, url: str, user: str) -> dict[str, Any]:
