@@ -72,7 +72,7 @@ class ActionSwitchToHandoff(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        return clear_forms(domain)
+        return clear_forms(domain, tracker)
 
 
 class AskSlot:

@@ -102,10 +102,16 @@ CANCEL_BUTTON = {"title": "取消", "payload": "/form_cancel"}
 WITHDRAW_BUTTON = {"title": "取消轉接", "payload": "/restart"}
 
 
-def clear_forms(domain: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every form's answers (from the domain's forms) and the form flags back to empty."""
+def clear_forms(domain: dict[str, Any], tracker: Tracker | None = None) -> list[dict[str, Any]]:
+    """Every form's answers (from the domain's forms) and the form flags back to empty.
+
+    With ``tracker``, only the slots that hold a value: a form started in the same turn takes
+    every form slot set since the caller's message as an answer to validate, an empty one too
+    (「要找真人」 in a report would otherwise answer the handoff form's questions with nothing).
+    """
     slots = {s for form in (domain.get("forms") or {}).values() for s in form.get("required_slots") or []}
-    return [SlotSet(slot, None) for slot in sorted(slots | {CANCELLED_SLOT, "elig_retries"})]
+    names = sorted(slots | {CANCELLED_SLOT, "elig_retries"})
+    return [SlotSet(slot, None) for slot in names if tracker is None or tracker.get_slot(slot) is not None]
 
 
 def cancel(dispatcher: CollectingDispatcher, tickets: SqliteTicketStore, tracker: Tracker,
@@ -133,11 +139,15 @@ def rescued(tracker: Tracker, slot: str, looks_like_answer: Any, unambiguous: bo
         return {}
     if not unambiguous and intent not in QUESTION_INTENTS and not (intent == "dialogue_affirm" and not _AFFIRM.match(text)):
         return {}
+    if intent == "handoff_request" and _ASKS_FOR_PERSON.search(text):
+        return {}  # 「要找真人」 asks for a person (a rule leaves the form for the handoff): no company name
     if any(e.get("entity") == "scheme" for e in message.get("entities") or []):
         return {}  # 「青創貸款呢」 is a question about a scheme, not a name
     return {slot: text} if looks_like_answer(text) else {}
 
 
+# Words that ask for a person, which no name or company holds.
+_ASKS_FOR_PERSON = re.compile(r"真人|專人|客服|人工|轉接|找人|接線生|服務人員")
 # A plain yes (「好」「對啊」「可以」) is no name, whatever else the classifier hears as one (「王小明」).
 _AFFIRM = re.compile(r"^(?:好|對|是|嗯|恩|ok|okay|可以|沒問題|行|要|需要|麻煩)+(?:的|啊|喔|呀|吧|啦|了|你)*[!！。.]*$", re.IGNORECASE)
 
@@ -160,6 +170,12 @@ def answers_for_ticket(store: SqliteTicketStore, tracker: Tracker, slots: tuple[
 class ValidateHandoffForm(KeepsContacts, FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
+
+    async def extract_handoff_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:
+        # 「我姓陳，電話0933-123-456」 in answer to 「要幫您轉給真人客服嗎？」 is a yes with the details,
+        # whatever the classifier made of it (validate_handoff_consent keeps name and phone).
+        return rescued(tracker, "handoff_consent", has_phone, unambiguous=True)
 
     async def extract_handoff_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
@@ -191,6 +207,8 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
 
     async def validate_handoff_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                        domain: DomainDict) -> dict[str, Any]:
+        if value is None:  # emptied, not answered
+            return {"handoff_consent": None}
         text = str(value or "")
         if declines(text) or is_refusal(text):
             return end_form_early()
@@ -201,6 +219,8 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
 
     async def validate_handoff_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
+        if value is None:  # emptied, not answered
+            return {"handoff_name": None}
         text = str(value or "").strip()
         if is_refusal(text):
             return end_form_early()
@@ -216,6 +236,8 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
 
     async def validate_handoff_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
+        if value is None:  # emptied, not answered
+            return {"handoff_phone": None}
         result = self.keep_phone(dispatcher, tracker, "handoff_phone", value)
         if result.get("handoff_phone") and not tracker.get_slot("handoff_name"):
             name = read_contact(str(value or "")).display
@@ -225,6 +247,8 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
 
     async def validate_handoff_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
+        if value is None:  # emptied, not answered
+            return {"handoff_time": None}
         text = str(value or "").strip()[:60]
         if is_refusal(text):
             return end_form_early()

@@ -229,3 +229,19 @@ def test_waiting_is_acknowledged_and_withdrawal_resumes_the_bot(stack, how):
     assert SqliteTicketStore(stack.var_dir / "tickets.db").get(number).status.value == "withdrawn"
     assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))  # the bot answers again
     assert "已取消" not in texts(say(stack.rasa_url, user, how))  # nothing left to withdraw
+
+
+def test_asking_for_a_person_mid_report_is_no_company_name_and_details_answer_the_consent(stack):
+    """A caller changes their mind twice: a report, a question, then a person; the words asking for a
+    person are not taken as the company's name, and name and phone given at the consent question are
+    a yes with the details."""
+    user = sender_id("mind")
+    assert "公司或店家名稱" in texts(say(stack.rasa_url, user, "颱風把店淹了 想通報災情"))
+    assert "要繼續填寫災情通報嗎" in texts(say(stack.rasa_url, user, "先不要 我只是想問有什麼補助"))
+    asked = texts(say(stack.rasa_url, user, "要找真人"))
+    assert "轉給真人客服" in asked and "縣市" not in asked, asked
+    asked = texts(say(stack.rasa_url, user, "我姓陳，電話0933-123-456"))
+    assert "時段" in asked and "不在我能回答的範圍" not in asked, asked
+    number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, user, "下午"))).group(1))
+    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    assert (ticket.contact_name, ticket.contact_phone) == ("陳", "0933-123-456")
