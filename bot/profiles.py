@@ -249,6 +249,10 @@ http {{
     access_log off;
 {temp}
     client_max_body_size 1m;
+    # Slow clients (slowloris) are cut off here, as in deploy/nginx.conf (security review L1).
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    send_timeout 30s;
     upstream rasa {{
         least_conn;
 {servers}
