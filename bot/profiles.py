@@ -145,6 +145,7 @@ def scaled_env(settings: Settings) -> dict[str, str]:
         "BOT_RASA_URL": f"http://127.0.0.1:{settings.scaled_port}",
         "BOT_CHAT_SOCKET_URL": f"http://127.0.0.1:{settings.scaled_port}",
         "BOT_CHAT_REDIS_URL": settings.chat_redis_url or settings.redis_url,  # web chat emits reach every server
+        "BOT_RATE_REDIS_URL": settings.rate_redis_url or settings.redis_url,  # one allowance per sender, not per server
         "BOT_ACTION_URL": f"http://127.0.0.1:{ACTION_PORT}/webhook",
         "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME),
         # Rasa sits behind nginx: the client address (rate limits per address) is nginx's X-Forwarded-For.
@@ -248,6 +249,10 @@ http {{
     access_log off;
 {temp}
     client_max_body_size 1m;
+    # Slow clients (slowloris) are cut off here, as in deploy/nginx.conf (security review L1).
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    send_timeout 30s;
     upstream rasa {{
         least_conn;
 {servers}

@@ -159,6 +159,7 @@ SETTINGS: tuple[Spec, ...] = (
     Spec("secure_cookies", "BOT_SECURE_COOKIES", "auto", "Console cookie's Secure flag: auto (when the request came over HTTPS, directly or via a trusted proxy) or always.", _secure_cookies),
     Spec("rate_sender", "BOT_RATE_SENDER", "1/5", "Messages a second per sender / burst, on REST, socket.io and LINE (a token bucket); off disables. Over it: a polite reply or 429.", _rate),
     Spec("rate_address", "BOT_RATE_ADDRESS", "5/30", "Messages a second per client address / burst (REST, socket.io); off disables.", _rate),
+    Spec("rate_redis_url", "BOT_RATE_REDIS_URL", "", "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) holding the rate-limit buckets, so a sender has one allowance whichever server nginx picks (make run-scaled sets it); empty keeps them in the Rasa process.", _optional_redis_url),
     Spec("web_port", "BOT_WEB_PORT", "8000", "Port of the web app (console, triage API).", _positive_int),
     Spec("tracker_db_url", "BOT_TRACKER_DB_URL", "", "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db."),
     Spec("ops_db_url", "BOT_OPS_DB_URL", "", "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db."),
@@ -201,6 +202,7 @@ class Settings:
     secure_cookies: str
     rate_sender: tuple[float, float] | None
     rate_address: tuple[float, float] | None
+    rate_redis_url: str
     web_port: int
     tracker_db_url: str
     ops_db_url: str

@@ -72,7 +72,8 @@ def services(python: str, model: Path, token: str, endpoints: Path = Path("endpo
     web = [Service("web", (python, "-m", "uvicorn", "bot.web.app:app_from_env", "--factory", "--host", "127.0.0.1",
                            "--port", str(web_port), "--no-access-log", "--ws", "none",
                            # X-Forwarded-For only from BOT_TRUSTED_PROXIES (bot.web.security), never from any loopback client
-                           "--no-proxy-headers", "--limit-concurrency", "200", "--timeout-keep-alive", "5"),
+                           "--no-proxy-headers", "--limit-concurrency", "200",
+                           "--http", "bot.web.slow_clients:HeadTimeoutProtocol", "--timeout-keep-alive", "5"),
                    f"http://127.0.0.1:{web_port}/healthz")]
     return [
         Service("actions", (python, "-m", "bot.launch", "actions", "--actions", "actions", "--port", str(action_port)),

@@ -258,7 +258,8 @@ class LineInput(InputChannel):
             self.agent = self.agent or getattr(request.app.ctx, "agent", None)
             for event in events:
                 # LINE's platform is the only peer: the limit is per chat. Over it, a polite reply without the NLU.
-                limited = event.kind in (Kind.TEXT, Kind.POSTBACK) and self.limiter.check(event.conversation_id, None)
+                limited = (event.kind in (Kind.TEXT, Kind.POSTBACK)
+                           and await self.limiter.check(event.conversation_id, None))
                 job = (partial(self._answer, event, text_messages(messages.RATE_LIMITED)) if limited
                        else partial(self.handle, event, on_new_message))
                 if not self.queues.put(event.conversation_id, job):
@@ -312,16 +313,21 @@ class LineInput(InputChannel):
             logger.info("LINE %s: %s %s", event.kind.value, event.source_type, event.conversation_id)
 
     async def _forget(self, event: LineEvent) -> None:
-        """The user took a message back: its text leaves the tracker and the ops database."""
-        from bot.channels.line_unsend import forget_in_ops, forget_in_tracker
+        """The user took a message back: its text leaves the tracker, the ops database and tickets' transcripts."""
+        from bot.channels.line_unsend import forget_in_ops, forget_in_tickets, forget_in_tracker
+        from bot.handoff.tickets import open_ticket_store
+        from bot.profiles import ops_db_url
 
         if not event.message_id:
             return
         try:
+            settings = Settings.from_env(os.environ)
             store = getattr(self.agent, "tracker_store", None)
-            tracked = forget_in_tracker(store, event.conversation_id, event.message_id) if store is not None else 0
-            ops = forget_in_ops(Settings.from_env(os.environ).ops_db, event.conversation_id, event.message_id)
-            logger.info("LINE unsend in %s: %d tracker and %d ops events scrubbed", event.conversation_id, tracked, ops)
+            tracked = forget_in_tracker(store, event.conversation_id, event.message_id) if store is not None else []
+            ops = forget_in_ops(ops_db_url(settings), event.conversation_id, event.message_id)
+            lines = forget_in_tickets(open_ticket_store(settings), event.conversation_id, tracked + ops)
+            logger.info("LINE unsend in %s: %d tracker events, %d ops events and %d ticket lines scrubbed",
+                        event.conversation_id, len(tracked), len(ops), lines)
         except Exception:  # noqa: BLE001 - logged; the next unsend or a purge tries again
             logger.exception("LINE unsend in %s could not be applied", event.conversation_id)
 

@@ -6,7 +6,11 @@ event, with LINE's message id in its metadata (``metadata.line.message_id``, set
 LINE channel); that event's text, parse data and entities are replaced by a note in:
 
 - the tracker store (Rasa's ``events`` table), so the console's transcript no longer shows it;
-- the ops database: the event broker's copy and the derived ``ops_turns`` row /ops lists.
+- the ops database: the event broker's copy and the derived ``ops_turns`` row /ops lists;
+- the tickets database: a ticket keeps the transcript it opened with, so a ticket opened
+  before the unsend still holds the line. Ticket lines carry no LINE id; the line is the
+  caller's one at the same second with the same text as the scrubbed event (the ticket may
+  hold it unmasked, the stores masked), see :func:`same_message`.
 
 The bot's own answers to it stay: they are the bot's words, not the user's.
 """
@@ -32,8 +36,9 @@ def scrubbed(data: dict[str, Any], message_id: str) -> dict[str, Any] | None:
     return {**data, "text": UNSENT, "parse_data": parse, "metadata": {**data["metadata"], "unsent": True}}
 
 
-def _scrub_rows(rows: Any, message_id: str) -> list[Any]:
-    changed = []
+def _scrub_rows(rows: Any, message_id: str) -> list[dict[str, Any]]:
+    """Scrub the matching rows in place; the events as they were before."""
+    originals = []
     for row in rows:
         try:
             data = json.loads(row.data)
@@ -42,26 +47,49 @@ def _scrub_rows(rows: Any, message_id: str) -> list[Any]:
         new = scrubbed(data, message_id)
         if new is not None:
             row.data = json.dumps(new, ensure_ascii=False)
-            changed.append(row)
-    return changed
+            originals.append(data)
+    return originals
 
 
-def forget_in_tracker(tracker_store: Any, conversation_id: str, message_id: str) -> int:
-    """Scrub the message in an SQL tracker store; returns how many events changed."""
+def forget_in_tracker(tracker_store: Any, conversation_id: str, message_id: str) -> list[dict[str, Any]]:
+    """Scrub the message in an SQL tracker store; returns the changed events as they were."""
     store = getattr(tracker_store, "_tracker_store", None) or getattr(tracker_store, "tracker_store", tracker_store)
     if not hasattr(store, "session_scope") or not hasattr(store, "SQLEvent"):
         logger.warning("unsend: the tracker store %s cannot be scrubbed", type(store).__name__)
-        return 0
+        return []
     with store.session_scope() as session:
         rows = session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == conversation_id,
                                                     store.SQLEvent.type_name == "user").all()
-        changed = _scrub_rows(rows, message_id)
+        originals = _scrub_rows(rows, message_id)
         session.commit()
-    return len(changed)
+    return originals
 
 
-def forget_in_ops(ops_url: str, conversation_id: str, message_id: str) -> int:
-    """Scrub the message in the ops database (the broker's events and the derived turn)."""
+def same_message(line: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Whether a ticket's transcript line is the caller's stored ``user`` event (before it was scrubbed).
+
+    Same second in Taipei time (how transcripts write ``at``) and the same text, or text that
+    masks to the stored one (the turn that opened the ticket reached the action server unmasked).
+    """
+    import datetime as dt
+
+    from bot.clock import TAIPEI
+    from bot.ops.masking import mask_text
+
+    at = dt.datetime.fromtimestamp(event.get("timestamp") or 0, TAIPEI).isoformat(timespec="seconds")
+    said, stored = str(line.get("text") or ""), str(event.get("text") or "")
+    return line.get("at") == at and bool(stored) and (said == stored or mask_text(said) == stored)
+
+
+def forget_in_tickets(tickets: Any, conversation_id: str, originals: list[dict[str, Any]]) -> int:
+    """Scrub the unsent message from the transcripts of the conversation's tickets; lines changed."""
+    if not originals:
+        return 0
+    return tickets.forget_lines(conversation_id, lambda line: any(same_message(line, e) for e in originals), UNSENT)
+
+
+def forget_in_ops(ops_url: str, conversation_id: str, message_id: str) -> list[dict[str, Any]]:
+    """Scrub the message in the ops database (the broker's events and the derived turn); the events as they were."""
     import sqlalchemy as sa
 
     from bot.ops.store import events, open_engine, turns
@@ -71,17 +99,18 @@ def forget_in_ops(ops_url: str, conversation_id: str, message_id: str) -> int:
         with engine.begin() as db:
             found = db.execute(sa.select(events.c.id, events.c.data).where(events.c.sender_id == conversation_id,
                                                                            events.c.data.like(f"%{message_id}%")))
-            changed = 0
+            originals = []
             for event_id, data in list(found):
                 try:
-                    new = scrubbed(json.loads(data), message_id)
+                    original = json.loads(data)
+                    new = scrubbed(original, message_id)
                 except (TypeError, ValueError):
                     continue
                 if new is None:
                     continue
                 db.execute(sa.update(events).where(events.c.id == event_id).values(data=json.dumps(new, ensure_ascii=False)))
                 db.execute(sa.update(turns).where(turns.c.event_id == event_id).values(text=UNSENT, entities="[]"))
-                changed += 1
+                originals.append(original)
     finally:
         engine.dispose()
-    return changed
+    return originals

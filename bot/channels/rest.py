@@ -131,10 +131,10 @@ class HotlineRestInput(RestInput):
                 return response.json({"error": {"code": "bad_message_id", "message": exc.reason}}, status=400)
             caller, sender = sender, conversation_id(sender, self.hash_key)
             address = client_address(request)
-            limited = self.limiter.check(sender, address)
+            limited = await self.limiter.check(sender, address)
             if limited:
                 return response.json([{"recipient_id": caller, "text": messages.RATE_LIMITED}], status=429,
-                                     headers={"Retry-After": str(self.limiter.retry_after(sender, address, limited))})
+                                     headers={"Retry-After": str(limited.retry_after)})
             if message_id:
                 try:
                     earlier = await earlier_replies(request.app.ctx.agent, sender, message_id)

@@ -136,7 +136,7 @@ class HotlineSocketIOInput(SocketIOInput):
                 await sio.emit("session_invalid", {"reason": "session_request first"}, room=sid,
                                namespace=self.namespace)
                 return
-            limited = self.limiter.check(session_id, address_of(sid))
+            limited = await self.limiter.check(session_id, address_of(sid))
             if limited:  # a polite reply, without the NLU or the tracker
                 await output.send_response(session_id, {"text": messages.RATE_LIMITED})
                 return

@@ -382,6 +382,40 @@ class SqliteTicketStore:
             db.execute("delete from contact_drafts where conversation_id = ?", (conversation_id,))
         return {r["slot"]: r["value"] for r in rows}
 
+    # --- a message the caller took back (LINE unsend) -------------------------------------
+    def forget_lines(self, conversation_id: str, forget: Callable[[dict[str, Any]], bool], note: str) -> int:
+        """Replace the caller's lines that ``forget`` picks, in every ticket of the conversation, by ``note``.
+
+        The ticket keeps its transcript as it was when it opened (``actions/handoff.py``), so a
+        message the caller unsent later is still there: its text goes, with its entities and any
+        quote of it in the summary or a report's details; the ticket log says a message was taken
+        back. Returns how many lines changed.
+        """
+        from bot.handoff.transcript import entities
+
+        changed = 0
+        with self._write() as db:
+            rows = db.execute("select id, transcript, summary, details from tickets where conversation_id = ?",
+                              (conversation_id,)).fetchall()
+            for row in rows:
+                lines = json.loads(row["transcript"])
+                hits = [line for line in lines if line.get("who") == "user" and forget(line)]
+                if not hits:
+                    continue
+                summary, details = row["summary"], json.loads(row["details"])
+                for line in hits:
+                    said = str(line.get("text") or "")
+                    summary = _unquoted(summary, said, note)
+                    details = {k: note if v == said else v for k, v in details.items()}
+                    line.update(text=note, entities=[])
+                    line.pop("tapped", None)
+                db.execute("update tickets set transcript = ?, summary = ?, details = ?, entities = ? where id = ?",
+                           (json.dumps(lines, ensure_ascii=False), summary, json.dumps(details, ensure_ascii=False),
+                            json.dumps(entities(lines), ensure_ascii=False), row["id"]))
+                self._event(db, row["id"], "unsent", None, {"lines": len(hits)})
+                changed += len(hits)
+        return changed
+
     # --- retention (python -m bot ops purge) ----------------------------------------------
     def redact_resolved_before(self, before: str, dry_run: bool = False) -> int:
         """Remove what identifies the caller from tickets resolved before ``before`` (ISO time).
@@ -508,6 +542,15 @@ def open_ticket_store(settings: Any) -> SqliteTicketStore:
     if url.startswith("sqlite:///"):
         return SqliteTicketStore(Path(url.removeprefix("sqlite:///")))
     return SqliteTicketStore(settings.tickets_path)
+
+
+def _unquoted(summary: str, said: str, note: str) -> str:
+    """``summary`` without ``said`` (whole, or cut to 59 characters and 「…」 as the summary quotes it)."""
+    if not said:
+        return summary
+    for quoted in (said, said[:59] + "…"):
+        summary = summary.replace(quoted, note)
+    return summary
 
 
 def _entry(row: sqlite3.Row) -> Entry:

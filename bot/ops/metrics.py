@@ -35,8 +35,8 @@ from bot.kb.query import KnowledgeBase, UnknownScheme
 from bot.kb.review import STATUS_LABELS
 from bot.ops.events import HandoffReason, category_value, refresh
 from bot.ops.failures import LOW_CONFIDENCE, Failure
-from bot.ops.review import day_bounds, local_time
-from bot.ops.store import conversations, corrections, turns
+from bot.ops.review import CHANNEL_LABELS, CHANNELS, day_bounds, local_time
+from bot.ops.store import conversations, corrections, rate_limits, turns
 
 TOP = 10
 ENDING_DAYS = 60
@@ -140,6 +140,7 @@ def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | 
                          ["意圖", "類別", "訊息數", "平均信心", f"信心低於{LOW_CONFIDENCE:g}", "低信心占比(%)", "被改成其他意圖"],
                          asked["intents"], note="只算民眾自己打的字（不含按鈕與表單回答）；依低信心則數排序。"),
         **scheme_tables(asked["schemes"], kb),
+        "rate_limits": rate_limit_table(engine, date_from, date_to, channel),
     }
     return Report(
         date_from=date_from, date_to=date_to, conversations=total, questions=asked["questions"],
@@ -207,6 +208,28 @@ def intent_rows(db: Any, joined: Any, typed: Any) -> list[list[Any]]:
     rows = [[intent or "—", category_label(category_value(intent)), n, round(float(mean or 0), 3), int(unsure or 0),
              round(100 * int(unsure or 0) / n, 1), moved.get(intent, 0)] for intent, n, mean, unsure in found]
     return sorted(rows, key=lambda r: (-r[4], -r[6], r[3], r[0]))
+
+
+def rate_limit_table(engine: Engine, date_from: dt.date | None, date_to: dt.date | None,
+                     channel: str | None = None) -> Table:
+    """Messages the rate limits refused, per channel and reason (bot/channels/rate_limit.py), by Taipei day.
+
+    Refused messages never reach the NLU or the tracker, so no conversation counts them;
+    every Rasa server adds its refusals to ``ops_rate_limits``.
+    """
+    r = rate_limits.c
+    where = [cond for cond in (r.day >= date_from.isoformat() if date_from else None,
+                               r.day <= date_to.isoformat() if date_to else None,
+                               r.channel == channel if channel else None) if cond is not None]
+    with engine.connect() as db:
+        found = db.execute(select(r.channel, r.reason, func.sum(r.refused)).where(and_(true(), *where))
+                           .group_by(r.channel, r.reason)).all()
+    counts = {(c, reason): int(n or 0) for c, reason, n in found}
+    shown = [c for c in CHANNELS if not channel or c == channel]
+    rows = [[CHANNEL_LABELS.get(c, c), counts.get((c, "sender"), 0), counts.get((c, "address"), 0),
+             counts.get((c, "sender"), 0) + counts.get((c, "address"), 0)] for c in shown]
+    return Table("rate_limits", "頻率限制擋下的訊息（各管道）", ["管道", "同一傳送者太頻繁", "同一來源位址太頻繁", "合計"], rows,
+                 note="被擋下的訊息收到「請稍等幾秒」的回覆，不進入對話，也不算在上面的對話數；依擋下日期（臺北時間）計算，含測試流量。")
 
 
 def category_table(by_category: dict[str, int]) -> Table:

@@ -26,6 +26,7 @@ from bot.ops.events import OTHER, Conversation, refresh
 from bot.ops.store import conversations, corrections, open_engine, reviews, tags, turns
 
 CHANNELS = ("rest", "line", "socketio")
+CHANNEL_LABELS = {"rest": "網頁/REST", "line": "LINE", "socketio": "網頁聊天"}
 SORTS = {
     "started": conversations.c.started_at, "last": conversations.c.last_at, "questions": conversations.c.questions,
     "confidence": conversations.c.min_confidence, "fallbacks": conversations.c.fallbacks,

@@ -10,6 +10,7 @@ idempotently on first use; no migrations tool (a later column is an ``ALTER`` he
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         create_engine, event)
@@ -113,6 +114,16 @@ corrections = Table(
     UniqueConstraint("event_id", name="ops_corrections_event"),
 )
 
+# Messages the channels' rate limits refused (bot/channels/rate_limit.py), per Taipei day,
+# channel and reason ("sender" or "address"); counts only, no conversation data.
+rate_limits = Table(
+    "ops_rate_limits", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("reason", String(16), primary_key=True),
+    Column("refused", Integer, nullable=False),
+)
+
 # Watermarks (the last events.id folded into ops_turns); no conversation data.
 state = Table(
     "ops_state", metadata,
@@ -176,6 +187,26 @@ def _renew_outdated_derived(engine: Engine) -> None:
     with engine.begin() as db:
         db.execute(delete(state).where(state.c.name == DERIVED_WATERMARK))
     metadata.create_all(engine, checkfirst=True)
+
+
+def add_rate_limited(engine: Engine, counts: Mapping[tuple[str, str, str], int]) -> None:
+    """Add refusal counts keyed (day, channel, reason), in one transaction.
+
+    One upsert per key (``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike), so
+    several Rasa servers adding to the same day at once all count.
+    """
+    if not counts:
+        return
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    with engine.begin() as db:
+        for (day, channel, reason), n in counts.items():
+            statement = insert(rate_limits).values(day=day, channel=channel, reason=reason, refused=n)
+            db.execute(statement.on_conflict_do_update(
+                index_elements=[rate_limits.c.day, rate_limits.c.channel, rate_limits.c.reason],
+                set_={"refused": rate_limits.c.refused + statement.excluded.refused}))
 
 
 def _sqlite_pragmas(connection, record) -> None:  # type: ignore[no-untyped-def]

@@ -36,7 +36,8 @@ LIVE_POLL_SECONDS = 0.5
 LIVE_STREAM_SECONDS = 120.0
 KEEP_ALIVE_SECONDS = 15.0
 EVENT_LABELS = {"created": "建立服務單", "claimed": "接手", "transferred": "轉派", "replied": "回覆使用者",
-                "noted": "新增備註", "resolved": "結案", "rated": "使用者評分", "redacted": "移除個資"}
+                "noted": "新增備註", "resolved": "結案", "rated": "使用者評分", "redacted": "移除個資",
+                "unsent": "使用者收回訊息（已自逐字稿移除）"}
 QUEUE_VIEWS = {"active": ("處理中的工作（待處理＋處理中）", ACTIVE), "open": ("待處理", (TicketStatus.OPEN,)),
                "claimed": ("處理中", (TicketStatus.CLAIMED,)), "resolved": ("已結案", (TicketStatus.RESOLVED,)),
                "all": ("全部", ())}

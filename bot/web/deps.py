@@ -14,7 +14,7 @@ from bot.categories import CATEGORY_INFO, Category, category_label
 from bot.clock import TAIPEI
 from bot.handoff.tickets import SqliteTicketStore, TicketStatus
 from bot.kb.query import KnowledgeBase
-from bot.ops.review import Review
+from bot.ops.review import CHANNEL_LABELS, Review
 from bot.settings import Settings
 from bot.staff import StaffStore
 from bot.web.rasa_client import RasaClient
@@ -22,7 +22,6 @@ from bot.web.security import csrf_token, current_staff
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
-CHANNEL_LABELS = {"rest": "網頁/REST", "line": "LINE", "socketio": "網頁聊天"}
 
 
 @dataclass

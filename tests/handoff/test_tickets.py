@@ -122,3 +122,30 @@ def test_the_caller_withdraws_a_waiting_request(store):
     store.resolve(done.id, "lin")
     assert store.withdraw(done.id) is False and store.get(done.id).status is TicketStatus.RESOLVED
     assert store.queue()[-1].status in (TicketStatus.WITHDRAWN, TicketStatus.RESOLVED)  # closed ones last
+
+
+def test_an_unsent_message_leaves_every_ticket_of_the_conversation(store):
+    """LINE unsend: a ticket keeps the transcript it opened with, so the unsent text stayed there (issue 19)."""
+    from bot.channels.line_unsend import UNSENT, forget_in_tickets
+
+    said = "我家的事想問青創貸款，電話0912345678"
+    lines = [{"who": "user", "text": said, "at": "2026-11-23T10:00:01+08:00", "intent": "loan_ask",
+              "entities": [{"entity": "scheme", "value": "youth_startup_loan"}]},
+             {"who": "bot", "text": "青創貸款…", "at": "2026-11-23T10:00:01+08:00"},
+             {"who": "user", "text": "我要找真人客服", "at": "2026-11-23T10:00:09+08:00", "intent": "handoff_request",
+              "entities": []}]
+    first = store.create(new("line-u1", transcript=lines, summary=f"主題：貸款｜問題：{said}",
+                             entities=[{"entity": "scheme", "value": "youth_startup_loan"}]))
+    second = store.create(new("line-u1", transcript=lines[:1]))
+    other = store.create(new("line-u2", transcript=lines[:1]))
+    # The stored event is masked, and its time is the line's second (1795399201 is 2026-11-23T10:00:01+08:00).
+    stored = {"event": "user", "text": "我家的事想問青創貸款，電話[手機]", "timestamp": 1795399201.4}
+    assert forget_in_tickets(store, "line-u1", [stored]) == 2
+    ticket = store.get(first.id)
+    assert [line["text"] for line in ticket.transcript] == [UNSENT, "青創貸款…", "我要找真人客服"]
+    assert ticket.transcript[0]["entities"] == [] and ticket.entities == []
+    assert ticket.summary == f"主題：貸款｜問題：{UNSENT}"
+    assert store.get(second.id).transcript[0]["text"] == UNSENT
+    assert store.get(other.id).transcript[0]["text"] == said  # another conversation's ticket is untouched
+    assert [e["kind"] for e in store.events(first.id)][-1] == "unsent"
+    assert forget_in_tickets(store, "line-u1", [{**stored, "timestamp": 1795399300.0}]) == 0  # another second

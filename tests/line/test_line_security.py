@@ -1,19 +1,24 @@
-"""LINE deliveries the bot must not trust (security review, LINE findings and L8), against the real stack.
+"""LINE deliveries the bot must not trust (security review, LINE findings, L8 and M6), against the real stack.
 
-Postbacks the bot did not make, replayed old deliveries, events without a source, and
-``unsend``, which must take the user's text out of the tracker and the ops database.
+Postbacks the bot did not make, replayed old deliveries, events without a source, floods
+(refused politely and counted in ops), and ``unsend``, which must take the user's text out
+of the tracker, the ops database and the transcripts of tickets.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import uuid
 
 from bot.channels.line_events import sign_postback, verified_postback
+from bot.channels.line_unsend import UNSENT
+from bot.handoff.tickets import SqliteTicketStore
 from tests.line.fake_line import new_id
-from tests.line.test_line_webhook import answered, user_texts
+from tests.line.test_line_webhook import all_text, answered, tap, turn, user_texts
 from tests.line.webhook import deliver, event, postback, text
+from tests.security.test_rate_limits import metrics_row
 
 
 def test_a_postback_the_bot_did_not_make_is_ignored(line_stack):
@@ -84,6 +89,52 @@ def test_unsend_removes_the_text_from_the_tracker_and_the_ops_database(line_stac
     for name in ("tracker.db", "ops.db"):
         with sqlite3.connect(line_stack.stack.var_dir / name) as db:
             assert secret_words not in "\n".join(db.iterdump()), name
+
+
+def test_unsend_removes_the_text_from_a_tickets_transcript(line_stack):
+    """The ticket keeps the transcript it opened with: the unsent text stayed there for staff to read."""
+    fake, user = line_stack.fake, new_id()
+    secret_words = f"我家的事{uuid.uuid4().hex[:8]}想問青創貸款"
+    said = text(fake, user, secret_words)
+    turn(line_stack, user, said)
+    assert "轉給真人客服" in turn(line_stack, user, text(fake, user, "我要找真人客服"))
+    consent = tap(fake.delivered(user)[-1], "好，請專人聯絡我")
+    assert "怎麼稱呼" in turn(line_stack, user, postback(fake, user, consent))
+    assert "聯絡電話" in turn(line_stack, user, text(fake, user, "王小明 小明商行"))
+    assert "時段" in turn(line_stack, user, text(fake, user, "0912345678"))
+    afternoon = tap(fake.delivered(user)[-1], "下午")
+    number = int(re.search(r"編號(\d+)", turn(line_stack, user, postback(fake, user, afternoon))).group(1))
+    tickets = SqliteTicketStore(line_stack.stack.var_dir / "tickets.db")
+    assert [line["text"] for line in tickets.get(number).transcript if line["who"] == "user"][0] == secret_words
+
+    unsend = event(fake, "unsend", user, reply=False, unsend={"messageId": said["message"]["id"]})
+    deliver(line_stack.webhook, line_stack.secret, unsend)
+    later = text(fake, user, "請問還要等多久")
+    deliver(line_stack.webhook, line_stack.secret, later)
+    answered(fake, user, later)  # handled in order: the unsend is done
+    ticket = tickets.get(number)
+    lines = [line for line in ticket.transcript if line["who"] == "user"]
+    assert lines[0]["text"] == UNSENT and lines[0]["entities"] == [] and len(lines) >= 5  # the other lines stay
+    assert "王小明 小明商行" in [line["text"] for line in lines]
+    assert ticket.contact_name == "王小明（小明商行）" and ticket.contact_phone == "0912-345-678"
+    assert "unsent" in [e["kind"] for e in tickets.events(number)]
+    with sqlite3.connect(line_stack.stack.var_dir / "tickets.db") as db:
+        assert secret_words not in "\n".join(db.iterdump())
+
+
+def test_a_flood_in_one_chat_is_answered_politely_and_counted_in_ops(line_stack):
+    """LINE's refusals were counted only on the channel's health route, which /ops cannot read. Postbacks
+    the bot did not make are refused or ignored without the NLU, so the flood costs Rasa nothing."""
+    fake, user = line_stack.fake, new_id()
+    started = time.monotonic()
+    for _ in range(4):  # the stack allows 5 a second with a burst of 40 (tests/conftest.py)
+        batch = [postback(fake, user, "/loan_ask") for _ in range(15)]
+        assert deliver(line_stack.webhook, line_stack.secret, *batch)[0] == 200
+    refused_at_least = 60 - 40 - int(5 * (time.monotonic() - started)) - 1
+    assert refused_at_least > 0
+    assert fake.wait_for(lambda: "稍等幾秒" in all_text(fake.delivered(user)))
+    row = metrics_row(line_stack.stack, "LINE", lambda r: r[1] >= refused_at_least)
+    assert row[2] == 0  # LINE's platform is the only peer: no limit per address
 
 
 def test_every_event_type_of_the_spec_is_read_and_only_the_right_ones_answered(line_stack):

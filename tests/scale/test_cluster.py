@@ -142,6 +142,31 @@ def test_a_restarted_consumer_catches_up_with_every_event(cluster):
     assert [key(e) for e in ops_events(cluster, user)] == [key(e) for e in stored]
 
 
+def test_a_senders_allowance_is_one_across_servers_and_its_refusals_reach_ops(cluster):
+    """Each Rasa server kept its own buckets, so two servers behind nginx doubled a sender's burst. The
+    buckets are in Redis now: a burst of 20 at 2 a second allows 20 + 2 × (seconds taken), wherever the
+    messages land. Empty messages: refused or answered before the NLU, so the flood costs nothing."""
+    from bot.ops.metrics import rate_limit_table
+
+    user = sender("flood")
+    body = {"sender": user, "message": ""}
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda i: httpx.post(f"{cluster.rasa_urls[i % 2]}/webhooks/rest/webhook", json=body,
+                                                       timeout=30).status_code, range(60)))
+    took = time.monotonic() - started
+    allowed, refused = statuses.count(200), statuses.count(429)
+    assert allowed + refused == 60
+    assert allowed <= 20 + 2 * took + 1, (allowed, took)  # one server alone allows 20 at once
+    assert refused > 0
+    engine = sa.create_engine(cluster.env["BOT_OPS_DB_URL"])
+    try:  # both servers' refusals, added up in the ops database on PostgreSQL
+        assert wait_for(lambda: rate_limit_table(engine, None, None, "rest").rows[0][1] >= refused, 30), \
+            rate_limit_table(engine, None, None, "rest").rows
+    finally:
+        engine.dispose()
+
+
 def test_killing_a_rasa_server_under_load_loses_and_doubles_no_message(cluster):
     """Clients retry a failed message with the same message_id; the tracker holds it once."""
     users = [sender("failover") for _ in range(16)]

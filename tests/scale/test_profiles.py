@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -48,6 +49,26 @@ def test_generated_nginx_config_is_accepted_by_nginx(tmp_path):
     assert text.count("server 127.0.0.1:1500") == 9  # each server in the balanced, sticky and LINE upstreams
     assert text.count(" backup;") == 2  # LINE webhooks: one server at a time
     assert "hash $binary_remote_addr consistent" in text and "proxy_set_header Upgrade $http_upgrade" in text
+
+
+def test_the_generated_nginx_cuts_off_slow_clients(tmp_path):
+    """make run-scaled's nginx had no client_header_timeout (nginx's default is 60 s) unlike deploy/nginx.conf;
+    a slow client is cut off after 10 s (security review L1)."""
+    from bot import supervisor
+    from tests.security.slowloris import slow_clients
+
+    port = supervisor.free_port()
+    conf = profiles.write_nginx_conf(tmp_path / "nginx", port, [supervisor.free_port()])
+    service = supervisor.Service("nginx", ("nginx", "-e", str(tmp_path / "nginx" / "error.log"), "-p",
+                                           str(tmp_path / "nginx"), "-c", str(conf), "-g", "daemon off;"),
+                                 f"http://127.0.0.1:{port}/nginx-health")
+    with (tmp_path / "nginx.log").open("wb") as log:
+        process = supervisor.start(service, log, dict(os.environ), timeout=30)
+    try:
+        lasted = slow_clients(port, count=5, give_up=25)
+    finally:
+        supervisor.stop(process)
+    assert None not in lasted, lasted
 
 
 def events_in(url: str) -> list[dict]:

@@ -149,3 +149,13 @@ def test_the_public_port_serves_the_web_app_and_the_internal_one_the_api(nginx):
     public, internal, rasa, web = nginx
     assert fetch(public, "/console")[1].startswith(f"backend {web} /console")
     assert fetch(internal, "/conversations/x/tracker")[1].startswith(f"backend {rasa} /conversations/x/tracker")
+
+
+def test_the_public_port_cuts_off_slow_clients(nginx):
+    """Slowloris (L1): nginx reads every request head itself and gives a client 10 s for it
+    (client_header_timeout), so a slow client never reaches Rasa or the web app."""
+    from tests.security.slowloris import slow_clients
+
+    lasted = slow_clients(nginx[0], count=5, give_up=20)
+    assert None not in lasted, lasted
+    assert fetch(nginx[0], "/nginx-health")[0] == 200

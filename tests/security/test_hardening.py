@@ -1,4 +1,5 @@
-"""What the running stack exposes to other local accounts and what it refuses to start with (review M2, M3, M5)."""
+"""What the running stack exposes to other local accounts and what it refuses to start with (review M2, M3, M5),
+and how long it lets a slow client hold a connection (L1)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,21 @@ def test_the_rasa_token_is_on_no_command_line(stack):
             seen.append(arguments)
         assert stack.token not in arguments
     assert any(" rasa " in f" {a} " for a in seen)  # the stack's Rasa does run through the launcher
+
+
+def test_a_client_sending_its_request_head_slowly_is_cut_off_while_others_are_served(stack):
+    """Slowloris: sockets sending a header line every few seconds stayed open on :8000 for as long as they
+    kept sending (uvicorn has no header timeout), and --limit-concurrency counts them (L1)."""
+    import urllib.request
+
+    from bot.web.slow_clients import HEAD_SECONDS
+    from tests.security.slowloris import slow_clients
+
+    port = int(stack.web_url.rsplit(":", 1)[1])
+    lasted = slow_clients(port, count=5, give_up=HEAD_SECONDS + 10)
+    assert None not in lasted, lasted  # every slow client was closed, after about HEAD_SECONDS
+    with urllib.request.urlopen(f"{stack.web_url}/healthz", timeout=10) as reply:  # a normal client is served
+        assert reply.status == 200
 
 
 def test_databases_with_personal_data_are_private(stack):
