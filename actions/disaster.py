@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
 from actions.handoff import (CANCELLED_SLOT, KeepsContacts, answers_for_ticket, cancel, end_form_early, has_phone,
-                             looks_like_name, open_settings, rescued)
+                             looks_like_name, open_settings, rescued, session_events)
 from actions.knowledge import KnowledgeAction, offer_category
 from bot.categories import Category
 from bot.eligibility import dont_know
@@ -138,7 +138,7 @@ class ActionCreateDisasterReport(KnowledgeAction):
         if tracker.get_slot(CANCELLED_SLOT):
             return cancel(dispatcher, store, tracker, domain)
         details = {slot.removeprefix("report_"): value for slot, value in answers_for_ticket(store, tracker, REPORT_SLOTS).items()}
-        lines = conv.transcript(tracker.events)
+        lines = conv.transcript(await session_events(tracker, open_settings()), limit=conv.TICKET_LINES)
         ticket = store.create(NewTicket(
             conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
             category=Category.DISASTER.value, kind="disaster_report",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import unicodedata
@@ -25,17 +26,47 @@ from bot.handoff.time_window import parse_window, promise
 from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
 from bot.handoff.urgency import priority_for
 from bot.ops.masking import mask_text
+from bot.ops.window import mark_of, whole_session
 from bot.settings import Settings
+from bot.web.rasa_client import RasaClient, RasaUnavailable
 
 # Paused, and listening: while paused no policy predicts ``action_listen``, and Rasa's own
 # rule for the ``restart`` intent (「取消轉接」, actions/form_control.py) needs it as the last action.
 PAUSE = (ConversationPaused(), ActionExecuted("action_listen"))
 HANDOFF_SLOTS = ("handoff_consent", "handoff_name", "handoff_phone", "handoff_time")
 SKIPPED = "-"
+# How long a ticket waits for the stored conversation before it is opened with the loaded turns only.
+STORED_EVENTS_TIMEOUT = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 def open_settings() -> Settings:
     return Settings.from_env(os.environ)
+
+
+async def session_events(tracker: Tracker, settings: Settings) -> list[dict[str, Any]]:
+    """The events of the caller's whole session, for a ticket's transcript and summary.
+
+    After some turns the tracker store hands Rasa (and so this action) a window of the
+    last turns only (bot/ops/stores.py). The stored session is then read through Rasa's
+    HTTP API, which reads the tracker store every Rasa server shares (SQLite, or the
+    scaled profile's PostgreSQL behind nginx, ``BOT_RASA_URL``), and this turn's events,
+    not stored until the turn ends, are added (:func:`bot.ops.window.whole_session`).
+    Reading the database here instead would need the tracker store's URL, which only
+    Rasa's endpoints file knows in the scaled profile. If Rasa cannot be read, the
+    ticket is still opened, from the loaded turns.
+    """
+    events = list(tracker.events)
+    if mark_of(events) is None:
+        return events
+    client = RasaClient(settings.rasa_url, settings.rasa_token, timeout=STORED_EVENTS_TIMEOUT)
+    try:
+        stored = await client.events(tracker.sender_id)
+    except RasaUnavailable as exc:
+        logger.warning("conversation %s: stored events unreadable (%s); ticket from the loaded turns", tracker.sender_id, exc)
+        return events
+    return whole_session(events, stored)
 
 
 class UsesTickets:
@@ -279,7 +310,7 @@ class ActionCreateTicket(UsesTickets, Action):
             return [*clear, *PAUSE]
         now = self._now or clock_from_setting(self.settings.today).now()
         window = parse_window(str(answers["handoff_time"] or ""), now)
-        lines = conv.transcript(tracker.events)
+        lines = conv.transcript(await session_events(tracker, self.settings), limit=conv.TICKET_LINES)
         reason = conv.urgency(lines)
         complaint = any(l.get("intent") == "handoff_complaint" for l in lines)
         ticket = store.create(NewTicket(

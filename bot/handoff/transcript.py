@@ -14,6 +14,9 @@ from bot.clock import TAIPEI
 from bot.handoff.urgency import urgent_reason
 
 HOTLINE_VALUES = {c.value for c in HOTLINE_CATEGORIES}
+# Lines a ticket keeps (as many as the console's live view shows): the whole of a long session,
+# so the summary, category and schemes see the caller's first question too.
+TICKET_LINES = 200
 
 
 def transcript(events: Iterable[Mapping[str, Any]], limit: int = 60) -> list[dict[str, Any]]:

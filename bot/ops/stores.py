@@ -36,8 +36,9 @@ What a turn costs here, and why (issue #17):
   after it. The stored events are never changed; the full tracker (HTTP API, console
   live transcript, ops) is unchanged. The window keeps the last turns whole, so rules,
   memoisation (3 states), the fallback streak (2 misses) and a message-id retry see
-  what they saw before; a ticket opened late in a long conversation gets the
-  transcript of the loaded turns (the console's live view reads the full tracker).
+  what they saw before. An action that needs the whole session (a ticket's transcript
+  and summary) reads the stored events through Rasa's HTTP API and adds the running
+  turn's (:func:`bot.ops.window.whole_session`).
 - **SQLite in WAL with ``synchronous=NORMAL``** for the tracker store and the broker's
   ops database, on one pooled connection (SQLAlchemy 1.4 opens a new SQLite
   connection per session otherwise). WAL: readers (the web app) do not block the
@@ -100,6 +101,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from bot import remote_action
 from bot.log import mask_all_records
 from bot.ops.masking import mask_event
+from bot.ops.window import WINDOW_MARK
 
 logger = logging.getLogger(__name__)
 
@@ -127,14 +129,11 @@ def mask_stored(event: dict[str, Any], authored: frozenset[str]) -> dict[str, An
 # A window is made when the loaded part of a session exceeds WINDOW_LIMIT events or WINDOW_BYTES
 # of stored JSON; it keeps the last WINDOW_KEEP_TURNS turns (a turn of this bot is 6–10 events
 # and ~4 KB: user, slot sets, action, bot messages, action_listen).
-# Known gap: a handoff's stored ticket transcript is read from the loaded (windowed) tracker, so a
-# ticket opened after the window starts lacks the earliest turns; the console's live view reads the
-# full tracker. Raising these limits made tests/perf/test_crash.py count lost turns (not understood yet).
+# Raising these limits made tests/perf/test_crash.py count lost turns (not understood yet); a ticket's
+# transcript does not depend on them (the handoff action reads the whole session, bot/ops/window.py).
 WINDOW_LIMIT = 60
 WINDOW_BYTES = 24_000
 WINDOW_KEEP_TURNS = 2
-# The marker in the window's SessionStarted metadata: {"after_id": id, "events": prefix length}.
-WINDOW_MARK = "hotline_window"
 
 
 def use_wal(engine: sa.engine.Engine) -> sa.engine.Engine:

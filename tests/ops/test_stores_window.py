@@ -101,3 +101,24 @@ def test_a_new_session_after_the_window_loads_only_that_session(monkeypatch, tmp
     assert stores.window_mark(again) is None
     assert [e.text for e in again.events if e.type_name == "user"] == ["第40個問題 青創貸款利率"]
     assert again.get_slot("scheme") == "sbir"
+
+
+def test_the_whole_session_behind_a_window_is_the_stored_one_plus_the_running_turn(monkeypatch, tmp_path):
+    """What a ticket reads (actions/handoff.py): the stored session through the API, then the unsaved turn."""
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import EventVerbosity
+
+    from bot.ops.window import mark_of, whole_session
+
+    store, _ = load_stores(monkeypatch, tmp_path)
+    for n in range(30):
+        turn(store, "window-ticket", n)
+    running = asyncio.run(store.retrieve("window-ticket"))
+    for event in (UserUttered("下午", {"name": "handoff_request", "confidence": 0.5}), ActionExecuted("handoff_form")):
+        running.update(event)  # this turn's events: not stored until the turn ends
+    loaded = running.current_state(EventVerbosity.ALL)["events"]  # what the action server receives
+    stored = asyncio.run(store.retrieve_full_tracker("window-ticket")).current_state(EventVerbosity.AFTER_RESTART)["events"]
+    assert mark_of(loaded) and not mark_of(stored)
+    said = [line["text"] for line in transcript(whole_session(loaded, stored), limit=500) if line["who"] == "user"]
+    assert said == [f"第{n}個問題 青創貸款利率" for n in range(30)] + ["下午"]
+    assert whole_session(stored, []) == stored  # an unwindowed tracker is the whole session already
