@@ -114,7 +114,8 @@ class ActionWhileWaiting(UsesTickets, Action):
 
     While a ticket waits for a person the policies are off; this acknowledges each
     message once, so the caller knows it reached the staff (it is in the transcript
-    the console shows). A 「取消」 while waiting asks whether to withdraw the request.
+    the console shows), and records it on the ticket, so the console's queue flags the
+    ticket until staff reply. A 「取消」 while waiting asks whether to withdraw the request.
     """
 
     def name(self) -> str:
@@ -128,6 +129,8 @@ class ActionWhileWaiting(UsesTickets, Action):
         if intent == "restart":
             return []  # ActionWithdraw answers
         ticket = self.tickets.open_for(tracker.sender_id)
+        if ticket is not None:
+            self.tickets.caller_wrote(ticket.id)
         state = {"state": "waiting", "ticket": ticket.id if ticket else None}
         if intent in ("form_cancel", "dialogue_deny") or is_refusal(str(tracker.latest_message.get("text") or "")):
             dispatcher.utter_message(response="utter_handoff_withdraw_confirm", handoff=state)
@@ -159,7 +162,10 @@ class ActionWithdraw(UsesTickets, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         store = self.tickets
         if not withdraws(str(tracker.latest_message.get("text") or "")):
-            # Not a withdrawal after all: while waiting, acknowledge like any message; else say we did not follow.
+            # Not a withdrawal after all: while waiting, acknowledge (and flag) like any message; else say we did not follow.
+            waiting = store.open_for(tracker.sender_id) if tracker.is_paused() else None
+            if waiting is not None:
+                store.caller_wrote(waiting.id)
             dispatcher.utter_message(response="utter_handoff_waiting_ack" if tracker.is_paused() else "utter_default")
             return []
         ticket = store.open_for(tracker.sender_id)

@@ -31,6 +31,8 @@ class TicketStatus(str, Enum):
 
 # The open work a shift sees first (the queue's default): not resolved (nor anything else finished).
 ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+# Finished: nobody replies to, transfers or resolves these any more (a withdrawn caller is back with the bot).
+FINISHED = (TicketStatus.RESOLVED, TicketStatus.WITHDRAWN)
 
 # How a ticket ended; staff pick one when resolving (stored on the 'resolved' event).
 OUTCOMES = {"replied": "已回覆", "called_back": "已回電", "no_answer": "未接通", "referred": "轉其他單位",
@@ -42,7 +44,7 @@ class UnknownTicket(KeyError):
 
 
 class TicketConflict(RuntimeError):
-    """The ticket is not in a state that allows this (e.g. resolving a ticket twice)."""
+    """The ticket is not in a state that allows this (e.g. resolving a ticket twice, replying to a withdrawn one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ create table if not exists ticket_events (
     id integer primary key, ticket_id integer not null references tickets(id), kind text not null,
     actor text, detail text, at text not null
 );
+create index if not exists ticket_events_ticket on ticket_events (ticket_id, kind);
 create table if not exists replies (
     id integer primary key, ticket_id integer not null references tickets(id), conversation_id text not null,
     author text not null, text text not null, at text not null, delivered_at text, buttons text
@@ -260,11 +263,12 @@ class SqliteTicketStore:
         if outcome is not None and outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
         with self._write() as db:
-            cursor = db.execute("update tickets set status = ?, resolved_at = ? where id = ? and status != ?",
-                                (TicketStatus.RESOLVED.value, self.now(), ticket_id, TicketStatus.RESOLVED.value))
+            cursor = db.execute("update tickets set status = ?, resolved_at = ? where id = ? and status in (?, ?)",
+                                (TicketStatus.RESOLVED.value, self.now(), ticket_id, TicketStatus.OPEN.value,
+                                 TicketStatus.CLAIMED.value))
             if cursor.rowcount != 1:
                 self.get(ticket_id)
-                raise TicketConflict("the ticket is already resolved")
+                raise TicketConflict("the ticket is resolved or withdrawn already")
             self._event(db, ticket_id, "resolved", staff, {"outcome": outcome} if outcome else None)
         return self.get(ticket_id)
 
@@ -282,6 +286,24 @@ class SqliteTicketStore:
             waiting = db.execute("select count(*) as n from tickets where status = ?",
                                  (TicketStatus.OPEN.value,)).fetchone()["n"]
         return int(last or 0), int(waiting or 0)
+
+    def caller_wrote(self, ticket_id: int) -> None:
+        """The caller sent a message while the ticket waits (the console flags it until staff reply)."""
+        with self._write() as db:
+            self._event(db, ticket_id, "caller_message", None)
+
+    def unanswered(self, ticket_ids: list[int]) -> dict[int, int]:
+        """Ticket id → the caller's messages since the last staff reply (since the ticket opened if none)."""
+        if not ticket_ids:
+            return {}
+        marks = ", ".join("?" for _ in ticket_ids)
+        with self._read() as db:
+            rows = db.execute(
+                "select e.ticket_id as ticket_id, count(*) as n from ticket_events e"
+                f" where e.kind = 'caller_message' and e.ticket_id in ({marks}) and e.id > coalesce("
+                "(select max(r.id) from ticket_events r where r.ticket_id = e.ticket_id and r.kind = 'replied'), 0)"
+                " group by e.ticket_id", tuple(ticket_ids)).fetchall()
+        return {int(r["ticket_id"]): int(r["n"]) for r in rows}
 
     def withdraw(self, ticket_id: int) -> bool:
         """The caller no longer wants a person: an open or claimed ticket becomes withdrawn.
@@ -314,7 +336,10 @@ class SqliteTicketStore:
 
     # --- replies and notes -----------------------------------------------------------
     def reply(self, ticket_id: int, staff: str, text: str) -> Entry:
+        """A staff reply, kept for the caller's client; refused (TicketConflict) once the ticket is finished."""
         ticket = self.get(ticket_id)
+        if ticket.status in FINISHED:
+            raise TicketConflict(f"the ticket is {ticket.status.value}")
         at = self.now()
         with self._write() as db:
             cursor = db.execute("insert into replies (ticket_id, conversation_id, author, text, at) values (?, ?, ?, ?, ?)",

@@ -37,10 +37,11 @@ LIVE_STREAM_SECONDS = 120.0
 KEEP_ALIVE_SECONDS = 15.0
 EVENT_LABELS = {"created": "建立服務單", "claimed": "接手", "transferred": "轉派", "replied": "回覆使用者",
                 "noted": "新增備註", "resolved": "結案", "rated": "使用者評分", "redacted": "移除個資",
-                "unsent": "使用者收回訊息（已自逐字稿移除）"}
+                "unsent": "使用者收回訊息（已自逐字稿移除）",
+                "withdrawn": "來電者撤回轉接", "caller_message": "來電者傳來新訊息"}
 QUEUE_VIEWS = {"active": ("處理中的工作（待處理＋處理中）", ACTIVE), "open": ("待處理", (TicketStatus.OPEN,)),
                "claimed": ("處理中", (TicketStatus.CLAIMED,)), "resolved": ("已結案", (TicketStatus.RESOLVED,)),
-               "all": ("全部", ())}
+               "withdrawn": ("來電者已撤回", (TicketStatus.WITHDRAWN,)), "all": ("全部", ())}
 
 
 def describe_event(event: dict[str, Any]) -> str:
@@ -91,13 +92,37 @@ def _may_act(request: Request, ticket: Ticket, what: str) -> None:
         raise HTTPException(403, f"這張服務單由 {ticket.assignee} 處理中，只有負責同仁或主管可以{what}。")
 
 
+def finished(ticket: Ticket, what: str) -> HTTPException | None:
+    """Why a finished ticket cannot be replied to, transferred or resolved (409, zh-TW); None while it is open.
+
+    A withdrawn ticket is finished as the caller chose: the bot answers them again, so a
+    staff message would land in the middle of that, and resolving would ask them to rate
+    help they declined. Staff still have the number they left, and notes stay open.
+    """
+    if ticket.status is TicketStatus.WITHDRAWN:
+        return HTTPException(409, f"來電者已撤回轉接，機器人已恢復回答，這張服務單無法再{what}。"
+                                  "如仍需聯絡，請撥打單上留下的電話，並在內部備註記下結果。")
+    if ticket.status is TicketStatus.RESOLVED:
+        return HTTPException(409, "這張服務單已經結案" + ("。" if what == "結案" else f"，無法再{what}。"))
+    return None
+
+
 def _ticket_for(request: Request, ticket_id: int, what: str) -> Ticket:
+    """The ticket staff act on: 404 if unknown, 409 if finished (:func:`finished`), 403 if a colleague's."""
     try:
         ticket = deps(request).tickets.get(ticket_id)
     except UnknownTicket as exc:
         raise HTTPException(404, "找不到這張服務單。") from exc
+    refusal = finished(ticket, what)
+    if refusal is not None:
+        raise refusal
     _may_act(request, ticket, what)
     return ticket
+
+
+def _conflict(request: Request, ticket_id: int, what: str, otherwise: str) -> HTTPException:
+    """A 409 for an action that lost a race: finished meanwhile (:func:`finished`) or ``otherwise``."""
+    return finished(deps(request).tickets.get(ticket_id), what) or HTTPException(409, otherwise)
 
 
 def _choice(request: Request, name: str, allowed: set[str]) -> str | None:
@@ -111,8 +136,12 @@ def _queue_context(request: Request) -> dict[str, Any]:
     view = _choice(request, "status", set(QUEUE_VIEWS)) or "active"
     category = _choice(request, "category", {c.value for c in Category})
     channel = _choice(request, "channel", {"rest", "line", "socketio"})
-    tickets = deps(request).tickets.queue(QUEUE_VIEWS[view][1], category, channel)
-    return {"tickets": tickets, "status": view, "views": QUEUE_VIEWS, "category": category, "channel": channel}
+    store = deps(request).tickets
+    tickets = store.queue(QUEUE_VIEWS[view][1], category, channel)
+    # The caller's messages since the last staff reply, on tickets still waiting for staff.
+    unanswered = store.unanswered([t.id for t in tickets if t.status in ACTIVE])
+    return {"tickets": tickets, "status": view, "views": QUEUE_VIEWS, "category": category, "channel": channel,
+            "unanswered": unanswered}
 
 
 @staff_only
@@ -198,16 +227,17 @@ async def _ticket_context(request: Request, ticket_id: int | None = None,
         ticket = d.tickets.get(ticket_id)
     except UnknownTicket as exc:
         raise HTTPException(404, "找不到這張服務單。") from exc
-    from bot.handoff.transcript import transcript
+    from bot.handoff.transcript import TICKET_LINES, transcript
 
     lines, rasa_error = ticket.transcript, None
     try:
         lines = transcript(rasa_events if rasa_events is not None else await d.rasa.events(ticket.conversation_id),
-                           limit=200)
+                           limit=TICKET_LINES)
     except RasaUnavailable:
         rasa_error = "目前無法連線到機器人伺服器，以下是建單當時的對話紀錄。"
     events = d.tickets.events(ticket_id)
     return {"ticket": ticket, "lines": lines, "rasa_error": rasa_error, "events": events,
+            "withdrawn_at": next((e["at"] for e in reversed(events) if e["kind"] == "withdrawn"), None),
             "outcome": next((OUTCOMES.get((e["detail"] or {}).get("outcome")) for e in reversed(events)
                              if e["kind"] == "resolved"), None),
             "colleagues": [u for u in d.staff.usernames() if u != current_staff(request)],
@@ -269,7 +299,7 @@ async def claim(request: Request) -> Response:
     except UnknownTicket as exc:
         raise HTTPException(404, "找不到這張服務單。") from exc
     if not won:
-        raise HTTPException(409, "這張服務單已經被其他同仁接手了。")
+        raise _conflict(request, ticket_id, "接手", "這張服務單已經被其他同仁接手了。")
     return _back(ticket_id)
 
 
@@ -281,9 +311,10 @@ async def reply(request: Request) -> Response:
     if not text or len(text) > MAX_REPLY:
         raise HTTPException(400, f"回覆內容不可空白，且不可超過{MAX_REPLY}字。")
     ticket = _ticket_for(request, ticket_id, "回覆")
-    if ticket.status is TicketStatus.RESOLVED:
-        raise HTTPException(409, "服務單已結案，無法再回覆。")
-    d.tickets.reply(ticket_id, staff, text)  # stored first: the user's client picks it up (REST)
+    try:
+        d.tickets.reply(ticket_id, staff, text)  # stored first: the user's client picks it up (REST)
+    except TicketConflict as exc:  # withdrawn or resolved since the check above
+        raise _conflict(request, ticket_id, "回覆", "這張服務單目前無法回覆。") from exc
     d.staff.log_access(ticket_id, staff, "reply")
     relayed = True
     try:
@@ -324,7 +355,7 @@ async def transfer(request: Request) -> Response:
     except UnknownTicket as exc:
         raise HTTPException(404, "找不到這張服務單。") from exc
     except TicketConflict as exc:
-        raise HTTPException(409, "只有處理中的服務單可以轉派。") from exc
+        raise _conflict(request, ticket_id, "轉派", "只有處理中的服務單可以轉派。") from exc
     return _back(ticket_id)
 
 
@@ -342,7 +373,7 @@ async def resolve(request: Request) -> Response:
     except UnknownTicket as exc:
         raise HTTPException(404, "找不到這張服務單。") from exc
     except TicketConflict as exc:
-        raise HTTPException(409, "這張服務單已經結案。") from exc
+        raise _conflict(request, ticket_id, "結案", "這張服務單已經結案。") from exc
     try:
         for message in await d.rasa.resume_and_ask_rating(ticket.conversation_id):
             if message.get("text"):

@@ -80,6 +80,28 @@ def test_person_takes_over_then_the_bot_resumes_and_asks_a_rating(stack):
     assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))  # the bot answers again
 
 
+def test_a_ticket_opened_late_in_a_long_conversation_keeps_the_first_question_and_topic(stack):
+    """The tracker store loads only the last turns of a long session (bot/ops/stores.py); the ticket must not."""
+    import sqlite3
+
+    user = f"long-{uuid.uuid4().hex[:8]}"
+    for question in ["想了解一下青創貸款", "那利率呢", "要準備什麼文件", "最多可以借多少", "要分幾年還", "有寬限期嗎"]:
+        say(stack.rasa_url, user, question)
+    assert "轉給真人客服" in texts(say(stack.rasa_url, user, "我要找真人客服"))
+    assert "怎麼稱呼" in texts(say(stack.rasa_url, user, "好，請專人聯絡我"))
+    assert "聯絡電話" in texts(say(stack.rasa_url, user, "王小明 小明商行"))
+    assert "時段" in texts(say(stack.rasa_url, user, "0912345678"))
+    with sqlite3.connect(stack.var_dir / "tracker.db") as db:  # the turn that opens the ticket loads a window
+        assert db.execute("select count(*) from tracker_windows where sender_id = ?", (user,)).fetchone()[0] == 1
+    number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, user, "下午"))).group(1))
+    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    said = [line["text"] for line in ticket.transcript if line["who"] == "user"]
+    assert said[0] == "想了解一下青創貸款" and said[-1] == "下午", said
+    assert said.count("那利率呢") == 1  # the stored session and the running turn joined without doubles
+    assert ticket.category == "loan" and ticket.summary.startswith("主題：貸款"), ticket.summary
+    assert ticket.schemes[0] == "youth_startup_loan"
+
+
 def test_declining_a_person_keeps_the_bot(stack):
     user = sender_id("decline")
     say(stack.rasa_url, user, "轉專人")
@@ -223,6 +245,7 @@ def test_waiting_is_acknowledged_and_withdrawal_resumes_the_bot(stack, how):
     staff = console_login(stack, username=f"s{uuid.uuid4().hex[:6]}")
     page = staff.get(f"/console/tickets/{number}").text
     assert "請問大概多久會有人回我？" in page and "我們是做餐飲的" in page
+    assert f'data-ticket="{number}" data-unanswered="2"' in staff.get("/console").text  # flagged in the queue
 
     withdrawn = texts(say(stack.rasa_url, user, how))
     assert "已取消轉接" in withdrawn and f"編號{number}" in withdrawn

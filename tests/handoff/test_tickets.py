@@ -149,3 +149,32 @@ def test_an_unsent_message_leaves_every_ticket_of_the_conversation(store):
     assert store.get(other.id).transcript[0]["text"] == said  # another conversation's ticket is untouched
     assert [e["kind"] for e in store.events(first.id)][-1] == "unsent"
     assert forget_in_tickets(store, "line-u1", [{**stored, "timestamp": 1795399300.0}]) == 0  # another second
+
+
+def test_a_withdrawn_ticket_cannot_be_replied_to_or_resolved(store):
+    ticket = store.create(new("conv-wr"))
+    store.claim(ticket.id, "lin")
+    store.withdraw(ticket.id)
+    with pytest.raises(TicketConflict):
+        store.reply(ticket.id, "lin", "您好")
+    with pytest.raises(TicketConflict):
+        store.resolve(ticket.id, "lin", "called_back")
+    with pytest.raises(TicketConflict):
+        store.transfer(ticket.id, "lin", "chen")
+    assert store.get(ticket.id).status is TicketStatus.WITHDRAWN  # not turned into 已結案
+    assert store.take_undelivered("conv-wr") == []
+
+
+def test_the_callers_messages_since_the_last_staff_reply_are_counted(store):
+    one, other = store.create(new("conv-n1")), store.create(new("conv-n2"))
+    assert store.unanswered([one.id, other.id]) == {}
+    store.caller_wrote(one.id)
+    store.caller_wrote(one.id)
+    assert store.unanswered([one.id, other.id]) == {one.id: 2}
+    before = store.change_mark()[0]
+    store.claim(one.id, "lin")
+    store.reply(one.id, "lin", "您好")
+    assert store.unanswered([one.id]) == {}  # answered
+    store.caller_wrote(one.id)
+    assert store.unanswered([one.id, other.id]) == {one.id: 1}
+    assert store.change_mark()[0] > before  # the live console sees each new message

@@ -209,3 +209,54 @@ def test_a_ticket_without_recorded_schemes_shows_the_schemes_of_its_conversation
     assert login(client).status_code == 303
     page = client.get(f"/console/tickets/{ticket.id}")
     assert page.status_code == 200 and "相關措施" in page.text
+
+
+def test_a_withdrawn_ticket_shows_as_withdrawn_and_refuses_reply_and_resolve_in_zh_tw(settings, staff_client, ticket):
+    from bot.handoff.tickets import SqliteTicketStore, TicketStatus
+
+    store = SqliteTicketStore(settings.tickets_path)
+    token = csrf_of(staff_client.get("/console").text)
+    staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
+    store.withdraw(ticket.id)  # the caller pressed 「取消轉接」 while staff had it
+    page = staff_client.get(f"/console/tickets/{ticket.id}").text
+    assert "來電者已撤回" in page and "撤回轉接，機器人已恢復回答" in page
+    assert 'id="reply"' not in page and "/resolve" not in page  # nothing offered that cannot be done
+    assert "來電者撤回轉接" in page.split("處理紀錄（臺北時間）")[1] and "withdrawn" not in page.split("處理紀錄")[1]
+    replied = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "您好"},
+                                headers={"X-Requested-With": "fetch"})
+    assert replied.status_code == 409 and "來電者已撤回轉接" in replied.json()["error"]["message"]
+    resolved = staff_client.post(f"/console/tickets/{ticket.id}/resolve", data={"csrf": token, "outcome": "called_back"})
+    assert resolved.status_code == 409 and "無法再結案" in resolved.text and "留下的電話" in resolved.text
+    assert store.get(ticket.id).status is TicketStatus.WITHDRAWN and store.take_undelivered("conv-1") == []
+    # Notes stay possible: staff may still call the number and write down what came of it.
+    assert staff_client.post(f"/console/tickets/{ticket.id}/note", data={"csrf": token, "text": "已回電，不需協助"},
+                             follow_redirects=False).status_code == 303
+    assert f"#{ticket.id}" in staff_client.get("/console/queue/rows?status=withdrawn").text
+    assert f"#{ticket.id}" not in staff_client.get("/console").text
+
+
+def test_claiming_a_ticket_the_caller_withdrew_says_so(settings, staff_client, ticket):
+    from bot.handoff.tickets import SqliteTicketStore
+
+    SqliteTicketStore(settings.tickets_path).withdraw(ticket.id)
+    token = csrf_of(staff_client.get("/console").text)
+    claimed = staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
+    assert claimed.status_code == 409 and "來電者已撤回轉接" in claimed.text and "其他同仁" not in claimed.text
+
+
+def test_queue_flags_the_callers_new_messages_since_the_last_staff_reply(settings, staff_client, ticket):
+    from bot.handoff.tickets import SqliteTicketStore
+
+    store = SqliteTicketStore(settings.tickets_path)
+    assert "新訊息" not in staff_client.get("/console").text
+    store.caller_wrote(ticket.id)
+    store.caller_wrote(ticket.id)
+    rows = staff_client.get("/console/queue/rows").text
+    assert 'data-unanswered="2"' in rows and "新訊息 2" in rows
+    token = csrf_of(staff_client.get("/console").text)
+    staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
+    staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "您好，我來協助您"})
+    assert "新訊息" not in staff_client.get("/console/queue/rows").text
+    store.caller_wrote(ticket.id)
+    assert "新訊息 1" in staff_client.get("/console").text
+    assert "來電者傳來新訊息" in staff_client.get(f"/console/tickets/{ticket.id}").text  # the log says it in zh-TW

@@ -64,7 +64,16 @@
       body.dataset.state = parts.state;
       document.getElementById("ticket-actions").innerHTML = parts.actions;
       bindResolve();
+      closeReply();
     }
+  }
+  // Resolved or withdrawn (by a colleague, or the caller) while the page is open: the draft stays, sending stops.
+  function closeReply() {
+    var closed = document.querySelector("#ticket-actions [data-closed]");
+    var form = document.getElementById("reply");
+    if (!closed || !form) { return; }
+    Array.prototype.forEach.call(form.querySelectorAll("textarea, button"), function (el) { el.disabled = true; });
+    form.querySelector(".reply-status").textContent = closed.textContent;
   }
   function refreshTicket() {
     if (!ticketId) { return; }
