@@ -75,12 +75,26 @@ class ActionSwitchToHandoff(Action):
         return clear_forms(domain, tracker)
 
 
+def asked_before(tracker: Tracker, slot: str) -> bool:
+    """The form was already asking for ``slot`` when the caller's latest message came (a resume, a refused answer)."""
+    requested = at_message = None
+    for event in tracker.events:
+        if event.get("event") == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
+        elif event.get("event") == "user":
+            at_message = requested
+    return at_message == slot
+
+
 class AskSlot:
     """A form's question (``action_ask_<form>_<slot>``), with a 「取消」 button.
 
     Right after a question or chitchat inside the form was answered (the form was
     rejected this turn, then run again by the interruption rule), it asks whether to
     go on instead (「要繼續留下聯絡資料嗎？」), so the caller can also drop the form.
+    A question asked again (after 「繼續」, or an answer it could not take) is
+    ``utter_ask_again_<form>_<slot>`` where the domain has one: the form's opening
+    (「很遺憾您遇到災害，我來協助您通報。」) is said once.
     """
 
     form: ClassVar[str]
@@ -95,8 +109,12 @@ class AskSlot:
         if was_rejected_this_turn(tracker) and intent not in GOING_ON:
             dispatcher.utter_message(response=f"utter_ask_continue_{self.form}")
             return []
+        responses = domain.get("responses") or {}
         response = f"utter_ask_{self.form}_{self.slot}"
-        own = [b for variant in (domain.get("responses") or {}).get(response, []) for b in variant.get("buttons") or []]
+        again = f"utter_ask_again_{self.form}_{self.slot}"
+        if again in responses and asked_before(tracker, self.slot):
+            response = again
+        own = [b for variant in responses.get(response, []) for b in variant.get("buttons") or []]
         has_way_out = any(b.get("payload") == CANCEL_BUTTON["payload"] for b in own)  # 「不用了」 at the consent step
         dispatcher.utter_message(response=response, buttons=[] if has_way_out else [CANCEL_BUTTON])
         return []

@@ -122,3 +122,20 @@ def test_every_hotline_number_outside_the_knowledge_base_is_one_in_it_and_the_de
     assert not stale, f"numbers the knowledge base does not give any more: {stale}"
     assert messages.HOTLINE == contacts[DEFAULT_CONTACT].phone == "0800-280-280"
     assert "0800280280" in found and "0800056476" not in found
+
+
+def test_every_service_question_is_answered_inside_every_form_instead_of_taken_as_an_answer():
+    """A question the bot answers outside forms with a response (「你們幾點下班」) is answered inside them too."""
+    rules = yaml.safe_load((ROOT / "data" / "rules" / "chitchat.yml").read_text(encoding="utf-8"))["rules"]
+    answered = {r["steps"][0]["intent"]: r["steps"][1]["action"] for r in rules
+                if len(r["steps"]) == 2 and r["steps"][1]["action"].startswith("utter_")
+                and r["steps"][0]["intent"].startswith("chitchat_") and r["steps"][0]["intent"] != "chitchat_goodbye"}
+    assert {"chitchat_identity", "chitchat_hours", "chitchat_call_cost", "chitchat_privacy"} <= set(answered)
+    inside = yaml.safe_load((ROOT / "data" / "rules" / "form_control.yml").read_text(encoding="utf-8"))["rules"]
+    for form, spec in DOMAIN["forms"].items():
+        for slot in spec["required_slots"]:
+            for mapping in DOMAIN["slots"][slot]["mappings"]:
+                assert set(answered) <= set(mapping.get("not_intent") or []), (form, slot)
+        handled = {(r["steps"][0]["intent"], r["steps"][1]["action"]) for r in inside
+                   if r.get("condition") == [{"active_loop": form}] and "intent" in r["steps"][0]}
+        assert set(answered.items()) <= handled, form

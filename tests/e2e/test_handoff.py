@@ -203,6 +203,37 @@ def test_a_question_inside_a_form_is_answered_then_the_form_goes_on_or_is_droppe
     assert "縣市" in texts(say(stack.rasa_url, third, "繼續"))
 
 
+# A question about the service at a step of each form, and words of its answer (domain.yml utter_service_*).
+SERVICE_QUESTIONS = [("handoff", 3, "我的電話會被拿去做什麼", "只存在服務單裡", "時段"),
+                     ("eligibility", 2, "打這支電話要錢嗎", "是否收費", "哪個行業"),
+                     ("disaster", 2, "你們幾點下班", "24小時", "受損情形")]
+
+
+@pytest.mark.parametrize(("form", "step", "question", "answer", "asked"), SERVICE_QUESTIONS)
+def test_a_question_about_the_service_inside_a_form_is_answered_not_stored_as_the_answer(stack, form, step, question,
+                                                                                         answer, asked):
+    user = f"service-{form}-{uuid.uuid4().hex[:6]}"
+    start_at(stack, user, form, step)
+    replies = texts(say(stack.rasa_url, user, question))
+    assert answer in replies and "要繼續" in replies, replies
+    assert tickets_of(stack, user) == []  # 「我的電話會被拿去做什麼」 is no preferred time
+    again = texts(say(stack.rasa_url, user, "繼續"))
+    assert asked in again, again  # the same question again: nothing was taken as its answer
+
+
+def test_going_on_after_a_question_asks_again_without_the_forms_opening(stack):
+    user = f"resume-{uuid.uuid4().hex[:8]}"
+    start_at(stack, user, "disaster", 0)
+    assert "要繼續填寫災情通報嗎" in texts(say(stack.rasa_url, user, "請問電話幾號"))
+    assert [r["text"] for r in say(stack.rasa_url, user, "繼續")] == ["好的，我們繼續。", "請問公司或店家名稱？"]
+    other = f"resume-{uuid.uuid4().hex[:8]}"
+    start_at(stack, other, "eligibility", 0)
+    assert "智能客服" in texts(say(stack.rasa_url, other, "你們是什麼單位"))  # answered, then 「要繼續…嗎？」
+    resumed = texts(say(stack.rasa_url, other, "/form_resume"))
+    assert "請問公司目前有幾位員工" in resumed and "最多問5個問題" not in resumed, resumed
+    assert "哪一種登記" in texts(say(stack.rasa_url, other, "12人"))
+
+
 def test_name_and_phone_in_one_message_and_phones_as_people_write_them(stack):
     user = sender_id("together")
     start_at(stack, user, "handoff", 1)
