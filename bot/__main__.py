@@ -354,13 +354,19 @@ def evaluate(sets: tuple[Path, ...], model: Path | None, out: Path) -> None:
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("config.yml"),
               show_default=True, help="Pipeline for the candidate.")
 @click.option("--qa/--no-qa", default=True, show_default=True, help="Also score the QA set (tests/qa) over REST when present.")
-def retrain_command(corrections: Path | None, config: Path, qa: bool) -> None:
+@click.option("--rasa-url", "rasa_urls", multiple=True,
+              help="Rasa server that loads a promoted model at once (PUT /model; default BOT_RASA_URL). "
+                   "Repeat for each server of the scaled profile (5005, 5006, ...).")
+@click.option("--reload/--no-reload", default=True, show_default=True,
+              help="Load a promoted model into the running Rasa servers (else restart them).")
+def retrain_command(corrections: Path | None, config: Path, qa: bool, rasa_urls: tuple[str, ...], reload: bool) -> None:
     """Train a candidate with the ops corrections, score it against the live model, promote it only if no worse.
 
     Scores every held-out NLU set (tests/heldout/*.yml) and the QA set; the gate rule and
-    both models' figures go to reports/retrain-<date>.md (bot/retrain.py).
+    both models' figures go to reports/retrain-<date>.md (bot/retrain.py). A promoted
+    model is loaded into the running Rasa server through its HTTP API (token BOT_RASA_TOKEN).
 
-    Example: python -m bot retrain
+    Example: python -m bot retrain --rasa-url http://127.0.0.1:5005
     """
     from dataclasses import replace
 
@@ -392,8 +398,14 @@ def retrain_command(corrections: Path | None, config: Path, qa: bool) -> None:
                 notes.append(f"QA set could not be scored for {model.name}: {type(exc).__name__}: {exc}")
         return found
 
+    servers = list(rasa_urls) or [settings.rasa_url]
+
+    def load(model: Path) -> list[str]:
+        click.echo(f"==> loading {model} into {', '.join(servers)}", err=True)
+        return retrain.load_into_servers(model, servers, settings.rasa_token)
+
     try:
-        outcome = retrain.retrain(paths, yaml_text, skipped, scorer, notes=notes)
+        outcome = retrain.retrain(paths, yaml_text, skipped, scorer, notes=notes, reload=load if reload else None)
     except retrain.RetrainFailed as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(outcome.report.read_text(encoding="utf-8") if outcome.report else "")

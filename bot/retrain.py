@@ -10,7 +10,10 @@
    (tests/qa, played over REST against each model);
 4. promote the candidate only when **no figure gets worse beyond noise** (``gate``);
 5. write ``reports/retrain-<date>.md`` and, on promotion, the corrections into data/nlu
-   and ``models/hotline.json`` (what is live, when it was trained).
+   and ``models/hotline.json`` (what is live, when it was trained);
+6. on promotion, ask each running Rasa server to load the new file (Rasa 3.6's
+   ``PUT /model`` with the API token, :func:`load_into_servers`): a server keeps the model
+   it started with otherwise. The report says which servers load it and which need a restart.
 
 The gate rule (also written into every report): for each figure (per-category F1 and
 each overall figure of each set), the candidate may be lower than the live model by at
@@ -260,16 +263,56 @@ def score_qa(model: Path, qa_set: Path, root: Path) -> list[Figure]:
 
 Scorer = Callable[[Path], list[Figure]]
 Trainer = Callable[[Path, Path, Path, Path], Path]
+Reloader = Callable[[Path], list[str]]
+# Loading a model takes a Rasa server tens of seconds on 2 cores (it answers nothing meanwhile).
+LOAD_TIMEOUT = 600.0
+
+
+def load_into_servers(model: Path, servers: Iterable[str], token: str | None,
+                      timeout: float = LOAD_TIMEOUT) -> list[str]:
+    """Have each Rasa server at ``servers`` serve ``model`` now; one report note per server.
+
+    Rasa 3.6's HTTP API (``--enable-api``, token) loads a model file with ``PUT /model
+    {"model_file": path}``: a new agent on the same endpoints (tracker store, lock store,
+    action server), so conversations go on. The path must be one the server can read (the
+    same machine or volume). A server that does not answer is not running (it loads the
+    live file when it starts); one that refuses keeps its old model until restarted.
+    """
+    import httpx
+
+    notes = []
+    for url in (u.rstrip("/") for u in servers):
+        try:
+            reply = httpx.put(f"{url}/model", params={"token": token or ""},
+                              json={"model_file": str(model.resolve())}, timeout=timeout)
+            status = httpx.get(f"{url}/status", params={"token": token or ""}, timeout=30).json() \
+                if reply.status_code == 204 else {}
+        except httpx.ConnectError:
+            notes.append(f"No Rasa server answered at {url}: it serves the new model when it is next started.")
+            continue
+        except httpx.HTTPError as exc:
+            notes.append(f"Rasa at {url} did not confirm loading the new model ({type(exc).__name__}): restart it.")
+            continue
+        if reply.status_code == 204:
+            notes.append(f"Rasa at {url} now serves the new model (PUT /model; model {status.get('model_id')}, "
+                         f"{status.get('model_file')}): no restart needed.")
+        else:
+            notes.append(f"Rasa at {url} refused to load the new model (HTTP {reply.status_code}): restart it "
+                         "to serve the new model.")
+    return notes
 
 
 def retrain(paths: Paths, yaml_text: str, skipped: list[tuple[str, str]], scorer: Scorer,
             trainer: Trainer = train_candidate, now: Callable[[], dt.datetime] | None = None,
-            promote_into: Path | None = None, notes: list[str] | None = None) -> Outcome:
+            promote_into: Path | None = None, notes: list[str] | None = None,
+            reload: Reloader | None = None) -> Outcome:
     """One run: diff, train, score both, gate, promote or refuse, report (see the module docstring).
 
     ``promote_into`` is the data/nlu folder that receives the corrections on promotion
     (the repository's by default: the next ``make train`` then keeps them). ``notes`` go
     into the report, including any the scorer adds while it runs (the same list).
+    ``reload`` loads a promoted model into the running servers and returns report notes
+    (:func:`load_into_servers`); without it the report says to restart them.
     """
     started = (now or (lambda: dt.datetime.now(TAIPEI)))()
     outcome = Outcome(started, corrections_diff(yaml_text, paths.data / "nlu"), skipped,
@@ -288,6 +331,8 @@ def retrain(paths: Paths, yaml_text: str, skipped: list[tuple[str, str]], scorer
         if outcome.decision.promote:
             promote(paths, outcome.candidate, yaml_text, started, promote_into or paths.data / "nlu")
             outcome.promoted = True
+            outcome.notes.extend(reload(paths.live) if reload is not None else
+                                 ["No running server was asked to load it: restart the bot to serve the new model."])
     outcome.report = write_report(paths.reports, outcome)
     return outcome
 

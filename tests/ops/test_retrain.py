@@ -138,3 +138,39 @@ def test_the_qa_set_is_played_against_the_model_given(model_path, tmp_path):
     found = {f.name: f for f in retrain.score_qa(model_path, small, ROOT)}
     assert found["right"].support == 40
     assert found["right"].value > 0  # the bot answered: a broken copy of the checkout would score 0
+
+
+def test_a_promoted_model_is_loaded_into_the_running_server_without_a_restart(paths, model_path, tmp_path):
+    """Rasa 3.6's PUT /model: the running server serves the promoted file; a server that is not up is told apart."""
+    import httpx
+
+    from bot import supervisor
+    from tests.conftest import TODAY, start_stack
+
+    started_with = tmp_path / "started" / "started-with.tar.gz"
+    started_with.parent.mkdir()
+    started_with.symlink_to(model_path)
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    stack, processes = start_stack(started_with, folder, TODAY)
+    try:
+        def status() -> dict:
+            return httpx.get(f"{stack.rasa_url}/status", params={"token": stack.token}, timeout=30).json()
+
+        assert status()["model_file"] == "started-with.tar.gz"
+        equal = figures(evaluation(18))
+        nobody = f"http://127.0.0.1:{supervisor.free_port()}"
+        outcome = retrain.retrain(paths, CORRECTIONS, [], lambda model: equal, trainer=copy_live, promote_into=tmp_path / "nlu",
+                                  reload=lambda model: retrain.load_into_servers(model, [stack.rasa_url, nobody], stack.token))
+        assert outcome.promoted
+        assert status()["model_file"] == "hotline.tar.gz"  # the promoted file, with no restart
+        text = outcome.report.read_text(encoding="utf-8")
+        assert f"Rasa at {stack.rasa_url} now serves the new model" in text and f"No Rasa server answered at {nobody}" in text
+        parsed = httpx.post(f"{stack.rasa_url}/model/parse", params={"token": stack.token}, json={"text": "青創貸款利率多少"},
+                            timeout=60).json()
+        assert parsed["intent"]["name"] == "loan_ask"  # and it answers with it
+        refused = retrain.load_into_servers(paths.live, [stack.rasa_url], "wrong-token")
+        assert "refused to load the new model (HTTP 401)" in refused[0] and "restart" in refused[0]
+    finally:
+        for process in reversed(processes):
+            supervisor.stop(process)
