@@ -182,3 +182,54 @@ def test_staff_log_in_claim_reply_and_resolve(stack, browser, screens):
     tablet_page.screenshot(path=str(screens / "console-5-triage-tablet.png"), full_page=True)
     context.close()
     tablet.close()
+
+
+def test_a_callers_new_messages_are_flagged_on_the_queue_row_live_until_staff_reply(stack, browser, screens):
+    user, number = open_ticket(stack, wait_message=False)
+    context, page = logged_in(stack, browser, "live-flag")
+    page.wait_for_selector("#live-status:has-text('即時更新中')")
+    mark_page(page)
+    row = f"tr[data-ticket='{number}']"
+    assert page.locator(row).get_attribute("data-unanswered") is None
+    say(stack.rasa_url, user, "補充一下，我們是做餐飲的")
+    say(stack.rasa_url, user, "請問大概多久會有人回我？")
+    flagged = page.wait_for_selector(f"{row}[data-unanswered='2']", timeout=LIVE_MS)
+    assert "新訊息 2" in flagged.inner_text() and still_same_page(page)
+    page.screenshot(path=str(screens / "console-queue-new-messages-1280.png"), full_page=True)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-TW",
+                                storage_state=context.storage_state())
+    on_phone = phone.new_page()
+    on_phone.goto(f"{stack.web_url}/console")
+    assert "新訊息 2" in on_phone.locator(row).inner_text()
+    assert on_phone.evaluate("document.documentElement.scrollWidth") <= 390
+    on_phone.screenshot(path=str(screens / "console-queue-new-messages-phone.png"), full_page=True)
+
+    colleague, other = logged_in(stack, browser, "live-flag-reply")  # a colleague answers elsewhere
+    other.goto(f"{stack.web_url}/console/tickets/{number}")
+    other.get_by_role("button", name="接手這張服務單").click()
+    other.get_by_label(re.compile("回覆使用者")).fill("您好，我是客服，馬上為您確認。")
+    other.get_by_role("button", name="送出回覆").click()
+    other.wait_for_selector(".reply-status:has-text('已送出回覆')")
+    page.wait_for_selector(f"{row}:not([data-unanswered])", timeout=LIVE_MS)
+    assert "新訊息" not in page.locator(row).inner_text() and still_same_page(page)
+    for opened in (colleague, phone, context):
+        opened.close()
+
+
+def test_a_withdrawal_while_staff_have_the_ticket_open_shows_it_and_stops_the_reply(stack, browser, screens):
+    user, number = open_ticket(stack, wait_message=False)
+    context, page = logged_in(stack, browser, "live-withdrawn")
+    page.goto(f"{stack.web_url}/console/tickets/{number}")
+    page.get_by_role("button", name="接手這張服務單").click()
+    page.wait_for_selector("#live-status:has-text('即時更新中')")
+    box = page.get_by_label(re.compile("回覆使用者"))
+    box.fill("您好，我正在查")
+    mark_page(page)
+    assert "已取消轉接" in texts(say(stack.rasa_url, user, "取消轉接"))
+    page.wait_for_selector("#ticket-actions [data-closed]", timeout=LIVE_MS)
+    assert "來電者已撤回" in page.locator("h1").inner_text() and still_same_page(page)
+    assert box.is_disabled() and box.input_value() == "您好，我正在查"  # the draft stays, sending stops
+    assert "撤回轉接" in page.locator(".reply-status").inner_text()
+    assert page.get_by_role("button", name="結案並恢復機器人").count() == 0
+    page.screenshot(path=str(screens / "console-ticket-withdrawn-1280.png"), full_page=True)
+    context.close()
