@@ -84,7 +84,7 @@ def test_a_ticket_opened_late_in_a_long_conversation_keeps_the_first_question_an
     """The tracker store loads only the last turns of a long session (bot/ops/stores.py); the ticket must not."""
     import sqlite3
 
-    user = f"long-{uuid.uuid4().hex[:8]}"
+    user = sender_id("long")
     for question in ["想了解一下青創貸款", "那利率呢", "要準備什麼文件", "最多可以借多少", "要分幾年還", "有寬限期嗎"]:
         say(stack.rasa_url, user, question)
     assert "轉給真人客服" in texts(say(stack.rasa_url, user, "我要找真人客服"))
@@ -212,7 +212,7 @@ SERVICE_QUESTIONS = [("handoff", 3, "我的電話會被拿去做什麼", "只存
 @pytest.mark.parametrize(("form", "step", "question", "answer", "asked"), SERVICE_QUESTIONS)
 def test_a_question_about_the_service_inside_a_form_is_answered_not_stored_as_the_answer(stack, form, step, question,
                                                                                          answer, asked):
-    user = f"service-{form}-{uuid.uuid4().hex[:6]}"
+    user = sender_id(f"service-{form}")
     start_at(stack, user, form, step)
     replies = texts(say(stack.rasa_url, user, question))
     assert answer in replies and "要繼續" in replies, replies
@@ -222,11 +222,11 @@ def test_a_question_about_the_service_inside_a_form_is_answered_not_stored_as_th
 
 
 def test_going_on_after_a_question_asks_again_without_the_forms_opening(stack):
-    user = f"resume-{uuid.uuid4().hex[:8]}"
+    user = sender_id("resume")
     start_at(stack, user, "disaster", 0)
     assert "要繼續填寫災情通報嗎" in texts(say(stack.rasa_url, user, "請問電話幾號"))
     assert [r["text"] for r in say(stack.rasa_url, user, "繼續")] == ["好的，我們繼續。", "請問公司或店家名稱？"]
-    other = f"resume-{uuid.uuid4().hex[:8]}"
+    other = sender_id("resume")
     start_at(stack, other, "eligibility", 0)
     assert "智能客服" in texts(say(stack.rasa_url, other, "你們是什麼單位"))  # answered, then 「要繼續…嗎？」
     resumed = texts(say(stack.rasa_url, other, "/form_resume"))
