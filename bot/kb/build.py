@@ -71,7 +71,8 @@ def _fill(db: sqlite_utils.Database, knowledge: Knowledge) -> None:
     )
     db["benefits"].create_index(["scheme_id"])
     db["contacts"].insert_all(
-        ({"id": c.id, "name": c.name, "phone": c.phone, "url": c.url, "hours": c.hours, "note": c.note,
+        ({"id": c.id, "name": c.name, "aliases": json.dumps(c.aliases, ensure_ascii=False), "phone": c.phone,
+          "url": c.url, "hours": c.hours, "note": c.note,
           "current": int(c.current), "source": json.dumps({"doc": c.source.doc, "section": c.source.section},
                                                           ensure_ascii=False),
           "source_date": c.source_date.isoformat()} for c in knowledge.contacts.values()),
@@ -90,7 +91,8 @@ def _fill(db: sqlite_utils.Database, knowledge: Knowledge) -> None:
     )
     db["scheme_text"].enable_fts(list(SCHEME_TEXT_COLUMNS), fts_version="FTS5", create_triggers=False)
     db["contact_text"].insert_all(
-        ({"id": c.id, "name": segmenter.index_text(c.name)} for c in knowledge.contacts.values()), pk="id")
+        ({"id": c.id, "name": segmenter.index_text(" ".join((c.name, *c.aliases)))} for c in knowledge.contacts.values()),
+        pk="id")
     db["contact_text"].enable_fts(["name"], fts_version="FTS5", create_triggers=False)
 
 

@@ -293,7 +293,8 @@ def _ends(scheme: Scheme) -> list[dt.date]:
 
 def _contact(row: sqlite3.Row) -> Contact:
     return Contact(row["id"], row["name"], row["phone"], SourceRef(**json.loads(row["source"])),
-                   dt.date.fromisoformat(row["source_date"]), row["url"], row["hours"], row["note"], bool(row["current"]))
+                   dt.date.fromisoformat(row["source_date"]), row["url"], row["hours"], row["note"], bool(row["current"]),
+                   tuple(json.loads(row["aliases"] or "[]")) if "aliases" in row.keys() else ())
 
 
 def fit(scheme: Scheme, profile: Profile) -> list[str] | None:

@@ -28,7 +28,7 @@ SCHEME_FIELDS = frozenset({
     "unofficial", "replaced_by", "alternative", "status_basis", "period", "standing_quote", "note",
 })
 BENEFIT_FIELDS = frozenset({"kind", "value", "unit", "text", "condition", "source", "superseded", "end", "note"})
-CONTACT_FIELDS = frozenset({"id", "name", "phone", "url", "hours", "source", "source_date", "note", "current"})
+CONTACT_FIELDS = frozenset({"id", "name", "aliases", "phone", "url", "hours", "source", "source_date", "note", "current"})
 # How a record's status is known (knowledge/README.md): a dated end, a programme period that
 # counts as ended once it is over, a rule the source calls standing, a source saying it ended
 # without a date, or nothing (then the bot says it does not know).
@@ -106,6 +106,7 @@ class Contact:
     hours: str | None = None
     note: str | None = None
     current: bool = False  # may be given to callers as the line to call (see contacts.yml)
+    aliases: tuple[str, ...] = ()  # short forms callers name the organisation by (信保基金, 貿協)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +289,8 @@ def _load_contacts(path: Path, problems: list[Problem]) -> list[Contact]:
         source, source_date = r.source(item.get("source"), "source"), r.partial_date("source_date")[0]
         if cid and name and phone and source and source_date:
             contacts.append(Contact(cid, name, phone, source, source_date, r.text("url", False),
-                                    r.text("hours", False), r.text("note", False), bool(item.get("current"))))
+                                    r.text("hours", False), r.text("note", False), bool(item.get("current")),
+                                    r.texts("aliases", False)))
     return contacts
 
 

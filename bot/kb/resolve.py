@@ -131,30 +131,6 @@ HOTLINE_WORDS = re.compile(
     r"貸款|借錢|借款|融資|信保|補助|補貼|津貼|獎勵|關稅|紓困|協商|展延|還款|SBIR|研發|數位轉型|颱風|地震|水災|災害|受災"
     r"|減稅|抵減|減除|申請|政府|利率|利息|額度|馬上辦|專線", re.IGNORECASE)
 
-# Organisations callers name by a short form, and the word their contact records carry.
-# Naming conventions, not facts: the phone numbers stay in knowledge/contacts.yml.
-ORGANISATIONS: dict[str, tuple[str, ...]] = {
-    "信用保證基金": ("信保基金", "信用保證基金", "中小信保", "信保中心"),
-    "聯輔基金會": ("聯輔基金會", "聯輔", "聯合輔導"),
-    "馬上辦服務中心": ("馬上辦", "0800專線", "服務中心", "中企署專線", "免付費專線"),
-    "SBIR": ("SBIR辦公室", "SBIR計畫辦公室", "SBIR專案辦公室"),
-    "生產力中心": ("生產力中心", "中國生產力中心", "CPC"),
-    "外貿協會": ("外貿協會", "貿協", "貿易協會", "TAITRA"),
-    "產業競爭力發展中心": ("產業競爭力發展中心", "產發中心"),
-    "產業競爭力輔導團": ("產業競爭力輔導團", "輔導團"),
-    "工業技術研究院": ("工研院", "工業技術研究院", "ITRI"),
-    "塑膠工業技術發展中心": ("塑膠中心", "塑膠工業技術發展中心"),
-    "鞋技中心": ("鞋技中心", "鞋類暨運動休閒科技研發中心"),
-    "台灣經濟研究院": ("台經院", "臺經院", "台灣經濟研究院"),
-    "中衛發展中心": ("中衛", "中衛發展中心", "中衛中心"),
-    "新創總會": ("新創總會",),
-    "中華民國管理科學學會": ("管科會", "管理科學學會"),
-    "貿易局": ("貿易局", "貿易署"),
-    "工業局": ("工業局", "產業發展署", "產發署"),
-    "商業司": ("商業司", "商業署"),
-}
-
-
 # A figure the caller quotes (「那個2.22%」) that a record states; the kind of measure named.
 FIGURE = 2.5
 PRODUCT = 1.5
@@ -348,7 +324,7 @@ class _Records:
     schemes: dict[str, Scheme]
     contacts: dict[str, Contact]
     names: tuple[tuple[str, str], ...]        # (normalised name or alias, scheme id), longest first
-    org_names: tuple[tuple[str, str], ...]    # (normalised short form, organisation), longest first
+    org_names: tuple[tuple[str, tuple[str, ...]], ...]  # (normalised alias, its contact ids), longest first
     runs: dict[str, frozenset[str]]           # every RUN-character piece of a name → scheme ids
     name_shapes: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...]  # (name, id, characters, pairs)
     products: dict[str, tuple[str, ...]]      # kind of measure → ids of schemes whose name says it
@@ -372,8 +348,13 @@ class Resolver:
             contacts = {row["id"]: self.kb.contact(row["id"]) for row in db.execute("select id from contacts")}
         names = sorted({(normalise(n).lower(), s.id) for s in schemes.values() for n in s.names() if len(n) >= 2},
                        key=lambda pair: -len(pair[0]))
-        orgs = sorted({(normalise(a).lower(), org) for org, aliases in ORGANISATIONS.items() for a in (org, *aliases)},
-                      key=lambda pair: -len(pair[0]))
+        # Organisations by the short forms callers use (contacts.yml ``aliases``): an alias
+        # names every line of its organisation (生產力中心 has one per programme).
+        by_alias: dict[str, list[str]] = {}
+        for contact in contacts.values():
+            for alias in contact.aliases:
+                by_alias.setdefault(normalise(alias).lower(), []).append(contact.id)
+        orgs = sorted(((alias, tuple(ids)) for alias, ids in by_alias.items()), key=lambda pair: -len(pair[0]))
         runs: dict[str, set[str]] = {}
         for name, scheme_id in names:
             chars = "".join(_CONTENT.findall(name))
@@ -668,7 +649,7 @@ class Resolver:
         return [("scheme:" + scheme_id, kind) for kind in kinds for scheme_id in records.products[kind]]
 
     def _organisations(self, text: str, records: _Records, approximate: bool = False) -> list[str]:
-        """Contacts of the organisations named in ``text`` (their record names carry the organisation).
+        """Contacts of the organisations named in ``text`` by an alias (knowledge/contacts.yml ``aliases``).
 
         With ``approximate`` (a contact question), a name mostly written (「聯扶基金會」,
         「補助公司參展專案辦公室」) counts too, by the same test as scheme names.
@@ -679,11 +660,9 @@ class Resolver:
                 base = re.split(r"[ （(]", contact.name)[0]
                 if len(base) >= 4 and _approximately_in(normalise(base).lower(), text):
                     keys.append(f"contact:{contact.id}")
-        for alias, org in records.org_names:
+        for alias, contact_ids in records.org_names:
             if alias in text or (approximate and len(alias) >= 4 and _approximately_in(alias, text)):
-                wanted = normalise(org).lower()
-                keys += [f"contact:{c.id}" for c in records.contacts.values()
-                         if wanted in normalise(c.name).lower() and f"contact:{c.id}" not in keys]
+                keys += [f"contact:{cid}" for cid in contact_ids if f"contact:{cid}" not in keys]
                 text = text.replace(alias, " ")
         return keys
 

@@ -69,6 +69,25 @@ def test_an_organisation_is_answered_with_all_its_lines(resolver):
     assert {c.id for c in decision.answer} == {"cpc_02_27090638_281", "cpc_02_27090638_255"}
 
 
+def test_an_organisations_short_names_come_from_its_contact_records(tmp_path):
+    """A short form listed under a contact's ``aliases`` finds it; nothing in code names organisations."""
+    import shutil
+
+    from bot.kb.build import build_kb
+    from bot.kb.records import load_knowledge
+    from tests.kb.conftest import ROOT
+
+    folder = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", folder)
+    path = folder / "contacts.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("aliases: [外貿協會, 貿協,", "aliases: [外貿協會, 外貿小幫手,"),
+                    encoding="utf-8")
+    resolver = Resolver(kb_on(build_kb(load_knowledge(folder), tmp_path / "kb.db"), "2026-12-01"))
+    answered = {c.id for c in resolver.resolve(resolver.question("外貿小幫手的電話")).decision().answer}
+    assert answered == {"taitra_02_2725_5200", "taitra_02_27255200_8988"}
+    assert not resolver.resolve(resolver.question("貿協的電話")).decision().answer
+
+
 def test_a_vague_question_asks_among_the_best_few_never_an_ended_one(resolver):
     _, decision = decide(resolver, "想申請貸款 利率多少")
     assert not decision.answer and 2 <= len(decision.ask) <= 3
