@@ -374,6 +374,7 @@ def _breakdown(after: list[CaseResult], before: list[CaseResult] | None, key: st
 
 
 def save(results: list[CaseResult], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # reports/ is not in a fresh clone
     path.write_text(json.dumps([{"id": r.case["id"], "turns": [t.__dict__ for t in r.turns]} for r in results],
                                ensure_ascii=False, indent=1), encoding="utf-8")
 
