@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from dataclasses import replace
 from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import Any
@@ -21,8 +23,9 @@ from actions.fallback import clarify_topic, out_of_scope_reply, sure_out_of_scop
 from bot.kb.answers import (ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, matching_statements,
                             scheme_card, shared_answer)
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
-from bot.kb.resolve import (STORY_CHARS, Candidate, Decision, Question, Resolution, Resolver, asks_about_the_past,
+from bot.kb.resolve import (SHORT_FOLLOW_UP, STORY_CHARS, Candidate, Decision, Question, Resolution, Resolver, asks_about_the_past,
                             attributes_in, fit_reasons, is_hotline_question)
+from bot.nlu.scope import reason as scope_reason
 from bot.settings import Settings
 
 MAX_BUTTONS = 5
@@ -105,7 +108,8 @@ class ActionAnswerAttribute(KnowledgeAction):
         text = tracker.latest_message.get("text") or ""
         resolution = self.resolver.resolve(question_from(self.resolver, tracker, intent, category))
         decision = resolution.decision()
-        if sure_out_of_scope(tracker) or (intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision)):
+        if (sure_out_of_scope(tracker) and not continues_topic(self.resolver, resolution, decision)) \
+                or (intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision)):
             return unsure_reply(dispatcher, tracker, intent)
         if decision.answer:
             events = answer_candidates(self.kb, self.resolver, dispatcher, tracker, resolution, decision.answer)
@@ -131,6 +135,37 @@ class ActionAnswerAttribute(KnowledgeAction):
         if any(c.kind != "scheme" for c in decision.ask):
             return None
         return shared_answer([gather(self.kb, c.id) for c in decision.ask], resolution.question.attributes)
+
+
+class ActionAnswerContact(KnowledgeAction):
+    """「外貿協會電話幾號」「電話幾號」 (the hotline_ask intent): whose number the caller wants.
+
+    An organisation named gets its lines; after an answer about a scheme, that scheme's
+    line; a caller asking for our own number (你們、客服、馬上辦) or with nothing to go on
+    gets the hotline.
+    """
+
+    def name(self) -> str:
+        return "action_answer_contact"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name", "")
+        question = question_from(self.resolver, tracker, intent, None)
+        if "contact" not in question.attributes:
+            question = replace(question, attributes=(*question.attributes, "contact"))
+        resolution = self.resolver.resolve(question)
+        chosen = [c for c in resolution.decision().answer if (c.kind == "contact" and c.named)
+                  or (c.kind == "scheme" and (c.named or c.id == question.current))]
+        hotline = self.kb.contact(DEFAULT_CONTACT)
+        if not chosen or _OUR_LINE.search(question.plain) or any(c.id == hotline.id for c in chosen):
+            dispatcher.utter_message(response="utter_hotline")
+            return []
+        return answer_candidates(self.kb, self.resolver, dispatcher, tracker, resolution, tuple(chosen))
+
+
+# 「你們電話幾號」「客服專線」: the caller wants the hotline itself.
+_OUR_LINE = re.compile(r"你們|您們|客服|0800|免付費|服務專線$")
 
 
 # A message this short with no attribute of its own continues the previous question.
@@ -184,6 +219,19 @@ def evidence_enough(resolver: Resolver, resolution: Resolution, decision: Decisi
     return bool(question.attributes) and is_hotline_question(question.text)
 
 
+def continues_topic(resolver: Resolver, resolution: Resolution, decision: Decision) -> bool:
+    """A short follow-up on the conversation's scheme, however sure the intent model is that it is out of scope.
+
+    Out of context 「到哪一年」「自己要出多少」 are not hotline questions; after an answer about
+    a scheme they are about it. A kind of message we can name as out of scope (a personal
+    loan, tax filing) stays out of scope.
+    """
+    question = resolution.question
+    return bool(question.current and len(question.text) <= SHORT_FOLLOW_UP and scope_reason(question.text) is None
+                and any(c.id == question.current for c in decision.answer)
+                and evidence_enough(resolver, resolution, decision))
+
+
 def unsure_reply(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> list[dict[str, Any]]:
     if intent == "out_of_scope":
         out_of_scope_reply(dispatcher, tracker)
@@ -196,6 +244,8 @@ def answer_candidates(kb: KnowledgeBase, resolver: Resolver, dispatcher: Collect
                       resolution: Resolution, chosen: tuple[Candidate, ...]) -> list[dict[str, Any]]:
     """Answer each chosen scheme (the source card once per scheme per conversation) or the contacts named."""
     contacts = [resolver.contact(c.id) for c in chosen if c.kind == "contact"]
+    # Lines marked current only (knowledge/README.md), unless the organisation has no other.
+    contacts = [c for c in contacts if c.current] or contacts
     if contacts:
         dispatcher.utter_message(text=contacts_answer(contacts))
         return []

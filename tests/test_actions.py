@@ -106,3 +106,48 @@ def test_a_broken_knowledge_base_gives_the_technical_problem_reply(tmp_path):
     broken = KnowledgeBase(tmp_path / "missing.db", FixedClock(dt.date(2026, 11, 23)))
     messages, events = run(ActionAnswerAttribute(broken), make_kb_tracker("loan_ask", [("scheme", "micro_loan")]))
     assert messages[0]["response"] == "utter_technical_problem" and events == []
+
+
+# --- contact questions and short follow-ups, on the real records -------------------
+from actions.knowledge import ActionAnswerContact  # noqa: E402
+
+KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def real_kb(tmp_path_factory):
+    path = build_kb(load_knowledge(KNOWLEDGE), tmp_path_factory.mktemp("rkb") / "kb.db")
+    return KnowledgeBase(path, FixedClock(dt.date(2026, 12, 1)))
+
+
+def said(intent, text, slots=None, confidence=1.0, entities=()):
+    latest = {"intent": {"name": intent, "confidence": confidence}, "intent_ranking": [], "text": text,
+              "entities": [{"entity": e, "value": v} for e, v in entities]}
+    return Tracker("u3", slots or {}, latest, [], False, None, {}, "action_listen")
+
+
+def test_a_phone_question_naming_an_organisation_gets_its_lines(real_kb):
+    messages, _ = run(ActionAnswerContact(real_kb), said("hotline_ask", "請問貿協的電話是幾號", entities=[("attribute", "contact")]))
+    assert "02-2725-5200" in texts_of(messages) and "0800-280-280" not in texts_of(messages)
+
+
+def test_a_phone_question_after_a_scheme_answer_gets_that_schemes_line(real_kb):
+    messages, events = run(ActionAnswerContact(real_kb), said("hotline_ask", "那要打幾號", {"scheme": "sbir"}))
+    assert "0800-888-968" in texts_of(messages)
+    assert any(e.get("name") == "scheme" and e.get("value") == "sbir" for e in events)
+
+
+def test_asking_for_our_own_number_gets_the_hotline(real_kb):
+    messages, _ = run(ActionAnswerContact(real_kb), said("hotline_ask", "你們客服電話多少", {"scheme": "sbir"}))
+    assert messages[0]["response"] == "utter_hotline"
+
+
+def test_a_short_follow_up_the_model_calls_out_of_scope_is_answered_on_the_conversations_scheme(real_kb):
+    tracker = said("out_of_scope", "那適用到何時", {"scheme": "tax_salary_raise_deduction"}, confidence=0.97)
+    messages, _ = run(ActionAnswerAttribute(real_kb), tracker)
+    assert "122年12月31日" in texts_of(messages)
+
+
+def test_the_same_words_with_no_scheme_in_the_conversation_stay_out_of_scope(real_kb):
+    messages, _ = run(ActionAnswerAttribute(real_kb), said("out_of_scope", "那適用到何時", confidence=0.97))
+    assert messages[0]["response"].startswith("utter_out_of_scope")

@@ -39,7 +39,9 @@ from bot.nlu.numerals import find_numbers
 # Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律; 幾年: 幾念),
 _HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"), (re.compile(r"(?<=[幾多])念"), "年"),
                # and the plain words for the records' terms: 低利貸款 is an 優惠貸款, 周轉 is 週轉.
-               (re.compile(r"低利"), "優惠"), (re.compile(r"周轉"), "週轉"), (re.compile(r"財報"), "財務報表"))
+               (re.compile(r"低利"), "優惠"), (re.compile(r"周轉"), "週轉"), (re.compile(r"財報"), "財務報表"),
+               # SBIR's records write its stages as Phase 1, 2, 2+: 「第二階段」 is Phase 2.
+               (re.compile(r"第[一1]階段"), "Phase 1"), (re.compile(r"第[二2]階段"), "Phase 2"))
 
 
 @lru_cache(maxsize=512)
@@ -71,6 +73,11 @@ PIECE = 2.5
 SURE_COVERAGE = 0.85
 SURE_RUN = 8
 OFFERED = 4.0    # a scheme the bot just offered as a button, when the caller answers in words
+# A message this short that names no scheme continues the conversation's (「要上幾小時的課」).
+SHORT_FOLLOW_UP = 12
+# The kind of measure asked (a grant) that a scheme is not (a loan) pulls it down this much.
+OTHER_PRODUCT = 2.5
+SIBLING = 2.5    # 「那加薪呢」 after a tax deduction: the other schemes of the current one's category
 _CONTENT = re.compile(r"[0-9a-z\u3400-\u9fff]")
 
 # What callers ask, by attribute (values are benefit kinds or record fields, as the
@@ -83,7 +90,7 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少"
                   r"|[一每](?:家|人|案|攤位?|個|展).{0,4}多少|保多少",
     "guarantee_ratio": r"保證成數|信保成數|成數|保證幾成|[保信].{0,3}幾成|保多少",
-    "subsidy_ratio": r"補助比例|補助幾成|補幾成|自籌|比例",
+    "subsidy_ratio": r"補助比例|補助幾成|補幾成|自籌|比例|自[己行]?[要需得]?(?:出|負擔|付)(?:多少|幾成|幾%)|自付",
     "guarantee_fee": r"手續費|保證費|保費",
     "loan_term": r"[借貸還攤分]幾年|幾年[還期]|還款期|貸款期[間限]|年限|多少年|多久[還攤]|攤還|最長.{0,6}年|[還攤]多久|還款年",
     "grace_period": r"寬限",
@@ -98,7 +105,7 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "how_to_apply": r"怎麼申請|如何申請|申請方式|去哪|哪裡[辦申]|流程|申辦|怎麼辦理|向誰申請|找哪|窗口|哪家銀行|怎麼[借貸]",
     "contact": r"電話|專線|打給|聯絡|聯繫|幾號|找誰|客服|窗口|網址|網站",
     "eligibility": r"資格|條件|誰可以|符合|適用|對象|能不能申請|[可能]以?申請.{0,24}[嗎嘛]|可不可以申請|有沒有資格|限制|年齡|幾歲|歲"
-                   r"|什麼行業|哪些行業|外國人|出資|上課|課程|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
+                   r"|什麼行業|哪些行業|外國人|出資|上課|課程|上.{0,6}(?:小時|學分).{0,3}課|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
     "start": r"什麼時候開始|開始實施|開始受理|開始申請|何時開始|幾時開始|上路|實施日",
 }
 _ATTRIBUTE_RES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in ATTRIBUTE_PATTERNS.items()}
@@ -209,6 +216,8 @@ def attributes_in(text: str) -> tuple[str, ...]:
     if "contact" in found and "how_to_apply" in found and re.fullmatch(r".*(窗口).*", plain) and not re.search(
             r"怎麼|如何|流程|申辦", plain):
         found.remove("how_to_apply")
+    if not found and re.search(r"多少(?:錢)?[呢嗎啊？?]*$", plain) and not re.search(r"多少[人家件門]", plain):
+        found.append("max_amount")  # 「第二階段多少」: a bare 多少 asks the amount
     return tuple(found)
 
 
@@ -313,7 +322,8 @@ class Resolution:
         # scheme one meant has ended beats being offered three one did not mean.
         # A scheme whose status no source states is never offered as if it were open.
         close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2
-                 and (c.kind == "contact" or c.named or c.status != Status.UNKNOWN.value)]
+                 and (c.kind == "contact" or c.named or c.status != Status.UNKNOWN.value
+                      or c.id == self.question.current)]
         if len(close) == 1 and close[0] is top and top.score >= MIN_SCORE:
             return Decision(answer=(top,))  # the others may not be offered: nothing to choose between
         return Decision(ask=tuple(close[:ASK_AT_MOST]))
@@ -466,6 +476,15 @@ class Resolver:
             add(key, PRODUCT, f"措施種類相符「{kind}」")
 
         asks_contact = "contact" in question.attributes
+        asked_products = {kind for kind, pattern in _PRODUCT_RES.items() if pattern.search(plain)}
+        if asked_products:  # 「有什麼補助」 is not answered with a loan whose name says 貸款
+            for key in list(scores):
+                kind, record_id = key.split(":", 1)
+                if kind != "scheme" or key in named:
+                    continue
+                own = {k for k, ids in records.products.items() if record_id in ids}
+                if own and not own & asked_products:
+                    add(key, -OTHER_PRODUCT, "措施種類不是您問的")
         candidates = []
         for key, score in scores.items():
             kind, record_id = key.split(":", 1)
@@ -486,15 +505,24 @@ class Resolver:
             # 「那加薪呢」 after the new-hire deduction: a word of another scheme's name that the
             # current one's names lack moves the topic there, so the current one counts less.
             own = normalise(" ".join(records.schemes[question.current].names())).lower()
-            moved = any(w not in own and len(w) >= 2 and not attributes_in(w) and self._rare_in_names(w)
-                        for key, words in name_words.items() if key != current and key.startswith("scheme:")
-                        for w in words)
-            boost = (NAMED if question.followup or question.attributes else 3.0) * (0.4 if moved else 1.0)
+            moved_to = {key for key, words in name_words.items() if key != current and key.startswith("scheme:")
+                        and any(w not in own and len(w) >= 2 and not attributes_in(w) and self._rare_in_names(w)
+                                for w in words)}
+            moved = bool(moved_to)
+            # A follow-up by intent, an attribute asked, or a message too short to be a new topic.
+            continues = bool(question.followup or question.attributes
+                             or len(_CONTENT.findall(plain)) <= SHORT_FOLLOW_UP)
+            boost = (NAMED if continues else 3.0) * (0.25 if moved else 1.0)
+            if moved:  # the topic moved to a sibling: 「那加薪呢」 after one tax deduction is the other one
+                category = records.schemes[question.current].category
+                candidates = [self._boost_current(c, SIBLING, "與對話中的措施同類")
+                              if "scheme:" + c.id in moved_to and records.schemes[c.id].category == category
+                              else c for c in candidates]
             if not any(c.id == question.current for c in candidates):
                 scheme = records.schemes[question.current]
                 why = ["對話中的措施"]
                 score = self._scheme_context(scheme, self.kb.status(scheme), question, False, why) + (
-                    boost if question.followup or question.attributes else 0.0)
+                    boost if continues else 0.0)
                 candidates.append(Candidate("scheme", question.current, round(score, 2), tuple(why), False, False,
                                             self.kb.status(scheme).value))
             else:
@@ -506,9 +534,9 @@ class Resolver:
         """Whether at most two schemes have ``word`` in a name or alias (加薪, not 保證 or 貸款)."""
         return len({scheme_id for name, scheme_id in self._records.names if word in name}) <= 2
 
-    def _boost_current(self, candidate: Candidate, points: float) -> Candidate:
+    def _boost_current(self, candidate: Candidate, points: float, reason: str = "對話中的措施") -> Candidate:
         return Candidate(candidate.kind, candidate.id, round(candidate.score + points, 2),
-                         (*candidate.reasons, "對話中的措施"), candidate.named, candidate.exact, candidate.status)
+                         (*candidate.reasons, reason), candidate.named, candidate.exact, candidate.status)
 
     def _scheme_context(self, scheme: Scheme, status: Status, question: Question, named: bool,
                         why: list[str]) -> float:
@@ -533,7 +561,7 @@ class Resolver:
             points += sum(3.0 if reason.startswith("員工") else 1.5 for reason in reasons)
             why.extend(reasons)
         audience = _audience(scheme)
-        if audience and not named:
+        if audience and not named and scheme.id != question.current:
             if _mentions(audience, question):
                 points += 1.5
                 why.append(f"您提到{audience}")

@@ -37,8 +37,8 @@ def test_what_can_you_do_lists_topics_and_hotline(stack):
         ("颱風把工廠淹了 有沒有低利的貸款", "disaster", "disaster_sme_financing_rules"),
         # Asking to postpone: the banks' principal extension (寬緩) or the negotiation scheme both answer it.
         ("銀行一直催我還錢 可以幫忙談延後嗎", "debt_negotiation", "bank_debt_negotiation_assistance|bank_association_relief_2026"),
-        pytest.param("想導入ERP跟POS 有什麼補助", "digital_rd", "sbir", marks=pytest.mark.xfail(
-            strict=True, reason="issue 12 open: the resolver has no category prior and offers the 30人以下 loan")),
+        # A grant asked: not the 30人以下 loan (its record names ERP/POS), a grant of the topic.
+        ("想導入ERP跟POS 有什麼補助", "digital_rd", "sbir"),
     ],
 )
 def test_topic_question_gets_a_current_scheme_of_its_category(stack, question, category, scheme):

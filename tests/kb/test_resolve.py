@@ -99,6 +99,24 @@ def test_a_bare_follow_up_refers_to_the_conversations_scheme(resolver):
     assert [c.id for c in decision.answer] == ["youth_startup_loan"]
 
 
+def test_a_short_message_continues_the_conversations_scheme_even_if_it_is_only_for_some(resolver):
+    # No attribute word and no follow-up intent: short, naming nothing else, about the scheme under discussion.
+    _, decision = decide(resolver, "課要上幾個鐘頭", current="youth_startup_loan", category="digital_rd")
+    assert [c.id for c in decision.answer] == ["youth_startup_loan"]
+
+
+def test_a_follow_up_naming_a_siblings_word_moves_to_the_sibling(resolver):
+    _, decision = decide(resolver, "那加薪的呢", current="tax_new_hire_deduction", followup=True)
+    assert [c.id for c in decision.answer] == ["tax_salary_raise_deduction"]
+
+
+def test_a_grant_question_is_not_answered_with_a_loan(resolver):
+    resolution, _ = decide(resolver, "導入POS系統 政府有補助嗎", category="digital_rd")
+    assert resolution.best.id != "sme_micro_loan_30_under"
+    loan = next((c for c in resolution.candidates if c.id == "sme_micro_loan_30_under"), None)
+    assert loan is None or "措施種類不是您問的" in loan.reasons
+
+
 def test_naming_another_scheme_leaves_the_conversations_one(resolver):
     _, decision = decide(resolver, "那SBIR補助多少", current="youth_startup_loan", followup=True)
     assert [c.id for c in decision.answer] == ["sbir"]
