@@ -256,7 +256,7 @@ def answer_candidates(kb: KnowledgeBase, resolver: Resolver, dispatcher: Collect
         why = () if candidate.named or candidate.id == question.current else fit_reasons(facts.scheme, question.profile)
         answer_scheme(dispatcher, tracker, facts, question.attributes, question.profile.purpose,
                       cite=candidate.id not in cited, why=why, text=question.plain,
-                      history=candidate.exact or candidate.id == question.current
+                      history=candidate.named or candidate.id == question.current or bool(question.attributes)
                       or asks_about_the_past(question.text))
         cited.append(candidate.id)
     return [SlotSet("scheme", chosen[-1].id), SlotSet("cited_schemes", list(dict.fromkeys(cited))[-20:]),

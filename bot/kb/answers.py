@@ -284,6 +284,11 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
     if known:  # then only a statement sharing much with the question (「年齡上限」 → 「四十五歲」)
         details = matching_statements(facts.scheme, text, attributes, limit=1, today=facts.today, min_score=3)
     extra = [d for d in details if d not in said and not _said(d, said)]
+    if missing and not extra:
+        # What the record says closest to the question, the scheme's own words included
+        # (「輸出保險的保費」 → 「輸出保險徵信費及保險費最低1折」), before saying it lacks the attribute.
+        extra = [d for d in matching_statements(facts.scheme, text, attributes, limit=1, today=facts.today,
+                                                min_score=3, name_words=True) if d not in said and not _said(d, said)]
     if extra:
         known.append(("相關說明", "；".join(extra)))
     if len(known) == 1:
@@ -302,7 +307,7 @@ _COMMON_PAIRS = frozenset("申請 可以 請問 多少 什麼 怎麼 如何 貸�
 
 
 def matching_statements(scheme: Scheme, text: str, attributes: tuple[str, ...] = (), limit: int = 2,
-                        today: dt.date | None = None, min_score: int = 2) -> list[str]:
+                        today: dt.date | None = None, min_score: int = 2, name_words: bool = False) -> list[str]:
     """The record's statements (benefits, eligibility, how to apply, notes) sharing the most words with ``text``.
 
     Words of the scheme's own name are left out (they say which scheme, not which detail);
@@ -310,7 +315,7 @@ def matching_statements(scheme: Scheme, text: str, attributes: tuple[str, ...] =
     """
     if not text:
         return []
-    name_pairs = {p for n in scheme.names() for p in _pairs(n)}
+    name_pairs = set() if name_words else {p for n in scheme.names() for p in _pairs(n)}
     wanted = {p for p in _pairs(text) if p not in name_pairs and p not in _COMMON_PAIRS}
     figures = set(re.findall(r"\d+(?:\.\d+)?(?:萬|%|成|年|個月|人)", text.replace(",", "")))
     if not wanted and not figures:
@@ -368,7 +373,7 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         return eligibility_parts(scheme)
     if attribute == "duration":  # 「補多久」「可以延多久」: the statements that state a period
         periods = [t for t in _statements(scheme, facts.today)
-                   if re.search(r"\d+\s*(?:個月|年(?![期\d])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
+                   if re.search(r"(?<!\d)\d{1,2}\s*(?:個月|年(?![期\d度])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
                    and not re.search(r"\d+年\d+月\d+日", t)]
         wanted = set(_pairs(text))
         return sorted(periods, key=lambda t: -len(wanted & set(_pairs(t))))[:2]

@@ -77,6 +77,8 @@ OFFERED = 4.0    # a scheme the bot just offered as a button, when the caller an
 SHORT_FOLLOW_UP = 12
 # The kind of measure asked (a grant) that a scheme is not (a loan) pulls it down this much.
 OTHER_PRODUCT = 2.5
+# An ended scheme the text does not name yields to open ones (a caller naming it hears it ended).
+ENDED_UNNAMED = 4.0
 SIBLING = 2.5    # 「那加薪呢」 after a tax deduction: the other schemes of the current one's category
 _CONTENT = re.compile(r"[0-9a-z\u3400-\u9fff]")
 
@@ -123,11 +125,12 @@ ATTRIBUTE_KINDS: dict[str, tuple[str, ...]] = {
 
 # What the money is for (Profile.purpose, the values of eligibility.purposes).
 PURPOSE_PATTERNS = {
+    # First: money after a disaster is for recovery, even when it buys machines or stock.
+    "災後復原": r"災後|復原|復舊|重建|受災|淹水|泡水|災損|颱風|地震|水災|豪雨",
     "週轉": r"週轉|周轉|薪水|發薪|房租|進貨|原料|撐過|周轉金|營運資金|現金",
     "設備": r"設備|機器|機台|烤箱|冷凍|生財|廠房|裝潢|買車|車輛|購置",
     "研發": r"研發|開發新產品|新技術",
     "數位轉型": r"數位轉型|ERP|POS|電商|上雲|雲端|AI",
-    "災後復原": r"災後|復原|復舊|重建",
     "外銷": r"外銷|出口|海外|國外",
     "節能": r"節能|省電|減碳",
 }
@@ -146,6 +149,8 @@ PRODUCT_WORDS = {"貸款": r"貸款|借錢|借款|融資|貸", "補助": r"補�
                  "保證": r"保證|信保"}
 _NAME_PRODUCT = {"貸款": r"貸款|融資", "補助": r"補助|補貼|獎勵|援助金", "減稅": r"減除|抵減|緩課|稅捐", "保證": r"保證|信保"}
 _PRODUCT_RES = {kind: re.compile(pattern) for kind, pattern in PRODUCT_WORDS.items()}
+_PRODUCT_GROUP = {"貸款": "lent", "保證": "lent", "補助": "grant", "減稅": "tax"}
+_INTEREST_SUBSIDY = re.compile(r"利息補貼|補貼利息|貼息|息補|利息減免")
 
 
 def _counties(plain: str) -> list[str]:
@@ -315,7 +320,11 @@ class Resolution:
         if top.kind == "contact" and top.named:
             # Every line of the organisation named (生產力中心 has one per programme).
             return Decision(answer=tuple(c for c in self.candidates if c.kind == "contact" and c.named)[:ASK_AT_MOST])
-        second = self.candidates[1].score if len(self.candidates) > 1 else 0.0
+        # An open scheme is measured against the others still open: a question that names no
+        # scheme prefers open ones, so an ended one close behind it is no reason to ask.
+        rivals = [c for c in self.candidates[1:] if not (top.status == Status.OPEN.value and not c.named
+                                                         and c.status == Status.ENDED.value)]
+        second = rivals[0].score if rivals else 0.0
         if top.score >= MIN_SCORE and top.score - second >= MARGIN:
             return Decision(answer=(top,))
         # The best two or three by the same ranking, ended ones included: hearing that the
@@ -339,6 +348,7 @@ class _Records:
     name_shapes: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...]  # (name, id, characters, pairs)
     products: dict[str, tuple[str, ...]]      # kind of measure → ids of schemes whose name says it
     pieces: dict[str, str]                    # a PIECE_CHARS piece found in one scheme's names only → its id
+    acronyms: dict[str, str]                  # a Latin acronym of a name (sbir), by its sorted letters
 
 
 class Resolver:
@@ -379,9 +389,14 @@ class Resolver:
             chars = "".join(_CONTENT.findall(name))
             for i in range(len(chars) - PIECE_CHARS + 1):
                 pieces.setdefault(chars[i:i + PIECE_CHARS], set()).add(scheme_id)
+        acronyms: dict[str, set[str]] = {}
+        for name, _ in (*names, *orgs):
+            for word in re.findall(r"[a-z]{4,}", name):
+                acronyms.setdefault("".join(sorted(word)), set()).add(word)
         return _Records(schemes, contacts, tuple(names), tuple(orgs),
                         {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3}, shapes, products,
-                        {piece: next(iter(ids)) for piece, ids in pieces.items() if len(ids) == 1})
+                        {piece: next(iter(ids)) for piece, ids in pieces.items() if len(ids) == 1},
+                        {key: next(iter(words)) for key, words in acronyms.items() if len(words) == 1})
 
     def scheme(self, scheme_id: str) -> Scheme:
         return self._records.schemes[scheme_id]
@@ -408,7 +423,7 @@ class Resolver:
 
     def resolve(self, question: Question, limit: int = 8) -> Resolution:
         records = self._records
-        plain = normalise(question.text).lower()
+        plain = _acronyms_fixed(normalise(question.text).lower(), records.acronyms)
         scores: dict[str, float] = {}
         reasons: dict[str, list[str]] = {}
         named: set[str] = set()
@@ -476,15 +491,20 @@ class Resolver:
             add(key, PRODUCT, f"措施種類相符「{kind}」")
 
         asks_contact = "contact" in question.attributes
-        asked_products = {kind for kind, pattern in _PRODUCT_RES.items() if pattern.search(plain)}
-        if asked_products:  # 「有什麼補助」 is not answered with a loan whose name says 貸款
+        # 「有什麼補助」 is not answered with a loan whose name says 貸款 (a guarantee is a loan's;
+        # 「利息補貼」 is a loan's too, not a grant asked).
+        asked_products = {_PRODUCT_GROUP[kind] for kind, pattern in _PRODUCT_RES.items()
+                          if pattern.search(_INTEREST_SUBSIDY.sub("", plain))}
+        if asked_products:
             for key in list(scores):
                 kind, record_id = key.split(":", 1)
                 if kind != "scheme" or key in named:
                     continue
-                own = {k for k, ids in records.products.items() if record_id in ids}
+                own = {_PRODUCT_GROUP[k] for k, ids in records.products.items() if record_id in ids}
                 if own and not own & asked_products:
                     add(key, -OTHER_PRODUCT, "措施種類不是您問的")
+        for key, figure in self._attribute_figures(plain, question.attributes, records):
+            add(key, FIGURE, f"所問項目的條件有「{figure}」")
         candidates = []
         for key, score in scores.items():
             kind, record_id = key.split(":", 1)
@@ -572,7 +592,7 @@ class Resolver:
             points += 1.0
             why.append("同一類別")
         if status is Status.ENDED and not named:
-            points -= 2.5
+            points -= ENDED_UNNAMED
             why.append("已結束")
         elif status is not Status.OPEN and not named:
             points -= 0.5  # unknown or not yet open: answerable, said so in the answer, never offered as open
@@ -671,6 +691,23 @@ class Resolver:
                     break
         return found if len(found) <= 6 else []  # a figure half the records state says nothing
 
+    def _attribute_figures(self, plain: str, attributes: tuple[str, ...], records: _Records) -> list[tuple[str, str]]:
+        """Schemes whose benefit of the kind asked states the figure quoted: 「借100萬以內 保幾成」
+        finds the guarantee ratio written for 「貸款額度100萬元以內」."""
+        kinds = {k for a in attributes for k in ATTRIBUTE_KINDS.get(a, ())}
+        quoted = {(m.group(1), m.group(2).replace("％", "%").replace("趴", "%"))
+                  for m in _QUOTED_FIGURE.finditer(plain.replace(",", ""))}
+        if not kinds or not quoted:
+            return []
+        found = []
+        for scheme in records.schemes.values():
+            texts = " ".join((b.condition or "") + b.text for b in scheme.benefits
+                             if not b.superseded and b.kind in kinds).replace(",", "")
+            hit = next((n + u for n, u in quoted if re.search(rf"(?<![\d.]){re.escape(n)}\s*{re.escape(u)}", texts)), None)
+            if hit:
+                found.append(("scheme:" + scheme.id, hit))
+        return found if len(found) <= 6 else []
+
     def _products(self, plain: str, records: _Records) -> list[tuple[str, str]]:
         """Schemes whose name is the kind of measure the text asks for (a loan, a grant, a tax break)."""
         kinds = [kind for kind, pattern in _PRODUCT_RES.items() if pattern.search(plain)]
@@ -693,6 +730,14 @@ class Resolver:
                 keys += [f"contact:{cid}" for cid in contact_ids if f"contact:{cid}" not in keys]
                 text = text.replace(alias, " ")
         return keys
+
+
+def _acronyms_fixed(plain: str, acronyms: dict[str, str]) -> str:
+    """Latin acronyms typed with their letters swapped (「SBRI」 for SBIR) written as the records do."""
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return acronyms.get("".join(sorted(word)), word)
+    return re.sub(r"(?<![a-z])[a-z]{4,}(?![a-z])", fix, plain) if re.search(r"[a-z]{4}", plain) else plain
 
 
 def _only_extends(name: str, exact_names: list[str], plain: str) -> bool:
