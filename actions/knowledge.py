@@ -220,14 +220,18 @@ def evidence_enough(resolver: Resolver, resolution: Resolution, decision: Decisi
 
 
 def continues_topic(resolver: Resolver, resolution: Resolution, decision: Decision) -> bool:
-    """A short follow-up on the conversation's scheme, however sure the intent model is that it is out of scope.
+    """A scheme named, or a short follow-up on the conversation's, however sure the model is that it is out of scope.
 
     Out of context 「到哪一年」「自己要出多少」 are not hotline questions; after an answer about
     a scheme they are about it. A kind of message we can name as out of scope (a personal
     loan, tax filing) stays out of scope.
     """
     question = resolution.question
-    return bool(question.current and len(question.text) <= SHORT_FOLLOW_UP and scope_reason(question.text) is None
+    if scope_reason(question.text) is not None:
+        return False
+    if any(c.exact and c.kind == "scheme" for c in decision.answer):
+        return True  # a scheme named by its name or an alias (「台灣精品選拔…還來得及嗎」)
+    return bool(question.current and len(question.text) <= SHORT_FOLLOW_UP
                 and any(c.id == question.current for c in decision.answer)
                 and evidence_enough(resolver, resolution, decision))
 

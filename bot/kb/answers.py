@@ -347,14 +347,17 @@ def _pairs(text: str) -> list[str]:
     return ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
 
 
+_RELATED_KIND = {"guarantee_ratio": "subsidy_ratio", "subsidy_ratio": "guarantee_ratio", "interest_rate": "interest_subsidy"}
+
+
 def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, text: str = "") -> list[str]:
     """The record's statements for one attribute (empty when the records do not say)."""
     scheme = facts.scheme
     if attribute in ATTRIBUTE_KINDS:
         benefits = [b for b in current_benefits(scheme, facts.today) if b.kind in ATTRIBUTE_KINDS[attribute]]
-        if not benefits and attribute in ("guarantee_ratio", "subsidy_ratio"):
-            other = "subsidy_ratio" if attribute == "guarantee_ratio" else "guarantee_ratio"
-            benefits = [b for b in current_benefits(scheme, facts.today) if b.kind == other]
+        if not benefits and attribute in _RELATED_KIND:
+            # 「幾成」 of a grant is its subsidy ratio; 「利息多少」 of a loan whose interest is paid for is the subsidy.
+            benefits = [b for b in current_benefits(scheme, facts.today) if b.kind == _RELATED_KIND[attribute]]
         # What the caller said about themselves comes first: the loan term for equipment when
         # buying equipment, the non-SME figures for 「我們不是中小企業」.
         wanted = set(_pairs(re.sub(r"不是|並非", "非", text)))

@@ -102,12 +102,12 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "deadline": r"截止|到什麼時候|到何時|到哪天|什麼時候[前截結]|期限(?!多長)|最後一天|受理到|申請到|幾號前|到期"
                 r"|什麼時候(?:受理|申請|可以申請)|何時受理|幾月受理|到哪一?年|到幾年|實施到|適用到|辦到"
                 r"|什麼時候(?:會)?(?:沒有|結束|停止|停辦)|會沒有|用完|額滿",
-    "status": r"還[能可]以?申請|還有[嗎沒在]|還在|有在受理|受理中|還能用|還可以辦|結束了|停辦|還有效|還辦",
+    "status": r"還[能可]以?申請|還有[嗎沒在]|還在|有在受理|受理中|還能用|還可以辦|結束了|停辦|還有效|還辦|來得及|還[能可]以?報名",
     "documents": r"文件|準備什麼|要準備|附件|證明|書表|表格|資料要|帶什麼|計畫書",
     "how_to_apply": r"怎麼申請|如何申請|申請方式|去哪|哪裡[辦申]|流程|申辦|怎麼辦理|向誰申請|找哪|窗口|哪家銀行|怎麼[借貸]",
     "contact": r"電話|專線|打給|聯絡|聯繫|幾號|找誰|客服|窗口|網址|網站",
     "eligibility": r"資格|條件|誰可以|符合|適用|對象|能不能申請|[可能]以?申請.{0,24}[嗎嘛]|可不可以申請|有沒有資格|限制|年齡|幾歲|歲"
-                   r"|什麼行業|哪些行業|外國人|出資|上課|課程|上.{0,6}(?:小時|學分).{0,3}課|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
+                   r"|什麼行業|哪些行業|外國人|出資|上課|課程|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
     "start": r"什麼時候開始|開始實施|開始受理|開始申請|何時開始|幾時開始|上路|實施日",
 }
 _ATTRIBUTE_RES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in ATTRIBUTE_PATTERNS.items()}
@@ -149,6 +149,7 @@ PRODUCT_WORDS = {"貸款": r"貸款|借錢|借款|融資|貸", "補助": r"補�
                  "保證": r"保證|信保"}
 _NAME_PRODUCT = {"貸款": r"貸款|融資", "補助": r"補助|補貼|獎勵|援助金", "減稅": r"減除|抵減|緩課|稅捐", "保證": r"保證|信保"}
 _PRODUCT_RES = {kind: re.compile(pattern) for kind, pattern in PRODUCT_WORDS.items()}
+_PRODUCT_ANY = re.compile("|".join(PRODUCT_WORDS.values()))
 _PRODUCT_GROUP = {"貸款": "lent", "保證": "lent", "補助": "grant", "減稅": "tax"}
 _INTEREST_SUBSIDY = re.compile(r"利息補貼|補貼利息|貼息|息補|利息減免")
 
@@ -526,7 +527,8 @@ class Resolver:
             # current one's names lack moves the topic there, so the current one counts less.
             own = normalise(" ".join(records.schemes[question.current].names())).lower()
             moved_to = {key for key, words in name_words.items() if key != current and key.startswith("scheme:")
-                        and any(w not in own and len(w) >= 2 and not attributes_in(w) and self._rare_in_names(w)
+                        and any(w not in own and len(w) >= 2 and not attributes_in(w) and not _PRODUCT_ANY.search(w)
+                                and self._rare_in_names(w)
                                 for w in words)}
             moved = bool(moved_to)
             # A follow-up by intent, an attribute asked, or a message too short to be a new topic.
