@@ -260,8 +260,8 @@ def answer_candidates(kb: KnowledgeBase, resolver: Resolver, dispatcher: Collect
         why = () if candidate.named or candidate.id == question.current else fit_reasons(facts.scheme, question.profile)
         answer_scheme(dispatcher, tracker, facts, question.attributes, question.profile.purpose,
                       cite=candidate.id not in cited, why=why, text=question.plain,
-                      history=candidate.named or candidate.id == question.current or bool(question.attributes)
-                      or asks_about_the_past(question.text))
+                      history=candidate.exact or candidate.id == question.current or asks_about_the_past(question.text)
+                      or (len(chosen) == 1 and (candidate.named or bool(question.attributes))))
         cited.append(candidate.id)
     return [SlotSet("scheme", chosen[-1].id), SlotSet("cited_schemes", list(dict.fromkeys(cited))[-20:]),
             SlotSet("offered_schemes", None), SlotSet("asked_attributes", list(question.attributes) or None)]

@@ -271,6 +271,8 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
         label = ATTRIBUTE_LABELS.get(attribute, "資訊")
         if attribute == "deadline" and facts.scheme.period and not facts.scheme.end:
             label = "適用期間"  # a programme period, not an application deadline
+        if attribute == "contact" and raw and raw[0].startswith("網站"):
+            label = "網站與洽詢電話"
         same = next((i for i, (_, said) in enumerate(known) if said == "；".join(raw)), None)
         if raw and same is not None:  # 「最長7年（含寬限期最長3年）」 answers the term and the grace period
             known[same] = (f"{known[same][0]}與{label}", known[same][1])
@@ -347,6 +349,10 @@ def _pairs(text: str) -> list[str]:
     return ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
 
 
+# Words a statement uses for an attribute when the record has no benefit of that kind.
+_STATEMENT_WORDS = {"subsidy_ratio": r"自籌|補助比例|補助\d+%", "guarantee_fee": r"手續費|保證費",
+                    "interest_rate": r"利率", "loan_term": r"最長\d+年|還款期|貸款期", "grace_period": r"寬限",
+                    "guarantee_ratio": r"保證成數|信保\S{0,2}\d+成"}
 _RELATED_KIND = {"guarantee_ratio": "subsidy_ratio", "subsidy_ratio": "guarantee_ratio", "interest_rate": "interest_subsidy"}
 
 
@@ -358,6 +364,10 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         if not benefits and attribute in _RELATED_KIND:
             # 「幾成」 of a grant is its subsidy ratio; 「利息多少」 of a loan whose interest is paid for is the subsidy.
             benefits = [b for b in current_benefits(scheme, facts.today) if b.kind == _RELATED_KIND[attribute]]
+        if not benefits and attribute in _STATEMENT_WORDS:
+            # No benefit of that kind: a statement with a figure that speaks of it (「自籌款至少50%」 in the summary).
+            return sorted((t for t in _statements(scheme, facts.today)
+                           if re.search(_STATEMENT_WORDS[attribute], t) and re.search(r"\d", t)), key=len)[:1]
         # What the caller said about themselves comes first: the loan term for equipment when
         # buying equipment, the non-SME figures for 「我們不是中小企業」.
         wanted = set(_pairs(re.sub(r"不是|並非", "非", text)))
@@ -387,7 +397,13 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
     if attribute == "how_to_apply":
         return [for_callers(scheme.how_to_apply)] if scheme.how_to_apply else []
     if attribute == "contact":
-        return [contact_line(c) for c in facts.contacts[:3]]
+        lines = [contact_line(c) for c in facts.contacts[:3]]
+        if re.search(r"網址|網站|網頁|官網|連結", text):  # the record's own site first (「方案網站 https://…」)
+            sites = re.findall(r"https?://[\w./?=&%#-]+|www\.[\w./-]+", " ".join(
+                (scheme.how_to_apply or "", scheme.summary, *scheme.documents)))
+            known = " ".join(c.url or "" for c in facts.contacts[:3])
+            lines = [f"網站 {site.rstrip('.')}" for site in dict.fromkeys(sites) if site not in known][:2] + lines
+        return lines
     return []
 
 

@@ -39,7 +39,7 @@ from bot.nlu.numerals import find_numbers
 # Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律; 幾年: 幾念),
 _HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"), (re.compile(r"(?<=[幾多])念"), "年"),
                # and the plain words for the records' terms: 低利貸款 is an 優惠貸款, 周轉 is 週轉.
-               (re.compile(r"低利"), "優惠"), (re.compile(r"周轉"), "週轉"), (re.compile(r"財報"), "財務報表"),
+               (re.compile(r"低利"), "優惠"), (re.compile(r"自己[要需得]?(?:出|負擔|付)"), "自籌"), (re.compile(r"周轉"), "週轉"), (re.compile(r"財報"), "財務報表"),
                # SBIR's records write its stages as Phase 1, 2, 2+: 「第二階段」 is Phase 2.
                (re.compile(r"第[一1]階段"), "Phase 1"), (re.compile(r"第[二2]階段"), "Phase 2"))
 
@@ -107,7 +107,7 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "how_to_apply": r"怎麼申請|如何申請|申請方式|去哪|哪裡[辦申]|流程|申辦|怎麼辦理|向誰申請|找哪|窗口|哪家銀行|怎麼[借貸]",
     "contact": r"電話|專線|打給|聯絡|聯繫|幾號|找誰|客服|窗口|網址|網站",
     "eligibility": r"資格|條件|誰可以|符合|適用|對象|能不能申請|[可能]以?申請.{0,24}[嗎嘛]|可不可以申請|有沒有資格|限制|年齡|幾歲|歲"
-                   r"|什麼行業|哪些行業|外國人|出資|上課|課程|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
+                   r"|什麼行業|哪些行業|外國人|出資|上.{0,4}課|課程|年[紀記]|營收.{0,6}(?:減少|衰退|下滑)|(?:減少|衰退)多少|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
     "start": r"什麼時候開始|開始實施|開始受理|開始申請|何時開始|幾時開始|上路|實施日",
 }
 _ATTRIBUTE_RES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in ATTRIBUTE_PATTERNS.items()}
@@ -219,6 +219,9 @@ def attributes_in(text: str) -> tuple[str, ...]:
     if "loan_term" in found and "max_amount" in found and not re.search(
             r"額度|多少錢|[借貸領拿]多少|上限|金額|幾萬", plain):
         found.remove("max_amount")  # 「最長可以分幾年」: 最 belongs to the term
+    if "eligibility" in found and "max_amount" in found and re.search(r"(?:年[齡紀記]|歲數?)(?:的)?上限", plain) \
+            and not re.search(r"額度|金額|多少錢|[借貸]多少", plain):
+        found.remove("max_amount")  # 「負責人年紀上限」 is an age limit
     if "contact" in found and "how_to_apply" in found and re.fullmatch(r".*(窗口).*", plain) and not re.search(
             r"怎麼|如何|流程|申辦", plain):
         found.remove("how_to_apply")
@@ -334,7 +337,7 @@ class Resolution:
         close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2
                  and (c.kind == "contact" or c.named or c.status != Status.UNKNOWN.value
                       or c.id == self.question.current)]
-        if len(close) == 1 and close[0] is top and top.score >= MIN_SCORE:
+        if len(close) == 1 and close[0] is top and (top.score >= MIN_SCORE or top.id == self.question.current):
             return Decision(answer=(top,))  # the others may not be offered: nothing to choose between
         return Decision(ask=tuple(close[:ASK_AT_MOST]))
 
@@ -457,7 +460,7 @@ class Resolver:
                 if coverage >= SURE_COVERAGE:
                     exact.add(key)
         for key, run in self._name_runs(plain, records):
-            if key not in named:
+            if key not in named and not any(run in name for name in exact_names):  # a run inside a name found whole
                 add(key, 3.0 + min(len(run), 12) / 2, f"名稱片段相符「{run}」")
                 named.add(key)
                 if len(run) >= SURE_RUN:
@@ -593,7 +596,7 @@ class Resolver:
         if question.category and scheme.category == question.category:
             points += 1.0
             why.append("同一類別")
-        if status is Status.ENDED and not named:
+        if status is Status.ENDED and not named and scheme.id != question.current:
             points -= ENDED_UNNAMED
             why.append("已結束")
         elif status is not Status.OPEN and not named:
