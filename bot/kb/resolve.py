@@ -453,7 +453,8 @@ class Resolver:
         exact_names = [name for name, scheme_id in records.names if "scheme:" + scheme_id in exact and name in plain]
         for scheme_id, coverage, name in self._approximate_names(plain, records):
             key = "scheme:" + scheme_id
-            if key not in named and not _only_extends(name, exact_names, plain):
+            if key not in named and not _only_extends(name, exact_names, plain) \
+                    and not any(name in exact for exact in exact_names):  # inside a longer name written whole
                 shared = len(set(_CONTENT.findall(name)) & set(plain))
                 add(key, NAMED * coverage + shared / 3, f"名稱近似「{name}」")
                 named.add(key)
