@@ -117,7 +117,7 @@ def which_one(names: list[str]) -> str:
 
 
 def before_it_ended(facts: str) -> str:
-    return f"截止前的內容供您參考（目前已無法申請）：{facts}"
+    return f"此措施已經截止（目前已無法申請），截止前的內容供您參考：{facts}"
 
 
 def all_the_same(names: str, facts: str) -> str:

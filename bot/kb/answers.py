@@ -28,7 +28,7 @@ ATTRIBUTE_LABELS = {
     "max_amount": "額度", "interest_rate": "利率", "interest_subsidy": "利息補貼", "guarantee_ratio": "保證成數",
     "guarantee_fee": "保證手續費", "loan_term": "貸款期限", "grace_period": "寬限期", "deadline": "申請期限",
     "eligibility": "申請資格", "documents": "應備文件", "how_to_apply": "申請方式", "contact": "洽詢電話",
-    "tax_deduction_rate": "減除率", "subsidy_ratio": "補助比例", "status": "受理狀態", "start": "開始日期", "duration": "期間", "statistics": "累計申請與核准統計",
+    "tax_deduction_rate": "減除率", "subsidy_ratio": "補助比例", "status": "受理狀態", "start": "開始日期", "alternative": "替代措施", "duration": "期間", "statistics": "累計申請與核准統計",
 }
 # Which benefit kinds answer an attribute question (all of them are stated, in record order).
 ATTRIBUTE_KINDS = {
@@ -224,7 +224,7 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
     """
     details = matching_statements(facts.scheme, text, attributes, today=facts.today)
     if facts.status is Status.ENDED:
-        asked = [a for a in attributes if a not in ("status", "deadline")]
+        asked = [a for a in attributes if a not in ("status", "deadline", "alternative")]
         before = ""
         if history and (asked or details):
             before = _attributes_text(facts, tuple(asked), purpose, details, missing_ok=False, text=text) if asked \

@@ -107,8 +107,9 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "how_to_apply": r"怎麼申請|如何申請|申請方式|去哪|哪裡[辦申]|流程|申辦|怎麼辦理|向誰申請|找哪|窗口|哪家銀行|怎麼[借貸]",
     "contact": r"電話|專線|打給|聯絡|聯繫|幾號|找誰|客服|窗口|網址|網站",
     "eligibility": r"資格|條件|誰可以|符合|適用|對象|能不能申請|[可能]以?申請.{0,24}[嗎嘛]|可不可以申請|有沒有資格|限制|年齡|幾歲|歲"
-                   r"|什麼行業|哪些行業|外國人|出資|上.{0,4}課|課程|年[紀記]|營收.{0,6}(?:減少|衰退|下滑)|(?:減少|衰退)多少|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
+                   r"|什麼行業|哪些行業|外國人|出資|上.{0,4}課|課程|年[紀記]|營收.{0,6}(?:減少|衰退|下滑|掉)|(?:減少|衰退)多少|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
     "start": r"什麼時候開始|開始實施|開始受理|開始申請|何時開始|幾時開始|上路|實施日",
+    "alternative": r"替代|取代|其他(?:選擇|方案|措施)|改申請|改辦|有什麼可以(?:申請|用)",
 }
 _ATTRIBUTE_RES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in ATTRIBUTE_PATTERNS.items()}
 # Attributes that may share benefit kinds: a 「幾成」 about a grant is its subsidy ratio.
@@ -219,7 +220,7 @@ def attributes_in(text: str) -> tuple[str, ...]:
     if "loan_term" in found and "max_amount" in found and not re.search(
             r"額度|多少錢|[借貸領拿]多少|上限|金額|幾萬", plain):
         found.remove("max_amount")  # 「最長可以分幾年」: 最 belongs to the term
-    if "eligibility" in found and "max_amount" in found and re.search(r"(?:年[齡紀記]|歲數?)(?:的)?上限", plain) \
+    if "eligibility" in found and "max_amount" in found and re.search(r"(?:年[齡紀記]|歲數?).{0,3}上限", plain) \
             and not re.search(r"額度|金額|多少錢|[借貸]多少", plain):
         found.remove("max_amount")  # 「負責人年紀上限」 is an age limit
     if "contact" in found and "how_to_apply" in found and re.fullmatch(r".*(窗口).*", plain) and not re.search(

@@ -37,6 +37,9 @@ def decide(resolver, text, **context):
     ("寬限期多久", ("grace_period",)),
     ("補貼可以補多久", ("duration",)),
     ("設備貸款可以還幾念", ("loan_term",)),
+    ("停了的話有其他方案嗎", ("alternative",)),
+    ("負責人年紀有上限嗎", ("eligibility",)),
+    ("營收要掉多少才符合", ("eligibility",)),
 ])
 def test_attributes_are_read_from_the_words_callers_use(text, expected):
     assert attributes_in(text) == expected
