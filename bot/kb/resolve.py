@@ -479,6 +479,16 @@ class Resolver:
                 if county in normalise(scheme.name):
                     add("scheme:" + scheme.id, 3.0, f"地區相符「{county}」")
                     named.add("scheme:" + scheme.id)
+        # A short name written (「青創」) that is part of another named scheme's own name (高雄「雄挺利」
+        # 青創貸款利息補貼, named by its county) is that more specific scheme's word, not a second scheme.
+        for name, scheme_id in records.names:
+            key = "scheme:" + scheme_id
+            if key in exact and key != "scheme:" + (question.scheme or "") and name in plain and any(
+                    other != key and name in normalise(records.schemes[other.split(":", 1)[1]].name).lower()
+                    for other in named if other.startswith("scheme:") and other not in exact):
+                add(key, -NAMED / 2, f"「{name}」是另一項措施名稱的一部分")
+                named.discard(key)
+                exact.discard(key)
         name_words: dict[str, list[str]] = {}
         for key, points, words in self._text_scores(question.text):
             add(key, points, "文字相符：" + "、".join(words[:4]))
