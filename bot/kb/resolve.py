@@ -97,7 +97,7 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "loan_term": r"[借貸還攤分]幾年|幾年[還期]|還款期|貸款期[間限]|年限|多少年|多久[還攤]|攤還|最長.{0,6}年|[還攤]多久|還款年",
     "grace_period": r"寬限",
     "statistics": r"累計|核准.{0,4}(?:多少|幾)|多少[件家人]申請|有多少[件家]|到現在.{0,8}(?:多少|幾)|總共.{0,4}(?:多少|幾)[件家]",
-    "duration": r"多久|幾個月|多長|幾次|延多|做多|補多久|期程|執行期間",
+    "duration": r"多久|幾個月|多長|幾次|延多|做多|補多久|[補貼給]幾年|期程|執行期間",
     "tax_deduction_rate": r"減除|抵減率|抵稅|減稅|抵多少",
     "deadline": r"截止|到什麼時候|到何時|到哪天|什麼時候[前截結]|期限(?!多長)|最後一天|受理到|申請到|幾號前|到期"
                 r"|什麼時候(?:受理|申請|可以申請)|何時受理|幾月受理|到哪一?年|到幾年|實施到|適用到|辦到"
@@ -483,10 +483,10 @@ class Resolver:
         # 青創貸款利息補貼, named by its county) is that more specific scheme's word, not a second scheme.
         for name, scheme_id in records.names:
             key = "scheme:" + scheme_id
-            if key in exact and key != "scheme:" + (question.scheme or "") and name in plain and any(
+            if key in exact and name in plain and any(
                     other != key and name in normalise(records.schemes[other.split(":", 1)[1]].name).lower()
                     for other in named if other.startswith("scheme:") and other not in exact):
-                add(key, -NAMED / 2, f"「{name}」是另一項措施名稱的一部分")
+                add(key, -NAMED, f"「{name}」是另一項措施名稱的一部分")
                 named.discard(key)
                 exact.discard(key)
         name_words: dict[str, list[str]] = {}
