@@ -385,8 +385,9 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
     if attribute == "eligibility":
         return eligibility_parts(scheme)
     if attribute == "duration":  # 「補多久」「可以延多久」: the statements that state a period
-        periods = [t for t in _statements(scheme, facts.today)
-                   if re.search(r"(?<!\d)\d{1,2}\s*(?:個月|年(?![期\d度])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
+        rules = {for_callers(t) for t in scheme.eligibility.get("other") or []}  # 「最近6個月內任1個月」 is a rule
+        periods = [t for t in _statements(scheme, facts.today) if t not in rules
+                   and re.search(r"(?<!\d)\d{1,2}\s*(?:個月|年(?![期\d度])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
                    and not re.search(r"\d+年\d+月\d+日", t)]
         wanted = set(_pairs(text))
         return sorted(periods, key=lambda t: -len(wanted & set(_pairs(t))))[:2]
