@@ -297,6 +297,10 @@ class Candidate:
     status: str | None = None          # schemes: Status value today
 
 
+# A question of what there is or what fits (「有什麼補助」「有沒有貸款」「適合哪個」), not about one thing described.
+_WHAT_IS_THERE = re.compile(r"有什麼|有甚麼|有哪些|有沒有|哪個|哪一個|哪些|適合|可以申請什麼|能申請什麼")
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """``answer`` holds the candidates to answer (one, or each scheme named); ``ask`` those to choose from."""
@@ -330,17 +334,29 @@ class Resolution:
         rivals = [c for c in self.candidates[1:] if not (top.status == Status.OPEN.value and not c.named
                                                          and c.status == Status.ENDED.value)]
         second = rivals[0].score if rivals else 0.0
-        if top.score >= MIN_SCORE and top.score - second >= MARGIN:
+        # A question about a figure of a scheme described (「外銷貸款信保最高保多少」) is answered with
+        # it whatever its status; a question of what there is (「颱風淹水 有什麼補助」) is not answered
+        # with a programme whose status no source states: that would recommend it.
+        recommending = not self.question.attributes and bool(_WHAT_IS_THERE.search(self.question.plain))
+        if top.score >= MIN_SCORE and top.score - second >= MARGIN and (self._may_offer(top) or not recommending):
             return Decision(answer=(top,))
         # The best two or three by the same ranking, ended ones included: hearing that the
         # scheme one meant has ended beats being offered three one did not mean.
         # A scheme whose status no source states is never offered as if it were open.
         close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2
-                 and (c.kind == "contact" or c.named or c.status != Status.UNKNOWN.value
-                      or c.id == self.question.current)]
+                 and self._may_offer(c)]
+        if not close and recommending and not self._may_offer(top):
+            # 「颱風淹水 有什麼補助」 fits an unknown-status programme best: offer what may be offered.
+            close = [c for c in self.candidates if c.score >= MIN_SCORE / 2 and self._may_offer(c)]
         if len(close) == 1 and close[0] is top and (top.score >= MIN_SCORE or top.id == self.question.current):
             return Decision(answer=(top,))  # the others may not be offered: nothing to choose between
         return Decision(ask=tuple(close[:ASK_AT_MOST]))
+
+    def _may_offer(self, candidate: Candidate) -> bool:
+        """A scheme of unknown status is answered when the caller named it or is talking about it,
+        never put forward for a question that did not name it (issue 16: never recommended)."""
+        return (candidate.kind == "contact" or candidate.named or candidate.status != Status.UNKNOWN.value
+                or candidate.id == self.question.current)
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,3 +145,13 @@ def test_the_console_reads_the_schemes_off_a_conversation_whose_ticket_names_non
              {"who": "user", "text": '/loan_ask{"scheme":"sbir"}', "entities": [{"entity": "scheme", "value": "sbir"}]},
              {"who": "user", "text": "陳小明", "form_answer": True}]
     assert schemes_in_conversation(kb_on(real_db, "2026-12-01"), lines) == ["youth_startup_loan", "sbir"]
+
+
+def test_what_there_is_is_not_answered_with_a_programme_of_unknown_status(resolver):
+    """「颱風淹水 有什麼補助」 fits a 2025 programme whose status no source states best; answering
+    with it would recommend it, so the caller chooses among what may be offered. Asked about
+    that kind of measure in so many words, the same kind of record is the answer."""
+    _, decision = decide(resolver, "颱風淹水 有什麼補助")
+    assert all(c.status != "unknown" for c in (*decision.answer, *decision.ask)), decision
+    _, decision = decide(resolver, "颱風受災繳不出稅 可以延期或分期嗎")
+    assert [c.id for c in decision.answer] == ["disaster_tax_deferral"]
