@@ -7,7 +7,6 @@ of the tracker, the ops database and the transcripts of tickets.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 import uuid
@@ -16,7 +15,7 @@ from bot.channels.line_events import sign_postback, verified_postback
 from bot.channels.line_unsend import UNSENT
 from bot.handoff.tickets import SqliteTicketStore
 from tests.line.fake_line import new_id
-from tests.line.test_line_webhook import all_text, answered, tap, turn, user_texts
+from tests.line.test_line_webhook import all_text, answered, hand_off, turn, user_texts
 from tests.line.webhook import deliver, event, postback, text
 from tests.security.test_rate_limits import metrics_row
 
@@ -97,13 +96,7 @@ def test_unsend_removes_the_text_from_a_tickets_transcript(line_stack):
     secret_words = f"我家的事{uuid.uuid4().hex[:8]}想問青創貸款"
     said = text(fake, user, secret_words)
     turn(line_stack, user, said)
-    assert "轉給真人客服" in turn(line_stack, user, text(fake, user, "我要找真人客服"))
-    consent = tap(fake.delivered(user)[-1], "好，請專人聯絡我")
-    assert "怎麼稱呼" in turn(line_stack, user, postback(fake, user, consent))
-    assert "聯絡電話" in turn(line_stack, user, text(fake, user, "王小明 小明商行"))
-    assert "時段" in turn(line_stack, user, text(fake, user, "0912345678"))
-    afternoon = tap(fake.delivered(user)[-1], "下午")
-    number = int(re.search(r"編號(\d+)", turn(line_stack, user, postback(fake, user, afternoon))).group(1))
+    number = hand_off(line_stack, fake, user)
     tickets = SqliteTicketStore(line_stack.stack.var_dir / "tickets.db")
     assert [line["text"] for line in tickets.get(number).transcript if line["who"] == "user"][0] == secret_words
 

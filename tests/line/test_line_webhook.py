@@ -223,18 +223,23 @@ def tap(call, label: str) -> str:
     items = [i["action"] for m in call.messages for i in (m.get("quickReply") or {}).get("items", [])]
     return next(a["data"] for a in items if a["label"] == label)
 
-
-def test_handoff_over_line_staff_replies_and_the_rating_reach_the_user_by_push(line_stack):
-    """The whole handoff with quick replies; then the console's calls: a staff message
-    appended with execute_side_effects, and the rating question after resolving."""
-    fake, user = line_stack.fake, new_id()
+def hand_off(line_stack, fake, user: str) -> int:
+    """Ask for a person and fill the form with quick replies, as a LINE user would; the ticket's number."""
     assert "轉給真人客服" in turn(line_stack, user, text(fake, user, "我要找真人客服"))
     consent = tap(fake.delivered(user)[-1], "好，請專人聯絡我")
     assert "怎麼稱呼" in turn(line_stack, user, postback(fake, user, consent))
     assert "聯絡電話" in turn(line_stack, user, text(fake, user, "王小明 小明商行"))
     assert "時段" in turn(line_stack, user, text(fake, user, "0912345678"))
     afternoon = tap(fake.delivered(user)[-1], "下午")
-    number = int(re.search(r"編號(\d+)", turn(line_stack, user, postback(fake, user, afternoon))).group(1))
+    return int(re.search(r"編號(\d+)", turn(line_stack, user, postback(fake, user, afternoon))).group(1))
+
+
+
+def test_handoff_over_line_staff_replies_and_the_rating_reach_the_user_by_push(line_stack):
+    """The whole handoff with quick replies; then the console's calls: a staff message
+    appended with execute_side_effects, and the rating question after resolving."""
+    fake, user = line_stack.fake, new_id()
+    number = hand_off(line_stack, fake, user)
     tickets = SqliteTicketStore(line_stack.stack.var_dir / "tickets.db")
     assert tickets.get(number).channel == "line"
 
