@@ -110,6 +110,11 @@ class ActionAnswerAttribute(KnowledgeAction):
         decision = resolution.decision()
         if (sure_out_of_scope(tracker) and not continues_topic(self.resolver, resolution, decision)) \
                 or (intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision)):
+            if not sure_out_of_scope(tracker) and asks_about_some_scheme(resolution):
+                # 「要去哪裡申請」 with no scheme in the conversation: a hotline question whose scheme
+                # is missing, not an off-topic one; ask which scheme is meant.
+                dispatcher.utter_message(response="utter_followup_which_scheme")
+                return []
             return unsure_reply(dispatcher, tracker, intent)
         if decision.answer:
             events = answer_candidates(self.kb, self.resolver, dispatcher, tracker, resolution, decision.answer)
@@ -234,6 +239,14 @@ def continues_topic(resolver: Resolver, resolution: Resolution, decision: Decisi
     return bool(question.current and len(question.text) <= SHORT_FOLLOW_UP
                 and any(c.id == question.current for c in decision.answer)
                 and evidence_enough(resolver, resolution, decision))
+
+
+def asks_about_some_scheme(resolution: Resolution) -> bool:
+    """A short question of a scheme's attribute (how to apply, rate, amount) that names no scheme, in a
+    conversation with none, and of no kind we can name as out of scope (a personal loan, tax filing)."""
+    question = resolution.question
+    return bool(question.attributes and not question.current and not question.scheme
+                and len(question.text.strip()) <= SHORT_FOLLOW_UP and scope_reason(question.text) is None)
 
 
 def unsure_reply(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> list[dict[str, Any]]:

@@ -139,6 +139,10 @@ def current_benefits(scheme: Scheme, today: dt.date | None = None) -> list[Benef
     return [b for b in scheme.benefits if b.current_on(today)]
 
 
+# Attributes whose answers carry no figure the unofficial caution could be about.
+NO_FIGURES = frozenset({"how_to_apply", "documents", "contact"})
+
+
 def caution(facts: Facts) -> str | None:
     """One plain line when a fact rests on unofficial sources, else ``None``."""
     scheme = facts.scheme
@@ -244,7 +248,8 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
             body = f"（此措施自{roc_date(facts.scheme.start)}起受理）" + body
         if why:
             body = messages.fits_because("、".join(why[:2])) + body
-        line = caution(facts)
+        # The caution is about figures: an answer of how to apply or whom to call states none.
+        line = caution(facts) if not attributes or set(attributes) - NO_FIGURES else None
         if line and not cite and line not in body:
             body += "\n" + line
         if facts.status is Status.UNKNOWN:
@@ -293,6 +298,7 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
                                                 min_score=3, name_words=True) if d not in said and not _said(d, said)]
     if extra:
         known.append(("相關說明", "；".join(extra)))
+    known = [(label, said_text.rstrip("。；，、 ")) for label, said_text in known]  # one full stop, not 「諮詢。。」
     if len(known) == 1:
         lines = [f"「{name}」的{known[0][0]}：{known[0][1]}。"]
     elif known:

@@ -54,3 +54,16 @@ def test_a_scheme_name_is_not_read_as_the_callers_head_count(parser):
     assert not [e for e in parse.entities if e.entity == "employees"]
     parse = parser.parse("我們店十來個人 想問30人以下的那個貸款")
     assert [e.value for e in parse.entities if e.entity == "employees"] == [10]
+
+
+@pytest.mark.parametrize("question", ["要去哪裡申請", "利率多少", "要準備什麼文件"])
+def test_a_context_free_question_about_some_scheme_asks_which_one(stack, question):
+    """「要去哪裡申請」 as a first message is a hotline question whose scheme is missing: the bot asks
+    which scheme is meant instead of calling it out of scope."""
+    reply = texts(say(stack.rasa_url, sender(), question))
+    assert ("哪一項措施" in reply or "您是指" in reply) and "不在我能回答的範圍" not in reply, reply
+
+
+def test_a_personal_question_of_the_same_shape_stays_out_of_scope(stack):
+    reply = texts(say(stack.rasa_url, sender(), "信用卡利率多少"))
+    assert "哪一項措施" not in reply, reply

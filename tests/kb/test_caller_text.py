@@ -36,6 +36,9 @@ def facts(kb, scheme_id: str) -> Facts:
                  kb.clock.today())
 
 
+DOUBLED = re.compile(r"[。，；、]{2,}")
+
+
 def problems_in(bubble: str) -> list[str]:
     found = [f"source id {m.group(0)!r}" for m in SOURCE_ID.finditer(URL.sub(" ", bubble))]
     plain = URL.sub(" ", bubble)
@@ -51,6 +54,7 @@ def problems_in(bubble: str) -> list[str]:
     found += [f"caveat {c!r} {n} times" for c, n in counts.items() if n > 1 and c != "非官方"]
     if len(counts) > 2:
         found.append(f"stacked caveats {sorted(counts)}")
+    found += [f"doubled punctuation {m.group(0)!r}" for m in DOUBLED.finditer(plain)]
     return found
 
 
@@ -59,6 +63,7 @@ def test_the_checker_catches_what_the_audit_found():
     assert problems_in("以 seed 001 為準")
     assert problems_in("see K1 for the hotline split")
     assert problems_in("截止日期來源未載明；115年是否續辦，來源未載明")
+    assert problems_in("向承貸銀行申請；馬上辦服務中心受理諮詢。。")
     assert not problems_in("來源：中企署「中小微企業多元振興發展計畫」（資料日期114年3月）\n洽詢：經濟部馬上辦服務中心 0800-280-280")
     assert not problems_in("網址 https://www.sme.gov.tw/30ai（Taiwan Select 專區）")
 
