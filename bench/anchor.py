@@ -65,6 +65,11 @@ def intents(nlu: Path) -> list[str]:
     return sorted(names)
 
 
+# Rasa's default intents that its own rules answer (``restart`` → action_restart, which utters
+# ``utter_restart``): a rule of ours for them would contradict Rasa's and fail the training.
+DEFAULT_RULED_INTENTS = ("restart", "back", "session_start")
+
+
 def bare_project(nlu: Path, folder: Path) -> tuple[Path, Path]:
     """A domain with one response per intent and the rules that give it; returns (domain, rules)."""
     names = intents(nlu) + ["nlu_fallback"]
@@ -72,7 +77,7 @@ def bare_project(nlu: Path, folder: Path) -> tuple[Path, Path]:
               "responses": {f"utter_{n}": [{"text": f"（{n}）"}] for n in names},
               "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True}}
     rules = {"version": "3.1", "rules": [{"rule": f"answer {n}", "steps": [{"intent": n}, {"action": f"utter_{n}"}]}
-                                         for n in names]}
+                                         for n in names if n not in DEFAULT_RULED_INTENTS]}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "domain.yml").write_text(yaml.safe_dump(domain, allow_unicode=True), encoding="utf-8")
     (folder / "data").mkdir(exist_ok=True)
@@ -278,11 +283,16 @@ AREAS = [
 
 
 def start_profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling ``pid`` for ``seconds`` into ``out`` (collapsed stacks); None without py-spy."""
-    spy = Path(sys.executable).with_name("py-spy")
-    if not spy.exists():
+    """py-spy sampling ``pid`` for ``seconds`` into ``out`` (collapsed stacks); None without py-spy.
+
+    py-spy is looked for beside the interpreter, then on PATH (a venv of its own keeps it out
+    of the project's pinned one).
+    """
+    beside = Path(sys.executable).with_name("py-spy")
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
+    if spy is None:
         return None
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",
                              "--format", "raw", "--nonblocking", "--output", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -296,7 +296,9 @@ def main() -> int:
                     step = measure(cluster, servers, concurrency, args.conversations, seed=concurrency, acked=acked)
                     results.append(step)
                     print(f"{servers} server(s), {concurrency} callers: {step.throughput:.1f} turns/s, "
-                          f"p95 {percentile(step.latencies_ms, 95):.0f} ms, errors {step.errors}", flush=True)
+                          f"p95 {percentile(step.latencies_ms, 95):.0f} ms, errors {step.errors}; CPU ms/turn "
+                          + ", ".join(f"{g} {1000 * v / step.turns:.1f}" for g, v in sorted(step.cpu_seconds.items())),
+                          flush=True)
             tally = ops_tally(cluster, acked)
             print("ops database:", tally, flush=True)
             if not args.no_kill:

@@ -68,22 +68,24 @@ class OpsEventWriter:
 
     def write(self, deliveries: list[Delivery]) -> int:
         """Store the batch in one transaction; returns how many events were new."""
-        new = 0
+        if not deliveries:
+            return 0
+        delivered: list[dict[str, Any]] = []
+        insert_event = EVENTS.insert()  # one statement, compiled once, executed per event for its id
         with self.engine.begin() as db:
             # One look-up for the whole batch; the set also skips a repeat within the batch.
             seen = set(db.scalars(sa.select(DELIVERED.c.message_id).where(
-                DELIVERED.c.message_id.in_({d.message_id for d in deliveries})))) if deliveries else set()
+                DELIVERED.c.message_id.in_({d.message_id for d in deliveries}))))
             for delivery in deliveries:
                 if delivery.message_id in seen:
                     continue
                 seen.add(delivery.message_id)
                 event = self.mask(delivery.event)
-                row = db.execute(EVENTS.insert().values(sender_id=event.get("sender_id"),
-                                                        data=json.dumps(event)))
-                db.execute(DELIVERED.insert().values(message_id=delivery.message_id,
-                                                     event_id=row.inserted_primary_key[0]))
-                new += 1
-        return new
+                row = db.execute(insert_event, {"sender_id": event.get("sender_id"), "data": json.dumps(event)})
+                delivered.append({"message_id": delivery.message_id, "event_id": row.inserted_primary_key[0]})
+            if delivered:  # the ids of the whole batch in one statement, in the same transaction
+                db.execute(DELIVERED.insert(), delivered)
+        return len(delivered)
 
     def close(self) -> None:
         self.engine.dispose()
