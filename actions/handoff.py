@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.guard import guarded
 from bot import messages
 from bot.handoff import transcript as conv
-from bot.clock import clock_from_setting
+from bot.clock import Clock, clock_from_setting
 from bot.handoff.contact import is_refusal, looks_like_question, read_contact
 from bot.handoff.office_hours import OfficeHours
 from bot.handoff.phones import find_phone
@@ -34,7 +34,6 @@ from bot.web.rasa_client import RasaClient, RasaUnavailable
 # rule for the ``restart`` intent (「取消轉接」, actions/form_control.py) needs it as the last action.
 PAUSE = (ConversationPaused(), ActionExecuted("action_listen"))
 HANDOFF_SLOTS = ("handoff_consent", "handoff_name", "handoff_phone", "handoff_time")
-SKIPPED = "-"
 # How long a ticket waits for the stored conversation before it is opened with the loaded turns only.
 STORED_EVENTS_TIMEOUT = 10.0
 
@@ -83,6 +82,11 @@ class UsesTickets:
     @cached_property
     def settings(self) -> Settings:
         return self._settings or open_settings()
+
+    @cached_property
+    def clock(self) -> Clock:
+        """The bot's clock (``BOT_TODAY`` fixes the date for tests), read once."""
+        return clock_from_setting(self.settings.today)
 
     @cached_property
     def tickets(self) -> SqliteTicketStore:
@@ -221,7 +225,7 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
         return rescued(tracker, "handoff_time", lambda t: parse_window(t, self.now()).understood, unambiguous=True)
 
     def now(self) -> dt.datetime:
-        return clock_from_setting(self.settings.today).now()
+        return self.clock.now()
 
     def contact_slots(self, tracker: Tracker, text: str, validating: str | None = None) -> dict[str, Any]:
         """Name and phone said in one message (「我姓陳，電話0933-123-456」), kept.
@@ -308,7 +312,7 @@ class ActionCreateTicket(UsesTickets, Action):
             dispatcher.utter_message(response="utter_handoff_already_open", ticket=existing.id, buttons=[WITHDRAW_BUTTON],
                                      handoff={"state": "waiting", "ticket": existing.id})
             return [*clear, *PAUSE]
-        now = self._now or clock_from_setting(self.settings.today).now()
+        now = self._now or self.clock.now()
         window = parse_window(str(answers["handoff_time"] or ""), now)
         lines = conv.transcript(await session_events(tracker, self.settings), limit=conv.TICKET_LINES)
         reason = conv.urgency(lines)

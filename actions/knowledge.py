@@ -108,9 +108,10 @@ class ActionAnswerAttribute(KnowledgeAction):
         text = tracker.latest_message.get("text") or ""
         resolution = self.resolver.resolve(question_from(self.resolver, tracker, intent, category))
         decision = resolution.decision()
-        if (sure_out_of_scope(tracker) and not continues_topic(self.resolver, resolution, decision)) \
+        out = sure_out_of_scope(tracker)
+        if (out and not continues_topic(self.resolver, resolution, decision)) \
                 or (intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision)):
-            if not sure_out_of_scope(tracker) and asks_about_some_scheme(resolution):
+            if not out and asks_about_some_scheme(resolution):
                 # 「要去哪裡申請」 with no scheme in the conversation: a hotline question whose scheme
                 # is missing, not an off-topic one; ask which scheme is meant.
                 dispatcher.utter_message(response="utter_followup_which_scheme")
@@ -162,8 +163,7 @@ class ActionAnswerContact(KnowledgeAction):
         resolution = self.resolver.resolve(question)
         chosen = [c for c in resolution.decision().answer if (c.kind == "contact" and c.named)
                   or (c.kind == "scheme" and (c.named or c.id == question.current))]
-        hotline = self.kb.contact(DEFAULT_CONTACT)
-        if not chosen or _OUR_LINE.search(question.plain) or any(c.id == hotline.id for c in chosen):
+        if not chosen or _OUR_LINE.search(question.plain) or any(c.id == DEFAULT_CONTACT for c in chosen):
             dispatcher.utter_message(response="utter_hotline")
             return []
         return answer_candidates(self.kb, self.resolver, dispatcher, tracker, resolution, tuple(chosen))

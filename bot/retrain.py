@@ -243,15 +243,12 @@ def score_qa(model: Path, qa_set: Path, root: Path) -> list[Figure]:
     so the model is served from a temporary checkout of links to this one.
     """
     import tempfile
-    from unittest import mock
 
     sys.path.insert(0, str(root))
     from tests.qa import runner  # type: ignore[import-not-found]
 
-    # The runner's servers inherit this environment: one address playing the set at full speed
-    # is evaluation, not abuse, so the REST rate limits (BOT_RATE_*) are off for them.
-    with tempfile.TemporaryDirectory(prefix="retrain-qa-") as folder, \
-            mock.patch.dict(os.environ, {"BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}):
+    # The runner turns the REST rate limits off for the servers it starts (tests/qa/runner.py).
+    with tempfile.TemporaryDirectory(prefix="retrain-qa-") as folder:
         checkout = Path(folder)
         for entry in root.iterdir():
             if entry.name not in {"models", ".git"}:  # var/ too: the model reads var/nlu/spacy_zh from the cwd

@@ -71,12 +71,10 @@ def same_message(line: dict[str, Any], event: dict[str, Any]) -> bool:
     Same second in Taipei time (how transcripts write ``at``) and the same text, or text that
     masks to the stored one (the turn that opened the ticket reached the action server unmasked).
     """
-    import datetime as dt
-
-    from bot.clock import TAIPEI
+    from bot.handoff.transcript import line_time
     from bot.ops.masking import mask_text
 
-    at = dt.datetime.fromtimestamp(event.get("timestamp") or 0, TAIPEI).isoformat(timespec="seconds")
+    at = line_time(event)
     said, stored = str(line.get("text") or ""), str(event.get("text") or "")
     return line.get("at") == at and bool(stored) and (said == stored or mask_text(said) == stored)
 

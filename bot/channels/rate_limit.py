@@ -110,10 +110,13 @@ class RedisTokenBuckets:
     burst: float
     fallback: TokenBuckets = field(init=False)
     _script: Any = field(init=False, default=None)
+    _ttl_ms: int = field(init=False, default=0)
     _warned_at: float = field(init=False, default=-1e9)
 
     def __post_init__(self) -> None:
         self.fallback = TokenBuckets(self.rate, self.burst)
+        self._script = self.client.register_script(TAKE_SCRIPT)  # no I/O: the script is sent on first use
+        self._ttl_ms = int(self.burst / self.rate * 1000) + 1000  # a key unused that long is a full bucket
 
     def key(self, key: str) -> str:
         return f"{self.prefix}:{hashlib.blake2b(key.encode('utf-8'), digest_size=12).hexdigest()}"
@@ -121,11 +124,8 @@ class RedisTokenBuckets:
     async def take(self, key: str) -> int:
         from redis.exceptions import RedisError
 
-        if self._script is None:
-            self._script = self.client.register_script(TAKE_SCRIPT)
-        ttl_ms = int(self.burst / self.rate * 1000) + 1000  # a key unused that long is a full bucket
         try:
-            allowed, tokens = await self._script(keys=[self.key(key)], args=[self.rate, self.burst, ttl_ms])
+            allowed, tokens = await self._script(keys=[self.key(key)], args=[self.rate, self.burst, self._ttl_ms])
         except (RedisError, OSError) as exc:
             if time.monotonic() - self._warned_at > 60:
                 self._warned_at = time.monotonic()

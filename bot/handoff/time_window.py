@@ -22,7 +22,7 @@ _WEEKDAY = re.compile(r"(下(?:個)?|這(?:個)?|本)?(?:週|周|星期|禮拜|�
 _DATE = re.compile(r"(\d{1,2})\s*[月/]\s*(\d{1,2})\s*(?:日|號)?")
 # Parts of the day: (start, end) local times.
 _PARTS = (
-    (("上午", "早上", "早上", "早晨", "白天上午"), (dt.time(8, 0), dt.time(12, 0))),
+    (("上午", "早上", "早晨", "白天上午"), (dt.time(8, 0), dt.time(12, 0))),
     (("中午", "午休"), (dt.time(12, 0), dt.time(13, 30))),
     (("下午", "午後"), (dt.time(13, 0), dt.time(18, 0))),
     (("傍晚",), (dt.time(17, 0), dt.time(19, 0))),
@@ -30,7 +30,6 @@ _PARTS = (
 )
 _NUM = r"[0-9零〇一二兩三四五六七八九十]{1,3}"
 _CLOCK = re.compile(rf"({_NUM})\s*(?:點|点|:|：|時)\s*(半|[0-5]\d分?|{_NUM}分)?")
-_AFTER = re.compile(r"^\s*(?:以後|之後|後|過後|起|開始|以后|之后|后)")
 _BEFORE = re.compile(r"^\s*(?:以前|之前|前|為止|以内|以內)")
 _RANGE = re.compile(r"^\s*(?:到|至|~|～|-|－|—)")
 _ANY = re.compile(r"不限|都可以|隨時|任何時間|皆可|都行|沒差|儘快|盡快|越快越好|愈快愈好|馬上|現在")
@@ -151,7 +150,7 @@ def parse_window(text: str, now: dt.datetime) -> Window:
             elif _BEFORE.match(after_first):
                 end = first
                 start = start if start and start < first else None
-            elif _AFTER.match(after_first) or part is None or True:
+            else:  # 「兩點以後」, or a bare 「兩點」: from then on
                 start = first
                 end = end if end and end > first else None
     if not found:

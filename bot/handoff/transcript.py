@@ -19,6 +19,11 @@ HOTLINE_VALUES = {c.value for c in HOTLINE_CATEGORIES}
 TICKET_LINES = 200
 
 
+
+def line_time(event: dict[str, Any]) -> str:
+    """A transcript line's ``at``: the event's second in Taipei time (unsend matches lines by it)."""
+    return dt.datetime.fromtimestamp(event.get("timestamp") or 0, TAIPEI).isoformat(timespec="seconds")
+
 def transcript(events: Iterable[Mapping[str, Any]], limit: int = 60) -> list[dict[str, Any]]:
     """User, bot and staff messages in order, each with its Taipei time (ISO).
 
@@ -34,7 +39,7 @@ def transcript(events: Iterable[Mapping[str, Any]], limit: int = 60) -> list[dic
         if kind == "active_loop":
             in_form = bool(event.get("name"))
             continue
-        at = dt.datetime.fromtimestamp(event.get("timestamp") or 0, TAIPEI).isoformat(timespec="seconds")
+        at = line_time(event)
         if kind == "user":
             parse = event.get("parse_data") or {}
             intent = parse.get("intent") or {}

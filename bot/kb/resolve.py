@@ -499,10 +499,12 @@ class Resolver:
         # 青創貸款利息補貼, named by its county) is that more specific scheme's word, not a second scheme.
         for name, scheme_id in records.names:
             key = "scheme:" + scheme_id
+            if key not in exact or name not in plain:
+                continue
             wider = [other for other in named if other.startswith("scheme:") and other not in exact and other != key
                      and name in normalise(records.schemes[other.split(":", 1)[1]].name).lower()]
             # Said once per wider scheme: 「…青創…台北市的青創…」 asks about both.
-            if key in exact and name in plain and wider and plain.count(name) <= len(wider):
+            if wider and plain.count(name) <= len(wider):
                 add(key, -NAMED, f"「{name}」是另一項措施名稱的一部分")
                 named.discard(key)
                 exact.discard(key)

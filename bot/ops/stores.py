@@ -88,6 +88,7 @@ type cannot be imported; tests/ops/test_storage_privacy.py checks rows arrive.
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import logging
 from typing import Any
@@ -103,7 +104,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from bot import remote_action
 from bot.log import mask_all_records
 from bot.ops.masking import mask_event
-from bot.ops.window import WINDOW_MARK
+from bot.ops.window import WINDOW_MARK, mark_of
 
 logger = logging.getLogger(__name__)
 
@@ -321,10 +322,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
 
 def window_mark(tracker: DialogueStateTracker) -> dict[str, int] | None:
-    """The window marker of a tracker loaded from a window (its first SessionStarted's metadata)."""
-    first = next((e for e in list(tracker.events)[:2] if isinstance(e, SessionStarted)), None)
-    mark = (first.metadata or {}).get(WINDOW_MARK) if first is not None else None
-    return mark if isinstance(mark, dict) else None
+    """The window marker of a tracker loaded from a window (:func:`bot.ops.window.mark_of` on its first events)."""
+    return mark_of([event.as_dict() for event in itertools.islice(tracker.events, 2)])
 
 
 def window_prefix(state: DialogueStateTracker, after_id: int, timestamp: float) -> list[dict[str, Any]]:

@@ -10,6 +10,8 @@ through Rasa's HTTP API and joins it to the turn it is running in with
 
 from __future__ import annotations
 
+import itertools
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +23,7 @@ Event = Mapping[str, Any]
 
 def mark_of(events: Sequence[Event]) -> dict[str, int] | None:
     """The window marker of a tracker's events (its first ``session_started``), or None when not windowed."""
-    first = next((e for e in list(events)[:2] if e.get("event") == "session_started"), None)
+    first = next((e for e in itertools.islice(events, 2) if e.get("event") == "session_started"), None)
     mark = (first.get("metadata") or {}).get(WINDOW_MARK) if first is not None else None
     return mark if isinstance(mark, dict) and isinstance(mark.get("events"), int) else None
 
