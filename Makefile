@@ -39,7 +39,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv cv-calibration bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
+.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv cv-calibration bench bench-ops lint format clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -154,8 +154,13 @@ bench-anchor: $(KB) $(MODEL) ## Only the REST turn against a bare Rasa bot (late
 bench-ops: $(VENV)/.installed ## Time /ops on 20,000 generated conversations against parsing every event; reports/bench_ops.md
 	@$(PY) -m bench.ops
 
-lint: $(VENV)/.installed ## Static checks (pyflakes) on the code
-	@$(PY) -m pyflakes bot actions bench tests
+lint: $(VENV)/.installed ## Static checks: ruff check on all the code, mypy on bot/ and actions/ (pyproject.toml)
+	@$(VENV)/bin/ruff check
+	@$(VENV)/bin/mypy
+
+format: $(VENV)/.installed ## Rewrite the code in the project's format: ruff's fixes (import order), then ruff format
+	@$(VENV)/bin/ruff check --fix-only --quiet
+	@$(VENV)/bin/ruff format
 
 clean: ## Remove generated state (models, var, reports); keeps .venv and .env
 	rm -rf models var reports results
