@@ -6,6 +6,7 @@ from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
 from bot import messages
@@ -18,7 +19,7 @@ class ActionClarifyTopic(Action):
         return "action_clarify_topic"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         clarify_topic(dispatcher, tracker)
         return []
 

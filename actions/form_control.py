@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationResumed, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.disaster import REPORT_SLOTS
 from actions.guard import guarded
@@ -60,7 +61,7 @@ class ActionCancelForm(UsesTickets, Action):
         return "action_cancel_form"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         return cancel(dispatcher, self.tickets, tracker, domain)
 
 
@@ -71,7 +72,7 @@ class ActionSwitchToHandoff(Action):
         return "action_switch_to_handoff"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         return clear_forms(domain, tracker)
 
 
@@ -104,7 +105,7 @@ class AskSlot:
         return f"action_ask_{self.form}_{self.slot}"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if was_rejected_this_turn(tracker) and intent not in GOING_ON:
             dispatcher.utter_message(response=f"utter_ask_continue_{self.form}")
@@ -140,7 +141,7 @@ class ActionWhileWaiting(UsesTickets, Action):
         return "action_validate_slot_mappings"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if not tracker.is_paused():
             return []
         intent = (tracker.latest_message.get("intent") or {}).get("name")
@@ -177,7 +178,7 @@ class ActionWithdraw(UsesTickets, Action):
         return "action_restart"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         store = self.tickets
         if not withdraws(str(tracker.latest_message.get("text") or "")):
             # Not a withdrawal after all: while waiting, acknowledge (and flag) like any message; else say we did not follow.

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 logger = logging.getLogger(__name__)
 
-Run = Callable[[Any, CollectingDispatcher, Tracker, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+Run = Callable[[Any, CollectingDispatcher, Tracker, DomainDict], Coroutine[Any, Any, list[dict[str, Any]]]]
 
 
 def guarded(run: Run) -> Run:
     """Wrap ``Action.run``: any exception becomes utter_technical_problem, logged with ids only."""
 
     @functools.wraps(run)
-    async def wrapper(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def wrapper(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         try:
             return await run(self, dispatcher, tracker, domain)
         except Exception:  # noqa: BLE001 - the boundary

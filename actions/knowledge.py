@@ -13,6 +13,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
 from bot import messages
@@ -102,7 +103,7 @@ class ActionAnswerAttribute(KnowledgeAction):
         return "action_answer_attribute"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
         category = INTENT_CATEGORY.get(intent)
         text = tracker.latest_message.get("text") or ""
@@ -155,7 +156,7 @@ class ActionAnswerContact(KnowledgeAction):
         return "action_answer_contact"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
         question = question_from(self.resolver, tracker, intent, None)
         if "contact" not in question.attributes:

@@ -2,7 +2,8 @@
 
 One :class:`Triage` loads the trained model once and classifies single texts or
 streams of JSON lines. The parser is a small Protocol so tests and the web app can
-share the same loaded model.
+share the same loaded model: a :class:`Parser` in this process, or an
+:class:`AsyncParser` that asks a running Rasa server.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.categories import HOTLINE_CATEGORIES, category_of
 from bot.kb.query import KnowledgeBase, Profile, Status
@@ -46,8 +47,18 @@ class Parse:
         return category_of(self.intent).value
 
 
+@runtime_checkable
 class Parser(Protocol):
+    """Parses in this process, blocking (a loaded model: the CLI, evaluation, tests)."""
+
     def parse(self, text: str) -> Parse: ...
+
+
+@runtime_checkable
+class AsyncParser(Protocol):
+    """Parses without blocking the event loop (the web app asks the Rasa server over HTTP)."""
+
+    async def aparse(self, text: str) -> Parse: ...
 
 
 class NoModel(FileNotFoundError):
@@ -118,29 +129,35 @@ class Triage:
     「外銷貸款優惠保證加碼」, 「有沒有貸款可以撐過去」 gets loans first.
     """
 
-    def __init__(self, parser: Parser, kb: KnowledgeBase | None = None, suggestions: int = 3) -> None:
+    def __init__(self, parser: Parser | AsyncParser, kb: KnowledgeBase | None = None, suggestions: int = 3) -> None:
         self._parser = parser
         self._resolver = Resolver(kb) if kb is not None else None
         self._suggestions = suggestions
 
     def schemes(self, parse: Parse) -> list[str]:
         named = list(dict.fromkeys(str(e.value) for e in parse.entities if e.entity == "scheme"))
-        if named or self._resolver is None or parse.category not in HOTLINE_VALUES:
+        resolver = self._resolver
+        if named or resolver is None or parse.category not in HOTLINE_VALUES:
             return named
-        question = self._resolver.question(
+        question = resolver.question(
             parse.text, attributes=tuple(str(e.value) for e in parse.entities if e.entity == "attribute"),
             profile=_profile(parse), category=parse.category)
-        ranked = [c for c in self._resolver.resolve(question, limit=12).candidates
+        ranked = [c for c in resolver.resolve(question, limit=12).candidates
                   if c.kind == "scheme" and c.status == Status.OPEN.value]
-        ranked.sort(key=lambda c: (self._resolver.scheme(c.id).category != parse.category, -c.score))
+        ranked.sort(key=lambda c: (resolver.scheme(c.id).category != parse.category, -c.score))
         return [c.id for c in ranked[: self._suggestions]]
 
     def classify(self, text: str, id: Any = None) -> TriageResult:
+        """Classify with a :class:`Parser`."""
+        if not isinstance(self._parser, Parser):
+            raise TypeError("classify needs a Parser; call aclassify with an AsyncParser")
         return self._result(self._parser.parse(text), id)
 
     async def aclassify(self, text: str, id: Any = None) -> TriageResult:
-        """The same with an async parser (the web app asks Rasa over HTTP)."""
-        return self._result(await self._parser.aparse(text), id)  # type: ignore[attr-defined]
+        """The same with an :class:`AsyncParser` (the web app asks Rasa over HTTP)."""
+        if not isinstance(self._parser, AsyncParser):
+            raise TypeError("aclassify needs an AsyncParser; call classify with a Parser")
+        return self._result(await self._parser.aparse(text), id)
 
     def _result(self, parse: Parse, id: Any) -> TriageResult:
         text = parse.text
