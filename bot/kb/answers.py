@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.formats import ROC_OFFSET, roc_date
@@ -263,7 +264,7 @@ def _phone(facts: Facts) -> str:
     return facts.contacts[0].phone if facts.contacts else messages.HOTLINE
 
 
-def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | None, details: list[str] = (),
+def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | None, details: Sequence[str] = (),
                      missing_ok: bool = True, text: str = "") -> str:
     """One line per attribute asked (「利率：…」「額度：…」), the matching details, then what the records do not say."""
     name = facts.scheme.name

@@ -60,8 +60,8 @@ def build_kb(knowledge: Knowledge, path: Path) -> Path:
 
 def _fill(db: sqlite_utils.Database, knowledge: Knowledge) -> None:
     schemes = list(knowledge.schemes.values())
-    db["schemes"].insert_all((scheme_row(s) for s in schemes), pk="id")
-    db["benefits"].insert_all(
+    db.table("schemes").insert_all((scheme_row(s) for s in schemes), pk="id")
+    db.table("benefits").insert_all(
         ({"scheme_id": s.id, "position": i, "kind": b.kind, "value": b.value, "unit": b.unit, "text": b.text,
           "condition": b.condition, "superseded": int(b.superseded), "end": b.end.isoformat() if b.end else None,
           "note": b.note, "source": json.dumps({"doc": b.source.doc, "section": b.source.section},
@@ -69,8 +69,8 @@ def _fill(db: sqlite_utils.Database, knowledge: Knowledge) -> None:
          for s in schemes for i, b in enumerate(s.benefits)),
         foreign_keys=[("scheme_id", "schemes", "id")],
     )
-    db["benefits"].create_index(["scheme_id"])
-    db["contacts"].insert_all(
+    db.table("benefits").create_index(["scheme_id"])
+    db.table("contacts").insert_all(
         ({"id": c.id, "name": c.name, "aliases": json.dumps(c.aliases, ensure_ascii=False), "phone": c.phone,
           "url": c.url, "hours": c.hours, "note": c.note,
           "current": int(c.current), "source": json.dumps({"doc": c.source.doc, "section": c.source.section},
@@ -79,21 +79,21 @@ def _fill(db: sqlite_utils.Database, knowledge: Knowledge) -> None:
         pk="id",
     )
     names = [{"name": n, "scheme_id": s.id} for s in schemes for n in s.names()]
-    db["scheme_names"].insert_all(names, pk="name")
-    db["terms"].insert_all(({"word": n["name"]} for n in names), pk="word")
+    db.table("scheme_names").insert_all(names, pk="name")
+    db.table("terms").insert_all(({"word": n["name"]} for n in names), pk="word")
     segmenter = Segmenter(n["name"] for n in names)
-    db["scheme_text"].insert_all(
+    db.table("scheme_text").insert_all(
         ({"id": s.id, "name": segmenter.index_text(s.name), "aliases": segmenter.index_text(" ".join(s.aliases)),
           "summary": segmenter.index_text(s.summary),
           "benefits": segmenter.index_text(" ".join(b.text for b in s.benefits if not b.superseded)),
           "eligibility": segmenter.index_text(eligibility_text(s))} for s in schemes),
         pk="id",
     )
-    db["scheme_text"].enable_fts(list(SCHEME_TEXT_COLUMNS), fts_version="FTS5", create_triggers=False)
-    db["contact_text"].insert_all(
+    db.table("scheme_text").enable_fts(list(SCHEME_TEXT_COLUMNS), fts_version="FTS5", create_triggers=False)
+    db.table("contact_text").insert_all(
         ({"id": c.id, "name": segmenter.index_text(" ".join((c.name, *c.aliases)))} for c in knowledge.contacts.values()),
         pk="id")
-    db["contact_text"].enable_fts(["name"], fts_version="FTS5", create_triggers=False)
+    db.table("contact_text").enable_fts(["name"], fts_version="FTS5", create_triggers=False)
 
 
 # The FTS5 columns of scheme_text, in order, with their bm25 weights (bot.kb.query, bot.kb.resolve):

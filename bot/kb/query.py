@@ -246,7 +246,8 @@ class KnowledgeBase:
                     date(b["end"]), b["note"])
             for b in db.execute("select * from benefits where scheme_id = ? order by position", (row["id"],))
         )
-        period = Period(row["period_label"], date(row["period_end"])) if row["period_label"] else None
+        # bot.kb.build writes a period's label and end together
+        period = Period(row["period_label"], dt.date.fromisoformat(row["period_end"])) if row["period_label"] else None
         return Scheme(
             id=row["id"], name=row["name"], aliases=tuple(json.loads(row["aliases"])), category=row["category"],
             agency=row["agency"], summary=row["summary"], eligibility=json.loads(row["eligibility"]),

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Any
 
 from bot.kb.query import BM25_WEIGHTS, KnowledgeBase, Profile, Status, fit
 from bot.kb.segment import fts_query
@@ -425,11 +427,12 @@ class Resolver:
     def contact(self, contact_id: str) -> Contact:
         return self._records.contacts[contact_id]
 
-    def question(self, text: str, **context: object) -> Question:
+    def question(self, text: str, *, attributes: Iterable[str] | None = (), scheme: str | None = None,
+                 current: str | None = None, profile: Profile | None = None, category: str | None = None,
+                 followup: bool = False, offered: tuple[str, ...] = ()) -> Question:
         """A :class:`Question` for ``text``, its attributes read from the text and any given."""
-        given = tuple(context.pop("attributes", ()) or ())  # type: ignore[arg-type]
-        asked = tuple(dict.fromkeys((*attributes_in(question_part(text)), *given)))
-        profile = context.pop("profile", None) or Profile()
+        asked = tuple(dict.fromkeys((*attributes_in(question_part(text)), *(attributes or ()))))
+        profile = profile or Profile()
         if profile.employees is None:
             employees = [m.value for m in find_numbers(text) if m.entity == "employees"]
             if employees:
@@ -440,7 +443,8 @@ class Resolver:
             if purpose:
                 profile = Profile(profile.employees, profile.registration_type, profile.industry, purpose,
                                   profile.disaster_hit)
-        return Question(text, asked, profile=profile, **context)  # type: ignore[arg-type]
+        return Question(text, asked, scheme=scheme, current=current, profile=profile, category=category,
+                        followup=followup, offered=offered)
 
     def resolve(self, question: Question, limit: int = 8) -> Resolution:
         records = self._records
@@ -559,9 +563,9 @@ class Resolver:
             current = "scheme:" + question.current
             # 「那加薪呢」 after the new-hire deduction: a word of another scheme's name that the
             # current one's names lack moves the topic there, so the current one counts less.
-            own = normalise(" ".join(records.schemes[question.current].names())).lower()
+            own_names = normalise(" ".join(records.schemes[question.current].names())).lower()
             moved_to = {key for key, words in name_words.items() if key != current and key.startswith("scheme:")
-                        and any(w not in own and len(w) >= 2 and not attributes_in(w) and not _PRODUCT_ANY.search(w)
+                        and any(w not in own_names and len(w) >= 2 and not attributes_in(w) and not _PRODUCT_ANY.search(w)
                                 and self._rare_in_names(w)
                                 for w in words)}
             moved = bool(moved_to)
@@ -810,7 +814,7 @@ def _shared(words: list[str], indexed: str) -> list[str]:
     return [w for w in words if w in tokens and len(w) >= 2]
 
 
-def schemes_in_conversation(kb: KnowledgeBase, lines: list[dict[str, object]], limit: int = 3) -> list[str]:
+def schemes_in_conversation(kb: KnowledgeBase, lines: list[dict[str, Any]], limit: int = 3) -> list[str]:
     """The schemes a conversation was about, for the staff console's scheme cards.
 
     Tapped buttons carry the scheme as an entity; typed questions are resolved as the bot
