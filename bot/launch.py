@@ -77,7 +77,9 @@ def run_rasa(args: list[str]) -> None:
 
 
 def token_matches(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
 
 
 def action_app(token: str, package: str = "actions") -> Any:

@@ -177,12 +177,12 @@ def parse_event(raw: dict[str, Any]) -> LineEvent | None:
         kind = Kind.OTHER
     reply_token = raw.get("replyToken")
     context = raw.get("deliveryContext")
-    timestamp = raw.get("timestamp") if isinstance(raw.get("timestamp"), int) else 0
+    timestamp = found if isinstance(found := raw.get("timestamp"), int) else 0
     event_id = raw.get("webhookEventId")
-    message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+    message = found if isinstance(found := raw.get("message"), dict) else {}
     if not isinstance(event_id, str) or not event_id:
         event_id = f"{raw.get('type')}:{conversation}:{timestamp}:{message.get('id', '')}"
-    unsend = raw.get("unsend") if isinstance(raw.get("unsend"), dict) else {}
+    unsend = found if isinstance(found := raw.get("unsend"), dict) else {}
     message_id = unsend.get("messageId") if kind is Kind.UNSEND else message.get("id")
     return LineEvent(kind=kind, event_id=event_id, conversation_id=conversation, source_type=source_type,
                      user_id=user, reply_token=reply_token if isinstance(reply_token, str) and reply_token else None,

@@ -108,7 +108,8 @@ class HotlineSocketIOInput(SocketIOInput):
         # An empty list would switch the origin check off; "nothing allowed" must stay nothing.
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
                           client_manager=client_manager(self.settings))
-        socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        # Rasa's SocketIOInput types socketio_path Optional; its own SocketBlueprint takes a str.
+        socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)  # type: ignore[arg-type]
         self.sio = sio
         output = HotlineSocketIOOutput(sio, self.bot_message_evt)
 

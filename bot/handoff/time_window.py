@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.handoff.office_hours import TAIPEI, OfficeHours
@@ -122,11 +123,11 @@ def parse_window(text: str, now: dt.datetime) -> Window:
         days, found = (day,), True
     date = _DATE.search(plain)
     if date and days is None:
-        month, day = int(date.group(1)), int(date.group(2))
+        month, day_of_month = int(date.group(1)), int(date.group(2))
         try:
-            candidate = dt.date(today.year, month, day)
+            candidate = dt.date(today.year, month, day_of_month)
             if candidate < today:
-                candidate = dt.date(today.year + 1, month, day)
+                candidate = dt.date(today.year + 1, month, day_of_month)
             days, found = (candidate,), True
         except ValueError:
             pass
@@ -158,7 +159,8 @@ def parse_window(text: str, now: dt.datetime) -> Window:
     return Window(raw, True, days, start, end, workdays)
 
 
-def _slots(window: Window, hours: OfficeHours, now: dt.datetime, horizon: int = 21):
+def _slots(window: Window, hours: OfficeHours, now: dt.datetime,
+           horizon: int = 21) -> Iterator[tuple[dt.date, dt.time, dt.time]]:
     """(day, earliest, latest) local times when the window and office hours meet, soonest first."""
     local = now.astimezone(TAIPEI)
     for offset in range(horizon):

@@ -20,7 +20,7 @@ TICKET_LINES = 200
 
 
 
-def line_time(event: dict[str, Any]) -> str:
+def line_time(event: Mapping[str, Any]) -> str:
     """A transcript line's ``at``: the event's second in Taipei time (unsend matches lines by it)."""
     return dt.datetime.fromtimestamp(event.get("timestamp") or 0, TAIPEI).isoformat(timespec="seconds")
 
@@ -71,12 +71,12 @@ def questions(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     The classifier reads a form answer such as 「陳美玲 美玲小吃店」 as anything at all
     (a tariff question, say), so category, summary and urgency ignore them.
     """
-    return [l for l in lines if l["who"] == "user" and not l.get("form_answer")]
+    return [line for line in lines if line["who"] == "user" and not line.get("form_answer")]
 
 
 def category(lines: list[dict[str, Any]]) -> str:
     """The conversation's topic by the one rule (bot.categories.main_topic), else ``handoff``."""
-    found = [INTENT_CATEGORY[l["intent"]].value for l in questions(lines) if l.get("intent") in INTENT_CATEGORY]
+    found = [INTENT_CATEGORY[line["intent"]].value for line in questions(lines) if line.get("intent") in INTENT_CATEGORY]
     return main_topic(found) or "handoff"
 
 
@@ -93,13 +93,13 @@ REASON_LABELS = {"complaint": "抱怨或不滿", "disaster_report": "災情通�
 def handoff_reason(lines: list[dict[str, Any]]) -> str:
     """Why the caller reached a person: complaint, disaster report, urgent topic, two misses, or asked."""
     asked = questions(lines)
-    if any(l.get("intent") == "handoff_complaint" for l in asked):
+    if any(line.get("intent") == "handoff_complaint" for line in asked):
         return "complaint"
-    if any(l.get("intent") == "disaster_report" for l in asked):
+    if any(line.get("intent") == "disaster_report" for line in asked):
         return "disaster_report"
     if urgency(lines):
         return "urgent"
-    if sum(1 for l in asked if l.get("intent") == "nlu_fallback" or l.get("intent") == "out_of_scope") >= 2:
+    if sum(1 for line in asked if line.get("intent") == "nlu_fallback" or line.get("intent") == "out_of_scope") >= 2:
         return "misses"
     return "asked"
 
@@ -125,8 +125,8 @@ def summary(lines: list[dict[str, Any]], limit: int = 200) -> str:
     told = facts(lines)
     if told:
         parts.append("提供：" + "、".join(told))
-    topical = [l["text"] for l in questions(lines) if l.get("intent") not in HANDOFF_INTENTS
-               and not str(l.get("intent") or "").startswith(("dialogue", "chitchat")) and not l["text"].startswith("/")]
+    topical = [line["text"] for line in questions(lines) if line.get("intent") not in HANDOFF_INTENTS
+               and not str(line.get("intent") or "").startswith(("dialogue", "chitchat")) and not line["text"].startswith("/")]
     if topical:
         last = topical[-1] if len(topical[-1]) <= 60 else topical[-1][:59] + "…"
         parts.append(f"問題：{last}")

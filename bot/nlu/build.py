@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from bot.kb.records import Knowledge
 from bot.nlu.gazetteer import GAZETTEERS
@@ -61,6 +62,7 @@ def build_nlu_resources(knowledge: Knowledge, folder: Path) -> NluPaths:
     """Write the jieba dictionary and the spaCy pipeline under ``folder``."""
     import jieba
     import spacy
+    from spacy.pipeline import EntityRuler
 
     terms = entity_terms(knowledge)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -70,7 +72,8 @@ def build_nlu_resources(knowledge: Knowledge, folder: Path) -> NluPaths:
     paths.userdict.write_text(user_dictionary(terms), encoding="utf-8")
     jieba.load_userdict(str(paths.userdict))
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    # add_pipe is typed as returning any pipe; "entity_ruler" is spaCy's EntityRuler.
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}))
     ruler.add_patterns([{"label": t.label, "pattern": t.surface, "id": t.value} for t in terms])
     nlp.to_disk(paths.spacy_model)
     if folder.exists():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -85,7 +85,8 @@ class ZhSpacyNLP(SpacyNLP):
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> ZhSpacyNLP:
         load_user_dictionary(config.get("userdict"))
-        return super().create(config, model_storage, resource, execution_context)
+        # SpacyNLP.create returns cls(...) but is annotated as returning a SpacyNLP.
+        return cast(ZhSpacyNLP, super().create(config, model_storage, resource, execution_context))
 
 
 @DefaultV1Recipe.register(

@@ -16,13 +16,17 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import opencc
 
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _SPACE = re.compile(r"\s+")
 
 
 @functools.lru_cache(maxsize=2)
-def _converter(config: str):  # opened on first use, not at import
+def _converter(config: str) -> opencc.OpenCC:  # opened on first use, not at import
     import opencc
 
     return opencc.OpenCC(config)
