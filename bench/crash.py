@@ -34,7 +34,7 @@ class Callers:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
-    def start(self) -> "Callers":
+    def start(self) -> Callers:
         for _ in range(self.count):
             sender = sender_id("crash")
             thread = threading.Thread(target=self._converse, args=(sender,), daemon=True)

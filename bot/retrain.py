@@ -245,7 +245,7 @@ def score_qa(model: Path, qa_set: Path, root: Path) -> list[Figure]:
     import tempfile
 
     sys.path.insert(0, str(root))
-    from tests.qa import runner  # type: ignore[import-not-found]
+    from tests.qa import runner
 
     # The runner turns the REST rate limits off for the servers it starts (tests/qa/runner.py).
     with tempfile.TemporaryDirectory(prefix="retrain-qa-") as folder:

@@ -27,7 +27,7 @@ def events():
 
 def test_history_shows_titles_for_clicked_quick_replies_and_never_payloads():
     lines = history(events())
-    assert [(l["who"], l["text"]) for l in lines] == [
+    assert [(line["who"], line["text"]) for line in lines] == [
         ("user", "公司想借週轉金"), ("bot", "請點選："), ("user", "30人以下中小微企業優惠貸款"), ("bot", "來源：…"),
         ("bot", "您好，我是客服小林。")]
 
@@ -37,7 +37,7 @@ def test_history_keeps_quick_replies_cards_staff_marks_and_times():
     assert [r["title"] for r in lines[1]["quick_replies"]] == ["30人以下中小微企業優惠貸款", "不用了"]
     assert lines[3]["custom"]["type"] == "scheme_card"
     assert lines[4]["staff"] is True and "staff" not in lines[1]
-    assert [l["timestamp"] for l in lines] == [2.0, 3.0, 4.0, 5.0, 7.0]
+    assert [line["timestamp"] for line in lines] == [2.0, 3.0, 4.0, 5.0, 7.0]
 
 
 def test_history_keeps_only_the_latest_messages():

@@ -239,7 +239,8 @@ def _replace_spans(text: str, spans: list[tuple[int, int]], placeholder: str) ->
     Linear in the length of ``text``: rebuilding the string per match made one request with
     many e-mail-like strings cost quadratic time on the event loop (security review H1).
     """
-    pieces, position = [], 0
+    pieces: list[str] = []
+    position = 0
     for start, end in spans:
         pieces += (text[position:start], placeholder)
         position = end

@@ -294,7 +294,7 @@ def first_response_minutes(all_tickets: list[Ticket], senders: set[str]) -> list
 
 
 def scheme_tables(asked: dict[str, int], kb: KnowledgeBase | None) -> dict[str, Table]:
-    names: dict[str, tuple[str, str, str]] = {}
+    names: dict[str, tuple[str, str | None, str]] = {}
     ending: list[list[Any]] = []
     if kb is not None:
         for scheme_id in asked:
@@ -304,7 +304,8 @@ def scheme_tables(asked: dict[str, int], kb: KnowledgeBase | None) -> dict[str, 
                 continue
             names[scheme_id] = (scheme.name, category_label(scheme.category), STATUS_LABELS[kb.status(scheme)])
         today = kb.clock.today()
-        closing = sorted(((kb.closing_day(s), s) for s in kb.ending_within(ENDING_DAYS)), key=lambda p: (p[0], p[1].id))
+        closing = sorted(((day, s) for s in kb.ending_within(ENDING_DAYS) if (day := kb.closing_day(s)) is not None),
+                         key=lambda p: (p[0], p[1].id))
         for day, scheme in closing:
             ending.append([scheme.name, day.isoformat(), (day - today).days, asked.get(scheme.id, 0), scheme.id])
     most = [[*names.get(s, (s, "", "")), n, s] for s, n in list(asked.items())[:TOP]]

@@ -19,7 +19,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -56,6 +56,14 @@ class ConsoleLogin:
 
 def load_heldout(path: Path = HELDOUT) -> dict[str, list[str]]:
     return nlu_examples(path)
+
+
+class Talker(Protocol):
+    """What a flow needs of a conversation: its sender id and a way to say a text."""
+
+    sender: str
+
+    def say(self, text: str) -> list[dict[str, Any]]: ...
 
 
 class Caller:
@@ -147,49 +155,49 @@ class Seeder:
         intents = list(TOPIC_WEIGHTS)
         return self.pick(self.rng.choices(intents, weights=[TOPIC_WEIGHTS[i] for i in intents])[0])
 
-    def run(self, caller: Caller, flow: str) -> None:
+    def run(self, caller: Talker, flow: str) -> None:
         getattr(self, f"flow_{flow}")(caller)
         self.counts[flow] += 1
 
     # --- flows ---------------------------------------------------------------------
-    def flow_topic(self, caller: Caller) -> None:
+    def flow_topic(self, caller: Talker) -> None:
         caller.say(self.topic_question())
         if self.rng.random() < 0.4:
             caller.say(self.rng.choice(FOLLOW_UPS))
 
-    def flow_greet_topic_thanks(self, caller: Caller) -> None:
+    def flow_greet_topic_thanks(self, caller: Talker) -> None:
         caller.say(self.pick("chitchat_greet"))
         caller.say(self.topic_question())
         caller.say(self.pick("chitchat_thanks"))
 
-    def flow_follow_button(self, caller: Caller) -> None:
+    def flow_follow_button(self, caller: Talker) -> None:
         payloads = _payloads(caller.say(self.topic_question()))
         if payloads:
             caller.say(payloads[0])
         caller.say(self.rng.choice(FOLLOW_UPS))
 
-    def flow_fallback(self, caller: Caller) -> None:
+    def flow_fallback(self, caller: Talker) -> None:
         caller.say(self.rng.choice(UNCLEAR))
         caller.say(self.topic_question())
 
-    def flow_fallback_to_person(self, caller: Caller) -> None:
+    def flow_fallback_to_person(self, caller: Talker) -> None:
         first, second = self.rng.sample(UNCLEAR, 2)
         caller.say(first)
         offered = caller.say(second)
         self.handoff(caller, "/handoff_request" if "/handoff_request" in _payloads(offered) else "我想找真人")
 
-    def flow_handoff(self, caller: Caller) -> None:
+    def flow_handoff(self, caller: Talker) -> None:
         if self.rng.random() < 0.5:
             caller.say(self.topic_question())
         self.handoff(caller, self.pick("handoff_request"))
 
-    def flow_complaint(self, caller: Caller) -> None:
+    def flow_complaint(self, caller: Talker) -> None:
         self.handoff(caller, self.pick("handoff_complaint"))
 
-    def flow_out_of_scope(self, caller: Caller) -> None:
+    def flow_out_of_scope(self, caller: Talker) -> None:
         caller.say(self.pick("out_of_scope"))
 
-    def flow_disaster_report(self, caller: Caller) -> None:
+    def flow_disaster_report(self, caller: Talker) -> None:
         if "公司或店家名稱" not in _text(caller.say("工廠淹水了 想通報")):
             raise SeedFailed(f"the damage report of {caller.sender} did not start the report form")
         for answer in ["美玲小吃店", "花蓮縣光復鄉", "水災", "設備泡水停工", "50萬", self.rng.choice(PHONES)]:
@@ -198,7 +206,7 @@ class Seeder:
                 return
         raise SeedFailed(f"the damage report of {caller.sender} did not open a ticket")
 
-    def handoff(self, caller: Caller, opening: str) -> None:
+    def handoff(self, caller: Talker, opening: str) -> None:
         """Ask for a person (the plain request when the opening was read otherwise), fill the form."""
         if "真人" not in _text(caller.say(opening)):
             caller.say("我想找真人")
@@ -272,7 +280,7 @@ def seed(rasa_url: str, count: int = 40, random_seed: int = 7, console: ConsoleL
                 simple += flow in WEB_CHAT_FLOWS
                 if chat_origin and flow in WEB_CHAT_FLOWS and simple % WEB_CHAT_EVERY == 0:
                     chat = WebChatCaller(rasa_url, chat_origin)
-                    seeder.run(chat, flow)  # type: ignore[arg-type]
+                    seeder.run(chat, flow)
                     chat.send()
                     seeder.counts["web_chat"] += 1
                     senders.append(chat.sender)

@@ -10,6 +10,7 @@ idempotently on first use; no migrations tool (a later column is an ``ALTER`` he
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping
 
 from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
@@ -209,11 +210,11 @@ def add_rate_limited(engine: Engine, counts: Mapping[tuple[str, str, str], int])
                 set_={"refused": rate_limits.c.refused + statement.excluded.refused}))
 
 
-def _sqlite_pragmas(connection, record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(connection: sqlite3.Connection, record: object) -> None:
     cursor = connection.cursor()
     try:
         cursor.execute("pragma journal_mode=wal")
-    except Exception:  # another process holds a lock: keep the current mode
+    except Exception:  # noqa: BLE001 - another process holds a lock: keep the current mode
         logger.debug("could not switch ops.db to WAL")
     finally:
         cursor.close()
