@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from bot.ops.masking import mask_text
@@ -66,14 +67,21 @@ def mask_all_records() -> None:
     previous = logging.getLogRecordFactory()
     if getattr(previous, "masks_personal_data", False):
         return
+    logging.setLogRecordFactory(_MaskingFactory(previous))
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
+
+class _MaskingFactory:
+    """A log record factory that masks each record the one before it creates."""
+
+    masks_personal_data = True
+
+    def __init__(self, previous: Callable[..., logging.LogRecord]) -> None:
+        self.previous = previous
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
         mask_record(record)
         return record
-
-    factory.masks_personal_data = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
 
 
 def configure(level: int = logging.INFO) -> None:

@@ -5,6 +5,8 @@ zh-TW, 台灣用語, full-width punctuation. Every text gives the way forward.
 
 from __future__ import annotations
 
+import datetime as dt
+
 # 經濟部「馬上辦服務中心」, per the newest source (seed 000, 114/12/23); knowledge/contacts.yml has its record.
 HOTLINE = "0800-280-280"
 
@@ -57,7 +59,7 @@ ELIGIBILITY_NONE = f"依您提供的資料，目前沒有找到明確符合的�
 _WEEKDAYS = "一二三四五六日"
 
 
-def callback_time(moment) -> str:  # type: ignore[no-untyped-def]
+def callback_time(moment: dt.datetime) -> str:
     """「11月24日（週二）上午8:30起」 in Taipei time."""
     from bot.handoff.office_hours import TAIPEI
 

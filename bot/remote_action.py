@@ -112,6 +112,7 @@ def session(self: EndpointConfig) -> aiohttp.ClientSession:
 def install() -> None:
     """Make every ``RemoteAction`` validate with the cached validator, skip the unpaused slot-validation
     call and keep connections to the action server alive."""
+    # Rasa offers no hook for these: the methods are replaced on purpose, which mypy forbids by default.
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     ActionExtractSlots._execute_validation_action = validate_slots_while_paused  # type: ignore[method-assign]
     EndpointConfig.session = session  # type: ignore[method-assign]
