@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from bot.handoff.tickets import (NewTicket, PostgresTicketStore, SqliteTicketStore, TicketConflict, TicketStatus,
-                                 UnknownTicket)
+from bot.handoff.tickets import NewTicket, TicketConflict, TicketStatus, UnknownTicket
+from bot.handoff.tickets_sql import SqlTicketStore
 
 
 def new(conversation: str = "c1", priority: int = 3, **changes) -> NewTicket:
@@ -22,9 +22,9 @@ def new(conversation: str = "c1", priority: int = 3, **changes) -> NewTicket:
 def open_store(request, tmp_path):
     """A function that opens the same store again (as another process would)."""
     if request.param == "sqlite":
-        return lambda: SqliteTicketStore(tmp_path / "tickets.db")
+        return lambda: SqlTicketStore(tmp_path / "tickets.db")
     url = request.getfixturevalue("pg_database")
-    return lambda: PostgresTicketStore(url)
+    return lambda: SqlTicketStore(url)
 
 
 @pytest.fixture
