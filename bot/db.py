@@ -118,7 +118,7 @@ def _sqlite_connect(connection: Any, record: Any) -> None:
     try:
         cursor.execute("pragma foreign_keys=on")
         cursor.execute("pragma journal_mode=wal")
-    except Exception:  # another process holds a lock: keep the current journal mode
+    except Exception:  # noqa: BLE001 - another process holds a lock: keep the current journal mode
         logger.debug("could not switch a SQLite database to WAL")
     finally:
         cursor.close()
