@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -16,9 +15,11 @@ from actions.knowledge import KnowledgeAction
 from bot import messages
 from bot.categories import TOPIC_INTENT, Category
 from bot.eligibility import FORM_SLOTS, READERS, UNKNOWN, profile, read_employees
+from bot.formats import clip
 from bot.handoff.contact import is_refusal
 from bot.handoff.tickets import open_ticket_store
 from bot.kb.answers import button_title
+from bot.payloads import intent_payload
 
 MAX_RESULTS = 5
 RETRIES_SLOT = "elig_retries"
@@ -115,11 +116,7 @@ class ActionEligibilityResult(KnowledgeAction):
             reasons = "、".join(match.reasons) or messages.ELIGIBILITY_CHECK_TERMS
             lines.append(f"{number}. {match.scheme.name}（{reasons}）")
         buttons = [{"title": button_title(m.scheme),
-                    "payload": f"/{TOPIC_INTENT[Category(m.scheme.category)]}"
-                               + json.dumps({"scheme": m.scheme.id}, separators=(",", ":"))} for m in matches]
-        dispatcher.utter_message(text=_fit("\n".join(lines)), buttons=buttons)
+                    "payload": intent_payload(TOPIC_INTENT[Category(m.scheme.category)], scheme=m.scheme.id)}
+                   for m in matches]
+        dispatcher.utter_message(text=clip("\n".join(lines)), buttons=buttons)
         return clear
-
-
-def _fit(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

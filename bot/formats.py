@@ -1,4 +1,4 @@
-"""Formatters for what the bot writes itself: ROC dates and CSV files, as Taiwanese readers expect.
+"""Formatters for what the bot writes itself: bubbles, ROC dates and CSV files, as Taiwanese readers expect.
 
 Amounts are not here on purpose: answers quote a figure in its source's own wording
 (bot/kb/answers.py), and phones are normalised where they are read (bot/handoff/phones.py).
@@ -14,6 +14,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 ROC_OFFSET = 1911
+# The longest chat bubble the bot sends (STYLE: at most 300 characters; tests/test_consistency.py checks it).
+BUBBLE_MAX = 300
+
+
+def clip(text: str, limit: int = BUBBLE_MAX) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in 「…」 when something was cut.
+
+    Characters, not bytes or UTF-16 units: LINE counts the latter, and
+    bot/channels/line_format.py has its own clip for that.
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def roc_date(day: dt.date, gregorian: bool = False) -> str:
