@@ -69,12 +69,22 @@ def uttered_responses() -> set[str]:
     for path in list((ROOT / "data").rglob("*.yml")) + list((ROOT / "tests" / "stories").rglob("*.yml")):
         used |= set(re.findall(r"action:\s*(utter_\w+)", path.read_text(encoding="utf-8")))
     for path in (ROOT / "actions").glob("*.py"):
-        used |= set(re.findall(r"response=\"(utter_\w+)\"", path.read_text(encoding="utf-8")))
+        # response="utter_…" and every other whole name in code (tables such as eligibility's INVALID)
+        used |= set(re.findall(r"[\"'](utter_\w+)[\"']", path.read_text(encoding="utf-8")))
     return used
 
 
 def test_every_uttered_response_exists():
     assert uttered_responses() <= set(DOMAIN["responses"])
+
+
+def test_every_eligibility_question_has_a_reask_that_exists():
+    from actions.eligibility import INVALID
+    from bot.eligibility import FORM_SLOTS
+
+    assert set(INVALID) == set(FORM_SLOTS) == set(DOMAIN["forms"]["eligibility_form"]["required_slots"])
+    assert set(INVALID.values()) <= uttered_responses()
+    assert set(INVALID.values()) <= set(DOMAIN["responses"])
 
 
 def test_every_bubble_fits_line_and_uses_full_width_punctuation():
