@@ -134,7 +134,7 @@ class ActionCreateDisasterReport(KnowledgeAction):
         return open_ticket_store(open_settings())
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         store = self.tickets
         if tracker.get_slot(CANCELLED_SLOT):
             return cancel(dispatcher, store, tracker, domain)

@@ -133,7 +133,7 @@ class ActionEligibilityResult(KnowledgeAction):
         return "action_eligibility_result"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if tracker.get_slot(CANCELLED_SLOT):
             with closing(open_ticket_store(open_settings())) as tickets:
                 return cancel(dispatcher, tickets, tracker, domain)

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -47,7 +48,7 @@ def open_settings() -> Settings:
     return Settings.from_env(os.environ)
 
 
-async def session_events(tracker: Tracker, settings: Settings) -> list[dict[str, Any]]:
+async def session_events(tracker: Tracker, settings: Settings) -> Sequence[Mapping[str, Any]]:
     """The events of the caller's whole session, for a ticket's transcript and summary.
 
     After some turns the tracker store hands Rasa (and so this action) a window of the
@@ -140,7 +141,7 @@ CANCEL_BUTTON = {"title": "取消", "payload": "/form_cancel"}
 WITHDRAW_BUTTON = {"title": "取消轉接", "payload": "/restart"}
 
 
-def clear_forms(domain: dict[str, Any], tracker: Tracker | None = None) -> list[dict[str, Any]]:
+def clear_forms(domain: DomainDict, tracker: Tracker | None = None) -> list[dict[str, Any]]:
     """Every form's answers (from the domain's forms) and the form flags back to empty.
 
     With ``tracker``, only the slots that hold a value: a form started in the same turn takes
@@ -153,7 +154,7 @@ def clear_forms(domain: dict[str, Any], tracker: Tracker | None = None) -> list[
 
 
 def cancel(dispatcher: CollectingDispatcher, tickets: TicketStore, tracker: Tracker,
-           domain: dict[str, Any]) -> list[dict[str, Any]]:
+           domain: DomainDict) -> list[dict[str, Any]]:
     """The caller left a form: acknowledge, forget the answers (slots, kept drafts), say how to reach us; no ticket."""
     tickets.take_contacts(tracker.sender_id)
     dispatcher.utter_message(response="utter_form_cancelled")
@@ -304,7 +305,7 @@ class ActionCreateTicket(UsesTickets, Action):
         return "action_create_ticket"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         clear = [SlotSet(slot, None) for slot in (*HANDOFF_SLOTS, CANCELLED_SLOT)]
         store = self.tickets
         if tracker.get_slot(CANCELLED_SLOT) or not tracker.get_slot("handoff_consent"):
@@ -319,7 +320,7 @@ class ActionCreateTicket(UsesTickets, Action):
         window = parse_window(str(answers["handoff_time"] or ""), now)
         lines = conv.transcript(await session_events(tracker, self.settings), limit=conv.TICKET_LINES)
         reason = conv.urgency(lines)
-        complaint = any(l.get("intent") == "handoff_complaint" for l in lines)
+        complaint = any(line.get("intent") == "handoff_complaint" for line in lines)
         ticket = store.create(NewTicket(
             conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
             category=conv.category(lines), summary=conv.summary(lines), transcript=lines,
@@ -347,7 +348,7 @@ class ActionAskRating(Action):
         return "action_ask_rating"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         buttons = [{"title": messages.rating_label(n), "payload": intent_payload("handoff_rate", rating=str(n))} for n in range(5, 0, -1)]
         dispatcher.utter_message(response="utter_ask_rating", buttons=buttons, handoff={"state": "closed"})
         return []
@@ -358,7 +359,7 @@ class ActionStoreRating(UsesTickets, Action):
         return "action_store_rating"
 
     @guarded
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         rating = rating_from(tracker)
         store = self.tickets
         ticket = store.latest_for(tracker.sender_id)

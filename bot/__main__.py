@@ -68,8 +68,8 @@ def triage(text: str | None, jsonl: bool, model: Path | None) -> None:
     parser = _parser(settings, model)
     engine = Triage(parser, _kb(settings) if settings.kb_path.exists() else None)
     if jsonl:
-        for result in engine.classify_lines(sys.stdin, settings.max_message_chars):
-            click.echo(json.dumps(result, ensure_ascii=False))
+        for item in engine.classify_lines(sys.stdin, settings.max_message_chars):
+            click.echo(json.dumps(item, ensure_ascii=False))
         return
     result = engine.classify(text or "")
     click.echo(f"category:   {result.category}")
@@ -441,7 +441,7 @@ def retrain_command(corrections: Path | None, config: Path, qa: bool, rasa_urls:
         if qa and paths.qa is not None:
             try:
                 found += retrain.score_qa(model, paths.qa, ROOT)
-            except Exception as exc:  # the QA runner is another helper's; a failure must not pass as "no loss"
+            except Exception as exc:  # noqa: BLE001 - the QA runner is another helper's; a failure must not pass as "no loss"
                 # The live model's QA figures then have no counterpart and the gate refuses, or neither has any.
                 notes.append(f"QA set could not be scored for {model.name}: {type(exc).__name__}: {exc}")
         return found
