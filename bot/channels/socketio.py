@@ -86,7 +86,7 @@ class HotlineSocketIOInput(SocketIOInput):
     def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings or Settings.from_env(os.environ)
-        self.allowed_origins = list(self.settings.chat_origins)
+        self.allowed_origins = list(self.settings.chat_allowed_origins)
         self.max_message_chars = self.settings.max_message_chars
         self.limiter = RateLimiter.from_settings("socketio", self.settings)
 

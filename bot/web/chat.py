@@ -34,7 +34,7 @@ async def page(request: Request) -> Response:
     # Not deps.render: the chat page has no console session, CSRF token or staff name.
     response = deps(request).templates.TemplateResponse(request, "chat/page.html", {
         "socket_url": settings.chat_socket_url, "embedded": request.query_params.get("embed") == "1"})
-    response.headers["Content-Security-Policy"] = chat_policy(settings.chat_origins, settings.chat_socket_url)
+    response.headers["Content-Security-Policy"] = chat_policy(settings.chat_allowed_origins, settings.chat_socket_url)
     return response
 
 
