@@ -5,6 +5,8 @@ zh-TW, 台灣用語, full-width punctuation. Every text gives the way forward.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # 經濟部「馬上辦服務中心」, per the newest source (seed 000, 114/12/23); knowledge/contacts.yml has its record.
 HOTLINE = "0800-280-280"
 
@@ -68,8 +70,20 @@ def callback_time(moment) -> str:  # type: ignore[no-untyped-def]
 
 PERSON_BUTTON = "請真人協助"
 
-# Scheme status on the web chat's scheme cards (bot.kb.query.Status values).
-SCHEME_STATUS_LABELS = {"open": "受理中", "ended": "已截止", "not_started": "尚未開始受理", "unknown": "受理狀況請來電確認"}
+class StatusWords(NamedTuple):
+    """How one scheme status reads: to callers, and (shorter) to staff."""
+
+    caller: str  # scheme cards on the web chat and answers
+    staff: str  # /console/knowledge, `python -m bot kb review`, the ops metrics' schemes table
+
+
+# Scheme status by bot.kb.query.Status value (Status.label and Status.staff_label read it).
+SCHEME_STATUS_LABELS: dict[str, StatusWords] = {
+    "open": StatusWords("受理中", "受理中"),
+    "ended": StatusWords("已截止", "已截止"),
+    "not_started": StatusWords("尚未開始受理", "尚未開始"),
+    "unknown": StatusWords("受理狀況請來電確認", "狀態未確認"),
+}
 
 
 def rating_label(score: int) -> str:

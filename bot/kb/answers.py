@@ -19,7 +19,6 @@ from bot.kb.query import Status
 from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
 from bot import messages
-from bot.messages import SCHEME_STATUS_LABELS
 
 BUBBLE_MAX = 300
 SOURCE_LABEL = "來源："  # starts every footer; the LINE channel shows an answer and its footer as one card
@@ -176,7 +175,7 @@ def scheme_card(facts: Facts) -> dict[str, object]:
     """The footer as a card for the web chat (a socket.io ``custom`` payload; other channels get the text)."""
     lines = source_lines(facts.scheme)
     card: dict[str, object] = {"type": "scheme_card", "scheme": facts.scheme.id, "title": facts.scheme.name,
-                               "status": SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value),
+                               "status": facts.status.label,
                                "lines": lines}
     if facts.contacts:
         first = facts.contacts[0]
@@ -387,7 +386,7 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         dated = [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
         return list(dict.fromkeys(dated + ends))
     if attribute == "status":
-        return [f"{SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value)}，{deadline_text(scheme)}"]
+        return [f"{facts.status.label}，{deadline_text(scheme)}"]
     if attribute == "eligibility":
         return eligibility_parts(scheme)
     if attribute == "duration":  # 「補多久」「可以延多久」: the statements that state a period

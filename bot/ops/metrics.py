@@ -32,7 +32,6 @@ from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, category_label
 from bot.formats import csv_text
 from bot.handoff.tickets import SqliteTicketStore, Ticket
 from bot.kb.query import KnowledgeBase, UnknownScheme
-from bot.kb.review import STATUS_LABELS
 from bot.ops.events import HandoffReason, category_value, refresh
 from bot.ops.failures import LOW_CONFIDENCE, Failure
 from bot.ops.review import CHANNEL_LABELS, CHANNELS, day_bounds, local_time
@@ -302,7 +301,7 @@ def scheme_tables(asked: dict[str, int], kb: KnowledgeBase | None) -> dict[str, 
                 scheme = kb.scheme(scheme_id)
             except UnknownScheme:
                 continue
-            names[scheme_id] = (scheme.name, category_label(scheme.category), STATUS_LABELS[kb.status(scheme)])
+            names[scheme_id] = (scheme.name, category_label(scheme.category), kb.status(scheme).staff_label)
         today = kb.clock.today()
         closing = sorted(((kb.closing_day(s), s) for s in kb.ending_within(ENDING_DAYS)), key=lambda p: (p[0], p[1].id))
         for day, scheme in closing:

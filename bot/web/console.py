@@ -405,12 +405,11 @@ async def knowledge_page(request: Request) -> Response:
     """What the record keepers should check next (the same lists as `python -m bot kb review`)."""
     from bot.formats import roc_date
     from bot.kb.answers import data_date
-    from bot.kb.review import STATUS_LABELS, review
+    from bot.kb.review import review
 
     d = deps(request)
     result = review(d.kb) if d.kb else None
-    return render(request, "console/knowledge.html", review=result, data_date=data_date,
-                  roc_date=roc_date, status_labels=STATUS_LABELS)
+    return render(request, "console/knowledge.html", review=result, data_date=data_date, roc_date=roc_date)
 
 
 async def triage_results(request: Request, lines: list[str]) -> list[dict[str, object]]:
