@@ -28,13 +28,13 @@ from typing import Any
 from sqlalchemy import and_, case, func, not_, select, true
 from sqlalchemy.engine import Connection, Engine
 
-from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, category_label
+from bot.categories import CATEGORY_INFO, CHANNELS, HOTLINE_CATEGORIES, category_label, channel_label
 from bot.formats import csv_text
 from bot.handoff.tickets import SqliteTicketStore, Ticket
 from bot.kb.query import KnowledgeBase, UnknownScheme
 from bot.ops.events import HandoffReason, category_value, refresh
 from bot.ops.failures import LOW_CONFIDENCE, Failure
-from bot.ops.review import CHANNEL_LABELS, CHANNELS, day_bounds, local_time
+from bot.ops.review import day_bounds, local_time
 from bot.ops.store import conversations, corrections, rate_limits, turns
 
 TOP = 10
@@ -225,7 +225,7 @@ def rate_limit_table(engine: Engine, date_from: dt.date | None, date_to: dt.date
                            .group_by(r.channel, r.reason)).all()
     counts = {(c, reason): int(n or 0) for c, reason, n in found}
     shown = [c for c in CHANNELS if not channel or c == channel]
-    rows = [[CHANNEL_LABELS.get(c, c), counts.get((c, "sender"), 0), counts.get((c, "address"), 0),
+    rows = [[channel_label(c), counts.get((c, "sender"), 0), counts.get((c, "address"), 0),
              counts.get((c, "sender"), 0) + counts.get((c, "address"), 0)] for c in shown]
     return Table("rate_limits", "頻率限制擋下的訊息（各管道）", ["管道", "同一傳送者太頻繁", "同一來源位址太頻繁", "合計"], rows,
                  note="被擋下的訊息收到「請稍等幾秒」的回覆，不進入對話，也不算在上面的對話數；依擋下日期（臺北時間）計算，含測試流量。")

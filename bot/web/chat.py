@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from bot.categories import Channel
 from bot.channels.web_format import history, valid_session_id
 from bot.web.deps import STATIC, deps
 from bot.web.rasa_client import RasaUnavailable
@@ -54,7 +55,7 @@ async def history_json(request: Request) -> Response:
 
 def from_web_chat(events: list[dict]) -> bool:
     """True unless a user message of the conversation came in on another channel."""
-    return all(e.get("input_channel") in (None, "socketio") for e in events if e.get("event") == "user")
+    return all(e.get("input_channel") in (None, Channel.SOCKETIO.value) for e in events if e.get("event") == "user")
 
 
 async def embed_js(request: Request) -> Response:

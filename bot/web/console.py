@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from bot.categories import Category
+from bot.categories import CHANNELS, Category
 from bot.handoff.tickets import ACTIVE, OUTCOMES, Ticket, TicketConflict, TicketStatus, UnknownTicket
 from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
@@ -135,7 +135,7 @@ def _choice(request: Request, name: str, allowed: set[str]) -> str | None:
 def _queue_context(request: Request) -> dict[str, Any]:
     view = _choice(request, "status", set(QUEUE_VIEWS)) or "active"
     category = _choice(request, "category", {c.value for c in Category})
-    channel = _choice(request, "channel", {"rest", "line", "socketio"})
+    channel = _choice(request, "channel", set(CHANNELS))
     store = deps(request).tickets
     tickets = store.queue(QUEUE_VIEWS[view][1], category, channel)
     # The caller's messages since the last staff reply, on tickets still waiting for staff.
