@@ -16,14 +16,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.categories import CATEGORY_INFO, category_label
+from bot.categories import CATEGORY_INFO, CHANNELS, category_label
 from bot.clock import SystemClock
 from bot.ops import metrics as ops_metrics
 from bot.ops.events import HandoffReason, category_value
 from bot.ops.failures import parse_kinds
 from bot.ops.export import build_export, domain_entities, domain_intents
-from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Filters, UnknownConversation,
-                            local_time)
+from bot.ops.filters import MAX_PER_PAGE, BadFilter, Filters
+from bot.ops.review import BadCorrection, UnknownConversation, local_time
 from bot.web.charts import bar_chart
 from bot.web.deps import csv_download, deps, render
 from bot.settings import ROOT
