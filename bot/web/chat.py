@@ -11,10 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from bot import messages
 from bot.categories import Channel
 from bot.channels.web_format import history, valid_session_id
 from bot.web.deps import STATIC, deps
-from bot.web.rasa_client import RasaUnavailable
 from bot.web.security import CONTENT_SECURITY_POLICY
 
 def frame_ancestors(origins: tuple[str, ...]) -> str:
@@ -43,11 +43,8 @@ async def history_json(request: Request) -> Response:
     """GET /chat/history?session=<32 hex> → {"messages": [...]}; unknown sessions have none."""
     session = request.query_params.get("session", "")
     if not valid_session_id(session):
-        raise HTTPException(400, "session 必須是32位十六進位字串。")
-    try:
-        events = await deps(request).rasa.events(session)
-    except RasaUnavailable as exc:
-        raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
+        raise HTTPException(400, messages.BAD_SESSION)
+    events = await deps(request).rasa.events(session)
     if not from_web_chat(events):
         events = []  # a REST or LINE conversation is not the web chat's to show
     return JSONResponse({"session": session, "messages": history(events)}, headers={"Cache-Control": "no-store"})
