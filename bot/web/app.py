@@ -108,10 +108,9 @@ def error_response(exc: Exception) -> tuple[int, str]:
     return exc.status_code, str(exc.detail)
 
 
-def wants_json(request: Request) -> bool:
+def errors_as_json(request: Request) -> bool:
     """The API, the chat's history and console.js (``X-Requested-With: fetch``) read errors as JSON."""
-    return (request.url.path.startswith(("/api/", "/chat/history"))
-            or request.headers.get("x-requested-with") == "fetch")
+    return request.url.path.startswith(("/api/", "/chat/history")) or console.wants_json(request)
 
 
 async def handle_error(request: Request, exc: Exception) -> Response:
@@ -119,7 +118,7 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     status, message = error_response(exc)
     if status == 500:
         logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    if wants_json(request):
+    if errors_as_json(request):
         return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
     return render(request, "console/error.html", status_code=status, message=message, status=status)
 
