@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from bot.ops.review import Review
     from bot.staff import StaffStore
     from bot.triage import RasaParser
+
+# A command function under click's decorators (each returns the kind it was given).
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
 
 
 def _settings() -> Settings:
@@ -514,7 +517,7 @@ def _review(settings: Settings) -> Review:
         raise click.ClickException(f"cannot open the ops database (BOT_OPS_DB_URL): {type(exc).__name__}") from exc
 
 
-def _filter_options(*keys: str):  # type: ignore[no-untyped-def]
+def _filter_options(*keys: str) -> Callable[[Decorated], Decorated]:
     """click options for the filters of bot.ops.filters.FILTERS (those with ``keys``, or all), in the table's order.
 
     Each option passes its value under the filter's query key, so the command hands them to
@@ -522,9 +525,9 @@ def _filter_options(*keys: str):  # type: ignore[no-untyped-def]
     """
     from bot.ops.filters import FILTERS
 
-    def decorate(function):  # type: ignore[no-untyped-def]
+    def decorate(function: Decorated) -> Decorated:
         for spec in reversed([s for s in FILTERS if not keys or s.key in keys]):
-            options: dict[str, object] = {"help": spec.help, "metavar": spec.metavar}
+            options: dict[str, Any] = {"help": spec.help, "metavar": spec.metavar}
             if spec.flag_value is not None:
                 options["flag_value"] = spec.flag_value
             if spec.choices is not None:
@@ -551,7 +554,7 @@ def ops_list(as_json: bool, **filters: str | None) -> None:
         chosen = Filters.parse(filters)
     except BadFilter as exc:
         raise click.ClickException(str(exc)) from exc
-    page = _review(_settings()).list(chosen)
+    page = _review(_settings()).search(chosen)
     if as_json:
         click.echo(json.dumps({"total": page.total, "page": chosen.page, "pages": page.pages,
                                "rows": [r.as_dict() for r in page.rows]}, ensure_ascii=False))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import overload
 
 
 class Category(str, Enum):
@@ -143,6 +144,10 @@ def channel_label(value: str | None) -> str | None:
 OTHER = "other"
 
 
+@overload
+def category_label(value: str) -> str: ...
+@overload
+def category_label(value: None) -> None: ...
 def category_label(value: str | None) -> str | None:
     """The zh-TW label of a category value, 其他 for :data:`OTHER`; any other value as it is."""
     try:

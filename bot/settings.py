@@ -32,7 +32,9 @@ PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "change_me", "secret",
 
 
 def is_placeholder(value: str | None) -> bool:
-    return bool(value) and (value.strip().lower() in PLACEHOLDER_SECRETS or "change-me" in value.lower())
+    if not value:
+        return False
+    return value.strip().lower() in PLACEHOLDER_SECRETS or "change-me" in value.lower()
 
 
 def secret_problem(value: str | None) -> str | None:

@@ -643,7 +643,7 @@ class Resolver:
         wanted = {k for a in attributes for r in (a, *RELATED.get(a, ())) for k in ATTRIBUTE_KINDS.get(r, ())}
         if not wanted:
             return []
-        found = []
+        found: list[tuple[str, str, str]] = []
         for name, scheme_id in records.names:
             key = "scheme:" + scheme_id
             if key not in exact or name not in plain or _kinds(records.schemes[scheme_id]) & wanted:

@@ -293,7 +293,7 @@ def first_response_minutes(all_tickets: list[Ticket], senders: set[str]) -> list
 
 
 def scheme_tables(asked: dict[str, int], kb: KnowledgeBase | None) -> dict[str, Table]:
-    names: dict[str, tuple[str, str | None, str]] = {}
+    names: dict[str, tuple[str, str, str]] = {}
     ending: list[list[Any]] = []
     if kb is not None:
         for scheme_id in asked:

@@ -155,7 +155,7 @@ class Review:
     def refresh(self) -> None:
         refresh(self.engine)
 
-    def list(self, f: Filters) -> Page:
+    def search(self, f: Filters) -> Page:
         self.refresh()
         return self.page(f)
 

@@ -22,10 +22,10 @@ from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.kb.resolve import schemes_in_conversation
 from bot.ops.filters import BadFilter
-from bot.triage import Triage
+from bot.triage import Parse, Triage
 from bot.formats import csv_text
 from bot.web.deps import csv_download, deps, render, taipei_time
-from bot.web.rasa_client import RasaUnavailable
+from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.security import (check_csrf, csrf_token, current_account, current_staff, end_session, staff_only,
                               start_session)
 
@@ -230,7 +230,7 @@ async def _ticket_context(request: Request, ticket_id: int | None = None,
     events = d.tickets.events(ticket_id)
     return {"ticket": ticket, "lines": lines, "rasa_error": rasa_error, "events": events,
             "withdrawn_at": next((e["at"] for e in reversed(events) if e["kind"] == "withdrawn"), None),
-            "outcome": next((OUTCOMES.get((e["detail"] or {}).get("outcome")) for e in reversed(events)
+            "outcome": next((OUTCOMES.get((e["detail"] or {}).get("outcome") or "") for e in reversed(events)
                              if e["kind"] == "resolved"), None),
             "colleagues": [u for u in d.staff.usernames() if u != current_staff(request)],
             "describe_event": describe_event, "outcomes": OUTCOMES}
@@ -265,7 +265,7 @@ async def ticket_page(request: Request) -> Response:
             scheme = d.kb.scheme(scheme_id) if d.kb else None
         except UnknownScheme:
             scheme = None
-        if scheme:
+        if scheme and d.kb:
             schemes.append({"scheme": scheme, "status": d.kb.status(scheme).value if d.kb else "",
                             "facts": [b.text for b in current_benefits(scheme, d.kb.clock.today())][:3]})
     return render(request, "console/ticket.html", schemes=schemes, notes=d.tickets.notes(ticket.id),
@@ -393,7 +393,7 @@ async def knowledge_page(request: Request) -> Response:
     return render(request, "console/knowledge.html", review=result, data_date=data_date, roc_date=roc_date)
 
 
-async def triage_results(request: Request, lines: list[str]) -> list[dict[str, object]]:
+async def triage_results(request: Request, lines: list[str]) -> list[dict[str, Any]]:
     d = deps(request)
     engine = Triage(_HttpParser(d.rasa), d.kb)
     results = []
@@ -412,10 +412,12 @@ async def triage_results(request: Request, lines: list[str]) -> list[dict[str, o
 
 
 class _HttpParser:
-    def __init__(self, rasa) -> None:  # type: ignore[no-untyped-def]
+    """The running Rasa server as Triage's AsyncParser."""
+
+    def __init__(self, rasa: RasaClient) -> None:
         self.rasa = rasa
 
-    async def aparse(self, text: str):  # type: ignore[no-untyped-def]
+    async def aparse(self, text: str) -> Parse:
         return await self.rasa.parse(text)
 
 
@@ -434,9 +436,9 @@ async def triage_page(request: Request) -> Response:
     return render(request, "console/triage.html", results=results, text=text)
 
 
-def csv_response(results: list[dict[str, object]]) -> Response:
+def csv_response(results: list[dict[str, Any]]) -> Response:
     rows = [[r["id"], r["text"], r["category"], r["intent"], r["confidence"],
-             "; ".join(f"{e['entity']}={e['value']}" for e in r["entities"]),  # type: ignore[union-attr]
-             " ".join(r["schemes"])] for r in results]  # type: ignore[arg-type]
+             "; ".join(f"{e['entity']}={e['value']}" for e in r["entities"]),
+             " ".join(r["schemes"])] for r in results]
     return csv_download(csv_text(["line", "text", "category", "intent", "confidence", "entities", "schemes"], rows),
                         "triage.csv")

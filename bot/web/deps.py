@@ -74,7 +74,7 @@ def deps(request: Request) -> Deps:
     return request.app.state.deps
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: object):  # type: ignore[no-untyped-def]
+def render(request: Request, name: str, status_code: int = 200, **context: object) -> Response:
     from bot.retrain import live_model
 
     staff = current_staff(request)

@@ -54,7 +54,7 @@ def _today(request: Request) -> dt.date:
 @staff_only
 async def conversation_list(request: Request) -> Response:
     d, f = deps(request), _filters(request)
-    page = d.ops.list(f)
+    page = d.ops.search(f)
     return render(request, "ops/list.html", page=page, f=f, q=f.query(), tags=d.ops.all_tags(),
                   intents=domain_intents_labelled(), presets=presets(_today(request)), urlencode=urlencode,
                   reasons=HandoffReason.LABELS, local_time=local_time, failure_kinds=parse_kinds)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import messages
 from bot.staff import Staff
@@ -122,7 +123,7 @@ class TrustedProxies:
     def __init__(self, app: Any, networks: tuple[Network, ...]) -> None:
         self.app, self.networks = app, networks
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self.networks and scope.get("client"):
             peer, port = scope["client"]
             if _trusted(peer, self.networks):
@@ -139,11 +140,12 @@ class Sessions:
     """Starlette's signed-cookie session, with ``Secure`` on every request that came over HTTPS
     (or always, with ``always_secure``)."""
 
-    def __init__(self, app: Any, always_secure: bool = False, **options: Any) -> None:
+    # app positional-only, as Starlette passes it: no option can be named app.
+    def __init__(self, app: ASGIApp, /, always_secure: bool = False, **options: Any) -> None:
         self.secure = SessionMiddleware(app, https_only=True, **options)
         self.plain = self.secure if always_secure else SessionMiddleware(app, https_only=False, **options)
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = self.secure if scope.get("scheme") in ("https", "wss") else self.plain
         await target(scope, receive, send)
 
@@ -167,7 +169,7 @@ class SecurityHeaders:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

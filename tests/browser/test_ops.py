@@ -13,7 +13,7 @@ from bot.ops.store import open_engine
 def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, browser, screens, tmp_path):
     stack = seeded_ops.stack
     review = Review(open_engine(f"sqlite:///{stack.var_dir / 'ops.db'}"))
-    failing = review.list(Filters(failed=True, per_page=200)).total
+    failing = review.search(Filters(failed=True, per_page=200)).total
     assert failing > 0
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-TW", accept_downloads=True)
     page = context.new_page()
@@ -26,14 +26,14 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     page.get_by_role("link", name="對話檢視").click()
     page.wait_for_url(f"{stack.web_url}/ops")
     # The seed is test traffic, left out by default: only the shared stack's other (unmarked) test callers show.
-    callers = review.list(Filters(synthetic=False, per_page=200)).total
-    assert callers < review.list(Filters(per_page=200)).total
+    callers = review.search(Filters(synthetic=False, per_page=200)).total
+    assert callers < review.search(Filters(per_page=200)).total
     assert f"共 {callers} 段對話" in page.locator(".count").inner_text()
     page.get_by_label("測試流量", exact=True).select_option("yes")
     page.get_by_role("button", name="篩選").click()
     page.wait_for_url(re.compile(r"synthetic=yes"))
     today = dt.datetime.now(TAIPEI).date()
-    asked_today = review.list(Filters(date_from=today, date_to=today)).total
+    asked_today = review.search(Filters(date_from=today, date_to=today)).total
     assert asked_today > 0
 
     # What people asked in a period: one click on a preset (the seed ran today, none last week).
@@ -44,9 +44,9 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     page.wait_for_url(re.compile(r"from=.*&to="))
     # The seed ran today; only other tests' back-dated conversations (the web chat's day separators) fall last week.
     week = re.search(r"from=(\d{4}-\d\d-\d\d)&to=(\d{4}-\d\d-\d\d)", page.url)
-    last_week = review.list(Filters(date_from=dt.date.fromisoformat(week.group(1)),
+    last_week = review.search(Filters(date_from=dt.date.fromisoformat(week.group(1)),
                                     date_to=dt.date.fromisoformat(week.group(2)))).total
-    assert not set(seeded_ops.summary["senders"]) & {r.sender_id for r in review.list(
+    assert not set(seeded_ops.summary["senders"]) & {r.sender_id for r in review.search(
         Filters(date_from=dt.date.fromisoformat(week.group(1)), date_to=dt.date.fromisoformat(week.group(2)),
                 per_page=200)).rows}
     assert f"共 {last_week} 段對話" in page.locator(".count").inner_text()

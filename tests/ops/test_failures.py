@@ -132,7 +132,7 @@ def engine(tmp_path):
 
 def test_list_filter_and_metrics_use_the_same_failure_definition(engine):
     review = Review(engine)
-    failing = {r.sender_id for r in review.list(Filters.parse({"failed": "yes", "per_page": "200"})).rows}
+    failing = {r.sender_id for r in review.search(Filters.parse({"failed": "yes", "per_page": "200"})).rows}
     assert failing == {f"caller-{k}" for k in CONVERSATIONS}
     result = report(engine, synthetic=False)
     total = len(CONVERSATIONS) + len(SUCCESSES)
@@ -146,11 +146,11 @@ def test_list_filter_and_metrics_use_the_same_failure_definition(engine):
 
 def test_synthetic_traffic_is_left_out_by_default_and_included_on_request(engine):
     review = Review(engine)
-    shown = {r.sender_id for r in review.list(Filters.parse({"per_page": "200"})).rows}
+    shown = {r.sender_id for r in review.search(Filters.parse({"per_page": "200"})).rows}
     assert "eval-run1" not in shown and "web-abc" not in shown and "caller-fallback" in shown
-    everything = {r.sender_id for r in review.list(Filters.parse({"per_page": "200", "synthetic": "yes"})).rows}
+    everything = {r.sender_id for r in review.search(Filters.parse({"per_page": "200", "synthetic": "yes"})).rows}
     assert {"eval-run1", "web-abc"} <= everything
-    only = {r.sender_id for r in review.list(Filters.parse({"synthetic": "only"})).rows}
+    only = {r.sender_id for r in review.search(Filters.parse({"synthetic": "only"})).rows}
     assert only == {"eval-run1", "web-abc"}
     assert report(engine, synthetic=False).conversations + 2 == report(engine, synthetic=None).conversations
 

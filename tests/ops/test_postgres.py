@@ -55,7 +55,7 @@ def both(ops_copy, pg_ops_url):  # type: ignore[no-untyped-def]
 def test_postgres_lists_the_same_conversations_as_sqlite(both, raw):
     sqlite_review, pg_review = both
     raw = {"synthetic": "yes", **raw}
-    expected, actual = sqlite_review.list(Filters.parse(raw)), pg_review.list(Filters.parse(raw))
+    expected, actual = sqlite_review.search(Filters.parse(raw)), pg_review.search(Filters.parse(raw))
     assert actual.total == expected.total
     assert [r.sender_id for r in actual.rows] == [r.sender_id for r in expected.rows]
 

@@ -25,7 +25,7 @@ def listed(review, **raw) -> list:  # type: ignore[no-untyped-def]
     """Every conversation matching ``raw`` filters, through all pages."""
     rows, page = [], 1
     while True:
-        result = review.list(Filters.parse({"synthetic": "yes", **raw, "page": str(page), "per_page": "200"}))
+        result = review.search(Filters.parse({"synthetic": "yes", **raw, "page": str(page), "per_page": "200"}))
         rows += result.rows
         if page >= result.pages:
             return rows
@@ -87,14 +87,14 @@ def test_every_conversation_with_a_message_is_listed_once(ops_copy, raw, seeded_
 
 def test_pages_split_the_list_without_gaps_or_repeats(ops_copy, raw):
     seen: list[str] = []
-    first = ops_copy.review.list(Filters.parse({"per_page": "7", "synthetic": "yes"}))
+    first = ops_copy.review.search(Filters.parse({"per_page": "7", "synthetic": "yes"}))
     assert first.total == len(raw) and first.pages == math.ceil(len(raw) / 7)
     for page in range(1, first.pages + 1):
-        result = ops_copy.review.list(Filters.parse({"per_page": "7", "page": str(page), "synthetic": "yes"}))
+        result = ops_copy.review.search(Filters.parse({"per_page": "7", "page": str(page), "synthetic": "yes"}))
         assert len(result.rows) == (7 if page < first.pages else len(raw) - 7 * (first.pages - 1))
         seen += [r.sender_id for r in result.rows]
     assert len(seen) == len(set(seen)) == len(raw)
-    assert ops_copy.review.list(Filters.parse({"per_page": "7", "page": str(first.pages + 1), "synthetic": "yes"})).rows == []
+    assert ops_copy.review.search(Filters.parse({"per_page": "7", "page": str(first.pages + 1), "synthetic": "yes"})).rows == []
 
 
 def test_sorting_orders_by_the_chosen_column(ops_copy):
@@ -264,7 +264,7 @@ def test_cli_list_gives_the_same_conversations_as_json(ops_copy):
     real_only = subprocess.run([sys.executable, "-m", "bot", "ops", "list", "--json"], capture_output=True, text=True,
                                env=env, cwd=ROOT, timeout=120)
     # The seed is synthetic and left out by default; only the shared stack's other test callers remain.
-    assert json.loads(real_only.stdout)["total"] == ops_copy.review.list(Filters(synthetic=False, per_page=200)).total
+    assert json.loads(real_only.stdout)["total"] == ops_copy.review.search(Filters(synthetic=False, per_page=200)).total
     bad = subprocess.run([sys.executable, "-m", "bot", "ops", "list", "--from", "yesterday"], capture_output=True,
                          text=True, env=env, cwd=ROOT, timeout=120)
     assert bad.returncode != 0 and "開始日期" in bad.stderr and "Traceback" not in bad.stderr

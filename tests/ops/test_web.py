@@ -59,13 +59,13 @@ def test_every_ops_route_refuses_anonymous_users(app, method, path):
 def test_list_page_filters_and_pages(staff, ops_copy):
     from bot.ops.review import Filters
 
-    total = ops_copy.review.list(Filters()).total
+    total = ops_copy.review.search(Filters()).total
     page = staff.get("/ops?per_page=10&synthetic=yes")
     assert page.status_code == 200 and f"共 {total} 段對話" in page.text
     assert page.text.count('href="/ops/conversation?') == 10 and "下一頁" in page.text
     fell = staff.get("/ops?failed=yes&synthetic=yes")
     assert "需要檢視" in fell.text and 'class="fell-back"' in fell.text
-    real = ops_copy.review.list(Filters(synthetic=False)).total  # conversations of other tests' callers, if any
+    real = ops_copy.review.search(Filters(synthetic=False)).total  # conversations of other tests' callers, if any
     assert real < total and f"共 {real} 段對話" in staff.get("/ops").text  # the seed (synthetic) is left out
     bad = staff.get("/ops?below=lots")
     assert bad.status_code == 400 and "信心值門檻必須是數字" in bad.text
@@ -120,7 +120,7 @@ def test_conversation_csv_lists_every_matching_conversation(staff, ops_copy):
     reply = staff.get("/ops/conversations.csv?handed_off=yes&synthetic=yes")
     rows = list(csv.reader(io.StringIO(reply.text.lstrip("\ufeff"))))
     assert rows[0][0] == "對話"
-    assert len(rows) - 1 == ops_copy.review.list(Filters(handed_off=True)).total > 0
+    assert len(rows) - 1 == ops_copy.review.search(Filters(handed_off=True)).total > 0
 
 
 def test_retrain_page_shows_the_live_model_and_only_supervisors_may_retrain(app, staff):
