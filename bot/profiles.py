@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from bot import db as database
@@ -353,10 +353,19 @@ def write_nginx_conf(prefix: Path, listen: int, rasa_ports: list[int]) -> Path:
     return path
 
 
-def amqp_connection(settings: Settings) -> dict[str, object]:
+class AmqpConnection(TypedDict):
+    """Keyword arguments for ``aio_pika.connect_robust``."""
+
+    host: str
+    port: int
+    login: str
+    password: str
+
+
+def amqp_connection(settings: Settings) -> AmqpConnection:
     """Keyword arguments for ``aio_pika.connect_robust`` (the consumer)."""
-    amqp = _amqp(settings)
-    return {"host": amqp.host, "port": amqp.port, "login": amqp.user or "guest", "password": settings.amqp_password}
+    amqp = _amqp(settings)  # raises without BOT_AMQP_PASSWORD
+    return {"host": amqp.host, "port": amqp.port, "login": amqp.user or "guest", "password": settings.amqp_password or ""}
 
 
 def _amqp(settings: Settings) -> Endpoint:

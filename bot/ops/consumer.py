@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,7 +107,7 @@ async def serve_health(port: int, healthy: Callable[[], bool]) -> asyncio.Abstra
     return await asyncio.start_server(answer, "127.0.0.1", port)
 
 
-async def consume(amqp: dict[str, Any], queue_name: str, writer: OpsEventWriter, stop: asyncio.Event,
+async def consume(amqp: Mapping[str, Any], queue_name: str, writer: OpsEventWriter, stop: asyncio.Event,
                   health_port: int | None = None) -> int:
     """Read ``queue_name`` until ``stop`` is set; returns how many new events were written.
 

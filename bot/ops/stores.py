@@ -181,12 +181,13 @@ def _or_raise(method: str, what: str) -> Any:
 
 def fail_loudly() -> None:
     """Make Rasa's ``FailSafeTrackerStore`` raise on a failed save or load instead of falling back (see above)."""
+    # Rasa offers no hook for this: the methods are replaced on purpose, which mypy forbids by default.
     FailSafeTrackerStore.save = _or_raise("save", "saving")  # type: ignore[method-assign]
     FailSafeTrackerStore.retrieve = _or_raise("retrieve", "loading")  # type: ignore[method-assign]
     FailSafeTrackerStore.retrieve_full_tracker = _or_raise("retrieve_full_tracker", "loading")  # type: ignore[method-assign]
 
 
-class TrackerWindow(SQLTrackerStore.Base):  # type: ignore[misc,valid-type]
+class TrackerWindow(SQLTrackerStore.Base):
     """Where a long session's loaded part starts: the state before it as events, and the last id before it."""
 
     __tablename__ = "tracker_windows"
@@ -304,8 +305,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     def _move_window(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> None:
         """Start the window at the ``action_listen`` before the last WINDOW_KEEP_TURNS turns."""
         events = list(tracker.events)
-        listens = [i for i in range(prefix, len(events))
-                   if isinstance(events[i], ActionExecuted) and events[i].action_name == ACTION_LISTEN_NAME]
+        listens = [i for i, event in enumerate(events[prefix:], start=prefix)
+                   if isinstance(event, ActionExecuted) and event.action_name == ACTION_LISTEN_NAME]
         start = listens[-1 - WINDOW_KEEP_TURNS] if len(listens) > WINDOW_KEEP_TURNS else None
         if start is None or start <= prefix:
             return
