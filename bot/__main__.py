@@ -308,7 +308,7 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     import sqlalchemy.exc
 
     from bot import profiles
-    from bot.ops.retention import purge
+    from bot.privacy.retention import purge
 
     settings = _settings()
     if scaled:  # the databases `make run-scaled` gives its processes (bot/profiles.py)

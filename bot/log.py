@@ -1,7 +1,7 @@
 """Logging set-up for entry points only, masking secrets and personal data.
 
 Rasa's own channels log user text on failure; the root filter masks the personal
-identifiers ``bot.ops.masking`` knows (IDs, phones, e-mail, accounts, addresses)
+identifiers ``bot.privacy.masking`` knows (IDs, phones, e-mail, accounts, addresses)
 and secrets in every record before any handler writes it. In the Rasa server,
 whose logging Rasa configures, :func:`mask_all_records` masks each record as it is
 created, whatever handlers exist.
@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Any
 
-from bot.ops.masking import mask_text
+from bot.privacy.masking import mask_text
 
 _SECRETS = re.compile(r"((?:token|secret|password|authorization)[=:]\s*(?:Bearer\s+)?)[^\s&\"']+", re.IGNORECASE)
 _FORMATTER = logging.Formatter()

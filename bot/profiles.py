@@ -98,7 +98,7 @@ def scaled_endpoints(settings: Settings) -> str:
         "  headers:",
         "    X-Action-Token: ${BOT_ACTION_TOKEN}",
         "tracker_store:",
-        "  type: bot.ops.stores.MaskingSQLTrackerStore",
+        "  type: bot.privacy.stores.MaskingSQLTrackerStore",
         "  dialect: postgresql",
         f"  url: {pg.host}",
         f"  port: {pg.port}",
@@ -201,7 +201,7 @@ def create_tracker_tables(url: str) -> None:
     import sqlalchemy as sa
     from rasa.core.tracker_store import SQLTrackerStore
 
-    from bot.ops.stores import TrackerWindow  # defined on Rasa's Base: create_all makes it too
+    from bot.privacy.stores import TrackerWindow  # defined on Rasa's Base: create_all makes it too
 
     engine = sa.create_engine(url)
     try:

@@ -69,8 +69,8 @@ def start_stack(model_path: Path, folder: Path, today: str,
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
         supervisor.action_endpoint(f"http://127.0.0.1:{action_port}/webhook") +
-        f"tracker_store:\n  type: bot.ops.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
-        f"event_broker:\n  type: bot.ops.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {folder / 'ops.db'}\n",
+        f"tracker_store:\n  type: bot.privacy.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
+        f"event_broker:\n  type: bot.privacy.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {folder / 'ops.db'}\n",
         encoding="utf-8",
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,

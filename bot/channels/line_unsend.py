@@ -72,7 +72,7 @@ def same_message(line: dict[str, Any], event: dict[str, Any]) -> bool:
     masks to the stored one (the turn that opened the ticket reached the action server unmasked).
     """
     from bot.handoff.transcript import line_time
-    from bot.ops.masking import mask_text
+    from bot.privacy.masking import mask_text
 
     at = line_time(event)
     said, stored = str(line.get("text") or ""), str(event.get("text") or "")

@@ -449,7 +449,7 @@ class SqliteTicketStore:
         report keeps its non-personal fields; summary, replies and notes are masked.
         Category, priority, times and rating stay for metrics. Returns how many tickets.
         """
-        from bot.ops.masking import mask_text
+        from bot.privacy.masking import mask_text
 
         with self._write() as db:
             rows = db.execute("select id, summary, details from tickets where status = ? and resolved_at < ?"

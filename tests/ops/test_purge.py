@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.handoff.tickets import NewTicket, SqliteTicketStore
-from bot.ops.retention import purge
+from bot.privacy.retention import purge
 from bot.settings import ROOT
 from tests.ops.support import PHONE, conversation, load_stores
 from bench.ids import sender_id
