@@ -307,18 +307,18 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     """
     import sqlalchemy.exc
 
-    from bot import profiles
+    from bot.scaled import profile as scaled_profile
     from bot.privacy.retention import purge
 
     settings = _settings()
-    if scaled:  # the databases `make run-scaled` gives its processes (bot/profiles.py)
-        env = profiles.scaled_env(settings)
+    if scaled:  # the databases `make run-scaled` gives its processes (bot/scaled/profile.py)
+        env = scaled_profile.scaled_env(settings)
         settings = settings.with_changes(tracker_db_url=settings.pg_url, ops_db_url=env["BOT_OPS_DB_URL"],
                                          tickets_db_url=env["BOT_TICKETS_DB_URL"])
-    tracker = profiles.with_password(settings, settings.tracker_db)
+    tracker = scaled_profile.with_password(settings, settings.tracker_db)
     tickets = _tickets(settings)
     try:
-        report = purge(tracker, profiles.ops_db_url(settings), tickets, days or settings.retention_days, dry_run=dry_run)
+        report = purge(tracker, scaled_profile.ops_db_url(settings), tickets, days or settings.retention_days, dry_run=dry_run)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise click.ClickException(f"purge failed: {exc}") from exc
     verb = "would delete" if report.dry_run else "deleted"
@@ -600,19 +600,20 @@ def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: st
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "senders"}, ensure_ascii=False))
 def _run_scaled(settings: Settings, model: Path) -> int:
-    from bot import profiles, supervisor
+    from bot import supervisor
+    from bot.scaled import profile as scaled_profile
 
     try:
-        endpoints = profiles.write_scaled_endpoints(settings)
-        env = {**os.environ, **profiles.scaled_env(settings)}
-    except profiles.ProfileError as exc:
+        endpoints = scaled_profile.write_scaled_endpoints(settings)
+        env = {**os.environ, **scaled_profile.scaled_env(settings)}
+    except scaled_profile.ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     _prepare_databases(settings)
-    ports = profiles.rasa_ports(settings)
+    ports = scaled_profile.rasa_ports(settings)
     prefix = settings.var_dir / "nginx"
-    conf = profiles.write_nginx_conf(prefix, settings.scaled_port, ports)
+    conf = scaled_profile.write_nginx_conf(prefix, settings.scaled_port, ports)
     group = supervisor.scaled_services(sys.executable, model, settings.rasa_token or "", endpoints, ports,
-                                       profiles.ACTION_PORT, settings.web_port, supervisor.free_port(),
+                                       scaled_profile.ACTION_PORT, settings.web_port, supervisor.free_port(),
                                        (prefix.resolve(), conf.resolve(), settings.scaled_port))
     banner = (f"All services are up: REST POST http://127.0.0.1:{settings.scaled_port}/webhooks/rest/webhook "
               f"(nginx over {len(ports)} Rasa servers), console http://127.0.0.1:{settings.web_port}/console "
@@ -624,11 +625,11 @@ def _prepare_databases(settings: Settings) -> None:
     """Create the scaled profile's PostgreSQL databases if missing, and Rasa's tracker tables."""
     import psycopg2
 
-    from bot import profiles
+    from bot.scaled import profile as scaled_profile
 
     try:
-        created = profiles.prepare_databases(settings)
-    except profiles.ProfileError as exc:
+        created = scaled_profile.prepare_databases(settings)
+    except scaled_profile.ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     except psycopg2.OperationalError as exc:
         raise click.ClickException(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see README "
@@ -650,17 +651,17 @@ def consume(health_port: int | None) -> None:
     import asyncio
     import signal
 
-    from bot import profiles
+    from bot.scaled import profile as scaled_profile
     from bot.log import configure
-    from bot.ops.consumer import OpsEventWriter, consume as consume_events
+    from bot.scaled.consumer import OpsEventWriter, consume as consume_events
 
     configure()
     settings = _settings()
     try:
-        amqp = profiles.amqp_connection(settings)
-    except profiles.ProfileError as exc:
+        amqp = scaled_profile.amqp_connection(settings)
+    except scaled_profile.ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
-    writer = OpsEventWriter(profiles.ops_db_url(settings))
+    writer = OpsEventWriter(scaled_profile.ops_db_url(settings))
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -689,11 +690,11 @@ def profile_endpoints(scaled: bool) -> None:
 
     Example: python -m bot profile endpoints --scaled
     """
-    from bot import profiles
+    from bot.scaled import profile as scaled_profile
 
     try:
-        path = profiles.write_scaled_endpoints(_settings())
-    except profiles.ProfileError as exc:
+        path = scaled_profile.write_scaled_endpoints(_settings())
+    except scaled_profile.ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {path}")
 
@@ -705,11 +706,11 @@ def profile_databases(scaled: bool) -> None:
 
     Example: python -m bot profile databases --scaled
     """
-    from bot import profiles
+    from bot.scaled import profile as scaled_profile
 
     settings = _settings()
     _prepare_databases(settings)
-    click.echo(f"{len(profiles.scaled_databases(settings))} databases ready")
+    click.echo(f"{len(scaled_profile.scaled_databases(settings))} databases ready")
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def seeded_ops(stack: Stack) -> Seeded:
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database on 127.0.0.1:5432 (unique name), dropped afterwards."""
-    from bot.profiles import drop_database, ensure_database
+    from bot.scaled.profile import drop_database, ensure_database
 
     url = f"postgresql://postgres@127.0.0.1:5432/hotline_test_{os.urandom(5).hex()}"
     ensure_database(url)

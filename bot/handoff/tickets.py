@@ -559,7 +559,7 @@ class _PgConnection:
 
 def open_ticket_store(settings: Any) -> SqliteTicketStore:
     """The store the settings name: PostgreSQL for a postgresql:// BOT_TICKETS_DB_URL, else SQLite."""
-    from bot.profiles import postgres_url
+    from bot.scaled.profile import postgres_url
 
     url = settings.tickets_db_url
     if url.startswith("postgresql"):

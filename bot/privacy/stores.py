@@ -22,7 +22,7 @@ What a turn costs here, and why (issue #17):
   for the broker, then the SQL broker commits each event on its own. Here the new
   events are found by counting the stored ones, masked once, handed to the broker as
   one batch (:meth:`MaskingSQLEventBroker.publish_masked_batch`, one transaction; the
-  RabbitMQ broker awaits the server's confirms, ``bot/ops/broker.py``), then stored
+  RabbitMQ broker awaits the server's confirms, ``bot/scaled/broker.py``), then stored
   in the tracker store in one transaction. Each writes its rows with one Core
   ``INSERT`` executed for all of them (the ORM's unit of work was a tenth of the Rasa
   server's samples).
