@@ -27,7 +27,7 @@ import yaml
 
 from bench.common import ROOT, folds, train_nlu, write_nlu
 from bot.categories import category_of
-from bot.evaluation import HEADLINE_EXCLUDED, reliability, score
+from bot.nlu.evaluation import HEADLINE_EXCLUDED, reliability, score
 from bot.log import configure
 from bot.nlu.ensemble import combine
 
@@ -55,7 +55,7 @@ def cv_config(folder: Path) -> Path:
 def collect(k: int) -> dict:
     from rasa.core.agent import Agent
 
-    from bot.evaluation import load_examples
+    from bot.nlu.evaluation import load_examples
 
     examples = load_examples(ROOT / "data" / "nlu")
     rows, seconds = [], []

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bot.evaluation import Example, Report, evaluate_parser
+from bot.nlu.evaluation import Example, Report, evaluate_parser
 from bot.triage import RasaParser
 
 ROOT = Path(__file__).resolve().parent.parent

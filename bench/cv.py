@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import ROOT, folds, score, train_nlu, write_nlu
-from bot.evaluation import load_examples
+from bot.nlu.evaluation import load_examples
 from bot.log import configure
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.common import ROOT, score, train_nlu
 from bot import supervisor
-from bot.evaluation import DEFAULT_SETS, Example, build_report, load_examples
+from bot.nlu.evaluation import DEFAULT_SETS, Example, build_report, load_examples
 from bot.log import configure
 from bot.nlu.normaliser import normalise
 from bot.triage import RasaParser
@@ -118,7 +118,7 @@ def _rss_kib(pid: int) -> int:
 def main() -> int:
     configure(30)
     train = load_examples(ROOT / "data" / "nlu")
-    # Both held-out sets (bot.evaluation.DEFAULT_SETS), scored separately.
+    # Both held-out sets (bot.nlu.evaluation.DEFAULT_SETS), scored separately.
     sets = {path.parent.name if path.is_file() else path.name: load_examples(ROOT / path) for path in DEFAULT_SETS}
     test = sets["heldout"]
     rows: dict[str, tuple[float, float, float]] = {}

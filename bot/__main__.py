@@ -260,7 +260,7 @@ def staff_add(name: str, password_stdin: bool, role: str | None) -> None:
 
     Example: python -m bot staff add chen --role supervisor
     """
-    from bot.staff import StaffError, StaffStore
+    from bot.handoff.staff import StaffError, StaffStore
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -281,7 +281,7 @@ def staff_access_log(ticket: int | None, limit: int) -> None:
 
     Example: python -m bot staff access-log 36
     """
-    from bot.staff import StaffStore
+    from bot.handoff.staff import StaffStore
 
     for row in StaffStore(_settings().staff_path).access_log(ticket, limit):
         click.echo(f"{row['at']}  #{row['ticket_id']}  {row['username']}  {row['action']}")
@@ -340,7 +340,7 @@ def evaluate(sets: tuple[Path, ...], model: Path | None, out: Path) -> None:
 
     Example: python -m bot eval
     """
-    from bot.evaluation import DEFAULT_SETS, evaluate_parser, load_examples, write_report
+    from bot.nlu.evaluation import DEFAULT_SETS, evaluate_parser, load_examples, write_report
     parser = _parser(_settings(), model)
     chosen = list(sets) or [p for p in DEFAULT_SETS if p.exists()]
     reports = [evaluate_parser(parser, load_examples(path), name=str(path)) for path in chosen]

@@ -127,7 +127,7 @@ def seeded_ops(stack: Stack) -> Seeded:
     """The shared stack with generated conversations (bot/ops/seed.py): questions, fallbacks,
     handoffs that staff answer and resolve in the console, ratings, some over the web chat. Once per session."""
     from bot.ops.seed import ConsoleLogin, seed
-    from bot.staff import StaffStore
+    from bot.handoff.staff import StaffStore
 
     password = "ops-password-" + os.urandom(4).hex()
     StaffStore(stack.var_dir / "staff.db").add("ops-seeder", password)

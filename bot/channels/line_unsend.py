@@ -90,7 +90,7 @@ def forget_in_ops(ops_url: str, conversation_id: str, message_id: str) -> list[d
     """Scrub the message in the ops database (the broker's events and the derived turn); the events as they were."""
     import sqlalchemy as sa
 
-    from bot.ops.store import events, open_engine, turns
+    from bot.ops.schema import events, open_engine, turns
 
     engine = open_engine(ops_url)
     try:

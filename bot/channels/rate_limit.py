@@ -175,7 +175,7 @@ class RefusalLog:
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
     def write(self, batch: Counter[tuple[str, str, str]]) -> None:
-        from bot.ops.store import add_rate_limited, open_engine
+        from bot.ops.schema import add_rate_limited, open_engine
 
         if self._engine is None:
             self._engine = open_engine(self.url)

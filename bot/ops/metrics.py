@@ -36,7 +36,7 @@ from bot.kb.review import STATUS_LABELS
 from bot.ops.events import HandoffReason, category_value, refresh
 from bot.ops.failures import LOW_CONFIDENCE, Failure
 from bot.ops.review import CHANNEL_LABELS, CHANNELS, day_bounds, local_time
-from bot.ops.store import conversations, corrections, rate_limits, turns
+from bot.ops.schema import conversations, corrections, rate_limits, turns
 
 TOP = 10
 ENDING_DAYS = 60

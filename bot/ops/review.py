@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.categories import INTENT_CATEGORY, Category
 from bot.clock import TAIPEI
 from bot.ops.events import OTHER, Conversation, refresh
-from bot.ops.store import conversations, corrections, open_engine, reviews, tags, turns
+from bot.ops.schema import conversations, corrections, open_engine, reviews, tags, turns
 
 CHANNELS = ("rest", "line", "socketio")
 CHANNEL_LABELS = {"rest": "網頁/REST", "line": "LINE", "socketio": "網頁聊天"}

@@ -17,7 +17,7 @@ from bot.clock import clock_from_setting
 from bot.handoff.tickets import SqliteTicketStore, open_ticket_store
 from bot.kb.query import KnowledgeBase
 from bot.settings import Settings, SettingsError, is_placeholder, secret_problem
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from bot.ops.review import Review
 from bot.web import api, chat, console, ops
 from bot.web.deps import STATIC, Deps, make_templates, render

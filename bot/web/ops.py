@@ -278,7 +278,7 @@ def category_values() -> dict[str, str]:
 # --- retraining (/ops/retrain) ------------------------------------------------------------
 
 def _may_retrain(request: Request) -> bool:
-    """Only supervisors replace the live model (bot/staff.py roles); agents see the page and its history."""
+    """Only supervisors replace the live model (bot/handoff/staff.py roles); agents see the page and its history."""
     account = current_account(request)
     return bool(account and account.supervisor)
 

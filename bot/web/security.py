@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.staff import Staff
+from bot.handoff.staff import Staff
 
 Handler = Callable[[Request], Awaitable[Response]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bot.handoff.tickets import SqliteTicketStore
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from tests.e2e.client import button_payloads, say, texts
 from bench.ids import sender_id
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bot.staff import (ACCOUNT_FREE, FREE_TRIES, MAX_SHARED_WAIT, SESSION_IDLE, SESSION_LIFETIME, WINDOW, StaffError,
+from bot.handoff.staff import (ACCOUNT_FREE, FREE_TRIES, MAX_SHARED_WAIT, SESSION_IDLE, SESSION_LIFETIME, WINDOW, StaffError,
                        StaffStore, backoff, check_password, hash_password)
 
 START = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
