@@ -20,7 +20,7 @@ from bot import supervisor
 from bot.nlu.evaluation import DEFAULT_SETS, Example, build_report, load_examples
 from bot.log import configure
 from bot.nlu.normaliser import normalise
-from bot.triage import RasaParser
+from bot.nlu.parser import RasaParser
 from bench.ids import sender_id
 
 

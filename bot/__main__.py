@@ -68,7 +68,7 @@ def configure_quiet() -> None:
 
 def _parser(settings: Settings, model: Path | None):  # type: ignore[no-untyped-def]
     """The trained model, loaded once in this process (quietly)."""
-    from bot.triage import NoModel, RasaParser, latest_model
+    from bot.nlu.parser import NoModel, RasaParser, latest_model
 
     configure_quiet()
     try:
@@ -425,7 +425,7 @@ def run(model: Path | None, scaled: bool) -> None:
     Example: python -m bot run
     """
     from bot import supervisor
-    from bot.triage import NoModel, latest_model
+    from bot.nlu.parser import NoModel, latest_model
 
     settings = _settings()
     try:

@@ -226,7 +226,7 @@ def train_candidate(data: Path, config: Path, domain: Path, out: Path) -> Path:
 def score_nlu(model: Path, heldout: Path) -> list[Figure]:
     """Every held-out set (``heldout/*.yml``) scored by bot.nlu.evaluation, one model loaded once."""
     from bot.nlu.evaluation import evaluate_parser, load_examples
-    from bot.triage import RasaParser
+    from bot.nlu.parser import RasaParser
 
     parser = RasaParser(model)
     try:

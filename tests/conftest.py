@@ -29,7 +29,7 @@ def model_path() -> Path:
 
 @pytest.fixture(scope="session")
 def parser(model_path: Path):  # type: ignore[no-untyped-def]
-    from bot.triage import RasaParser
+    from bot.nlu.parser import RasaParser
 
     loaded = RasaParser(model_path)
     yield loaded

@@ -12,9 +12,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.web.console import MAX_TRIAGE_LINES, triage_results
+from bot.triage import MAX_TRIAGE_LINES, triage_results
 from bot.web.deps import deps
-from bot.web.rasa_client import RasaUnavailable
+from bot.web.rasa_client import HttpParser, RasaUnavailable
 
 
 def _authorise(request: Request) -> None:
@@ -42,7 +42,7 @@ async def api_triage(request: Request) -> Response:
     if not all(isinstance(i, dict) and isinstance(i.get("text"), str) and 0 < len(i["text"].strip()) <= 5000 for i in items):
         raise HTTPException(400, "每筆都需要1到5,000字的 text。")
     try:
-        results = await triage_results(request, [i["text"] for i in items])
+        results = await triage_results(HttpParser(deps(request).rasa), deps(request).kb, [i["text"] for i in items])
     except RasaUnavailable as exc:
         raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
     for item, result in zip(items, results):

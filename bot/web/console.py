@@ -20,16 +20,15 @@ from bot.handoff.tickets import ACTIVE, OUTCOMES, Ticket, TicketConflict, Ticket
 from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.kb.resolve import schemes_in_conversation
-from bot.triage import Triage
+from bot.triage import MAX_TRIAGE_LINES, triage_results
 from bot.formats import csv_text
 from bot.web.deps import csv_download, deps, render, taipei_time
-from bot.web.rasa_client import RasaUnavailable
+from bot.web.rasa_client import HttpParser, RasaUnavailable
 from bot.web.security import (check_csrf, csrf_token, current_account, current_staff, end_session, staff_only,
                               start_session)
 
 logger = logging.getLogger(__name__)
 MAX_REPLY = 2000
-MAX_TRIAGE_LINES = 200
 # The live console: how often a stream looks at the ticket store and the conversation, and how
 # long one stream lasts before the browser's EventSource reconnects (it does so by itself).
 LIVE_POLL_SECONDS = 0.5
@@ -413,32 +412,6 @@ async def knowledge_page(request: Request) -> Response:
                   roc_date=roc_date, status_labels=STATUS_LABELS)
 
 
-async def triage_results(request: Request, lines: list[str]) -> list[dict[str, object]]:
-    d = deps(request)
-    engine = Triage(_HttpParser(d.rasa), d.kb)
-    results = []
-    for number, line in enumerate(lines, start=1):
-        result = (await engine.aclassify(line, number)).as_dict()
-        result["facts"] = []
-        for scheme_id in result["schemes"]:
-            try:
-                scheme = d.kb.scheme(scheme_id) if d.kb else None
-            except UnknownScheme:
-                continue
-            if scheme:
-                result["facts"].append({"name": scheme.name, "summary": scheme.summary})
-        results.append(result)
-    return results
-
-
-class _HttpParser:
-    def __init__(self, rasa) -> None:  # type: ignore[no-untyped-def]
-        self.rasa = rasa
-
-    async def aparse(self, text: str):  # type: ignore[no-untyped-def]
-        return await self.rasa.parse(text)
-
-
 @staff_only
 async def triage_page(request: Request) -> Response:
     if request.method == "GET":
@@ -449,7 +422,7 @@ async def triage_page(request: Request) -> Response:
     if not lines or len(lines) > MAX_TRIAGE_LINES or any(len(line) > 5000 for line in lines):
         raise HTTPException(400, f"請貼上1到{MAX_TRIAGE_LINES}行，每行5,000字以內。")
     try:
-        results = await triage_results(request, lines)
+        results = await triage_results(HttpParser(deps(request).rasa), deps(request).kb, lines)
     except RasaUnavailable as exc:
         raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
     if form.get("format") == "csv":
