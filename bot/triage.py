@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.categories import HOTLINE_CATEGORIES
-from bot.kb.query import KnowledgeBase, Profile, Status, UnknownScheme
+from bot.eligibility import Profile
+from bot.kb.query import KnowledgeBase, Status, UnknownScheme
 from bot.kb.resolve import Resolver
 from bot.nlu.parser import Parse, Parser
 
