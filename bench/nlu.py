@@ -19,6 +19,7 @@ from bench.common import ROOT, score, train_nlu
 from bot import supervisor
 from bot.nlu.evaluation import DEFAULT_SETS, Example, build_report, load_examples
 from bot.log import configure
+from bot.privacy.masking import mask_text
 from bot.nlu.normaliser import normalise
 from bot.nlu.parser import RasaParser
 from bench.ids import sender_id
@@ -116,7 +117,7 @@ def _rss_kib(pid: int) -> int:
 
 
 def main() -> int:
-    configure(30)
+    configure(30, personal=mask_text)
     train = load_examples(ROOT / "data" / "nlu")
     # Both held-out sets (bot.nlu.evaluation.DEFAULT_SETS), scored separately.
     sets = {path.parent.name if path.is_file() else path.name: load_examples(ROOT / path) for path in DEFAULT_SETS}

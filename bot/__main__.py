@@ -59,9 +59,10 @@ def configure_quiet() -> None:
     import logging
 
     from bot.log import configure
+    from bot.privacy.masking import mask_text
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    configure(logging.WARNING)
+    configure(logging.WARNING, personal=mask_text)
     for name in ("rasa", "tensorflow", "absl", "jieba"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -653,9 +654,10 @@ def consume(health_port: int | None) -> None:
 
     from bot.scaled import profile as scaled_profile
     from bot.log import configure
+    from bot.privacy.masking import mask_text
     from bot.scaled.consumer import OpsEventWriter, consume as consume_events
 
-    configure()
+    configure(personal=mask_text)
     settings = _settings()
     try:
         amqp = scaled_profile.amqp_connection(settings)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.clock import weekly_hours
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,9 +61,7 @@ def _positive_int(text: str) -> int:
 
 
 def _office_hours(text: str) -> str:
-    from bot.handoff.office_hours import OfficeHours
-
-    OfficeHours.parse(text)
+    weekly_hours(text)
     return text
 
 

@@ -103,7 +103,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot import remote_action
 from bot.log import mask_all_records
-from bot.privacy.masking import mask_event
+from bot.privacy.masking import mask_event, mask_text
 from bot.privacy.window import WINDOW_MARK, mark_of
 
 logger = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        mask_all_records()
+        mask_all_records(mask_text)
         remote_action.install()
         fail_loudly()
         super().__init__(*args, **kwargs)
@@ -355,7 +355,7 @@ class MaskingSQLEventBroker(SQLEventBroker):
     """SQLEventBroker that masks each event before writing it (table ``events(id, sender_id, data)``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        mask_all_records()
+        mask_all_records(mask_text)
         super().__init__(*args, **kwargs)
         self.engine = use_wal(self.engine)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)

@@ -126,8 +126,9 @@ def app_from_env() -> Starlette:
     """Entry point for uvicorn (``--factory``): settings from the environment."""
     from bot.launch import private_files
     from bot.log import configure
+    from bot.privacy.masking import mask_text
 
-    configure()
+    configure(personal=mask_text)
     settings = Settings.from_env(os.environ)
     private_files(settings.var_dir)
     settings.require_strong_secrets("BOT_SESSION_SECRET", "BOT_API_TOKEN")

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from bot.handoff.contact import is_refusal, read_contact
-from bot.handoff.office_hours import TAIPEI, OfficeHours
+from bot.clock import TAIPEI
+from bot.handoff.office_hours import OfficeHours
 from bot.handoff.phones import find_phone
 from bot.handoff.time_window import parse_window, promise
 

@@ -9,7 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionCreateTicket, ActionStoreRating, ValidateHandoffForm
-from bot.handoff.office_hours import TAIPEI
+from bot.clock import TAIPEI
 from bot.handoff.tickets import SqliteTicketStore
 from bot.settings import Settings
 

@@ -108,7 +108,7 @@ def test_slot_values_bot_text_and_buttons_are_masked(event, key, expected):
 @pytest.fixture
 def masked_logging():
     previous = logging.getLogRecordFactory()
-    mask_all_records()
+    mask_all_records(mask_text)
     yield
     logging.setLogRecordFactory(previous)
 
