@@ -17,6 +17,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from bot.settings import Settings
+
 
 class TicketStatus(str, Enum):
     OPEN = "open"
@@ -557,16 +559,12 @@ class _PgConnection:
             self.execute(sql, row)
 
 
-def open_ticket_store(settings: Any) -> SqliteTicketStore:
-    """The store the settings name: PostgreSQL for a postgresql:// BOT_TICKETS_DB_URL, else SQLite."""
-    from bot.scaled.profile import postgres_url
-
-    url = settings.tickets_db_url
+def open_ticket_store(settings: Settings) -> SqliteTicketStore:
+    """The store the settings name (``Settings.tickets_db``): PostgreSQL for a postgresql:// URL, else SQLite."""
+    url = settings.tickets_db
     if url.startswith("postgresql"):
-        return PostgresTicketStore(postgres_url(settings, url))
-    if url.startswith("sqlite:///"):
-        return SqliteTicketStore(Path(url.removeprefix("sqlite:///")))
-    return SqliteTicketStore(settings.tickets_path)
+        return PostgresTicketStore(url)
+    return SqliteTicketStore(Path(url.removeprefix("sqlite:///")))
 
 
 def _unquoted(summary: str, said: str, note: str) -> str:

@@ -22,13 +22,20 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from bot.handoff.tickets import SqliteTicketStore
-
 CHUNK = 500
+
+
+class RedactsTickets(Protocol):
+    """What retention asks of the ticket store (``bot/handoff/tickets.py``), which knows its own columns."""
+
+    def redact_resolved_before(self, before: str, dry_run: bool = False) -> int: ...
+
+    def drop_contact_drafts_before(self, before: str, dry_run: bool = False) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +136,7 @@ def stale_conversations(databases: list[Database], cutoff: float) -> list[str]:
     return sorted(sender for sender, stamp in last.items() if stamp < cutoff)
 
 
-def purge(tracker_url: str, ops_url: str, tickets: SqliteTicketStore | None, days: int,
+def purge(tracker_url: str, ops_url: str, tickets: RedactsTickets | None, days: int,
           now: dt.datetime | None = None, dry_run: bool = False) -> PurgeReport:
     """Delete conversations idle for more than ``days`` and redact tickets resolved before then.
 

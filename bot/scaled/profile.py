@@ -15,19 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
-from bot.settings import Settings
+from bot.settings import ProfileError, Settings
 
 RASA_BASE_PORT = 5005
 ACTION_PORT = 5055
 # Seconds before the lock of a Rasa server that died mid-message expires, so that the
 # conversation's next message (on a surviving server) is not held for Rasa's default 60 s.
 LOCK_LIFETIME = 15
-
-
-class ProfileError(ValueError):
-    """A setting the scaled profile needs is missing or unusable; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,35 +45,20 @@ def endpoint(url: str, default_port: int) -> Endpoint:
     return Endpoint(parts.hostname, parts.port or default_port, parts.username, parts.path.strip("/"))
 
 
-def postgres_url(settings: Settings, url: str | None = None) -> str:
-    """``url`` (default BOT_PG_URL) as a libpq/SQLAlchemy URL with BOT_PG_PASSWORD filled in.
-
-    For processes only, never for files. A URL that already carries a password keeps it.
-    """
-    parts = urlsplit((url or settings.pg_url).replace("postgresql+psycopg2://", "postgresql://"))
-    if not parts.hostname:
-        raise ProfileError(f"no host in {url or settings.pg_url!r}")
-    auth = quote(parts.username or "postgres", safe="")
-    password = unquote(parts.password) if parts.password else settings.pg_password
-    if password:
-        auth += ":" + quote(password, safe="")
-    return f"postgresql://{auth}@{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/') or 'hotline'}"
-
-
 def ops_postgres_url(settings: Settings) -> str:
     """The ops database of the scaled profile: ``<db>_ops`` beside the tracker database.
 
     It cannot be the tracker database itself: Rasa's SQL tracker store and its SQL event
     broker both name their table ``events``, with different columns.
     """
-    return postgres_url(settings) + "_ops"
+    return settings.postgres_url() + "_ops"
 
 
 def scaled_databases(settings: Settings) -> list[str]:
     """Every PostgreSQL database the scaled profile uses (created before the processes start)."""
-    urls = [postgres_url(settings), ops_postgres_url(settings) if not settings.ops_db_url else ops_db_url(settings)]
+    urls = [settings.postgres_url(), ops_postgres_url(settings) if not settings.ops_db_url else ops_db_url(settings)]
     if settings.tickets_db_url.startswith("postgresql"):
-        urls.append(postgres_url(settings, settings.tickets_db_url))
+        urls.append(settings.postgres_url(settings.tickets_db_url))
     return [url for url in dict.fromkeys(urls) if url.startswith("postgresql")]
 
 
@@ -326,5 +307,5 @@ def ops_db_url(settings: Settings) -> str:
 
 
 def with_password(settings: Settings, url: str) -> str:
-    """``url`` with BOT_PG_PASSWORD filled in if it is PostgreSQL (see ``postgres_url``); others unchanged."""
-    return postgres_url(settings, url) if url.startswith("postgresql") else url
+    """``url`` with BOT_PG_PASSWORD filled in if it is PostgreSQL (see ``Settings.postgres_url``); others unchanged."""
+    return settings.postgres_url(url) if url.startswith("postgresql") else url
