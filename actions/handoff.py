@@ -21,7 +21,7 @@ from bot.handoff import transcript as conv
 from bot.clock import Clock, clock_from_setting
 from bot.handoff.contact import is_refusal, looks_like_question, read_contact
 from bot.handoff.office_hours import OfficeHours
-from bot.handoff.phones import find_phone
+from bot.phones import find_phone
 from bot.handoff.time_window import parse_window, promise
 from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
 from bot.handoff.urgency import priority_for

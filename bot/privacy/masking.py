@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.handoff.phones import normalise_phone
+from bot.phones import normalise_phone
 
 ID = "[身分證]"
 TAX_ID = "[統編]"

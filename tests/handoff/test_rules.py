@@ -8,7 +8,7 @@ import pytest
 
 from bot.clock import TAIPEI
 from bot.handoff.office_hours import OfficeHours
-from bot.handoff.phones import normalise_phone
+from bot.phones import normalise_phone
 from bot.handoff.urgency import Priority, priority_for, urgent_reason
 from bot.messages import callback_time
 
