@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.categories import INTENT_CATEGORY, Category
 from bot.clock import TAIPEI
+from bot.ops.domain import domain_entities
 from bot.ops.events import OTHER, Conversation, refresh
 from bot.ops.schema import conversations, corrections, open_engine, reviews, tags, turns
 
@@ -423,8 +424,6 @@ def check_entity(text: str, entity: Mapping[str, Any]) -> dict[str, Any]:
 
     The piece is found by position when given, else by its first occurrence.
     """
-    from bot.ops.export import domain_entities
-
     name = str(entity.get("entity") or "")
     if name not in domain_entities():
         raise BadCorrection(f"實體類型「{name}」不存在。")

@@ -21,7 +21,8 @@ from bot.clock import SystemClock
 from bot.ops import metrics as ops_metrics
 from bot.ops.events import HandoffReason, category_value
 from bot.ops.failures import parse_kinds
-from bot.ops.export import build_export, domain_entities, domain_intents
+from bot.ops.domain import domain_entities, domain_intents
+from bot.ops.export import build_export
 from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Filters, UnknownConversation,
                             local_time)
 from bot.web.charts import bar_chart
