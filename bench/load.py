@@ -214,7 +214,7 @@ def kill_step(cluster: Cluster, callers: int = 8) -> dict[str, int]:
     url = profile.ops_postgres_url(cluster.settings)
     time.sleep(5)
     stored = user_messages(url, table_has_type=False)
-    tracker = user_messages(cluster.settings.postgres_url(), table_has_type=True)
+    tracker = user_messages(profile.postgres_url(cluster.settings), table_has_type=True)
     return {"acknowledged": sum(load.acked.values()), "acknowledged before the kill": killed_at,
             "lost (ops)": sum(max(0, load.acked[s] - stored[s]) for s in load.attempted),
             "lost (tracker)": sum(max(0, load.acked[s] - tracker[s]) for s in load.attempted),

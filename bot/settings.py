@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 from bot.clock import weekly_hours
 
@@ -21,10 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names the variable."""
-
-
-class ProfileError(ValueError):
-    """A setting the scaled profile needs is missing or unusable; the message names it."""
 
 
 # Secrets we generate ourselves (make secrets): 48 hex digits. Anything shorter, or a value
@@ -298,29 +293,10 @@ class Settings:
 
     @property
     def tickets_db(self) -> str:
-        """The ticket store's URL: BOT_TICKETS_DB_URL, else the SQLite file under BOT_VAR_DIR.
+        """The ticket store's SQLAlchemy URL: BOT_TICKETS_DB_URL (postgresql:// or sqlite:///), else the SQLite file.
 
-        A PostgreSQL one comes with BOT_PG_PASSWORD filled in (:meth:`postgres_url`), since
-        the store connects with it: for processes only, never for files.
+        Like :attr:`tracker_db` and :attr:`ops_db` it carries no password: the store's opener
+        fills in BOT_PG_PASSWORD (``bot.db.postgres_url``), for processes only.
         """
         url = self.tickets_db_url
-        if url.startswith("postgresql"):
-            return self.postgres_url(url)
-        return url if url.startswith("sqlite:///") else f"sqlite:///{self.tickets_path}"
-
-    def postgres_url(self, url: str | None = None) -> str:
-        """``url`` (default BOT_PG_URL) as a libpq/SQLAlchemy URL with BOT_PG_PASSWORD filled in.
-
-        For processes only, never for files. A URL that already carries a password keeps it.
-
-        Raises:
-            ProfileError: the URL names no host.
-        """
-        parts = urlsplit((url or self.pg_url).replace("postgresql+psycopg2://", "postgresql://"))
-        if not parts.hostname:
-            raise ProfileError(f"no host in {url or self.pg_url!r}")
-        auth = quote(parts.username or "postgres", safe="")
-        password = unquote(parts.password) if parts.password else self.pg_password
-        if password:
-            auth += ":" + quote(password, safe="")
-        return f"postgresql://{auth}@{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/') or 'hotline'}"
+        return url if url.startswith(("postgresql", "sqlite:///")) else f"sqlite:///{self.tickets_path}"

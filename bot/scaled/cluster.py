@@ -40,7 +40,7 @@ class Cluster:
 
     @property
     def pg_url(self) -> str:
-        return self.settings.postgres_url()
+        return profile.postgres_url(self.settings)
 
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")[-4000:]

@@ -17,13 +17,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.settings import ProfileError, Settings
+from bot import db as database
+from bot.settings import Settings
 
 RASA_BASE_PORT = 5005
 ACTION_PORT = 5055
 # Seconds before the lock of a Rasa server that died mid-message expires, so that the
 # conversation's next message (on a surviving server) is not held for Rasa's default 60 s.
 LOCK_LIFETIME = 15
+
+
+class ProfileError(ValueError):
+    """A setting the scaled profile needs is missing or unusable; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +50,31 @@ def endpoint(url: str, default_port: int) -> Endpoint:
     return Endpoint(parts.hostname, parts.port or default_port, parts.username, parts.path.strip("/"))
 
 
+def postgres_url(settings: Settings, url: str | None = None) -> str:
+    """``url`` (default BOT_PG_URL) as a libpq/SQLAlchemy URL with BOT_PG_PASSWORD filled in.
+
+    For processes only, never for files. A URL that already carries a password keeps it.
+    """
+    try:
+        return database.postgres_url(url or settings.pg_url, settings.pg_password)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from exc
+
+
 def ops_postgres_url(settings: Settings) -> str:
     """The ops database of the scaled profile: ``<db>_ops`` beside the tracker database.
 
     It cannot be the tracker database itself: Rasa's SQL tracker store and its SQL event
     broker both name their table ``events``, with different columns.
     """
-    return settings.postgres_url() + "_ops"
+    return postgres_url(settings) + "_ops"
 
 
 def scaled_databases(settings: Settings) -> list[str]:
     """Every PostgreSQL database the scaled profile uses (created before the processes start)."""
-    urls = [settings.postgres_url(), ops_postgres_url(settings) if not settings.ops_db_url else ops_db_url(settings)]
+    urls = [postgres_url(settings), ops_postgres_url(settings) if not settings.ops_db_url else ops_db_url(settings)]
     if settings.tickets_db_url.startswith("postgresql"):
-        urls.append(settings.postgres_url(settings.tickets_db_url))
+        urls.append(postgres_url(settings, settings.tickets_db_url))
     return [url for url in dict.fromkeys(urls) if url.startswith("postgresql")]
 
 
@@ -307,5 +323,5 @@ def ops_db_url(settings: Settings) -> str:
 
 
 def with_password(settings: Settings, url: str) -> str:
-    """``url`` with BOT_PG_PASSWORD filled in if it is PostgreSQL (see ``Settings.postgres_url``); others unchanged."""
-    return settings.postgres_url(url) if url.startswith("postgresql") else url
+    """``url`` with BOT_PG_PASSWORD filled in if it is PostgreSQL (see ``postgres_url``); others unchanged."""
+    return postgres_url(settings, url) if url.startswith("postgresql") else url
