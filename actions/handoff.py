@@ -15,8 +15,10 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.base import latest_entities
 from actions.guard import guarded
 from bot import messages
+from bot.categories import Channel
 from bot.handoff import transcript as conv
 from bot.clock import Clock, clock_from_setting
 from bot.handoff.contact import is_refusal, looks_like_question, read_contact
@@ -28,6 +30,7 @@ from bot.handoff.tickets_sql import open_ticket_store
 from bot.handoff.urgency import priority_for
 from bot.privacy.masking import mask_text
 from bot.privacy.window import mark_of, whole_session
+from bot.payloads import intent_payload
 from bot.settings import Settings
 from bot.web.rasa_client import RasaClient, RasaUnavailable
 
@@ -319,7 +322,7 @@ class ActionCreateTicket(UsesTickets, Action):
         reason = conv.urgency(lines)
         complaint = any(l.get("intent") == "handoff_complaint" for l in lines)
         ticket = store.create(NewTicket(
-            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
+            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or Channel.REST.value,
             category=conv.category(lines), summary=conv.summary(lines), transcript=lines,
             contact_name=str(answers["handoff_name"]), contact_phone=str(answers["handoff_phone"]),
             preferred_time=window.label(), priority=int(priority_for(reason, complaint)),
@@ -346,7 +349,7 @@ class ActionAskRating(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        buttons = [{"title": messages.rating_label(n), "payload": f'/handoff_rate{{"rating":"{n}"}}'} for n in range(5, 0, -1)]
+        buttons = [{"title": messages.rating_label(n), "payload": intent_payload("handoff_rate", rating=str(n))} for n in range(5, 0, -1)]
         dispatcher.utter_message(response="utter_ask_rating", buttons=buttons, handoff={"state": "closed"})
         return []
 
@@ -377,8 +380,8 @@ def declines(text: str) -> bool:
 
 
 def rating_from(tracker: Tracker) -> int | None:
-    values = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "rating"]
-    candidates = [str(v) for v in values] + list(tracker.latest_message.get("text") or "")
+    """The caller's 1-5: a button's ``rating`` entity, else the first such digit typed."""
+    candidates = [str(v) for v in latest_entities(tracker, "rating")] + list(tracker.latest_message.get("text") or "")
     for candidate in candidates:
         if candidate.isdigit() and 1 <= int(candidate) <= 5:
             return int(candidate)

@@ -8,27 +8,47 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from bot.categories import CHANNELS
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from bot.handoff.tickets import TicketStore
+    from bot.kb.query import KnowledgeBase
+    from bot.kb.records import Knowledge
+    from bot.ops.review import Review
     from bot.handoff.staff import StaffStore
+    from bot.nlu.parser import RasaParser
 
 
 def _settings() -> Settings:
-    try:
-        return Settings.from_env(os.environ)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return Settings.from_env(os.environ)
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group; it turns the library errors that name their own fix into CLI errors, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from bot.scaled.profile import ProfileError
+
+        try:
+            return super().invoke(ctx)
+        except (SettingsError, ProfileError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
 def cli() -> None:
-    """Tools for the SME hotline assistant (triage, knowledge base, NLU)."""
+    """Tools for the SME hotline assistant.
+
+    triage a question; build and query the knowledge base (kb) and the NLU resources
+    (nlu); manage console accounts (staff); review, export, measure and purge ops data
+    (ops); score (eval) and retrain the model (retrain); start the bot (run), the event
+    consumer (consume), and write the scaled profile's files (profile).
+    """
     os.umask(0o077)  # databases, exports and .env hold personal data and secrets (security review M5)
 
 
@@ -74,7 +94,7 @@ def configure_quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _parser(settings: Settings, model: Path | None):  # type: ignore[no-untyped-def]
+def _parser(settings: Settings, model: Path | None) -> RasaParser:
     """The trained model, loaded once in this process (quietly)."""
     from bot.nlu.parser import NoModel, RasaParser, latest_model
 
@@ -96,14 +116,10 @@ def nlu_build() -> None:
 
     Example: python -m bot nlu build
     """
-    from bot.kb.records import InvalidKnowledge, load_knowledge
     from bot.nlu.build import build_nlu_resources, entity_terms
 
     settings = _settings()
-    try:
-        knowledge = load_knowledge(settings.knowledge_dir)
-    except InvalidKnowledge as exc:
-        raise click.ClickException(f"knowledge records have problems:\n{exc}") from exc
+    knowledge = _knowledge(settings)
     paths = build_nlu_resources(knowledge, settings.nlu_dir)
     click.echo(f"built {paths.folder} ({len(entity_terms(knowledge))} terms)")
 
@@ -113,7 +129,7 @@ def kb() -> None:
     """The knowledge base: check records, build var/kb.db, search, show."""
 
 
-def _knowledge(settings: Settings):  # type: ignore[no-untyped-def]
+def _knowledge(settings: Settings) -> Knowledge:
     from bot.kb.records import InvalidKnowledge, load_knowledge
 
     try:
@@ -122,7 +138,7 @@ def _knowledge(settings: Settings):  # type: ignore[no-untyped-def]
         raise click.ClickException(f"{len(exc.problems)} problem(s) in {settings.knowledge_dir}:\n{exc}") from exc
 
 
-def _kb(settings: Settings):  # type: ignore[no-untyped-def]
+def _kb(settings: Settings) -> KnowledgeBase:
     from bot.clock import clock_from_setting
     from bot.kb.query import KnowledgeBase
 
@@ -346,10 +362,8 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     from bot.privacy.retention import purge
 
     settings = _settings()
-    if scaled:  # the databases `make run-scaled` gives its processes (bot/scaled/profile.py)
-        env = scaled_profile.scaled_env(settings)
-        settings = settings.with_changes(tracker_db_url=settings.pg_url, ops_db_url=env["BOT_OPS_DB_URL"],
-                                         tickets_db_url=env["BOT_TICKETS_DB_URL"])
+    if scaled:  # the databases `make run-scaled` gives its processes
+        settings = scaled_profile.scaled_settings(settings)
     tracker = scaled_profile.with_password(settings, settings.tracker_db)
     try:
         with _tickets(settings) as tickets:
@@ -452,7 +466,7 @@ def retrain_command(corrections: Path | None, config: Path, qa: bool, rasa_urls:
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
 @click.option("--scaled", is_flag=True, help="Scale-out profile: BOT_RASA_SERVERS Rasa servers behind nginx on PostgreSQL, Redis, RabbitMQ.")
 def run(model: Path | None, scaled: bool) -> None:
-    """Start the action server and the Rasa server; Ctrl-C stops both.
+    """Start three processes, the action server, the Rasa server and the web app; Ctrl-C stops them all.
 
     With --scaled (make run-scaled): the action server, the event consumer,
     BOT_RASA_SERVERS Rasa servers on ports 5005, 5006, ..., the web app and nginx on
@@ -464,16 +478,15 @@ def run(model: Path | None, scaled: bool) -> None:
     from bot.nlu.parser import NoModel, latest_model
 
     settings = _settings()
-    try:
-        settings.require_strong_secrets("BOT_RASA_TOKEN", "BOT_SESSION_SECRET", "BOT_API_TOKEN")
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings.require_strong_secrets("BOT_RASA_TOKEN", "BOT_SESSION_SECRET", "BOT_API_TOKEN")
     try:
         chosen = model or latest_model(settings.models_dir)
     except NoModel as exc:
         raise click.ClickException(str(exc)) from exc
     if scaled:
-        sys.exit(_run_scaled(settings, chosen))
+        from bot.scaled import profile as scaled_profile
+
+        sys.exit(scaled_profile.start(settings, chosen, os.environ))
     sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token or "", web_port=settings.web_port,
                                                 action_token=settings.action_token)))
 
@@ -491,67 +504,60 @@ def _tickets(settings: Settings) -> Iterator[TicketStore | None]:
             store.close()
 
 
-def _review(settings: Settings):  # type: ignore[no-untyped-def]
+def _review(settings: Settings) -> Review:
+    import sqlalchemy.exc
+
     from bot.ops.review import Review
 
     try:
         return Review.from_url(settings.ops_db)
-    except Exception as exc:  # a wrong URL or an unreachable server: say which setting to check
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:  # a wrong URL, a missing driver, an unreachable server
         raise click.ClickException(f"cannot open the ops database (BOT_OPS_DB_URL): {type(exc).__name__}") from exc
 
 
-def _filter_options(function):  # type: ignore[no-untyped-def]
-    options = [
-        click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Conversations started on or after this day (Asia/Taipei)."),
-        click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Conversations started on or before this day."),
-        click.option("--channel", help="rest, line or socketio."),
-        click.option("--category", help="Main category, e.g. loan, us_tariff, other."),
-        click.option("--intent", help="Some message had this intent."),
-        click.option("--below", metavar="CONFIDENCE", help="Some typed message had a confidence below this (0-1)."),
-        click.option("--fell-back", "failed", type=click.Choice(["yes", "no"]),
-                     help="Some message failed (bot/ops/failures.py; the 需要檢視 queue)."),
-        click.option("--synthetic", type=click.Choice(["no", "yes", "only"]), default="no", show_default=True,
-                     help="Synthetic traffic (bot/ops/synthetic.py): leave out, include, or only it."),
-        click.option("--handed-off", type=click.Choice(["yes", "no"]), help="A ticket was opened."),
-        click.option("--rating", help="1-5, or none."),
-        click.option("--tag", help="Has this tag."),
-        click.option("--reviewed", type=click.Choice(["yes", "no"]), help="Marked reviewed or not."),
-        click.option("--q", "text", help="Free text in what the user or the bot said, or a conversation id."),
-        click.option("--sort", default="started", show_default=True, help="started, last, questions, confidence, failures, fallbacks."),
-        click.option("--asc", is_flag=True, help="Oldest/smallest first."),
-        click.option("--page", default="1", show_default=True),
-        click.option("--per-page", default="25", show_default=True),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+def _filter_options(*keys: str):  # type: ignore[no-untyped-def]
+    """click options for the filters of bot.ops.filters.FILTERS (those with ``keys``, or all), in the table's order.
+
+    Each option passes its value under the filter's query key, so the command hands them to
+    ``Filters.parse`` as the /ops page does.
+    """
+    from bot.ops.filters import FILTERS
+
+    def decorate(function):  # type: ignore[no-untyped-def]
+        for spec in reversed([s for s in FILTERS if not keys or s.key in keys]):
+            options: dict[str, object] = {"help": spec.help, "metavar": spec.metavar}
+            if spec.flag_value is not None:
+                options["flag_value"] = spec.flag_value
+            if spec.choices is not None:
+                options["type"] = click.Choice(spec.choices)
+            if spec.default is not None:
+                options.update(default=spec.default, show_default=True)
+            function = click.option(spec.flag, spec.key, **options)(function)
+        return function
+
+    return decorate
 
 
 @ops.command("list")
-@_filter_options
+@_filter_options()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: total, page, pages, rows.")
-def ops_list(as_json: bool, **options: str | bool | None) -> None:
+def ops_list(as_json: bool, **filters: str | None) -> None:
     """Conversations matching filters, newest first (the /ops list for scripts).
 
     Example: python -m bot ops list --from 2026-11-16 --to 2026-11-22 --fell-back yes --json
     """
-    from bot.ops.review import BadFilter, Filters
+    from bot.ops.filters import BadFilter, Filters
 
-    raw = {"from": options["date_from"], "to": options["date_to"], "channel": options["channel"],
-           "category": options["category"], "intent": options["intent"], "below": options["below"],
-           "failed": options["failed"], "synthetic": options["synthetic"], "handed_off": options["handed_off"], "rating": options["rating"],
-           "tag": options["tag"], "reviewed": options["reviewed"], "q": options["text"], "sort": options["sort"],
-           "order": "asc" if options["asc"] else "desc", "page": options["page"], "per_page": options["per_page"]}
     try:
-        filters = Filters.parse({k: str(v) for k, v in raw.items() if v is not None})
+        chosen = Filters.parse(filters)
     except BadFilter as exc:
         raise click.ClickException(str(exc)) from exc
-    page = _review(_settings()).list(filters)
+    page = _review(_settings()).list(chosen)
     if as_json:
-        click.echo(json.dumps({"total": page.total, "page": filters.page, "pages": page.pages,
+        click.echo(json.dumps({"total": page.total, "page": chosen.page, "pages": page.pages,
                                "rows": [r.as_dict() for r in page.rows]}, ensure_ascii=False))
         return
-    click.echo(f"{page.total} conversations, page {filters.page}/{page.pages}")
+    click.echo(f"{page.total} conversations, page {chosen.page}/{page.pages}")
     for r in page.rows:
         flags = ("F" if r.failures else "-") + ("H" if r.handed_off else "-") + ("R" if r.reviewed else "-")
         confidence = "-" if r.min_confidence is None else f"{r.min_confidence:.2f}"
@@ -583,9 +589,8 @@ def ops_export_nlu(output: Path | None) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="Print one table as CSV (see --table).")
 @click.option("--table", default="categories", show_default=True,
               help="summary, categories, topics, failures, handoff_reasons, hours, unanswered, schemes, ending.")
-@click.option("--channel", type=click.Choice(["rest", "line", "socketio"]), help="Only this channel.")
-@click.option("--synthetic", type=click.Choice(["no", "yes", "only"]), default="no", show_default=True,
-              help="Synthetic traffic (bot/ops/synthetic.py): leave out, include, or only it.")
+@click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel.")
+@_filter_options("synthetic")
 def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table: str, channel: str | None,
                 synthetic: str) -> None:
     """Hotline figures for a period: calls per category and share, containment, fallbacks, handoffs...
@@ -593,7 +598,7 @@ def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table:
     Example: python -m bot ops metrics --from 2026-11-01 --to 2026-11-30
     """
     from bot.ops.metrics import report
-    from bot.ops.review import BadFilter, Filters
+    from bot.ops.filters import BadFilter, Filters
 
     settings = _settings()
     try:
@@ -641,43 +646,6 @@ def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: st
     except SeedFailed as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "senders"}, ensure_ascii=False))
-def _run_scaled(settings: Settings, model: Path) -> int:
-    from bot import supervisor
-    from bot.scaled import profile as scaled_profile
-
-    try:
-        endpoints = scaled_profile.write_scaled_endpoints(settings)
-        env = {**os.environ, **scaled_profile.scaled_env(settings)}
-    except scaled_profile.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    _prepare_databases(settings)
-    ports = scaled_profile.rasa_ports(settings)
-    prefix = settings.var_dir / "nginx"
-    conf = scaled_profile.write_nginx_conf(prefix, settings.scaled_port, ports)
-    group = supervisor.scaled_services(sys.executable, model, settings.rasa_token or "", endpoints, ports,
-                                       scaled_profile.ACTION_PORT, settings.web_port, supervisor.free_port(),
-                                       (prefix.resolve(), conf.resolve(), settings.scaled_port))
-    banner = (f"All services are up: REST POST http://127.0.0.1:{settings.scaled_port}/webhooks/rest/webhook "
-              f"(nginx over {len(ports)} Rasa servers), console http://127.0.0.1:{settings.web_port}/console "
-              "— Ctrl-C stops everything.")
-    return supervisor.run(group, env=env, banner=banner)
-
-
-def _prepare_databases(settings: Settings) -> None:
-    """Create the scaled profile's PostgreSQL databases if missing, and Rasa's tracker tables."""
-    import psycopg2
-
-    from bot.scaled import profile as scaled_profile
-
-    try:
-        created = scaled_profile.prepare_databases(settings)
-    except scaled_profile.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except psycopg2.OperationalError as exc:
-        raise click.ClickException(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see README "
-                                   "'Scaling out'") from exc
-    for name in created:
-        click.echo(f"created PostgreSQL database {name}")
 
 
 @cli.command()
@@ -700,10 +668,7 @@ def consume(health_port: int | None) -> None:
 
     configure(personal=mask_text)
     settings = _settings()
-    try:
-        amqp = scaled_profile.amqp_connection(settings)
-    except scaled_profile.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
+    amqp = scaled_profile.amqp_connection(settings)
     writer = OpsEventWriter(scaled_profile.ops_db_url(settings))
 
     async def main() -> int:
@@ -724,35 +689,38 @@ def profile() -> None:
     """Files generated per deployment profile (default: SQLite; scaled: PostgreSQL, Redis, RabbitMQ)."""
 
 
+# Profiles with generated files: only the scaled one (the default profile's endpoints.yml is checked in).
+GENERATED_PROFILES = click.Choice(["scaled"])
+
+
 @profile.command("endpoints")
-@click.option("--scaled", is_flag=True, required=True, help="The scale-out profile (the default one is endpoints.yml).")
-def profile_endpoints(scaled: bool) -> None:
+@click.option("--profile", "name", type=GENERATED_PROFILES, required=True,
+              help="Which profile: scaled (the default profile's endpoints.yml is checked in).")
+def profile_endpoints(name: str) -> None:
     """Write var/endpoints.scaled.yml from the BOT_PG_*, BOT_REDIS_*, BOT_AMQP_* settings.
 
     Passwords stay ${VAR} references that Rasa reads from the environment.
 
-    Example: python -m bot profile endpoints --scaled
+    Example: python -m bot profile endpoints --profile scaled
     """
     from bot.scaled import profile as scaled_profile
 
-    try:
-        path = scaled_profile.write_scaled_endpoints(_settings())
-    except scaled_profile.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {scaled_profile.write_scaled_endpoints(_settings())}")
 
 
 @profile.command("databases")
-@click.option("--scaled", is_flag=True, required=True, help="The scale-out profile's PostgreSQL databases.")
-def profile_databases(scaled: bool) -> None:
+@click.option("--profile", "name", type=GENERATED_PROFILES, required=True,
+              help="Which profile: scaled (the default profile's SQLite files are made on first use).")
+def profile_databases(name: str) -> None:
     """Create the PostgreSQL databases of the scaled profile if missing (trackers and tickets, ops), and Rasa's tables.
 
-    Example: python -m bot profile databases --scaled
+    Example: python -m bot profile databases --profile scaled
     """
     from bot.scaled import profile as scaled_profile
 
     settings = _settings()
-    _prepare_databases(settings)
+    for name in scaled_profile.prepare_databases(settings):
+        click.echo(f"created PostgreSQL database {name}")
     click.echo(f"{len(scaled_profile.scaled_databases(settings))} databases ready")
 
 

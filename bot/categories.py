@@ -59,6 +59,8 @@ CATEGORY_INFO: dict[Category, CategoryInfo] = {
 }
 
 HOTLINE_CATEGORIES: tuple[Category, ...] = tuple(c for c, i in CATEGORY_INFO.items() if i.hotline)
+# Their values as stored (knowledge records' ``category``, ops rows, NLU parses), in the same order.
+HOTLINE_VALUES: tuple[str, ...] = tuple(c.value for c in HOTLINE_CATEGORIES)
 
 INTENT_CATEGORY: dict[str, Category] = {
     "loan_ask": Category.LOAN,
@@ -112,6 +114,31 @@ def category_of(intent: str) -> Category:
     except KeyError as exc:
         raise UnknownIntent(intent) from exc
 
+class Channel(str, Enum):
+    """A channel a conversation comes in on; values are the names Rasa's input channels give themselves."""
+
+    REST = "rest"
+    LINE = "line"
+    SOCKETIO = "socketio"
+
+    @property
+    def label(self) -> str:
+        """The zh-TW name staff read in the console and on the ops pages."""
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_LABELS: dict[Channel, str] = {Channel.REST: "網頁/REST", Channel.LINE: "LINE", Channel.SOCKETIO: "網頁聊天"}
+CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
+
+
+def channel_label(value: str | None) -> str | None:
+    """The zh-TW label of a channel value; any other value as it is."""
+    try:
+        return Channel(value).label
+    except ValueError:
+        return value
+
+
 # Ops tables put conversations without a hotline topic (greetings, out of scope only) under this value.
 OTHER = "other"
 
@@ -143,11 +170,10 @@ def main_topic(categories: list[str]) -> str | None:
     on the caller's mind when a ticket opens. ``None`` when no hotline topic was asked.
     Every topic still counts per message in the metrics, so a second topic is not lost.
     """
-    hotline = {c.value for c in HOTLINE_CATEGORIES}
     counts: dict[str, int] = {}
     latest: dict[str, int] = {}
     for position, value in enumerate(categories):
-        if value in hotline:
+        if value in HOTLINE_VALUES:
             counts[value] = counts.get(value, 0) + 1
             latest[value] = position
     if not counts:

@@ -13,13 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.categories import HOTLINE_CATEGORIES
+from bot.categories import HOTLINE_VALUES
 from bot.eligibility import Profile
 from bot.kb.query import KnowledgeBase, Status, UnknownScheme
 from bot.kb.resolve import Resolver
 from bot.nlu.parser import Parse, Parser
 
-HOTLINE_VALUES = {c.value for c in HOTLINE_CATEGORIES}
 # The most texts one triage request holds (the console's pasted lines, the JSON API's items).
 MAX_TRIAGE_LINES = 200
 

@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import messages
+from bot.categories import Channel
 from bot.channels.input_guard import check_text, metadata_problem
 from bot.channels.rate_limit import RateLimiter
 from bot.channels.replay import BadMessageId, earlier_replies, message_id_of
@@ -33,15 +34,6 @@ class BadRequest(ValueError):
     def __init__(self, code: str, reason: str, status: int = 400) -> None:
         super().__init__(reason)
         self.code, self.reason, self.status = code, reason, status
-
-
-def read_request(body: bytes) -> tuple[str, str, dict[str, Any] | None]:
-    """Parse the request body into (sender, message, metadata).
-
-    Raises:
-        BadRequest: with a code and a zh-TW reason.
-    """
-    return request_fields(json_object(body))
 
 
 def json_object(body: bytes) -> dict[str, Any]:
@@ -101,12 +93,12 @@ class HotlineRestInput(RestInput):
     def __init__(self, max_message_chars: int | None = None) -> None:
         settings = Settings.from_env(os.environ)
         self.max_message_chars = max_message_chars or settings.max_message_chars
-        self.limiter = RateLimiter.from_settings("rest", settings)
+        self.limiter = RateLimiter.from_settings(Channel.REST.value, settings)
         self.hash_key = os.environ.get("BOT_RASA_TOKEN", "")
 
     @classmethod
     def name(cls) -> str:
-        return "rest"
+        return Channel.REST.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> HotlineRestInput:

@@ -14,14 +14,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from bot.formats import ROC_OFFSET, roc_date
+from bot.formats import BUBBLE_MAX, ROC_OFFSET, clip, roc_date
 from bot.kb.query import Status
 from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
 from bot import messages
-from bot.messages import SCHEME_STATUS_LABELS
 
-BUBBLE_MAX = 300
 SOURCE_LABEL = "來源："  # starts every footer; the LINE channel shows an answer and its footer as one card
 
 ATTRIBUTE_LABELS = {
@@ -36,7 +34,7 @@ ATTRIBUTE_KINDS = {
     "tax_deduction_rate": ("tax_deduction_rate",), "subsidy_ratio": ("subsidy_ratio",),
     "interest_rate": ("interest_rate",), "interest_subsidy": ("interest_subsidy",),
     "guarantee_ratio": ("guarantee_ratio",), "guarantee_fee": ("guarantee_fee",),
-    "loan_term": ("loan_term",), "grace_period": ("grace_period",),
+    "loan_term": ("loan_term",), "grace_period": ("grace_period",), "statistics": ("statistics",),
 }
 
 
@@ -49,10 +47,6 @@ class Facts:
     contacts: tuple[Contact, ...]
     alternative: Scheme | None = None
     today: dt.date | None = None  # benefits with their own deadline are not stated as current after it
-
-
-def fit(text: str, limit: int = BUBBLE_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def data_date(scheme: Scheme) -> str:
@@ -169,14 +163,14 @@ def footer(facts: Facts) -> str:
     if facts.contacts:
         first = facts.contacts[0]
         lines.append(f"洽詢：{first.name} {first.phone}")
-    return fit("\n".join(lines))
+    return clip("\n".join(lines))
 
 
 def scheme_card(facts: Facts) -> dict[str, object]:
     """The footer as a card for the web chat (a socket.io ``custom`` payload; other channels get the text)."""
     lines = source_lines(facts.scheme)
     card: dict[str, object] = {"type": "scheme_card", "scheme": facts.scheme.id, "title": facts.scheme.name,
-                               "status": SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value),
+                               "status": facts.status.label,
                                "lines": lines}
     if facts.contacts:
         first = facts.contacts[0]
@@ -201,7 +195,7 @@ def ended_notice(facts: Facts) -> str:
         text += f"目前可改洽「{facts.alternative.name}」：{for_callers(facts.alternative.summary)}"
     else:
         text += "目前沒有查到直接替代的措施，歡迎來電詢問其他資源。"
-    return fit(text)
+    return clip(text)
 
 
 def unknown_notice(facts: Facts) -> str:
@@ -236,7 +230,7 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
         # Said once per scheme: a follow-up on an ended scheme already heard it ended.
         bubbles = [] if before and not cite else [ended_notice(facts)]
         if before:
-            bubbles.append(fit(messages.before_it_ended(before)))
+            bubbles.append(clip(messages.before_it_ended(before)))
     else:
         if attributes:
             body = _attributes_text(facts, attributes, purpose, details, text=text)
@@ -254,8 +248,8 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
             body += "\n" + line
         if facts.status is Status.UNKNOWN:
             notice = unknown_notice(facts)
-            body = fit(body, BUBBLE_MAX - len(notice)) + notice
-        bubbles = [fit(body)]
+            body = clip(body, BUBBLE_MAX - len(notice)) + notice
+        bubbles = [clip(body)]
     return [*bubbles, footer(facts)] if cite else bubbles
 
 
@@ -307,7 +301,7 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
         lines = []
     if missing_ok:
         lines += [missing_text(facts, attribute) for attribute in missing]
-    return fit("\n".join(lines))
+    return clip("\n".join(lines))
 
 
 # Words too common in questions to say which statement of a record answers one.
@@ -379,6 +373,13 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         wanted = set(_pairs(re.sub(r"不是|並非", "非", text)))
         benefits.sort(key=lambda b: (purpose is None or purpose not in (b.condition or b.text),
                                      -len(wanted & set(_pairs((b.condition or "") + b.text)))))
+        if attribute == "max_amount" and benefits and benefits[0].condition \
+                and len(wanted & set(_pairs(benefits[0].condition))) >= 2:
+            # 「系統節能專案補助上限多少」: the part named is capped by a share as well as an amount
+            # (「以總執行經費1/3為原則，每案上限500萬元」); say both, the share first.
+            shares = [b for b in current_benefits(scheme, facts.today)
+                      if b.kind == "subsidy_ratio" and b.condition == benefits[0].condition]
+            benefits = [*shares, *benefits]
         return [_with_condition(b) for b in benefits]
     if attribute == "deadline":
         # and the ends of single benefits: 「利息補貼提供至公告預算用盡」
@@ -387,15 +388,16 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         dated = [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
         return list(dict.fromkeys(dated + ends))
     if attribute == "status":
-        return [f"{SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value)}，{deadline_text(scheme)}"]
+        return [f"{facts.status.label}，{deadline_text(scheme)}"]
     if attribute == "eligibility":
-        return eligibility_parts(scheme)
+        return _rules_asked(scheme, text)
     if attribute == "duration":  # 「補多久」「可以延多久」: the statements that state a period
         rules = {for_callers(t) for t in scheme.eligibility.get("other") or []}  # 「最近6個月內任1個月」 is a rule
         periods = [t for t in _statements(scheme, facts.today) if t not in rules
                    and re.search(r"(?<!\d)\d{1,2}\s*(?:個月|年(?![期\d度])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
                    and not re.search(r"\d+年\d+月\d+日", t)]
         wanted = set(_pairs(text))
+        periods = [t for t in periods if not any(t != other and t in other for other in periods)]  # not twice
         return sorted(periods, key=lambda t: -len(wanted & set(_pairs(t))))[:2]
     if attribute == "start":
         return [f"自{roc_date(scheme.start, gregorian=True)}起實施"] if scheme.start else []
@@ -412,6 +414,18 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
             lines = [f"網站 {site.rstrip('.')}" for site in dict.fromkeys(sites) if site not in known][:2] + lines
         return lines
     return []
+
+
+def _rules_asked(scheme: Scheme, text: str) -> list[str]:
+    """The eligibility rules, those sharing the question's words first (「營收減少10%」 → the tariff rule):
+    a long list is cut at the bubble's end. A general question gets them in the record's order."""
+    parts = eligibility_parts(scheme)
+    name_pairs = {p for n in scheme.names() for p in _pairs(n)}
+    wanted = {p for p in _pairs(text) if p not in name_pairs and p not in _COMMON_PAIRS}
+    scored = sorted(((len(wanted & set(_pairs(p))), p) for p in parts), key=lambda pair: -pair[0])
+    if not scored or scored[0][0] < 2:
+        return parts  # a general question: the rules in the record's order
+    return [p for _, p in scored]
 
 
 def shared_answer(facts: list[Facts], attributes: tuple[str, ...]) -> str | None:
@@ -431,7 +445,7 @@ def shared_answer(facts: list[Facts], attributes: tuple[str, ...]) -> str | None
             return None
         lines.append(f"{ATTRIBUTE_LABELS.get(attribute, '資訊')}：{'；'.join(stated[0])}")
     names = "、".join(f"「{f.scheme.name}」" for f in facts)
-    return fit(messages.all_the_same(names, "；".join(lines)))
+    return clip(messages.all_the_same(names, "；".join(lines)))
 
 
 def missing_text(facts: Facts, attribute: str) -> str:
@@ -441,7 +455,7 @@ def missing_text(facts: Facts, attribute: str) -> str:
     if attribute == "documents":
         forms = [for_callers(b.text) for b in current_benefits(scheme, facts.today) if re.search(r"書表|表格|計畫書|評分表", b.text)]
         how = for_callers(scheme.how_to_apply) if scheme.how_to_apply else ""
-        return fit(messages.no_documents(scheme.name, "；".join(forms), how, _phone(facts)), 200)
+        return clip(messages.no_documents(scheme.name, "；".join(forms), how, _phone(facts)), 200)
     # an unknown-status answer ends with the line to ask (unknown_notice): do not say it twice
     return messages.no_fact(scheme.name, label, None if facts.status is Status.UNKNOWN else _phone(facts))
 
@@ -471,7 +485,7 @@ def contact_line(contact: Contact) -> str:
 
 def contacts_answer(contacts: list[Contact]) -> str:
     """An answer to 「…的電話」 for an organisation: each of its lines."""
-    return fit(messages.CONTACTS_INTRO + "\n".join(contact_line(c) for c in contacts))
+    return clip(messages.CONTACTS_INTRO + "\n".join(contact_line(c) for c in contacts))
 
 
 def deadline_text(scheme: Scheme) -> str:
@@ -501,8 +515,8 @@ def overview(facts: Facts) -> str:
     if not undated_unknown and deadline not in summary and not _said(deadline, summary):
         lines.append(f"期限：{deadline}")
     if scheme.how_to_apply:
-        lines.append(f"申請：{fit(for_callers(scheme.how_to_apply), 80)}")
-    return fit("\n".join(lines))
+        lines.append(f"申請：{clip(for_callers(scheme.how_to_apply), 80)}")
+    return clip("\n".join(lines))
 
 
 def _said(text: str, already: str) -> bool:
@@ -517,4 +531,4 @@ def button_title(scheme: Scheme, limit: int = 20) -> str:
     if len(scheme.name) <= limit:
         return scheme.name
     fitting = sorted((a for a in scheme.aliases if 4 <= len(a) <= limit), key=len, reverse=True)
-    return fitting[0] if fitting else scheme.name[: limit - 1] + "…"
+    return fitting[0] if fitting else clip(scheme.name, limit)

@@ -22,12 +22,12 @@ from bot.eligibility import Profile, eligibility_reasons
 from bot.kb.build import SCHEME_TEXT_COLUMNS
 from bot.kb.records import Benefit, Contact, Period, Scheme, SourceRef
 from bot.kb.segment import Segmenter, fts_query
+from bot.messages import SCHEME_STATUS_LABELS
 
 # The hotline given when a record names no line, and for ended schemes (whose programme lines
 # belonged to a closed programme): 經濟部「馬上辦服務中心」 0800-280-280, per the newest source
 # (seed 000, 114/12/23; knowledge/contacts.yml says why).
 DEFAULT_CONTACT = "mashangban_0800_280_280"
-TARIFF_CONTACT = DEFAULT_CONTACT
 BM25_WEIGHTS = ", ".join(str(w) for w in SCHEME_TEXT_COLUMNS.values())
 
 
@@ -44,6 +44,16 @@ class Status(str, Enum):
     ENDED = "ended"
     NOT_STARTED = "not_started"
     UNKNOWN = "unknown"  # no source says whether it still takes applications: never listed or recommended as open
+
+    @property
+    def label(self) -> str:
+        """What callers read on a scheme card and in answers: 「尚未開始受理」."""
+        return SCHEME_STATUS_LABELS[self.value].caller
+
+    @property
+    def staff_label(self) -> str:
+        """The shorter word of the staff pages and reports: 「尚未開始」."""
+        return SCHEME_STATUS_LABELS[self.value].staff
 
 
 @dataclass(frozen=True, slots=True)
