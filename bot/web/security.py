@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import messages
-from bot.staff import Staff
+from bot.handoff.staff import Staff
 
 Handler = Callable[[Request], Awaitable[Response]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
