@@ -39,7 +39,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := $(wildcard bot/nlu/*.py)
 
 
-.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv cv-calibration bench bench-ops lint clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
+.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv cv-calibration bench bench-ops lint docs clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,7 +83,7 @@ train: $(MODEL) ## Train the model if training data, knowledge or config changed
 validate: $(NLU_STAMP) ## Check training data and domain (rasa data validate)
 	@$(RASA) data validate --data data --config config.yml --domain domain.yml --fail-on-warnings
 
-run: secrets $(KB) $(MODEL) ## Install, train if needed, start the bot (5005) and action server (5055)
+run: secrets $(KB) $(MODEL) ## Install, train if needed, start the bot (5005), action server (5055) and web app (8000)
 	@$(MAKE) --no-print-directory run-services
 
 run-services:
@@ -144,6 +144,9 @@ retrain: $(KB) $(MODEL) ## Ops corrections → candidate model, scored against t
 cv: $(NLU_STAMP) ## Cross-validate pipeline settings to reports/cv.md (slow)
 	@$(PY) -m bench.cv
 
+cv-calibration: $(NLU_STAMP) ## Choose the intent calibration's weights, temperature and fallback threshold by 3-fold CV; reports/cv_calibration.md (slow)
+	@$(PY) -m bench.calibration
+
 bench: $(KB) $(MODEL) ## Benchmark against Rasa's default pipeline and TF-IDF+LR, and a turn against bare Rasa; reports/bench.md
 	@$(PY) -m bench.nlu
 	@$(PY) -m bench.anchor
@@ -156,6 +159,9 @@ bench-ops: $(VENV)/.installed ## Time /ops on 20,000 generated conversations aga
 
 lint: $(VENV)/.installed ## Static checks (pyflakes) on the code
 	@$(PY) -m pyflakes bot actions bench tests
+
+docs: $(VENV)/.installed ## Regenerate docs/cli.md and docs/settings.md from the code (a test fails when they drift)
+	@$(PY) -m bot.docs_reference
 
 clean: ## Remove generated state (models, var, reports); keeps .venv and .env
 	rm -rf models var reports results

@@ -631,8 +631,7 @@ def _prepare_databases(settings: Settings) -> None:
     except profiles.ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     except psycopg2.OperationalError as exc:
-        raise click.ClickException(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see README "
-                                   "'Scaling out'") from exc
+        raise click.ClickException(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see docs/scaling.md") from exc
     for name in created:
         click.echo(f"created PostgreSQL database {name}")
 
