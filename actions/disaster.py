@@ -19,7 +19,8 @@ from bot.categories import Category
 from bot.eligibility import dont_know
 from bot.handoff import transcript as conv
 from bot.handoff.contact import is_refusal, looks_like_question, read_contact
-from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
+from bot.handoff.tickets import NewTicket, TicketStore
+from bot.handoff.tickets_sql import open_ticket_store
 from bot.handoff.urgency import Priority
 from bot.nlu.gazetteer import COUNTIES, DISASTER_TYPES
 from bot.nlu.normaliser import normalise
@@ -129,7 +130,7 @@ class ActionCreateDisasterReport(KnowledgeAction):
         return "action_create_disaster_report"
 
     @cached_property
-    def tickets(self) -> SqliteTicketStore:
+    def tickets(self) -> TicketStore:
         return open_ticket_store(open_settings())
 
     @guarded

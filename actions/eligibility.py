@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -17,7 +18,7 @@ from bot import messages
 from bot.categories import TOPIC_INTENT, Category
 from bot.eligibility import FORM_SLOTS, READERS, UNKNOWN, profile, read_employees
 from bot.handoff.contact import is_refusal
-from bot.handoff.tickets import open_ticket_store
+from bot.handoff.tickets_sql import open_ticket_store
 from bot.kb.answers import button_title
 
 MAX_RESULTS = 5
@@ -103,7 +104,8 @@ class ActionEligibilityResult(KnowledgeAction):
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if tracker.get_slot(CANCELLED_SLOT):
-            return cancel(dispatcher, open_ticket_store(open_settings()), tracker, domain)
+            with closing(open_ticket_store(open_settings())) as tickets:
+                return cancel(dispatcher, tickets, tracker, domain)
         answers = {slot: tracker.get_slot(slot) for slot in FORM_SLOTS}
         matches = self.kb.matching(profile(answers))[:MAX_RESULTS]
         clear = [SlotSet(slot, None) for slot in (*FORM_SLOTS, RETRIES_SLOT, CANCELLED_SLOT)]

@@ -23,7 +23,8 @@ from bot.handoff.contact import is_refusal, looks_like_question, read_contact
 from bot.handoff.office_hours import OfficeHours
 from bot.handoff.phones import find_phone
 from bot.handoff.time_window import parse_window, promise
-from bot.handoff.tickets import NewTicket, SqliteTicketStore, open_ticket_store
+from bot.handoff.tickets import NewTicket, TicketStore
+from bot.handoff.tickets_sql import open_ticket_store
 from bot.handoff.urgency import priority_for
 from bot.ops.masking import mask_text
 from bot.ops.window import mark_of, whole_session
@@ -89,7 +90,7 @@ class UsesTickets:
         return clock_from_setting(self.settings.today)
 
     @cached_property
-    def tickets(self) -> SqliteTicketStore:
+    def tickets(self) -> TicketStore:
         return open_ticket_store(self.settings)
 
 
@@ -149,7 +150,7 @@ def clear_forms(domain: dict[str, Any], tracker: Tracker | None = None) -> list[
     return [SlotSet(slot, None) for slot in names if tracker is None or tracker.get_slot(slot) is not None]
 
 
-def cancel(dispatcher: CollectingDispatcher, tickets: SqliteTicketStore, tracker: Tracker,
+def cancel(dispatcher: CollectingDispatcher, tickets: TicketStore, tracker: Tracker,
            domain: dict[str, Any]) -> list[dict[str, Any]]:
     """The caller left a form: acknowledge, forget the answers (slots, kept drafts), say how to reach us; no ticket."""
     tickets.take_contacts(tracker.sender_id)
@@ -196,7 +197,7 @@ def has_phone(text: str) -> bool:
     return find_phone(text)[0] is not None or len(re.findall(r"\d", unicodedata.normalize("NFKC", text))) >= 4
 
 
-def answers_for_ticket(store: SqliteTicketStore, tracker: Tracker, slots: tuple[str, ...]) -> dict[str, Any]:
+def answers_for_ticket(store: TicketStore, tracker: Tracker, slots: tuple[str, ...]) -> dict[str, Any]:
     """The form's answers with their real values: kept ones first, else the (maybe masked) slots."""
     kept = store.take_contacts(tracker.sender_id)
     return {slot: kept.get(slot, tracker.get_slot(slot)) for slot in slots}

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from bot.handoff.tickets import TicketStore
+    from bot.staff import StaffStore
 
 
 def _settings() -> Settings:
@@ -250,41 +257,68 @@ def staff() -> None:
     """Console accounts for hotline staff."""
 
 
+def _staff_store(scaled: bool) -> StaffStore:
+    """The accounts the web app reads (bot/staff.py ``open_staff_store``); ``scaled``: those of `make run-scaled`."""
+    import sqlalchemy.exc
+
+    from bot import profiles
+    from bot.staff import open_staff_store
+
+    settings = _settings()
+    if scaled:  # the tickets database `make run-scaled` gives its processes (bot/profiles.py) holds the accounts
+        settings = settings.with_changes(tickets_db_url=profiles.scaled_env(settings)["BOT_TICKETS_DB_URL"])
+    try:
+        return open_staff_store(settings)
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot open the staff accounts (BOT_TICKETS_DB_URL): {type(exc).__name__}") from exc
+
+
+_SCALED_STAFF = click.option("--scaled", is_flag=True,
+                             help="The scale-out profile's accounts, in its tickets database (BOT_TICKETS_DB_URL, else BOT_PG_URL).")
+
+
 @staff.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
 @click.option("--role", type=click.Choice(["agent", "supervisor"]), default=None,
               help="agent (new accounts' default) or supervisor (may act on colleagues' claimed tickets).")
-def staff_add(name: str, password_stdin: bool, role: str | None) -> None:
+@_SCALED_STAFF
+def staff_add(name: str, password_stdin: bool, role: str | None, scaled: bool) -> None:
     """Create a console account (or reset its password, which ends all its sessions); asks for the password.
 
     Example: python -m bot staff add chen --role supervisor
     """
-    from bot.staff import StaffError, StaffStore
+    from bot.staff import StaffError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password (10+ characters)", hide_input=True, confirmation_prompt=True)
+    store = _staff_store(scaled)
     try:
-        StaffStore(_settings().staff_path).add(name, password, role)
+        store.add(name, password, role)
     except StaffError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
     click.echo(f"account {name} saved")
 
 
 @staff.command("access-log")
 @click.argument("ticket", type=int, required=False)
 @click.option("--limit", default=50, show_default=True, help="How many entries, newest first.")
-def staff_access_log(ticket: int | None, limit: int) -> None:
+@_SCALED_STAFF
+def staff_access_log(ticket: int | None, limit: int, scaled: bool) -> None:
     """Who opened, answered, transferred or resolved which ticket (newest first).
 
     Example: python -m bot staff access-log 36
     """
-    from bot.staff import StaffStore
-
-    for row in StaffStore(_settings().staff_path).access_log(ticket, limit):
-        click.echo(f"{row['at']}  #{row['ticket_id']}  {row['username']}  {row['action']}")
+    store = _staff_store(scaled)
+    try:
+        for row in store.access_log(ticket, limit):
+            click.echo(f"{row['at']}  #{row['ticket_id']}  {row['username']}  {row['action']}")
+    finally:
+        store.close()
 
 
 @cli.group()
@@ -316,9 +350,10 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
         settings = settings.with_changes(tracker_db_url=settings.pg_url, ops_db_url=env["BOT_OPS_DB_URL"],
                                          tickets_db_url=env["BOT_TICKETS_DB_URL"])
     tracker = profiles.with_password(settings, settings.tracker_db)
-    tickets = _tickets(settings)
     try:
-        report = purge(tracker, profiles.ops_db_url(settings), tickets, days or settings.retention_days, dry_run=dry_run)
+        with _tickets(settings) as tickets:
+            report = purge(tracker, profiles.ops_db_url(settings), tickets, days or settings.retention_days,
+                           dry_run=dry_run)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise click.ClickException(f"purge failed: {exc}") from exc
     verb = "would delete" if report.dry_run else "deleted"
@@ -442,11 +477,17 @@ def run(model: Path | None, scaled: bool) -> None:
                                                 action_token=settings.action_token)))
 
 
-def _tickets(settings: Settings):  # type: ignore[no-untyped-def]
+@contextmanager
+def _tickets(settings: Settings) -> Iterator[TicketStore | None]:
     """The ticket store BOT_TICKETS_DB_URL names (PostgreSQL in the scaled profile), or the SQLite file if it exists."""
-    from bot.handoff.tickets import open_ticket_store
+    from bot.handoff.tickets_sql import open_ticket_store
 
-    return open_ticket_store(settings) if settings.tickets_db_url or settings.tickets_path.exists() else None
+    store = open_ticket_store(settings) if settings.tickets_db_url or settings.tickets_path.exists() else None
+    try:
+        yield store
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _review(settings: Settings):  # type: ignore[no-untyped-def]
@@ -559,10 +600,10 @@ def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table:
                                 "synthetic": synthetic})
     except BadFilter as exc:
         raise click.ClickException(str(exc)) from exc
-    tickets = _tickets(settings)
     kb = _kb(settings) if settings.kb_path.exists() else None
-    result = report(_review(settings).engine, period.date_from, period.date_to, tickets, kb, channel=period.channel,
-                    synthetic=period.synthetic)
+    with _tickets(settings) as tickets:
+        result = report(_review(settings).engine, period.date_from, period.date_to, tickets, kb, channel=period.channel,
+                        synthetic=period.synthetic)
     tables = {t.key: t for t in result.all_tables()}
     if as_csv:
         if table not in tables:

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
+from bot import db as database
 from bot.settings import Settings
 
 RASA_BASE_PORT = 5005
@@ -54,14 +55,10 @@ def postgres_url(settings: Settings, url: str | None = None) -> str:
 
     For processes only, never for files. A URL that already carries a password keeps it.
     """
-    parts = urlsplit((url or settings.pg_url).replace("postgresql+psycopg2://", "postgresql://"))
-    if not parts.hostname:
-        raise ProfileError(f"no host in {url or settings.pg_url!r}")
-    auth = quote(parts.username or "postgres", safe="")
-    password = unquote(parts.password) if parts.password else settings.pg_password
-    if password:
-        auth += ":" + quote(password, safe="")
-    return f"postgresql://{auth}@{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/') or 'hotline'}"
+    try:
+        return database.postgres_url(url or settings.pg_url, settings.pg_password)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from exc
 
 
 def ops_postgres_url(settings: Settings) -> str:

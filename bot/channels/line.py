@@ -22,6 +22,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from functools import partial
 from typing import Any
 
@@ -315,7 +316,7 @@ class LineInput(InputChannel):
     async def _forget(self, event: LineEvent) -> None:
         """The user took a message back: its text leaves the tracker, the ops database and tickets' transcripts."""
         from bot.channels.line_unsend import forget_in_ops, forget_in_tickets, forget_in_tracker
-        from bot.handoff.tickets import open_ticket_store
+        from bot.handoff.tickets_sql import open_ticket_store
         from bot.profiles import ops_db_url
 
         if not event.message_id:
@@ -325,7 +326,8 @@ class LineInput(InputChannel):
             store = getattr(self.agent, "tracker_store", None)
             tracked = forget_in_tracker(store, event.conversation_id, event.message_id) if store is not None else []
             ops = forget_in_ops(ops_db_url(settings), event.conversation_id, event.message_id)
-            lines = forget_in_tickets(open_ticket_store(settings), event.conversation_id, tracked + ops)
+            with closing(open_ticket_store(settings)) as tickets:
+                lines = forget_in_tickets(tickets, event.conversation_id, tracked + ops)
             logger.info("LINE unsend in %s: %d tracker events, %d ops events and %d ticket lines scrubbed",
                         event.conversation_id, len(tracked), len(ops), lines)
         except Exception:  # noqa: BLE001 - logged; the next unsend or a purge tries again

@@ -21,6 +21,8 @@ import json
 import logging
 from typing import Any
 
+from bot.handoff.tickets import TicketStore
+
 logger = logging.getLogger(__name__)
 
 UNSENT = "（使用者已收回這則訊息）"
@@ -79,7 +81,7 @@ def same_message(line: dict[str, Any], event: dict[str, Any]) -> bool:
     return line.get("at") == at and bool(stored) and (said == stored or mask_text(said) == stored)
 
 
-def forget_in_tickets(tickets: Any, conversation_id: str, originals: list[dict[str, Any]]) -> int:
+def forget_in_tickets(tickets: TicketStore, conversation_id: str, originals: list[dict[str, Any]]) -> int:
     """Scrub the unsent message from the transcripts of the conversation's tickets; lines changed."""
     if not originals:
         return 0

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, category_label
 from bot.formats import csv_text
-from bot.handoff.tickets import SqliteTicketStore, Ticket
+from bot.handoff.tickets import Ticket, TicketStore
 from bot.kb.query import KnowledgeBase, UnknownScheme
 from bot.kb.review import STATUS_LABELS
 from bot.ops.events import HandoffReason, category_value, refresh
@@ -102,7 +102,7 @@ def ratio(part: int, whole: int) -> float | None:
 
 
 def report(engine: Engine, date_from: dt.date | None = None, date_to: dt.date | None = None,
-           tickets: SqliteTicketStore | None = None, kb: KnowledgeBase | None = None, channel: str | None = None,
+           tickets: TicketStore | None = None, kb: KnowledgeBase | None = None, channel: str | None = None,
            synthetic: bool | None = None) -> Report:
     """Every figure of the metrics page for conversations started from ``date_from`` to ``date_to``.
 

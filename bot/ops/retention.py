@@ -26,7 +26,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets import TicketStore
+from bot.ops.masking import mask_text
 
 CHUNK = 500
 
@@ -129,7 +130,7 @@ def stale_conversations(databases: list[Database], cutoff: float) -> list[str]:
     return sorted(sender for sender, stamp in last.items() if stamp < cutoff)
 
 
-def purge(tracker_url: str, ops_url: str, tickets: SqliteTicketStore | None, days: int,
+def purge(tracker_url: str, ops_url: str, tickets: TicketStore | None, days: int,
           now: dt.datetime | None = None, dry_run: bool = False) -> PurgeReport:
     """Delete conversations idle for more than ``days`` and redact tickets resolved before then.
 
@@ -157,6 +158,6 @@ def purge(tracker_url: str, ops_url: str, tickets: SqliteTicketStore | None, day
     redacted = drafts = 0
     if tickets is not None:
         before = cutoff.isoformat(timespec="seconds")
-        redacted = tickets.redact_resolved_before(before, dry_run)
+        redacted = tickets.redact_resolved_before(before, mask_text, dry_run)
         drafts = tickets.drop_contact_drafts_before(before, dry_run)
     return PurgeReport(cutoff, len(senders), rows, redacted, drafts, dry_run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -14,10 +16,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.clock import clock_from_setting
-from bot.handoff.tickets import SqliteTicketStore, open_ticket_store
+from bot.handoff.tickets import TicketStore
+from bot.handoff.tickets_sql import open_ticket_store
 from bot.kb.query import KnowledgeBase
 from bot.settings import Settings, SettingsError, is_placeholder, secret_problem
-from bot.staff import StaffStore
+from bot.staff import StaffStore, open_staff_store
 from bot.ops.review import Review
 from bot.web import api, chat, console, ops
 from bot.web.deps import STATIC, Deps, make_templates, render
@@ -94,7 +97,15 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     return render(request, "console/error.html", status_code=status, message=message, status=status)
 
 
-def create_app(settings: Settings, tickets: SqliteTicketStore | None = None, staff: StaffStore | None = None,
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    """At shutdown, close the stores ``create_app`` opened (a PostgreSQL pool each); stores passed in are the caller's."""
+    yield
+    for store in app.state.opened:
+        store.close()
+
+
+def create_app(settings: Settings, tickets: TicketStore | None = None, staff: StaffStore | None = None,
                rasa: RasaClient | None = None, kb: KnowledgeBase | None = None, review: Review | None = None) -> Starlette:
     if not settings.session_secret:
         raise SettingsError("BOT_SESSION_SECRET: required to sign console sessions")
@@ -109,16 +120,19 @@ def create_app(settings: Settings, tickets: SqliteTicketStore | None = None, sta
                                secret_key=settings.session_secret, session_cookie="console_session",
                                max_age=SESSION_HOURS * 3600, same_site="strict")],
         exception_handlers={HTTPException: handle_error, Exception: handle_error},
+        lifespan=lifespan,
     )
     app.state.deps = Deps(
         settings=settings,
         tickets=tickets or open_ticket_store(settings),
-        staff=staff or StaffStore(settings.staff_path),
+        staff=staff or open_staff_store(settings),
         rasa=rasa or RasaClient(settings.rasa_url, settings.rasa_token),
         kb=kb or (KnowledgeBase(settings.kb_path, clock_from_setting(settings.today)) if settings.kb_path.exists() else None),
         templates=make_templates(),
         ops=review or Review.from_url(settings.ops_db),
     )
+    app.state.opened = [made for made, given in ((app.state.deps.tickets, tickets), (app.state.deps.staff, staff))
+                        if given is None]
     return app
 
 

@@ -12,7 +12,7 @@ from starlette.templating import Jinja2Templates
 
 from bot.categories import CATEGORY_INFO, Category, category_label
 from bot.clock import TAIPEI
-from bot.handoff.tickets import SqliteTicketStore, TicketStatus
+from bot.handoff.tickets import TicketStatus, TicketStore
 from bot.kb.query import KnowledgeBase
 from bot.ops.review import CHANNEL_LABELS, Review
 from bot.settings import Settings
@@ -27,7 +27,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 @dataclass
 class Deps:
     settings: Settings
-    tickets: SqliteTicketStore
+    tickets: TicketStore
     staff: StaffStore
     rasa: RasaClient
     kb: KnowledgeBase | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.staff import StaffStore
 from tests.e2e.client import say, texts
 from bench.ids import sender_id
@@ -168,7 +168,7 @@ def test_staff_log_in_claim_reply_and_resolve(stack, browser, screens):
     assert dialogs == ["確定要結案嗎？結案後機器人會恢復回答，並請使用者評分。（已回電）"]
     assert "結案：已回電（mei）" in page.locator("#ticket-log").inner_text()
     page.screenshot(path=str(screens / "console-4-resolved.png"), full_page=True)
-    assert SqliteTicketStore(stack.var_dir / "tickets.db").get(number).status.value == "resolved"
+    assert SqlTicketStore(stack.var_dir / "tickets.db").get(number).status.value == "resolved"
 
     tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="zh-TW",
                                  storage_state=context.storage_state())

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.staff import StaffStore
 from tests.e2e.client import button_payloads, say, texts
 from bench.ids import sender_id
@@ -49,7 +49,7 @@ def test_person_takes_over_then_the_bot_resumes_and_asks_a_rating(stack):
     number = int(re.search(r"編號(\d+)", created).group(1))
     assert "客服人員會在這裡回覆您" in created
 
-    tickets = SqliteTicketStore(stack.var_dir / "tickets.db")
+    tickets = SqlTicketStore(stack.var_dir / "tickets.db")
     ticket = tickets.get(number)
     assert ticket.contact_phone == "0912-345-678" and ticket.contact_name == "王小明（小明商行）"
     assert ticket.priority == 1 and ticket.urgent_reason == "payroll_at_risk"
@@ -94,7 +94,7 @@ def test_a_ticket_opened_late_in_a_long_conversation_keeps_the_first_question_an
     with sqlite3.connect(stack.var_dir / "tracker.db") as db:  # the turn that opens the ticket loads a window
         assert db.execute("select count(*) from tracker_windows where sender_id = ?", (user,)).fetchone()[0] == 1
     number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, user, "下午"))).group(1))
-    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    ticket = SqlTicketStore(stack.var_dir / "tickets.db").get(number)
     said = [line["text"] for line in ticket.transcript if line["who"] == "user"]
     assert said[0] == "想了解一下青創貸款" and said[-1] == "下午", said
     assert said.count("那利率呢") == 1  # the stored session and the running turn joined without doubles
@@ -121,7 +121,7 @@ def test_disaster_report_creates_an_urgent_ticket_and_lists_relief(stack):
     number = int(re.search(r"編號(\d+)", reply).group(1))
     assert "災害協處措施" in reply
     assert any("disaster" in p or "typhoon" in p for p in button_payloads(replies))
-    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    ticket = SqlTicketStore(stack.var_dir / "tickets.db").get(number)
     assert ticket.kind == "disaster_report" and ticket.priority == 1
     assert ticket.details["disaster_type"] == "颱風" and ticket.details["loss"] == "800000"
     assert ticket.details["location"] == "花蓮縣光復鄉" and ticket.contact_phone == "03-870-1234"
@@ -140,7 +140,7 @@ def test_api_triage_with_token(stack):
 # ---- steering the forms over REST (issue 14) ------------------------------------------
 
 def tickets_of(stack, user: str) -> list:
-    return [t for t in SqliteTicketStore(stack.var_dir / "tickets.db").queue() if t.conversation_id == user]
+    return [t for t in SqlTicketStore(stack.var_dir / "tickets.db").queue() if t.conversation_id == user]
 
 
 # Each form, the caller's answers up to each of its steps, and what the bot asks there.
@@ -239,7 +239,7 @@ def test_name_and_phone_in_one_message_and_phones_as_people_write_them(stack):
     start_at(stack, user, "handoff", 1)
     assert "時段" in texts(say(stack.rasa_url, user, "我姓陳，電話0933-123-456"))  # the phone is not asked again
     number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, user, "不限"))).group(1))
-    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    ticket = SqlTicketStore(stack.var_dir / "tickets.db").get(number)
     assert (ticket.contact_name, ticket.contact_phone) == ("陳", "0933-123-456")
 
     for spelling, phone in [("我的手機是 0933 123 456", "0933-123-456"), ("+886 933-123-456", "0933-123-456"),
@@ -248,7 +248,7 @@ def test_name_and_phone_in_one_message_and_phones_as_people_write_them(stack):
         start_at(stack, other, "handoff", 2)
         assert "時段" in texts(say(stack.rasa_url, other, spelling)), spelling
         number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, other, "不限"))).group(1))
-        assert SqliteTicketStore(stack.var_dir / "tickets.db").get(number).contact_phone == phone
+        assert SqlTicketStore(stack.var_dir / "tickets.db").get(number).contact_phone == phone
 
 
 def test_the_preferred_time_is_in_the_promise_and_dated_on_the_ticket(stack):
@@ -258,7 +258,7 @@ def test_the_preferred_time_is_in_the_promise_and_dated_on_the_ticket(stack):
     created = texts(say(stack.rasa_url, user, "明天下午兩點以後"))
     assert "客服人員會在11月24日（週二）下午2點後回電給您" in created
     number = int(re.search(r"編號(\d+)", created).group(1))
-    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    ticket = SqlTicketStore(stack.var_dir / "tickets.db").get(number)
     assert ticket.preferred_time == "11月24日（週二） 14:00–18:00（來電者：明天下午兩點以後）"
 
 
@@ -280,7 +280,7 @@ def test_waiting_is_acknowledged_and_withdrawal_resumes_the_bot(stack, how):
 
     withdrawn = texts(say(stack.rasa_url, user, how))
     assert "已取消轉接" in withdrawn and f"編號{number}" in withdrawn
-    assert SqliteTicketStore(stack.var_dir / "tickets.db").get(number).status.value == "withdrawn"
+    assert SqlTicketStore(stack.var_dir / "tickets.db").get(number).status.value == "withdrawn"
     assert "0.575%" in texts(say(stack.rasa_url, user, "青創貸款利率多少"))  # the bot answers again
     assert "已取消" not in texts(say(stack.rasa_url, user, how))  # nothing left to withdraw
 
@@ -297,5 +297,5 @@ def test_asking_for_a_person_mid_report_is_no_company_name_and_details_answer_th
     asked = texts(say(stack.rasa_url, user, "我姓陳，電話0933-123-456"))
     assert "時段" in asked and "不在我能回答的範圍" not in asked, asked
     number = int(re.search(r"編號(\d+)", texts(say(stack.rasa_url, user, "下午"))).group(1))
-    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    ticket = SqlTicketStore(stack.var_dir / "tickets.db").get(number)
     assert (ticket.contact_name, ticket.contact_phone) == ("陳", "0933-123-456")

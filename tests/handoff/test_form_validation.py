@@ -15,7 +15,7 @@ from actions.disaster import ValidateDisasterReportForm
 from actions.eligibility import ValidateEligibilityForm
 from actions.handoff import ActionCreateTicket, ValidateHandoffForm
 from bot.handoff.office_hours import TAIPEI
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_no_validator_stores_a_refusal_and_the_form_ends(form, slot, refusal, tm
     assert stored == [], f"{form}.{slot} stored {stored}"
     assert result.get("form_cancelled") is True and result.get("requested_slot", "unset") is None
     if form != "eligibility_form":
-        assert SqliteTicketStore(tmp_path / "tickets.db").take_contacts("conv-9") == {}
+        assert SqlTicketStore(tmp_path / "tickets.db").take_contacts("conv-9") == {}
 
 
 def test_name_and_phone_in_one_message_fill_both(tmp_path):
@@ -64,7 +64,7 @@ def test_name_and_phone_in_one_message_fill_both(tmp_path):
     said = "我姓陳，電話0933-123-456"  # the tracker holds the candidate value while it is validated
     result, messages = validate(form, "handoff_name", said, tracker({"handoff_name": said}, said, requested="handoff_name"))
     assert result == {"handoff_name": "陳", "handoff_phone": "0933-123-456"} and messages == []
-    kept = SqliteTicketStore(tmp_path / "tickets.db").take_contacts("conv-9")
+    kept = SqlTicketStore(tmp_path / "tickets.db").take_contacts("conv-9")
     assert kept["handoff_phone"] == "0933-123-456"
 
 
@@ -127,7 +127,7 @@ def test_the_promise_and_the_ticket_follow_the_preferred_time(now, said, told, s
     assert message["handoff"] == {"state": "waiting", "ticket": message["ticket"]}
     assert [b["title"] for b in message["buttons"]] == ["取消轉接"]
     assert [e["event"] for e in events[-2:]] == ["pause", "action"]  # paused, listening (for 「取消轉接」)
-    assert SqliteTicketStore(settings.tickets_path).get(message["ticket"]).preferred_time == staff_see
+    assert SqlTicketStore(settings.tickets_path).get(message["ticket"]).preferred_time == staff_see
 
 
 def test_inside_office_hours_for_any_time_a_person_joins_here(tmp_path):
@@ -147,7 +147,7 @@ def test_a_cancelled_form_opens_no_ticket(tmp_path):
     events = asyncio.run(ActionCreateTicket(settings).run(dispatcher, t, DOMAIN))
     assert dispatcher.messages[0]["response"] == "utter_form_cancelled"
     assert all(e["event"] != "pause" for e in events)
-    assert SqliteTicketStore(settings.tickets_path).queue() == []
+    assert SqlTicketStore(settings.tickets_path).queue() == []
 
 
 def test_a_question_the_classifier_missed_is_not_stored_as_a_name(tmp_path):

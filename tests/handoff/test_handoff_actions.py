@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionCreateTicket, ActionStoreRating, ValidateHandoffForm
 from bot.handoff.office_hours import TAIPEI
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
 
 
@@ -43,7 +43,7 @@ def test_outside_office_hours_the_user_gets_a_callback_time_and_the_bot_pauses(t
     assert messages[0]["response"] == "utter_handoff_created_later"
     assert messages[0]["callback"] == "客服人員會在11月30日（週一）下午1點後回電給您"  # 「下午」 was asked
     assert [e["event"] for e in events[-2:]] == ["pause", "action"]
-    ticket = SqliteTicketStore(settings.tickets_path).get(messages[0]["ticket"])
+    ticket = SqlTicketStore(settings.tickets_path).get(messages[0]["ticket"])
     assert ticket.category == "debt_negotiation" and ticket.priority == 1 and ticket.urgent_reason == "debt_default"
     assert ticket.transcript[0] == {"who": "user", "text": "支票快跳票了 要怎麼跟銀行談", "intent": "debt_negotiation_ask",
                                     "confidence": 0.9, "at": "2025-11-25T00:00:00+08:00", "entities": []}
@@ -61,7 +61,7 @@ def test_no_consent_opens_no_ticket(tmp_path):
     messages, events = run(ActionCreateTicket(settings), tracker({**SLOTS, "handoff_consent": False}, EVENTS))
     assert messages[0]["response"] == "utter_form_cancelled"
     assert all(e["event"] != "pause" for e in events)
-    assert SqliteTicketStore(settings.tickets_path).queue() == []
+    assert SqlTicketStore(settings.tickets_path).queue() == []
 
 
 def test_phone_is_validated_and_written_one_way(tmp_path):
@@ -78,4 +78,4 @@ def test_rating_is_stored_on_the_latest_ticket(tmp_path):
     messages, _ = run(ActionCreateTicket(settings), tracker(SLOTS, EVENTS))
     rated = tracker({}, [], text='/handoff_rate{"rating":"4"}', intent="handoff_rate", entities=[{"entity": "rating", "value": "4"}])
     run(ActionStoreRating(settings), rated)
-    assert SqliteTicketStore(settings.tickets_path).get(messages[0]["ticket"]).rating == 4
+    assert SqlTicketStore(settings.tickets_path).get(messages[0]["ticket"]).rating == 4

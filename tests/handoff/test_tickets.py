@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
 
-from bot.handoff.tickets import (NewTicket, PostgresTicketStore, SqliteTicketStore, TicketConflict, TicketStatus,
-                                 UnknownTicket)
+from bot.handoff.tickets import NewTicket, TicketConflict, TicketStatus, UnknownTicket
+from bot.handoff.tickets_sql import SqlTicketStore
 
 
 def new(conversation: str = "c1", priority: int = 3, **changes) -> NewTicket:
@@ -22,9 +23,9 @@ def new(conversation: str = "c1", priority: int = 3, **changes) -> NewTicket:
 def open_store(request, tmp_path):
     """A function that opens the same store again (as another process would)."""
     if request.param == "sqlite":
-        return lambda: SqliteTicketStore(tmp_path / "tickets.db")
+        return lambda: SqlTicketStore(tmp_path / "tickets.db")
     url = request.getfixturevalue("pg_database")
-    return lambda: PostgresTicketStore(url)
+    return lambda: SqlTicketStore(url)
 
 
 @pytest.fixture
@@ -178,3 +179,67 @@ def test_the_callers_messages_since_the_last_staff_reply_are_counted(store):
     store.caller_wrote(one.id)
     assert store.unanswered([one.id, other.id]) == {one.id: 1}
     assert store.change_mark()[0] > before  # the live console sees each new message
+
+
+def test_canned_replies_start_with_the_defaults_and_can_be_added_and_removed(open_store):
+    store = open_store()
+    titles = [c["title"] for c in store.canned()]
+    assert titles == ["問候", "請稍候", "請來電", "結束"]
+    store.add_canned("查詢中", "正在為您查詢。")
+    added = store.canned()[-1]
+    assert (added["title"], added["text"]) == ("查詢中", "正在為您查詢。")
+    store.delete_canned(added["id"])
+    assert [c["title"] for c in open_store().canned()] == titles  # opened again: the defaults are not added twice
+
+
+def test_contact_drafts_keep_the_last_answer_per_slot_until_taken(store):
+    store.keep_contact("conv-d", "handoff_phone", "0912-345-678")
+    store.keep_contact("conv-d", "handoff_phone", "0933-123-456")  # the caller corrected it
+    store.keep_contact("conv-d", "handoff_name", "王小明")
+    store.keep_contact("conv-e", "handoff_phone", "0911-111-111")
+    assert store.take_contacts("conv-d") == {"handoff_phone": "0933-123-456", "handoff_name": "王小明"}
+    assert store.take_contacts("conv-d") == {}
+    assert store.drop_contact_drafts_before("9999", dry_run=True) == 1
+    assert store.drop_contact_drafts_before("2000") == 0
+    assert store.drop_contact_drafts_before("9999") == 1 and store.take_contacts("conv-e") == {}
+
+
+def test_notes_are_private_and_logged(store):
+    ticket = store.create(new())
+    store.add_note(ticket.id, "lin", "來電者希望下午聯絡")
+    assert [(n.author, n.text) for n in store.notes(ticket.id)] == [("lin", "來電者希望下午聯絡")]
+    assert store.replies(ticket.id) == [] and store.events(ticket.id)[-1]["kind"] == "noted"
+
+
+def test_redaction_removes_who_called_from_old_resolved_tickets_once(store):
+    report = store.create(new("conv-r", kind="disaster_report", summary="請回電 0912-345-678",
+                              details={"phone": "0912-345-678", "company": "美玲小吃店", "disaster_type": "颱風"}))
+    store.reply(report.id, "lin", "會打 0912-345-678 給您")
+    store.add_note(report.id, "lin", "0912-345-678 下午")
+    store.resolve(report.id, "lin")
+    still_open = store.create(new("conv-o"))
+    mask = lambda text: text.replace("0912-345-678", "[手機]")  # noqa: E731 - the real one is bot.ops.masking
+    assert store.redact_resolved_before("9999", mask, dry_run=True) == 1
+    assert store.get(report.id).contact_phone == "0912-345-678"  # a dry run changes nothing
+    assert store.redact_resolved_before("9999", mask) == 1
+    done = store.get(report.id)
+    assert (done.contact_name, done.contact_phone, done.preferred_time, done.transcript, done.entities) == ("", "", "", [], [])
+    assert done.summary == "請回電 [手機]" and done.details == {"disaster_type": "颱風"}
+    assert store.replies(report.id)[0].text == "會打 [手機] 給您" and store.notes(report.id)[0].text == "[手機] 下午"
+    assert done.category == "loan" and done.resolved_at and store.events(report.id)[-1]["kind"] == "redacted"
+    assert store.redact_resolved_before("9999", mask) == 0  # once
+    assert store.get(still_open.id).contact_phone == "0912-345-678"
+
+
+def test_a_sqlite_write_takes_the_write_lock_when_it_begins(tmp_path):
+    """BEGIN IMMEDIATE: a second writer waits at its start, and reads are not held up by a writer."""
+    store = SqlTicketStore(tmp_path / "tickets.db")
+    ticket = store.create(new())
+    with store.engine.begin() as db:
+        db.exec_driver_sql("select 1")
+        assert db.connection.dbapi_connection.in_transaction  # the lock is held before anything is written
+        assert store.get(ticket.id).id == ticket.id  # another connection still reads (WAL, deferred read)
+        other = sqlite3.connect(tmp_path / "tickets.db", timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("begin immediate")
+        other.close()

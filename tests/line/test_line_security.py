@@ -13,7 +13,7 @@ import uuid
 
 from bot.channels.line_events import sign_postback, verified_postback
 from bot.channels.line_unsend import UNSENT
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from tests.line.fake_line import new_id
 from tests.line.test_line_webhook import all_text, answered, hand_off, turn, user_texts
 from tests.line.webhook import deliver, event, postback, text
@@ -97,7 +97,7 @@ def test_unsend_removes_the_text_from_a_tickets_transcript(line_stack):
     said = text(fake, user, secret_words)
     turn(line_stack, user, said)
     number = hand_off(line_stack, fake, user)
-    tickets = SqliteTicketStore(line_stack.stack.var_dir / "tickets.db")
+    tickets = SqlTicketStore(line_stack.stack.var_dir / "tickets.db")
     assert [line["text"] for line in tickets.get(number).transcript if line["who"] == "user"][0] == secret_words
 
     unsend = event(fake, "unsend", user, reply=False, unsend={"messageId": said["message"]["id"]})

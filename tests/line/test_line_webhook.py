@@ -10,7 +10,7 @@ import pytest
 
 from bot import messages
 from bot.channels.line_events import sign_postback, verified_postback
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from tests.line.fake_line import LOADING, PUSH, REPLY, FakeLine, new_id
 from tests.line.webhook import body_of, deliver, event, media, post, postback, text
 
@@ -240,7 +240,7 @@ def test_handoff_over_line_staff_replies_and_the_rating_reach_the_user_by_push(l
     appended with execute_side_effects, and the rating question after resolving."""
     fake, user = line_stack.fake, new_id()
     number = hand_off(line_stack, fake, user)
-    tickets = SqliteTicketStore(line_stack.stack.var_dir / "tickets.db")
+    tickets = SqlTicketStore(line_stack.stack.var_dir / "tickets.db")
     assert tickets.get(number).channel == "line"
 
     waiting = text(fake, user, "請問還要等多久")  # paused: kept for the staff, acknowledged in one reply

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from bot.clock import TAIPEI, FixedClock
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.kb.query import KnowledgeBase
 from bot.formats import spreadsheet_safe
 from bot.ops.metrics import Table, report
@@ -36,7 +36,7 @@ def kb(ops_copy):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def result(ops_copy, kb):  # type: ignore[no-untyped-def]
-    return report(ops_copy.review.engine, None, None, SqliteTicketStore(ops_copy.tickets), kb)
+    return report(ops_copy.review.engine, None, None, SqlTicketStore(ops_copy.tickets), kb)
 
 
 def questions(events):  # type: ignore[no-untyped-def]

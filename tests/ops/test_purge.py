@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.handoff.tickets import NewTicket, SqliteTicketStore
+from bot.handoff.tickets import NewTicket
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.ops.retention import purge
 from bot.settings import ROOT
 from tests.ops.support import PHONE, conversation, load_stores
@@ -71,7 +72,7 @@ def rows_by_table(path: Path, sender: str) -> dict[str, int]:
 
 def make_tickets(path: Path, old: str, new: str) -> dict[str, int]:
     long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=200)).isoformat(timespec="seconds")
-    then = SqliteTicketStore(path, now=lambda: long_ago)
+    then = SqlTicketStore(path, now=lambda: long_ago)
     ticket = dict(channel="rest", category="loan", summary=f"請回電 {PHONE}", transcript=[{"who": "user", "text": "薪水"}],
                   contact_name="陳美玲", contact_phone=PHONE, preferred_time="下午", priority=2,
                   kind="disaster_report", details={"phone": PHONE, "company": "美玲小吃店", "disaster_type": "颱風"})
@@ -80,7 +81,7 @@ def make_tickets(path: Path, old: str, new: str) -> dict[str, int]:
     then.resolve(resolved_long_ago, "lin")
     open_long_ago = then.create(NewTicket(conversation_id=old, **ticket)).id
     then.keep_contact(f"{old}-left-the-form", "handoff_phone", PHONE)
-    now = SqliteTicketStore(path)
+    now = SqlTicketStore(path)
     resolved_today = now.create(NewTicket(conversation_id=new, **ticket)).id
     now.resolve(resolved_today, "lin")
     return {"resolved_long_ago": resolved_long_ago, "open_long_ago": open_long_ago, "resolved_today": resolved_today}
@@ -127,7 +128,7 @@ def test_purge_deletes_idle_conversations_from_a_real_stacks_databases_and_redac
         assert rows_by_table(tmp_path / f"{label}.db", new)["events"] > 0, label
     assert rows(tmp_path / "ops.db", "ops_tags", new) == rows(tmp_path / "ops.db", FUTURE, new) == 1
 
-    store = SqliteTicketStore(tmp_path / "tickets.db")
+    store = SqlTicketStore(tmp_path / "tickets.db")
     redacted = store.get(tickets["resolved_long_ago"])
     assert (redacted.contact_name, redacted.contact_phone, redacted.transcript) == ("", "", [])
     assert redacted.details == {"disaster_type": "颱風"} and PHONE not in redacted.summary
@@ -177,13 +178,13 @@ def test_purge_works_on_postgresql(monkeypatch, tmp_path, postgres_url):
 
 def test_purge_scaled_finds_the_scale_out_profiles_databases(monkeypatch, tmp_path, postgres_url):
     """`--scaled`: trackers in BOT_PG_URL's database, ops data in <db>_ops, tickets beside the trackers."""
-    from bot.handoff.tickets import PostgresTicketStore
+    from bot.handoff.tickets_sql import SqlTicketStore
 
     tracker_url = postgres_url()
     ops_url = postgres_url(tracker_url.rsplit("/", 1)[1] + "_ops")
     store_and_backdate_on_postgresql(monkeypatch, tmp_path, tracker_url, ops_url)
     long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=200)).isoformat(timespec="seconds")
-    tickets = PostgresTicketStore(tracker_url, now=lambda: long_ago)
+    tickets = SqlTicketStore(tracker_url, now=lambda: long_ago)
     number = tickets.create(NewTicket("pg-old", "rest", "loan", "s", [], "陳美玲", PHONE, "下午", 2)).id
     tickets.resolve(number, "lin")
 

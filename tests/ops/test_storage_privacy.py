@@ -76,7 +76,7 @@ def test_a_phone_masked_on_reload_still_reaches_the_ticket(tmp_path):
     from rasa_sdk.executor import CollectingDispatcher
 
     from actions.handoff import ActionCreateTicket, ValidateHandoffForm
-    from bot.handoff.tickets import SqliteTicketStore
+    from bot.handoff.tickets_sql import SqlTicketStore
     from bot.settings import Settings
 
     settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})
@@ -87,14 +87,14 @@ def test_a_phone_masked_on_reload_still_reaches_the_ticket(tmp_path):
     dispatcher = CollectingDispatcher()
     asyncio.run(ActionCreateTicket(settings).run(
         dispatcher, Tracker("conv-9", reloaded, {}, [], False, None, {}, "action_listen"), {}))
-    store = SqliteTicketStore(settings.tickets_path)
+    store = SqlTicketStore(settings.tickets_path)
     assert store.get(dispatcher.messages[0]["ticket"]).contact_phone == PHONE
     assert store.take_contacts("conv-9") == {}  # taken once, not kept beside the ticket
 
 
 # --- end to end: a real stack -----------------------------------------------------------------
 def test_after_a_handoff_neither_database_nor_log_holds_the_callers_identifiers_but_the_ticket_does(stack):
-    from bot.handoff.tickets import SqliteTicketStore
+    from bot.handoff.tickets_sql import SqlTicketStore
     from tests.e2e.client import say, texts
     from tests.e2e.test_handoff import console_login
 
@@ -107,7 +107,7 @@ def test_after_a_handoff_neither_database_nor_log_holds_the_callers_identifiers_
     created = texts(say(stack.rasa_url, user, "下午"))
     number = int(re.search(r"編號(\d+)", created).group(1))
 
-    ticket = SqliteTicketStore(stack.var_dir / "tickets.db").get(number)
+    ticket = SqlTicketStore(stack.var_dir / "tickets.db").get(number)
     assert ticket.contact_phone == PHONE and ticket.contact_name == "陳美玲（美玲小吃店）"
     for name in ("tracker.db", "ops.db"):
         data = raw_bytes(stack.var_dir, name)

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bot.clock import FixedClock
-from bot.handoff.tickets import SqliteTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.kb.query import KnowledgeBase
 from bot.ops.export import build_export
 from bot.settings import Settings
@@ -30,7 +30,7 @@ def app(ops_copy, tmp_path_factory):  # type: ignore[no-untyped-def]
                                   "BOT_RASA_URL": "http://127.0.0.1:9", "BOT_TODAY": TODAY})
     StaffStore(settings.staff_path).add("lin", PASSWORD)
     kb = KnowledgeBase(ops_copy.kb, FixedClock(dt.date.fromisoformat(TODAY)))
-    return create_app(settings, tickets=SqliteTicketStore(ops_copy.tickets), kb=kb, review=ops_copy.review)
+    return create_app(settings, tickets=SqlTicketStore(ops_copy.tickets), kb=kb, review=ops_copy.review)
 
 
 @pytest.fixture

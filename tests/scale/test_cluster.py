@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from bot.handoff.tickets import PostgresTicketStore
+from bot.handoff.tickets_sql import SqlTicketStore
 from tests.e2e.client import say, texts
 from bench.ids import sender_id
 
@@ -64,7 +64,7 @@ def test_a_conversation_alternating_between_servers_keeps_its_slots_and_context(
     assert "時段" in texts(say(a, user, "0912345678"))
     created = texts(say(b, user, "下午"))
     number = int(re.search(r"編號(\d+)", created).group(1))
-    ticket = PostgresTicketStore(cluster.pg_url).get(number)
+    ticket = SqlTicketStore(cluster.pg_url).get(number)
     assert ticket.contact_name == "王小明（小明商行）" and ticket.contact_phone == "0912-345-678"
     # The whole conversation, though the tracker store loaded only its last turns (bot/ops/stores.py): the
     # action server read the stored session through nginx from PostgreSQL (actions/handoff.py).

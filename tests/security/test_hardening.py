@@ -122,9 +122,10 @@ def test_make_secrets_replaces_placeholders_and_writes_a_private_env(tmp_path):
 
 def test_a_ticket_keeps_its_first_rating(tmp_path):
     """Security review L3: /handoff_rate 5 and then 1 twice gave 3 `rated` events, ending at 1."""
-    from bot.handoff.tickets import NewTicket, SqliteTicketStore
+    from bot.handoff.tickets import NewTicket
+    from bot.handoff.tickets_sql import SqlTicketStore
 
-    store = SqliteTicketStore(tmp_path / "tickets.db")
+    store = SqlTicketStore(tmp_path / "tickets.db")
     ticket = store.create(NewTicket(conversation_id="c", channel="rest", category="loan", summary="s", transcript=[],
                                     contact_name="王", contact_phone="0912345678", preferred_time="下午", priority=2,
                                     urgent_reason=None, schemes=[]))

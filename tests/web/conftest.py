@@ -7,7 +7,8 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from bot.handoff.tickets import NewTicket, SqliteTicketStore
+from bot.handoff.tickets import NewTicket
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
 from bot.staff import StaffStore
 from bot.web.app import create_app
@@ -53,7 +54,7 @@ def staff_client(client):
 
 @pytest.fixture
 def ticket(settings):
-    return SqliteTicketStore(settings.tickets_path).create(NewTicket(
+    return SqlTicketStore(settings.tickets_path).create(NewTicket(
         conversation_id="conv-1", channel="rest", category="loan", summary="想借週轉金<script>alert(1)</script>",
         transcript=[{"who": "user", "text": "<script>alert('x')</script>想借錢", "intent": "loan_ask", "confidence": 0.98,
                      "entities": []}],

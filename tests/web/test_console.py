@@ -115,9 +115,9 @@ def test_logout_ends_the_session(staff_client):
 
 
 def test_default_queue_shows_open_work_and_all_shows_resolved_too(settings, staff_client, ticket):
-    from bot.handoff.tickets import SqliteTicketStore
+    from bot.handoff.tickets_sql import SqlTicketStore
 
-    store = SqliteTicketStore(settings.tickets_path)
+    store = SqlTicketStore(settings.tickets_path)
     store.resolve(ticket.id, "lin", "no_action")
     assert f"#{ticket.id}" not in staff_client.get("/console").text
     assert f"#{ticket.id}" in staff_client.get("/console?status=all").text
@@ -155,9 +155,9 @@ def test_a_reply_sent_by_the_page_script_stays_on_the_page(settings, staff_clien
 
 
 def test_live_parts_of_a_ticket_and_the_rating_shown_out_of_five(settings, staff_client, ticket):
-    from bot.handoff.tickets import SqliteTicketStore
+    from bot.handoff.tickets_sql import SqlTicketStore
 
-    SqliteTicketStore(settings.tickets_path).rate(ticket.id, 4)
+    SqlTicketStore(settings.tickets_path).rate(ticket.id, 4)
     parts = staff_client.get(f"/console/tickets/{ticket.id}/live").json()
     assert set(parts) == {"head", "transcript", "actions", "log", "state"}
     assert "&lt;script&gt;" in parts["transcript"] and "<script>" not in parts["transcript"]
@@ -173,9 +173,10 @@ def test_ticket_page_links_to_its_conversation_in_ops(staff_client, ticket):
 
 def test_the_live_mark_moves_on_postgresql_too_for_several_web_processes(pg_database):
     """The scaled profile's web processes share this store; the live stream polls it, no in-process pub/sub."""
-    from bot.handoff.tickets import NewTicket, PostgresTicketStore
+    from bot.handoff.tickets import NewTicket
+    from bot.handoff.tickets_sql import SqlTicketStore
 
-    one, other = PostgresTicketStore(pg_database), PostgresTicketStore(pg_database)  # two processes' stores
+    one, other = SqlTicketStore(pg_database), SqlTicketStore(pg_database)  # two processes' stores
     assert one.change_mark() == (0, 0)
     ticket = one.create(NewTicket(conversation_id="c", channel="rest", category="loan", summary="s", transcript=[],
                                   contact_name="n", contact_phone="0912345678", preferred_time="不限", priority=3))
@@ -191,7 +192,8 @@ def test_a_ticket_without_recorded_schemes_shows_the_schemes_of_its_conversation
     """With a knowledge base (as in service), the scheme cards come from the conversation when the ticket names none."""
     from starlette.testclient import TestClient
 
-    from bot.handoff.tickets import NewTicket, SqliteTicketStore
+    from bot.handoff.tickets import NewTicket
+    from bot.handoff.tickets_sql import SqlTicketStore
     from bot.kb.build import build_kb
     from bot.kb.records import load_knowledge
     from bot.settings import ROOT
@@ -200,7 +202,7 @@ def test_a_ticket_without_recorded_schemes_shows_the_schemes_of_its_conversation
 
     build_kb(load_knowledge(ROOT / "knowledge"), settings.kb_path)
     StaffStore(settings.staff_path).add("lin", "a-long-password")
-    ticket = SqliteTicketStore(settings.tickets_path).create(NewTicket(
+    ticket = SqlTicketStore(settings.tickets_path).create(NewTicket(
         conversation_id="conv-kb", channel="rest", category="loan", summary="s", contact_name="王小明",
         contact_phone="0912-345-678", preferred_time="下午", priority=3, schemes=[],
         transcript=[{"who": "user", "text": '/loan_ask{"scheme":"youth_startup_loan"}', "intent": "loan_ask",
@@ -212,9 +214,10 @@ def test_a_ticket_without_recorded_schemes_shows_the_schemes_of_its_conversation
 
 
 def test_a_withdrawn_ticket_shows_as_withdrawn_and_refuses_reply_and_resolve_in_zh_tw(settings, staff_client, ticket):
-    from bot.handoff.tickets import SqliteTicketStore, TicketStatus
+    from bot.handoff.tickets import TicketStatus
+    from bot.handoff.tickets_sql import SqlTicketStore
 
-    store = SqliteTicketStore(settings.tickets_path)
+    store = SqlTicketStore(settings.tickets_path)
     token = csrf_of(staff_client.get("/console").text)
     staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
     store.withdraw(ticket.id)  # the caller pressed 「取消轉接」 while staff had it
@@ -236,18 +239,18 @@ def test_a_withdrawn_ticket_shows_as_withdrawn_and_refuses_reply_and_resolve_in_
 
 
 def test_claiming_a_ticket_the_caller_withdrew_says_so(settings, staff_client, ticket):
-    from bot.handoff.tickets import SqliteTicketStore
+    from bot.handoff.tickets_sql import SqlTicketStore
 
-    SqliteTicketStore(settings.tickets_path).withdraw(ticket.id)
+    SqlTicketStore(settings.tickets_path).withdraw(ticket.id)
     token = csrf_of(staff_client.get("/console").text)
     claimed = staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
     assert claimed.status_code == 409 and "來電者已撤回轉接" in claimed.text and "其他同仁" not in claimed.text
 
 
 def test_queue_flags_the_callers_new_messages_since_the_last_staff_reply(settings, staff_client, ticket):
-    from bot.handoff.tickets import SqliteTicketStore
+    from bot.handoff.tickets_sql import SqlTicketStore
 
-    store = SqliteTicketStore(settings.tickets_path)
+    store = SqlTicketStore(settings.tickets_path)
     assert "新訊息" not in staff_client.get("/console").text
     store.caller_wrote(ticket.id)
     store.caller_wrote(ticket.id)

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from bot import supervisor
-from bot.handoff.tickets import NewTicket, SqliteTicketStore
+from bot.handoff.tickets import NewTicket
+from bot.handoff.tickets_sql import SqlTicketStore
 from bot.staff import StaffStore
 from bot.web.security import forwarded_client, parse_networks
 
@@ -128,7 +129,7 @@ def test_the_cookie_is_secure_over_https_and_httponly_strict_always(behind_proxy
 
 
 def claimed_ticket(folder: Path, owner_client: httpx.Client) -> int:
-    ticket = SqliteTicketStore(folder / "tickets.db").create(NewTicket(
+    ticket = SqlTicketStore(folder / "tickets.db").create(NewTicket(
         conversation_id=f"conv-{os.urandom(4).hex()}", channel="rest", category="loan", summary="想借週轉金",
         transcript=[], contact_name="王小明", contact_phone="0912-345-678", preferred_time="下午", priority=2,
         urgent_reason=None, schemes=[]))
