@@ -2,35 +2,54 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from contextlib import closing
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.base import RetryingFormValidation
 from actions.guard import guarded
 from actions.handoff import CANCELLED_SLOT, cancel, end_form_early, open_settings, rescued
 from actions.knowledge import KnowledgeAction
 from bot import messages
 from bot.categories import TOPIC_INTENT, Category
-from bot.eligibility import FORM_SLOTS, READERS, UNKNOWN, profile, read_employees
+from bot.eligibility import (FORM_SLOTS, UNKNOWN, profile, read_disaster, read_employees, read_industry, read_org_type,
+                             read_purpose)
+from bot.formats import clip
 from bot.handoff.contact import is_refusal
 from bot.handoff.tickets_sql import open_ticket_store
 from bot.kb.answers import button_title
+from bot.payloads import intent_payload
 
 MAX_RESULTS = 5
 RETRIES_SLOT = "elig_retries"
 
 
-class ValidateEligibilityForm(FormValidationAction):
+# The re-ask of each question, by slot (domain.yml ``utter_eligibility_invalid_*``).
+INVALID = {
+    "elig_employees": "utter_eligibility_invalid_employees",
+    "elig_org_type": "utter_eligibility_invalid_org_type",
+    "elig_industry": "utter_eligibility_invalid_industry",
+    "elig_purpose": "utter_eligibility_invalid_purpose",
+    "elig_disaster": "utter_eligibility_invalid_disaster",
+}
+Reader = Callable[[str], str | None]
+
+
+class ValidateEligibilityForm(RetryingFormValidation):
     """Reads each answer; an unreadable one is asked once more, then skipped as unknown.
 
     A number of people in any answer also corrects the employee count
     (「不對，我們是20人」), so callers need not start over.
     """
+
+    retries_slot = RETRIES_SLOT
+    skip_response = "utter_eligibility_skip"
+    skipped_value = UNKNOWN
 
     def name(self) -> str:
         return "validate_eligibility_form"
@@ -41,6 +60,54 @@ class ValidateEligibilityForm(FormValidationAction):
         if tracker.get_slot("elig_employees") is None and isinstance(known, (int, float)):
             return {"elig_employees": str(int(known))}  # told us already: do not ask again
         return rescued(tracker, "elig_employees", lambda text: read_employees(text) not in (None, UNKNOWN))
+
+    async def extract_elig_org_type(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        return _rescued(tracker, "elig_org_type", read_org_type)
+
+    async def extract_elig_industry(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        return _rescued(tracker, "elig_industry", read_industry)
+
+    async def extract_elig_purpose(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:
+        return _rescued(tracker, "elig_purpose", read_purpose)
+
+    async def extract_elig_disaster(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        return _rescued(tracker, "elig_disaster", read_disaster)
+
+    async def validate_elig_employees(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:
+        return self.read_answer(dispatcher, tracker, "elig_employees", value, read_employees)
+
+    async def validate_elig_org_type(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        return self.read_answer(dispatcher, tracker, "elig_org_type", value, read_org_type)
+
+    async def validate_elig_industry(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        return self.read_answer(dispatcher, tracker, "elig_industry", value, read_industry)
+
+    async def validate_elig_purpose(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        return self.read_answer(dispatcher, tracker, "elig_purpose", value, read_purpose)
+
+    async def validate_elig_disaster(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        return self.read_answer(dispatcher, tracker, "elig_disaster", value, read_disaster)
+
+    def read_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, value: Any,
+                    reader: Reader) -> dict[str, Any]:
+        """The answer to ``slot`` as ``reader`` reads it; a refusal leaves the form, an unreadable one is re-asked."""
+        if tracker.get_slot("requested_slot") != slot and value is not None and tracker.get_slot(slot) is not None:
+            return {slot: value}  # already answered (or prefilled) earlier
+        if is_refusal(str(value or "")):
+            return end_form_early()  # 「算了」「先不要」: leave the form, store nothing
+        read = reader(str(value or ""))
+        if read is not None:
+            return self.accept(slot, read)
+        return self.reask(dispatcher, tracker, slot, INVALID[slot])
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> list[dict[str, Any]]:
@@ -54,45 +121,9 @@ class ValidateEligibilityForm(FormValidationAction):
         return events
 
 
-def _validator(slot: str):  # type: ignore[no-untyped-def]
-    reader = READERS[slot]
-
-    async def validate_slot(self: ValidateEligibilityForm, value: Any, dispatcher: CollectingDispatcher,
-                            tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != slot and value is not None and tracker.get_slot(slot) is not None:
-            return {slot: value}  # already answered (or prefilled) earlier
-        if is_refusal(str(value or "")):
-            return end_form_early()  # 「算了」「先不要」: leave the form, store nothing
-        read = reader(str(value or ""))
-        if read is not None:
-            return {slot: read, RETRIES_SLOT: 0.0}
-        retries = float(tracker.get_slot(RETRIES_SLOT) or 0)
-        if retries >= 1:
-            dispatcher.utter_message(response="utter_eligibility_skip")
-            return {slot: UNKNOWN, RETRIES_SLOT: 0.0}
-        dispatcher.utter_message(response=f"utter_eligibility_invalid_{slot.removeprefix('elig_')}")
-        return {slot: None, RETRIES_SLOT: retries + 1}
-
-    validate_slot.__name__ = f"validate_{slot}"
-    return validate_slot
-
-
-def _extractor(slot: str):  # type: ignore[no-untyped-def]
-    """An answer the NLU took for a question (「十二個」 as a loan question) that the reader can read."""
-    reader = READERS[slot]
-
-    async def extract_slot(self: ValidateEligibilityForm, dispatcher: CollectingDispatcher, tracker: Tracker,
-                           domain: DomainDict) -> dict[str, Any]:
-        return rescued(tracker, slot, lambda text: reader(text) not in (None, UNKNOWN, "其他"))
-
-    extract_slot.__name__ = f"extract_{slot}"
-    return extract_slot
-
-
-for _slot in FORM_SLOTS:
-    setattr(ValidateEligibilityForm, f"validate_{_slot}", _validator(_slot))
-    if _slot != "elig_employees":  # that one has its own extractor (the count told earlier)
-        setattr(ValidateEligibilityForm, f"extract_{_slot}", _extractor(_slot))
+def _rescued(tracker: Tracker, slot: str, reader: Reader) -> dict[str, Any]:
+    """An answer the NLU took for a question (「十二個」 as a loan question) that ``reader`` can read."""
+    return rescued(tracker, slot, lambda text: reader(text) not in (None, UNKNOWN, "其他"))
 
 
 class ActionEligibilityResult(KnowledgeAction):
@@ -117,11 +148,7 @@ class ActionEligibilityResult(KnowledgeAction):
             reasons = "、".join(match.reasons) or messages.ELIGIBILITY_CHECK_TERMS
             lines.append(f"{number}. {match.scheme.name}（{reasons}）")
         buttons = [{"title": button_title(m.scheme),
-                    "payload": f"/{TOPIC_INTENT[Category(m.scheme.category)]}"
-                               + json.dumps({"scheme": m.scheme.id}, separators=(",", ":"))} for m in matches]
-        dispatcher.utter_message(text=_fit("\n".join(lines)), buttons=buttons)
+                    "payload": intent_payload(TOPIC_INTENT[Category(m.scheme.category)], scheme=m.scheme.id)}
+                   for m in matches]
+        dispatcher.utter_message(text=clip("\n".join(lines)), buttons=buttons)
         return clear
-
-
-def _fit(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,6 +15,7 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.base import latest_entities
 from actions.guard import guarded
 from bot import messages
 from bot.handoff import transcript as conv
@@ -28,6 +29,7 @@ from bot.handoff.tickets_sql import open_ticket_store
 from bot.handoff.urgency import priority_for
 from bot.ops.masking import mask_text
 from bot.ops.window import mark_of, whole_session
+from bot.payloads import intent_payload
 from bot.settings import Settings
 from bot.web.rasa_client import RasaClient, RasaUnavailable
 
@@ -346,7 +348,7 @@ class ActionAskRating(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        buttons = [{"title": messages.rating_label(n), "payload": f'/handoff_rate{{"rating":"{n}"}}'} for n in range(5, 0, -1)]
+        buttons = [{"title": messages.rating_label(n), "payload": intent_payload("handoff_rate", rating=str(n))} for n in range(5, 0, -1)]
         dispatcher.utter_message(response="utter_ask_rating", buttons=buttons, handoff={"state": "closed"})
         return []
 
@@ -377,8 +379,8 @@ def declines(text: str) -> bool:
 
 
 def rating_from(tracker: Tracker) -> int | None:
-    values = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "rating"]
-    candidates = [str(v) for v in values] + list(tracker.latest_message.get("text") or "")
+    """The caller's 1-5: a button's ``rating`` entity, else the first such digit typed."""
+    candidates = [str(v) for v in latest_entities(tracker, "rating")] + list(tracker.latest_message.get("text") or "")
     for candidate in candidates:
         if candidate.isdigit() and 1 <= int(candidate) <= 5:
             return int(candidate)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import replace
@@ -14,6 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.base import latest_entities, latest_entity
 from actions.guard import guarded
 from bot import messages
 from bot.categories import CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, INTENT_CATEGORY, TOPIC_INTENT, Category
@@ -26,6 +26,7 @@ from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
 from bot.kb.resolve import (SHORT_FOLLOW_UP, STORY_CHARS, Candidate, Decision, Question, Resolution, Resolver, asks_about_the_past,
                             attributes_in, fit_reasons, is_hotline_question)
 from bot.nlu.scope import reason as scope_reason
+from bot.payloads import intent_payload
 from bot.settings import Settings
 
 MAX_BUTTONS = 5
@@ -35,21 +36,6 @@ def open_kb() -> KnowledgeBase:
     """The action server's knowledge base, from its environment (read on first use, not at import)."""
     settings = Settings.from_env(os.environ)
     return KnowledgeBase(settings.kb_path, clock_from_setting(settings.today))
-
-
-def latest_entity(tracker: Tracker, name: str) -> Any:
-    values = latest_entities(tracker, name)
-    return values[0] if values else None
-
-
-def latest_entities(tracker: Tracker, name: str) -> list[Any]:
-    """Every value of entity ``name`` in the latest message (a button may carry 「a,b」 for two attributes)."""
-    values: list[Any] = []
-    for entity in tracker.latest_message.get("entities", []):
-        if entity.get("entity") == name and entity.get("value") is not None:
-            value = entity["value"]
-            values += [v for v in str(value).split(",") if v] if name == "attribute" else [value]
-    return list(dict.fromkeys(values))
 
 
 def gather(kb: KnowledgeBase, scheme_id: str) -> Facts:
@@ -295,7 +281,7 @@ def ask_which(resolver: Resolver, dispatcher: CollectingDispatcher, resolution: 
         names.append(button_title(scheme))
         topic = TOPIC_INTENT.get(Category(scheme.category), intent)
         entities = {"scheme": scheme.id, **({"attribute": attributes} if attributes else {})}
-        buttons.append({"title": button_title(scheme), "payload": "/" + topic + _json(entities)})
+        buttons.append({"title": button_title(scheme), "payload": intent_payload(topic, **entities)})
     dispatcher.utter_message(text=messages.which_one(names), buttons=buttons)
 
 
@@ -325,11 +311,7 @@ def offer_category(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker:
         dispatcher.utter_message(text=messages.category_empty(label, kb.contact(DEFAULT_CONTACT).phone))
         return
     entities = {"attribute": attribute} if attribute else {}
-    buttons = [{"title": button_title(s), "payload": "/" + intent + _json({"scheme": s.id, **entities})} for s in schemes]
+    buttons = [{"title": button_title(s), "payload": intent_payload(intent, scheme=s.id, **entities)} for s in schemes]
     text = (messages.category_list_for_attribute(label, ATTRIBUTE_LABELS[attribute]) if attribute in ATTRIBUTE_LABELS
             else messages.category_list(label))
     dispatcher.utter_message(text=text, buttons=buttons)
-
-
-def _json(value: dict[str, str]) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

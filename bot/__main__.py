@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,19 +16,38 @@ from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from bot.handoff.tickets import TicketStore
+    from bot.kb.query import KnowledgeBase
+    from bot.kb.records import Knowledge
+    from bot.ops.review import Review
     from bot.staff import StaffStore
+    from bot.triage import RasaParser
 
 
 def _settings() -> Settings:
-    try:
-        return Settings.from_env(os.environ)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return Settings.from_env(os.environ)
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group; it turns the library errors that name their own fix into CLI errors, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from bot.profiles import ProfileError
+
+        try:
+            return super().invoke(ctx)
+        except (SettingsError, ProfileError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
 def cli() -> None:
-    """Tools for the SME hotline assistant (triage, knowledge base, NLU)."""
+    """Tools for the SME hotline assistant.
+
+    triage a question; build and query the knowledge base (kb) and the NLU resources
+    (nlu); manage console accounts (staff); review, export, measure and purge ops data
+    (ops); score (eval) and retrain the model (retrain); start the bot (run), the event
+    consumer (consume), and write the scaled profile's files (profile).
+    """
     os.umask(0o077)  # databases, exports and .env hold personal data and secrets (security review M5)
 
 
@@ -73,7 +92,7 @@ def configure_quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _parser(settings: Settings, model: Path | None):  # type: ignore[no-untyped-def]
+def _parser(settings: Settings, model: Path | None) -> RasaParser:
     """The trained model, loaded once in this process (quietly)."""
     from bot.triage import NoModel, RasaParser, latest_model
 
@@ -95,14 +114,10 @@ def nlu_build() -> None:
 
     Example: python -m bot nlu build
     """
-    from bot.kb.records import InvalidKnowledge, load_knowledge
     from bot.nlu.build import build_nlu_resources, entity_terms
 
     settings = _settings()
-    try:
-        knowledge = load_knowledge(settings.knowledge_dir)
-    except InvalidKnowledge as exc:
-        raise click.ClickException(f"knowledge records have problems:\n{exc}") from exc
+    knowledge = _knowledge(settings)
     paths = build_nlu_resources(knowledge, settings.nlu_dir)
     click.echo(f"built {paths.folder} ({len(entity_terms(knowledge))} terms)")
 
@@ -112,7 +127,7 @@ def kb() -> None:
     """The knowledge base: check records, build var/kb.db, search, show."""
 
 
-def _knowledge(settings: Settings):  # type: ignore[no-untyped-def]
+def _knowledge(settings: Settings) -> Knowledge:
     from bot.kb.records import InvalidKnowledge, load_knowledge
 
     try:
@@ -121,7 +136,7 @@ def _knowledge(settings: Settings):  # type: ignore[no-untyped-def]
         raise click.ClickException(f"{len(exc.problems)} problem(s) in {settings.knowledge_dir}:\n{exc}") from exc
 
 
-def _kb(settings: Settings):  # type: ignore[no-untyped-def]
+def _kb(settings: Settings) -> KnowledgeBase:
     from bot.clock import clock_from_setting
     from bot.kb.query import KnowledgeBase
 
@@ -345,10 +360,8 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     from bot.ops.retention import purge
 
     settings = _settings()
-    if scaled:  # the databases `make run-scaled` gives its processes (bot/profiles.py)
-        env = profiles.scaled_env(settings)
-        settings = settings.with_changes(tracker_db_url=settings.pg_url, ops_db_url=env["BOT_OPS_DB_URL"],
-                                         tickets_db_url=env["BOT_TICKETS_DB_URL"])
+    if scaled:  # the databases `make run-scaled` gives its processes
+        settings = profiles.scaled_settings(settings)
     tracker = profiles.with_password(settings, settings.tracker_db)
     try:
         with _tickets(settings) as tickets:
@@ -451,7 +464,7 @@ def retrain_command(corrections: Path | None, config: Path, qa: bool, rasa_urls:
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
 @click.option("--scaled", is_flag=True, help="Scale-out profile: BOT_RASA_SERVERS Rasa servers behind nginx on PostgreSQL, Redis, RabbitMQ.")
 def run(model: Path | None, scaled: bool) -> None:
-    """Start the action server and the Rasa server; Ctrl-C stops both.
+    """Start three processes, the action server, the Rasa server and the web app; Ctrl-C stops them all.
 
     With --scaled (make run-scaled): the action server, the event consumer,
     BOT_RASA_SERVERS Rasa servers on ports 5005, 5006, ..., the web app and nginx on
@@ -463,16 +476,15 @@ def run(model: Path | None, scaled: bool) -> None:
     from bot.triage import NoModel, latest_model
 
     settings = _settings()
-    try:
-        settings.require_strong_secrets("BOT_RASA_TOKEN", "BOT_SESSION_SECRET", "BOT_API_TOKEN")
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings.require_strong_secrets("BOT_RASA_TOKEN", "BOT_SESSION_SECRET", "BOT_API_TOKEN")
     try:
         chosen = model or latest_model(settings.models_dir)
     except NoModel as exc:
         raise click.ClickException(str(exc)) from exc
     if scaled:
-        sys.exit(_run_scaled(settings, chosen))
+        from bot import profiles
+
+        sys.exit(profiles.start(settings, chosen, os.environ))
     sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token or "", web_port=settings.web_port,
                                                 action_token=settings.action_token)))
 
@@ -490,12 +502,14 @@ def _tickets(settings: Settings) -> Iterator[TicketStore | None]:
             store.close()
 
 
-def _review(settings: Settings):  # type: ignore[no-untyped-def]
+def _review(settings: Settings) -> Review:
+    import sqlalchemy.exc
+
     from bot.ops.review import Review
 
     try:
         return Review.from_url(settings.ops_db)
-    except Exception as exc:  # a wrong URL or an unreachable server: say which setting to check
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:  # a wrong URL, a missing driver, an unreachable server
         raise click.ClickException(f"cannot open the ops database (BOT_OPS_DB_URL): {type(exc).__name__}") from exc
 
 
@@ -640,41 +654,6 @@ def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: st
     except SeedFailed as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "senders"}, ensure_ascii=False))
-def _run_scaled(settings: Settings, model: Path) -> int:
-    from bot import profiles, supervisor
-
-    try:
-        endpoints = profiles.write_scaled_endpoints(settings)
-        env = {**os.environ, **profiles.scaled_env(settings)}
-    except profiles.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    _prepare_databases(settings)
-    ports = profiles.rasa_ports(settings)
-    prefix = settings.var_dir / "nginx"
-    conf = profiles.write_nginx_conf(prefix, settings.scaled_port, ports)
-    group = supervisor.scaled_services(sys.executable, model, settings.rasa_token or "", endpoints, ports,
-                                       profiles.ACTION_PORT, settings.web_port, supervisor.free_port(),
-                                       (prefix.resolve(), conf.resolve(), settings.scaled_port))
-    banner = (f"All services are up: REST POST http://127.0.0.1:{settings.scaled_port}/webhooks/rest/webhook "
-              f"(nginx over {len(ports)} Rasa servers), console http://127.0.0.1:{settings.web_port}/console "
-              "— Ctrl-C stops everything.")
-    return supervisor.run(group, env=env, banner=banner)
-
-
-def _prepare_databases(settings: Settings) -> None:
-    """Create the scaled profile's PostgreSQL databases if missing, and Rasa's tracker tables."""
-    import psycopg2
-
-    from bot import profiles
-
-    try:
-        created = profiles.prepare_databases(settings)
-    except profiles.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except psycopg2.OperationalError as exc:
-        raise click.ClickException(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see docs/scaling.md") from exc
-    for name in created:
-        click.echo(f"created PostgreSQL database {name}")
 
 
 @cli.command()
@@ -696,10 +675,7 @@ def consume(health_port: int | None) -> None:
 
     configure()
     settings = _settings()
-    try:
-        amqp = profiles.amqp_connection(settings)
-    except profiles.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
+    amqp = profiles.amqp_connection(settings)
     writer = OpsEventWriter(profiles.ops_db_url(settings))
 
     async def main() -> int:
@@ -720,35 +696,38 @@ def profile() -> None:
     """Files generated per deployment profile (default: SQLite; scaled: PostgreSQL, Redis, RabbitMQ)."""
 
 
+# Profiles with generated files: only the scaled one (the default profile's endpoints.yml is checked in).
+GENERATED_PROFILES = click.Choice(["scaled"])
+
+
 @profile.command("endpoints")
-@click.option("--scaled", is_flag=True, required=True, help="The scale-out profile (the default one is endpoints.yml).")
-def profile_endpoints(scaled: bool) -> None:
+@click.option("--profile", "name", type=GENERATED_PROFILES, required=True,
+              help="Which profile: scaled (the default profile's endpoints.yml is checked in).")
+def profile_endpoints(name: str) -> None:
     """Write var/endpoints.scaled.yml from the BOT_PG_*, BOT_REDIS_*, BOT_AMQP_* settings.
 
     Passwords stay ${VAR} references that Rasa reads from the environment.
 
-    Example: python -m bot profile endpoints --scaled
+    Example: python -m bot profile endpoints --profile scaled
     """
     from bot import profiles
 
-    try:
-        path = profiles.write_scaled_endpoints(_settings())
-    except profiles.ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {profiles.write_scaled_endpoints(_settings())}")
 
 
 @profile.command("databases")
-@click.option("--scaled", is_flag=True, required=True, help="The scale-out profile's PostgreSQL databases.")
-def profile_databases(scaled: bool) -> None:
+@click.option("--profile", "name", type=GENERATED_PROFILES, required=True,
+              help="Which profile: scaled (the default profile's SQLite files are made on first use).")
+def profile_databases(name: str) -> None:
     """Create the PostgreSQL databases of the scaled profile if missing (trackers and tickets, ops), and Rasa's tables.
 
-    Example: python -m bot profile databases --scaled
+    Example: python -m bot profile databases --profile scaled
     """
     from bot import profiles
 
     settings = _settings()
-    _prepare_databases(settings)
+    for name in profiles.prepare_databases(settings):
+        click.echo(f"created PostgreSQL database {name}")
     click.echo(f"{len(profiles.scaled_databases(settings))} databases ready")
 
 

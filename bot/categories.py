@@ -59,6 +59,8 @@ CATEGORY_INFO: dict[Category, CategoryInfo] = {
 }
 
 HOTLINE_CATEGORIES: tuple[Category, ...] = tuple(c for c, i in CATEGORY_INFO.items() if i.hotline)
+# Their values as stored (knowledge records' ``category``, ops rows, NLU parses), in the same order.
+HOTLINE_VALUES: tuple[str, ...] = tuple(c.value for c in HOTLINE_CATEGORIES)
 
 INTENT_CATEGORY: dict[str, Category] = {
     "loan_ask": Category.LOAN,
@@ -143,11 +145,10 @@ def main_topic(categories: list[str]) -> str | None:
     on the caller's mind when a ticket opens. ``None`` when no hotline topic was asked.
     Every topic still counts per message in the metrics, so a second topic is not lost.
     """
-    hotline = {c.value for c in HOTLINE_CATEGORIES}
     counts: dict[str, int] = {}
     latest: dict[str, int] = {}
     for position, value in enumerate(categories):
-        if value in hotline:
+        if value in HOTLINE_VALUES:
             counts[value] = counts.get(value, 0) + 1
             latest[value] = position
     if not counts:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.categories import CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, INTENT_CATEGORY, TOPIC_INTENT, Category
+from bot.payloads import intent_payload
 
 
 def likely_topics(ranking: Iterable[Mapping[str, Any]], count: int = 2) -> list[Category]:
@@ -31,7 +32,7 @@ def likely_topics(ranking: Iterable[Mapping[str, Any]], count: int = 2) -> list[
 
 def topic_buttons(topics: Iterable[Category]) -> list[dict[str, str]]:
     """Buttons described in plain words, each sending the topic's intent."""
-    return [{"title": CATEGORY_INFO[c].description, "payload": f"/{TOPIC_INTENT[c]}"} for c in topics]
+    return [{"title": CATEGORY_INFO[c].description, "payload": intent_payload(TOPIC_INTENT[c])} for c in topics]
 
 
 def fallback_streak(events: Iterable[Mapping[str, Any]]) -> int:

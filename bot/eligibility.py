@@ -103,12 +103,6 @@ def read_disaster(text: str) -> str | None:
     return None
 
 
-READERS = {
-    "elig_employees": read_employees, "elig_org_type": read_org_type, "elig_industry": read_industry,
-    "elig_purpose": read_purpose, "elig_disaster": read_disaster,
-}
-
-
 def profile(values: dict[str, str | None]) -> Profile:
     """The query profile from the form's slot values; unknown answers stay ``None``."""
     known = {k: v for k, v in values.items() if v not in (None, UNKNOWN)}

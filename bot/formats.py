@@ -1,4 +1,8 @@
-"""One formatter each for amounts, ROC dates, phones and CSV files, as Taiwanese readers expect."""
+"""Formatters for what the bot writes itself: bubbles, ROC dates and CSV files, as Taiwanese readers expect.
+
+Amounts are not here on purpose: answers quote a figure in its source's own wording
+(bot/kb/answers.py), and phones are normalised where they are read (bot/handoff/phones.py).
+"""
 
 from __future__ import annotations
 
@@ -10,38 +14,23 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 ROC_OFFSET = 1911
+# The longest chat bubble the bot sends (STYLE: at most 300 characters; tests/test_consistency.py checks it).
+BUBBLE_MAX = 300
+
+
+def clip(text: str, limit: int = BUBBLE_MAX) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in 「…」 when something was cut.
+
+    Characters, not bytes or UTF-16 units: LINE counts the latter, and
+    bot/channels/line_format.py has its own clip for that.
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def roc_date(day: dt.date, gregorian: bool = False) -> str:
     """「117年10月31日」, optionally followed by 「（2028/10/31）」."""
     text = f"{day.year - ROC_OFFSET}年{day.month}月{day.day}日"
     return f"{text}（{day:%Y/%m/%d}）" if gregorian else text
-
-
-def amount(value: float | int) -> str:
-    """Yuan in 萬/億 as officials write them: 35000000 → 「3,500萬元」, 150000000 → 「1.5億元」."""
-    if value >= 100_000_000 and value % 10_000_000 == 0:
-        return f"{_number(value / 100_000_000)}億元"
-    if value >= 10_000 and value % 100 == 0:
-        return f"{_number(value / 10_000)}萬元"
-    return f"{_number(value)}元"
-
-
-def _number(value: float | int) -> str:
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def quantity(value: float | int, unit: str | None) -> str:
-    """A benefit value with its unit: 2.22 % → 「2.22%」, 9 成 → 「9成」, 元 via :func:`amount`."""
-    if unit == "元":
-        return amount(value)
-    return f"{_number(value)}{unit or ''}"
-
-
-def phone_line(name: str, phone: str) -> str:
-    return f"{name} {phone}"
 
 
 def spreadsheet_safe(cell: Any) -> Any:

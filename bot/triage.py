@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.categories import HOTLINE_CATEGORIES, category_of
+from bot.categories import HOTLINE_VALUES, category_of
 from bot.kb.query import KnowledgeBase, Profile, Status
 from bot.kb.resolve import Resolver
 
-HOTLINE_VALUES = {c.value for c in HOTLINE_CATEGORIES}
 
 logger = logging.getLogger(__name__)
 

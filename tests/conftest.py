@@ -1,16 +1,21 @@
-"""Shared fixtures: the trained model, a parser, and real servers on free loopback ports."""
+"""Shared fixtures and helpers: Trackers for action tests, the trained model, a parser, and real servers on free loopback ports."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bot import supervisor
+
+if TYPE_CHECKING:  # rasa_sdk is imported by the helpers that use it, not by every test session
+    from rasa_sdk import Action, Tracker
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -18,6 +23,32 @@ MODEL = ROOT / "models" / "hotline.tar.gz"
 # endpoints.yml sends ${BOT_ACTION_TOKEN} to the action server; tests that only read the file need a value
 # (the stacks below get their own from supervisor.services).
 os.environ.setdefault("BOT_ACTION_TOKEN", "test-action-token-" + os.urandom(16).hex())
+
+
+def make_tracker(intent: str = "nlu_fallback", entities: Iterable[Any] = (), slots: dict[str, Any] | None = None, *,
+                 text: str = "…", confidence: float | None = None, ranking: list[dict[str, Any]] | None = None,
+                 events: Iterable[dict[str, Any]] = (), sender: str = "u1", requested: str | None = None) -> Tracker:
+    """A Tracker whose latest message has ``intent`` and ``entities``, as rasa_sdk's own tests build them inline.
+
+    ``entities`` are (name, value) pairs or Rasa's entity dicts; ``requested`` is the
+    form's ``requested_slot``; ``events`` the conversation so far.
+    """
+    from rasa_sdk import Tracker
+
+    found = [e if isinstance(e, dict) else {"entity": e[0], "value": e[1]} for e in entities]
+    parsed = {"name": intent} if confidence is None else {"name": intent, "confidence": confidence}
+    latest = {"text": text, "intent": parsed, "intent_ranking": list(ranking or []), "entities": found}
+    all_slots = {**(slots or {}), **({"requested_slot": requested} if requested else {})}
+    return Tracker(sender, all_slots, latest, list(events), False, None, {}, "action_listen")
+
+
+def run_action(action: Action, tracker: Tracker, domain: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The messages the action uttered and the events it returned."""
+    from rasa_sdk.executor import CollectingDispatcher
+
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, domain or {}))
+    return dispatcher.messages, events
 
 
 @pytest.fixture(scope="session")

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
+from pathlib import Path
 
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
+import pytest
 
 from actions.fallback import ActionClarifyTopic
+from actions.knowledge import ActionAnswerAttribute, ActionAnswerContact
+from bot.clock import FixedClock
+from bot.kb.build import build_kb
+from bot.kb.query import KnowledgeBase
+from bot.kb.records import load_knowledge
+from tests.conftest import make_tracker, run_action as run
+
+FIXTURE_KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
+KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
 
 
-def make_tracker(intent: str = "nlu_fallback", ranking=None, events=None, slots=None) -> Tracker:
-    latest = {"intent": {"name": intent}, "intent_ranking": ranking or [], "entities": [], "text": "嗯嗯那個"}
-    return Tracker("u1", slots or {}, latest, events or [], False, None, {}, "action_listen")
-
-
-def run(action, tracker):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, tracker, {}))
-    return dispatcher.messages, events
+def fallback_tracker(ranking=None, events=None):
+    return make_tracker("nlu_fallback", ranking=ranking, events=events or [], text="嗯嗯那個")
 
 
 def fallback_event():
@@ -28,33 +30,19 @@ def fallback_event():
 def test_first_miss_asks_about_the_two_likeliest_topics():
     ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "policy_ask", "confidence": 0.3},
                {"name": "digital_rd_ask", "confidence": 0.2}]
-    messages, events = run(ActionClarifyTopic(), make_tracker(ranking=ranking, events=[fallback_event()]))
+    messages, events = run(ActionClarifyTopic(), fallback_tracker(ranking, [fallback_event()]))
     assert events == []
     assert messages[0]["response"] == "utter_clarify_topic"
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/policy_ask", "/digital_rd_ask"]
 
 
 def test_second_miss_in_a_row_offers_a_person():
-    messages, _ = run(ActionClarifyTopic(), make_tracker(events=[fallback_event(), fallback_event()]))
+    messages, _ = run(ActionClarifyTopic(), fallback_tracker(events=[fallback_event(), fallback_event()]))
     assert messages[0]["response"] == "utter_clarify_offer_person"
     assert messages[0]["buttons"] == [{"title": "請真人協助", "payload": "/handoff_request"}]
 
 
 # --- knowledge answers --------------------------------------------------------------
-import datetime as dt  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
-from actions.knowledge import ActionAnswerAttribute  # noqa: E402
-from bot.clock import FixedClock  # noqa: E402
-from bot.kb.build import build_kb  # noqa: E402
-from bot.kb.query import KnowledgeBase  # noqa: E402
-from bot.kb.records import load_knowledge  # noqa: E402
-
-FIXTURE_KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
-
-
 @pytest.fixture(scope="module")
 def kb_2026(tmp_path_factory):
     path = build_kb(load_knowledge(FIXTURE_KNOWLEDGE), tmp_path_factory.mktemp("akb") / "kb.db")
@@ -62,9 +50,7 @@ def kb_2026(tmp_path_factory):
 
 
 def make_kb_tracker(intent, entities=(), slots=None):
-    latest = {"intent": {"name": intent}, "intent_ranking": [], "text": "…",
-              "entities": [{"entity": e, "value": v} for e, v in entities]}
-    return Tracker("u2", slots or {}, latest, [], False, None, {}, "action_listen")
+    return make_tracker(intent, entities, slots, sender="u2")
 
 
 def texts_of(messages):
@@ -109,11 +95,6 @@ def test_a_broken_knowledge_base_gives_the_technical_problem_reply(tmp_path):
 
 
 # --- contact questions and short follow-ups, on the real records -------------------
-from actions.knowledge import ActionAnswerContact  # noqa: E402
-
-KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
-
-
 @pytest.fixture(scope="module")
 def real_kb(tmp_path_factory):
     path = build_kb(load_knowledge(KNOWLEDGE), tmp_path_factory.mktemp("rkb") / "kb.db")
@@ -121,9 +102,7 @@ def real_kb(tmp_path_factory):
 
 
 def said(intent, text, slots=None, confidence=1.0, entities=()):
-    latest = {"intent": {"name": intent, "confidence": confidence}, "intent_ranking": [], "text": text,
-              "entities": [{"entity": e, "value": v} for e, v in entities]}
-    return Tracker("u3", slots or {}, latest, [], False, None, {}, "action_listen")
+    return make_tracker(intent, entities, slots, text=text, confidence=confidence, sender="u3")
 
 
 def test_a_phone_question_naming_an_organisation_gets_its_lines(real_kb):

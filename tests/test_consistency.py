@@ -9,10 +9,10 @@ from pathlib import Path
 import yaml
 
 from bot.categories import CATEGORY_INFO, INTENT_CATEGORY, TOPIC_INTENT, Category
+from bot.formats import BUBBLE_MAX
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-BUBBLE_MAX = 300
 
 
 def training_intents(folder: Path) -> set[str]:
@@ -69,12 +69,22 @@ def uttered_responses() -> set[str]:
     for path in list((ROOT / "data").rglob("*.yml")) + list((ROOT / "tests" / "stories").rglob("*.yml")):
         used |= set(re.findall(r"action:\s*(utter_\w+)", path.read_text(encoding="utf-8")))
     for path in (ROOT / "actions").glob("*.py"):
-        used |= set(re.findall(r"response=\"(utter_\w+)\"", path.read_text(encoding="utf-8")))
+        # response="utter_…" and every other whole name in code (tables such as eligibility's INVALID)
+        used |= set(re.findall(r"[\"'](utter_\w+)[\"']", path.read_text(encoding="utf-8")))
     return used
 
 
 def test_every_uttered_response_exists():
     assert uttered_responses() <= set(DOMAIN["responses"])
+
+
+def test_every_eligibility_question_has_a_reask_that_exists():
+    from actions.eligibility import INVALID
+    from bot.eligibility import FORM_SLOTS
+
+    assert set(INVALID) == set(FORM_SLOTS) == set(DOMAIN["forms"]["eligibility_form"]["required_slots"])
+    assert set(INVALID.values()) <= uttered_responses()
+    assert set(INVALID.values()) <= set(DOMAIN["responses"])
 
 
 def test_every_bubble_fits_line_and_uses_full_width_punctuation():
@@ -122,6 +132,31 @@ def test_every_hotline_number_outside_the_knowledge_base_is_one_in_it_and_the_de
     assert not stale, f"numbers the knowledge base does not give any more: {stale}"
     assert messages.HOTLINE == contacts[DEFAULT_CONTACT].phone == "0800-280-280"
     assert "0800280280" in found and "0800056476" not in found
+
+
+TOLL_FREE = re.compile(r"(?<![\d-])080[09]-?\d{3}-?\d{3}(?![\d-])")
+
+
+def test_every_toll_free_number_in_responses_templates_and_code_is_the_knowledge_bases_hotline():
+    """One hotline: the 0800 line of the knowledge base's default contact, wherever the bot gives a 0800 number.
+
+    The older 0800-056-476 lives only in knowledge/contacts.yml, recorded there as the
+    number older sources gave (not current); other 0800 lines come from records too.
+    """
+    from bot import messages
+    from bot.kb.query import DEFAULT_CONTACT
+    from bot.kb.records import load_knowledge
+
+    contacts = load_knowledge(ROOT / "knowledge").contacts
+    hotline = contacts[DEFAULT_CONTACT].phone
+    found = {name: {match.group(0) for match in TOLL_FREE.finditer(text)} for name, text in _caller_texts().items()}
+    wrong = {name: numbers for name, numbers in found.items() if {re.sub(r"\D", "", n) for n in numbers} - {
+        re.sub(r"\D", "", hotline)}}
+    assert not wrong, f"0800 numbers that are not the hotline {hotline}: {wrong}"
+    assert messages.HOTLINE == hotline
+    assert any("bot/web/templates" in name for name, numbers in found.items() if numbers)
+    old = [c for c in contacts.values() if c.phone == "0800-056-476"]
+    assert old and not any(c.current for c in old), "the older number is recorded as such, not given"
 
 
 def test_every_service_question_is_answered_inside_every_form_instead_of_taken_as_an_answer():

@@ -1,7 +1,7 @@
 import pytest
 
 from bot.channels.input_guard import MAX_METADATA_BYTES, check_text, metadata_problem
-from bot.channels.rest import BadRequest, read_request
+from bot.channels.rest import BadRequest, json_object, request_fields
 
 
 @pytest.mark.parametrize(
@@ -42,12 +42,12 @@ def test_text_is_cleaned_or_answered_politely(raw, text, reply_has):
 )
 def test_malformed_bodies_are_refused_with_a_code(body, code):
     with pytest.raises(BadRequest) as refused:
-        read_request(body)
+        request_fields(json_object(body))
     assert refused.value.code == code
 
 
 def test_missing_message_counts_as_empty_text():
-    assert read_request(b'{"sender": "u"}') == ("u", "", None)
+    assert request_fields(json_object(b'{"sender": "u"}')) == ("u", "", None)
 
 
 @pytest.mark.parametrize(
@@ -80,13 +80,13 @@ def test_a_deep_value_is_refused_without_walking_all_of_it():
     assert problem is not None and problem.code == "metadata_too_deep"
 
 
-def test_read_request_refuses_large_metadata_with_413():
+def test_a_request_with_large_metadata_is_refused_with_413():
     with pytest.raises(BadRequest) as refused:
-        read_request(b'{"sender": "u", "message": "hi", "metadata": {"n": "' + b"a@b.cc " * 1000 + b'"}}')
+        request_fields(json_object(b'{"sender": "u", "message": "hi", "metadata": {"n": "' + b"a@b.cc " * 1000 + b'"}}'))
     assert (refused.value.code, refused.value.status) == ("metadata_too_large", 413)
 
 
 def test_json_nested_thousands_deep_is_a_400_not_a_500():
     with pytest.raises(BadRequest) as refused:
-        read_request(b"[" * 100_000 + b"]" * 100_000)
+        json_object(b"[" * 100_000 + b"]" * 100_000)
     assert refused.value.code == "json_too_deep"

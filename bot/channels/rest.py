@@ -35,15 +35,6 @@ class BadRequest(ValueError):
         self.code, self.reason, self.status = code, reason, status
 
 
-def read_request(body: bytes) -> tuple[str, str, dict[str, Any] | None]:
-    """Parse the request body into (sender, message, metadata).
-
-    Raises:
-        BadRequest: with a code and a zh-TW reason.
-    """
-    return request_fields(json_object(body))
-
-
 def json_object(body: bytes) -> dict[str, Any]:
     """The request body as a JSON object; raises ``BadRequest`` otherwise."""
     try:

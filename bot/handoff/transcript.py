@@ -9,11 +9,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.categories import HOTLINE_CATEGORIES, INTENT_CATEGORY, main_topic
+from bot.categories import INTENT_CATEGORY, main_topic
 from bot.clock import TAIPEI
+from bot.formats import clip
 from bot.handoff.urgency import urgent_reason
 
-HOTLINE_VALUES = {c.value for c in HOTLINE_CATEGORIES}
 # Lines a ticket keeps (as many as the console's live view shows): the whole of a long session,
 # so the summary, category and schemes see the caller's first question too.
 TICKET_LINES = 200
@@ -128,10 +128,8 @@ def summary(lines: list[dict[str, Any]], limit: int = 200) -> str:
     topical = [l["text"] for l in questions(lines) if l.get("intent") not in HANDOFF_INTENTS
                and not str(l.get("intent") or "").startswith(("dialogue", "chitchat")) and not l["text"].startswith("/")]
     if topical:
-        last = topical[-1] if len(topical[-1]) <= 60 else topical[-1][:59] + "…"
-        parts.append(f"問題：{last}")
-    text = "｜".join(parts)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        parts.append(f"問題：{clip(topical[-1], 60)}")
+    return clip("｜".join(parts), limit)
 
 
 def schemes(lines: list[dict[str, Any]], current: str | None = None) -> list[str]:

@@ -14,14 +14,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from bot.formats import ROC_OFFSET, roc_date
+from bot.formats import BUBBLE_MAX, ROC_OFFSET, clip, roc_date
 from bot.kb.query import Status
 from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
 from bot import messages
 from bot.messages import SCHEME_STATUS_LABELS
 
-BUBBLE_MAX = 300
 SOURCE_LABEL = "來源："  # starts every footer; the LINE channel shows an answer and its footer as one card
 
 ATTRIBUTE_LABELS = {
@@ -49,10 +48,6 @@ class Facts:
     contacts: tuple[Contact, ...]
     alternative: Scheme | None = None
     today: dt.date | None = None  # benefits with their own deadline are not stated as current after it
-
-
-def fit(text: str, limit: int = BUBBLE_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def data_date(scheme: Scheme) -> str:
@@ -169,7 +164,7 @@ def footer(facts: Facts) -> str:
     if facts.contacts:
         first = facts.contacts[0]
         lines.append(f"洽詢：{first.name} {first.phone}")
-    return fit("\n".join(lines))
+    return clip("\n".join(lines))
 
 
 def scheme_card(facts: Facts) -> dict[str, object]:
@@ -201,7 +196,7 @@ def ended_notice(facts: Facts) -> str:
         text += f"目前可改洽「{facts.alternative.name}」：{for_callers(facts.alternative.summary)}"
     else:
         text += "目前沒有查到直接替代的措施，歡迎來電詢問其他資源。"
-    return fit(text)
+    return clip(text)
 
 
 def unknown_notice(facts: Facts) -> str:
@@ -236,7 +231,7 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
         # Said once per scheme: a follow-up on an ended scheme already heard it ended.
         bubbles = [] if before and not cite else [ended_notice(facts)]
         if before:
-            bubbles.append(fit(messages.before_it_ended(before)))
+            bubbles.append(clip(messages.before_it_ended(before)))
     else:
         if attributes:
             body = _attributes_text(facts, attributes, purpose, details, text=text)
@@ -254,8 +249,8 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
             body += "\n" + line
         if facts.status is Status.UNKNOWN:
             notice = unknown_notice(facts)
-            body = fit(body, BUBBLE_MAX - len(notice)) + notice
-        bubbles = [fit(body)]
+            body = clip(body, BUBBLE_MAX - len(notice)) + notice
+        bubbles = [clip(body)]
     return [*bubbles, footer(facts)] if cite else bubbles
 
 
@@ -307,7 +302,7 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
         lines = []
     if missing_ok:
         lines += [missing_text(facts, attribute) for attribute in missing]
-    return fit("\n".join(lines))
+    return clip("\n".join(lines))
 
 
 # Words too common in questions to say which statement of a record answers one.
@@ -431,7 +426,7 @@ def shared_answer(facts: list[Facts], attributes: tuple[str, ...]) -> str | None
             return None
         lines.append(f"{ATTRIBUTE_LABELS.get(attribute, '資訊')}：{'；'.join(stated[0])}")
     names = "、".join(f"「{f.scheme.name}」" for f in facts)
-    return fit(messages.all_the_same(names, "；".join(lines)))
+    return clip(messages.all_the_same(names, "；".join(lines)))
 
 
 def missing_text(facts: Facts, attribute: str) -> str:
@@ -441,7 +436,7 @@ def missing_text(facts: Facts, attribute: str) -> str:
     if attribute == "documents":
         forms = [for_callers(b.text) for b in current_benefits(scheme, facts.today) if re.search(r"書表|表格|計畫書|評分表", b.text)]
         how = for_callers(scheme.how_to_apply) if scheme.how_to_apply else ""
-        return fit(messages.no_documents(scheme.name, "；".join(forms), how, _phone(facts)), 200)
+        return clip(messages.no_documents(scheme.name, "；".join(forms), how, _phone(facts)), 200)
     # an unknown-status answer ends with the line to ask (unknown_notice): do not say it twice
     return messages.no_fact(scheme.name, label, None if facts.status is Status.UNKNOWN else _phone(facts))
 
@@ -471,7 +466,7 @@ def contact_line(contact: Contact) -> str:
 
 def contacts_answer(contacts: list[Contact]) -> str:
     """An answer to 「…的電話」 for an organisation: each of its lines."""
-    return fit(messages.CONTACTS_INTRO + "\n".join(contact_line(c) for c in contacts))
+    return clip(messages.CONTACTS_INTRO + "\n".join(contact_line(c) for c in contacts))
 
 
 def deadline_text(scheme: Scheme) -> str:
@@ -501,8 +496,8 @@ def overview(facts: Facts) -> str:
     if not undated_unknown and deadline not in summary and not _said(deadline, summary):
         lines.append(f"期限：{deadline}")
     if scheme.how_to_apply:
-        lines.append(f"申請：{fit(for_callers(scheme.how_to_apply), 80)}")
-    return fit("\n".join(lines))
+        lines.append(f"申請：{clip(for_callers(scheme.how_to_apply), 80)}")
+    return clip("\n".join(lines))
 
 
 def _said(text: str, already: str) -> bool:
@@ -517,4 +512,4 @@ def button_title(scheme: Scheme, limit: int = 20) -> str:
     if len(scheme.name) <= limit:
         return scheme.name
     fitting = sorted((a for a in scheme.aliases if 4 <= len(a) <= limit), key=len, reverse=True)
-    return fitting[0] if fitting else scheme.name[: limit - 1] + "…"
+    return fitting[0] if fitting else clip(scheme.name, limit)

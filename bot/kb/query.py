@@ -26,7 +26,6 @@ from bot.kb.segment import Segmenter, fts_query
 # belonged to a closed programme): 經濟部「馬上辦服務中心」 0800-280-280, per the newest source
 # (seed 000, 114/12/23; knowledge/contacts.yml says why).
 DEFAULT_CONTACT = "mashangban_0800_280_280"
-TARIFF_CONTACT = DEFAULT_CONTACT
 BM25_WEIGHTS = ", ".join(str(w) for w in SCHEME_TEXT_COLUMNS.values())
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-SCHEME_CATEGORIES = ("loan", "us_tariff", "policy", "debt_negotiation", "digital_rd", "disaster")
+from bot.categories import HOTLINE_VALUES
+
 BENEFIT_KINDS = (
     "max_amount", "interest_rate", "interest_subsidy", "guarantee_ratio", "guarantee_fee",
     "loan_term", "grace_period", "subsidy_amount", "subsidy_per_person", "subsidy_per_company",
@@ -310,8 +311,8 @@ def _load_scheme(path: Path, problems: list[Problem]) -> Scheme | None:
     if sid and (sid != path.stem or not ID.match(sid)):
         r.problem("id", f"must be snake_case and equal the file name ({path.stem})")
     category = r.text("category")
-    if category and category not in SCHEME_CATEGORIES:
-        r.problem("category", f"unknown category {category!r}; one of {', '.join(SCHEME_CATEGORIES)}")
+    if category and category not in HOTLINE_VALUES:
+        r.problem("category", f"unknown category {category!r}; one of {', '.join(HOTLINE_VALUES)}")
     summary = r.text("summary")
     if summary and len(summary) > SUMMARY_MAX:
         r.problem("summary", f"{len(summary)} characters, at most {SUMMARY_MAX}")

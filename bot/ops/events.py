@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.categories import FALLBACK_INTENT, HOTLINE_CATEGORIES, OTHER, UnknownIntent, category_of, main_topic
+from bot.categories import FALLBACK_INTENT, OTHER, UnknownIntent, category_of, main_topic
 from bot.clock import TAIPEI
 from bot.ops.failures import Failure, failures, kinds_text
 from bot.ops.synthetic import event_kind, sender_kind
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 FALLBACK_ACTIONS = frozenset({"action_default_fallback", "action_clarify_topic", "action_two_stage_fallback"})
 HANDOFF_FORMS = frozenset({"handoff_form", "disaster_report_form"})
 TICKET_WITHOUT_PAUSE = frozenset({"action_create_disaster_report"})
-HOTLINE = {c.value for c in HOTLINE_CATEGORIES}
 WATERMARK = DERIVED_WATERMARK
 
 

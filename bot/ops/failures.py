@@ -25,10 +25,9 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Any, Protocol
 
-from bot.categories import HOTLINE_CATEGORIES
+from bot.categories import HOTLINE_VALUES
 
 LOW_CONFIDENCE = 0.6
-HOTLINE = {c.value for c in HOTLINE_CATEGORIES}
 NO_DATA_MARKERS = ("目前資料中沒有", "資料中沒有", "沒有資料")
 HANDOFF_INTENTS = frozenset({"handoff_request", "handoff_complaint"})
 CLARIFY_RESPONSES = frozenset({"utter_clarify_topic", "utter_followup_which_scheme"})
@@ -105,12 +104,12 @@ def _picked(turn: TurnLike | None) -> bool:
     """The caller took up the bot's options: a tap, a scheme named, or a hotline question."""
     if turn is None:
         return False
-    return turn.text.startswith("/") or any(e.get("entity") == "scheme" for e in turn.entities) or turn.category in HOTLINE
+    return turn.text.startswith("/") or any(e.get("entity") == "scheme" for e in turn.entities) or turn.category in HOTLINE_VALUES
 
 
 def _answered(turn: TurnLike) -> bool:
     """A hotline question the bot answered (not a fallback, not a clarification, not a handoff)."""
-    return (turn.category in HOTLINE and not turn.fell_back and not is_clarification(turn) and not turn.handoff
+    return (turn.category in HOTLINE_VALUES and not turn.fell_back and not is_clarification(turn) and not turn.handoff
             and not turn.starts_handoff and any(r.get("who") == "bot" for r in turn.replies)
             and "utter_offer_person_urgent" not in _responses(turn))
 
@@ -131,7 +130,7 @@ def failures(turns: Sequence[TurnLike]) -> list[set[Failure]]:
         if turn.fell_back:
             kinds.add(Failure.FALLBACK)
         if turn.category == "out_of_scope" and not turn.fell_back and (
-                (before is not None and before.category in HOTLINE)
+                (before is not None and before.category in HOTLINE_VALUES)
                 or (turn.confidence is not None and turn.confidence < LOW_CONFIDENCE)):
             kinds.add(Failure.OUT_OF_SCOPE)
         if any(marker in _bot_text(turn) for marker in NO_DATA_MARKERS):

@@ -15,7 +15,7 @@ from the text (a test that reads like a real question is still a test).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 METADATA_KEY = "synthetic"
@@ -60,14 +60,3 @@ def event_kind(event: Mapping[str, Any]) -> str | None:
     """The kind a user event's metadata marks, if any."""
     value = (event.get("metadata") or {}).get(METADATA_KEY) if isinstance(event.get("metadata"), Mapping) else None
     return str(value) if value in KINDS else None
-
-
-def conversation_kind(sender_id: str | None, events: Iterable[Mapping[str, Any]] = ()) -> str | None:
-    """The synthetic kind of a conversation (sender prefix first, then any user event's metadata)."""
-    found = sender_kind(sender_id)
-    if found:
-        return found
-    for event in events:
-        if event.get("event") == "user" and (kind := event_kind(event)):
-            return kind
-    return None

@@ -17,6 +17,7 @@ from actions.handoff import ActionCreateTicket, ValidateHandoffForm
 from bot.handoff.office_hours import TAIPEI
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
+from tests.conftest import make_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -27,9 +28,7 @@ REFUSALS = ["算了不用了，我自己打電話", "取消", "不要了", "我�
 
 
 def tracker(slots, text, intent="nlu_fallback", requested=None, events=()):
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.5}, "entities": []}
-    return Tracker("conv-9", {**slots, "requested_slot": requested}, latest, list(events), False, None,
-                   {"name": None}, "action_listen")
+    return make_tracker(intent, (), slots, text=text, confidence=0.5, events=events, sender="conv-9", requested=requested)
 
 
 def make(form, tmp_path):

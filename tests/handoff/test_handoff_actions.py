@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionCreateTicket, ActionStoreRating, ValidateHandoffForm
 from bot.handoff.office_hours import TAIPEI
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
+from tests.conftest import make_tracker, run_action as run
 
 
 def user_event(text, intent, confidence=0.9, ts=1_764_000_000):
@@ -21,14 +21,7 @@ def user_event(text, intent, confidence=0.9, ts=1_764_000_000):
 
 
 def tracker(slots, events, text="下午", intent="dialogue_affirm", entities=()):
-    latest = {"text": text, "intent": {"name": intent}, "entities": list(entities)}
-    return Tracker("conv-7", slots, latest, events, False, None, {}, "action_listen")
-
-
-def run(action, t):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, t, {}))
-    return dispatcher.messages, events
+    return make_tracker(intent, entities, slots, text=text, events=events, sender="conv-7")
 
 
 SLOTS = {"handoff_consent": True, "handoff_name": "王小明", "handoff_phone": "0912-345-678", "handoff_time": "下午"}
