@@ -15,7 +15,7 @@ from actions.guard import guarded
 from actions.handoff import (CANCELLED_SLOT, KeepsContacts, answers_for_ticket, cancel, end_form_early, has_phone,
                              looks_like_name, open_settings, rescued, session_events)
 from actions.knowledge import KnowledgeAction, offer_category
-from bot.categories import Category
+from bot.categories import Category, Channel
 from bot.eligibility import dont_know
 from bot.handoff import transcript as conv
 from bot.handoff.contact import is_refusal, looks_like_question, read_contact
@@ -141,7 +141,7 @@ class ActionCreateDisasterReport(KnowledgeAction):
         details = {slot.removeprefix("report_"): value for slot, value in answers_for_ticket(store, tracker, REPORT_SLOTS).items()}
         lines = conv.transcript(await session_events(tracker, open_settings()), limit=conv.TICKET_LINES)
         ticket = store.create(NewTicket(
-            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
+            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or Channel.REST.value,
             category=Category.DISASTER.value, kind="disaster_report",
             summary=f"災情通報：{details['company']}，{details['location']}，{details['disaster_type']}，{details['damage']}"[:200],
             transcript=lines, contact_name=str(details["company"]), contact_phone=str(details["phone"]),

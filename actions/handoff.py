@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.base import latest_entities
 from actions.guard import guarded
 from bot import messages
+from bot.categories import Channel
 from bot.handoff import transcript as conv
 from bot.clock import Clock, clock_from_setting
 from bot.handoff.contact import is_refusal, looks_like_question, read_contact
@@ -321,7 +322,7 @@ class ActionCreateTicket(UsesTickets, Action):
         reason = conv.urgency(lines)
         complaint = any(l.get("intent") == "handoff_complaint" for l in lines)
         ticket = store.create(NewTicket(
-            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or "rest",
+            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or Channel.REST.value,
             category=conv.category(lines), summary=conv.summary(lines), transcript=lines,
             contact_name=str(answers["handoff_name"]), contact_phone=str(answers["handoff_phone"]),
             preferred_time=window.label(), priority=int(priority_for(reason, complaint)),

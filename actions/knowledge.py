@@ -16,7 +16,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import latest_entities, latest_entity
 from actions.guard import guarded
 from bot import messages
-from bot.categories import CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, INTENT_CATEGORY, TOPIC_INTENT, Category
+from bot.categories import (CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, INTENT_CATEGORY, TOPIC_INTENT, Category,
+                            Channel)
 from bot.clock import clock_from_setting
 from bot.handoff.urgency import urgent_reason
 from actions.fallback import clarify_topic, out_of_scope_reply, sure_out_of_scope
@@ -297,7 +298,7 @@ def answer_scheme(dispatcher: CollectingDispatcher, tracker: Tracker, facts: Fac
     *body, last = bubbles
     for bubble in body:
         dispatcher.utter_message(text=bubble)
-    card = scheme_card(facts) if tracker.get_latest_input_channel() == "socketio" else None
+    card = scheme_card(facts) if tracker.get_latest_input_channel() == Channel.SOCKETIO.value else None
     dispatcher.utter_message(text=last, json_message=card)
 
 

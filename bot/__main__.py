@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bot.categories import CHANNELS
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -513,58 +514,49 @@ def _review(settings: Settings) -> Review:
         raise click.ClickException(f"cannot open the ops database (BOT_OPS_DB_URL): {type(exc).__name__}") from exc
 
 
-def _filter_options(function):  # type: ignore[no-untyped-def]
-    options = [
-        click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Conversations started on or after this day (Asia/Taipei)."),
-        click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Conversations started on or before this day."),
-        click.option("--channel", help="rest, line or socketio."),
-        click.option("--category", help="Main category, e.g. loan, us_tariff, other."),
-        click.option("--intent", help="Some message had this intent."),
-        click.option("--below", metavar="CONFIDENCE", help="Some typed message had a confidence below this (0-1)."),
-        click.option("--fell-back", "failed", type=click.Choice(["yes", "no"]),
-                     help="Some message failed (bot/ops/failures.py; the 需要檢視 queue)."),
-        click.option("--synthetic", type=click.Choice(["no", "yes", "only"]), default="no", show_default=True,
-                     help="Synthetic traffic (bot/ops/synthetic.py): leave out, include, or only it."),
-        click.option("--handed-off", type=click.Choice(["yes", "no"]), help="A ticket was opened."),
-        click.option("--rating", help="1-5, or none."),
-        click.option("--tag", help="Has this tag."),
-        click.option("--reviewed", type=click.Choice(["yes", "no"]), help="Marked reviewed or not."),
-        click.option("--q", "text", help="Free text in what the user or the bot said, or a conversation id."),
-        click.option("--sort", default="started", show_default=True, help="started, last, questions, confidence, failures, fallbacks."),
-        click.option("--asc", is_flag=True, help="Oldest/smallest first."),
-        click.option("--page", default="1", show_default=True),
-        click.option("--per-page", default="25", show_default=True),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+def _filter_options(*keys: str):  # type: ignore[no-untyped-def]
+    """click options for the filters of bot.ops.filters.FILTERS (those with ``keys``, or all), in the table's order.
+
+    Each option passes its value under the filter's query key, so the command hands them to
+    ``Filters.parse`` as the /ops page does.
+    """
+    from bot.ops.filters import FILTERS
+
+    def decorate(function):  # type: ignore[no-untyped-def]
+        for spec in reversed([s for s in FILTERS if not keys or s.key in keys]):
+            options: dict[str, object] = {"help": spec.help, "metavar": spec.metavar}
+            if spec.flag_value is not None:
+                options["flag_value"] = spec.flag_value
+            if spec.choices is not None:
+                options["type"] = click.Choice(spec.choices)
+            if spec.default is not None:
+                options.update(default=spec.default, show_default=True)
+            function = click.option(spec.flag, spec.key, **options)(function)
+        return function
+
+    return decorate
 
 
 @ops.command("list")
-@_filter_options
+@_filter_options()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: total, page, pages, rows.")
-def ops_list(as_json: bool, **options: str | bool | None) -> None:
+def ops_list(as_json: bool, **filters: str | None) -> None:
     """Conversations matching filters, newest first (the /ops list for scripts).
 
     Example: python -m bot ops list --from 2026-11-16 --to 2026-11-22 --fell-back yes --json
     """
-    from bot.ops.review import BadFilter, Filters
+    from bot.ops.filters import BadFilter, Filters
 
-    raw = {"from": options["date_from"], "to": options["date_to"], "channel": options["channel"],
-           "category": options["category"], "intent": options["intent"], "below": options["below"],
-           "failed": options["failed"], "synthetic": options["synthetic"], "handed_off": options["handed_off"], "rating": options["rating"],
-           "tag": options["tag"], "reviewed": options["reviewed"], "q": options["text"], "sort": options["sort"],
-           "order": "asc" if options["asc"] else "desc", "page": options["page"], "per_page": options["per_page"]}
     try:
-        filters = Filters.parse({k: str(v) for k, v in raw.items() if v is not None})
+        chosen = Filters.parse(filters)
     except BadFilter as exc:
         raise click.ClickException(str(exc)) from exc
-    page = _review(_settings()).list(filters)
+    page = _review(_settings()).list(chosen)
     if as_json:
-        click.echo(json.dumps({"total": page.total, "page": filters.page, "pages": page.pages,
+        click.echo(json.dumps({"total": page.total, "page": chosen.page, "pages": page.pages,
                                "rows": [r.as_dict() for r in page.rows]}, ensure_ascii=False))
         return
-    click.echo(f"{page.total} conversations, page {filters.page}/{page.pages}")
+    click.echo(f"{page.total} conversations, page {chosen.page}/{page.pages}")
     for r in page.rows:
         flags = ("F" if r.failures else "-") + ("H" if r.handed_off else "-") + ("R" if r.reviewed else "-")
         confidence = "-" if r.min_confidence is None else f"{r.min_confidence:.2f}"
@@ -596,9 +588,8 @@ def ops_export_nlu(output: Path | None) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="Print one table as CSV (see --table).")
 @click.option("--table", default="categories", show_default=True,
               help="summary, categories, topics, failures, handoff_reasons, hours, unanswered, schemes, ending.")
-@click.option("--channel", type=click.Choice(["rest", "line", "socketio"]), help="Only this channel.")
-@click.option("--synthetic", type=click.Choice(["no", "yes", "only"]), default="no", show_default=True,
-              help="Synthetic traffic (bot/ops/synthetic.py): leave out, include, or only it.")
+@click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel.")
+@_filter_options("synthetic")
 def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table: str, channel: str | None,
                 synthetic: str) -> None:
     """Hotline figures for a period: calls per category and share, containment, fallbacks, handoffs...
@@ -606,7 +597,7 @@ def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table:
     Example: python -m bot ops metrics --from 2026-11-01 --to 2026-11-30
     """
     from bot.ops.metrics import report
-    from bot.ops.review import BadFilter, Filters
+    from bot.ops.filters import BadFilter, Filters
 
     settings = _settings()
     try:

@@ -114,6 +114,31 @@ def category_of(intent: str) -> Category:
     except KeyError as exc:
         raise UnknownIntent(intent) from exc
 
+class Channel(str, Enum):
+    """A channel a conversation comes in on; values are the names Rasa's input channels give themselves."""
+
+    REST = "rest"
+    LINE = "line"
+    SOCKETIO = "socketio"
+
+    @property
+    def label(self) -> str:
+        """The zh-TW name staff read in the console and on the ops pages."""
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_LABELS: dict[Channel, str] = {Channel.REST: "網頁/REST", Channel.LINE: "LINE", Channel.SOCKETIO: "網頁聊天"}
+CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
+
+
+def channel_label(value: str | None) -> str | None:
+    """The zh-TW label of a channel value; any other value as it is."""
+    try:
+        return Channel(value).label
+    except ValueError:
+        return value
+
+
 # Ops tables put conversations without a hotline topic (greetings, out of scope only) under this value.
 OTHER = "other"
 

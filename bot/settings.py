@@ -1,4 +1,9 @@
-"""Settings: one table of (env name, default, help), read once at an entry point.
+"""Settings: one table of (name, env name, default, help), read once at an entry point.
+
+The table is the ``Settings`` dataclass itself: each field names its variable, default,
+help and parser through :func:`setting`, and ``SETTINGS`` is read off its fields, so a
+name is written once and the type checker still sees every field's type (a
+``make_dataclass`` built from a list would hide them).
 
 Only entry points read ``os.environ``; everything else receives a ``Settings``.
 Secrets have no default. A bad value stops start-up naming the variable.
@@ -9,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +48,22 @@ def secret_problem(value: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Spec:
+    """One setting as the docs, ``.env.example`` and ``from_env`` see it."""
+
     field: str
     env: str
     default: str | None
     help: str
     parse: Callable[[str], Any] = str
     secret: bool = False
+
+
+def setting(env: str, default: str | None, help: str, parse: Callable[[str], Any] = str, secret: bool = False) -> Any:
+    """A ``Settings`` field read from ``env`` (``default`` when unset) by ``parse``; ``help`` documents it.
+
+    Returns a ``dataclasses.field`` without a default: every field is given by ``from_env``.
+    """
+    return field(metadata={"env": env, "default": default, "help": help, "parse": parse, "secret": secret})
 
 
 def _positive_int(text: str) -> int:
@@ -143,87 +158,48 @@ def _queue_name(text: str) -> str:
     return text
 
 
-SETTINGS: tuple[Spec, ...] = (
-    Spec("var_dir", "BOT_VAR_DIR", "var", "Folder for runtime state: kb.db, generated NLU files, databases.", _path),
-    Spec("knowledge_dir", "BOT_KNOWLEDGE_DIR", "knowledge", "Folder of the knowledge records (YAML).", _path),
-    Spec("models_dir", "BOT_MODELS_DIR", "models", "Folder of trained Rasa models.", _path),
-    Spec("rasa_token", "BOT_RASA_TOKEN", None, "Token for Rasa's HTTP API (secret; make run writes a random one to .env).", secret=True),
-    Spec("max_message_chars", "BOT_MAX_MESSAGE_CHARS", "5000", "Longest user message accepted; longer ones get a polite reply.", _positive_int),
-    Spec("today", "BOT_TODAY", "", "Fixed date (YYYY-MM-DD) or moment (YYYY-MM-DDTHH:MM, Asia/Taipei) for the clock, for tests and demos; empty means the real time in Asia/Taipei."),
-    Spec("rasa_url", "BOT_RASA_URL", "http://127.0.0.1:5005", "Rasa server base URL, for the web app and scripts."),
-    Spec("office_hours", "BOT_OFFICE_HOURS", "mon-fri 08:30-17:30", "When a person answers handoffs (Asia/Taipei).", _office_hours),
-    Spec("session_secret", "BOT_SESSION_SECRET", None, "Key that signs console session cookies (secret; make run writes one).", secret=True),
-    Spec("api_token", "BOT_API_TOKEN", None, "Token for /api/* on the web app (secret; make run writes one).", secret=True),
-    Spec("action_token", "BOT_ACTION_TOKEN", None, "Shared secret Rasa sends the action server in X-Action-Token; the action server refuses calls without it (secret; make run writes one).", secret=True),
-    Spec("trusted_proxies", "BOT_TRUSTED_PROXIES", "", "Comma-separated addresses or CIDR blocks of the reverse proxies in front of the web app; only their X-Forwarded-For/-Proto are believed (login limits per address, Secure cookies). Empty: believe no header.", _networks),
-    Spec("secure_cookies", "BOT_SECURE_COOKIES", "auto", "Console cookie's Secure flag: auto (when the request came over HTTPS, directly or via a trusted proxy) or always.", _secure_cookies),
-    Spec("rate_sender", "BOT_RATE_SENDER", "1/5", "Messages a second per sender / burst, on REST, socket.io and LINE (a token bucket); off disables. Over it: a polite reply or 429.", _rate),
-    Spec("rate_address", "BOT_RATE_ADDRESS", "5/30", "Messages a second per client address / burst (REST, socket.io); off disables.", _rate),
-    Spec("rate_redis_url", "BOT_RATE_REDIS_URL", "", "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) holding the rate-limit buckets, so a sender has one allowance whichever server nginx picks (make run-scaled sets it); empty keeps them in the Rasa process.", _optional_redis_url),
-    Spec("web_port", "BOT_WEB_PORT", "8000", "Port of the web app (console, triage API).", _positive_int),
-    Spec("tracker_db_url", "BOT_TRACKER_DB_URL", "", "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db."),
-    Spec("ops_db_url", "BOT_OPS_DB_URL", "", "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db."),
-    Spec("retention_days", "BOT_RETENTION_DAYS", "180", "Conversations idle longer than this many days are deleted by `python -m bot ops purge`.", _positive_int),
-    Spec("line_channel_secret", "BOT_LINE_CHANNEL_SECRET", None, "LINE channel secret (secret): checks X-Line-Signature; empty means the LINE webhook answers 503.", secret=True),
-    Spec("line_access_token", "BOT_LINE_ACCESS_TOKEN", None, "LINE channel access token (secret, long-lived) for reply and push calls.", secret=True),
-    Spec("line_api_url", "BOT_LINE_API_URL", "https://api.line.me", "LINE Messaging API base URL (tests point it at a fake LINE server)."),
-    Spec("chat_socket_url", "BOT_CHAT_SOCKET_URL", "http://127.0.0.1:5005", "Rasa's socket.io address as the web chat page's browser reaches it."),
-    Spec("chat_origins_setting", "BOT_CHAT_ORIGINS", "", "Comma-separated sites (https://www.example.gov.tw) that may embed the web chat (iframe) or open its socket (CORS), besides the web app's own http://127.0.0.1 and http://localhost on BOT_WEB_PORT.", _origins),
-    Spec("chat_redis_url", "BOT_CHAT_REDIS_URL", "", "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) that passes web chat messages between them, so a staff reply reaches a browser connected to another server; empty means one server.", _optional_redis_url),
-    # Scale-out profile (make run-scaled): the services several Rasa servers share.
-    Spec("tickets_db_url", "BOT_TICKETS_DB_URL", "", "Handoff tickets database: empty means SQLite var/tickets.db; postgresql://user@host:port/db for the scaled profile (password from BOT_PG_PASSWORD).", _db_url),
-    Spec("pg_url", "BOT_PG_URL", "postgresql://postgres@127.0.0.1:5432/hotline", "Scaled profile: PostgreSQL for trackers, tickets and ops data (no password in it; see BOT_PG_PASSWORD).", _db_url),
-    Spec("pg_password", "BOT_PG_PASSWORD", None, "Scaled profile: PostgreSQL password (secret; empty for trust authentication).", secret=True),
-    Spec("redis_url", "BOT_REDIS_URL", "redis://127.0.0.1:6379/1", "Scaled profile: Redis for the conversation lock store (redis://host:port/db).", _service_url("redis")),
-    Spec("redis_password", "BOT_REDIS_PASSWORD", None, "Scaled profile: Redis password (secret; empty for none).", secret=True),
-    Spec("redis_key_prefix", "BOT_REDIS_KEY_PREFIX", "hotline", "Scaled profile: prefix of the lock keys in Redis (letters and digits).", _alphanumeric),
-    Spec("amqp_url", "BOT_AMQP_URL", "amqp://guest@127.0.0.1:5672/", "Scaled profile: RabbitMQ for the event broker (amqp://user@host:port/).", _service_url("amqp")),
-    Spec("amqp_password", "BOT_AMQP_PASSWORD", None, "Scaled profile: RabbitMQ password (secret; make run-scaled uses guest for the local server).", secret=True),
-    Spec("amqp_queue", "BOT_AMQP_QUEUE", "hotline_events", "Scaled profile: RabbitMQ queue the consumer reads events from.", _queue_name),
-    Spec("rasa_servers", "BOT_RASA_SERVERS", "2", "Scaled profile: how many Rasa servers to start (ports 5005, 5006, ...).", _positive_int),
-    Spec("scaled_port", "BOT_SCALED_PORT", "8080", "Scaled profile: port of nginx, which balances across the Rasa servers.", _positive_int),
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
-    var_dir: Path
-    knowledge_dir: Path
-    models_dir: Path
-    rasa_token: str | None
-    max_message_chars: int
-    today: str
-    rasa_url: str
-    office_hours: str
-    session_secret: str | None
-    api_token: str | None
-    action_token: str | None
-    trusted_proxies: str
-    secure_cookies: str
-    rate_sender: tuple[float, float] | None
-    rate_address: tuple[float, float] | None
-    rate_redis_url: str
-    web_port: int
-    tracker_db_url: str
-    ops_db_url: str
-    retention_days: int
-    line_channel_secret: str | None
-    line_access_token: str | None
-    line_api_url: str
-    chat_socket_url: str
-    chat_origins_setting: tuple[str, ...]
-    chat_redis_url: str
-    tickets_db_url: str
-    pg_url: str
-    pg_password: str | None
-    redis_url: str
-    redis_password: str | None
-    redis_key_prefix: str
-    amqp_url: str
-    amqp_password: str | None
-    amqp_queue: str
-    rasa_servers: int
-    scaled_port: int
+    """Every setting: one field each, with its environment variable, default, help and parser (:func:`setting`)."""
+
+    var_dir: Path = setting("BOT_VAR_DIR", "var", "Folder for runtime state: kb.db, generated NLU files, databases.", _path)
+    knowledge_dir: Path = setting("BOT_KNOWLEDGE_DIR", "knowledge", "Folder of the knowledge records (YAML).", _path)
+    models_dir: Path = setting("BOT_MODELS_DIR", "models", "Folder of trained Rasa models.", _path)
+    rasa_token: str | None = setting("BOT_RASA_TOKEN", None, "Token for Rasa's HTTP API (secret; make run writes a random one to .env).", secret=True)
+    max_message_chars: int = setting("BOT_MAX_MESSAGE_CHARS", "5000", "Longest user message accepted; longer ones get a polite reply.", _positive_int)
+    today: str = setting("BOT_TODAY", "", "Fixed date (YYYY-MM-DD) or moment (YYYY-MM-DDTHH:MM, Asia/Taipei) for the clock, for tests and demos; empty means the real time in Asia/Taipei.")
+    rasa_url: str = setting("BOT_RASA_URL", "http://127.0.0.1:5005", "Rasa server base URL, for the web app and scripts.")
+    office_hours: str = setting("BOT_OFFICE_HOURS", "mon-fri 08:30-17:30", "When a person answers handoffs (Asia/Taipei).", _office_hours)
+    session_secret: str | None = setting("BOT_SESSION_SECRET", None, "Key that signs console session cookies (secret; make run writes one).", secret=True)
+    api_token: str | None = setting("BOT_API_TOKEN", None, "Token for /api/* on the web app (secret; make run writes one).", secret=True)
+    action_token: str | None = setting("BOT_ACTION_TOKEN", None, "Shared secret Rasa sends the action server in X-Action-Token; the action server refuses calls without it (secret; make run writes one).", secret=True)
+    trusted_proxies: str = setting("BOT_TRUSTED_PROXIES", "", "Comma-separated addresses or CIDR blocks of the reverse proxies in front of the web app; only their X-Forwarded-For/-Proto are believed (login limits per address, Secure cookies). Empty: believe no header.", _networks)
+    secure_cookies: str = setting("BOT_SECURE_COOKIES", "auto", "Console cookie's Secure flag: auto (when the request came over HTTPS, directly or via a trusted proxy) or always.", _secure_cookies)
+    rate_sender: tuple[float, float] | None = setting("BOT_RATE_SENDER", "1/5", "Messages a second per sender / burst, on REST, socket.io and LINE (a token bucket); off disables. Over it: a polite reply or 429.", _rate)
+    rate_address: tuple[float, float] | None = setting("BOT_RATE_ADDRESS", "5/30", "Messages a second per client address / burst (REST, socket.io); off disables.", _rate)
+    rate_redis_url: str = setting("BOT_RATE_REDIS_URL", "", "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) holding the rate-limit buckets, so a sender has one allowance whichever server nginx picks (make run-scaled sets it); empty keeps them in the Rasa process.", _optional_redis_url)
+    web_port: int = setting("BOT_WEB_PORT", "8000", "Port of the web app (console, triage API).", _positive_int)
+    tracker_db_url: str = setting("BOT_TRACKER_DB_URL", "", "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db.")
+    ops_db_url: str = setting("BOT_OPS_DB_URL", "", "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db.")
+    retention_days: int = setting("BOT_RETENTION_DAYS", "180", "Conversations idle longer than this many days are deleted by `python -m bot ops purge`.", _positive_int)
+    line_channel_secret: str | None = setting("BOT_LINE_CHANNEL_SECRET", None, "LINE channel secret (secret): checks X-Line-Signature; empty means the LINE webhook answers 503.", secret=True)
+    line_access_token: str | None = setting("BOT_LINE_ACCESS_TOKEN", None, "LINE channel access token (secret, long-lived) for reply and push calls.", secret=True)
+    line_api_url: str = setting("BOT_LINE_API_URL", "https://api.line.me", "LINE Messaging API base URL (tests point it at a fake LINE server).")
+    chat_socket_url: str = setting("BOT_CHAT_SOCKET_URL", "http://127.0.0.1:5005", "Rasa's socket.io address as the web chat page's browser reaches it.")
+    chat_origins: tuple[str, ...] = setting("BOT_CHAT_ORIGINS", "", "Comma-separated sites (https://www.example.gov.tw) that may embed the web chat (iframe) or open its socket (CORS), besides the web app's own http://127.0.0.1 and http://localhost on BOT_WEB_PORT.", _origins)
+    chat_redis_url: str = setting("BOT_CHAT_REDIS_URL", "", "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) that passes web chat messages between them, so a staff reply reaches a browser connected to another server; empty means one server.", _optional_redis_url)
+    # Scale-out profile (make run-scaled): the services several Rasa servers share.
+    tickets_db_url: str = setting("BOT_TICKETS_DB_URL", "", "Handoff tickets database: empty means SQLite var/tickets.db; postgresql://user@host:port/db for the scaled profile (password from BOT_PG_PASSWORD).", _db_url)
+    pg_url: str = setting("BOT_PG_URL", "postgresql://postgres@127.0.0.1:5432/hotline", "Scaled profile: PostgreSQL for trackers, tickets and ops data (no password in it; see BOT_PG_PASSWORD).", _db_url)
+    pg_password: str | None = setting("BOT_PG_PASSWORD", None, "Scaled profile: PostgreSQL password (secret; empty for trust authentication).", secret=True)
+    redis_url: str = setting("BOT_REDIS_URL", "redis://127.0.0.1:6379/1", "Scaled profile: Redis for the conversation lock store (redis://host:port/db).", _service_url("redis"))
+    redis_password: str | None = setting("BOT_REDIS_PASSWORD", None, "Scaled profile: Redis password (secret; empty for none).", secret=True)
+    redis_key_prefix: str = setting("BOT_REDIS_KEY_PREFIX", "hotline", "Scaled profile: prefix of the lock keys in Redis (letters and digits).", _alphanumeric)
+    amqp_url: str = setting("BOT_AMQP_URL", "amqp://guest@127.0.0.1:5672/", "Scaled profile: RabbitMQ for the event broker (amqp://user@host:port/).", _service_url("amqp"))
+    amqp_password: str | None = setting("BOT_AMQP_PASSWORD", None, "Scaled profile: RabbitMQ password (secret; make run-scaled uses guest for the local server).", secret=True)
+    amqp_queue: str = setting("BOT_AMQP_QUEUE", "hotline_events", "Scaled profile: RabbitMQ queue the consumer reads events from.", _queue_name)
+    rasa_servers: int = setting("BOT_RASA_SERVERS", "2", "Scaled profile: how many Rasa servers to start (ports 5005, 5006, ...).", _positive_int)
+    scaled_port: int = setting("BOT_SCALED_PORT", "8080", "Scaled profile: port of nginx, which balances across the Rasa servers.", _positive_int)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -250,9 +226,9 @@ class Settings:
         Raises:
             SettingsError: naming the first such variable.
         """
-        fields = {spec.env: spec.field for spec in SETTINGS}
+        names = {spec.env: spec.field for spec in SETTINGS}
         for env in envs:
-            problem = secret_problem(getattr(self, fields[env]))
+            problem = secret_problem(getattr(self, names[env]))
             if problem:
                 raise SettingsError(f"{env}: {problem}")
 
@@ -260,10 +236,10 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     @property
-    def chat_origins(self) -> tuple[str, ...]:
-        """Origins whose pages may embed the chat or open its socket: the web app's own and the setting's."""
+    def chat_allowed_origins(self) -> tuple[str, ...]:
+        """Origins whose pages may embed the chat or open its socket: the web app's own and BOT_CHAT_ORIGINS."""
         own = (f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}")
-        return tuple(dict.fromkeys(own + self.chat_origins_setting))
+        return tuple(dict.fromkeys(own + self.chat_origins))
 
     @property
     def nlu_dir(self) -> Path:
@@ -290,3 +266,6 @@ class Settings:
     def ops_db(self) -> str:
         """The ops database's SQLAlchemy URL (the event broker writes it; endpoints.yml)."""
         return self.ops_db_url or f"sqlite:///{self.var_dir / 'ops.db'}"
+
+
+SETTINGS: tuple[Spec, ...] = tuple(Spec(f.name, **f.metadata) for f in fields(Settings))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.categories import CATEGORY_INFO, INTENT_CATEGORY, TOPIC_INTENT, Category
+from bot.categories import CATEGORY_INFO, CHANNEL_LABELS, INTENT_CATEGORY, TOPIC_INTENT, Category, Channel
 from bot.formats import BUBBLE_MAX
+from bot.messages import SCHEME_STATUS_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -38,6 +39,22 @@ def test_every_category_has_display_text_and_topics_have_a_button_intent():
     assert set(CATEGORY_INFO) == set(Category)
     for category, intent in TOPIC_INTENT.items():
         assert INTENT_CATEGORY[intent] is category
+
+
+def test_every_input_channel_is_a_channel_with_a_label():
+    from bot.channels.line import LineInput
+    from bot.channels.rest import HotlineRestInput
+    from bot.channels.socketio import HotlineSocketIOInput
+
+    assert {c.name() for c in (LineInput, HotlineRestInput, HotlineSocketIOInput)} == {c.value for c in Channel}
+    assert set(CHANNEL_LABELS) == set(Channel) and all(c.label for c in Channel)
+
+
+def test_every_scheme_status_reads_to_callers_and_to_staff():
+    from bot.kb.query import Status
+
+    assert set(SCHEME_STATUS_LABELS) == {s.value for s in Status}
+    assert all(s.label and s.staff_label for s in Status)
 
 
 def action_classes() -> dict[str, str]:

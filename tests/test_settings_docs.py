@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,11 @@ def test_a_bad_value_stops_start_up_naming_the_variable():
         Settings.from_env({"BOT_MAX_MESSAGE_CHARS": "lots"})
     with pytest.raises(SettingsError, match="BOT_MAX_MESSAGE_CHARS"):
         Settings.from_env({"BOT_MAX_MESSAGE_CHARS": "0"})
+
+
+def test_each_setting_is_one_field_named_after_its_variable():
+    assert [spec.field for spec in SETTINGS] == [f.name for f in fields(Settings)]
+    assert all(spec.env == "BOT_" + spec.field.upper() for spec in SETTINGS)
 
 
 def test_secrets_have_no_default():

@@ -32,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import messages
+from bot.categories import Channel
 from bot.channels.input_guard import check_text
 from bot.channels.rate_limit import RateLimiter
 from bot.channels.line_api import DEFAULT_API_URL, HttpLineApi, LineApi, LineApiError, Message, ReplyTokenInvalid
@@ -172,7 +173,7 @@ class LinePushOutput(OutputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "line"
+        return Channel.LINE.value
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         await self.delivery.send(recipient_id, None, to_line([message]))
@@ -190,7 +191,7 @@ class LineInput(InputChannel):
         self.delivery = Delivery(self.api, self.channel_secret)
         self.seen = RecentIds()
         self.queues = ConversationQueues()
-        self.limiter = RateLimiter.from_settings("line", Settings.from_env(os.environ))
+        self.limiter = RateLimiter.from_settings(Channel.LINE.value, Settings.from_env(os.environ))
         self.dropped = 0
         self.agent: Any = None  # Rasa's, taken from the app on the first delivery
 
@@ -199,7 +200,7 @@ class LineInput(InputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "line"
+        return Channel.LINE.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> LineInput:

@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import messages
+from bot.categories import Channel
 from bot.channels.input_guard import check_text, metadata_problem
 from bot.channels.rate_limit import RateLimiter
 from bot.channels.replay import BadMessageId, earlier_replies, message_id_of
@@ -92,12 +93,12 @@ class HotlineRestInput(RestInput):
     def __init__(self, max_message_chars: int | None = None) -> None:
         settings = Settings.from_env(os.environ)
         self.max_message_chars = max_message_chars or settings.max_message_chars
-        self.limiter = RateLimiter.from_settings("rest", settings)
+        self.limiter = RateLimiter.from_settings(Channel.REST.value, settings)
         self.hash_key = os.environ.get("BOT_RASA_TOKEN", "")
 
     @classmethod
     def name(cls) -> str:
-        return "rest"
+        return Channel.REST.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> HotlineRestInput:

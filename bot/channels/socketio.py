@@ -32,6 +32,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot import messages
+from bot.categories import Channel
 from bot.channels.input_guard import check_text, metadata_problem
 from bot.channels.rate_limit import RateLimiter
 from bot.channels.web_format import bot_message, has_content, valid_session_id
@@ -65,7 +66,7 @@ def client_manager(settings: Settings) -> Any:
 class HotlineSocketIOOutput(OutputChannel):
     @classmethod
     def name(cls) -> str:
-        return "socketio"
+        return Channel.SOCKETIO.value
 
     def __init__(self, sio: AsyncServer, bot_message_evt: str) -> None:
         self.sio, self.bot_message_evt = sio, bot_message_evt
@@ -86,13 +87,13 @@ class HotlineSocketIOInput(SocketIOInput):
     def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings or Settings.from_env(os.environ)
-        self.allowed_origins = list(self.settings.chat_origins)
+        self.allowed_origins = list(self.settings.chat_allowed_origins)
         self.max_message_chars = self.settings.max_message_chars
-        self.limiter = RateLimiter.from_settings("socketio", self.settings)
+        self.limiter = RateLimiter.from_settings(Channel.SOCKETIO.value, self.settings)
 
     @classmethod
     def name(cls) -> str:
-        return "socketio"
+        return Channel.SOCKETIO.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> HotlineSocketIOInput:

@@ -19,7 +19,6 @@ from bot.kb.query import Status
 from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
 from bot import messages
-from bot.messages import SCHEME_STATUS_LABELS
 
 SOURCE_LABEL = "來源："  # starts every footer; the LINE channel shows an answer and its footer as one card
 
@@ -35,7 +34,7 @@ ATTRIBUTE_KINDS = {
     "tax_deduction_rate": ("tax_deduction_rate",), "subsidy_ratio": ("subsidy_ratio",),
     "interest_rate": ("interest_rate",), "interest_subsidy": ("interest_subsidy",),
     "guarantee_ratio": ("guarantee_ratio",), "guarantee_fee": ("guarantee_fee",),
-    "loan_term": ("loan_term",), "grace_period": ("grace_period",),
+    "loan_term": ("loan_term",), "grace_period": ("grace_period",), "statistics": ("statistics",),
 }
 
 
@@ -171,7 +170,7 @@ def scheme_card(facts: Facts) -> dict[str, object]:
     """The footer as a card for the web chat (a socket.io ``custom`` payload; other channels get the text)."""
     lines = source_lines(facts.scheme)
     card: dict[str, object] = {"type": "scheme_card", "scheme": facts.scheme.id, "title": facts.scheme.name,
-                               "status": SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value),
+                               "status": facts.status.label,
                                "lines": lines}
     if facts.contacts:
         first = facts.contacts[0]
@@ -374,6 +373,13 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         wanted = set(_pairs(re.sub(r"不是|並非", "非", text)))
         benefits.sort(key=lambda b: (purpose is None or purpose not in (b.condition or b.text),
                                      -len(wanted & set(_pairs((b.condition or "") + b.text)))))
+        if attribute == "max_amount" and benefits and benefits[0].condition \
+                and len(wanted & set(_pairs(benefits[0].condition))) >= 2:
+            # 「系統節能專案補助上限多少」: the part named is capped by a share as well as an amount
+            # (「以總執行經費1/3為原則，每案上限500萬元」); say both, the share first.
+            shares = [b for b in current_benefits(scheme, facts.today)
+                      if b.kind == "subsidy_ratio" and b.condition == benefits[0].condition]
+            benefits = [*shares, *benefits]
         return [_with_condition(b) for b in benefits]
     if attribute == "deadline":
         # and the ends of single benefits: 「利息補貼提供至公告預算用盡」
@@ -382,15 +388,16 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         dated = [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
         return list(dict.fromkeys(dated + ends))
     if attribute == "status":
-        return [f"{SCHEME_STATUS_LABELS.get(facts.status.value, facts.status.value)}，{deadline_text(scheme)}"]
+        return [f"{facts.status.label}，{deadline_text(scheme)}"]
     if attribute == "eligibility":
-        return eligibility_parts(scheme)
+        return _rules_asked(scheme, text)
     if attribute == "duration":  # 「補多久」「可以延多久」: the statements that state a period
         rules = {for_callers(t) for t in scheme.eligibility.get("other") or []}  # 「最近6個月內任1個月」 is a rule
         periods = [t for t in _statements(scheme, facts.today) if t not in rules
                    and re.search(r"(?<!\d)\d{1,2}\s*(?:個月|年(?![期\d度])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
                    and not re.search(r"\d+年\d+月\d+日", t)]
         wanted = set(_pairs(text))
+        periods = [t for t in periods if not any(t != other and t in other for other in periods)]  # not twice
         return sorted(periods, key=lambda t: -len(wanted & set(_pairs(t))))[:2]
     if attribute == "start":
         return [f"自{roc_date(scheme.start, gregorian=True)}起實施"] if scheme.start else []
@@ -407,6 +414,18 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
             lines = [f"網站 {site.rstrip('.')}" for site in dict.fromkeys(sites) if site not in known][:2] + lines
         return lines
     return []
+
+
+def _rules_asked(scheme: Scheme, text: str) -> list[str]:
+    """The eligibility rules, those sharing the question's words first (「營收減少10%」 → the tariff rule):
+    a long list is cut at the bubble's end. A general question gets them in the record's order."""
+    parts = eligibility_parts(scheme)
+    name_pairs = {p for n in scheme.names() for p in _pairs(n)}
+    wanted = {p for p in _pairs(text) if p not in name_pairs and p not in _COMMON_PAIRS}
+    scored = sorted(((len(wanted & set(_pairs(p))), p) for p in parts), key=lambda pair: -pair[0])
+    if not scored or scored[0][0] < 2:
+        return parts  # a general question: the rules in the record's order
+    return [p for _, p in scored]
 
 
 def shared_answer(facts: list[Facts], attributes: tuple[str, ...]) -> str | None:

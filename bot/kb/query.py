@@ -21,6 +21,7 @@ from bot.clock import Clock, SystemClock
 from bot.kb.build import SCHEME_TEXT_COLUMNS
 from bot.kb.records import Benefit, Contact, Period, Scheme, SourceRef
 from bot.kb.segment import Segmenter, fts_query
+from bot.messages import SCHEME_STATUS_LABELS
 
 # The hotline given when a record names no line, and for ended schemes (whose programme lines
 # belonged to a closed programme): 經濟部「馬上辦服務中心」 0800-280-280, per the newest source
@@ -42,6 +43,16 @@ class Status(str, Enum):
     ENDED = "ended"
     NOT_STARTED = "not_started"
     UNKNOWN = "unknown"  # no source says whether it still takes applications: never listed or recommended as open
+
+    @property
+    def label(self) -> str:
+        """What callers read on a scheme card and in answers: 「尚未開始受理」."""
+        return SCHEME_STATUS_LABELS[self.value].caller
+
+    @property
+    def staff_label(self) -> str:
+        """The shorter word of the staff pages and reports: 「尚未開始」."""
+        return SCHEME_STATUS_LABELS[self.value].staff
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from bot.categories import HOTLINE_VALUES
 BENEFIT_KINDS = (
     "max_amount", "interest_rate", "interest_subsidy", "guarantee_ratio", "guarantee_fee",
     "loan_term", "grace_period", "subsidy_amount", "subsidy_per_person", "subsidy_per_company",
-    "subsidy_ratio", "tax_deduction_rate", "points", "other",
+    "subsidy_ratio", "tax_deduction_rate", "points", "statistics", "other",
 )
 SUMMARY_MAX = 120
 SCHEME_FIELDS = frozenset({
@@ -407,6 +407,9 @@ def _benefits(r: _Reader, value: Any) -> tuple[Benefit, ...]:
         if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))):
             r.problem(f"{name}.value", f"must be a number, got {number!r}")
             number = None
+        if kind == "statistics" and not re.search(r"\d+年", str(item.get("condition") or "")):
+            # A running total is only true as of its date: 「截至114年12月23日進度報告」.
+            r.problem(f"{name}.condition", "a statistics item needs the date it counts to (截至…年…)")
         source = r.source(item["source"], f"{name}.source") if "source" in item else None
         reader = _Reader(item, r.file, r.record, r.problems)
         benefits.append(Benefit(kind, text.strip(), number, item.get("unit"), item.get("condition"), source,

@@ -5,7 +5,10 @@ so every surface ranks the same way and tests (and the ops page) can show why.
 
 A candidate's score adds up independent pieces of evidence, each leaving a reason:
 
-- the scheme entity, or a name/alias written in the text (the strongest evidence);
+- the scheme entity, or a name/alias written in the text (the strongest evidence); a name
+  that is part of a longer one whose scheme has the benefit asked, when the named one has
+  none (「匯率避險…信保 額度」 is the hedging guarantee, not the hedging advice);
+- a benefit named in its own words (「受災事業利息補貼」): the scheme that offers it;
 - FTS5 BM25 over jieba words and character bigrams of names, aliases, summaries,
   benefit texts and eligibility (bot/kb/build.py), scaled against the best match;
 - the attribute asked: a 保證成數 question favours records with a guarantee benefit;
@@ -15,8 +18,9 @@ A candidate's score adds up independent pieces of evidence, each leaving a reaso
 - the predicted hotline category.
 
 Ended schemes stay candidates (a caller naming one must hear that it ended), but a
-question that does not name a scheme prefers open ones, and a scheme whose status
-is not "open" is never offered as open.
+question that does not name a scheme prefers open ones (a question of what there is
+is answered with what is open when one fits well), and a scheme whose status is not
+"open" is never offered as open, nor is a rival that could not be offered a reason to ask.
 
 :meth:`Resolution.decision` answers when the best candidate is clearly ahead
 (:data:`MARGIN`) and otherwise asks which of the best two or three is meant.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -69,6 +74,7 @@ APPROX_PAIRS = 0.5
 RUN = 6          # characters in a row shared with a name: 「智慧化低碳化」
 PIECE_CHARS = 4  # and four, when only one scheme's names have them: 「優惠貸款」
 PIECE = 2.5
+BENEFIT_RUN = 1.0  # and SURE_RUN words in a row of one or two schemes' benefit wording, plus half their length
 # Approximate names this close count as sure (an ended scheme's old figures may then be quoted).
 SURE_COVERAGE = 0.85
 SURE_RUN = 8
@@ -81,6 +87,7 @@ OTHER_PRODUCT = 2.5
 ENDED_UNNAMED = 4.0
 SIBLING = 2.5    # 「那加薪呢」 after a tax deduction: the other schemes of the current one's category
 _CONTENT = re.compile(r"[0-9a-z\u3400-\u9fff]")
+_WORDS = re.compile(r"[\u3400-\u9fff]+")
 
 # What callers ask, by attribute (values are benefit kinds or record fields, as the
 # attribute entity's). Patterns, not word lists: 「分幾年還」「借幾年」 are a loan term,
@@ -107,7 +114,7 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "how_to_apply": r"怎麼申請|如何申請|申請方式|去哪|哪裡[辦申]|流程|申辦|怎麼辦理|向誰申請|[找跟]誰申請|找哪|窗口|哪家銀行|怎麼[借貸]|[要得]先做什麼|步驟",
     "contact": r"電話|專線|打給|聯絡|聯繫|幾號|找誰|客服|窗口|網址|網站",
     "eligibility": r"資格|條件|誰可以|符合|適用|對象|能不能申請|[可能]以?申請.{0,24}[嗎嘛]|可不可以申請|有沒有資格|限制|年齡|幾歲|歲"
-                   r"|什麼行業|哪些行業|外國人|出資|上.{0,4}課|課程|年[紀記]|營收[要需得].{0,4}(?:減少|衰退|下滑|掉)|(?:減少|衰退|下滑|掉)(?:多少|幾成|幾%)|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
+                   r"|怎麼證明|如何證明|什麼行業|哪些行業|外國人|出資|上.{0,4}課|課程|年[紀記]|營收[要需得].{0,4}(?:減少|衰退|下滑|掉)|(?:減少|衰退|下滑|掉)(?:多少|幾成|幾%)|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
     "start": r"什麼時候開始|開始實施|開始受理|開始申請|何時開始|幾時開始|上路|實施日",
     "alternative": r"替代|取代|其他(?:選擇|方案|措施)|改申請|改辦|有什麼可以(?:申請|用)",
 }
@@ -121,7 +128,7 @@ ATTRIBUTE_KINDS: dict[str, tuple[str, ...]] = {
     "tax_deduction_rate": ("tax_deduction_rate",), "subsidy_ratio": ("subsidy_ratio",),
     "interest_rate": ("interest_rate",), "interest_subsidy": ("interest_subsidy",),
     "guarantee_ratio": ("guarantee_ratio",), "guarantee_fee": ("guarantee_fee",),
-    "loan_term": ("loan_term",), "grace_period": ("grace_period",),
+    "loan_term": ("loan_term",), "grace_period": ("grace_period",), "statistics": ("statistics",),
 }
 
 # What the money is for (Profile.purpose, the values of eligibility.purposes).
@@ -152,6 +159,8 @@ _NAME_PRODUCT = {"貸款": r"貸款|融資", "補助": r"補助|補貼|獎勵|�
 _PRODUCT_RES = {kind: re.compile(pattern) for kind, pattern in PRODUCT_WORDS.items()}
 _PRODUCT_ANY = re.compile("|".join(PRODUCT_WORDS.values()))
 _PRODUCT_GROUP = {"貸款": "lent", "保證": "lent", "補助": "grant", "減稅": "tax"}
+# A programme (計畫) whose name says no kind of measure may be a grant (SBIR), never a loan.
+_PROGRAMME = re.compile(r"計畫")
 _INTEREST_SUBSIDY = re.compile(r"利息補貼|補貼利息|貼息|息補|利息減免")
 
 
@@ -204,6 +213,10 @@ def fit_reasons(scheme: Scheme, profile: Profile) -> tuple[str, ...]:
     return tuple(reasons)
 
 
+# Eligibility words that ask a rule, not only where a grant applies (「上課有補助嗎」).
+_RULE_WORDS = re.compile(r"資格|條件|誰可以|符合|對象|能不能申請|可不可以申請|[可能]以?申請|限制|幾歲|年[齡紀記]|幾個?(?:小時|鐘頭|學分)")
+
+
 def attributes_in(text: str) -> tuple[str, ...]:
     """Every attribute the text asks about, in :data:`ATTRIBUTE_PATTERNS` order."""
     plain = normalise(text)
@@ -226,6 +239,8 @@ def attributes_in(text: str) -> tuple[str, ...]:
     if "contact" in found and "how_to_apply" in found and re.fullmatch(r".*(窗口).*", plain) and not re.search(
             r"怎麼|如何|流程|申辦", plain):
         found.remove("how_to_apply")
+    if found == ["eligibility"] and re.search(r"有(?:沒有)?補助|補助[嗎嘛]", plain) and not _RULE_WORDS.search(plain):
+        found.remove("eligibility")  # 「上課有補助嗎」 asks whether there is a grant, not the course rules
     if not found and re.search(r"多少(?:錢)?[呢嗎啊？?]*$", plain) and not re.search(r"多少[人家件門]", plain):
         found.append("max_amount")  # 「第二階段多少」: a bare 多少 asks the amount
     return tuple(found)
@@ -326,18 +341,23 @@ class Resolution:
         if len(named) >= 2 and self.question.attributes:
             return Decision(answer=tuple(named[:2]))  # 「青創跟小微貸款利率各多少」: both
         top = self.candidates[0]
+        recommending = not self.question.attributes and bool(_WHAT_IS_THERE.search(self.question.plain))
+        if recommending and (open_ones := self._what_is_open()):
+            return open_ones.decision()
         if top.kind == "contact" and top.named:
             # Every line of the organisation named (生產力中心 has one per programme).
             return Decision(answer=tuple(c for c in self.candidates if c.kind == "contact" and c.named)[:ASK_AT_MOST])
         # An open scheme is measured against the others still open: a question that names no
         # scheme prefers open ones, so an ended one close behind it is no reason to ask.
-        rivals = [c for c in self.candidates[1:] if not (top.status == Status.OPEN.value and not c.named
-                                                         and c.status == Status.ENDED.value)]
+        # Nor, for a scheme the bot may offer, is one it may not (of unknown status, not named):
+        # asking would leave that one out of the choice anyway.
+        offerable = self._may_offer(top)
+        rivals = [c for c in self.candidates[1:] if (self._may_offer(c) or not offerable) and not (
+            top.status == Status.OPEN.value and not c.named and c.status == Status.ENDED.value)]
         second = rivals[0].score if rivals else 0.0
         # A question about a figure of a scheme described (「外銷貸款信保最高保多少」) is answered with
         # it whatever its status; a question of what there is (「颱風淹水 有什麼補助」) is not answered
         # with a programme whose status no source states: that would recommend it.
-        recommending = not self.question.attributes and bool(_WHAT_IS_THERE.search(self.question.plain))
         if top.score >= MIN_SCORE and top.score - second >= MARGIN and (self._may_offer(top) or not recommending):
             return Decision(answer=(top,))
         # The best two or three by the same ranking, ended ones included: hearing that the
@@ -351,6 +371,18 @@ class Resolution:
         if len(close) == 1 and close[0] is top and (top.score >= MIN_SCORE or top.id == self.question.current):
             return Decision(answer=(top,))  # the others may not be offered: nothing to choose between
         return Decision(ask=tuple(close[:ASK_AT_MOST]))
+
+    def _what_is_open(self) -> Resolution | None:
+        """For a question of what there is (「工廠被颱風吹壞了 有什麼貸款」) whose best candidate is a past
+        typhoon's relief, or a grant whose status no source states, ranked first on its words: the
+        candidates that are open (and any named: the caller hears that it ended), if one is strong."""
+        top = self.candidates[0]
+        if top.kind != "scheme" or top.status == Status.OPEN.value or top.named or top.id == self.question.current:
+            return None
+        standing = tuple(c for c in self.candidates if c.named or c.kind == "contact" or c.id == self.question.current
+                         or c.status == Status.OPEN.value)
+        return Resolution(self.question, standing) if any(
+            c.kind == "scheme" and c.score >= MIN_SCORE for c in standing) else None
 
     def _may_offer(self, candidate: Candidate) -> bool:
         """A scheme of unknown status is answered when the caller named it or is talking about it,
@@ -366,6 +398,7 @@ class _Records:
     names: tuple[tuple[str, str], ...]        # (normalised name or alias, scheme id), longest first
     org_names: tuple[tuple[str, tuple[str, ...]], ...]  # (normalised alias, its contact ids), longest first
     runs: dict[str, frozenset[str]]           # every RUN-character piece of a name → scheme ids
+    benefit_runs: dict[str, frozenset[str]]   # a RUN-character piece of a benefit's wording → its (one or two) schemes
     name_shapes: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...]  # (name, id, characters, pairs)
     products: dict[str, tuple[str, ...]]      # kind of measure → ids of schemes whose name says it
     pieces: dict[str, str]                    # a PIECE_CHARS piece found in one scheme's names only → its id
@@ -396,11 +429,10 @@ class Resolver:
             for alias in contact.aliases:
                 by_alias.setdefault(normalise(alias).lower(), []).append(contact.id)
         orgs = sorted(((alias, tuple(ids)) for alias, ids in by_alias.items()), key=lambda pair: -len(pair[0]))
-        runs: dict[str, set[str]] = {}
-        for name, scheme_id in names:
-            chars = "".join(_CONTENT.findall(name))
-            for i in range(len(chars) - RUN + 1):
-                runs.setdefault(chars[i:i + RUN], set()).add(scheme_id)
+        runs = _run_index((name, scheme_id) for name, scheme_id in names)
+        # Words only: a figure and its unit (「100萬以內」) are shared by many loans, however they write it.
+        benefit_runs = _run_index(((normalise(b.text).lower(), s.id) for s in schemes.values()
+                                   for b in s.benefits if not b.superseded), words_only=True)
         shapes = tuple((name, scheme_id, frozenset(_CONTENT.findall(name)), tuple(_pairs(name)))
                        for name, scheme_id in names if len(set(_CONTENT.findall(name))) >= 4)
         products = {kind: tuple(s.id for s in schemes.values() if re.search(pattern, s.name))
@@ -415,7 +447,8 @@ class Resolver:
             for word in re.findall(r"[a-z]{4,}", name):
                 acronyms.setdefault("".join(sorted(word)), set()).add(word)
         return _Records(schemes, contacts, tuple(names), tuple(orgs),
-                        {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3}, shapes, products,
+                        {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3},
+                        {run: frozenset(ids) for run, ids in benefit_runs.items() if len(ids) <= 2}, shapes, products,
                         {piece: next(iter(ids)) for piece, ids in pieces.items() if len(ids) == 1},
                         {key: next(iter(words)) for key, words in acronyms.items() if len(words) == 1})
 
@@ -477,7 +510,7 @@ class Resolver:
                 named.add(key)
                 if coverage >= SURE_COVERAGE:
                     exact.add(key)
-        for key, run in self._name_runs(plain, records):
+        for key, run in _runs(plain, records.runs):
             if key not in named and not any(run in name for name in exact_names):  # a run inside a name found whole
                 add(key, 3.0 + min(len(run), 12) / 2, f"名稱片段相符「{run}」")
                 named.add(key)
@@ -486,6 +519,10 @@ class Resolver:
         for key, piece in self._name_pieces(plain, records):
             if key not in named:
                 add(key, PIECE, f"只有這項措施的名稱有「{piece}」")
+        for key, run in _runs(plain, records.benefit_runs):
+            # A benefit named in its own words (「受災事業利息補貼」): the scheme that offers it.
+            if len(run) >= SURE_RUN and not any(run in name for name in exact_names):
+                add(key, BENEFIT_RUN + min(len(run), 12) / 2, f"措施內容片段相符「{run}」")
         if question.offered:
             for rank, scheme_id in enumerate(question.offered):
                 if scheme_id in records.schemes:
@@ -508,6 +545,14 @@ class Resolver:
                 add(key, -NAMED, f"「{name}」是另一項措施名稱的一部分")
                 named.discard(key)
                 exact.discard(key)
+        for general, specific, name in self._more_specific(plain, exact, question.attributes, records):
+            # 「匯率避險那個信保 額度多少」: 匯率避險 names an advice service with no amount, and is
+            # part of the name of the guarantee that has one: the caller means the guarantee.
+            add(general, -NAMED, f"「{name}」所指的措施沒有所問的項目")
+            named.discard(general)
+            exact.discard(general)
+            add(specific, NAMED, f"名稱含「{name}」且有所問的項目")
+            named.add(specific)
         name_words: dict[str, list[str]] = {}
         for key, points, words in self._text_scores(question.text):
             add(key, points, "文字相符：" + "、".join(words[:4]))
@@ -536,7 +581,9 @@ class Resolver:
                 if kind != "scheme" or key in named:
                     continue
                 own = {_PRODUCT_GROUP[k] for k, ids in records.products.items() if record_id in ids}
-                if own and not own & asked_products:
+                if not own and _PROGRAMME.search(records.schemes[record_id].name):
+                    own = {"programme"}  # 「中小微企業多元振興發展計畫」 frames loans; it lends nothing itself
+                if own and not own & asked_products and (own != {"programme"} or asked_products == {"lent"}):
                     add(key, -OTHER_PRODUCT, "措施種類不是您問的")
         for key, figure in self._attribute_figures(plain, question.attributes, records):
             add(key, FIGURE, f"所問項目的條件有「{figure}」")
@@ -586,6 +633,25 @@ class Resolver:
         candidates.sort(key=lambda c: (-c.score, c.kind != "scheme", c.id))
         return Resolution(question, tuple(candidates[:limit]))
 
+    def _more_specific(self, plain: str, exact: set[str], attributes: tuple[str, ...],
+                       records: _Records) -> list[tuple[str, str, str]]:
+        """(named scheme, scheme meant, name) where the name written belongs to a scheme without any
+        benefit asked and is part of one other scheme's longer name that has it (匯率避險 → 匯率避險保證)."""
+        wanted = {k for a in attributes for r in (a, *RELATED.get(a, ())) for k in ATTRIBUTE_KINDS.get(r, ())}
+        if not wanted:
+            return []
+        found = []
+        for name, scheme_id in records.names:
+            key = "scheme:" + scheme_id
+            if key not in exact or name not in plain or _kinds(records.schemes[scheme_id]) & wanted:
+                continue
+            specific = {other for longer, other in records.names if name in longer and longer != name
+                        and other != scheme_id and _kinds(records.schemes[other]) & wanted
+                        and _adds_what_is_asked(longer.replace(name, "", 1), plain)}
+            if len(specific) == 1 and all(general != key for general, _, _ in found):
+                found.append((key, "scheme:" + specific.pop(), name))
+        return found
+
     def _rare_in_names(self, word: str) -> bool:
         """Whether at most two schemes have ``word`` in a name or alias (加薪, not 保證 or 貸款)."""
         return len({scheme_id for name, scheme_id in self._records.names if word in name}) <= 2
@@ -598,7 +664,7 @@ class Resolver:
                         why: list[str]) -> float:
         """Points from the attribute asked, the caller's facts, the category and the status."""
         points = 0.0
-        kinds = {b.kind for b in scheme.benefits if not b.superseded}
+        kinds = _kinds(scheme)
         for attribute in question.attributes:
             wanted = set(ATTRIBUTE_KINDS.get(attribute, ()))
             for related in RELATED.get(attribute, ()):
@@ -693,25 +759,6 @@ class Resolver:
                 found[scheme_id] = chars[i:i + PIECE_CHARS]
         return [("scheme:" + scheme_id, piece) for scheme_id, piece in found.items()]
 
-    def _name_runs(self, plain: str, records: _Records) -> list[tuple[str, str]]:
-        """Schemes sharing RUN or more characters in a row with the text (the longest run each)."""
-        chars = "".join(_CONTENT.findall(plain))
-        best: dict[str, str] = {}
-        start = 0
-        while start <= len(chars) - RUN:
-            ids = records.runs.get(chars[start:start + RUN])
-            if not ids:
-                start += 1
-                continue
-            end = start + RUN
-            while end < len(chars) and records.runs.get(chars[end - RUN + 1:end + 1]):
-                end += 1
-            for scheme_id in ids:
-                if len(chars[start:end]) > len(best.get(scheme_id, "")):
-                    best[scheme_id] = chars[start:end]
-            start = end - RUN + 1
-        return [("scheme:" + scheme_id, run) for scheme_id, run in best.items()]
-
     def _figures(self, plain: str, records: _Records) -> list[tuple[str, str]]:
         """Schemes stating a figure the text quotes (「2.22%」「3,500萬」), each once."""
         quoted = {(m.group(1), m.group(2).replace("％", "%").replace("趴", "%"))
@@ -766,6 +813,55 @@ class Resolver:
                 keys += [f"contact:{cid}" for cid in contact_ids if f"contact:{cid}" not in keys]
                 text = text.replace(alias, " ")
         return keys
+
+
+def _run_index(texts: Iterable[tuple[str, str]], words_only: bool = False) -> dict[str, set[str]]:
+    """Every RUN-character piece of each (text, scheme id) → the schemes whose texts have it
+    (with ``words_only``, pieces of Chinese characters only)."""
+    index: dict[str, set[str]] = {}
+    for text, scheme_id in texts:
+        chars = "".join(_CONTENT.findall(text))
+        for i in range(len(chars) - RUN + 1):
+            if not words_only or _WORDS.fullmatch(chars[i:i + RUN]):
+                index.setdefault(chars[i:i + RUN], set()).add(scheme_id)
+    return index
+
+
+def _runs(plain: str, index: dict[str, frozenset[str]]) -> list[tuple[str, str]]:
+    """Schemes sharing RUN or more characters in a row with the text (the longest run each)."""
+    chars = "".join(_CONTENT.findall(plain))
+    best: dict[str, str] = {}
+    start = 0
+    while start <= len(chars) - RUN:
+        ids = index.get(chars[start:start + RUN])
+        if not ids:
+            start += 1
+            continue
+        end = start + RUN
+        while end < len(chars) and index.get(chars[end - RUN + 1:end + 1]):
+            end += 1
+        for scheme_id in ids:
+            if len(chars[start:end]) > len(best.get(scheme_id, "")):
+                best[scheme_id] = chars[start:end]
+        start = end - RUN + 1
+    return [("scheme:" + scheme_id, run) for scheme_id, run in best.items()]
+
+
+def _adds_what_is_asked(extra: str, plain: str) -> bool:
+    """Whether what a longer name adds is in the text: the kind of measure (保證 for 「信保」) or most of its characters.
+
+    「匯率避險保證」 adds 保證 to 匯率避險, and 「…那個信保」 asks a guarantee; 「疫後振興專案貸款」
+    adds 疫後 to 振興專案貸款, which 「振興專案貸款利率多少」 does not say.
+    """
+    if any(re.search(_NAME_PRODUCT[kind], extra) and pattern.search(plain) for kind, pattern in _PRODUCT_RES.items()):
+        return True
+    chars = set(_CONTENT.findall(extra))
+    return bool(chars) and len(chars & set(plain)) / len(chars) >= 0.6
+
+
+def _kinds(scheme: Scheme) -> set[str]:
+    """The benefit kinds a scheme states (old values kept for history aside)."""
+    return {b.kind for b in scheme.benefits if not b.superseded}
 
 
 def _acronyms_fixed(plain: str, acronyms: dict[str, str]) -> str:

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from bot.kb.query import KnowledgeBase, Status
 from bot.kb.records import Scheme
 
-# For staff pages (the caller-facing labels are in bot.messages).
-STATUS_LABELS = {Status.OPEN: "受理中", Status.NOT_STARTED: "尚未開始", Status.UNKNOWN: "狀態未確認", Status.ENDED: "已截止"}
 STALE_SOURCE_DAYS = 365
 STALE_CHECK_DAYS = 90
 ENDING_DAYS = 60

@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.categories import FALLBACK_INTENT, OTHER, UnknownIntent, category_of, main_topic
+from bot.categories import FALLBACK_INTENT, OTHER, Channel, UnknownIntent, category_of, main_topic
 from bot.clock import TAIPEI
 from bot.ops.failures import Failure, failures, kinds_text
 from bot.ops.synthetic import event_kind, sender_kind
@@ -163,7 +163,7 @@ def _user_turn(sender_id: str, seq: int, event_id: int, event: Mapping[str, Any]
         span = text[start:end] if isinstance(start, int) and isinstance(end, int) else None
         entities.append({"entity": e.get("entity"), "value": e.get("value"), "start": start, "end": end, "text": span})
     turn = Turn(event_id=event_id, sender_id=sender_id, seq=seq, ts=float(event.get("timestamp") or 0),
-                channel=str(event.get("input_channel") or "rest"), text=text, intent=intent.get("name"),
+                channel=str(event.get("input_channel") or Channel.REST.value), text=text, intent=intent.get("name"),
                 confidence=float(intent["confidence"]) if intent.get("confidence") is not None else None,
                 entities=entities, form_answer=in_form, synthetic=event_kind(event))
     if turn.intent == "handoff_rate":

@@ -28,14 +28,13 @@ from typing import Any
 from sqlalchemy import and_, case, func, not_, select, true
 from sqlalchemy.engine import Connection, Engine
 
-from bot.categories import CATEGORY_INFO, HOTLINE_CATEGORIES, category_label
+from bot.categories import CATEGORY_INFO, CHANNELS, HOTLINE_CATEGORIES, category_label, channel_label
 from bot.formats import csv_text
 from bot.handoff.tickets import Ticket, TicketStore
 from bot.kb.query import KnowledgeBase, UnknownScheme
-from bot.kb.review import STATUS_LABELS
 from bot.ops.events import HandoffReason, category_value, refresh
 from bot.ops.failures import LOW_CONFIDENCE, Failure
-from bot.ops.review import CHANNEL_LABELS, CHANNELS, day_bounds, local_time
+from bot.ops.review import day_bounds, local_time
 from bot.ops.store import conversations, corrections, rate_limits, turns
 
 TOP = 10
@@ -226,7 +225,7 @@ def rate_limit_table(engine: Engine, date_from: dt.date | None, date_to: dt.date
                            .group_by(r.channel, r.reason)).all()
     counts = {(c, reason): int(n or 0) for c, reason, n in found}
     shown = [c for c in CHANNELS if not channel or c == channel]
-    rows = [[CHANNEL_LABELS.get(c, c), counts.get((c, "sender"), 0), counts.get((c, "address"), 0),
+    rows = [[channel_label(c), counts.get((c, "sender"), 0), counts.get((c, "address"), 0),
              counts.get((c, "sender"), 0) + counts.get((c, "address"), 0)] for c in shown]
     return Table("rate_limits", "頻率限制擋下的訊息（各管道）", ["管道", "同一傳送者太頻繁", "同一來源位址太頻繁", "合計"], rows,
                  note="被擋下的訊息收到「請稍等幾秒」的回覆，不進入對話，也不算在上面的對話數；依擋下日期（臺北時間）計算，含測試流量。")
@@ -302,7 +301,7 @@ def scheme_tables(asked: dict[str, int], kb: KnowledgeBase | None) -> dict[str, 
                 scheme = kb.scheme(scheme_id)
             except UnknownScheme:
                 continue
-            names[scheme_id] = (scheme.name, category_label(scheme.category), STATUS_LABELS[kb.status(scheme)])
+            names[scheme_id] = (scheme.name, category_label(scheme.category), kb.status(scheme).staff_label)
         today = kb.clock.today()
         closing = sorted(((kb.closing_day(s), s) for s in kb.ending_within(ENDING_DAYS)), key=lambda p: (p[0], p[1].id))
         for day, scheme in closing:

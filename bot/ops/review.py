@@ -1,172 +1,44 @@
-"""Reviewing conversations: filters, pages, one conversation's turns, tags, reviewed, corrections.
+"""Reviewing conversations: filtered pages, one conversation's turns, tags, reviewed, corrections.
 
 Everything is SQL over the derived tables (bot/ops/events.py) through SQLAlchemy
 Core with bound parameters; free text goes into ``LIKE`` with its wildcards escaped.
-Filter values arrive as strings from a page or the CLI and are checked here once
-(``Filters.parse``): a bad one raises ``BadFilter`` with a zh-TW reason.
+Filter values arrive as strings from a page or the CLI and are checked once, by
+``Filters.parse`` (bot/ops/filters.py, the one table of filters).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, not_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.categories import INTENT_CATEGORY, Category
+from bot import messages
+from bot.categories import INTENT_CATEGORY
 from bot.clock import TAIPEI
-from bot.ops.events import OTHER, Conversation, refresh
+from bot.ops.events import Conversation, refresh
+from bot.ops.filters import SORT_COLUMNS, TAG, BadFilter, Filters
 from bot.ops.store import conversations, corrections, open_engine, reviews, tags, turns
 
-CHANNELS = ("rest", "line", "socketio")
-CHANNEL_LABELS = {"rest": "網頁/REST", "line": "LINE", "socketio": "網頁聊天"}
-SORTS = {
-    "started": conversations.c.started_at, "last": conversations.c.last_at, "questions": conversations.c.questions,
-    "confidence": conversations.c.min_confidence, "fallbacks": conversations.c.fallbacks,
-    "failures": conversations.c.failures,
-}
-MAX_PER_PAGE = 200
-MAX_TEXT = 200
-TAG = re.compile(r"^[^\x00-\x1f\x7f<>&\"'\\/]{1,40}$")  # any words and punctuation, no markup or controls
-
-
-class BadFilter(ValueError):
-    """A filter value we cannot use; the message is zh-TW for staff."""
+SORTS = {key: conversations.c[column] for key, column in SORT_COLUMNS.items()}
 
 
 class UnknownConversation(KeyError):
-    """No conversation (or no user message) has this id."""
+    """No conversation has this id."""
+
+
+class UnknownTurn(UnknownConversation):
+    """No user message has this event id."""
 
 
 class BadCorrection(ValueError):
-    """A correction we cannot store (unknown intent, entity outside the text...); zh-TW message."""
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """What the conversation list shows; every field is optional."""
-
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    channel: str | None = None
-    category: str | None = None
-    intent: str | None = None
-    below: float | None = None  # some typed message had confidence below this
-    failed: bool | None = None  # some message failed (bot/ops/failures.py: the 「需要檢視」 definition)
-    handed_off: bool | None = None
-    rating: str | None = None  # "1".."5" or "none"
-    tag: str | None = None
-    reviewed: bool | None = None
-    q: str | None = None
-    sort: str = "started"
-    desc: bool = True
-    page: int = 1
-    per_page: int = 25
-    # Synthetic traffic (bot/ops/synthetic.py): False leaves it out, True shows only it, None both.
-    # The library default is None; pages and the CLI parse a missing value as False (left out).
-    synthetic: bool | None = None
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, str | None]) -> Filters:
-        """Filters from query-string-like values; empty strings mean "any".
-
-        Raises:
-            BadFilter: a value is not allowed; the message names the filter in zh-TW.
-        """
-        get = {k: (str(v).strip() if v is not None else "") for k, v in raw.items()}
-        values: dict[str, Any] = {
-            "date_from": _date(get.get("from", ""), "開始日期"), "date_to": _date(get.get("to", ""), "結束日期"),
-            "channel": _choice(get.get("channel", ""), set(CHANNELS), "管道"),
-            "category": _choice(get.get("category", ""), {c.value for c in Category} | {OTHER}, "類別"),
-            "intent": _choice(get.get("intent", ""), set(INTENT_CATEGORY) | {"nlu_fallback"}, "意圖"),
-            "below": _number(get.get("below", ""), "信心值門檻", 0.0, 1.0),
-            "failed": _flag(get.get("failed", "") or get.get("fell_back", ""), "需要檢視"),
-            "synthetic": _synthetic(get.get("synthetic", "")), "handed_off": _flag(get.get("handed_off", ""), "轉真人"),
-            "rating": _choice(get.get("rating", ""), {"1", "2", "3", "4", "5", "none"}, "評分"),
-            "tag": get.get("tag") or None, "reviewed": _flag(get.get("reviewed", ""), "已檢視"),
-            "q": get.get("q") or None, "sort": get.get("sort") or "started",
-            "desc": get.get("order", "desc") != "asc",
-            "page": int(_number(get.get("page", ""), "頁碼", 1, 10**6) or 1),
-            "per_page": int(_number(get.get("per_page", ""), "每頁筆數", 1, MAX_PER_PAGE) or 25),
-        }
-        if values["sort"] not in SORTS:
-            raise BadFilter("排序欄位不正確。")
-        if values["q"] and len(values["q"]) > MAX_TEXT:
-            raise BadFilter(f"搜尋文字請在{MAX_TEXT}字以內。")
-        if values["tag"] and not TAG.match(values["tag"]):
-            raise BadFilter("標籤格式不正確。")
-        if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
-            raise BadFilter("開始日期不能晚於結束日期。")
-        return cls(**values)
-
-    def query(self, **changes: Any) -> dict[str, str]:
-        """These filters as query-string values (for links: next page, sort, CSV)."""
-        f = replace(self, **changes)
-        out = {"from": f.date_from.isoformat() if f.date_from else "", "to": f.date_to.isoformat() if f.date_to else "",
-               "channel": f.channel or "", "category": f.category or "", "intent": f.intent or "",
-               "below": "" if f.below is None else str(f.below), "failed": _flag_text(f.failed),
-               "synthetic": {False: "", None: "yes", True: "only"}[f.synthetic],
-               "handed_off": _flag_text(f.handed_off), "rating": f.rating or "", "tag": f.tag or "",
-               "reviewed": _flag_text(f.reviewed), "q": f.q or "", "sort": f.sort, "order": "desc" if f.desc else "asc",
-               "page": str(f.page), "per_page": str(f.per_page)}
-        return {k: v for k, v in out.items() if v and not (k == "per_page" and v == "25") and not (k == "page" and v == "1")}
-
-
-def _date(text: str, label: str) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise BadFilter(f"{label}格式不正確，請用 2026-11-23 這種格式。") from exc
-
-
-def _choice(text: str, allowed: set[str], label: str) -> str | None:
-    if text and text not in allowed:
-        raise BadFilter(f"篩選條件「{label}」的值不正確。")
-    return text or None
-
-
-def _number(text: str, label: str, low: float, high: float) -> float | None:
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise BadFilter(f"{label}必須是數字。") from exc
-    if not low <= value <= high:
-        raise BadFilter(f"{label}必須介於{low:g}到{high:g}之間。")
-    return value
-
-
-def _flag(text: str, label: str) -> bool | None:
-    if text in ("", "any"):
-        return None
-    if text in ("1", "yes", "true"):
-        return True
-    if text in ("0", "no", "false"):
-        return False
-    raise BadFilter(f"篩選條件「{label}」的值不正確。")
-
-
-def _synthetic(text: str) -> bool | None:
-    """``synthetic=``: missing or no leaves test traffic out, yes includes it, only shows nothing else."""
-    choices: dict[str, bool | None] = {"": False, "no": False, "0": False, "yes": None, "1": None, "any": None,
-                                       "only": True}
-    if text not in choices:
-        raise BadFilter("篩選條件「測試流量」的值不正確。")
-    return choices[text]
-
-
-def _flag_text(value: bool | None) -> str:
-    return "" if value is None else ("yes" if value else "no")
+    """A correction we cannot store (unknown intent, entity outside the text...); message from bot.messages."""
 
 
 def day_bounds(date_from: dt.date | None, date_to: dt.date | None) -> tuple[float | None, float | None]:
@@ -344,7 +216,7 @@ class Review:
     def add_tag(self, sender_id: str, tag: str, staff: str) -> None:
         tag = tag.strip()
         if not TAG.match(tag):
-            raise BadFilter("標籤請用1到40個字，不能有 < > & 引號、斜線或控制字元。")
+            raise BadFilter(messages.TAG_RULE)
         self._known(sender_id)
         try:
             with self.engine.begin() as db:
@@ -370,20 +242,20 @@ class Review:
         """Store the right intent (and entities) of one user message, replacing an earlier correction.
 
         Raises:
-            UnknownConversation: no user message has this id.
+            UnknownTurn: no user message has this id.
             BadCorrection: the intent is unknown, the message is a button or a form answer,
                 or an entity is not a piece of the text.
         """
         with self.engine.connect() as db:
             turn = db.execute(select(turns).where(turns.c.event_id == event_id)).mappings().first()
         if turn is None:
-            raise UnknownConversation(event_id)
+            raise UnknownTurn(event_id)
         if intent not in INTENT_CATEGORY:
-            raise BadCorrection("請選擇正確的意圖。")
+            raise BadCorrection(messages.CORRECTION_INTENT)
         if turn["text"].startswith("/"):
-            raise BadCorrection("這是按鈕送出的訊息，不能當作訓練資料。")
+            raise BadCorrection(messages.CORRECTION_BUTTON)
         if turn["form_answer"]:
-            raise BadCorrection("這是表單回答（姓名、電話等），不能當作訓練資料。")
+            raise BadCorrection(messages.CORRECTION_FORM_ANSWER)
         checked = [check_entity(turn["text"], e) for e in entities]
         values = dict(sender_id=turn["sender_id"], event_id=event_id, text=turn["text"], intent=intent,
                       entities=json.dumps(checked, ensure_ascii=False), corrected_by=staff, corrected_at=self.now())
@@ -414,7 +286,7 @@ class Review:
         with self.engine.connect() as db:
             sender = db.execute(select(turns.c.sender_id).where(turns.c.event_id == event_id)).scalar()
         if sender is None:
-            raise UnknownConversation(event_id)
+            raise UnknownTurn(event_id)
         return str(sender)
 
 
@@ -427,13 +299,13 @@ def check_entity(text: str, entity: Mapping[str, Any]) -> dict[str, Any]:
 
     name = str(entity.get("entity") or "")
     if name not in domain_entities():
-        raise BadCorrection(f"實體類型「{name}」不存在。")
+        raise BadCorrection(messages.correction_unknown_entity(name))
     piece = str(entity.get("text") or "")
     start = entity.get("start")
     if not isinstance(start, int) or text[start:start + len(piece)] != piece:
         start = text.find(piece) if piece else -1
     if not piece or start < 0:
-        raise BadCorrection(f"「{piece}」不在這句話裡，請填寫句子中的原文。")
+        raise BadCorrection(messages.correction_not_in_text(piece))
     value = str(entity.get("value") or piece).strip()[:100]
     return {"entity": name, "text": piece, "start": start, "end": start + len(piece), "value": value}
 

@@ -12,16 +12,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot import messages
 from bot.web.console import MAX_TRIAGE_LINES, triage_results
 from bot.web.deps import deps
-from bot.web.rasa_client import RasaUnavailable
 
 
 def _authorise(request: Request) -> None:
     expected = deps(request).settings.api_token or ""
     sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     if not expected or not sent or not hmac.compare_digest(sent, expected):
-        raise HTTPException(401, "需要有效的 API token（Authorization: Bearer …）。")
+        raise HTTPException(401, messages.API_TOKEN_REQUIRED)
 
 
 async def api_triage(request: Request) -> Response:
@@ -30,21 +30,18 @@ async def api_triage(request: Request) -> Response:
     try:
         body = json.loads(await request.body() or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, "請求內容不是有效的 JSON。") from exc
+        raise HTTPException(400, messages.INVALID_JSON) from exc
     if isinstance(body, dict) and isinstance(body.get("text"), str):
         items = [{"id": body.get("id"), "text": body["text"]}]
     elif isinstance(body, dict) and isinstance(body.get("items"), list):
         items = body["items"]
     else:
-        raise HTTPException(400, "請傳入 {\"text\": \"...\"} 或 {\"items\": [{\"id\": ..., \"text\": \"...\"}]}。")
+        raise HTTPException(400, messages.TRIAGE_BODY)
     if not 1 <= len(items) <= MAX_TRIAGE_LINES:
-        raise HTTPException(400, f"items 需為1到{MAX_TRIAGE_LINES}筆。")
+        raise HTTPException(400, messages.triage_items(MAX_TRIAGE_LINES))
     if not all(isinstance(i, dict) and isinstance(i.get("text"), str) and 0 < len(i["text"].strip()) <= 5000 for i in items):
-        raise HTTPException(400, "每筆都需要1到5,000字的 text。")
-    try:
-        results = await triage_results(request, [i["text"] for i in items])
-    except RasaUnavailable as exc:
-        raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
+        raise HTTPException(400, messages.TRIAGE_ITEM_TEXT)
+    results = await triage_results(request, [i["text"] for i in items])
     for item, result in zip(items, results):
         result["id"] = item.get("id")
     return JSONResponse({"results": results})
@@ -55,7 +52,7 @@ async def api_pickup(request: Request) -> Response:
     _authorise(request)
     conversation_id = request.path_params["conversation_id"]
     if not 0 < len(conversation_id) <= 128:
-        raise HTTPException(400, "conversation id 長度不正確。")
+        raise HTTPException(400, messages.BAD_CONVERSATION_ID)
     entries = deps(request).tickets.take_undelivered(conversation_id)
     return JSONResponse({"messages": [
         {"recipient_id": conversation_id, "text": e.text, "from": "staff" if e.author != "bot" else "bot",

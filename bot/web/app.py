@@ -15,16 +15,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot import messages
 from bot.clock import clock_from_setting
-from bot.handoff.tickets import TicketStore
+from bot.handoff.tickets import TicketConflict, TicketStore, UnknownTicket
 from bot.handoff.tickets_sql import open_ticket_store
 from bot.kb.query import KnowledgeBase
+from bot.ops.filters import BadFilter
+from bot.ops.review import BadCorrection, Review, UnknownConversation, UnknownTurn
 from bot.settings import Settings, SettingsError, is_placeholder, secret_problem
 from bot.staff import StaffStore, open_staff_store
-from bot.ops.review import Review
 from bot.web import api, chat, console, ops
 from bot.web.deps import STATIC, Deps, make_templates, render
-from bot.web.rasa_client import RasaClient
+from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.security import SecurityHeaders, Sessions, TrustedProxies, parse_networks
 
 logger = logging.getLogger(__name__)
@@ -81,18 +83,45 @@ def routes() -> list[Route | Mount]:
     ]
 
 
+# Every exception the handlers let through, and what staff or an API client sees: (status, text);
+# text None means the exception's own, which its raiser took from bot.messages. Subclasses first:
+# the first entry the exception is an instance of wins.
+ERRORS: dict[type[Exception], tuple[int, str | None]] = {
+    UnknownTicket: (404, messages.NO_TICKET),
+    TicketConflict: (409, None),
+    UnknownTurn: (404, messages.NO_TURN),
+    UnknownConversation: (404, messages.NO_CONVERSATION),
+    BadFilter: (400, None),
+    BadCorrection: (400, None),
+    RasaUnavailable: (503, messages.RASA_UNAVAILABLE),
+}
+
+
+def error_response(exc: Exception) -> tuple[int, str]:
+    """The status and zh-TW text of ``exc``: from ERRORS, an HTTPException's own, or 500 without details."""
+    for kind, (status, text) in ERRORS.items():
+        if isinstance(exc, kind):
+            return status, text or str(exc)
+    if not isinstance(exc, HTTPException):
+        return 500, messages.SERVER_ERROR
+    if exc.status_code == 404 and exc.detail == "Not Found":  # Starlette's own: no route
+        return 404, messages.NO_PAGE
+    if exc.status_code == 405:
+        return 405, messages.NOT_SUPPORTED
+    return exc.status_code, str(exc.detail)
+
+
+def errors_as_json(request: Request) -> bool:
+    """The API, the chat's history and console.js (``X-Requested-With: fetch``) read errors as JSON."""
+    return request.url.path.startswith(("/api/", "/chat/history")) or console.wants_json(request)
+
+
 async def handle_error(request: Request, exc: Exception) -> Response:
-    """One place for errors: JSON for /api, a zh-TW page elsewhere; never a stack trace."""
-    if isinstance(exc, HTTPException):
-        status, message = exc.status_code, str(exc.detail)
-    else:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        status, message = 500, "系統發生錯誤，請稍後再試。"
-    if status == 404 and message == "Not Found":
-        message = "找不到這個頁面。"
-    if status == 405:
-        message = "不支援這個操作。"
-    if request.url.path.startswith(("/api/", "/chat/history")) or request.headers.get("x-requested-with") == "fetch":
+    """One place for errors (datasette's handle_exception): JSON or a zh-TW page; never a stack trace."""
+    status, message = error_response(exc)
+    if status == 500:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if errors_as_json(request):
         return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
     return render(request, "console/error.html", status_code=status, message=message, status=status)
 
@@ -119,7 +148,7 @@ def create_app(settings: Settings, tickets: TicketStore | None = None, staff: St
                     Middleware(Sessions, always_secure=settings.secure_cookies == "always",
                                secret_key=settings.session_secret, session_cookie="console_session",
                                max_age=SESSION_HOURS * 3600, same_site="strict")],
-        exception_handlers={HTTPException: handle_error, Exception: handle_error},
+        exception_handlers={**dict.fromkeys([*ERRORS, HTTPException, Exception], handle_error)},
         lifespan=lifespan,
     )
     app.state.deps = Deps(

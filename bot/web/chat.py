@@ -11,9 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from bot import messages
+from bot.categories import Channel
 from bot.channels.web_format import history, valid_session_id
 from bot.web.deps import STATIC, deps
-from bot.web.rasa_client import RasaUnavailable
 from bot.web.security import CONTENT_SECURITY_POLICY
 
 def frame_ancestors(origins: tuple[str, ...]) -> str:
@@ -34,7 +35,7 @@ async def page(request: Request) -> Response:
     # Not deps.render: the chat page has no console session, CSRF token or staff name.
     response = deps(request).templates.TemplateResponse(request, "chat/page.html", {
         "socket_url": settings.chat_socket_url, "embedded": request.query_params.get("embed") == "1"})
-    response.headers["Content-Security-Policy"] = chat_policy(settings.chat_origins, settings.chat_socket_url)
+    response.headers["Content-Security-Policy"] = chat_policy(settings.chat_allowed_origins, settings.chat_socket_url)
     return response
 
 
@@ -42,11 +43,8 @@ async def history_json(request: Request) -> Response:
     """GET /chat/history?session=<32 hex> → {"messages": [...]}; unknown sessions have none."""
     session = request.query_params.get("session", "")
     if not valid_session_id(session):
-        raise HTTPException(400, "session 必須是32位十六進位字串。")
-    try:
-        events = await deps(request).rasa.events(session)
-    except RasaUnavailable as exc:
-        raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
+        raise HTTPException(400, messages.BAD_SESSION)
+    events = await deps(request).rasa.events(session)
     if not from_web_chat(events):
         events = []  # a REST or LINE conversation is not the web chat's to show
     return JSONResponse({"session": session, "messages": history(events)}, headers={"Cache-Control": "no-store"})
@@ -54,7 +52,7 @@ async def history_json(request: Request) -> Response:
 
 def from_web_chat(events: list[dict]) -> bool:
     """True unless a user message of the conversation came in on another channel."""
-    return all(e.get("input_channel") in (None, "socketio") for e in events if e.get("event") == "user")
+    return all(e.get("input_channel") in (None, Channel.SOCKETIO.value) for e in events if e.get("event") == "user")
 
 
 async def embed_js(request: Request) -> Response:

@@ -15,11 +15,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from bot.categories import Category
+from bot import messages
+from bot.categories import CHANNELS, Category
 from bot.handoff.tickets import ACTIVE, OUTCOMES, Ticket, TicketConflict, TicketStatus, UnknownTicket
 from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.kb.resolve import schemes_in_conversation
+from bot.ops.filters import BadFilter
 from bot.triage import Triage
 from bot.formats import csv_text
 from bot.web.deps import csv_download, deps, render, taipei_time
@@ -89,10 +91,10 @@ def _may_act(request: Request, ticket: Ticket, what: str) -> None:
     """Only the assignee or a supervisor may reply to, transfer or resolve a claimed ticket (review L2)."""
     account = current_account(request)
     if ticket.assignee and account and ticket.assignee != account.username and not account.supervisor:
-        raise HTTPException(403, f"這張服務單由 {ticket.assignee} 處理中，只有負責同仁或主管可以{what}。")
+        raise HTTPException(403, messages.ticket_of_colleague(ticket.assignee, what))
 
 
-def finished(ticket: Ticket, what: str) -> HTTPException | None:
+def finished(ticket: Ticket, what: str) -> TicketConflict | None:
     """Why a finished ticket cannot be replied to, transferred or resolved (409, zh-TW); None while it is open.
 
     A withdrawn ticket is finished as the caller chose: the bot answers them again, so a
@@ -100,19 +102,15 @@ def finished(ticket: Ticket, what: str) -> HTTPException | None:
     help they declined. Staff still have the number they left, and notes stay open.
     """
     if ticket.status is TicketStatus.WITHDRAWN:
-        return HTTPException(409, f"來電者已撤回轉接，機器人已恢復回答，這張服務單無法再{what}。"
-                                  "如仍需聯絡，請撥打單上留下的電話，並在內部備註記下結果。")
+        return TicketConflict(messages.ticket_withdrawn(what))
     if ticket.status is TicketStatus.RESOLVED:
-        return HTTPException(409, "這張服務單已經結案" + ("。" if what == "結案" else f"，無法再{what}。"))
+        return TicketConflict(messages.ticket_resolved(what))
     return None
 
 
 def _ticket_for(request: Request, ticket_id: int, what: str) -> Ticket:
     """The ticket staff act on: 404 if unknown, 409 if finished (:func:`finished`), 403 if a colleague's."""
-    try:
-        ticket = deps(request).tickets.get(ticket_id)
-    except UnknownTicket as exc:
-        raise HTTPException(404, "找不到這張服務單。") from exc
+    ticket = deps(request).tickets.get(ticket_id)
     refusal = finished(ticket, what)
     if refusal is not None:
         raise refusal
@@ -120,22 +118,22 @@ def _ticket_for(request: Request, ticket_id: int, what: str) -> Ticket:
     return ticket
 
 
-def _conflict(request: Request, ticket_id: int, what: str, otherwise: str) -> HTTPException:
+def _conflict(request: Request, ticket_id: int, what: str, otherwise: str) -> TicketConflict:
     """A 409 for an action that lost a race: finished meanwhile (:func:`finished`) or ``otherwise``."""
-    return finished(deps(request).tickets.get(ticket_id), what) or HTTPException(409, otherwise)
+    return finished(deps(request).tickets.get(ticket_id), what) or TicketConflict(otherwise)
 
 
 def _choice(request: Request, name: str, allowed: set[str]) -> str | None:
     value = request.query_params.get(name) or None
     if value is not None and value not in allowed:
-        raise HTTPException(400, f"篩選條件 {name} 的值不正確。")
+        raise BadFilter(messages.queue_bad_filter(name))
     return value
 
 
 def _queue_context(request: Request) -> dict[str, Any]:
     view = _choice(request, "status", set(QUEUE_VIEWS)) or "active"
     category = _choice(request, "category", {c.value for c in Category})
-    channel = _choice(request, "channel", {"rest", "line", "socketio"})
+    channel = _choice(request, "channel", set(CHANNELS))
     store = deps(request).tickets
     tickets = store.queue(QUEUE_VIEWS[view][1], category, channel)
     # The caller's messages since the last staff reply, on tickets still waiting for staff.
@@ -170,11 +168,8 @@ async def live(request: Request) -> Response:
     conversation = None
     if ticket_id is not None:
         if not ticket_id.isdigit() or len(ticket_id) > 12:
-            raise HTTPException(404, "找不到這張服務單。")
-        try:
-            conversation = d.tickets.get(int(ticket_id)).conversation_id
-        except UnknownTicket as exc:
-            raise HTTPException(404, "找不到這張服務單。") from exc
+            raise UnknownTicket(ticket_id)
+        conversation = d.tickets.get(int(ticket_id)).conversation_id
 
     async def state() -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         queue_mark, waiting = await run_in_threadpool(d.tickets.change_mark)
@@ -214,7 +209,7 @@ async def live(request: Request) -> Response:
 def _ticket_id(request: Request) -> int:
     text = request.path_params["ticket_id"]
     if not (text.isascii() and text.isdigit() and len(text) <= 12):  # a 23-digit id overflowed SQLite (review L5)
-        raise HTTPException(404, "找不到這張服務單。")
+        raise UnknownTicket(text)
     return int(text)
 
 
@@ -223,10 +218,7 @@ async def _ticket_context(request: Request, ticket_id: int | None = None,
     """What a ticket page shows; ``rasa_events`` when the caller already fetched the conversation."""
     d = deps(request)
     ticket_id = _ticket_id(request) if ticket_id is None else ticket_id
-    try:
-        ticket = d.tickets.get(ticket_id)
-    except UnknownTicket as exc:
-        raise HTTPException(404, "找不到這張服務單。") from exc
+    ticket = d.tickets.get(ticket_id)
     from bot.handoff.transcript import TICKET_LINES, transcript
 
     lines, rasa_error = ticket.transcript, None
@@ -294,12 +286,8 @@ def wants_json(request: Request) -> bool:
 async def claim(request: Request) -> Response:
     await check_csrf(request)
     ticket_id = _ticket_id(request)
-    try:
-        won = deps(request).tickets.claim(ticket_id, current_staff(request) or "")
-    except UnknownTicket as exc:
-        raise HTTPException(404, "找不到這張服務單。") from exc
-    if not won:
-        raise _conflict(request, ticket_id, "接手", "這張服務單已經被其他同仁接手了。")
+    if not deps(request).tickets.claim(ticket_id, current_staff(request) or ""):
+        raise _conflict(request, ticket_id, "接手", messages.TICKET_CLAIMED_BY_OTHER)
     return _back(ticket_id)
 
 
@@ -309,12 +297,12 @@ async def reply(request: Request) -> Response:
     d, ticket_id, staff = deps(request), _ticket_id(request), current_staff(request) or ""
     text = form.get("text", "").strip()
     if not text or len(text) > MAX_REPLY:
-        raise HTTPException(400, f"回覆內容不可空白，且不可超過{MAX_REPLY}字。")
+        raise HTTPException(400, messages.reply_length(MAX_REPLY))
     ticket = _ticket_for(request, ticket_id, "回覆")
     try:
         d.tickets.reply(ticket_id, staff, text)  # stored first: the user's client picks it up (REST)
     except TicketConflict as exc:  # withdrawn or resolved since the check above
-        raise _conflict(request, ticket_id, "回覆", "這張服務單目前無法回覆。") from exc
+        raise _conflict(request, ticket_id, "回覆", messages.TICKET_CANNOT_REPLY) from exc
     d.staff.log_access(ticket_id, staff, "reply")
     relayed = True
     try:
@@ -332,12 +320,9 @@ async def note(request: Request) -> Response:
     form = await check_csrf(request)
     text = form.get("text", "").strip()
     if not text or len(text) > MAX_REPLY:
-        raise HTTPException(400, f"備註不可空白，且不可超過{MAX_REPLY}字。")
+        raise HTTPException(400, messages.note_length(MAX_REPLY))
     ticket_id = _ticket_id(request)
-    try:
-        deps(request).tickets.add_note(ticket_id, current_staff(request) or "", text)
-    except UnknownTicket as exc:
-        raise HTTPException(404, "找不到這張服務單。") from exc
+    deps(request).tickets.add_note(ticket_id, current_staff(request) or "", text)
     return _back(ticket_id)
 
 
@@ -347,15 +332,13 @@ async def transfer(request: Request) -> Response:
     d, ticket_id = deps(request), _ticket_id(request)
     to = form.get("to", "")
     if to not in d.staff.usernames():
-        raise HTTPException(400, "請選擇要轉給哪位同仁。")
+        raise HTTPException(400, messages.CHOOSE_COLLEAGUE)
     _ticket_for(request, ticket_id, "轉派")
     d.staff.log_access(ticket_id, current_staff(request) or "", f"transfer:{to}")
     try:
         d.tickets.transfer(ticket_id, current_staff(request) or "", to)
-    except UnknownTicket as exc:
-        raise HTTPException(404, "找不到這張服務單。") from exc
     except TicketConflict as exc:
-        raise _conflict(request, ticket_id, "轉派", "只有處理中的服務單可以轉派。") from exc
+        raise _conflict(request, ticket_id, "轉派", messages.TICKET_TRANSFER_CLAIMED_ONLY) from exc
     return _back(ticket_id)
 
 
@@ -367,13 +350,11 @@ async def resolve(request: Request) -> Response:
     d.staff.log_access(ticket_id, current_staff(request) or "", "resolve")
     outcome = form.get("outcome", "")
     if outcome not in OUTCOMES:
-        raise HTTPException(400, "請選擇處理結果（" + "、".join(OUTCOMES.values()) + "）再結案。")
+        raise HTTPException(400, messages.choose_outcome(list(OUTCOMES.values())))
     try:
         ticket = d.tickets.resolve(ticket_id, current_staff(request) or "", outcome)
-    except UnknownTicket as exc:
-        raise HTTPException(404, "找不到這張服務單。") from exc
     except TicketConflict as exc:
-        raise _conflict(request, ticket_id, "結案", "這張服務單已經結案。") from exc
+        raise _conflict(request, ticket_id, "結案", messages.ticket_resolved("結案")) from exc
     try:
         for message in await d.rasa.resume_and_ask_rating(ticket.conversation_id):
             if message.get("text"):
@@ -394,7 +375,7 @@ async def canned(request: Request) -> Response:
         else:
             title, text = form.get("title", "").strip(), form.get("text", "").strip()
             if not title or not text or len(title) > 20 or len(text) > MAX_REPLY:
-                raise HTTPException(400, "請填寫標題（20字以內）和內容。")
+                raise HTTPException(400, messages.CANNED_FIELDS)
             d.tickets.add_canned(title, text)
         return RedirectResponse("/console/canned", status_code=303)
     return render(request, "console/canned.html", canned=d.tickets.canned())
@@ -405,12 +386,11 @@ async def knowledge_page(request: Request) -> Response:
     """What the record keepers should check next (the same lists as `python -m bot kb review`)."""
     from bot.formats import roc_date
     from bot.kb.answers import data_date
-    from bot.kb.review import STATUS_LABELS, review
+    from bot.kb.review import review
 
     d = deps(request)
     result = review(d.kb) if d.kb else None
-    return render(request, "console/knowledge.html", review=result, data_date=data_date,
-                  roc_date=roc_date, status_labels=STATUS_LABELS)
+    return render(request, "console/knowledge.html", review=result, data_date=data_date, roc_date=roc_date)
 
 
 async def triage_results(request: Request, lines: list[str]) -> list[dict[str, object]]:
@@ -447,11 +427,8 @@ async def triage_page(request: Request) -> Response:
     text = form.get("text", "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or len(lines) > MAX_TRIAGE_LINES or any(len(line) > 5000 for line in lines):
-        raise HTTPException(400, f"請貼上1到{MAX_TRIAGE_LINES}行，每行5,000字以內。")
-    try:
-        results = await triage_results(request, lines)
-    except RasaUnavailable as exc:
-        raise HTTPException(503, "目前無法連線到機器人伺服器，請稍後再試。") from exc
+        raise HTTPException(400, messages.triage_lines(MAX_TRIAGE_LINES))
+    results = await triage_results(request, lines)
     if form.get("format") == "csv":
         return csv_response(results)
     return render(request, "console/triage.html", results=results, text=text)

@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from bot.categories import CATEGORY_INFO, Category, category_label
+from bot.categories import CATEGORY_INFO, CHANNELS, Category, category_label, channel_label
 from bot.clock import TAIPEI
 from bot.handoff.tickets import TicketStatus, TicketStore
 from bot.kb.query import KnowledgeBase
-from bot.ops.review import CHANNEL_LABELS, Review
+from bot.ops.review import Review
 from bot.settings import Settings
 from bot.staff import StaffStore
 from bot.web.rasa_client import RasaClient
@@ -41,7 +41,8 @@ def make_templates() -> Jinja2Templates:
         category_label=category_label,
         status_label=lambda status: TicketStatus(status).label,
         waiting=waiting_minutes,
-        channel_label=lambda channel: CHANNEL_LABELS.get(channel, channel),
+        channel_label=channel_label,
+        channels=CHANNELS,
         categories=[c for c in Category if CATEGORY_INFO[c].hotline] + [Category.HANDOFF],
         statuses=list(TicketStatus),
         taipei=taipei_time,

@@ -16,14 +16,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot import messages
 from bot.categories import CATEGORY_INFO, category_label
 from bot.clock import SystemClock
 from bot.ops import metrics as ops_metrics
 from bot.ops.events import HandoffReason, category_value
 from bot.ops.failures import parse_kinds
 from bot.ops.export import build_export, domain_entities, domain_intents
-from bot.ops.review import (CHANNELS, MAX_PER_PAGE, BadCorrection, BadFilter, Filters, UnknownConversation,
-                            local_time)
+from bot.ops.filters import MAX_PER_PAGE, Filters
+from bot.ops.review import BadCorrection, UnknownConversation, UnknownTurn, local_time
 from bot.web.charts import bar_chart
 from bot.web.deps import csv_download, deps, render
 from bot.settings import ROOT
@@ -34,10 +35,7 @@ CSV_LIMIT = 10_000
 
 
 def _filters(request: Request, **extra: str) -> Filters:
-    try:
-        return Filters.parse({**dict(request.query_params), **extra})
-    except BadFilter as exc:
-        raise HTTPException(400, str(exc)) from exc
+    return Filters.parse({**dict(request.query_params), **extra})
 
 
 def presets(today: dt.date) -> list[tuple[str, dt.date, dt.date]]:
@@ -57,7 +55,7 @@ def _today(request: Request) -> dt.date:
 async def conversation_list(request: Request) -> Response:
     d, f = deps(request), _filters(request)
     page = d.ops.list(f)
-    return render(request, "ops/list.html", page=page, f=f, q=f.query(), tags=d.ops.all_tags(), channels=CHANNELS,
+    return render(request, "ops/list.html", page=page, f=f, q=f.query(), tags=d.ops.all_tags(),
                   intents=domain_intents_labelled(), presets=presets(_today(request)), urlencode=urlencode,
                   reasons=HandoffReason.LABELS, local_time=local_time, failure_kinds=parse_kinds)
 
@@ -87,17 +85,14 @@ async def conversation_csv(request: Request) -> Response:
 def _sender(value: str | None) -> str:
     sender = (value or "").strip()
     if not sender or len(sender) > 255:
-        raise HTTPException(404, "找不到這段對話。")
+        raise UnknownConversation(sender)
     return sender
 
 
 @staff_only
 async def conversation_page(request: Request) -> Response:
     d, sender = deps(request), _sender(request.query_params.get("id"))
-    try:
-        view = d.ops.conversation(sender)
-    except UnknownConversation as exc:
-        raise HTTPException(404, "找不到這段對話。") from exc
+    view = d.ops.conversation(sender)
     ticket = d.tickets.latest_for(sender)
     return render(request, "ops/conversation.html", view=view, intents=domain_intents_labelled(),
                   entity_names=domain_entities(), reasons=HandoffReason.LABELS, flash=request.query_params.get("flash"),
@@ -130,10 +125,7 @@ def _to_conversation(sender: str, flash: str, back: str = "", anchor: str = "") 
 async def mark_reviewed(request: Request) -> Response:
     form = await check_csrf(request)
     sender = _sender(form.get("id"))
-    try:
-        deps(request).ops.set_reviewed(sender, current_staff(request) or "", form.get("reviewed", "1") == "1")
-    except UnknownConversation as exc:
-        raise HTTPException(404, "找不到這段對話。") from exc
+    deps(request).ops.set_reviewed(sender, current_staff(request) or "", form.get("reviewed", "1") == "1")
     return _to_conversation(sender, "reviewed" if form.get("reviewed", "1") == "1" else "unreviewed", form.get("back", ""))
 
 
@@ -141,21 +133,16 @@ async def mark_reviewed(request: Request) -> Response:
 async def tag(request: Request) -> Response:
     form = await check_csrf(request)
     sender, ops = _sender(form.get("id")), deps(request).ops
-    try:
-        if form.get("remove"):
-            ops.remove_tag(sender, form["remove"])
-        else:
-            ops.add_tag(sender, form.get("tag", ""), current_staff(request) or "")
-    except UnknownConversation as exc:
-        raise HTTPException(404, "找不到這段對話。") from exc
-    except BadFilter as exc:
-        raise HTTPException(400, str(exc)) from exc
+    if form.get("remove"):
+        ops.remove_tag(sender, form["remove"])
+    else:
+        ops.add_tag(sender, form.get("tag", ""), current_staff(request) or "")
     return _to_conversation(sender, "tagged", form.get("back", ""))
 
 
 def _event_id(value: str | None) -> int:
     if not value or not value.isdigit() or len(value) > 12:
-        raise HTTPException(404, "找不到這則訊息。")
+        raise UnknownTurn(value)
     return int(value)
 
 
@@ -164,22 +151,17 @@ async def correct(request: Request) -> Response:
     form = await check_csrf(request)
     multi = await request.form()  # cached by Starlette; getlist for the kept entities
     ops, event_id = deps(request).ops, _event_id(form.get("event_id"))
-    try:
-        sender = ops.sender_of_turn(event_id)
-        if form.get("remove"):
-            ops.remove_correction(event_id)
-            return _to_conversation(sender, "uncorrected", form.get("back", ""), f"turn-{event_id}")
-        entities = [{"entity": multi.get(f"entity_{i}"), "text": multi.get(f"text_{i}"), "value": multi.get(f"value_{i}"),
-                     "start": int(str(multi.get(f"start_{i}"))) if str(multi.get(f"start_{i}") or "").isdigit() else None}
-                    for i in multi.getlist("keep") if str(i).isdigit()]
-        if form.get("new_entity") and form.get("new_text", "").strip():
-            entities.append({"entity": form["new_entity"], "text": form["new_text"].strip(),
-                             "value": _known_value(deps(request).kb, form["new_entity"], form.get("new_value", ""))})
-        ops.correct(event_id, form.get("intent", ""), entities, current_staff(request) or "")
-    except UnknownConversation as exc:
-        raise HTTPException(404, "找不到這則訊息。") from exc
-    except BadCorrection as exc:
-        raise HTTPException(400, str(exc)) from exc
+    sender = ops.sender_of_turn(event_id)
+    if form.get("remove"):
+        ops.remove_correction(event_id)
+        return _to_conversation(sender, "uncorrected", form.get("back", ""), f"turn-{event_id}")
+    entities = [{"entity": multi.get(f"entity_{i}"), "text": multi.get(f"text_{i}"), "value": multi.get(f"value_{i}"),
+                 "start": int(str(multi.get(f"start_{i}"))) if str(multi.get(f"start_{i}") or "").isdigit() else None}
+                for i in multi.getlist("keep") if str(i).isdigit()]
+    if form.get("new_entity") and form.get("new_text", "").strip():
+        entities.append({"entity": form["new_entity"], "text": form["new_text"].strip(),
+                         "value": _known_value(deps(request).kb, form["new_entity"], form.get("new_value", ""))})
+    ops.correct(event_id, form.get("intent", ""), entities, current_staff(request) or "")
     return _to_conversation(sender, "corrected", form.get("back", ""), f"turn-{event_id}")
 
 
@@ -187,14 +169,14 @@ def _known_value(kb: Any, entity: str, value: str) -> str | None:
     """The picked canonical value, checked against the entity's list (free text only for open entities)."""
     value = value.strip()
     if any(c in value for c in "{}[]"):  # Rasa's entity markup: a `}` broke the export for everyone (review L5)
-        raise BadCorrection("標準值不可包含括號 { } [ ]。")
+        raise BadCorrection(messages.CORRECTION_BRACKETS)
     if ":" in value:  # the picker sends "entity:value" so one list can serve every type
         picked_entity, value = value.split(":", 1)
         if picked_entity != entity:
-            raise BadCorrection("標準值和實體類型不一致，請重新選擇。")
+            raise BadCorrection(messages.CORRECTION_VALUE_MISMATCH)
     known = known_entity_values(kb).get(entity)
     if value and known is not None and value not in {v for v, _ in known}:
-        raise BadCorrection(f"「{value}」不是「{entity}」的已知值，請從清單選擇。")
+        raise BadCorrection(messages.correction_unknown_value(value, entity))
     return value or None
 
 
@@ -220,7 +202,7 @@ def _export(items: Any, today: dt.date) -> Any:
         return build_export(items, today=today)
     except Exception as exc:  # noqa: BLE001 - InvalidExport or Rasa's own format errors
         logger.warning("corrections export failed: %s", type(exc).__name__)
-        raise HTTPException(409, "有一筆修正無法匯出成訓練資料（格式不正確），請刪除或修改後再試。") from exc
+        raise HTTPException(409, messages.EXPORT_FAILED) from exc
 
 
 def _period(request: Request) -> tuple[dt.date | None, dt.date | None]:
@@ -252,7 +234,7 @@ async def metrics_page(request: Request) -> Response:
               "to": report.date_to.isoformat() if report.date_to else "", "channel": f.channel or "",
               "synthetic": "yes" if f.synthetic is None else ""}
     return render(request, "ops/metrics.html", report=report, charts=charts, period=period, urlencode=urlencode,
-                  presets=presets(_today(request)), category_values=category_values(), channels=CHANNELS)
+                  presets=presets(_today(request)), category_values=category_values())
 
 
 @staff_only
@@ -261,7 +243,7 @@ async def metrics_csv(request: Request) -> Response:
     key = request.path_params["table"]
     tables = {t.key: t for t in report.all_tables()}
     if key not in tables:
-        raise HTTPException(404, "沒有這個表格。")
+        raise HTTPException(404, messages.NO_TABLE)
     return csv_download(tables[key].csv(), f"{key}.csv")
 
 
@@ -323,11 +305,11 @@ async def retrain_start(request: Request) -> Response:
 
     await check_csrf(request)
     if not _may_retrain(request):
-        raise HTTPException(403, "只有主管（supervisor）可以重訓並更換上線模型。")
+        raise HTTPException(403, messages.RETRAIN_SUPERVISORS_ONLY)
     folder = _retrain_folder(request)
     folder.mkdir(parents=True, exist_ok=True)
     if _running(folder):
-        raise HTTPException(409, "已有一次重訓正在進行，請等它完成。")
+        raise HTTPException(409, messages.RETRAIN_RUNNING)
     with (folder / "run.log").open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "bot", "retrain"], cwd=ROOT, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -344,10 +326,8 @@ async def retrain_report(request: Request) -> Response:
     from bot import retrain
 
     name = request.path_params["name"]
-    if not re.fullmatch(r"retrain-\d{4}-\d{2}-\d{2}(-\d+)?\.md", name):
-        raise HTTPException(404, "找不到這份報告。")
     d = deps(request)
     path = retrain.Paths.of_repo(ROOT, d.settings.models_dir, d.settings.var_dir).reports / name
-    if not path.exists():
-        raise HTTPException(404, "找不到這份報告。")
+    if not re.fullmatch(r"retrain-\d{4}-\d{2}-\d{2}(-\d+)?\.md", name) or not path.exists():  # the name first
+        raise HTTPException(404, messages.NO_REPORT)
     return Response(path.read_text(encoding="utf-8"), media_type="text/plain; charset=utf-8")

@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot import messages
 from bot.staff import Staff
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -68,7 +69,7 @@ async def check_csrf(request: Request) -> dict[str, str]:
     sent = str(form.get("csrf") or "")
     expected = request.session.get("csrf") or ""
     if not sent or not expected or not hmac.compare_digest(sent, expected):
-        raise HTTPException(403, "表單已過期或來源不明（CSRF 驗證失敗），請重新整理頁面後再試。")
+        raise HTTPException(403, messages.CSRF_FAILED)
     return {k: str(v) for k, v in form.items()}
 
 
@@ -79,7 +80,7 @@ def staff_only(handler: Handler) -> Handler:
         if current_staff(request) is None:
             if request.method == "GET":
                 return RedirectResponse("/console/login", status_code=303)
-            raise HTTPException(401, "請先登入。")
+            raise HTTPException(401, messages.LOGIN_REQUIRED)
         return await handler(request)
 
     guarded.__name__ = handler.__name__

@@ -157,3 +157,36 @@ def test_several_attributes_fit_a_bubble_and_no_line_repeats_for_every_record(re
                 assert 0 < len(bubble) <= BUBBLE_MAX, (scheme.id, attributes)
             lines = [line for bubble in bubbles for line in bubble.splitlines()]
             assert len(lines) == len(set(lines)), (scheme.id, attributes)
+
+
+def test_programme_statistics_are_answered_with_the_date_they_count_to(real_db):
+    kb = kb_on(real_db, "2026-12-01")
+    body = answer(facts(kb, "sme_micro_loan_30_under"), ("statistics",))[0]
+    assert "核准件數65,420件" in body and "1,688.9億元" in body and "114年12月23日" in body
+    assert "2,787家" in answer(facts(kb, "salary_raise_extra_guarantee"), ("statistics",))[0]
+    assert "65,420" not in answer(facts(kb, "sme_micro_loan_30_under"), ("max_amount",))[0]
+
+
+def test_the_part_of_a_grant_named_gives_its_share_and_its_cap(real_db):
+    bubbles = answer(facts(kb_on(real_db, "2026-12-01"), "commercial_energy_saving_subsidy"), ("max_amount",),
+                     text="系統節能的專案最高補多少", history=True)
+    before = bubbles[1]
+    assert "1/3" in before and before.index("1/3") < before.index("500萬元")
+
+
+def test_a_period_is_said_once(real_db):
+    body = answer(facts(kb_on(real_db, "2026-12-01"), "sbtr_urban_rural_revitalization"), ("duration",))[0]
+    assert body.count("10個月") == 1
+
+
+def test_sbir_phases_say_how_long_they_run(real_db):
+    body = answer(facts(kb_on(real_db, "2026-12-01"), "sbir"), ("duration",), text="phase 1要做多久")[0]
+    assert "6個月" in body and "目前資料沒有" not in body
+
+
+def test_the_rules_sharing_the_questions_words_come_first(real_db):
+    kb = kb_on(real_db, "2026-12-01")
+    body = answer(facts(kb, "sme_micro_loan_30_under"), ("eligibility",), text="受美國關稅影響營收掉了10%也能借嗎")[0]
+    assert body.index("營收減少10%") < body.index("員工30人以下")
+    general = answer(facts(kb, "sme_micro_loan_30_under"), ("eligibility",), text="申請資格是什麼")[0]
+    assert general.startswith("「30人以下中小微企業優惠貸款」的申請資格：員工30人以下")

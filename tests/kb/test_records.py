@@ -70,3 +70,23 @@ def test_broken_records_report_file_record_and_field():
 def test_fixture_knowledge_loads_cleanly():
     loaded = load_knowledge(FIXTURES / "knowledge")
     assert set(loaded.schemes) == {"micro_loan", "old_subsidy"}
+
+
+def test_programme_statistics_load_only_with_the_date_they_count_to(tmp_path):
+    """A running total (核准件數) is true only as of its report: the record must say which."""
+    import shutil
+
+    import yaml
+
+    folder = tmp_path / "knowledge"
+    shutil.copytree(FIXTURES / "knowledge", folder)
+    path = folder / "schemes" / "micro_loan.yml"
+    record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    record["benefits"].append({"kind": "statistics", "text": "核准件數65,420件"})
+    path.write_text(yaml.safe_dump(record, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(InvalidKnowledge) as broken:
+        load_knowledge(folder)
+    assert any(p.field.endswith(".condition") and "date" in p.message for p in broken.value.problems)
+    record["benefits"][-1]["condition"] = "經濟部114年12月23日進度報告之累計數"
+    path.write_text(yaml.safe_dump(record, allow_unicode=True), encoding="utf-8")
+    assert load_knowledge(folder).schemes["micro_loan"].benefits[-1].kind == "statistics"

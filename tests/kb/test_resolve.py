@@ -40,6 +40,8 @@ def decide(resolver, text, **context):
     ("停了的話有其他方案嗎", ("alternative",)),
     ("負責人年紀有上限嗎", ("eligibility",)),
     ("營收要掉多少才符合", ("eligibility",)),
+    ("員工去上課有補助嗎", ()),
+    ("怎麼證明有幫員工加薪", ("documents", "eligibility")),
 ])
 def test_attributes_are_read_from_the_words_callers_use(text, expected):
     assert attributes_in(text) == expected
@@ -155,3 +157,48 @@ def test_what_there_is_is_not_answered_with_a_programme_of_unknown_status(resolv
     assert all(c.status != "unknown" for c in (*decision.answer, *decision.ask)), decision
     _, decision = decide(resolver, "颱風受災繳不出稅 可以延期或分期嗎")
     assert [c.id for c in decision.answer] == ["disaster_tax_deferral"]
+
+
+def test_a_name_inside_a_longer_name_means_the_scheme_that_has_the_benefit_asked(resolver):
+    """匯率避險 names an advice service with no amount; asked a guarantee's amount (信保, 額度),
+    the guarantee whose name holds it is meant. What a longer name adds must be said, though:
+    振興專案貸款 is not 疫後振興專案貸款 for lacking a rate."""
+    resolution, decision = decide(resolver, "匯率避險的信保最多可以保多少額度", scheme="fx_hedging_advice")
+    assert [c.id for c in decision.answer] == ["tariff_fx_hedging_guarantee"]
+    assert any("有所問的項目" in reason for reason in resolution.best.reasons)
+    _, decision = decide(resolver, "振興專案貸款的利率是多少")
+    assert [c.id for c in decision.answer] == ["tariff_revival_loan_over_30"]
+
+
+def test_a_rival_the_bot_may_not_offer_does_not_make_it_ask(resolver):
+    """A young founder's loan of unknown status close behind would not be among the buttons anyway."""
+    resolution, decision = decide(resolver, "貸款在100萬以內的話信保保幾成", category="loan")
+    assert resolution.candidates[1].status == "unknown"
+    assert [c.id for c in decision.answer] == ["sme_micro_loan_30_under"]
+
+
+def test_what_there_is_after_a_disaster_is_answered_with_what_is_open(resolver):
+    """A past typhoon's relief (ended) or a grant of unknown status may rank first on the words;
+    a question of what there is gets the standing rules that are open."""
+    profile = Profile(industry="製造業", disaster_hit=True)
+    _, decision = decide(resolver, "颱風把工廠吹壞了 有哪些貸款", category="disaster", profile=profile)
+    assert [c.id for c in decision.answer] == ["disaster_sme_financing_rules"]
+
+
+def test_a_programme_is_not_the_loan_asked_for(resolver):
+    """The 中小微企業多元振興發展計畫 frames the 30人以下 loan; asked for a loan, the loan is meant."""
+    resolution, decision = decide(resolver, "經濟部那種給小企業的優惠貸款還能申請嗎", category="disaster")
+    assert [c.id for c in decision.answer] == ["sme_micro_loan_30_under"]
+    plan = next(c for c in resolution.candidates if c.id == "sme_multi_revitalization_plan")
+    assert "措施種類不是您問的" in plan.reasons
+
+
+def test_a_benefit_named_in_its_own_words_finds_its_scheme(resolver):
+    resolution, decision = decide(resolver, "堰塞湖的受災事業利息補貼每家多少", category="disaster")
+    assert [c.id for c in decision.answer] == ["matai_an_2025_recovery_loan"]
+    assert any(reason.startswith("措施內容片段相符") for reason in resolution.best.reasons)
+
+
+def test_a_statistics_question_favours_records_that_report_them(resolver):
+    resolution, _ = decide(resolver, "小微貸款目前總共核准幾件")
+    assert any(reason == "有statistics資料" for reason in resolution.best.reasons)
