@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guard import guarded
 from bot import messages
-from bot.clarify import fallback_streak, likely_topics, topic_buttons
+from bot.fallback import fallback_streak, likely_topics, topic_buttons
 from bot.nlu.scope import reason, response_name
 
 

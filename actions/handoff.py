@@ -23,13 +23,13 @@ from bot.handoff import transcript as conv
 from bot.clock import Clock, clock_from_setting
 from bot.handoff.contact import is_refusal, looks_like_question, read_contact
 from bot.handoff.office_hours import OfficeHours
-from bot.handoff.phones import find_phone
+from bot.phones import find_phone
 from bot.handoff.time_window import parse_window, promise
 from bot.handoff.tickets import NewTicket, TicketStore
 from bot.handoff.tickets_sql import open_ticket_store
 from bot.handoff.urgency import priority_for
-from bot.ops.masking import mask_text
-from bot.ops.window import mark_of, whole_session
+from bot.privacy.masking import mask_text
+from bot.privacy.window import mark_of, whole_session
 from bot.payloads import intent_payload
 from bot.settings import Settings
 from bot.web.rasa_client import RasaClient, RasaUnavailable
@@ -52,10 +52,10 @@ async def session_events(tracker: Tracker, settings: Settings) -> list[dict[str,
     """The events of the caller's whole session, for a ticket's transcript and summary.
 
     After some turns the tracker store hands Rasa (and so this action) a window of the
-    last turns only (bot/ops/stores.py). The stored session is then read through Rasa's
+    last turns only (bot/privacy/stores.py). The stored session is then read through Rasa's
     HTTP API, which reads the tracker store every Rasa server shares (SQLite, or the
     scaled profile's PostgreSQL behind nginx, ``BOT_RASA_URL``), and this turn's events,
-    not stored until the turn ends, are added (:func:`bot.ops.window.whole_session`).
+    not stored until the turn ends, are added (:func:`bot.privacy.window.whole_session`).
     Reading the database here instead would need the tracker store's URL, which only
     Rasa's endpoints file knows in the scaled profile. If Rasa cannot be read, the
     ticket is still opened, from the loaded turns.
@@ -100,7 +100,7 @@ class UsesTickets:
 class KeepsContacts(UsesTickets):
     """Form validation that keeps, for the ticket, the answers the tracker store will mask.
 
-    The stores mask personal data (bot/ops/stores.py), so a phone number given in
+    The stores mask personal data (bot/privacy/stores.py), so a phone number given in
     one turn comes back as 「[手機]」 in the next. The real answer goes to the
     staff-only ticket database, keyed by conversation, and the action that opens
     the ticket takes it from there (:func:`answers_for_ticket`).

@@ -23,7 +23,8 @@ from bot.handoff.urgency import urgent_reason
 from actions.fallback import clarify_topic, out_of_scope_reply, sure_out_of_scope
 from bot.kb.answers import (ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, matching_statements,
                             scheme_card, shared_answer)
-from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Profile, Status
+from bot.eligibility import Profile
+from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Status
 from bot.kb.resolve import (SHORT_FOLLOW_UP, STORY_CHARS, Candidate, Decision, Question, Resolution, Resolver, asks_about_the_past,
                             attributes_in, fit_reasons, is_hotline_question)
 from bot.nlu.scope import reason as scope_reason

@@ -27,8 +27,9 @@ import yaml
 
 from bench.common import ROOT, folds, train_nlu, write_nlu
 from bot.categories import category_of
-from bot.evaluation import HEADLINE_EXCLUDED, reliability, score
+from bot.nlu.evaluation import HEADLINE_EXCLUDED, reliability, score
 from bot.log import configure
+from bot.privacy.masking import mask_text
 from bot.nlu.ensemble import combine
 
 COMPONENT = "bot.nlu.ensemble.CalibratedIntentClassifier"
@@ -55,7 +56,7 @@ def cv_config(folder: Path) -> Path:
 def collect(k: int) -> dict:
     from rasa.core.agent import Agent
 
-    from bot.evaluation import load_examples
+    from bot.nlu.evaluation import load_examples
 
     examples = load_examples(ROOT / "data" / "nlu")
     rows, seconds = [], []
@@ -141,7 +142,7 @@ def render(parts: dict, results: list[dict], chosen: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    configure(30)
+    configure(30, personal=mask_text)
     options = argparse.ArgumentParser()
     options.add_argument("--folds", type=int, default=3)
     options.add_argument("--parts", type=Path, help="Re-sweep saved parts instead of training.")

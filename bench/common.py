@@ -12,8 +12,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bot.evaluation import Example, Report, evaluate_parser
-from bot.triage import RasaParser
+from bot.nlu.evaluation import Example, Report, evaluate_parser
+from bot.nlu.parser import RasaParser
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = Path(sys.executable).with_name("rasa")

@@ -12,12 +12,13 @@ import tempfile
 from pathlib import Path
 
 from bench.common import ROOT, folds, score, train_nlu, write_nlu
-from bot.evaluation import load_examples
+from bot.nlu.evaluation import load_examples
 from bot.log import configure
+from bot.privacy.masking import mask_text
 
 
 def main(argv: list[str]) -> int:
-    configure(30)
+    configure(30, personal=mask_text)
     configs = [Path(a) for a in argv] or sorted((ROOT / "bench" / "configs").glob("cv_*.yml"))
     examples = load_examples(ROOT / "data" / "nlu")
     rows = []

@@ -27,7 +27,8 @@ import httpx
 
 from bench.common import ROOT
 from bench.nlu import percentile
-from bot import profiles, scaled
+from bot.scaled import profile
+from bot.scaled.cluster import Cluster, launch
 from bench.ids import sender_id
 
 # Caller questions across the hotline's topics, with follow-ups that need the conversation's context.
@@ -123,7 +124,7 @@ def machine_times() -> tuple[int, int]:
 SERVICES = {"postgres": "postgres", "redis-server": "redis", "beam.smp": "rabbitmq"}
 
 
-def groups(cluster: scaled.Cluster) -> dict[str, list[int]]:
+def groups(cluster: Cluster) -> dict[str, list[int]]:
     """Our processes by role, and the shared services' processes (PostgreSQL, Redis, RabbitMQ) by name."""
     by_group: dict[str, list[int]] = {"client": [os.getpid()]}
     for name, process in cluster.processes.items():
@@ -152,7 +153,7 @@ def total_cpu(pids: list[int]) -> float:
     return seconds
 
 
-def measure(cluster: scaled.Cluster, servers: int, concurrency: int, conversations: int, seed: int,
+def measure(cluster: Cluster, servers: int, concurrency: int, conversations: int, seed: int,
             acked: Counter[str] | None = None) -> Step:
     pids = groups(cluster)
     before = {group: total_cpu(members) for group, members in pids.items()}
@@ -172,7 +173,7 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def ops_tally(cluster: scaled.Cluster, acked: Counter[str], wait: float = 60.0) -> dict[str, int]:
+def ops_tally(cluster: Cluster, acked: Counter[str], wait: float = 60.0) -> dict[str, int]:
     """Acknowledged turns of the load steps against the user messages the consumer wrote to the ops database.
 
     Waits until the ops database stops growing (the consumer drained the queue). ``lost``: acknowledged
@@ -181,7 +182,7 @@ def ops_tally(cluster: scaled.Cluster, acked: Counter[str], wait: float = 60.0) 
     """
     from bench.crash import duplicate_events, user_messages
 
-    url = profiles.ops_postgres_url(cluster.settings)
+    url = profile.ops_postgres_url(cluster.settings)
     deadline, last = time.monotonic() + wait, -1
     while time.monotonic() < deadline:
         stored = user_messages(url, table_has_type=False)
@@ -195,7 +196,7 @@ def ops_tally(cluster: scaled.Cluster, acked: Counter[str], wait: float = 60.0) 
             "repeated rows": duplicate_events(url)}
 
 
-def kill_step(cluster: scaled.Cluster, callers: int = 8) -> dict[str, int]:
+def kill_step(cluster: Cluster, callers: int = 8) -> dict[str, int]:
     """kill -9 one of two Rasa servers under load, the callers going on through nginx; counts what the ops database lost."""
     import signal
 
@@ -210,10 +211,10 @@ def kill_step(cluster: scaled.Cluster, callers: int = 8) -> dict[str, int]:
     killed_at = sum(load.acked.values())
     load.wait_for(killed_at + 60, timeout=180)
     load.finish()
-    url = profiles.ops_postgres_url(cluster.settings)
+    url = profile.ops_postgres_url(cluster.settings)
     time.sleep(5)
     stored = user_messages(url, table_has_type=False)
-    tracker = user_messages(profiles.postgres_url(cluster.settings), table_has_type=True)
+    tracker = user_messages(profile.postgres_url(cluster.settings), table_has_type=True)
     return {"acknowledged": sum(load.acked.values()), "acknowledged before the kill": killed_at,
             "lost (ops)": sum(max(0, load.acked[s] - stored[s]) for s in load.attempted),
             "lost (tracker)": sum(max(0, load.acked[s] - tracker[s]) for s in load.attempted),
@@ -287,7 +288,7 @@ def main() -> int:
 
         build_kb(load_knowledge(ROOT / "knowledge"), folder / "kb.db")
         print("starting the cluster (two Rasa servers load their model) …", flush=True)
-        cluster = scaled.launch(ROOT / "models" / "hotline.tar.gz", folder, env)
+        cluster = launch(ROOT / "models" / "hotline.tar.gz", folder, env)
         try:
             asyncio.run(run_step(cluster.nginx_url, 2, 4, seed=0))  # warm both servers
             for servers in (1, 2):

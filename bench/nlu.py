@@ -17,10 +17,11 @@ from pathlib import Path
 
 from bench.common import ROOT, score, train_nlu
 from bot import supervisor
-from bot.evaluation import DEFAULT_SETS, Example, build_report, load_examples
+from bot.nlu.evaluation import DEFAULT_SETS, Example, build_report, load_examples
 from bot.log import configure
+from bot.privacy.masking import mask_text
 from bot.nlu.normaliser import normalise
-from bot.triage import RasaParser
+from bot.nlu.parser import RasaParser
 from bench.ids import sender_id
 
 
@@ -116,9 +117,9 @@ def _rss_kib(pid: int) -> int:
 
 
 def main() -> int:
-    configure(30)
+    configure(30, personal=mask_text)
     train = load_examples(ROOT / "data" / "nlu")
-    # Both held-out sets (bot.evaluation.DEFAULT_SETS), scored separately.
+    # Both held-out sets (bot.nlu.evaluation.DEFAULT_SETS), scored separately.
     sets = {path.parent.name if path.is_file() else path.name: load_examples(ROOT / path) for path in DEFAULT_SETS}
     test = sets["heldout"]
     rows: dict[str, tuple[float, float, float]] = {}

@@ -26,7 +26,7 @@ from bench.common import ROOT
 from bot.ops.events import derive_turns, refresh, summarise
 from bot.ops.metrics import report
 from bot.ops.review import Filters, Review
-from bot.ops.store import events, open_engine
+from bot.ops.schema import events, open_engine
 
 INTENTS = ["loan_ask"] * 14 + ["us_tariff_ask"] * 3 + ["policy_ask", "debt_negotiation_ask", "digital_rd_ask",
                                                          "disaster_ask", "chitchat_greet", "out_of_scope", "nlu_fallback"]

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from bot.kb.query import KnowledgeBase
     from bot.kb.records import Knowledge
     from bot.ops.review import Review
-    from bot.staff import StaffStore
-    from bot.triage import RasaParser
+    from bot.handoff.staff import StaffStore
+    from bot.nlu.parser import RasaParser
 
 
 def _settings() -> Settings:
@@ -32,7 +32,7 @@ class _Commands(click.Group):
     """The command group; it turns the library errors that name their own fix into CLI errors, in one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from bot.profiles import ProfileError
+        from bot.scaled.profile import ProfileError
 
         try:
             return super().invoke(ctx)
@@ -86,16 +86,17 @@ def configure_quiet() -> None:
     import logging
 
     from bot.log import configure
+    from bot.privacy.masking import mask_text
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    configure(logging.WARNING)
+    configure(logging.WARNING, personal=mask_text)
     for name in ("rasa", "tensorflow", "absl", "jieba"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _parser(settings: Settings, model: Path | None) -> RasaParser:
     """The trained model, loaded once in this process (quietly)."""
-    from bot.triage import NoModel, RasaParser, latest_model
+    from bot.nlu.parser import NoModel, RasaParser, latest_model
 
     configure_quiet()
     try:
@@ -274,15 +275,15 @@ def staff() -> None:
 
 
 def _staff_store(scaled: bool) -> StaffStore:
-    """The accounts the web app reads (bot/staff.py ``open_staff_store``); ``scaled``: those of `make run-scaled`."""
+    """The accounts the web app reads (bot/handoff/staff.py ``open_staff_store``); ``scaled``: those of `make run-scaled`."""
     import sqlalchemy.exc
 
-    from bot import profiles
-    from bot.staff import open_staff_store
+    from bot.scaled import profile as scaled_profile
+    from bot.handoff.staff import open_staff_store
 
     settings = _settings()
-    if scaled:  # the tickets database `make run-scaled` gives its processes (bot/profiles.py) holds the accounts
-        settings = settings.with_changes(tickets_db_url=profiles.scaled_env(settings)["BOT_TICKETS_DB_URL"])
+    if scaled:  # the tickets database `make run-scaled` gives its processes (bot/scaled/profile.py) holds the accounts
+        settings = settings.with_changes(tickets_db_url=scaled_profile.scaled_env(settings)["BOT_TICKETS_DB_URL"])
     try:
         return open_staff_store(settings)
     except sqlalchemy.exc.SQLAlchemyError as exc:
@@ -304,7 +305,7 @@ def staff_add(name: str, password_stdin: bool, role: str | None, scaled: bool) -
 
     Example: python -m bot staff add chen --role supervisor
     """
-    from bot.staff import StaffError
+    from bot.handoff.staff import StaffError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -357,16 +358,16 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     """
     import sqlalchemy.exc
 
-    from bot import profiles
-    from bot.ops.retention import purge
+    from bot.scaled import profile as scaled_profile
+    from bot.privacy.retention import purge
 
     settings = _settings()
     if scaled:  # the databases `make run-scaled` gives its processes
-        settings = profiles.scaled_settings(settings)
-    tracker = profiles.with_password(settings, settings.tracker_db)
+        settings = scaled_profile.scaled_settings(settings)
+    tracker = scaled_profile.with_password(settings, settings.tracker_db)
     try:
         with _tickets(settings) as tickets:
-            report = purge(tracker, profiles.ops_db_url(settings), tickets, days or settings.retention_days,
+            report = purge(tracker, scaled_profile.ops_db_url(settings), tickets, days or settings.retention_days,
                            dry_run=dry_run)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise click.ClickException(f"purge failed: {exc}") from exc
@@ -389,7 +390,7 @@ def evaluate(sets: tuple[Path, ...], model: Path | None, out: Path) -> None:
 
     Example: python -m bot eval
     """
-    from bot.evaluation import DEFAULT_SETS, evaluate_parser, load_examples, write_report
+    from bot.nlu.evaluation import DEFAULT_SETS, evaluate_parser, load_examples, write_report
     parser = _parser(_settings(), model)
     chosen = list(sets) or [p for p in DEFAULT_SETS if p.exists()]
     reports = [evaluate_parser(parser, load_examples(path), name=str(path)) for path in chosen]
@@ -474,7 +475,7 @@ def run(model: Path | None, scaled: bool) -> None:
     Example: python -m bot run
     """
     from bot import supervisor
-    from bot.triage import NoModel, latest_model
+    from bot.nlu.parser import NoModel, latest_model
 
     settings = _settings()
     settings.require_strong_secrets("BOT_RASA_TOKEN", "BOT_SESSION_SECRET", "BOT_API_TOKEN")
@@ -483,9 +484,9 @@ def run(model: Path | None, scaled: bool) -> None:
     except NoModel as exc:
         raise click.ClickException(str(exc)) from exc
     if scaled:
-        from bot import profiles
+        from bot.scaled import profile as scaled_profile
 
-        sys.exit(profiles.start(settings, chosen, os.environ))
+        sys.exit(scaled_profile.start(settings, chosen, os.environ))
     sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token or "", web_port=settings.web_port,
                                                 action_token=settings.action_token)))
 
@@ -660,14 +661,15 @@ def consume(health_port: int | None) -> None:
     import asyncio
     import signal
 
-    from bot import profiles
+    from bot.scaled import profile as scaled_profile
     from bot.log import configure
-    from bot.ops.consumer import OpsEventWriter, consume as consume_events
+    from bot.privacy.masking import mask_text
+    from bot.scaled.consumer import OpsEventWriter, consume as consume_events
 
-    configure()
+    configure(personal=mask_text)
     settings = _settings()
-    amqp = profiles.amqp_connection(settings)
-    writer = OpsEventWriter(profiles.ops_db_url(settings))
+    amqp = scaled_profile.amqp_connection(settings)
+    writer = OpsEventWriter(scaled_profile.ops_db_url(settings))
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -701,9 +703,9 @@ def profile_endpoints(name: str) -> None:
 
     Example: python -m bot profile endpoints --profile scaled
     """
-    from bot import profiles
+    from bot.scaled import profile as scaled_profile
 
-    click.echo(f"wrote {profiles.write_scaled_endpoints(_settings())}")
+    click.echo(f"wrote {scaled_profile.write_scaled_endpoints(_settings())}")
 
 
 @profile.command("databases")
@@ -714,12 +716,12 @@ def profile_databases(name: str) -> None:
 
     Example: python -m bot profile databases --profile scaled
     """
-    from bot import profiles
+    from bot.scaled import profile as scaled_profile
 
     settings = _settings()
-    for name in profiles.prepare_databases(settings):
+    for name in scaled_profile.prepare_databases(settings):
         click.echo(f"created PostgreSQL database {name}")
-    click.echo(f"{len(profiles.scaled_databases(settings))} databases ready")
+    click.echo(f"{len(scaled_profile.scaled_databases(settings))} databases ready")
 
 
 if __name__ == "__main__":

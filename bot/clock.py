@@ -9,11 +9,14 @@ in Taipei time (``2026-12-01T20:30``) when office hours and callback times matte
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 TAIPEI = ZoneInfo("Asia/Taipei")
+_DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+_WEEKLY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)-(mon|tue|wed|thu|fri|sat|sun) (\d\d):(\d\d)-(\d\d):(\d\d)$")
 
 
 class Clock(Protocol):
@@ -59,3 +62,22 @@ def clock_from_setting(today: str) -> Clock:
         local = moment.astimezone(TAIPEI) if moment.tzinfo else moment
         return FixedClock(local.date(), local.time().replace(tzinfo=None))
     return FixedClock(dt.date.fromisoformat(today))
+
+
+def weekly_hours(spec: str) -> tuple[int, int, dt.time, dt.time]:
+    """``"mon-fri 08:30-17:30"`` as (first weekday, last weekday, opening, closing time), Monday 0.
+
+    The form of ``BOT_OFFICE_HOURS``: here, below both the settings that refuse a bad
+    value at start-up and the office hours (``bot/handoff/office_hours.py``) built from it.
+
+    Raises:
+        ValueError: naming the expected form, or a closing time not after the opening.
+    """
+    match = _WEEKLY.match(spec.strip().lower())
+    if not match:
+        raise ValueError(f"expected like 'mon-fri 08:30-17:30', got {spec!r}")
+    first, last, h1, m1, h2, m2 = match.groups()
+    opens, closes = dt.time(int(h1), int(m1)), dt.time(int(h2), int(m2))
+    if closes <= opens:
+        raise ValueError("closing time must be after opening time")
+    return _DAYS[first], _DAYS[last], opens, closes

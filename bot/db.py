@@ -15,7 +15,7 @@ share them. The stores write portable Core statements and this module hides the 
   SQLAlchemy 1.4); PostgreSQL keeps a small pool, checked before use. ``Engine.dispose``
   (each store's ``close``) closes what the pool holds.
 
-``bot/ops/store.py`` opens the ops database itself: Rasa's event broker writes that
+``bot/ops/schema.py`` opens the ops database itself: Rasa's event broker writes that
 file through its own engine, and ops writes keep SQLite's default deferred BEGIN.
 """
 

@@ -1,20 +1,36 @@
-"""Reading the eligibility form's answers: 「十二個」, 「行號」, 「不知道」, 「不對，是20人」.
+"""Eligibility: from what the caller said (「十二個」, 「行號」, 「不知道」, 「不對，是20人」) to why a scheme fits.
 
 Pure functions from the caller's words to a canonical value, ``UNKNOWN`` when the
-caller does not know, or ``None`` when the answer cannot be read (ask again).
+caller does not know, or ``None`` when the answer cannot be read (ask again); the
+answers become a :class:`Profile`, and :func:`eligibility_reasons` matches it against a
+scheme's eligibility rules (``KnowledgeBase.matching`` runs it over the open schemes).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from bot.kb.query import Profile
 from bot.nlu.gazetteer import INDUSTRIES
 from bot.nlu.normaliser import normalise
 from bot.nlu.numerals import NUMBER, NotANumber, find_numbers, parse_number
 
 UNKNOWN = "unknown"
 FORM_SLOTS = ("elig_employees", "elig_org_type", "elig_industry", "elig_purpose", "elig_disaster")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a caller told us about the business; ``None`` means unknown."""
+
+    employees: int | None = None
+    registration_type: str | None = None
+    industry: str | None = None
+    purpose: str | None = None
+    disaster_hit: bool | None = None
+
 
 _DONT_KNOW = re.compile(r"不知道|不清楚|不太清楚|不確定|不曉得|跳過|略過|沒差|不一定|都可以")
 _ORG_TYPES = (
@@ -116,3 +132,41 @@ def profile(values: dict[str, str | None]) -> Profile:
         purpose=known.get("elig_purpose"),
         disaster_hit=None if disaster is None else disaster == "yes",
     )
+
+
+def eligibility_reasons(rules: Mapping[str, Any], profile: Profile) -> list[str] | None:
+    """Why a scheme fits ``profile`` (reasons in zh-TW), or ``None`` when a stated fact rules it out.
+
+    ``rules`` is the scheme record's ``eligibility`` (``max_employees``, ``industries`` …).
+    Unknown answers never rule a scheme out: the caller may not know, and staff can check.
+    """
+    reasons: list[str] = []
+    max_employees, min_employees = rules.get("max_employees"), rules.get("min_employees")
+    if profile.employees is not None:
+        if max_employees is not None and profile.employees > max_employees:
+            return None
+        if min_employees is not None and profile.employees < min_employees:
+            return None
+        if max_employees is not None:
+            reasons.append(f"員工{max_employees}人以下（您{profile.employees}人）")
+    types = rules.get("registration_types") or []
+    if profile.registration_type and types:
+        if profile.registration_type not in types:
+            return None
+        reasons.append(f"{profile.registration_type}登記可申請")
+    industries = rules.get("industries") or []
+    if profile.industry and industries:
+        if profile.industry not in industries:
+            return None
+        reasons.append(f"適用{profile.industry}")
+    purposes = rules.get("purposes") or []
+    if profile.purpose and purposes:
+        if profile.purpose not in purposes:
+            return None
+        reasons.append(f"用途含{profile.purpose}")
+    if rules.get("disaster_hit"):
+        if profile.disaster_hit is False:
+            return None
+        if profile.disaster_hit:
+            reasons.append("受災企業適用")
+    return reasons

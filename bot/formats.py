@@ -1,7 +1,7 @@
 """Formatters for what the bot writes itself: bubbles, ROC dates and CSV files, as Taiwanese readers expect.
 
 Amounts are not here on purpose: answers quote a figure in its source's own wording
-(bot/kb/answers.py), and phones are normalised where they are read (bot/handoff/phones.py).
+(bot/kb/answers.py), and phones are normalised where they are read (bot/phones.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """Logging set-up for entry points only, masking secrets and personal data.
 
-Rasa's own channels log user text on failure; the root filter masks the personal
-identifiers ``bot.ops.masking`` knows (IDs, phones, e-mail, accounts, addresses)
-and secrets in every record before any handler writes it. In the Rasa server,
-whose logging Rasa configures, :func:`mask_all_records` masks each record as it is
-created, whatever handlers exist.
+Rasa's own channels log user text on failure; the root filter masks secrets and the
+personal identifiers (IDs, phones, e-mail, accounts, addresses) in every record before
+any handler writes it. In the Rasa server, whose logging Rasa configures,
+:func:`mask_all_records` masks each record as it is created, whatever handlers exist.
+
+The personal-data masker is passed in (``bot.privacy.masking.mask_text``, by the entry
+points and the masking stores) and is required: this module stays a foundation that
+imports no feature package, and no caller can set up logging that forgets to mask.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from bot.ops.masking import mask_text
+Masker = Callable[[str], str]
 
 _SECRETS = re.compile(r"((?:token|secret|password|authorization)[=:]\s*(?:Bearer\s+)?)[^\s&\"']+", re.IGNORECASE)
 _FORMATTER = logging.Formatter()
@@ -28,35 +32,39 @@ def _unescape(match: re.Match[str]) -> str:
     return match.group() if 0xD800 <= code <= 0xDFFF else chr(code)
 
 
-def mask(text: str) -> str:
-    """Replace secrets (token=…, Authorization: Bearer …) with ``***`` and personal identifiers with placeholders.
+def mask(text: str, personal: Masker) -> str:
+    """Replace secrets (token=…, Authorization: Bearer …) with ``***`` and, by ``personal``, personal identifiers.
 
     ``\\uXXXX`` escapes are decoded first: Rasa's JSON log lines escape Chinese, and
     「話」 as ``\\u8a71`` would glue its hex digits onto the phone number after it.
     """
-    return mask_text(_SECRETS.sub(r"\1***", _JSON_ESCAPE.sub(_unescape, text)))
+    return personal(_SECRETS.sub(r"\1***", _JSON_ESCAPE.sub(_unescape, text)))
 
 
-def mask_record(record: logging.LogRecord) -> None:
+def mask_record(record: logging.LogRecord, personal: Masker) -> None:
     """Mask a record's message and its traceback text in place (before any formatter sees them)."""
     try:
-        record.msg = mask(record.getMessage())
+        record.msg = mask(record.getMessage(), personal)
     except Exception:  # noqa: BLE001 - a bad format string must not break the caller
-        record.msg = mask(str(record.msg))
+        record.msg = mask(str(record.msg), personal)
     record.args = ()
     if record.exc_info and not record.exc_text:
         record.exc_text = _FORMATTER.formatException(record.exc_info)
     if record.exc_text:
-        record.exc_text = mask(record.exc_text)
+        record.exc_text = mask(record.exc_text, personal)
 
 
 class MaskingFilter(logging.Filter):
+    def __init__(self, personal: Masker) -> None:
+        super().__init__()
+        self.personal = personal
+
     def filter(self, record: logging.LogRecord) -> bool:
-        mask_record(record)
+        mask_record(record, self.personal)
         return True
 
 
-def mask_all_records() -> None:
+def mask_all_records(personal: Masker) -> None:
     """Mask every log record this process creates from now on (idempotent).
 
     A record factory rather than a handler filter: Rasa installs and replaces its
@@ -69,14 +77,14 @@ def mask_all_records() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        mask_record(record)
+        mask_record(record, personal)
         return record
 
     factory.masks_personal_data = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
 
 
-def configure(level: int = logging.INFO) -> None:
+def configure(level: int = logging.INFO, *, personal: Masker) -> None:
     """Configure root logging once (to stderr), with the masking filter on every handler.
 
     Rasa logs through structlog, which prints to stdout at debug level until it is
@@ -85,7 +93,7 @@ def configure(level: int = logging.INFO) -> None:
     """
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
-        handler.addFilter(MaskingFilter())
+        handler.addFilter(MaskingFilter(personal))
     # httpx logs every request URL at INFO, and Rasa's API takes its token in the query.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from bot.clock import TAIPEI
+
 # 經濟部「馬上辦服務中心」, per the newest source (seed 000, 114/12/23); knowledge/contacts.yml has its record.
 HOTLINE = "0800-280-280"
 
@@ -171,8 +173,6 @@ _WEEKDAYS = "一二三四五六日"
 
 def callback_time(moment) -> str:  # type: ignore[no-untyped-def]
     """「11月24日（週二）上午8:30起」 in Taipei time."""
-    from bot.handoff.office_hours import TAIPEI
-
     local = moment.astimezone(TAIPEI)
     half = "上午" if local.hour < 12 else "下午"
     hour = local.hour if local.hour <= 12 else local.hour - 12

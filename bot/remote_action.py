@@ -11,7 +11,7 @@ with Rasa's hint appended).
 
 :func:`install` replaces the method on ``RemoteAction`` (so every remote action Rasa
 creates, whatever creates it, uses it). The masking tracker store installs it when the
-Rasa server creates it (bot/ops/stores.py), so it is in place in both profiles before
+Rasa server creates it (bot/privacy/stores.py), so it is in place in both profiles before
 the first message; installing twice is harmless.
 
 It also installs two other cuts of a turn's cost (issue #17), neither changing what a

@@ -6,7 +6,7 @@
    data/nlu are left out there) and show what it adds to ``data/nlu``;
 2. train a candidate on ``data/`` plus the corrections (``rasa train``, in a work folder);
 3. score the candidate and the live model on every held-out NLU set (``tests/heldout/*.yml``,
-   with bot/evaluation.py's scoring) and, when it is there, the QA evaluation set
+   with bot/nlu/evaluation.py's scoring) and, when it is there, the QA evaluation set
    (tests/qa, played over REST against each model);
 4. promote the candidate only when **no figure gets worse beyond noise** (``gate``);
 5. write ``reports/retrain-<date>.md`` and, on promotion, the corrections into data/nlu
@@ -76,7 +76,7 @@ class Figure:
 
 
 def nlu_figures(set_name: str, report: Any) -> list[Figure]:
-    """Figures of one held-out set from bot.evaluation's Report: F1 per category, then overall figures."""
+    """Figures of one held-out set from bot.nlu.evaluation's Report: F1 per category, then overall figures."""
     found = [Figure(set_name, f"F1 {category}", scores.f1, scores.support)
              for category, scores in report.per_category.items() if scores.support]
     oos = report.per_category.get("out_of_scope")
@@ -224,9 +224,9 @@ def train_candidate(data: Path, config: Path, domain: Path, out: Path) -> Path:
 
 
 def score_nlu(model: Path, heldout: Path) -> list[Figure]:
-    """Every held-out set (``heldout/*.yml``) scored by bot.evaluation, one model loaded once."""
-    from bot.evaluation import evaluate_parser, load_examples
-    from bot.triage import RasaParser
+    """Every held-out set (``heldout/*.yml``) scored by bot.nlu.evaluation, one model loaded once."""
+    from bot.nlu.evaluation import evaluate_parser, load_examples
+    from bot.nlu.parser import RasaParser
 
     parser = RasaParser(model)
     try:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bot.clock import weekly_hours
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -74,9 +76,7 @@ def _positive_int(text: str) -> int:
 
 
 def _office_hours(text: str) -> str:
-    from bot.handoff.office_hours import OfficeHours
-
-    OfficeHours.parse(text)
+    weekly_hours(text)
     return text
 
 
@@ -266,6 +266,16 @@ class Settings:
     def ops_db(self) -> str:
         """The ops database's SQLAlchemy URL (the event broker writes it; endpoints.yml)."""
         return self.ops_db_url or f"sqlite:///{self.var_dir / 'ops.db'}"
+
+    @property
+    def tickets_db(self) -> str:
+        """The ticket store's SQLAlchemy URL: BOT_TICKETS_DB_URL (postgresql:// or sqlite:///), else the SQLite file.
+
+        Like :attr:`tracker_db` and :attr:`ops_db` it carries no password: the store's opener
+        fills in BOT_PG_PASSWORD (``bot.db.postgres_url``), for processes only.
+        """
+        url = self.tickets_db_url
+        return url if url.startswith(("postgresql", "sqlite:///")) else f"sqlite:///{self.tickets_path}"
 
 
 SETTINGS: tuple[Spec, ...] = tuple(Spec(f.name, **f.metadata) for f in fields(Settings))

@@ -1,96 +1,28 @@
 """Triage: what a message is about, for hotline staff and other systems.
 
-One :class:`Triage` loads the trained model once and classifies single texts or
-streams of JSON lines. The parser is a small Protocol so tests and the web app can
-share the same loaded model.
+One :class:`Triage` classifies single texts or streams of JSON lines with a parser
+(``bot/nlu/parser.py``: the model loaded once, or Rasa over HTTP), and names the
+schemes each is about.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from bot.categories import HOTLINE_VALUES, category_of
-from bot.kb.query import KnowledgeBase, Profile, Status
+from bot.categories import HOTLINE_VALUES
+from bot.eligibility import Profile
+from bot.kb.query import KnowledgeBase, Status, UnknownScheme
 from bot.kb.resolve import Resolver
+from bot.nlu.parser import Parse, Parser
 
+# The most texts one triage request holds (the console's pasted lines, the JSON API's items).
+MAX_TRIAGE_LINES = 200
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Entity:
-    entity: str
-    value: Any
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Parse:
-    """What the NLU made of one text."""
-
-    text: str
-    intent: str
-    confidence: float
-    entities: tuple[Entity, ...]
-    ranking: tuple[tuple[str, float], ...] = ()
-
-    @property
-    def category(self) -> str:
-        return category_of(self.intent).value
-
-
-class Parser(Protocol):
-    def parse(self, text: str) -> Parse: ...
-
-
-class NoModel(FileNotFoundError):
-    """No trained model was found."""
-
-
-def latest_model(models_dir: Path) -> Path:
-    """The newest ``*.tar.gz`` in ``models_dir``.
-
-    Raises:
-        NoModel: there is none (run ``make train``).
-    """
-    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        raise NoModel(f"no trained model in {models_dir}: run `make train`")
-    return models[-1]
-
-
-def parse_from_rasa(text: str, data: dict[str, Any]) -> Parse:
-    """Turn Rasa's parse dictionary into a :class:`Parse`."""
-    intent = data.get("intent") or {}
-    entities = tuple(
-        Entity(e["entity"], e.get("value"), text[e["start"]:e["end"]] if "start" in e else str(e.get("value")))
-        for e in data.get("entities", [])
-    )
-    ranking = tuple((r["name"], float(r["confidence"])) for r in data.get("intent_ranking", []))
-    return Parse(text, intent.get("name") or "nlu_fallback", float(intent.get("confidence") or 0.0), entities, ranking)
-
-
-class RasaParser:
-    """Parses with a trained Rasa model loaded in this process (once)."""
-
-    def __init__(self, model_path: Path) -> None:
-        from rasa.core.agent import Agent
-
-        self._loop = asyncio.new_event_loop()
-        self._agent = Agent.load(str(model_path))
-
-    def parse(self, text: str) -> Parse:
-        data = self._loop.run_until_complete(self._agent.parse_message(text))
-        return parse_from_rasa(text, data)
-
-    def close(self) -> None:
-        self._loop.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +94,28 @@ class Triage:
                 continue
             assert item is not None
             yield self.classify(item["text"], item.get("id")).as_dict()
+
+
+async def triage_results(parser: Parser, kb: KnowledgeBase | None, lines: list[str]) -> list[dict[str, object]]:
+    """Each line triaged with ``parser.aparse`` (``id``: its number from 1), with the facts of the schemes named.
+
+    The staff console's triage page and the JSON API show the same results: beside each
+    suggested scheme id, its name and summary (``facts``), so neither caller looks them up.
+    """
+    engine = Triage(parser, kb)
+    results = []
+    for number, line in enumerate(lines, start=1):
+        result = (await engine.aclassify(line, number)).as_dict()
+        result["facts"] = []
+        for scheme_id in result["schemes"]:
+            try:
+                scheme = kb.scheme(scheme_id) if kb else None
+            except UnknownScheme:
+                continue
+            if scheme:
+                result["facts"].append({"name": scheme.name, "summary": scheme.summary})
+        results.append(result)
+    return results
 
 
 def _profile(parse: Parse) -> Profile:

@@ -60,7 +60,7 @@ def model_path() -> Path:
 
 @pytest.fixture(scope="session")
 def parser(model_path: Path):  # type: ignore[no-untyped-def]
-    from bot.triage import RasaParser
+    from bot.nlu.parser import RasaParser
 
     loaded = RasaParser(model_path)
     yield loaded
@@ -100,8 +100,8 @@ def start_stack(model_path: Path, folder: Path, today: str,
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
         supervisor.action_endpoint(f"http://127.0.0.1:{action_port}/webhook") +
-        f"tracker_store:\n  type: bot.ops.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
-        f"event_broker:\n  type: bot.ops.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {folder / 'ops.db'}\n",
+        f"tracker_store:\n  type: bot.privacy.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
+        f"event_broker:\n  type: bot.privacy.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {folder / 'ops.db'}\n",
         encoding="utf-8",
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
@@ -158,7 +158,7 @@ def seeded_ops(stack: Stack) -> Seeded:
     """The shared stack with generated conversations (bot/ops/seed.py): questions, fallbacks,
     handoffs that staff answer and resolve in the console, ratings, some over the web chat. Once per session."""
     from bot.ops.seed import ConsoleLogin, seed
-    from bot.staff import StaffStore
+    from bot.handoff.staff import StaffStore
 
     password = "ops-password-" + os.urandom(4).hex()
     StaffStore(stack.var_dir / "staff.db").add("ops-seeder", password)
@@ -169,7 +169,7 @@ def seeded_ops(stack: Stack) -> Seeded:
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database on 127.0.0.1:5432 (unique name), dropped afterwards."""
-    from bot.profiles import drop_database, ensure_database
+    from bot.scaled.profile import drop_database, ensure_database
 
     url = f"postgresql://postgres@127.0.0.1:5432/hotline_test_{os.urandom(5).hex()}"
     ensure_database(url)

@@ -2,9 +2,8 @@
 
 import pytest
 
-from bot.eligibility import (UNKNOWN, profile, read_disaster, read_employees, read_industry, read_org_type,
+from bot.eligibility import (UNKNOWN, Profile, profile, read_disaster, read_employees, read_industry, read_org_type,
                              read_purpose)
-from bot.kb.query import Profile
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -20,8 +20,8 @@ def test_endpoints_file_reads_the_action_url_and_var_dir_from_the_environment(mo
     assert endpoints.action.url == "http://127.0.0.1:5999/webhook"
     assert endpoints.tracker_store.kwargs["db"] == "/srv/bot-state/rasa_tracker.db"
     assert endpoints.event_broker.kwargs["db"] == "/srv/bot-state/ops.db"
-    assert endpoints.tracker_store.type == "bot.ops.stores.MaskingSQLTrackerStore"
-    assert endpoints.event_broker.type == "bot.ops.stores.MaskingSQLEventBroker"
+    assert endpoints.tracker_store.type == "bot.privacy.stores.MaskingSQLTrackerStore"
+    assert endpoints.event_broker.type == "bot.privacy.stores.MaskingSQLEventBroker"
 
 
 def test_database_urls_in_the_environment_replace_the_sqlite_files(monkeypatch):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluation import evaluate_parser, load_examples
+from bot.nlu.evaluation import evaluate_parser, load_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ROOT / "tests" / "heldout"

@@ -318,7 +318,7 @@ class LineInput(InputChannel):
         """The user took a message back: its text leaves the tracker, the ops database and tickets' transcripts."""
         from bot.channels.line_unsend import forget_in_ops, forget_in_tickets, forget_in_tracker
         from bot.handoff.tickets_sql import open_ticket_store
-        from bot.profiles import ops_db_url
+        from bot.scaled.profile import ops_db_url
 
         if not event.message_id:
             return

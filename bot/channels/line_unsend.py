@@ -74,7 +74,7 @@ def same_message(line: dict[str, Any], event: dict[str, Any]) -> bool:
     masks to the stored one (the turn that opened the ticket reached the action server unmasked).
     """
     from bot.handoff.transcript import line_time
-    from bot.ops.masking import mask_text
+    from bot.privacy.masking import mask_text
 
     at = line_time(event)
     said, stored = str(line.get("text") or ""), str(event.get("text") or "")
@@ -92,7 +92,7 @@ def forget_in_ops(ops_url: str, conversation_id: str, message_id: str) -> list[d
     """Scrub the message in the ops database (the broker's events and the derived turn); the events as they were."""
     import sqlalchemy as sa
 
-    from bot.ops.store import events, open_engine, turns
+    from bot.ops.schema import events, open_engine, turns
 
     engine = open_engine(ops_url)
     try:

@@ -11,7 +11,7 @@ Where the buckets live:
 
 - default profile (one Rasa server): in this process (:class:`TokenBuckets`), a bounded
   table whose least recently used keys go first;
-- scaled profile (``BOT_RATE_REDIS_URL``, set by ``bot.profiles.scaled_env``): in Redis
+- scaled profile (``BOT_RATE_REDIS_URL``, set by ``bot.scaled.profile.scaled_env``): in Redis
   (:class:`RedisTokenBuckets`), so a sender whose messages nginx spreads over several
   Rasa servers has one allowance, not one per server. Each take is one Lua script run
   on Redis's clock (servers' clocks never disagree about refills). Keys carry the
@@ -175,7 +175,7 @@ class RefusalLog:
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
     def write(self, batch: Counter[tuple[str, str, str]]) -> None:
-        from bot.ops.store import add_rate_limited, open_engine
+        from bot.ops.schema import add_rate_limited, open_engine
 
         if self._engine is None:
             self._engine = open_engine(self.url)
@@ -196,7 +196,7 @@ class RateLimiter:
     def from_settings(cls, channel: str, settings: Settings) -> RateLimiter:
         """BOT_RATE_SENDER and BOT_RATE_ADDRESS (``off`` turns one off); buckets in Redis when
         BOT_RATE_REDIS_URL is set; refusals counted in the ops database (BOT_OPS_DB_URL)."""
-        from bot.profiles import ops_db_url
+        from bot.scaled.profile import ops_db_url
 
         client = redis_client(settings) if settings.rate_redis_url else None
 

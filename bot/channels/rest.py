@@ -74,7 +74,7 @@ def conversation_id(sender: str, key: str = "") -> str:
     keyed hash (``h-`` + 32 hex digits, key BOT_RASA_TOKEN) before anything stores it
     (security review M4). The REST reply still names the caller's own id.
     """
-    from bot.ops.masking import mask_text
+    from bot.privacy.masking import mask_text
 
     if mask_text(sender) == sender:
         return sender

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.handoff.phones import find_phone
+from bot.phones import find_phone
 
 # A refusal is a whole answer that says "no / stop / I won't give it", not a name that
 # happens to start with 不 (不二家, 不老林). The verb or particle after the negation decides.

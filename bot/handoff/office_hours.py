@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-TAIPEI = ZoneInfo("Asia/Taipei")
-_DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-_SPEC = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)-(mon|tue|wed|thu|fri|sat|sun) (\d\d):(\d\d)-(\d\d):(\d\d)$")
+from bot.clock import TAIPEI, weekly_hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,15 +17,8 @@ class OfficeHours:
 
     @classmethod
     def parse(cls, spec: str) -> OfficeHours:
-        """``"mon-fri 08:30-17:30"``; raises ValueError naming the expected form."""
-        match = _SPEC.match(spec.strip().lower())
-        if not match:
-            raise ValueError(f"expected like 'mon-fri 08:30-17:30', got {spec!r}")
-        first, last, h1, m1, h2, m2 = match.groups()
-        opens, closes = dt.time(int(h1), int(m1)), dt.time(int(h2), int(m2))
-        if closes <= opens:
-            raise ValueError("closing time must be after opening time")
-        return cls(_DAYS[first], _DAYS[last], opens, closes)
+        """``"mon-fri 08:30-17:30"`` (:func:`bot.clock.weekly_hours`); raises ValueError naming the expected form."""
+        return cls(*weekly_hours(spec))
 
     def _workday(self, day: dt.date) -> bool:
         return self.first_day <= day.weekday() <= self.last_day

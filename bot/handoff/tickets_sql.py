@@ -120,13 +120,11 @@ DEFAULT_CANNED = (
 
 
 def open_ticket_store(settings: Settings) -> TicketStore:
-    """The store the settings name: PostgreSQL for a postgresql:// BOT_TICKETS_DB_URL, else SQLite."""
-    url = settings.tickets_db_url
+    """The store the settings name (``Settings.tickets_db``): PostgreSQL for a postgresql:// URL, else SQLite."""
+    url = settings.tickets_db
     if url.startswith("postgresql"):
         return SqlTicketStore(database.postgres_url(url, settings.pg_password))
-    if url.startswith("sqlite:///"):
-        return SqlTicketStore(Path(url.removeprefix("sqlite:///")))
-    return SqlTicketStore(settings.tickets_path)
+    return SqlTicketStore(Path(url.removeprefix("sqlite:///")))
 
 
 class SqlTicketStore:
@@ -402,9 +400,9 @@ class SqlTicketStore:
 
         Contact name, phone and preferred time, transcript and entities go; a disaster
         report keeps its non-personal fields; summary, replies and notes are masked
-        (``mask``: ``bot.ops.masking.mask_text``, passed in so tickets need not import
-        the privacy code, which imports ``bot.handoff.phones``). Category, priority,
-        times and rating stay for metrics. Returns how many tickets.
+        (``mask``: ``bot.privacy.masking.mask_text``, passed in so tickets need not import
+        the privacy code). Category, priority, times and rating stay for metrics. Returns
+        how many tickets.
         """
         redacted = select(ticket_events.c.ticket_id).where(ticket_events.c.kind == "redacted")
         with self.engine.begin() as db:

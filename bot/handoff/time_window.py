@@ -13,7 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.handoff.office_hours import TAIPEI, OfficeHours
+from bot.clock import TAIPEI
+from bot.handoff.office_hours import OfficeHours
 from bot.nlu.numerals import NotANumber, parse_number
 
 WEEKDAYS = "一二三四五六日"

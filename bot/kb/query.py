@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock, SystemClock
+from bot.eligibility import Profile, eligibility_reasons
 from bot.kb.build import SCHEME_TEXT_COLUMNS
 from bot.kb.records import Benefit, Contact, Period, Scheme, SourceRef
 from bot.kb.segment import Segmenter, fts_query
@@ -53,17 +54,6 @@ class Status(str, Enum):
     def staff_label(self) -> str:
         """The shorter word of the staff pages and reports: 「尚未開始」."""
         return SCHEME_STATUS_LABELS[self.value].staff
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """What a caller told us about the business; ``None`` means unknown."""
-
-    employees: int | None = None
-    registration_type: str | None = None
-    industry: str | None = None
-    purpose: str | None = None
-    disaster_hit: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +232,7 @@ class KnowledgeBase:
         for scheme in self.all():
             if self.status(scheme) is not Status.OPEN:
                 continue
-            reasons = fit(scheme, profile)
+            reasons = eligibility_reasons(scheme.eligibility, profile)
             if reasons is not None:
                 matches.append(Match(scheme, tuple(reasons)))
         return sorted(matches, key=lambda m: (-len(m.reasons), self._rank(m.scheme)))
@@ -305,41 +295,3 @@ def _contact(row: sqlite3.Row) -> Contact:
     return Contact(row["id"], row["name"], row["phone"], SourceRef(**json.loads(row["source"])),
                    dt.date.fromisoformat(row["source_date"]), row["url"], row["hours"], row["note"], bool(row["current"]),
                    tuple(json.loads(row["aliases"] or "[]")) if "aliases" in row.keys() else ())
-
-
-def fit(scheme: Scheme, profile: Profile) -> list[str] | None:
-    """Why ``scheme`` fits ``profile`` (reasons in zh-TW), or ``None`` when a stated fact rules it out.
-
-    Unknown answers never rule a scheme out: the caller may not know, and staff can check.
-    """
-    rules = scheme.eligibility
-    reasons: list[str] = []
-    max_employees, min_employees = rules.get("max_employees"), rules.get("min_employees")
-    if profile.employees is not None:
-        if max_employees is not None and profile.employees > max_employees:
-            return None
-        if min_employees is not None and profile.employees < min_employees:
-            return None
-        if max_employees is not None:
-            reasons.append(f"員工{max_employees}人以下（您{profile.employees}人）")
-    types = rules.get("registration_types") or []
-    if profile.registration_type and types:
-        if profile.registration_type not in types:
-            return None
-        reasons.append(f"{profile.registration_type}登記可申請")
-    industries = rules.get("industries") or []
-    if profile.industry and industries:
-        if profile.industry not in industries:
-            return None
-        reasons.append(f"適用{profile.industry}")
-    purposes = rules.get("purposes") or []
-    if profile.purpose and purposes:
-        if profile.purpose not in purposes:
-            return None
-        reasons.append(f"用途含{profile.purpose}")
-    if rules.get("disaster_hit"):
-        if profile.disaster_hit is False:
-            return None
-        if profile.disaster_hit:
-            reasons.append("受災企業適用")
-    return reasons

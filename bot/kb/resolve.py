@@ -34,7 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from bot.kb.query import BM25_WEIGHTS, KnowledgeBase, Profile, Status, fit
+from bot.eligibility import Profile, eligibility_reasons
+from bot.kb.query import BM25_WEIGHTS, KnowledgeBase, Status
 from bot.kb.segment import fts_query
 from bot.kb.records import Contact, Scheme
 from bot.nlu.gazetteer import COUNTIES
@@ -674,7 +675,7 @@ class Resolver:
                 why.append(f"有{attribute}資料")
             elif wanted and not named:
                 points -= 1.0
-        reasons = fit(scheme, question.profile)
+        reasons = eligibility_reasons(scheme.eligibility, question.profile)
         if reasons is None:
             points -= 6.0
             why.append("您提供的條件不符")

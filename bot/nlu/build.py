@@ -11,14 +11,35 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from bot.kb.records import Knowledge
 from bot.nlu.gazetteer import GAZETTEERS
 
 # High enough that jieba keeps a listed phrase whole in any context.
 USER_DICT_FREQ = 20000
+
+
+class Named(Protocol):
+    """A record callers name: a scheme (``bot.kb.records.Scheme``), by its id and every name and alias."""
+
+    @property
+    def id(self) -> str: ...
+
+    def names(self) -> tuple[str, ...]: ...
+
+
+class Knowledge(Protocol):
+    """What the build reads of the knowledge records (``bot.kb.records.Knowledge``): the schemes by id.
+
+    A Protocol rather than the kb's own type: the knowledge base imports the NLU's text
+    tools (normaliser, numerals, gazetteers), so the NLU must not import the knowledge base.
+    """
+
+    @property
+    def schemes(self) -> Mapping[str, Named]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,1 +1,1 @@
-"""Ops data: masking before storage, the masking stores, retention; review, metrics and NLU export of conversations."""
+"""Ops data: review, metrics and NLU export of conversations (the library behind /ops)."""

@@ -28,7 +28,7 @@ from bot.categories import FALLBACK_INTENT, OTHER, Channel, UnknownIntent, categ
 from bot.clock import TAIPEI
 from bot.ops.failures import Failure, failures, kinds_text
 from bot.ops.synthetic import event_kind, sender_kind
-from bot.ops.store import DERIVED_WATERMARK, conversations, events, state, turns
+from bot.ops.schema import DERIVED_WATERMARK, conversations, events, state, turns
 
 logger = logging.getLogger(__name__)
 

@@ -19,17 +19,16 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.clock import SystemClock
+from bot.ops.domain import domain_intents
 from bot.ops.review import Correction
 from bot.settings import ROOT
 
-DOMAIN = ROOT / "domain.yml"
 TRAINING = ROOT / "data" / "nlu"
 HELDOUT = ROOT / "tests" / "heldout"
 MARKUP = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
@@ -45,19 +44,6 @@ class Export:
     yaml: str
     included: list[Correction]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (text, zh-TW reason)
-
-
-@lru_cache(maxsize=4)
-def _domain(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-
-def domain_intents(path: Path = DOMAIN) -> list[str]:
-    return [str(i) if not isinstance(i, dict) else str(next(iter(i))) for i in _domain(path).get("intents", [])]
-
-
-def domain_entities(path: Path = DOMAIN) -> list[str]:
-    return [str(e) if not isinstance(e, dict) else str(next(iter(e))) for e in _domain(path).get("entities", [])]
 
 
 def example_texts(folder: Path) -> set[str]:

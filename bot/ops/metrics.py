@@ -35,7 +35,7 @@ from bot.kb.query import KnowledgeBase, UnknownScheme
 from bot.ops.events import HandoffReason, category_value, refresh
 from bot.ops.failures import LOW_CONFIDENCE, Failure
 from bot.ops.review import day_bounds, local_time
-from bot.ops.store import conversations, corrections, rate_limits, turns
+from bot.ops.schema import conversations, corrections, rate_limits, turns
 
 TOP = 10
 ENDING_DAYS = 60

@@ -22,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from bot import messages
 from bot.categories import INTENT_CATEGORY
 from bot.clock import TAIPEI
+from bot.ops.domain import domain_entities
 from bot.ops.events import Conversation, refresh
 from bot.ops.filters import SORT_COLUMNS, TAG, BadFilter, Filters
-from bot.ops.store import conversations, corrections, open_engine, reviews, tags, turns
+from bot.ops.schema import conversations, corrections, open_engine, reviews, tags, turns
 
 SORTS = {key: conversations.c[column] for key, column in SORT_COLUMNS.items()}
 
@@ -295,8 +296,6 @@ def check_entity(text: str, entity: Mapping[str, Any]) -> dict[str, Any]:
 
     The piece is found by position when given, else by its first occurrence.
     """
-    from bot.ops.export import domain_entities
-
     name = str(entity.get("entity") or "")
     if name not in domain_entities():
         raise BadCorrection(messages.correction_unknown_entity(name))

@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot import messages
-from bot.web.console import MAX_TRIAGE_LINES, triage_results
+from bot.triage import MAX_TRIAGE_LINES, triage_results
 from bot.web.deps import deps
+from bot.web.rasa_client import HttpParser
 
 
 def _authorise(request: Request) -> None:
@@ -41,7 +42,7 @@ async def api_triage(request: Request) -> Response:
         raise HTTPException(400, messages.triage_items(MAX_TRIAGE_LINES))
     if not all(isinstance(i, dict) and isinstance(i.get("text"), str) and 0 < len(i["text"].strip()) <= 5000 for i in items):
         raise HTTPException(400, messages.TRIAGE_ITEM_TEXT)
-    results = await triage_results(request, [i["text"] for i in items])
+    results = await triage_results(HttpParser(deps(request).rasa), deps(request).kb, [i["text"] for i in items])
     for item, result in zip(items, results):
         result["id"] = item.get("id")
     return JSONResponse({"results": results})

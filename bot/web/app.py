@@ -23,7 +23,7 @@ from bot.kb.query import KnowledgeBase
 from bot.ops.filters import BadFilter
 from bot.ops.review import BadCorrection, Review, UnknownConversation, UnknownTurn
 from bot.settings import Settings, SettingsError, is_placeholder, secret_problem
-from bot.staff import StaffStore, open_staff_store
+from bot.handoff.staff import StaffStore, open_staff_store
 from bot.web import api, chat, console, ops
 from bot.web.deps import STATIC, Deps, make_templates, render
 from bot.web.rasa_client import RasaClient, RasaUnavailable
@@ -169,8 +169,9 @@ def app_from_env() -> Starlette:
     """Entry point for uvicorn (``--factory``): settings from the environment."""
     from bot.launch import private_files
     from bot.log import configure
+    from bot.privacy.masking import mask_text
 
-    configure()
+    configure(personal=mask_text)
     settings = Settings.from_env(os.environ)
     private_files(settings.var_dir)
     settings.require_strong_secrets("BOT_SESSION_SECRET", "BOT_API_TOKEN")

@@ -22,16 +22,15 @@ from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.kb.resolve import schemes_in_conversation
 from bot.ops.filters import BadFilter
-from bot.triage import Triage
+from bot.triage import MAX_TRIAGE_LINES, triage_results
 from bot.formats import csv_text
 from bot.web.deps import csv_download, deps, render, taipei_time
-from bot.web.rasa_client import RasaUnavailable
+from bot.web.rasa_client import HttpParser, RasaUnavailable
 from bot.web.security import (check_csrf, csrf_token, current_account, current_staff, end_session, staff_only,
                               start_session)
 
 logger = logging.getLogger(__name__)
 MAX_REPLY = 2000
-MAX_TRIAGE_LINES = 200
 # The live console: how often a stream looks at the ticket store and the conversation, and how
 # long one stream lasts before the browser's EventSource reconnects (it does so by itself).
 LIVE_POLL_SECONDS = 0.5
@@ -393,32 +392,6 @@ async def knowledge_page(request: Request) -> Response:
     return render(request, "console/knowledge.html", review=result, data_date=data_date, roc_date=roc_date)
 
 
-async def triage_results(request: Request, lines: list[str]) -> list[dict[str, object]]:
-    d = deps(request)
-    engine = Triage(_HttpParser(d.rasa), d.kb)
-    results = []
-    for number, line in enumerate(lines, start=1):
-        result = (await engine.aclassify(line, number)).as_dict()
-        result["facts"] = []
-        for scheme_id in result["schemes"]:
-            try:
-                scheme = d.kb.scheme(scheme_id) if d.kb else None
-            except UnknownScheme:
-                continue
-            if scheme:
-                result["facts"].append({"name": scheme.name, "summary": scheme.summary})
-        results.append(result)
-    return results
-
-
-class _HttpParser:
-    def __init__(self, rasa) -> None:  # type: ignore[no-untyped-def]
-        self.rasa = rasa
-
-    async def aparse(self, text: str):  # type: ignore[no-untyped-def]
-        return await self.rasa.parse(text)
-
-
 @staff_only
 async def triage_page(request: Request) -> Response:
     if request.method == "GET":
@@ -428,7 +401,7 @@ async def triage_page(request: Request) -> Response:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or len(lines) > MAX_TRIAGE_LINES or any(len(line) > 5000 for line in lines):
         raise HTTPException(400, messages.triage_lines(MAX_TRIAGE_LINES))
-    results = await triage_results(request, lines)
+    results = await triage_results(HttpParser(deps(request).rasa), deps(request).kb, lines)
     if form.get("format") == "csv":
         return csv_response(results)
     return render(request, "console/triage.html", results=results, text=text)

@@ -16,7 +16,7 @@ from bot.handoff.tickets import TicketStatus, TicketStore
 from bot.kb.query import KnowledgeBase
 from bot.ops.review import Review
 from bot.settings import Settings
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from bot.web.rasa_client import RasaClient
 from bot.web.security import csrf_token, current_staff
 

@@ -22,7 +22,8 @@ from bot.clock import SystemClock
 from bot.ops import metrics as ops_metrics
 from bot.ops.events import HandoffReason, category_value
 from bot.ops.failures import parse_kinds
-from bot.ops.export import build_export, domain_entities, domain_intents
+from bot.ops.domain import domain_entities, domain_intents
+from bot.ops.export import build_export
 from bot.ops.filters import MAX_PER_PAGE, Filters
 from bot.ops.review import BadCorrection, UnknownConversation, UnknownTurn, local_time
 from bot.web.charts import bar_chart
@@ -260,7 +261,7 @@ def category_values() -> dict[str, str]:
 # --- retraining (/ops/retrain) ------------------------------------------------------------
 
 def _may_retrain(request: Request) -> bool:
-    """Only supervisors replace the live model (bot/staff.py roles); agents see the page and its history."""
+    """Only supervisors replace the live model (bot/handoff/staff.py roles); agents see the page and its history."""
     account = current_account(request)
     return bool(account and account.supervisor)
 

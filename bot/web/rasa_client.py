@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.triage import Parse, parse_from_rasa
+from bot.nlu.parser import Parse, parse_from_rasa
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +73,13 @@ class RasaClient:
 
     async def parse(self, text: str) -> Parse:
         return parse_from_rasa(text, await self._call("POST", "/model/parse", {"text": text}))
+
+
+class HttpParser:
+    """A :class:`RasaClient` as the async parser triage calls (``aparse``, :func:`bot.triage.triage_results`)."""
+
+    def __init__(self, rasa: RasaClient) -> None:
+        self.rasa = rasa
+
+    async def aparse(self, text: str) -> Parse:
+        return await self.rasa.parse(text)

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot import messages
-from bot.staff import Staff
+from bot.handoff.staff import Staff
 
 Handler = Callable[[Request], Awaitable[Response]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -11,7 +11,7 @@ import shutil
 import httpx
 from playwright.sync_api import expect
 
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.web.conftest import csrf_of
 

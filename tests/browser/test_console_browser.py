@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.handoff.tickets_sql import SqlTicketStore
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from tests.e2e.client import say, texts
 from bench.ids import sender_id
 

@@ -7,7 +7,7 @@ import re
 
 from bot.clock import TAIPEI
 from bot.ops.review import Filters, Review
-from bot.ops.store import open_engine
+from bot.ops.schema import open_engine
 
 
 def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, browser, screens, tmp_path):

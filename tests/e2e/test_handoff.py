@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bot.handoff.tickets_sql import SqlTicketStore
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from tests.e2e.client import button_payloads, say, texts
 from bench.ids import sender_id
 
@@ -81,7 +81,7 @@ def test_person_takes_over_then_the_bot_resumes_and_asks_a_rating(stack):
 
 
 def test_a_ticket_opened_late_in_a_long_conversation_keeps_the_first_question_and_topic(stack):
-    """The tracker store loads only the last turns of a long session (bot/ops/stores.py); the ticket must not."""
+    """The tracker store loads only the last turns of a long session (bot/privacy/stores.py); the ticket must not."""
     import sqlite3
 
     user = sender_id("long")

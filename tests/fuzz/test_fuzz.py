@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from bot.channels.input_guard import check_text, metadata_problem
 from bot.channels.line_events import Rejected, parse_delivery
 from bot.nlu.numerals import find_numbers
-from bot.ops.masking import _EMAIL, _ID, _MOBILE, fold_width, mask_text, mask_value, national_id_valid
+from bot.privacy.masking import _EMAIL, _ID, _MOBILE, fold_width, mask_text, mask_value, national_id_valid
 
 MAX_CHARS = 5000
 BUDGET = 0.050

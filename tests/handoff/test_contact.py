@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from bot.handoff.contact import is_refusal, read_contact
-from bot.handoff.office_hours import TAIPEI, OfficeHours
-from bot.handoff.phones import find_phone
+from bot.clock import TAIPEI
+from bot.handoff.office_hours import OfficeHours
+from bot.phones import find_phone
 from bot.handoff.time_window import parse_window, promise
 
 REFUSALS = ["取消", "算了", "不用了", "不要了", "先不要", "我不想留電話", "我不想留", "算了不用了，我自己打電話",

@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.disaster import ValidateDisasterReportForm
 from actions.eligibility import ValidateEligibilityForm
 from actions.handoff import ActionCreateTicket, ValidateHandoffForm
-from bot.handoff.office_hours import TAIPEI
+from bot.clock import TAIPEI
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
 from tests.conftest import make_tracker

@@ -8,7 +8,7 @@ import datetime as dt
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionCreateTicket, ActionStoreRating, ValidateHandoffForm
-from bot.handoff.office_hours import TAIPEI
+from bot.clock import TAIPEI
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
 from tests.conftest import make_tracker, run_action as run

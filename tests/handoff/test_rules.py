@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from bot.handoff.office_hours import TAIPEI, OfficeHours
-from bot.handoff.phones import normalise_phone
+from bot.clock import TAIPEI
+from bot.handoff.office_hours import OfficeHours
+from bot.phones import normalise_phone
 from bot.handoff.urgency import Priority, priority_for, urgent_reason
 from bot.messages import callback_time
 

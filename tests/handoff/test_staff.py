@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bot.staff import (ACCOUNT_FREE, FREE_TRIES, MAX_SHARED_WAIT, SESSION_IDLE, SESSION_LIFETIME, WINDOW, StaffError,
+from bot.handoff.staff import (ACCOUNT_FREE, FREE_TRIES, MAX_SHARED_WAIT, SESSION_IDLE, SESSION_LIFETIME, WINDOW, StaffError,
                        StaffStore, backoff, check_password, hash_password)
 
 START = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
@@ -146,7 +146,7 @@ def test_unknown_user_is_refused_like_a_wrong_password(where):
 def test_accounts_live_where_the_tickets_are_so_web_replicas_share_sessions(tmp_path, pg_database):
     from bot.handoff.tickets_sql import open_ticket_store
     from bot.settings import Settings
-    from bot.staff import open_staff_store
+    from bot.handoff.staff import open_staff_store
 
     default = Settings.from_env({"BOT_VAR_DIR": str(tmp_path / "default")})
     open_staff_store(default).add("chen", "a-long-password")

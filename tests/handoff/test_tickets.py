@@ -218,7 +218,7 @@ def test_redaction_removes_who_called_from_old_resolved_tickets_once(store):
     store.add_note(report.id, "lin", "0912-345-678 下午")
     store.resolve(report.id, "lin")
     still_open = store.create(new("conv-o"))
-    mask = lambda text: text.replace("0912-345-678", "[手機]")  # noqa: E731 - the real one is bot.ops.masking
+    mask = lambda text: text.replace("0912-345-678", "[手機]")  # noqa: E731 - the real one is bot.privacy.masking
     assert store.redact_resolved_before("9999", mask, dry_run=True) == 1
     assert store.get(report.id).contact_phone == "0912-345-678"  # a dry run changes nothing
     assert store.redact_resolved_before("9999", mask) == 1

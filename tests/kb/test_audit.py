@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from bot.kb.answers import Facts, attribute_answer
-from bot.kb.query import DEFAULT_CONTACT, Profile, Status
+from bot.eligibility import Profile
+from bot.kb.query import DEFAULT_CONTACT, Status
 from tests.kb.conftest import kb_on
 
 AUDIT = "2026-12-01"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.kb.query import KnowledgeBaseMissing, Profile, Status, UnknownScheme
+from bot.eligibility import Profile
+from bot.kb.query import KnowledgeBaseMissing, Status, UnknownScheme
 from tests.kb.conftest import kb_on
 
 

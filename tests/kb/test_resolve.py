@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.kb.query import Profile
+from bot.eligibility import Profile
 from bot.kb.resolve import Resolver, attributes_in
 from tests.kb.conftest import kb_on
 

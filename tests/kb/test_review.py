@@ -63,7 +63,7 @@ settings = web.settings  # the web app's settings fixture
 def test_console_knowledge_page_needs_a_login_and_shows_the_lists(settings, real_db):
     from starlette.testclient import TestClient
 
-    from bot.staff import StaffStore
+    from bot.handoff.staff import StaffStore
     from bot.web.app import create_app
 
     shutil.copy(real_db, Path(settings.kb_path))

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bot.ops.review import Review
-from bot.ops.store import open_engine
+from bot.ops.schema import open_engine
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 

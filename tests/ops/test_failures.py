@@ -15,7 +15,7 @@ from bot.ops.events import derive_turns
 from bot.ops.failures import Failure
 from bot.ops.metrics import report
 from bot.ops.review import Filters, Review
-from bot.ops.store import events as events_table, open_engine
+from bot.ops.schema import events as events_table, open_engine
 from bot.ops.synthetic import synthetic_metadata, synthetic_sender
 
 T0 = 1_764_000_000.0

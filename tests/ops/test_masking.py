@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot.log import mask_all_records
-from bot.ops.masking import mask_event, mask_text, national_id_valid, tax_id_valid
+from bot.privacy.masking import mask_event, mask_text, national_id_valid, tax_id_valid
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "fixtures" / "pii_corpus.yml").read_text(encoding="utf-8"))
 
@@ -108,7 +108,7 @@ def test_slot_values_bot_text_and_buttons_are_masked(event, key, expected):
 @pytest.fixture
 def masked_logging():
     previous = logging.getLogRecordFactory()
-    mask_all_records()
+    mask_all_records(mask_text)
     yield
     logging.setLogRecordFactory(previous)
 
@@ -158,7 +158,7 @@ def test_masking_a_megabyte_of_email_like_text_is_linear():
     import subprocess
     import sys
 
-    script = ("from bot.ops.masking import mask_value\n"
+    script = ("from bot.privacy.masking import mask_value\n"
               "masked = mask_value({'note': 'a@b.cc ' * 150_000, 'more': ['0912345678 ' * 20_000]})\n"
               "assert masked['note'] == '[Email] ' * 150_000, masked['note'][:40]\n"
               "assert masked['more'] == ['[手機] ' * 20_000]\n")

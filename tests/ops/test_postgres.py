@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, insert, select, text
 from bot.ops.events import refresh
 from bot.ops.metrics import report
 from bot.ops.review import Filters, Review
-from bot.ops.store import events, open_engine, turns
+from bot.ops.schema import events, open_engine, turns
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"  # trust auth on loopback (Makefile/CI)
 

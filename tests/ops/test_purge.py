@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from bot.handoff.tickets import NewTicket
 from bot.handoff.tickets_sql import SqlTicketStore
-from bot.ops.retention import purge
+from bot.privacy.retention import purge
 from bot.settings import ROOT
 from tests.ops.support import PHONE, conversation, load_stores
 from bench.ids import sender_id

@@ -1,6 +1,6 @@
 """The retrain loop (bot/retrain.py): the gate refuses a worse candidate, promotes an equal one, reports both.
 
-The gate is the real one over bot/evaluation.py's reports. The end-to-end run scores
+The gate is the real one over bot/nlu/evaluation.py's reports. The end-to-end run scores
 real models on a small held-out file; "training" there copies the live model (an
 equal candidate) or is given precomputed worse scores, so the test stays small.
 """
@@ -16,7 +16,7 @@ import pytest
 
 from bot import retrain
 from bot.clock import TAIPEI
-from bot.evaluation import build_report
+from bot.nlu.evaluation import build_report
 from tests.conftest import ROOT
 
 CORRECTIONS = 'version: "3.1"\nnlu:\n- intent: loan_ask\n  examples: |\n    - 麵包店想週轉一下利息大概多少\n'

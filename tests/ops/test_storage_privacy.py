@@ -25,7 +25,7 @@ def leaks(data: bytes | str) -> list[str]:
 
 # --- the stores as Rasa loads them from endpoints.yml ------------------------------------
 def test_rasa_loads_the_masking_stores_from_endpoints_yml_and_stores_no_personal_data(monkeypatch, tmp_path):
-    from bot.ops.stores import MaskingSQLEventBroker, MaskingSQLTrackerStore
+    from bot.privacy.stores import MaskingSQLEventBroker, MaskingSQLTrackerStore
 
     store, broker = load_stores(monkeypatch, tmp_path)
     assert type(store) is MaskingSQLTrackerStore and type(broker) is MaskingSQLEventBroker
@@ -59,7 +59,7 @@ def test_any_broker_behind_the_masking_tracker_store_gets_masked_events(tmp_path
     from rasa.core.brokers.file import FileEventBroker
     from rasa.shared.core.domain import Domain
 
-    from bot.ops.stores import MaskingSQLTrackerStore
+    from bot.privacy.stores import MaskingSQLTrackerStore
 
     broker = FileEventBroker(str(tmp_path / "events.jsonl"))  # Rasa's own broker, no masking of its own
     store = MaskingSQLTrackerStore(Domain.load(str(ROOT / "domain.yml")), db=str(tmp_path / "tracker.db"),
@@ -133,8 +133,8 @@ def test_even_at_debug_level_the_rasa_server_logs_no_personal_data(model_path, t
     port = supervisor.free_port()
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text(
-        f"tracker_store:\n  type: bot.ops.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
-        f"event_broker:\n  type: bot.ops.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {tmp_path / 'ops.db'}\n",
+        f"tracker_store:\n  type: bot.privacy.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
+        f"event_broker:\n  type: bot.privacy.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {tmp_path / 'ops.db'}\n",
         encoding="utf-8")
     rasa = supervisor.services(sys.executable, model_path, os.urandom(24).hex(), endpoints, port, supervisor.free_port())[1]
     debug = dataclasses.replace(rasa, command=(*rasa.command, "--debug"))  # keeps the token in its environment

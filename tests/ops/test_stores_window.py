@@ -12,7 +12,7 @@ import json
 import sqlalchemy as sa
 
 from bot.handoff.transcript import transcript
-from bot.ops import stores
+from bot.privacy import stores
 from tests.ops.support import PHONE, load_stores
 
 
@@ -108,7 +108,7 @@ def test_the_whole_session_behind_a_window_is_the_stored_one_plus_the_running_tu
     from rasa.shared.core.events import ActionExecuted, UserUttered
     from rasa.shared.core.trackers import EventVerbosity
 
-    from bot.ops.window import mark_of, whole_session
+    from bot.privacy.window import mark_of, whole_session
 
     store, _ = load_stores(monkeypatch, tmp_path)
     for n in range(30):

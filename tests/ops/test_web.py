@@ -17,7 +17,7 @@ from bot.handoff.tickets_sql import SqlTicketStore
 from bot.kb.query import KnowledgeBase
 from bot.ops.export import build_export
 from bot.settings import Settings
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from bot.web.app import create_app, routes
 from tests.conftest import TODAY
 from tests.web.conftest import PASSWORD, csrf_of, login

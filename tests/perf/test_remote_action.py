@@ -25,7 +25,7 @@ async def run_remote_action(body: dict) -> list:
     from rasa.shared.core.events import ActionExecuted
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.ops.stores import MaskingSQLTrackerStore  # installs the validator as the Rasa server does
+    from bot.privacy.stores import MaskingSQLTrackerStore  # installs the validator as the Rasa server does
     from rasa.shared.core.trackers import DialogueStateTracker
 
     domain = Domain.load(str(ROOT / "domain.yml"))
@@ -98,7 +98,7 @@ async def extract_slots(port: int, paused: bool) -> list:
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.ops.stores import MaskingSQLTrackerStore
+    from bot.privacy.stores import MaskingSQLTrackerStore
 
     domain = Domain.load(str(ROOT / "domain.yml"))
     MaskingSQLTrackerStore(domain, db=":memory:")
@@ -136,7 +136,7 @@ def test_calls_go_on_over_kept_connections_and_after_the_action_server_restarts(
     from rasa.utils.endpoints import EndpointConfig
 
     from bot import remote_action, supervisor
-    from bot.ops.stores import MaskingSQLTrackerStore
+    from bot.privacy.stores import MaskingSQLTrackerStore
 
     domain = Domain.load(str(ROOT / "domain.yml"))
     MaskingSQLTrackerStore(domain, db=":memory:")

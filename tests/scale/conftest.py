@@ -3,7 +3,7 @@
 One cluster for the whole package (a Rasa server takes ~40 s to load): an action
 server, the event consumer, two Rasa servers and nginx, on free loopback ports, with
 PostgreSQL databases, a Redis key prefix and a RabbitMQ queue of its own, all removed
-afterwards (``bot/scaled.py``).
+afterwards (``bot/scaled/cluster.py``).
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from bot import scaled, supervisor
+from bot import supervisor
+from bot.scaled.cluster import Cluster, launch
 from tests.conftest import ROOT, TODAY
 
 
 @pytest.fixture(scope="package")
-def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[scaled.Cluster]:
+def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     from bot.kb.build import build_kb
     from bot.kb.records import load_knowledge
 
@@ -32,7 +33,7 @@ def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
            # no test here sends a sender more than 15 messages.
            "BOT_RATE_SENDER": "2/20", "BOT_RATE_ADDRESS": "off"}
     try:
-        running = scaled.launch(model_path, folder, env)
+        running = launch(model_path, folder, env)
     except supervisor.ServiceFailed as exc:
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in folder.glob("*.log"))
         pytest.fail(f"{exc}\n{logs}")

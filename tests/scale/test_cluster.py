@@ -66,7 +66,7 @@ def test_a_conversation_alternating_between_servers_keeps_its_slots_and_context(
     number = int(re.search(r"編號(\d+)", created).group(1))
     ticket = SqlTicketStore(cluster.pg_url).get(number)
     assert ticket.contact_name == "王小明（小明商行）" and ticket.contact_phone == "0912-345-678"
-    # The whole conversation, though the tracker store loaded only its last turns (bot/ops/stores.py): the
+    # The whole conversation, though the tracker store loaded only its last turns (bot/privacy/stores.py): the
     # action server read the stored session through nginx from PostgreSQL (actions/handoff.py).
     said = [line["text"] for line in ticket.transcript if line["who"] == "user"]
     assert said[0] == "想了解一下青創貸款" and said[-1] == "下午", said

@@ -8,7 +8,7 @@ import threading
 import pytest
 import redis
 
-from bot.locks import AtomicRedisLockStore
+from bot.scaled.locks import AtomicRedisLockStore
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from bot import profiles
-from bot.ops.consumer import Delivery, OpsEventWriter, decode
+from bot.scaled import profile
+from bot.scaled.consumer import Delivery, OpsEventWriter, decode
 from bot.settings import Settings
 
 
@@ -20,11 +20,11 @@ def settings(**env: str) -> Settings:
 
 
 def test_scaled_endpoints_name_the_shared_services_and_keep_passwords_out():
-    text = profiles.scaled_endpoints(settings(BOT_PG_PASSWORD="pg-secret-1", BOT_REDIS_URL="redis://10.0.0.5:6380/3"))
+    text = profile.scaled_endpoints(settings(BOT_PG_PASSWORD="pg-secret-1", BOT_REDIS_URL="redis://10.0.0.5:6380/3"))
     assert "pg-secret-1" not in text and "amqp-secret-1" not in text
     config = yaml.safe_load(text)
     assert config["tracker_store"]["dialect"] == "postgresql" and config["tracker_store"]["password"] == "${BOT_PG_PASSWORD}"
-    assert config["lock_store"] == {"type": "bot.locks.AtomicRedisLockStore", "url": "10.0.0.5", "port": 6380, "db": 3,
+    assert config["lock_store"] == {"type": "bot.scaled.locks.AtomicRedisLockStore", "url": "10.0.0.5", "port": 6380, "db": 3,
                                     "key_prefix": "hotline"}
     assert config["event_broker"]["queues"] == ["hotline_events"]
     assert config["event_broker"]["password"] == "${BOT_AMQP_PASSWORD}"
@@ -36,12 +36,12 @@ def test_scaled_endpoints_name_the_shared_services_and_keep_passwords_out():
     ({"BOT_REDIS_URL": "redis://127.0.0.1:6379/locks"}, "BOT_REDIS_URL"),
 ])
 def test_unusable_settings_stop_generation_naming_the_variable(env, variable):
-    with pytest.raises(profiles.ProfileError, match=variable):
-        profiles.scaled_endpoints(settings(**env))
+    with pytest.raises(profile.ProfileError, match=variable):
+        profile.scaled_endpoints(settings(**env))
 
 
 def test_generated_nginx_config_is_accepted_by_nginx(tmp_path):
-    conf = profiles.write_nginx_conf(tmp_path / "nginx", 18080, [15005, 15006, 15007])
+    conf = profile.write_nginx_conf(tmp_path / "nginx", 18080, [15005, 15006, 15007])
     result = subprocess.run(["nginx", "-t", "-e", str(tmp_path / "nginx" / "error.log"), "-p", str(tmp_path / "nginx"),
                              "-c", str(conf)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -58,7 +58,7 @@ def test_the_generated_nginx_cuts_off_slow_clients(tmp_path):
     from tests.security.slowloris import slow_clients
 
     port = supervisor.free_port()
-    conf = profiles.write_nginx_conf(tmp_path / "nginx", port, [supervisor.free_port()])
+    conf = profile.write_nginx_conf(tmp_path / "nginx", port, [supervisor.free_port()])
     service = supervisor.Service("nginx", ("nginx", "-e", str(tmp_path / "nginx" / "error.log"), "-p",
                                            str(tmp_path / "nginx"), "-c", str(conf), "-g", "daemon off;"),
                                  f"http://127.0.0.1:{port}/nginx-health")

@@ -86,7 +86,7 @@ def test_with_the_secret_rasa_gets_its_actions_and_the_probe_stays_open(action_s
 def test_rasa_sends_the_secret_from_every_endpoints_file(monkeypatch, tmp_path):
     from rasa.core.utils import AvailableEndpoints
 
-    from bot import profiles
+    from bot.scaled import profile
     from bot.settings import Settings
 
     monkeypatch.setenv("BOT_ACTION_TOKEN", SECRET)
@@ -94,7 +94,7 @@ def test_rasa_sends_the_secret_from_every_endpoints_file(monkeypatch, tmp_path):
                         "BOT_TRACKER_DB_URL": "", "BOT_OPS_DB_URL": "", "BOT_AMQP_PASSWORD": "guest"}.items():
         monkeypatch.setenv(name, value)
     scaled = tmp_path / "scaled.yml"
-    scaled.write_text(profiles.scaled_endpoints(Settings.from_env({"BOT_VAR_DIR": str(tmp_path), "BOT_AMQP_PASSWORD": "guest"})), encoding="utf-8")
+    scaled.write_text(profile.scaled_endpoints(Settings.from_env({"BOT_VAR_DIR": str(tmp_path), "BOT_AMQP_PASSWORD": "guest"})), encoding="utf-8")
     generated = tmp_path / "generated.yml"
     generated.write_text(supervisor.action_endpoint("http://127.0.0.1:5999/webhook"), encoding="utf-8")
     for path in (ROOT / "endpoints.yml", scaled, generated):

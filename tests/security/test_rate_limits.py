@@ -60,7 +60,7 @@ def test_refusals_of_every_channel_and_server_add_up_in_the_ops_database(ops_url
     """The counts were only on each process's health route: /ops could not show them, and with
     several Rasa servers each knew only its own."""
     from bot.ops.metrics import rate_limit_table
-    from bot.ops.store import open_engine
+    from bot.ops.schema import open_engine
 
     async def flood(limiter: RateLimiter, sender: str, times: int) -> None:
         for _ in range(times):
@@ -176,7 +176,7 @@ def metrics_row(stack, label: str, enough) -> list:  # type: ignore[no-untyped-d
     every FLUSH_SECONDS), logged in as staff on the stack's web app."""
     import httpx
 
-    from bot.staff import StaffStore
+    from bot.handoff.staff import StaffStore
     from tests.web.conftest import login
 
     password = "rate-password-" + os.urandom(6).hex()

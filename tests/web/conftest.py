@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from bot.handoff.tickets import NewTicket
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from bot.web.app import create_app
 
 PASSWORD = "a-long-password"

@@ -197,7 +197,7 @@ def test_a_ticket_without_recorded_schemes_shows_the_schemes_of_its_conversation
     from bot.kb.build import build_kb
     from bot.kb.records import load_knowledge
     from bot.settings import ROOT
-    from bot.staff import StaffStore
+    from bot.handoff.staff import StaffStore
     from bot.web.app import create_app
 
     build_kb(load_knowledge(ROOT / "knowledge"), settings.kb_path)

@@ -18,7 +18,7 @@ import pytest
 from bot import supervisor
 from bot.handoff.tickets import NewTicket
 from bot.handoff.tickets_sql import SqlTicketStore
-from bot.staff import StaffStore
+from bot.handoff.staff import StaffStore
 from bot.web.security import forwarded_client, parse_networks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """Rasa's SQL tracker store and SQL event broker, masking personal data before they store it.
 
-Configured by module path in endpoints.yml (``type: bot.ops.stores.MaskingSQLTrackerStore``);
+Configured by module path in endpoints.yml (``type: bot.privacy.stores.MaskingSQLTrackerStore``);
 Rasa 3.6 imports such a type with ``class_from_module_path`` and calls the tracker
 store with ``host=url, domain=, event_broker=, **kwargs`` and the broker's
 ``from_endpoint_config`` (``rasa/core/tracker_store.py``,
@@ -22,7 +22,7 @@ What a turn costs here, and why (issue #17):
   for the broker, then the SQL broker commits each event on its own. Here the new
   events are found by counting the stored ones, masked once, handed to the broker as
   one batch (:meth:`MaskingSQLEventBroker.publish_masked_batch`, one transaction; the
-  RabbitMQ broker awaits the server's confirms, ``bot/ops/broker.py``), then stored
+  RabbitMQ broker awaits the server's confirms, ``bot/scaled/broker.py``), then stored
   in the tracker store in one transaction. Each writes its rows with one Core
   ``INSERT`` executed for all of them (the ORM's unit of work was a tenth of the Rasa
   server's samples).
@@ -40,7 +40,7 @@ What a turn costs here, and why (issue #17):
   memoisation (3 states), the fallback streak (2 misses) and a message-id retry see
   what they saw before. An action that needs the whole session (a ticket's transcript
   and summary) reads the stored events through Rasa's HTTP API and adds the running
-  turn's (:func:`bot.ops.window.whole_session`).
+  turn's (:func:`bot.privacy.window.whole_session`).
 - **SQLite in WAL with ``synchronous=NORMAL``** for the tracker store and the broker's
   ops database, on one pooled connection (SQLAlchemy 1.4 opens a new SQLite
   connection per session otherwise). WAL: readers (the web app) do not block the
@@ -103,8 +103,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot import remote_action
 from bot.log import mask_all_records
-from bot.ops.masking import mask_event
-from bot.ops.window import WINDOW_MARK, mark_of
+from bot.privacy.masking import mask_event, mask_text
+from bot.privacy.window import WINDOW_MARK, mark_of
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def mask_stored(event: dict[str, Any], authored: frozenset[str]) -> dict[str, An
 # of stored JSON; it keeps the last WINDOW_KEEP_TURNS turns (a turn of this bot is 6–10 events
 # and ~4 KB: user, slot sets, action, bot messages, action_listen).
 # A ticket's transcript does not depend on them (the handoff action reads the whole session,
-# bot/ops/window.py). The lost turns tests/perf/test_crash.py once counted after raising them came
+# bot/privacy/window.py). The lost turns tests/perf/test_crash.py once counted after raising them came
 # from hashed test sender ids and Rasa's hidden save failures (see fail_loudly), not from the window.
 WINDOW_LIMIT = 60
 WINDOW_BYTES = 24_000
@@ -205,7 +205,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        mask_all_records()
+        mask_all_records(mask_text)
         remote_action.install()
         fail_loudly()
         super().__init__(*args, **kwargs)
@@ -322,7 +322,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
 
 def window_mark(tracker: DialogueStateTracker) -> dict[str, int] | None:
-    """The window marker of a tracker loaded from a window (:func:`bot.ops.window.mark_of` on its first events)."""
+    """The window marker of a tracker loaded from a window (:func:`bot.privacy.window.mark_of` on its first events)."""
     return mark_of([event.as_dict() for event in itertools.islice(tracker.events, 2)])
 
 
@@ -355,7 +355,7 @@ class MaskingSQLEventBroker(SQLEventBroker):
     """SQLEventBroker that masks each event before writing it (table ``events(id, sender_id, data)``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        mask_all_records()
+        mask_all_records(mask_text)
         super().__init__(*args, **kwargs)
         self.engine = use_wal(self.engine)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)

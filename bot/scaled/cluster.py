@@ -15,7 +15,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import profiles, supervisor
+from bot import supervisor
+from bot.scaled import profile
 from bot.settings import Settings
 
 
@@ -39,7 +40,7 @@ class Cluster:
 
     @property
     def pg_url(self) -> str:
-        return profiles.postgres_url(self.settings)
+        return profile.postgres_url(self.settings)
 
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")[-4000:]
@@ -55,7 +56,7 @@ class Cluster:
         """(Re)start nginx balancing across ``ports`` (a subset of the Rasa servers)."""
         if "nginx" in self.processes:
             self.stop("nginx")
-        profiles.write_nginx_conf(self.folder / "nginx", self.nginx_port, ports)
+        profile.write_nginx_conf(self.folder / "nginx", self.nginx_port, ports)
         self.start("nginx", timeout=30)
 
     def close(self) -> None:
@@ -64,8 +65,8 @@ class Cluster:
             self.stop(name)
         remove_queue(self.settings)
         remove_locks(self.settings)
-        for url in profiles.scaled_databases(self.settings):
-            profiles.drop_database(url)
+        for url in profile.scaled_databases(self.settings):
+            profile.drop_database(url)
 
 
 def launch(model: Path, folder: Path, env: dict[str, str], rasa_servers: int = 2) -> Cluster:
@@ -82,11 +83,11 @@ def launch(model: Path, folder: Path, env: dict[str, str], rasa_servers: int = 2
            "BOT_OPS_DB_URL": "", "BOT_REDIS_KEY_PREFIX": f"scale{unique}", "BOT_AMQP_QUEUE": f"scale_events_{unique}",
            "BOT_VAR_DIR": str(folder), "BOT_SCALED_PORT": str(nginx_port)}
     settings = Settings.from_env(env)
-    env.update(profiles.scaled_env(settings))
+    env.update(profile.scaled_env(settings))
     env["BOT_ACTION_URL"] = f"http://127.0.0.1:{action_port}/webhook"
-    profiles.prepare_databases(settings)
-    endpoints = profiles.write_scaled_endpoints(settings)
-    conf = profiles.write_nginx_conf(folder / "nginx", nginx_port, rasa_ports)
+    profile.prepare_databases(settings)
+    endpoints = profile.write_scaled_endpoints(settings)
+    conf = profile.write_nginx_conf(folder / "nginx", nginx_port, rasa_ports)
     group = supervisor.scaled_services(sys.executable, model, settings.rasa_token or "", endpoints, rasa_ports,
                                        action_port, None, consumer_port, (folder / "nginx", conf, nginx_port))
     cluster = Cluster(folder, settings, env, {s.name: s for s in group}, rasa_ports, nginx_port)
@@ -107,7 +108,7 @@ def remove_queue(settings: Settings) -> None:
     import aio_pika
 
     async def remove() -> None:
-        connection = await aio_pika.connect_robust(**profiles.amqp_connection(settings))
+        connection = await aio_pika.connect_robust(**profile.amqp_connection(settings))
         async with connection:
             channel = await connection.channel()
             await channel.queue_delete(settings.amqp_queue)

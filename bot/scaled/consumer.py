@@ -58,7 +58,7 @@ class OpsEventWriter:
     """Writes deliveries to the ops database, masked; a message id already stored is skipped."""
 
     def __init__(self, url: str, mask: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
-        from bot.ops.masking import mask_event
+        from bot.privacy.masking import mask_event
 
         self.engine = sa.create_engine(url, future=True)
         METADATA.create_all(self.engine)

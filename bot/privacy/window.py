@@ -1,6 +1,6 @@
 """The tracker window's marker, and the whole session behind a windowed tracker (pure, on event dicts).
 
-The tracker store loads a long session as a *window* (bot/ops/stores.py): a few events
+The tracker store loads a long session as a *window* (bot/privacy/stores.py): a few events
 rebuilding the state before the last turns, marked in their ``session_started`` event's
 metadata, plus the stored events since. An action that needs the whole session (a
 ticket's transcript and summary, actions/handoff.py) reads the stored conversation

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.categories import FALLBACK_INTENT, Category, category_of
-from bot.triage import Parse, Parser
+from bot.nlu.parser import Parse, Parser
 
 # The headline macro-F1 is over the nine categories other than dialogue
 # (turn-taking replies have no topic of their own); the ten-category figure is shown too.

@@ -3,6 +3,9 @@
 Mobile: 09xx-xxx-xxx (10 digits). Landline: area code 02–08 and 037, 049, 082, 089 ...
 with 7–8 digits after it, e.g. (02)2345-6789, 04-2222-3333, 049-2222333. Country
 code +886 is accepted. Extensions (#123) are kept.
+
+Two concerns read phone numbers: the handoff asks for the caller's (``bot/handoff/``)
+and masking hides them (``bot/privacy/masking.py``); this module sits below both.
 """
 
 from __future__ import annotations

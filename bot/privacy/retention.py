@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from bot.handoff.tickets import TicketStore
-from bot.ops.masking import mask_text
+from bot.privacy.masking import mask_text
 
 CHUNK = 500
 

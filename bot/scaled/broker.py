@@ -3,7 +3,7 @@
 RabbitMQ delivers at least once: a consumer that dies after writing an event but before
 acknowledging it gets the message again. Rasa's ``PikaEventBroker`` sends no message id,
 and two events may have the same body, so we add a fresh UUID per publish; the
-consumer stores each id once (``bot/ops/consumer.py``).
+consumer stores each id once (``bot/scaled/consumer.py``).
 
 Rasa's ``publish`` only schedules the send on the event loop and returns: the reply can
 reach the caller while the events are still in the Rasa process, and a crash then
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 class HotlinePikaEventBroker(PikaEventBroker):
-    """``PikaEventBroker`` whose messages carry a ``message_id`` (endpoints: ``type: bot.ops.broker.HotlinePikaEventBroker``)."""
+    """``PikaEventBroker`` whose messages carry a ``message_id`` (endpoints: ``type: bot.scaled.broker.HotlinePikaEventBroker``)."""
 
     def _message(self, event: dict[str, Any], headers: dict[str, str] | None) -> aio_pika.Message:
         message = super()._message(event, headers)

@@ -1,4 +1,4 @@
-from bot.clarify import fallback_streak, likely_topics, topic_buttons
+from bot.fallback import fallback_streak, likely_topics, topic_buttons
 from bot.categories import Category
 
 

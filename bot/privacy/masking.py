@@ -1,7 +1,7 @@
 """Mask Taiwan personal data in text and in Rasa events before anything stores them.
 
 One module holds every pattern: the log filter (``bot.log``), the tracker store and
-event broker (``bot.ops.stores``) and the exports all call :func:`mask_text`.
+event broker (``bot.privacy.stores``) and the exports all call :func:`mask_text`.
 
 What is masked, each with a zh-TW-neutral placeholder:
 
@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.handoff.phones import normalise_phone
+from bot.phones import normalise_phone
 
 ID = "[身分證]"
 TAX_ID = "[統編]"

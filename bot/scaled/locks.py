@@ -36,7 +36,7 @@ POLL_SECONDS = 0.05  # Rasa polls every second; a queued message should not wait
 
 
 class AtomicRedisLockStore(RedisLockStore):
-    """``RedisLockStore`` with atomic ticket-queue changes (endpoints: ``type: bot.locks.AtomicRedisLockStore``)."""
+    """``RedisLockStore`` with atomic ticket-queue changes (endpoints: ``type: bot.scaled.locks.AtomicRedisLockStore``)."""
 
     def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
         if endpoint_config is not None:
