@@ -59,7 +59,9 @@ def commands(group, prefix=()):
             yield path, command
 
 
-@pytest.mark.parametrize(("path", "command"), list(commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+@pytest.mark.parametrize(
+    ("path", "command"), list(commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+)
 def test_every_command_has_help_with_an_example_and_is_in_the_cli_reference(path, command):
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0
@@ -81,8 +83,13 @@ NAMED_PATH = re.compile(r"[`(](?:\.\./)?((?:bot|actions|tests|data|knowledge|dep
 
 @pytest.mark.parametrize("page", [README, *sorted(DOCS.glob("*.md"))], ids=lambda p: p.name)
 def test_files_the_docs_name_exist(page):
-    missing = sorted({path for path in NAMED_PATH.findall(page.read_text(encoding="utf-8"))
-                      if not (ROOT / path).exists() and not (page.parent / path).exists()})
+    missing = sorted(
+        {
+            path
+            for path in NAMED_PATH.findall(page.read_text(encoding="utf-8"))
+            if not (ROOT / path).exists() and not (page.parent / path).exists()
+        }
+    )
     assert not missing, f"{page.name} names files that are not in the repository: {missing}"
 
 
@@ -97,8 +104,15 @@ def defined_in(dotted: str) -> bool:
         module = base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py"
         if module.exists():
             rest = parts[cut:]
-            return not rest or (len(rest) == 1 and re.search(
-                rf"^(?:class|def|async def) {rest[0]}\b|^{rest[0]}\b[^=\n]*=", module.read_text(encoding="utf-8"), re.M) is not None)
+            return not rest or (
+                len(rest) == 1
+                and re.search(
+                    rf"^(?:class|def|async def) {rest[0]}\b|^{rest[0]}\b[^=\n]*=",
+                    module.read_text(encoding="utf-8"),
+                    re.M,
+                )
+                is not None
+            )
     return False
 
 
