@@ -41,7 +41,7 @@ KNOWLEDGE := $(shell find knowledge -name '*.yml' 2>/dev/null)
 NLU_CODE := bot/nlu/components.py bot/nlu/ensemble.py bot/nlu/normaliser.py bot/nlu/numerals.py
 
 
-.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv cv-calibration bench bench-ops lint format clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
+.PHONY: fuzz help install run run-services secrets browser test validate train eval eval-qa retrain cv cv-calibration bench bench-ops lint format docs clean pytest stories run-scaled run-scaled-services scale-services bench-load bench-anchor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -85,7 +85,7 @@ train: $(MODEL) ## Train the model if training data, knowledge or config changed
 validate: $(NLU_STAMP) ## Check training data and domain (rasa data validate)
 	@$(RASA) data validate --data data --config config.yml --domain domain.yml --fail-on-warnings
 
-run: secrets $(KB) $(MODEL) ## Install, train if needed, start the bot (5005) and action server (5055)
+run: secrets $(KB) $(MODEL) ## Install, train if needed, start the bot (5005), action server (5055) and web app (8000)
 	@$(MAKE) --no-print-directory run-services
 
 run-services:
@@ -146,6 +146,9 @@ retrain: $(KB) $(MODEL) ## Ops corrections → candidate model, scored against t
 cv: $(NLU_STAMP) ## Cross-validate pipeline settings to reports/cv.md (slow)
 	@$(PY) -m bench.cv
 
+cv-calibration: $(NLU_STAMP) ## Choose the intent calibration's weights, temperature and fallback threshold by 3-fold CV; reports/cv_calibration.md (slow)
+	@$(PY) -m bench.calibration
+
 bench: $(KB) $(MODEL) ## Benchmark against Rasa's default pipeline and TF-IDF+LR, and a turn against bare Rasa; reports/bench.md
 	@$(PY) -m bench.nlu
 	@$(PY) -m bench.anchor
@@ -163,6 +166,9 @@ lint: $(VENV)/.installed ## Static checks: ruff check on all the code, mypy on b
 format: $(VENV)/.installed ## Rewrite the code in the project's format: ruff's fixes (import order), then ruff format
 	@$(VENV)/bin/ruff check --fix-only --quiet
 	@$(VENV)/bin/ruff format
+
+docs: $(VENV)/.installed ## Regenerate docs/cli.md and docs/settings.md from the code (a test fails when they drift)
+	@$(PY) -m bot.docs_reference
 
 clean: ## Remove generated state (models, var, reports); keeps .venv and .env
 	rm -rf models var reports results

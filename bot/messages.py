@@ -1,6 +1,8 @@
 """User-facing text built in Python (dialogue itself lives in domain.yml).
 
-zh-TW, 台灣用語, full-width punctuation. Every text gives the way forward.
+zh-TW, 台灣用語, full-width punctuation. Every text gives the way forward. The wording of
+a scheme answer (figures, dates, status, the source line) is built from the records in
+bot/kb/answers.py; this module holds the channel, form and page text.
 """
 
 from __future__ import annotations

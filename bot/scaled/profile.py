@@ -232,8 +232,7 @@ def prepare_databases(settings: Settings) -> list[str]:
     try:
         created = [urlsplit(url).path.strip("/") for url in urls if ensure_database(url)]
     except psycopg2.OperationalError as exc:
-        raise ProfileError(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see README "
-                           "'Scaling out'") from exc
+        raise ProfileError(f"PostgreSQL is not reachable ({exc.__class__.__name__}); start it, see docs/scaling.md") from exc
     create_tracker_tables(urls[0])
     return created
 

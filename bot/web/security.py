@@ -4,6 +4,9 @@ A session is a row in staff.db (``StaffStore.open_session``); the signed cookie 
 carries its random id, so logging out or a password reset ends every copy of the
 cookie (security review M1). The cookie is ``Secure`` whenever the request came over
 HTTPS, directly or through a trusted proxy's ``X-Forwarded-Proto``.
+
+Staff accounts, passwords and the failed-login slow-down are not here: they live with
+the other handoff pieces in bot/handoff/staff.py (``StaffStore``).
 """
 
 from __future__ import annotations
