@@ -12,8 +12,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.guard import guarded
-from actions.handoff import (CANCELLED_SLOT, KeepsContacts, answers_for_ticket, cancel, end_form_early, has_phone,
-                             looks_like_name, open_settings, rescued, session_events)
+from actions.handoff import (
+    CANCELLED_SLOT,
+    KeepsContacts,
+    answers_for_ticket,
+    cancel,
+    end_form_early,
+    has_phone,
+    looks_like_name,
+    open_settings,
+    rescued,
+    session_events,
+)
 from actions.knowledge import KnowledgeAction, offer_category
 from bot.categories import Category, Channel
 from bot.eligibility import dont_know
@@ -29,7 +39,14 @@ from bot.nlu.numerals import find_numbers
 # 「我是陳小姐」「王先生」: a person, not the company or shop the report is about.
 _PERSON = re.compile(r"^(?:我(?:是|姓|叫)|敝姓)|(?:先生|小姐|太太|女士|老闆|老闆娘)$")
 
-REPORT_SLOTS = ("report_company", "report_location", "report_disaster_type", "report_damage", "report_loss", "report_phone")
+REPORT_SLOTS = (
+    "report_company",
+    "report_location",
+    "report_disaster_type",
+    "report_damage",
+    "report_loss",
+    "report_phone",
+)
 
 
 def _canonical(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
@@ -44,27 +61,32 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
     def name(self) -> str:
         return "validate_disaster_report_form"
 
-    async def extract_report_disaster_type(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                           domain: DomainDict) -> dict[str, Any]:
+    async def extract_report_disaster_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         known = tracker.get_slot("disaster_type")
         if tracker.get_slot("report_disaster_type") is None and known:
             return {"report_disaster_type": known}  # 「颱風把工廠吹壞」 said it already
         return {}
 
-    async def extract_report_company(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
+    async def extract_report_company(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return rescued(tracker, "report_company", looks_like_name)
 
-    async def extract_report_location(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
+    async def extract_report_location(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return rescued(tracker, "report_location", lambda t: _canonical(t, COUNTIES) is not None, unambiguous=True)
 
-    async def extract_report_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:
+    async def extract_report_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return rescued(tracker, "report_phone", has_phone, unambiguous=True)
 
-    async def validate_report_company(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
+    async def validate_report_company(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(value or "").strip()
         if is_refusal(text):
             return end_form_early()
@@ -81,8 +103,9 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
             return {**found, "report_company": None}
         return {**found, "report_company": self.keep(tracker, "report_company", company)}
 
-    async def validate_report_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                       domain: DomainDict) -> dict[str, Any]:
+    async def validate_report_location(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(value or "").strip()[:60]
         if is_refusal(text):
             return end_form_early()
@@ -91,22 +114,25 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
             return {"report_location": None}
         return {"report_location": self.keep(tracker, "report_location", text)}
 
-    async def validate_report_disaster_type(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                            domain: DomainDict) -> dict[str, Any]:
+    async def validate_report_disaster_type(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(value or "")
         if is_refusal(text):
             return end_form_early()
         return {"report_disaster_type": _canonical(text, DISASTER_TYPES) or text.strip()[:20] or "其他"}
 
-    async def validate_report_damage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
+    async def validate_report_damage(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(value or "").strip()[:200]
         if is_refusal(text):
             return end_form_early()
         return {"report_damage": self.keep(tracker, "report_damage", text) or "未說明"}
 
-    async def validate_report_loss(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:
+    async def validate_report_loss(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(value or "")
         if dont_know(normalise(text)):
             return {"report_loss": "不確定"}
@@ -118,8 +144,9 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
             return {"report_loss": None}
         return {"report_loss": str(int(amounts[0]))}
 
-    async def validate_report_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def validate_report_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return self.keep_phone(dispatcher, tracker, "report_phone", value)
 
 
@@ -138,16 +165,30 @@ class ActionCreateDisasterReport(KnowledgeAction):
         store = self.tickets
         if tracker.get_slot(CANCELLED_SLOT):
             return cancel(dispatcher, store, tracker, domain)
-        details = {slot.removeprefix("report_"): value for slot, value in answers_for_ticket(store, tracker, REPORT_SLOTS).items()}
+        details = {
+            slot.removeprefix("report_"): value
+            for slot, value in answers_for_ticket(store, tracker, REPORT_SLOTS).items()
+        }
         lines = conv.transcript(await session_events(tracker, open_settings()), limit=conv.TICKET_LINES)
-        ticket = store.create(NewTicket(
-            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or Channel.REST.value,
-            category=Category.DISASTER.value, kind="disaster_report",
-            summary=f"災情通報：{details['company']}，{details['location']}，{details['disaster_type']}，{details['damage']}"[:200],
-            transcript=lines, contact_name=str(details["company"]), contact_phone=str(details["phone"]),
-            preferred_time="儘快", priority=int(Priority.URGENT), urgent_reason="disaster_damage",
-            entities=conv.entities(lines), details=details,
-        ))
+        ticket = store.create(
+            NewTicket(
+                conversation_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or Channel.REST.value,
+                category=Category.DISASTER.value,
+                kind="disaster_report",
+                summary=f"災情通報：{details['company']}，{details['location']}，{details['disaster_type']}，{details['damage']}"[
+                    :200
+                ],
+                transcript=lines,
+                contact_name=str(details["company"]),
+                contact_phone=str(details["phone"]),
+                preferred_time="儘快",
+                priority=int(Priority.URGENT),
+                urgent_reason="disaster_damage",
+                entities=conv.entities(lines),
+                details=details,
+            )
+        )
         dispatcher.utter_message(response="utter_report_received", ticket=ticket.id)
         offer_category(self.kb, dispatcher, tracker, Category.DISASTER, "disaster_ask", None)
         return [SlotSet(slot, None) for slot in REPORT_SLOTS]

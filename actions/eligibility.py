@@ -17,8 +17,16 @@ from actions.handoff import CANCELLED_SLOT, cancel, end_form_early, open_setting
 from actions.knowledge import KnowledgeAction
 from bot import messages
 from bot.categories import TOPIC_INTENT, Category
-from bot.eligibility import (FORM_SLOTS, UNKNOWN, profile, read_disaster, read_employees, read_industry, read_org_type,
-                             read_purpose)
+from bot.eligibility import (
+    FORM_SLOTS,
+    UNKNOWN,
+    profile,
+    read_disaster,
+    read_employees,
+    read_industry,
+    read_org_type,
+    read_purpose,
+)
 from bot.formats import clip
 from bot.handoff.contact import is_refusal
 from bot.handoff.tickets_sql import open_ticket_store
@@ -54,51 +62,62 @@ class ValidateEligibilityForm(RetryingFormValidation):
     def name(self) -> str:
         return "validate_eligibility_form"
 
-    async def extract_elig_employees(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
+    async def extract_elig_employees(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         known = tracker.get_slot("employees")
         if tracker.get_slot("elig_employees") is None and isinstance(known, (int, float)):
             return {"elig_employees": str(int(known))}  # told us already: do not ask again
         return rescued(tracker, "elig_employees", lambda text: read_employees(text) not in (None, UNKNOWN))
 
-    async def extract_elig_org_type(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def extract_elig_org_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return _rescued(tracker, "elig_org_type", read_org_type)
 
-    async def extract_elig_industry(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def extract_elig_industry(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return _rescued(tracker, "elig_industry", read_industry)
 
-    async def extract_elig_purpose(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:
+    async def extract_elig_purpose(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return _rescued(tracker, "elig_purpose", read_purpose)
 
-    async def extract_elig_disaster(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def extract_elig_disaster(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return _rescued(tracker, "elig_disaster", read_disaster)
 
-    async def validate_elig_employees(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
+    async def validate_elig_employees(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return self.read_answer(dispatcher, tracker, "elig_employees", value, read_employees)
 
-    async def validate_elig_org_type(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
+    async def validate_elig_org_type(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return self.read_answer(dispatcher, tracker, "elig_org_type", value, read_org_type)
 
-    async def validate_elig_industry(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
+    async def validate_elig_industry(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return self.read_answer(dispatcher, tracker, "elig_industry", value, read_industry)
 
-    async def validate_elig_purpose(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def validate_elig_purpose(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return self.read_answer(dispatcher, tracker, "elig_purpose", value, read_purpose)
 
-    async def validate_elig_disaster(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
+    async def validate_elig_disaster(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return self.read_answer(dispatcher, tracker, "elig_disaster", value, read_disaster)
 
-    def read_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, value: Any,
-                    reader: Reader) -> dict[str, Any]:
+    def read_answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, value: Any, reader: Reader
+    ) -> dict[str, Any]:
         """The answer to ``slot`` as ``reader`` reads it; a refusal leaves the form, an unreadable one is re-asked."""
         if tracker.get_slot("requested_slot") != slot and value is not None and tracker.get_slot(slot) is not None:
             return {slot: value}  # already answered (or prefilled) earlier
@@ -109,8 +128,9 @@ class ValidateEligibilityForm(RetryingFormValidation):
             return self.accept(slot, read)
         return self.reask(dispatcher, tracker, slot, INVALID[slot])
 
-    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> list[dict[str, Any]]:
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
         requested = tracker.get_slot("requested_slot")
         text = tracker.latest_message.get("text") or ""
@@ -147,8 +167,12 @@ class ActionEligibilityResult(KnowledgeAction):
         for number, match in enumerate(matches, start=1):
             reasons = "、".join(match.reasons) or messages.ELIGIBILITY_CHECK_TERMS
             lines.append(f"{number}. {match.scheme.name}（{reasons}）")
-        buttons = [{"title": button_title(m.scheme),
-                    "payload": intent_payload(TOPIC_INTENT[Category(m.scheme.category)], scheme=m.scheme.id)}
-                   for m in matches]
+        buttons = [
+            {
+                "title": button_title(m.scheme),
+                "payload": intent_payload(TOPIC_INTENT[Category(m.scheme.category)], scheme=m.scheme.id),
+            }
+            for m in matches
+        ]
         dispatcher.utter_message(text=clip("\n".join(lines)), buttons=buttons)
         return clear

@@ -27,8 +27,10 @@ class ActionClarifyTopic(Action):
 def clarify_topic(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     """「您是想問…？」 with two topics; on a second miss in a row, a person (also used by the answer action)."""
     if fallback_streak(tracker.events) >= 2:
-        dispatcher.utter_message(response="utter_clarify_offer_person",
-                                 buttons=[{"title": messages.PERSON_BUTTON, "payload": "/handoff_request"}])
+        dispatcher.utter_message(
+            response="utter_clarify_offer_person",
+            buttons=[{"title": messages.PERSON_BUTTON, "payload": "/handoff_request"}],
+        )
         return
     ranking = tracker.latest_message.get("intent_ranking", [])
     dispatcher.utter_message(response="utter_clarify_topic", buttons=topic_buttons(likely_topics(ranking)))

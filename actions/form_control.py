@@ -190,8 +190,11 @@ class ActionWithdraw(UsesTickets, Action):
         ticket = store.open_for(tracker.sender_id)
         if ticket is not None:
             store.withdraw(ticket.id)
-            dispatcher.utter_message(response="utter_handoff_withdrawn", ticket=ticket.id,
-                                     handoff={"state": "withdrawn", "ticket": ticket.id})
+            dispatcher.utter_message(
+                response="utter_handoff_withdrawn",
+                ticket=ticket.id,
+                handoff={"state": "withdrawn", "ticket": ticket.id},
+            )
             return [ConversationResumed()]
         if tracker.is_paused():
             dispatcher.utter_message(response="utter_handoff_resumed", handoff={"state": "closed"})

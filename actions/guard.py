@@ -20,7 +20,9 @@ def guarded(run: Run) -> Run:
     """Wrap ``Action.run``: any exception becomes utter_technical_problem, logged with ids only."""
 
     @functools.wraps(run)
-    async def wrapper(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def wrapper(
+        self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         try:
             return await run(self, dispatcher, tracker, domain)
         except Exception:  # noqa: BLE001 - the boundary

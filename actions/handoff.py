@@ -20,18 +20,18 @@ from actions.base import latest_entities
 from actions.guard import guarded
 from bot import messages
 from bot.categories import Channel
-from bot.handoff import transcript as conv
 from bot.clock import Clock, clock_from_setting
+from bot.handoff import transcript as conv
 from bot.handoff.contact import is_refusal, looks_like_question, read_contact
 from bot.handoff.office_hours import OfficeHours
-from bot.phones import find_phone
-from bot.handoff.time_window import parse_window, promise
 from bot.handoff.tickets import NewTicket, TicketStore
 from bot.handoff.tickets_sql import open_ticket_store
+from bot.handoff.time_window import parse_window, promise
 from bot.handoff.urgency import priority_for
+from bot.payloads import intent_payload
+from bot.phones import find_phone
 from bot.privacy.masking import mask_text
 from bot.privacy.window import mark_of, whole_session
-from bot.payloads import intent_payload
 from bot.settings import Settings
 from bot.web.rasa_client import RasaClient, RasaUnavailable
 
@@ -68,7 +68,9 @@ async def session_events(tracker: Tracker, settings: Settings) -> Sequence[Mappi
     try:
         stored = await client.events(tracker.sender_id)
     except RasaUnavailable as exc:
-        logger.warning("conversation %s: stored events unreadable (%s); ticket from the loaded turns", tracker.sender_id, exc)
+        logger.warning(
+            "conversation %s: stored events unreadable (%s); ticket from the loaded turns", tracker.sender_id, exc
+        )
         return events
     return whole_session(events, stored)
 
@@ -126,8 +128,20 @@ class KeepsContacts(UsesTickets):
 # Intents the form does not take as an answer (domain.yml ``not_intent``) and that may still
 # carry one when the classifier was wrong: 「王小明 小明商行」 read as a debt question,
 # 「下午」 as asking for a person, 「明天下午兩點以後」 as out of scope.
-QUESTION_INTENTS = frozenset({"loan_ask", "us_tariff_ask", "policy_ask", "debt_negotiation_ask", "digital_rd_ask",
-                              "disaster_ask", "out_of_scope", "hotline_ask", "chitchat_greet", "handoff_request"})
+QUESTION_INTENTS = frozenset(
+    {
+        "loan_ask",
+        "us_tariff_ask",
+        "policy_ask",
+        "debt_negotiation_ask",
+        "digital_rd_ask",
+        "disaster_ask",
+        "out_of_scope",
+        "hotline_ask",
+        "chitchat_greet",
+        "handoff_request",
+    }
+)
 # Never rescued: the caller wants out of the form or to go on with it.
 STEERING_INTENTS = frozenset({"form_cancel", "form_resume", "restart", "chitchat_goodbye", "dialogue_deny"})
 CANCELLED_SLOT = "form_cancelled"
@@ -154,8 +168,9 @@ def clear_forms(domain: DomainDict, tracker: Tracker | None = None) -> list[dict
     return [SlotSet(slot, None) for slot in names if tracker is None or tracker.get_slot(slot) is not None]
 
 
-def cancel(dispatcher: CollectingDispatcher, tickets: TicketStore, tracker: Tracker,
-           domain: DomainDict) -> list[dict[str, Any]]:
+def cancel(
+    dispatcher: CollectingDispatcher, tickets: TicketStore, tracker: Tracker, domain: DomainDict
+) -> list[dict[str, Any]]:
     """The caller left a form: acknowledge, forget the answers (slots, kept drafts), say how to reach us; no ticket."""
     tickets.take_contacts(tracker.sender_id)
     dispatcher.utter_message(response="utter_form_cancelled")
@@ -177,7 +192,11 @@ def rescued(tracker: Tracker, slot: str, looks_like_answer: Any, unambiguous: bo
     text = str(message.get("text") or "").strip()
     if not text or text.startswith("/") or intent in STEERING_INTENTS:
         return {}
-    if not unambiguous and intent not in QUESTION_INTENTS and not (intent == "dialogue_affirm" and not _AFFIRM.match(text)):
+    if (
+        not unambiguous
+        and intent not in QUESTION_INTENTS
+        and not (intent == "dialogue_affirm" and not _AFFIRM.match(text))
+    ):
         return {}
     if intent == "handoff_request" and _ASKS_FOR_PERSON.search(text):
         return {}  # 「要找真人」 asks for a person (a rule leaves the form for the handoff): no company name
@@ -189,7 +208,9 @@ def rescued(tracker: Tracker, slot: str, looks_like_answer: Any, unambiguous: bo
 # Words that ask for a person, which no name or company holds.
 _ASKS_FOR_PERSON = re.compile(r"真人|專人|客服|人工|轉接|找人|接線生|服務人員")
 # A plain yes (「好」「對啊」「可以」) is no name, whatever else the classifier hears as one (「王小明」).
-_AFFIRM = re.compile(r"^(?:好|對|是|嗯|恩|ok|okay|可以|沒問題|行|要|需要|麻煩)+(?:的|啊|喔|呀|吧|啦|了|你)*[!！。.]*$", re.IGNORECASE)
+_AFFIRM = re.compile(
+    r"^(?:好|對|是|嗯|恩|ok|okay|可以|沒問題|行|要|需要|麻煩)+(?:的|啊|喔|呀|吧|啦|了|你)*[!！。.]*$", re.IGNORECASE
+)
 
 
 def looks_like_name(text: str) -> bool:
@@ -211,22 +232,26 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
 
-    async def extract_handoff_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
+    async def extract_handoff_consent(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         # 「我姓陳，電話0933-123-456」 in answer to 「要幫您轉給真人客服嗎？」 is a yes with the details,
         # whatever the classifier made of it (validate_handoff_consent keeps name and phone).
         return rescued(tracker, "handoff_consent", has_phone, unambiguous=True)
 
-    async def extract_handoff_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:
+    async def extract_handoff_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return rescued(tracker, "handoff_name", lambda t: has_phone(t) or looks_like_name(t))
 
-    async def extract_handoff_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def extract_handoff_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return rescued(tracker, "handoff_phone", has_phone, unambiguous=True)
 
-    async def extract_handoff_time(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:
+    async def extract_handoff_time(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return rescued(tracker, "handoff_time", lambda t: parse_window(t, self.now()).understood, unambiguous=True)
 
     def now(self) -> dt.datetime:
@@ -245,8 +270,9 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
             found["handoff_phone"] = self.keep(tracker, "handoff_phone", contact.phone)
         return found
 
-    async def validate_handoff_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                       domain: DomainDict) -> dict[str, Any]:
+    async def validate_handoff_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:  # emptied, not answered
             return {"handoff_consent": None}
         text = str(value or "")
@@ -257,8 +283,9 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
         extra = self.contact_slots(tracker, text) if contact.phone else {}
         return {"handoff_consent": True, **extra}
 
-    async def validate_handoff_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def validate_handoff_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:  # emptied, not answered
             return {"handoff_name": None}
         text = str(value or "").strip()
@@ -274,8 +301,9 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
             found["handoff_name"] = None
         return found
 
-    async def validate_handoff_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
+    async def validate_handoff_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:  # emptied, not answered
             return {"handoff_phone": None}
         result = self.keep_phone(dispatcher, tracker, "handoff_phone", value)
@@ -285,8 +313,9 @@ class ValidateHandoffForm(KeepsContacts, FormValidationAction):
                 result["handoff_name"] = self.keep(tracker, "handoff_name", name)
         return result
 
-    async def validate_handoff_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def validate_handoff_time(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:  # emptied, not answered
             return {"handoff_time": None}
         text = str(value or "").strip()[:60]
@@ -314,31 +343,49 @@ class ActionCreateTicket(UsesTickets, Action):
         answers = answers_for_ticket(store, tracker, HANDOFF_SLOTS)
         existing = store.open_for(tracker.sender_id)
         if existing:
-            dispatcher.utter_message(response="utter_handoff_already_open", ticket=existing.id, buttons=[WITHDRAW_BUTTON],
-                                     handoff={"state": "waiting", "ticket": existing.id})
+            dispatcher.utter_message(
+                response="utter_handoff_already_open",
+                ticket=existing.id,
+                buttons=[WITHDRAW_BUTTON],
+                handoff={"state": "waiting", "ticket": existing.id},
+            )
             return [*clear, *PAUSE]
         now = self._now or self.clock.now()
         window = parse_window(str(answers["handoff_time"] or ""), now)
         lines = conv.transcript(await session_events(tracker, self.settings), limit=conv.TICKET_LINES)
         reason = conv.urgency(lines)
         complaint = any(line.get("intent") == "handoff_complaint" for line in lines)
-        ticket = store.create(NewTicket(
-            conversation_id=tracker.sender_id, channel=tracker.get_latest_input_channel() or Channel.REST.value,
-            category=conv.category(lines), summary=conv.summary(lines), transcript=lines,
-            contact_name=str(answers["handoff_name"]), contact_phone=str(answers["handoff_phone"]),
-            preferred_time=window.label(), priority=int(priority_for(reason, complaint)),
-            urgent_reason=reason, entities=conv.entities(lines),
-            schemes=conv.schemes(lines, tracker.get_slot("scheme")),
-        ))
+        ticket = store.create(
+            NewTicket(
+                conversation_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or Channel.REST.value,
+                category=conv.category(lines),
+                summary=conv.summary(lines),
+                transcript=lines,
+                contact_name=str(answers["handoff_name"]),
+                contact_phone=str(answers["handoff_phone"]),
+                preferred_time=window.label(),
+                priority=int(priority_for(reason, complaint)),
+                urgent_reason=reason,
+                entities=conv.entities(lines),
+                schemes=conv.schemes(lines, tracker.get_slot("scheme")),
+            )
+        )
         hours = OfficeHours.parse(self.settings.office_hours)
         told = promise(window, hours, now)
         state = {"state": "waiting", "ticket": ticket.id}
         if told.now:
-            dispatcher.utter_message(response="utter_handoff_created_open", ticket=ticket.id, buttons=[WITHDRAW_BUTTON],
-                                     handoff=state)
+            dispatcher.utter_message(
+                response="utter_handoff_created_open", ticket=ticket.id, buttons=[WITHDRAW_BUTTON], handoff=state
+            )
         else:
-            dispatcher.utter_message(response="utter_handoff_created_later", ticket=ticket.id, callback=told.text,
-                                     buttons=[WITHDRAW_BUTTON], handoff=state)
+            dispatcher.utter_message(
+                response="utter_handoff_created_later",
+                ticket=ticket.id,
+                callback=told.text,
+                buttons=[WITHDRAW_BUTTON],
+                handoff=state,
+            )
         return [*clear, *PAUSE]
 
 
@@ -350,7 +397,10 @@ class ActionAskRating(Action):
 
     @guarded
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        buttons = [{"title": messages.rating_label(n), "payload": intent_payload("handoff_rate", rating=str(n))} for n in range(5, 0, -1)]
+        buttons = [
+            {"title": messages.rating_label(n), "payload": intent_payload("handoff_rate", rating=str(n))}
+            for n in range(5, 0, -1)
+        ]
         dispatcher.utter_message(response="utter_ask_rating", buttons=buttons, handoff={"state": "closed"})
         return []
 

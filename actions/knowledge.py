@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -15,19 +15,45 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import latest_entities, latest_entity
+from actions.fallback import clarify_topic, out_of_scope_reply, sure_out_of_scope
 from actions.guard import guarded
 from bot import messages
-from bot.categories import (CATEGORY_INFO, FALLBACK_INTENT, HOTLINE_CATEGORIES, INTENT_CATEGORY, TOPIC_INTENT, Category,
-                            Channel)
+from bot.categories import (
+    CATEGORY_INFO,
+    FALLBACK_INTENT,
+    HOTLINE_CATEGORIES,
+    INTENT_CATEGORY,
+    TOPIC_INTENT,
+    Category,
+    Channel,
+)
 from bot.clock import clock_from_setting
-from bot.handoff.urgency import urgent_reason
-from actions.fallback import clarify_topic, out_of_scope_reply, sure_out_of_scope
-from bot.kb.answers import (ATTRIBUTE_LABELS, Facts, answer, button_title, contacts_answer, matching_statements,
-                            scheme_card, shared_answer)
 from bot.eligibility import Profile
+from bot.handoff.urgency import urgent_reason
+from bot.kb.answers import (
+    ATTRIBUTE_LABELS,
+    Facts,
+    answer,
+    button_title,
+    contacts_answer,
+    matching_statements,
+    scheme_card,
+    shared_answer,
+)
 from bot.kb.query import DEFAULT_CONTACT, KnowledgeBase, Status
-from bot.kb.resolve import (SHORT_FOLLOW_UP, STORY_CHARS, Candidate, Decision, Question, Resolution, Resolver, asks_about_the_past,
-                            attributes_in, fit_reasons, is_hotline_question)
+from bot.kb.resolve import (
+    SHORT_FOLLOW_UP,
+    STORY_CHARS,
+    Candidate,
+    Decision,
+    Question,
+    Resolution,
+    Resolver,
+    asks_about_the_past,
+    attributes_in,
+    fit_reasons,
+    is_hotline_question,
+)
 from bot.nlu.scope import reason as scope_reason
 from bot.payloads import intent_payload
 from bot.settings import Settings
@@ -50,9 +76,11 @@ def gather(kb: KnowledgeBase, scheme_id: str) -> Facts:
 
 def profile_from_slots(tracker: Tracker) -> Profile:
     employees = tracker.get_slot("employees")
-    return Profile(employees=int(employees) if isinstance(employees, (int, float)) else None,
-                   industry=tracker.get_slot("industry"),
-                   disaster_hit=True if tracker.get_slot("disaster_type") else None)
+    return Profile(
+        employees=int(employees) if isinstance(employees, (int, float)) else None,
+        industry=tracker.get_slot("industry"),
+        disaster_hit=True if tracker.get_slot("disaster_type") else None,
+    )
 
 
 class KnowledgeAction(Action, ABC):
@@ -98,8 +126,9 @@ class ActionAnswerAttribute(KnowledgeAction):
         resolution = self.resolver.resolve(question_from(self.resolver, tracker, intent, category))
         decision = resolution.decision()
         out = sure_out_of_scope(tracker)
-        if (out and not continues_topic(self.resolver, resolution, decision)) \
-                or (intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision)):
+        if (out and not continues_topic(self.resolver, resolution, decision)) or (
+            intent in UNSURE_INTENTS and not evidence_enough(self.resolver, resolution, decision)
+        ):
             if not out and asks_about_some_scheme(resolution):
                 # 「要去哪裡申請」 with no scheme in the conversation: a hotline question whose scheme
                 # is missing, not an off-topic one; ask which scheme is meant.
@@ -113,8 +142,11 @@ class ActionAnswerAttribute(KnowledgeAction):
             events = [SlotSet("scheme", None), SlotSet("offered_schemes", [c.id for c in decision.ask])]
         elif decision.ask:
             ask_which(self.resolver, dispatcher, resolution, decision.ask, intent)
-            events = [SlotSet("scheme", None), SlotSet("asked_attributes", list(resolution.question.attributes) or None),
-                      SlotSet("offered_schemes", [c.id for c in decision.ask if c.kind == "scheme"])]
+            events = [
+                SlotSet("scheme", None),
+                SlotSet("asked_attributes", list(resolution.question.attributes) or None),
+                SlotSet("offered_schemes", [c.id for c in decision.ask if c.kind == "scheme"]),
+            ]
         elif category in HOTLINE_CATEGORIES:
             offer_category(self.kb, dispatcher, tracker, category, intent, latest_entity(tracker, "attribute"))
             events = [SlotSet("scheme", None)]
@@ -150,8 +182,11 @@ class ActionAnswerContact(KnowledgeAction):
         if "contact" not in question.attributes:
             question = replace(question, attributes=(*question.attributes, "contact"))
         resolution = self.resolver.resolve(question)
-        chosen = [c for c in resolution.decision().answer if (c.kind == "contact" and c.named)
-                  or (c.kind == "scheme" and (c.named or c.id == question.current))]
+        chosen = [
+            c
+            for c in resolution.decision().answer
+            if (c.kind == "contact" and c.named) or (c.kind == "scheme" and (c.named or c.id == question.current))
+        ]
         if not chosen or _OUR_LINE.search(question.plain) or any(c.id == DEFAULT_CONTACT for c in chosen):
             dispatcher.utter_message(response="utter_hotline")
             return []
@@ -225,17 +260,25 @@ def continues_topic(resolver: Resolver, resolution: Resolution, decision: Decisi
         return False
     if any(c.exact and c.kind == "scheme" for c in decision.answer):
         return True  # a scheme named by its name or an alias (「台灣精品選拔…還來得及嗎」)
-    return bool(question.current and len(question.text) <= SHORT_FOLLOW_UP
-                and any(c.id == question.current for c in decision.answer)
-                and evidence_enough(resolver, resolution, decision))
+    return bool(
+        question.current
+        and len(question.text) <= SHORT_FOLLOW_UP
+        and any(c.id == question.current for c in decision.answer)
+        and evidence_enough(resolver, resolution, decision)
+    )
 
 
 def asks_about_some_scheme(resolution: Resolution) -> bool:
     """A short question of a scheme's attribute (how to apply, rate, amount) that names no scheme, in a
     conversation with none, and of no kind we can name as out of scope (a personal loan, tax filing)."""
     question = resolution.question
-    return bool(question.attributes and not question.current and not question.scheme
-                and len(question.text.strip()) <= SHORT_FOLLOW_UP and scope_reason(question.text) is None)
+    return bool(
+        question.attributes
+        and not question.current
+        and not question.scheme
+        and len(question.text.strip()) <= SHORT_FOLLOW_UP
+        and scope_reason(question.text) is None
+    )
 
 
 def unsure_reply(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> list[dict[str, Any]]:
@@ -246,8 +289,14 @@ def unsure_reply(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str
     return []
 
 
-def answer_candidates(kb: KnowledgeBase, resolver: Resolver, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      resolution: Resolution, chosen: tuple[Candidate, ...]) -> list[dict[str, Any]]:
+def answer_candidates(
+    kb: KnowledgeBase,
+    resolver: Resolver,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    resolution: Resolution,
+    chosen: tuple[Candidate, ...],
+) -> list[dict[str, Any]]:
     """Answer each chosen scheme (the source card once per scheme per conversation) or the contacts named."""
     contacts = [resolver.contact(c.id) for c in chosen if c.kind == "contact"]
     # Lines marked current only (knowledge/README.md), unless the organisation has no other.
@@ -260,17 +309,36 @@ def answer_candidates(kb: KnowledgeBase, resolver: Resolver, dispatcher: Collect
     for candidate in chosen:
         facts = gather(kb, candidate.id)
         why = () if candidate.named or candidate.id == question.current else fit_reasons(facts.scheme, question.profile)
-        answer_scheme(dispatcher, tracker, facts, question.attributes, question.profile.purpose,
-                      cite=candidate.id not in cited, why=why, text=question.plain,
-                      history=candidate.exact or candidate.id == question.current or asks_about_the_past(question.text)
-                      or (len(chosen) == 1 and (candidate.named or bool(question.attributes))))
+        answer_scheme(
+            dispatcher,
+            tracker,
+            facts,
+            question.attributes,
+            question.profile.purpose,
+            cite=candidate.id not in cited,
+            why=why,
+            text=question.plain,
+            history=candidate.exact
+            or candidate.id == question.current
+            or asks_about_the_past(question.text)
+            or (len(chosen) == 1 and (candidate.named or bool(question.attributes))),
+        )
         cited.append(candidate.id)
-    return [SlotSet("scheme", chosen[-1].id), SlotSet("cited_schemes", list(dict.fromkeys(cited))[-20:]),
-            SlotSet("offered_schemes", None), SlotSet("asked_attributes", list(question.attributes) or None)]
+    return [
+        SlotSet("scheme", chosen[-1].id),
+        SlotSet("cited_schemes", list(dict.fromkeys(cited))[-20:]),
+        SlotSet("offered_schemes", None),
+        SlotSet("asked_attributes", list(question.attributes) or None),
+    ]
 
 
-def ask_which(resolver: Resolver, dispatcher: CollectingDispatcher, resolution: Resolution,
-              candidates: tuple[Candidate, ...], intent: str) -> None:
+def ask_which(
+    resolver: Resolver,
+    dispatcher: CollectingDispatcher,
+    resolution: Resolution,
+    candidates: tuple[Candidate, ...],
+    intent: str,
+) -> None:
     """「您是指A，還是B？」 with the best two or three as buttons carrying the attributes asked."""
     attributes = ",".join(resolution.question.attributes)
     buttons, names = [], []
@@ -288,9 +356,17 @@ def ask_which(resolver: Resolver, dispatcher: CollectingDispatcher, resolution: 
     dispatcher.utter_message(text=messages.which_one(names), buttons=buttons)
 
 
-def answer_scheme(dispatcher: CollectingDispatcher, tracker: Tracker, facts: Facts, attributes: tuple[str, ...] = (),
-                  purpose: str | None = None, cite: bool = True, why: tuple[str, ...] = (), text: str = "",
-                  history: bool = False) -> None:
+def answer_scheme(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    facts: Facts,
+    attributes: tuple[str, ...] = (),
+    purpose: str | None = None,
+    cite: bool = True,
+    why: tuple[str, ...] = (),
+    text: str = "",
+    history: bool = False,
+) -> None:
     """The answer bubbles; when cited, the last one (source, contact) carries a scheme card on the web chat."""
     bubbles = answer(facts, attributes, purpose, cite=cite, why=why, text=text, history=history)
     if not cite:
@@ -304,8 +380,14 @@ def answer_scheme(dispatcher: CollectingDispatcher, tracker: Tracker, facts: Fac
     dispatcher.utter_message(text=last, json_message=card)
 
 
-def offer_category(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker: Tracker, category: Category,
-                   intent: str, attribute: str | None) -> None:
+def offer_category(
+    kb: KnowledgeBase,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    category: Category,
+    intent: str,
+    attribute: str | None,
+) -> None:
     """The category's current schemes as buttons (at most five), those fitting the caller first."""
     label = CATEGORY_INFO[category].label
     fitting = {m.scheme.id for m in kb.matching(profile_from_slots(tracker))}
@@ -315,6 +397,9 @@ def offer_category(kb: KnowledgeBase, dispatcher: CollectingDispatcher, tracker:
         return
     entities = {"attribute": attribute} if attribute else {}
     buttons = [{"title": button_title(s), "payload": intent_payload(intent, scheme=s.id, **entities)} for s in schemes]
-    text = (messages.category_list_for_attribute(label, ATTRIBUTE_LABELS[attribute]) if attribute in ATTRIBUTE_LABELS
-            else messages.category_list(label))
+    text = (
+        messages.category_list_for_attribute(label, ATTRIBUTE_LABELS[attribute])
+        if attribute in ATTRIBUTE_LABELS
+        else messages.category_list(label)
+    )
     dispatcher.utter_message(text=text, buttons=buttons)

@@ -39,9 +39,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bench.common import ROOT, RASA
-from bot import supervisor
+from bench.common import RASA, ROOT
 from bench.ids import sender_id
+from bot import supervisor
 
 CONFIG = ROOT / "bench" / "configs" / "bare.yml"
 CACHE = ROOT / "var" / "bench"
@@ -55,6 +55,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --- the bare bot ---------------------------------------------------------------------
+
 
 def intents(nlu: Path) -> list[str]:
     names = set()
@@ -73,11 +74,20 @@ DEFAULT_RULED_INTENTS = ("restart", "back", "session_start")
 def bare_project(nlu: Path, folder: Path) -> tuple[Path, Path]:
     """A domain with one response per intent and the rules that give it; returns (domain, rules)."""
     names = intents(nlu) + ["nlu_fallback"]
-    domain = {"version": "3.1", "intents": [n for n in names if n != "nlu_fallback"],
-              "responses": {f"utter_{n}": [{"text": f"（{n}）"}] for n in names},
-              "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True}}
-    rules = {"version": "3.1", "rules": [{"rule": f"answer {n}", "steps": [{"intent": n}, {"action": f"utter_{n}"}]}
-                                         for n in names if n not in DEFAULT_RULED_INTENTS]}
+    domain = {
+        "version": "3.1",
+        "intents": [n for n in names if n != "nlu_fallback"],
+        "responses": {f"utter_{n}": [{"text": f"（{n}）"}] for n in names},
+        "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
+    }
+    rules = {
+        "version": "3.1",
+        "rules": [
+            {"rule": f"answer {n}", "steps": [{"intent": n}, {"action": f"utter_{n}"}]}
+            for n in names
+            if n not in DEFAULT_RULED_INTENTS
+        ],
+    }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "domain.yml").write_text(yaml.safe_dump(domain, allow_unicode=True), encoding="utf-8")
     (folder / "data").mkdir(exist_ok=True)
@@ -101,13 +111,33 @@ def bare_model(nlu: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
         domain, rules = bare_project(nlu, Path(tmp))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"}
-        subprocess.run([str(RASA), "train", "--data", str(nlu), str(rules.parent), "--config", str(CONFIG),
-                        "--domain", str(domain), "--out", str(CACHE), "--fixed-model-name", model.name[:-7],
-                        "--quiet"], cwd=tmp, env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                str(RASA),
+                "train",
+                "--data",
+                str(nlu),
+                str(rules.parent),
+                "--config",
+                str(CONFIG),
+                "--domain",
+                str(domain),
+                "--out",
+                str(CACHE),
+                "--fixed-model-name",
+                model.name[:-7],
+                "--quiet",
+            ],
+            cwd=tmp,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return model
 
 
 # --- servers ------------------------------------------------------------------------
+
 
 @dataclass
 class Server:
@@ -126,8 +156,13 @@ class Server:
 
 def _start(service: supervisor.Service, cwd: Path, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        process = subprocess.Popen(service.command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                   env={**supervisor.quiet_env(env), **dict(getattr(service, "env", ()))})
+        process = subprocess.Popen(
+            service.command,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**supervisor.quiet_env(env), **dict(getattr(service, "env", ()))},
+        )
     if not supervisor.wait_ready(service.health_url, process, 300):
         process.kill()
         tail = log.read_text(errors="replace")[-3000:]
@@ -141,9 +176,22 @@ def start_bare(model: Path, folder: Path) -> Server:
     home.mkdir()
     (home / "credentials.yml").write_text("rest:\n", encoding="utf-8")
     port = supervisor.free_port()
-    service = supervisor.Service("bare", (str(RASA), "run", "--model", str(model), "--interface", "127.0.0.1",
-                                          "--port", str(port), "--credentials", "credentials.yml"),
-                                 f"http://127.0.0.1:{port}/webhooks/rest/")
+    service = supervisor.Service(
+        "bare",
+        (
+            str(RASA),
+            "run",
+            "--model",
+            str(model),
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--credentials",
+            "credentials.yml",
+        ),
+        f"http://127.0.0.1:{port}/webhooks/rest/",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
     return Server("bare Rasa", f"http://127.0.0.1:{port}", [_start(service, home, folder / "bare.log", env)])
@@ -159,10 +207,19 @@ def start_stack(root: Path, folder: Path) -> Server:
     var.mkdir()
     shutil.copy(root / "var" / "kb.db", var / "kb.db")
     rasa_port, action_port = supervisor.free_port(), supervisor.free_port()
-    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_VAR_DIR": str(var),
-           "BOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook", "BOT_TRACKER_DB_URL": "",
-           "BOT_OPS_DB_URL": "", "BOT_TODAY": "2026-11-23", "BOT_RASA_TOKEN": "bench-" + uuid.uuid4().hex,
-           "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}  # a benchmark is one fast client
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "BOT_VAR_DIR": str(var),
+        "BOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "BOT_TRACKER_DB_URL": "",
+        "BOT_OPS_DB_URL": "",
+        "BOT_TODAY": "2026-11-23",
+        "BOT_RASA_TOKEN": "bench-" + uuid.uuid4().hex,
+        "BOT_RATE_SENDER": "off",
+        "BOT_RATE_ADDRESS": "off",
+    }  # a benchmark is one fast client
     group = root_services(root, env, rasa_port, action_port)
     processes = []
     try:
@@ -180,17 +237,28 @@ def root_services(root: Path, env: dict[str, str], rasa_port: int, action_port: 
 
     Asked in a subprocess on ``root``'s code, so an older checkout is started the way it was then.
     """
-    code = ("import json, sys; from pathlib import Path; from bot import supervisor as s; "
-            "print(json.dumps([[x.name, list(x.command), x.health_url, [list(p) for p in getattr(x, 'env', ())]] "
-            f"for x in s.services(sys.executable, Path({str(root / 'models' / 'hotline.tar.gz')!r}), "
-            f"{env['BOT_RASA_TOKEN']!r}, Path({str(root / 'endpoints.yml')!r}), {rasa_port}, {action_port})]))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env={**env, "PYTHONPATH": str(root)},
-                         capture_output=True, text=True, check=True).stdout
-    return [supervisor.Service(name, tuple(command), health, *([tuple(tuple(p) for p in extra)] if extra else []))
-            for name, command, health, extra in json.loads(out.strip().splitlines()[-1])]
+    code = (
+        "import json, sys; from pathlib import Path; from bot import supervisor as s; "
+        "print(json.dumps([[x.name, list(x.command), x.health_url, [list(p) for p in getattr(x, 'env', ())]] "
+        f"for x in s.services(sys.executable, Path({str(root / 'models' / 'hotline.tar.gz')!r}), "
+        f"{env['BOT_RASA_TOKEN']!r}, Path({str(root / 'endpoints.yml')!r}), {rasa_port}, {action_port})]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={**env, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [
+        supervisor.Service(name, tuple(command), health, *([tuple(tuple(p) for p in extra)] if extra else []))
+        for name, command, health, extra in json.loads(out.strip().splitlines()[-1])
+    ]
 
 
 # --- load ---------------------------------------------------------------------------
+
 
 def turn(client: httpx.Client, server: Server, sender: str, text: str) -> float:
     started = time.perf_counter()
@@ -215,7 +283,9 @@ def interleaved(servers: list[Server], questions: list[str]) -> dict[str, list[f
     return timings
 
 
-def long_conversation(servers: list[Server], questions: list[str], marks: tuple[int, ...]) -> dict[str, dict[int, float]]:
+def long_conversation(
+    servers: list[Server], questions: list[str], marks: tuple[int, ...]
+) -> dict[str, dict[int, float]]:
     """One conversation per server of max(marks)+2 turns; median latency of the 5 turns around each mark."""
     last = max(marks) + 2
     timings: dict[str, list[float]] = {s.name: [] for s in servers}
@@ -225,11 +295,12 @@ def long_conversation(servers: list[Server], questions: list[str], marks: tuple[
             text = questions[i % len(questions)]
             for server in servers if i % 2 == 0 else servers[::-1]:
                 timings[server.name].append(turn(client, server, senders[server.name], text))
-    return {name: {m: statistics.median(t[max(0, m - 3):m + 2]) for m in marks} for name, t in timings.items()}
+    return {name: {m: statistics.median(t[max(0, m - 3) : m + 2]) for m in marks} for name, t in timings.items()}
 
 
-async def _callers(server: Server, questions: list[str], callers: int, turns: int,
-                   until: float | None = None) -> tuple[float, int]:
+async def _callers(
+    server: Server, questions: list[str], callers: int, turns: int, until: float | None = None
+) -> tuple[float, int]:
     """``turns`` turns (or until ``until``, a monotonic time) from ``callers`` concurrent callers in 5-turn
     conversations; returns (seconds, errors)."""
     remaining = turns
@@ -244,8 +315,9 @@ async def _callers(server: Server, questions: list[str], callers: int, turns: in
             if i % 5 == offset % 5:
                 sender = sender_id("load")
             try:
-                reply = await client.post("/webhooks/rest/webhook",
-                                          json={"sender": sender, "message": questions[i % len(questions)]})
+                reply = await client.post(
+                    "/webhooks/rest/webhook", json={"sender": sender, "message": questions[i % len(questions)]}
+                )
                 errors += reply.status_code != 200 or not reply.json()
             except httpx.HTTPError:
                 errors += 1
@@ -269,10 +341,21 @@ def throughput(server: Server, questions: list[str], callers: int, turns: int) -
 AREAS = [
     ("jsonschema (action response validation)", ("jsonschema",)),
     ("event broker publish", ("brokers/sql.py", "broker.py", "brokers/pika.py", "publish_events", "_publish")),
-    ("tracker store save", ("tracker_store.py:save", "stores.py:save", "tracker_store.py:_additional_events",
-                            "stores.py:_additional")),
-    ("tracker store retrieve / replay", ("tracker_store.py:retrieve", "tracker_store.py:_retrieve", "stores.py:retrieve",
-                                         "stores.py:_retrieve", "from_dict", "trackers.py:update")),
+    (
+        "tracker store save",
+        ("tracker_store.py:save", "stores.py:save", "tracker_store.py:_additional_events", "stores.py:_additional"),
+    ),
+    (
+        "tracker store retrieve / replay",
+        (
+            "tracker_store.py:retrieve",
+            "tracker_store.py:_retrieve",
+            "stores.py:retrieve",
+            "stores.py:_retrieve",
+            "from_dict",
+            "trackers.py:update",
+        ),
+    ),
     ("masking", ("masking.py",)),
     ("action server call", ("actions/action.py:run", "aiohttp")),
     ("NLU graph", ("rasa/nlu/", "nlu/components", "jieba", "tensorflow", "keras")),
@@ -292,9 +375,25 @@ def start_profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] 
     spy = str(beside) if beside.exists() else shutil.which("py-spy")
     if spy is None:
         return None
-    return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",
-                             "--format", "raw", "--nonblocking", "--output", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def finish_profile(spy: subprocess.Popen[bytes] | None, out: Path) -> bool:
@@ -364,34 +463,58 @@ def rss_mib(pid: int) -> float:
 
 # --- report -------------------------------------------------------------------------
 
-def report(root: Path, rounds: int, timings: dict[str, list[float]], rates: dict[str, tuple[float, int]],
-           long: dict[str, dict[int, float]], rss: float, profile_lines: list[str]) -> str:
+
+def report(
+    root: Path,
+    rounds: int,
+    timings: dict[str, list[float]],
+    rates: dict[str, tuple[float, int]],
+    long: dict[str, dict[int, float]],
+    rss: float,
+    profile_lines: list[str],
+) -> str:
     bare, ours = timings["bare Rasa"], timings["our bot"]
-    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    lines = ["## Anchor: our REST turn against a bare Rasa bot", "",
-             f"Code: `{commit}` ({root}); machine: {os.cpu_count()} cores, shared with other work, so only the "
-             f"ratios from this one run are meant to be read. {len(ours)} fact questions "
-             f"(tests/e2e/test_knowledge.FACTS × {rounds}), each a new conversation, sent to both servers in "
-             "alternating order. Bare Rasa: bench/configs/bare.yml, in-memory tracker, no action server. "
-             "Ours: `make run`'s Rasa and action servers on SQLite (tracker store and event broker, masked).", "",
-             "| measure | bare Rasa | our bot | ratio |", "|---|---|---|---|",
-             f"| fact-question turn p50 (ms) | {percentile(bare, 50):.1f} | {percentile(ours, 50):.1f} "
-             f"| {percentile(ours, 50) / percentile(bare, 50):.2f}× |",
-             f"| fact-question turn p95 (ms) | {percentile(bare, 95):.1f} | {percentile(ours, 95):.1f} "
-             f"| {percentile(ours, 95) / percentile(bare, 95):.2f}× |",
-             f"| turns/s of one server, 8 callers | {rates['bare Rasa'][0]:.1f} | {rates['our bot'][0]:.1f} "
-             f"| {rates['our bot'][0] / rates['bare Rasa'][0]:.2f} |",
-             f"| errors at 8 callers | {rates['bare Rasa'][1]} | {rates['our bot'][1]} | |"]
+    commit = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    lines = [
+        "## Anchor: our REST turn against a bare Rasa bot",
+        "",
+        f"Code: `{commit}` ({root}); machine: {os.cpu_count()} cores, shared with other work, so only the "
+        f"ratios from this one run are meant to be read. {len(ours)} fact questions "
+        f"(tests/e2e/test_knowledge.FACTS × {rounds}), each a new conversation, sent to both servers in "
+        "alternating order. Bare Rasa: bench/configs/bare.yml, in-memory tracker, no action server. "
+        "Ours: `make run`'s Rasa and action servers on SQLite (tracker store and event broker, masked).",
+        "",
+        "| measure | bare Rasa | our bot | ratio |",
+        "|---|---|---|---|",
+        f"| fact-question turn p50 (ms) | {percentile(bare, 50):.1f} | {percentile(ours, 50):.1f} "
+        f"| {percentile(ours, 50) / percentile(bare, 50):.2f}× |",
+        f"| fact-question turn p95 (ms) | {percentile(bare, 95):.1f} | {percentile(ours, 95):.1f} "
+        f"| {percentile(ours, 95) / percentile(bare, 95):.2f}× |",
+        f"| turns/s of one server, 8 callers | {rates['bare Rasa'][0]:.1f} | {rates['our bot'][0]:.1f} "
+        f"| {rates['our bot'][0] / rates['bare Rasa'][0]:.2f} |",
+        f"| errors at 8 callers | {rates['bare Rasa'][1]} | {rates['our bot'][1]} | |",
+    ]
     for mark in LONG_MARKS[1:]:
-        lines.append(f"| turn {mark} ÷ turn 1 of one conversation | {long['bare Rasa'][mark] / long['bare Rasa'][1]:.2f} "
-                     f"| {long['our bot'][mark] / long['our bot'][1]:.2f} | |")
-    lines += ["", "| one conversation (median of 5 turns around) | " + " | ".join(f"turn {m} (ms)" for m in LONG_MARKS) + " |",
-              "|---|" + "---|" * len(LONG_MARKS)]
+        lines.append(
+            f"| turn {mark} ÷ turn 1 of one conversation | {long['bare Rasa'][mark] / long['bare Rasa'][1]:.2f} "
+            f"| {long['our bot'][mark] / long['our bot'][1]:.2f} | |"
+        )
+    lines += [
+        "",
+        "| one conversation (median of 5 turns around) | " + " | ".join(f"turn {m} (ms)" for m in LONG_MARKS) + " |",
+        "|---|" + "---|" * len(LONG_MARKS),
+    ]
     for name in ("bare Rasa", "our bot"):
         lines.append(f"| {name} | " + " | ".join(f"{long[name][m]:.1f}" for m in LONG_MARKS) + " |")
-    lines += ["", f"Our Rasa server's resident memory after the run: {rss:.0f} MiB.", "",
-              "### Profile of our Rasa server (py-spy, 8 callers)", ""] + profile_lines
+    lines += [
+        "",
+        f"Our Rasa server's resident memory after the run: {rss:.0f} MiB.",
+        "",
+        "### Profile of our Rasa server (py-spy, 8 callers)",
+        "",
+    ] + profile_lines
     return "\n".join(lines) + "\n"
 
 
@@ -401,7 +524,7 @@ def merge_into(bench_md: Path, section: str) -> None:
     text = bench_md.read_text(encoding="utf-8") if bench_md.exists() else "# Benchmarks\n"
     block = f"{start}\n{section}{end}\n"
     if start in text and end in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):].lstrip("\n")
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :].lstrip("\n")
     else:
         text = text.rstrip("\n") + "\n\n" + block
     bench_md.write_text(text, encoding="utf-8")
@@ -445,7 +568,7 @@ def main() -> int:
             print("profiling our Rasa server under 8 callers …", flush=True)
             raw = folder / "profile.txt"
             spy = start_profile(ours.pid, args.profile_seconds, raw)
-            asyncio.run(_callers(ours, questions, 8, 10 ** 6, until=time.monotonic() + args.profile_seconds + 1))
+            asyncio.run(_callers(ours, questions, 8, 10**6, until=time.monotonic() + args.profile_seconds + 1))
             got = finish_profile(spy, raw)
             profile_lines = summarise(raw) if got else ["(py-spy unavailable)"]
             if got:

@@ -27,10 +27,10 @@ import yaml
 
 from bench.common import ROOT, folds, train_nlu, write_nlu
 from bot.categories import category_of
-from bot.nlu.evaluation import HEADLINE_EXCLUDED, reliability, score
 from bot.log import configure
-from bot.privacy.masking import mask_text
 from bot.nlu.ensemble import combine
+from bot.nlu.evaluation import HEADLINE_EXCLUDED, reliability, score
+from bot.privacy.masking import mask_text
 
 COMPONENT = "bot.nlu.ensemble.CalibratedIntentClassifier"
 WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
@@ -98,15 +98,26 @@ def evaluate(rows: list[dict], w: float, t: float, a: float, threshold: float, a
     headline = [s.f1 for c, s in per.items() if c not in HEADLINE_EXCLUDED]
     ece, _ = reliability(points)
     oos = per.get("out_of_scope")
-    return {"w": w, "T": t, "a": a, "threshold": threshold, "ambiguity": ambiguity, "macro_f1": sum(headline) / len(headline), "ece": ece,
-            "oos_recall": oos.recall if oos else 0.0, "oos_precision": oos.precision if oos else 0.0,
-            "confident_errors": confident / len(rows)}
+    return {
+        "w": w,
+        "T": t,
+        "a": a,
+        "threshold": threshold,
+        "ambiguity": ambiguity,
+        "macro_f1": sum(headline) / len(headline),
+        "ece": ece,
+        "oos_recall": oos.recall if oos else 0.0,
+        "oos_precision": oos.precision if oos else 0.0,
+        "confident_errors": confident / len(rows),
+    }
 
 
 def sweep(parts: dict) -> list[dict]:
     rows = parts["rows"]
-    return [evaluate(rows, w, t, a, th, am)
-            for w, t, a, th, am in itertools.product(WEIGHTS, TEMPERATURES, CLAUSE_WEIGHTS, THRESHOLDS, AMBIGUITIES)]
+    return [
+        evaluate(rows, w, t, a, th, am)
+        for w, t, a, th, am in itertools.product(WEIGHTS, TEMPERATURES, CLAUSE_WEIGHTS, THRESHOLDS, AMBIGUITIES)
+    ]
 
 
 def choose(results: list[dict]) -> dict:
@@ -118,25 +129,46 @@ def choose(results: list[dict]) -> dict:
 
 def render(parts: dict, results: list[dict], chosen: dict) -> str:
     def row(r: dict) -> str:
-        return (f"| {r['w']:.2f} | {r['T']:.2f} | {r['a']:.2f} | {r['threshold']:.2f} / {r['ambiguity']:.2f} | {r['macro_f1']:.3f} | "
-                f"{r['ece']:.3f} | {r['oos_recall']:.3f} | {r['oos_precision']:.3f} | {r['confident_errors']:.1%} |")
+        return (
+            f"| {r['w']:.2f} | {r['T']:.2f} | {r['a']:.2f} | {r['threshold']:.2f} / {r['ambiguity']:.2f} | {r['macro_f1']:.3f} | "
+            f"{r['ece']:.3f} | {r['oos_recall']:.3f} | {r['oos_precision']:.3f} | {r['confident_errors']:.1%} |"
+        )
 
-    head = ["| DIET weight w | temperature T | clause weight | fallback threshold / ambiguity | macro-F1 (9) | ECE | OOS recall | "
-            "OOS precision | wrong > 0.95 |", "|---|---|---|---|---|---|---|---|---|"]
+    head = [
+        "| DIET weight w | temperature T | clause weight | fallback threshold / ambiguity | macro-F1 (9) | ECE | OOS recall | "
+        "OOS precision | wrong > 0.95 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     named = {
         "DIET alone (today's mechanism)": (1.0, 1.0, 0.0, 0.45, 0.05),
         "linear model alone": (0.0, 1.0, 0.0, 0.45, 0.05),
         "average, no temperature": (0.5, 1.0, 0.0, 0.45, 0.05),
     }
-    lines = [f"# Calibration by {parts['folds']}-fold cross-validation on data/nlu", "",
-             f"{len(parts['rows'])} messages; DIET training per fold: "
-             + ", ".join(f"{s:.0f}s" for s in parts["train_seconds"]) + ".", "",
-             "## Reference points", "", *head]
+    lines = [
+        f"# Calibration by {parts['folds']}-fold cross-validation on data/nlu",
+        "",
+        f"{len(parts['rows'])} messages; DIET training per fold: "
+        + ", ".join(f"{s:.0f}s" for s in parts["train_seconds"])
+        + ".",
+        "",
+        "## Reference points",
+        "",
+        *head,
+    ]
     for name, key in named.items():
         match = next(r for r in results if (r["w"], r["T"], r["a"], r["threshold"], r["ambiguity"]) == key)
         lines.append(row(match) + f" {name}")
-    lines += ["", "## Chosen (lowest ECE within 0.01 macro-F1 of the best, ≤ 2% confident errors)", "", *head, row(chosen),
-              "", "## Best 15 by macro-F1", "", *head]
+    lines += [
+        "",
+        "## Chosen (lowest ECE within 0.01 macro-F1 of the best, ≤ 2% confident errors)",
+        "",
+        *head,
+        row(chosen),
+        "",
+        "## Best 15 by macro-F1",
+        "",
+        *head,
+    ]
     lines += [row(r) for r in sorted(results, key=lambda r: -r["macro_f1"])[:15]]
     return "\n".join(lines) + "\n"
 

@@ -55,12 +55,35 @@ def train_nlu(config: Path, data: Path, out: Path, name: str) -> tuple[Path, flo
     """
     out.mkdir(parents=True, exist_ok=True)
     cache = tempfile.mkdtemp(prefix="rasa-cache-")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false",
-           "RASA_CACHE_DIRECTORY": cache}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "RASA_CACHE_DIRECTORY": cache,
+    }
     started = time.perf_counter()
-    subprocess.run([str(RASA), "train", "nlu", "--nlu", str(data), "--config", str(config), "--out", str(out),
-                    "--fixed-model-name", name, "--quiet"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(RASA),
+            "train",
+            "nlu",
+            "--nlu",
+            str(data),
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--fixed-model-name",
+            name,
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - started
     shutil.rmtree(cache, ignore_errors=True)
     return out / f"{name}.tar.gz", seconds

@@ -17,10 +17,19 @@ from dataclasses import dataclass, field
 
 import httpx
 import sqlalchemy as sa
+
 from bench.ids import sender_id
 
-QUESTIONS = ["青創貸款利率大概多少", "SBIR最高補助多少", "雲市集可以拿多少點數", "小微貸款寬限期多久", "那利率呢",
-             "要準備什麼文件", "加薪信保手續費怎麼算", "謝謝"]
+QUESTIONS = [
+    "青創貸款利率大概多少",
+    "SBIR最高補助多少",
+    "雲市集可以拿多少點數",
+    "小微貸款寬限期多久",
+    "那利率呢",
+    "要準備什麼文件",
+    "加薪信保手續費怎麼算",
+    "謝謝",
+]
 
 
 @dataclass
@@ -48,8 +57,9 @@ class Callers:
             while not self.stop.is_set():
                 self.attempted[sender] += 1
                 try:
-                    reply = client.post("/webhooks/rest/webhook",
-                                        json={"sender": sender, "message": QUESTIONS[n % len(QUESTIONS)]})
+                    reply = client.post(
+                        "/webhooks/rest/webhook", json={"sender": sender, "message": QUESTIONS[n % len(QUESTIONS)]}
+                    )
                     if reply.status_code == 200 and reply.json():
                         self.acked[sender] += 1
                 except (httpx.HTTPError, ValueError):

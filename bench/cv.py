@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 from bench.common import ROOT, folds, score, train_nlu, write_nlu
-from bot.nlu.evaluation import load_examples
 from bot.log import configure
+from bot.nlu.evaluation import load_examples
 from bot.privacy.masking import mask_text
 
 
@@ -31,11 +31,26 @@ def main(argv: list[str]) -> int:
                 model, took = train_nlu(config, data, Path(tmp) / "models", f"{config.stem}-{index}")
                 report = score(model, test)
                 f1s.append(report.macro_f1), oos.append(report.out_of_scope_recall), seconds.append(took)
-                print(f"{config.stem} fold {index}: macro-F1 {report.macro_f1:.3f} OOS recall "
-                      f"{report.out_of_scope_recall:.3f} train {took:.0f}s", flush=True)
-            rows.append((config.stem, statistics.mean(f1s), statistics.pstdev(f1s), statistics.mean(oos), statistics.mean(seconds)))
-    lines = ["# Cross-validation of pipeline settings (3 folds of data/nlu, by category)", "",
-             "| config | macro-F1 | ± | out-of-scope recall | train s (per fold) |", "|---|---|---|---|---|"]
+                print(
+                    f"{config.stem} fold {index}: macro-F1 {report.macro_f1:.3f} OOS recall "
+                    f"{report.out_of_scope_recall:.3f} train {took:.0f}s",
+                    flush=True,
+                )
+            rows.append(
+                (
+                    config.stem,
+                    statistics.mean(f1s),
+                    statistics.pstdev(f1s),
+                    statistics.mean(oos),
+                    statistics.mean(seconds),
+                )
+            )
+    lines = [
+        "# Cross-validation of pipeline settings (3 folds of data/nlu, by category)",
+        "",
+        "| config | macro-F1 | ± | out-of-scope recall | train s (per fold) |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {n} | {f:.3f} | {sd:.3f} | {o:.3f} | {s:.0f} |" for n, f, sd, o, s in rows]
     out = ROOT / "reports" / "cv.md"
     out.parent.mkdir(exist_ok=True)

@@ -26,15 +26,26 @@ from pathlib import Path
 import httpx
 
 from bench.common import ROOT
+from bench.ids import sender_id
 from bench.nlu import percentile
 from bot.scaled import profile
 from bot.scaled.cluster import Cluster, launch
-from bench.ids import sender_id
 
 # Caller questions across the hotline's topics, with follow-ups that need the conversation's context.
-OPENERS = ["青創貸款利率大概多少", "SBIR最高補助多少", "雲市集可以拿多少點數", "小微貸款寬限期多久", "加薪信保手續費怎麼算",
-           "外銷貸款保證加碼額度最高多少", "增僱員工減除的減除率是多少", "災害復工貸款要手續費嗎", "想了解一下青創貸款",
-           "我們公司12個人 想借週轉金最多可以借多少", "被美國關稅影響訂單掉了一半", "工廠淹水了 有什麼補助"]
+OPENERS = [
+    "青創貸款利率大概多少",
+    "SBIR最高補助多少",
+    "雲市集可以拿多少點數",
+    "小微貸款寬限期多久",
+    "加薪信保手續費怎麼算",
+    "外銷貸款保證加碼額度最高多少",
+    "增僱員工減除的減除率是多少",
+    "災害復工貸款要手續費嗎",
+    "想了解一下青創貸款",
+    "我們公司12個人 想借週轉金最多可以借多少",
+    "被美國關稅影響訂單掉了一半",
+    "工廠淹水了 有什麼補助",
+]
 FOLLOW_UPS = ["那利率呢", "要準備什麼文件", "截止日期呢", "額度多少", "要去哪裡申請", "謝謝"]
 
 
@@ -70,8 +81,9 @@ def conversation(rng: random.Random) -> list[str]:
     return [rng.choice(OPENERS)] + rng.sample(FOLLOW_UPS, rng.randint(2, 4))
 
 
-async def run_step(url: str, concurrency: int, conversations: int, seed: int,
-                   acked: Counter[str] | None = None) -> tuple[list[float], int, int, float]:
+async def run_step(
+    url: str, concurrency: int, conversations: int, seed: int, acked: Counter[str] | None = None
+) -> tuple[list[float], int, int, float]:
     """Run ``conversations`` with ``concurrency`` callers at once; returns latencies, turns, errors, seconds.
 
     ``acked`` counts, per conversation, the turns answered with HTTP 200 (for the ops-database tally).
@@ -153,17 +165,30 @@ def total_cpu(pids: list[int]) -> float:
     return seconds
 
 
-def measure(cluster: Cluster, servers: int, concurrency: int, conversations: int, seed: int,
-            acked: Counter[str] | None = None) -> Step:
+def measure(
+    cluster: Cluster, servers: int, concurrency: int, conversations: int, seed: int, acked: Counter[str] | None = None
+) -> Step:
     pids = groups(cluster)
     before = {group: total_cpu(members) for group, members in pids.items()}
     busy0, total0 = machine_times()
-    latencies, turns, errors, seconds = asyncio.run(run_step(cluster.nginx_url, concurrency, conversations, seed, acked))
+    latencies, turns, errors, seconds = asyncio.run(
+        run_step(cluster.nginx_url, concurrency, conversations, seed, acked)
+    )
     busy1, total1 = machine_times()
     used = {group: total_cpu(members) - before[group] for group, members in pids.items()}
     rss = max(rss_mib(p.pid) for name, p in cluster.processes.items() if name.startswith("rasa-"))
-    return Step(servers, concurrency, conversations, turns, errors, seconds, latencies, used,
-                (busy1 - busy0) / max(1, total1 - total0), rss)
+    return Step(
+        servers,
+        concurrency,
+        conversations,
+        turns,
+        errors,
+        seconds,
+        latencies,
+        used,
+        (busy1 - busy0) / max(1, total1 - total0),
+        rss,
+    )
 
 
 def rss_mib(pid: int) -> float:
@@ -190,10 +215,12 @@ def ops_tally(cluster: Cluster, acked: Counter[str], wait: float = 60.0) -> dict
             break
         last = sum(stored.values())
         time.sleep(2)
-    return {"acknowledged": sum(acked.values()),
-            "lost": sum(max(0, n - stored[s]) for s, n in acked.items()),
-            "doubled": sum(max(0, stored[s] - n) for s, n in acked.items()),
-            "repeated rows": duplicate_events(url)}
+    return {
+        "acknowledged": sum(acked.values()),
+        "lost": sum(max(0, n - stored[s]) for s, n in acked.items()),
+        "doubled": sum(max(0, stored[s] - n) for s, n in acked.items()),
+        "repeated rows": duplicate_events(url),
+    }
 
 
 def kill_step(cluster: Cluster, callers: int = 8) -> dict[str, int]:
@@ -215,69 +242,108 @@ def kill_step(cluster: Cluster, callers: int = 8) -> dict[str, int]:
     time.sleep(5)
     stored = user_messages(url, table_has_type=False)
     tracker = user_messages(profile.postgres_url(cluster.settings), table_has_type=True)
-    return {"acknowledged": sum(load.acked.values()), "acknowledged before the kill": killed_at,
-            "lost (ops)": sum(max(0, load.acked[s] - stored[s]) for s in load.attempted),
-            "lost (tracker)": sum(max(0, load.acked[s] - tracker[s]) for s in load.attempted),
-            "doubled (ops)": sum(max(0, stored[s] - load.attempted[s]) for s in load.attempted),
-            "repeated rows (ops)": duplicate_events(url)}
+    return {
+        "acknowledged": sum(load.acked.values()),
+        "acknowledged before the kill": killed_at,
+        "lost (ops)": sum(max(0, load.acked[s] - stored[s]) for s in load.attempted),
+        "lost (tracker)": sum(max(0, load.acked[s] - tracker[s]) for s in load.attempted),
+        "doubled (ops)": sum(max(0, stored[s] - load.attempted[s]) for s in load.attempted),
+        "repeated rows (ops)": duplicate_events(url),
+    }
 
 
-def report(steps: list[Step], cores: int, tally: dict[str, int] | None = None,
-           killed: dict[str, int] | None = None) -> str:
-    lines = ["# Load: one Rasa server vs two behind nginx (scaled profile)", "",
-             f"Machine: {cores} cores, shared by every process below, the load generator and any other job. "
-             "Conversations of 3–5 turns over REST through nginx; PostgreSQL tracker store (masking), Redis lock "
-             "store, RabbitMQ event broker with the consumer writing the ops database.", "",
-             "| Rasa servers | callers at once | conversations | turns | errors | turns/s | p50 ms | p95 ms | p99 ms "
-             "| CPU ms/turn: rasa | actions | services | stack | load generator | stack share of cores | machine busy |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def report(
+    steps: list[Step], cores: int, tally: dict[str, int] | None = None, killed: dict[str, int] | None = None
+) -> str:
+    lines = [
+        "# Load: one Rasa server vs two behind nginx (scaled profile)",
+        "",
+        f"Machine: {cores} cores, shared by every process below, the load generator and any other job. "
+        "Conversations of 3–5 turns over REST through nginx; PostgreSQL tracker store (masking), Redis lock "
+        "store, RabbitMQ event broker with the consumer writing the ops database.",
+        "",
+        "| Rasa servers | callers at once | conversations | turns | errors | turns/s | p50 ms | p95 ms | p99 ms "
+        "| CPU ms/turn: rasa | actions | services | stack | load generator | stack share of cores | machine busy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in steps:
         per_turn = {group: 1000 * seconds / s.turns for group, seconds in s.cpu_seconds.items()}
         services = sum(per_turn.get(g, 0) for g in ("postgres", "redis", "rabbitmq"))
-        lines.append(f"| {s.servers} | {s.concurrency} | {s.conversations} | {s.turns} | {s.errors} | {s.throughput:.1f} "
-                     f"| {percentile(s.latencies_ms, 50):.0f} | {percentile(s.latencies_ms, 95):.0f} "
-                     f"| {percentile(s.latencies_ms, 99):.0f} | {per_turn.get('rasa', 0):.0f} | {per_turn.get('actions', 0):.0f} "
-                     f"| {services:.0f} | {s.stack_cpu_ms:.0f} | {per_turn.get('client', 0):.0f} | {s.stack_share:.0%} "
-                     f"| {s.machine_busy:.0%} |")
-    lines += ["", "| callers at once | turns/s, 1 server | turns/s, 2 servers | ratio 2/1 | p95 ratio 2/1 |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| {s.servers} | {s.concurrency} | {s.conversations} | {s.turns} | {s.errors} | {s.throughput:.1f} "
+            f"| {percentile(s.latencies_ms, 50):.0f} | {percentile(s.latencies_ms, 95):.0f} "
+            f"| {percentile(s.latencies_ms, 99):.0f} | {per_turn.get('rasa', 0):.0f} | {per_turn.get('actions', 0):.0f} "
+            f"| {services:.0f} | {s.stack_cpu_ms:.0f} | {per_turn.get('client', 0):.0f} | {s.stack_share:.0%} "
+            f"| {s.machine_busy:.0%} |"
+        )
+    lines += [
+        "",
+        "| callers at once | turns/s, 1 server | turns/s, 2 servers | ratio 2/1 | p95 ratio 2/1 |",
+        "|---|---|---|---|---|",
+    ]
     for one in (s for s in steps if s.servers == 1):
         two = next(s for s in steps if s.servers == 2 and s.concurrency == one.concurrency)
-        lines.append(f"| {one.concurrency} | {one.throughput:.1f} | {two.throughput:.1f} | "
-                     f"{two.throughput / one.throughput:.2f} | "
-                     f"{percentile(two.latencies_ms, 95) / percentile(one.latencies_ms, 95):.2f} |")
+        lines.append(
+            f"| {one.concurrency} | {one.throughput:.1f} | {two.throughput:.1f} | "
+            f"{two.throughput / one.throughput:.2f} | "
+            f"{percentile(two.latencies_ms, 95) / percentile(one.latencies_ms, 95):.2f} |"
+        )
     cost = sum(s.stack_cpu_ms * s.turns for s in steps) / sum(s.turns for s in steps)
-    lines += ["", f"CPU per turn, whole stack, all steps: {cost:.0f} ms, so {cores} fully used cores carry at most "
-              f"~{1000 * cores / cost:.0f} turns/s, whatever the number of Rasa servers; each more core adds "
-              f"~{1000 / cost:.0f} turns/s while one Rasa server per core keeps the cores busy.", "",
-              "| Rasa servers | best turns/s | turns/s per core used by the stack | Rasa RSS, largest (MiB) |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        f"CPU per turn, whole stack, all steps: {cost:.0f} ms, so {cores} fully used cores carry at most "
+        f"~{1000 * cores / cost:.0f} turns/s, whatever the number of Rasa servers; each more core adds "
+        f"~{1000 / cost:.0f} turns/s while one Rasa server per core keeps the cores busy.",
+        "",
+        "| Rasa servers | best turns/s | turns/s per core used by the stack | Rasa RSS, largest (MiB) |",
+        "|---|---|---|---|",
+    ]
     for servers in sorted({s.servers for s in steps}):
         best = max((s for s in steps if s.servers == servers), key=lambda s: s.throughput)
-        lines.append(f"| {servers} | {best.throughput:.1f} | {best.throughput / max(1e-9, best.stack_share * cores):.1f} "
-                     f"| {max(s.rasa_rss_mib for s in steps if s.servers == servers):.0f} |")
+        lines.append(
+            f"| {servers} | {best.throughput:.1f} | {best.throughput / max(1e-9, best.stack_share * cores):.1f} "
+            f"| {max(s.rasa_rss_mib for s in steps if s.servers == servers):.0f} |"
+        )
     if tally:
-        lines += ["", "Ops database after the load steps (the consumer drained the queue): "
-                  + ", ".join(f"{k}: {v}" for k, v in tally.items()) + "."]
+        lines += [
+            "",
+            "Ops database after the load steps (the consumer drained the queue): "
+            + ", ".join(f"{k}: {v}" for k, v in tally.items())
+            + ".",
+        ]
     if killed:
-        lines += ["", "kill -9 of one of the two Rasa servers under 8 callers (nginx sends the rest to the other): "
-                  + ", ".join(f"{k}: {v}" for k, v in killed.items()) + "."]
+        lines += [
+            "",
+            "kill -9 of one of the two Rasa servers under 8 callers (nginx sends the rest to the other): "
+            + ", ".join(f"{k}: {v}" for k, v in killed.items())
+            + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="4,16,32", help="Callers at once, comma-separated.")
-    parser.add_argument("--conversations", type=int, default=500,
-                        help="Conversations per step and server count (3 steps x 2 = 3,000 by default).")
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        default=500,
+        help="Conversations per step and server count (3 steps x 2 = 3,000 by default).",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench-load.md")
     parser.add_argument("--no-kill", action="store_true", help="Skip the kill -9 step.")
     args = parser.parse_args()
     steps_at = [int(v) for v in args.steps.split(",")]
     token = "bench-" + uuid.uuid4().hex
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
-           "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off",
-           "BOT_TODAY": "2026-11-23"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "BOT_RASA_TOKEN": token,
+        "BOT_RATE_SENDER": "off",
+        "BOT_RATE_ADDRESS": "off",
+        "BOT_TODAY": "2026-11-23",
+    }
     results: list[Step] = []
     acked: Counter[str] = Counter()
     tally = killed = None
@@ -296,10 +362,12 @@ def main() -> int:
                 for concurrency in steps_at:
                     step = measure(cluster, servers, concurrency, args.conversations, seed=concurrency, acked=acked)
                     results.append(step)
-                    print(f"{servers} server(s), {concurrency} callers: {step.throughput:.1f} turns/s, "
-                          f"p95 {percentile(step.latencies_ms, 95):.0f} ms, errors {step.errors}; CPU ms/turn "
-                          + ", ".join(f"{g} {1000 * v / step.turns:.1f}" for g, v in sorted(step.cpu_seconds.items())),
-                          flush=True)
+                    print(
+                        f"{servers} server(s), {concurrency} callers: {step.throughput:.1f} turns/s, "
+                        f"p95 {percentile(step.latencies_ms, 95):.0f} ms, errors {step.errors}; CPU ms/turn "
+                        + ", ".join(f"{g} {1000 * v / step.turns:.1f}" for g, v in sorted(step.cpu_seconds.items())),
+                        flush=True,
+                    )
             tally = ops_tally(cluster, acked)
             print("ops database:", tally, flush=True)
             if not args.no_kill:

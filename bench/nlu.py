@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 from bench.common import ROOT, score, train_nlu
+from bench.ids import sender_id
 from bot import supervisor
-from bot.nlu.evaluation import DEFAULT_SETS, Example, build_report, load_examples
 from bot.log import configure
-from bot.privacy.masking import mask_text
+from bot.nlu.evaluation import DEFAULT_SETS, Example, build_report, load_examples
 from bot.nlu.normaliser import normalise
 from bot.nlu.parser import RasaParser
-from bench.ids import sender_id
+from bot.privacy.masking import mask_text
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -37,8 +37,10 @@ def tfidf_baseline(train: list[Example], test: list[Example]) -> tuple[float, fl
     from sklearn.pipeline import make_pipeline
 
     started = time.perf_counter()
-    model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True),
-                          LogisticRegression(max_iter=2000, C=10))
+    model = make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True),
+        LogisticRegression(max_iter=2000, C=10),
+    )
     model.fit([normalise(e.text) for e in train], [e.intent for e in train])
     seconds = time.perf_counter() - started
     predicted = model.predict([normalise(e.text) for e in test])
@@ -69,10 +71,18 @@ def rest_turns(model: Path, batches: dict[str, list[str]], folder: Path) -> tupl
     action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(supervisor.action_endpoint(f"http://127.0.0.1:{action_port}/webhook"), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "BOT_RATE_SENDER": "off",
+        "BOT_RATE_ADDRESS": "off",
+    }
     processes = []
     try:
-        for service in supervisor.services(sys.executable, model, os.urandom(24).hex(), endpoints, rasa_port, action_port):
+        for service in supervisor.services(
+            sys.executable, model, os.urandom(24).hex(), endpoints, rasa_port, action_port
+        ):
             with (folder / f"{service.name}.log").open("wb") as log:
                 processes.append(supervisor.start(service, log, env))
         url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
@@ -94,9 +104,10 @@ def rest_turns(model: Path, batches: dict[str, list[str]], folder: Path) -> tupl
 
 def knowledge_latency(texts: list[str], rounds: int = 5) -> list[float]:
     """kb.search per question on var/kb.db (connection per call, as the actions use it)."""
+    import datetime as dt
+
     from bot.clock import FixedClock
     from bot.kb.query import KnowledgeBase
-    import datetime as dt
 
     kb = KnowledgeBase(ROOT / "var" / "kb.db", FixedClock(dt.date(2026, 11, 23)))
     kb.search("暖機")
@@ -125,7 +136,10 @@ def main() -> int:
     rows: dict[str, tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for name, config in (("ours", ROOT / "config.yml"), ("rasa_default", ROOT / "bench" / "configs" / "rasa_default.yml")):
+        for name, config in (
+            ("ours", ROOT / "config.yml"),
+            ("rasa_default", ROOT / "bench" / "configs" / "rasa_default.yml"),
+        ):
             print(f"training {name} …", flush=True)
             model, seconds = train_nlu(config, ROOT / "data" / "nlu", folder / "models", name)
             for set_name, examples in sets.items():
@@ -144,20 +158,34 @@ def main() -> int:
         full_model = ROOT / "models" / "hotline.tar.gz"
         rest, rss = rest_turns(full_model, {"any": texts[:150], "fact": [q for q, _ in FACTS] * 2}, folder)
     sizes = ", ".join(f"{name} {len(examples)}" for name, examples in sets.items())
-    lines = ["# NLU benchmark", "", f"Held-out sets (messages): {sizes}; training data: {len(train)} examples; "
-             f"machine: {os.cpu_count()} cores. Ratios are against Rasa's default pipeline on the same set in the same run; "
-             "macro-F1 over the nine categories other than dialogue.", "",
-             "| pipeline (held-out set) | macro-F1 | F1 ratio | OOS recall | train s | train-time ratio |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# NLU benchmark",
+        "",
+        f"Held-out sets (messages): {sizes}; training data: {len(train)} examples; "
+        f"machine: {os.cpu_count()} cores. Ratios are against Rasa's default pipeline on the same set in the same run; "
+        "macro-F1 over the nine categories other than dialogue.",
+        "",
+        "| pipeline (held-out set) | macro-F1 | F1 ratio | OOS recall | train s | train-time ratio |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, (f1, oos, seconds) in rows.items():
         base_f1, _, base_s = rows[f"rasa_default ({name.split('(')[1].rstrip(')')})"]
         oos_text = "—" if oos != oos else f"{oos:.3f}"
-        lines.append(f"| {name} | {f1:.3f} | {f1 / base_f1:.2f} | {oos_text} | {seconds:.1f} | {seconds / base_s:.2f} |")
-    lines += ["", "| measure (ours) | p50 | p95 |", "|---|---|---|",
-              f"| parse latency per message, in-process (ms) | {percentile(parse_ms, 50):.1f} | {percentile(parse_ms, 95):.1f} |",
-              f"| knowledge query (kb.search), in-process (ms) | {percentile(kb_ms, 50):.2f} | {percentile(kb_ms, 95):.2f} |",
-              f"| REST turn, held-out messages, real servers (ms) | {percentile(rest['any'], 50):.1f} | {percentile(rest['any'], 95):.1f} |",
-              f"| REST turn, fact question answered by an action (ms) | {percentile(rest['fact'], 50):.1f} | {percentile(rest['fact'], 95):.1f} |",
-              "", f"Rasa server resident memory after the REST run: {rss / 1024:.0f} MiB", ""]
+        lines.append(
+            f"| {name} | {f1:.3f} | {f1 / base_f1:.2f} | {oos_text} | {seconds:.1f} | {seconds / base_s:.2f} |"
+        )
+    lines += [
+        "",
+        "| measure (ours) | p50 | p95 |",
+        "|---|---|---|",
+        f"| parse latency per message, in-process (ms) | {percentile(parse_ms, 50):.1f} | {percentile(parse_ms, 95):.1f} |",
+        f"| knowledge query (kb.search), in-process (ms) | {percentile(kb_ms, 50):.2f} | {percentile(kb_ms, 95):.2f} |",
+        f"| REST turn, held-out messages, real servers (ms) | {percentile(rest['any'], 50):.1f} | {percentile(rest['any'], 95):.1f} |",
+        f"| REST turn, fact question answered by an action (ms) | {percentile(rest['fact'], 50):.1f} | {percentile(rest['fact'], 95):.1f} |",
+        "",
+        f"Rasa server resident memory after the REST run: {rss / 1024:.0f} MiB",
+        "",
+    ]
     out = ROOT / "reports" / "bench.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines), encoding="utf-8")

@@ -28,8 +28,19 @@ from bot.ops.metrics import report
 from bot.ops.review import Filters, Review
 from bot.ops.schema import events, open_engine
 
-INTENTS = ["loan_ask"] * 14 + ["us_tariff_ask"] * 3 + ["policy_ask", "debt_negotiation_ask", "digital_rd_ask",
-                                                         "disaster_ask", "chitchat_greet", "out_of_scope", "nlu_fallback"]
+INTENTS = (
+    ["loan_ask"] * 14
+    + ["us_tariff_ask"] * 3
+    + [
+        "policy_ask",
+        "debt_negotiation_ask",
+        "digital_rd_ask",
+        "disaster_ask",
+        "chitchat_greet",
+        "out_of_scope",
+        "nlu_fallback",
+    ]
+)
 
 
 def conversation(rng: random.Random, sender: str, start: float) -> list[dict]:
@@ -38,15 +49,23 @@ def conversation(rng: random.Random, sender: str, start: float) -> list[dict]:
         at = start + turn * 30
         intent = rng.choice(INTENTS)
         confidence = 0.45 if intent == "nlu_fallback" else rng.uniform(0.5, 1.0)
-        out.append({"event": "user", "timestamp": at, "text": f"想問{intent}的問題{rng.randint(1, 999)}",
-                    "input_channel": rng.choice(["rest", "line", "socketio"]),
-                    "parse_data": {"intent": {"name": intent, "confidence": confidence}, "entities": []}})
+        out.append(
+            {
+                "event": "user",
+                "timestamp": at,
+                "text": f"想問{intent}的問題{rng.randint(1, 999)}",
+                "input_channel": rng.choice(["rest", "line", "socketio"]),
+                "parse_data": {"intent": {"name": intent, "confidence": confidence}, "entities": []},
+            }
+        )
         action = "action_clarify_topic" if intent == "nlu_fallback" else "action_answer_attribute"
         if rng.random() < 0.3:
             out.append({"event": "slot", "name": "scheme", "value": "youth_startup_loan", "timestamp": at})
-        out += [{"event": "action", "name": action, "timestamp": at},
-                {"event": "bot", "text": "這是回答。", "timestamp": at, "metadata": {}},
-                {"event": "action", "name": "action_listen", "timestamp": at}]
+        out += [
+            {"event": "action", "name": action, "timestamp": at},
+            {"event": "bot", "text": "這是回答。", "timestamp": at, "metadata": {}},
+            {"event": "action", "name": "action_listen", "timestamp": at},
+        ]
     return [{**e, "sender_id": sender} for e in out]
 
 
@@ -54,10 +73,13 @@ def fill(engine, rng: random.Random, count: int, prefix: str) -> None:  # type: 
     rows = []
     for number in range(count):
         sender = f"{prefix}-{number}"
-        rows += [{"sender_id": sender, "data": json.dumps(e)} for e in conversation(rng, sender, time.time() - rng.uniform(0, 30 * 86400))]
+        rows += [
+            {"sender_id": sender, "data": json.dumps(e)}
+            for e in conversation(rng, sender, time.time() - rng.uniform(0, 30 * 86400))
+        ]
     with engine.begin() as db:
         for start in range(0, len(rows), 5000):
-            db.execute(insert(events), rows[start:start + 5000])
+            db.execute(insert(events), rows[start : start + 5000])
 
 
 def naive_page(engine) -> int:  # type: ignore[no-untyped-def]

@@ -16,12 +16,12 @@ from bot.categories import CHANNELS
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from bot.handoff.staff import StaffStore
     from bot.handoff.tickets import TicketStore
     from bot.kb.query import KnowledgeBase
     from bot.kb.records import Knowledge
-    from bot.ops.review import Review
-    from bot.handoff.staff import StaffStore
     from bot.nlu.parser import RasaParser
+    from bot.ops.review import Review
 
 # A command function under click's decorators (each returns the kind it was given).
 Decorated = TypeVar("Decorated", bound=Callable[..., Any])
@@ -57,8 +57,12 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option("--jsonl", is_flag=True, help="Read JSON lines {\"id\", \"text\"} on stdin, write one JSON line each.")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
+@click.option("--jsonl", is_flag=True, help='Read JSON lines {"id", "text"} on stdin, write one JSON line each.')
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Model archive (default: newest in models/).",
+)
 def triage(text: str | None, jsonl: bool, model: Path | None) -> None:
     """Classify a question: category, intent, confidence, entities, schemes.
 
@@ -234,10 +238,23 @@ def kb_ask(question: str, why: bool) -> None:
     for candidate in (c for c in decision.answer if c.kind == "scheme"):
         scheme = base.scheme(candidate.id)
         status = base.status(scheme)
-        facts = Facts(scheme, status, tuple(base.contacts(scheme)),
-                      base.alternative(scheme) if status is Status.ENDED else None, base.clock.today())
-        click.echo("\n".join(answer(facts, resolution.question.attributes, resolution.question.profile.purpose,
-                                      text=resolution.question.plain)))
+        facts = Facts(
+            scheme,
+            status,
+            tuple(base.contacts(scheme)),
+            base.alternative(scheme) if status is Status.ENDED else None,
+            base.clock.today(),
+        )
+        click.echo(
+            "\n".join(
+                answer(
+                    facts,
+                    resolution.question.attributes,
+                    resolution.question.profile.purpose,
+                    text=resolution.question.plain,
+                )
+            )
+        )
     if decision.ask:
         click.echo("ask: " + " / ".join(c.id for c in decision.ask))
 
@@ -263,7 +280,9 @@ def kb_show(scheme_id: str) -> None:
         value = "" if benefit.value is None else f" [{benefit.value} {benefit.unit or ''}]"
         click.echo(f"benefit {benefit.kind}{value}: {benefit.text}")
     period = f", period {scheme.period.label} to {scheme.period.end}" if scheme.period else ""
-    click.echo(f"status basis: {scheme.status_basis}{period}{', standing: ' + scheme.standing_quote if scheme.standing_quote else ''}")
+    click.echo(
+        f"status basis: {scheme.status_basis}{period}{', standing: ' + scheme.standing_quote if scheme.standing_quote else ''}"
+    )
     click.echo(f"dates: start {scheme.start or '-'}, end {scheme.end or '-'} {scheme.end_note or ''}")
     for contact in base.contacts(scheme):
         click.echo(f"contact: {contact.name} {contact.phone}")
@@ -281,8 +300,8 @@ def _staff_store(scaled: bool) -> StaffStore:
     """The accounts the web app reads (bot/handoff/staff.py ``open_staff_store``); ``scaled``: those of `make run-scaled`."""
     import sqlalchemy.exc
 
-    from bot.scaled import profile as scaled_profile
     from bot.handoff.staff import open_staff_store
+    from bot.scaled import profile as scaled_profile
 
     settings = _settings()
     if scaled:  # the tickets database `make run-scaled` gives its processes (bot/scaled/profile.py) holds the accounts
@@ -290,18 +309,27 @@ def _staff_store(scaled: bool) -> StaffStore:
     try:
         return open_staff_store(settings)
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot open the staff accounts (BOT_TICKETS_DB_URL): {type(exc).__name__}") from exc
+        raise click.ClickException(
+            f"cannot open the staff accounts (BOT_TICKETS_DB_URL): {type(exc).__name__}"
+        ) from exc
 
 
-_SCALED_STAFF = click.option("--scaled", is_flag=True,
-                             help="The scale-out profile's accounts, in its tickets database (BOT_TICKETS_DB_URL, else BOT_PG_URL).")
+_SCALED_STAFF = click.option(
+    "--scaled",
+    is_flag=True,
+    help="The scale-out profile's accounts, in its tickets database (BOT_TICKETS_DB_URL, else BOT_PG_URL).",
+)
 
 
 @staff.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
-@click.option("--role", type=click.Choice(["agent", "supervisor"]), default=None,
-              help="agent (new accounts' default) or supervisor (may act on colleagues' claimed tickets).")
+@click.option(
+    "--role",
+    type=click.Choice(["agent", "supervisor"]),
+    default=None,
+    help="agent (new accounts' default) or supervisor (may act on colleagues' claimed tickets).",
+)
 @_SCALED_STAFF
 def staff_add(name: str, password_stdin: bool, role: str | None, scaled: bool) -> None:
     """Create a console account (or reset its password, which ends all its sessions); asks for the password.
@@ -349,7 +377,9 @@ def ops() -> None:
 @ops.command("purge")
 @click.option("--days", type=click.IntRange(min=1), help="Retention in days (default: BOT_RETENTION_DAYS).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
-@click.option("--scaled", is_flag=True, help="The scale-out profile's databases: BOT_PG_URL, its _ops database, tickets there.")
+@click.option(
+    "--scaled", is_flag=True, help="The scale-out profile's databases: BOT_PG_URL, its _ops database, tickets there."
+)
 def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     """Delete conversations idle longer than the retention period; redact old resolved tickets.
 
@@ -361,8 +391,8 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     """
     import sqlalchemy.exc
 
-    from bot.scaled import profile as scaled_profile
     from bot.privacy.retention import purge
+    from bot.scaled import profile as scaled_profile
 
     settings = _settings()
     if scaled:  # the databases `make run-scaled` gives its processes
@@ -370,30 +400,49 @@ def ops_purge(days: int | None, dry_run: bool, scaled: bool) -> None:
     tracker = scaled_profile.with_password(settings, settings.tracker_db)
     try:
         with _tickets(settings) as tickets:
-            report = purge(tracker, scaled_profile.ops_db_url(settings), tickets, days or settings.retention_days,
-                           dry_run=dry_run)
+            report = purge(
+                tracker, scaled_profile.ops_db_url(settings), tickets, days or settings.retention_days, dry_run=dry_run
+            )
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise click.ClickException(f"purge failed: {exc}") from exc
     verb = "would delete" if report.dry_run else "deleted"
     click.echo(f"conversations with no event since {report.cutoff:%Y-%m-%d %H:%M} UTC: {report.conversations}")
     for table, count in sorted(report.rows.items()):
         click.echo(f"{verb} {count} rows from {table}")
-    click.echo(f"{'would redact' if report.dry_run else 'redacted'} {report.tickets_redacted} resolved tickets; "
-               f"{verb} {report.contact_drafts} unused contact drafts")
+    click.echo(
+        f"{'would redact' if report.dry_run else 'redacted'} {report.tickets_redacted} resolved tickets; "
+        f"{verb} {report.contact_drafts} unused contact drafts"
+    )
 
 
 @cli.command("eval")
-@click.option("--data", "sets", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Held-out set (Rasa NLU YAML, or categories: {id: [texts]}); repeatable. "
-                   "Default: tests/heldout and tests/heldout_external/external.yml.")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, help="Folder for eval.md and eval.json.")
+@click.option(
+    "--data",
+    "sets",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Held-out set (Rasa NLU YAML, or categories: {id: [texts]}); repeatable. "
+    "Default: tests/heldout and tests/heldout_external/external.yml.",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Model archive (default: newest in models/).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Folder for eval.md and eval.json.",
+)
 def evaluate(sets: tuple[Path, ...], model: Path | None, out: Path) -> None:
     """Score the model on each held-out set by category (F1, OOS, calibration, latency); write reports/eval.md.
 
     Example: python -m bot eval
     """
     from bot.nlu.evaluation import DEFAULT_SETS, evaluate_parser, load_examples, write_report
+
     parser = _parser(_settings(), model)
     chosen = list(sets) or [p for p in DEFAULT_SETS if p.exists()]
     reports = [evaluate_parser(parser, load_examples(path), name=str(path)) for path in chosen]
@@ -402,16 +451,34 @@ def evaluate(sets: tuple[Path, ...], model: Path | None, out: Path) -> None:
 
 
 @cli.command("retrain")
-@click.option("--corrections", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="NLU YAML to add instead of the ops corrections export (e.g. a reviewed export).")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("config.yml"),
-              show_default=True, help="Pipeline for the candidate.")
-@click.option("--qa/--no-qa", default=True, show_default=True, help="Also score the QA set (tests/qa) over REST when present.")
-@click.option("--rasa-url", "rasa_urls", multiple=True,
-              help="Rasa server that loads a promoted model at once (PUT /model; default BOT_RASA_URL). "
-                   "Repeat for each server of the scaled profile (5005, 5006, ...).")
-@click.option("--reload/--no-reload", default=True, show_default=True,
-              help="Load a promoted model into the running Rasa servers (else restart them).")
+@click.option(
+    "--corrections",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="NLU YAML to add instead of the ops corrections export (e.g. a reviewed export).",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("config.yml"),
+    show_default=True,
+    help="Pipeline for the candidate.",
+)
+@click.option(
+    "--qa/--no-qa", default=True, show_default=True, help="Also score the QA set (tests/qa) over REST when present."
+)
+@click.option(
+    "--rasa-url",
+    "rasa_urls",
+    multiple=True,
+    help="Rasa server that loads a promoted model at once (PUT /model; default BOT_RASA_URL). "
+    "Repeat for each server of the scaled profile (5005, 5006, ...).",
+)
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Load a promoted model into the running Rasa servers (else restart them).",
+)
 def retrain_command(corrections: Path | None, config: Path, qa: bool, rasa_urls: tuple[str, ...], reload: bool) -> None:
     """Train a candidate with the ops corrections, score it against the live model, promote it only if no worse.
 
@@ -438,7 +505,9 @@ def retrain_command(corrections: Path | None, config: Path, qa: bool, rasa_urls:
 
     notes = [f"Corrections from {corrections}." if corrections else "Corrections: the ops corrections export."]
     if not (qa and paths.qa is not None):
-        notes.append("QA set not scored (" + ("--no-qa" if not qa else "tests/qa/qa.yml is not in this checkout") + ").")
+        notes.append(
+            "QA set not scored (" + ("--no-qa" if not qa else "tests/qa/qa.yml is not in this checkout") + ")."
+        )
 
     def scorer(model: Path) -> list[retrain.Figure]:
         click.echo(f"==> scoring {model}", err=True)
@@ -466,8 +535,16 @@ def retrain_command(corrections: Path | None, config: Path, qa: bool, rasa_urls:
 
 
 @cli.command()
-@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Model archive (default: newest in models/).")
-@click.option("--scaled", is_flag=True, help="Scale-out profile: BOT_RASA_SERVERS Rasa servers behind nginx on PostgreSQL, Redis, RabbitMQ.")
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Model archive (default: newest in models/).",
+)
+@click.option(
+    "--scaled",
+    is_flag=True,
+    help="Scale-out profile: BOT_RASA_SERVERS Rasa servers behind nginx on PostgreSQL, Redis, RabbitMQ.",
+)
 def run(model: Path | None, scaled: bool) -> None:
     """Start three processes, the action server, the Rasa server and the web app; Ctrl-C stops them all.
 
@@ -490,8 +567,17 @@ def run(model: Path | None, scaled: bool) -> None:
         from bot.scaled import profile as scaled_profile
 
         sys.exit(scaled_profile.start(settings, chosen, os.environ))
-    sys.exit(supervisor.run(supervisor.services(sys.executable, chosen, settings.rasa_token or "", web_port=settings.web_port,
-                                                action_token=settings.action_token)))
+    sys.exit(
+        supervisor.run(
+            supervisor.services(
+                sys.executable,
+                chosen,
+                settings.rasa_token or "",
+                web_port=settings.web_port,
+                action_token=settings.action_token,
+            )
+        )
+    )
 
 
 @contextmanager
@@ -557,18 +643,31 @@ def ops_list(as_json: bool, **filters: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     page = _review(_settings()).search(chosen)
     if as_json:
-        click.echo(json.dumps({"total": page.total, "page": chosen.page, "pages": page.pages,
-                               "rows": [r.as_dict() for r in page.rows]}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "total": page.total,
+                    "page": chosen.page,
+                    "pages": page.pages,
+                    "rows": [r.as_dict() for r in page.rows],
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     click.echo(f"{page.total} conversations, page {chosen.page}/{page.pages}")
     for r in page.rows:
         flags = ("F" if r.failures else "-") + ("H" if r.handed_off else "-") + ("R" if r.reviewed else "-")
         confidence = "-" if r.min_confidence is None else f"{r.min_confidence:.2f}"
-        click.echo(f"{r.as_dict()['started']}\t{r.sender_id}\t{r.channel}\t{r.category}\t{flags}\t{confidence}\t{r.first_text[:40]}")
+        click.echo(
+            f"{r.as_dict()['started']}\t{r.sender_id}\t{r.channel}\t{r.category}\t{flags}\t{confidence}\t{r.first_text[:40]}"
+        )
 
 
 @ops.command("export-nlu")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the YAML here (default: stdout).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the YAML here (default: stdout)."
+)
 def ops_export_nlu(output: Path | None) -> None:
     """Intent corrections as Rasa NLU YAML, ready to add to data/nlu/ (skipped texts on stderr).
 
@@ -590,29 +689,42 @@ def ops_export_nlu(output: Path | None) -> None:
 @click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First day (Asia/Taipei); default: everything.")
 @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last day (inclusive).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print one table as CSV (see --table).")
-@click.option("--table", default="categories", show_default=True,
-              help="summary, categories, topics, failures, handoff_reasons, hours, unanswered, schemes, ending.")
+@click.option(
+    "--table",
+    default="categories",
+    show_default=True,
+    help="summary, categories, topics, failures, handoff_reasons, hours, unanswered, schemes, ending.",
+)
 @click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel.")
 @_filter_options("synthetic")
-def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table: str, channel: str | None,
-                synthetic: str) -> None:
+def ops_metrics(
+    date_from: str | None, date_to: str | None, as_csv: bool, table: str, channel: str | None, synthetic: str
+) -> None:
     """Hotline figures for a period: calls per category and share, containment, fallbacks, handoffs...
 
     Example: python -m bot ops metrics --from 2026-11-01 --to 2026-11-30
     """
-    from bot.ops.metrics import report
     from bot.ops.filters import BadFilter, Filters
+    from bot.ops.metrics import report
 
     settings = _settings()
     try:
-        period = Filters.parse({"from": date_from or "", "to": date_to or "", "channel": channel or "",
-                                "synthetic": synthetic})
+        period = Filters.parse(
+            {"from": date_from or "", "to": date_to or "", "channel": channel or "", "synthetic": synthetic}
+        )
     except BadFilter as exc:
         raise click.ClickException(str(exc)) from exc
     kb = _kb(settings) if settings.kb_path.exists() else None
     with _tickets(settings) as tickets:
-        result = report(_review(settings).engine, period.date_from, period.date_to, tickets, kb, channel=period.channel,
-                        synthetic=period.synthetic)
+        result = report(
+            _review(settings).engine,
+            period.date_from,
+            period.date_to,
+            tickets,
+            kb,
+            channel=period.channel,
+            synthetic=period.synthetic,
+        )
     tables = {t.key: t for t in result.all_tables()}
     if as_csv:
         if table not in tables:
@@ -629,12 +741,24 @@ def ops_metrics(date_from: str | None, date_to: str | None, as_csv: bool, table:
 @ops.command("seed")
 @click.option("--rasa-url", default=None, help="Rasa server (default: BOT_RASA_URL).")
 @click.option("--conversations", "count", default=40, show_default=True, help="How many conversations to drive.")
-@click.option("--seed", "random_seed", default=7, show_default=True, help="Random seed (same seed, same conversations).")
-@click.option("--console-url", help="Web app URL: staff then claim, answer and resolve each ticket, and callers rate it.")
+@click.option(
+    "--seed", "random_seed", default=7, show_default=True, help="Random seed (same seed, same conversations)."
+)
+@click.option(
+    "--console-url", help="Web app URL: staff then claim, answer and resolve each ticket, and callers rate it."
+)
 @click.option("--staff", help="Console account for --console-url; its password is read from standard input.")
-@click.option("--chat-origin", help="Web app address (e.g. http://127.0.0.1:8000): some conversations then use the web chat.")
-def ops_seed(rasa_url: str | None, count: int, random_seed: int, console_url: str | None, staff: str | None,
-             chat_origin: str | None) -> None:
+@click.option(
+    "--chat-origin", help="Web app address (e.g. http://127.0.0.1:8000): some conversations then use the web chat."
+)
+def ops_seed(
+    rasa_url: str | None,
+    count: int,
+    random_seed: int,
+    console_url: str | None,
+    staff: str | None,
+    chat_origin: str | None,
+) -> None:
     """Drive the running bot over REST with varied questions and flows, to fill the ops pages.
 
     Example: python -m bot ops seed --conversations 40 --console-url http://127.0.0.1:8000 --staff mei < password.txt
@@ -664,10 +788,11 @@ def consume(health_port: int | None) -> None:
     import asyncio
     import signal
 
-    from bot.scaled import profile as scaled_profile
     from bot.log import configure
     from bot.privacy.masking import mask_text
-    from bot.scaled.consumer import OpsEventWriter, consume as consume_events
+    from bot.scaled import profile as scaled_profile
+    from bot.scaled.consumer import OpsEventWriter
+    from bot.scaled.consumer import consume as consume_events
 
     configure(personal=mask_text)
     settings = _settings()
@@ -697,8 +822,13 @@ GENERATED_PROFILES = click.Choice(["scaled"])
 
 
 @profile.command("endpoints")
-@click.option("--profile", "name", type=GENERATED_PROFILES, required=True,
-              help="Which profile: scaled (the default profile's endpoints.yml is checked in).")
+@click.option(
+    "--profile",
+    "name",
+    type=GENERATED_PROFILES,
+    required=True,
+    help="Which profile: scaled (the default profile's endpoints.yml is checked in).",
+)
 def profile_endpoints(name: str) -> None:
     """Write var/endpoints.scaled.yml from the BOT_PG_*, BOT_REDIS_*, BOT_AMQP_* settings.
 
@@ -712,8 +842,13 @@ def profile_endpoints(name: str) -> None:
 
 
 @profile.command("databases")
-@click.option("--profile", "name", type=GENERATED_PROFILES, required=True,
-              help="Which profile: scaled (the default profile's SQLite files are made on first use).")
+@click.option(
+    "--profile",
+    "name",
+    type=GENERATED_PROFILES,
+    required=True,
+    help="Which profile: scaled (the default profile's SQLite files are made on first use).",
+)
 def profile_databases(name: str) -> None:
     """Create the PostgreSQL databases of the scaled profile if missing (trackers and tickets, ops), and Rasa's tables.
 

@@ -115,6 +115,7 @@ def category_of(intent: str) -> Category:
     except KeyError as exc:
         raise UnknownIntent(intent) from exc
 
+
 class Channel(str, Enum):
     """A channel a conversation comes in on; values are the names Rasa's input channels give themselves."""
 

@@ -94,8 +94,10 @@ def action_app(token: str, package: str = "actions") -> Any:
         if request.path in OPEN_ACTION_PATHS:
             return None
         if not token_matches(request.headers.get(ACTION_TOKEN_HEADER), token):
-            return response.json({"error": "unauthorized",
-                                  "reason": f"the {ACTION_TOKEN_HEADER} header must carry BOT_ACTION_TOKEN"}, status=401)
+            return response.json(
+                {"error": "unauthorized", "reason": f"the {ACTION_TOKEN_HEADER} header must carry BOT_ACTION_TOKEN"},
+                status=401,
+            )
         return None
 
     return app

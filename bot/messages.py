@@ -27,7 +27,7 @@ TECHNICAL_PROBLEM = f"抱歉，系統暫時出了點問題。請稍後再試，�
 
 # HTTP 4xx reasons (JSON error bodies).
 INVALID_JSON = "請求內容不是有效的 JSON。"
-NOT_AN_OBJECT = "請求內容必須是 JSON 物件，例如 {\"sender\": \"user-1\", \"message\": \"你好\"}。"
+NOT_AN_OBJECT = '請求內容必須是 JSON 物件，例如 {"sender": "user-1", "message": "你好"}。'
 BAD_SENDER = "sender 必須是1到128字的字串。"
 BAD_MESSAGE = "message 必須是字串。"
 BAD_METADATA = "metadata 必須是 JSON 物件。"
@@ -53,7 +53,7 @@ RASA_UNAVAILABLE = "目前無法連線到機器人伺服器，請稍後再試。
 LOGIN_REQUIRED = "請先登入。"
 CSRF_FAILED = "表單已過期或來源不明（CSRF 驗證失敗），請重新整理頁面後再試。"
 API_TOKEN_REQUIRED = "需要有效的 API token（Authorization: Bearer …）。"
-TRIAGE_BODY = "請傳入 {\"text\": \"...\"} 或 {\"items\": [{\"id\": ..., \"text\": \"...\"}]}。"
+TRIAGE_BODY = '請傳入 {"text": "..."} 或 {"items": [{"id": ..., "text": "..."}]}。'
 TRIAGE_ITEM_TEXT = "每筆都需要1到5,000字的 text。"
 BAD_CONVERSATION_ID = "conversation id 長度不正確。"
 BAD_SESSION = "session 必須是32位十六進位字串。"
@@ -81,8 +81,10 @@ def ticket_of_colleague(assignee: str, what: str) -> str:
 
 
 def ticket_withdrawn(what: str) -> str:
-    return (f"來電者已撤回轉接，機器人已恢復回答，這張服務單無法再{what}。"
-            "如仍需聯絡，請撥打單上留下的電話，並在內部備註記下結果。")
+    return (
+        f"來電者已撤回轉接，機器人已恢復回答，這張服務單無法再{what}。"
+        "如仍需聯絡，請撥打單上留下的電話，並在內部備註記下結果。"
+    )
 
 
 def ticket_resolved(what: str) -> str:
@@ -167,6 +169,7 @@ def category_list_for_attribute(label: str, attribute_label: str) -> str:
 def category_empty(label: str, phone: str) -> str:
     return f"目前查不到仍在受理的{label}措施。歡迎撥 {phone} 由專人協助。"
 
+
 ELIGIBILITY_INTRO = "依您提供的資料，目前可能適合的措施："
 ELIGIBILITY_CHECK_TERMS = "請點選查看申請條件"
 ELIGIBILITY_NONE = f"依您提供的資料，目前沒有找到明確符合的措施。建議撥馬上辦服務中心 {HOTLINE}，由專人依您的狀況協助。"
@@ -181,7 +184,9 @@ def callback_time(moment: dt.datetime) -> str:
     hour = local.hour if local.hour <= 12 else local.hour - 12
     return f"{local.month}月{local.day}日（週{_WEEKDAYS[local.weekday()]}）{half}{hour}:{local.minute:02d}起"
 
+
 PERSON_BUTTON = "請真人協助"
+
 
 class StatusWords(NamedTuple):
     """How one scheme status reads: to callers, and (shorter) to staff."""
@@ -202,6 +207,7 @@ SCHEME_STATUS_LABELS: dict[str, StatusWords] = {
 def rating_label(score: int) -> str:
     return f"{score}分"
 
+
 # LINE channel: answers to deliveries LINE (or someone else) sends, and replies in the chat.
 LINE_NOT_CONFIGURED = "LINE 頻道尚未設定（缺少 BOT_LINE_CHANNEL_SECRET 或 BOT_LINE_ACCESS_TOKEN），暫時無法接收訊息。"
 LINE_MISSING_SIGNATURE = "缺少 X-Line-Signature 簽章。"
@@ -209,8 +215,10 @@ LINE_BAD_SIGNATURE = "X-Line-Signature 簽章不正確。"
 LINE_BAD_DELIVERY = "請求內容必須是含有 events 陣列的 JSON 物件。"
 LINE_TOO_LARGE = "請求內容太大。"
 LINE_CHOOSE = "請點選："
-LINE_TEXT_ONLY = (f"謝謝您傳來的內容！不過我目前只能讀文字訊息，請用文字描述您的問題，例如「青創貸款利率多少？」。"
-                  f"需要專人協助請撥 {HOTLINE}。")
+LINE_TEXT_ONLY = (
+    f"謝謝您傳來的內容！不過我目前只能讀文字訊息，請用文字描述您的問題，例如「青創貸款利率多少？」。"
+    f"需要專人協助請撥 {HOTLINE}。"
+)
 LINE_GROUP_HINT = "大家好！我是中小企業服務的智能客服。在群組裡請先 @我 再提問，例如「@智能客服 青創貸款利率多少？」。"
 
 # Answers about schemes (bot.kb.answers).

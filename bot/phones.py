@@ -35,7 +35,7 @@ def normalise_phone(text: str) -> str | None:
     if re.fullmatch(r"0800\d{6}", digits):
         return f"0800-{digits[4:7]}-{digits[7:]}"
     for area in _AREA:
-        rest = digits[len(area):]
+        rest = digits[len(area) :]
         if digits.startswith(area) and 6 <= len(rest) <= 8 and len(digits) in (9, 10):
             body = rest if len(rest) == 6 else f"{rest[:-4]}-{rest[-4:]}"
             return f"{area}-{body}{extension}"
@@ -44,8 +44,11 @@ def normalise_phone(text: str) -> str | None:
 
 # A run of digits with the separators people type (spaces, dashes, dots, parentheses, +886),
 # then an optional extension (分機 301, #12, 轉 5, ext. 7).
-_CANDIDATE = re.compile(r"(?:\+?\s*886[\s\-]*|\(\s*0\d{1,3}\s*\)|0)[\d\s\-.()]{6,16}\d"
-                        r"(?:\s*(?:#|分機|轉|ext\.?)\s*\d{1,6})?", re.IGNORECASE)
+_CANDIDATE = re.compile(
+    r"(?:\+?\s*886[\s\-]*|\(\s*0\d{1,3}\s*\)|0)[\d\s\-.()]{6,16}\d"
+    r"(?:\s*(?:#|分機|轉|ext\.?)\s*\d{1,6})?",
+    re.IGNORECASE,
+)
 
 
 def find_phone(text: str) -> tuple[str | None, tuple[int, int]]:

@@ -72,13 +72,15 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     if error is not None:
         error.message += (
             ". Failed to validate Action server response from API, make sure your response from the Action "
-            f"endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions")
+            f"endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        )
         raise error
     return True
 
 
-async def validate_slots_while_paused(self: ActionExtractSlots, extraction_events: list[Event], output_channel: Any,
-                                      nlg: Any, tracker: Any, domain: Any) -> list[Event]:
+async def validate_slots_while_paused(
+    self: ActionExtractSlots, extraction_events: list[Event], output_channel: Any, nlg: Any, tracker: Any, domain: Any
+) -> list[Event]:
     """``ActionExtractSlots._execute_validation_action``, calling the action server only for a paused tracker.
 
     Unpaused, the result is what Rasa computes when the validation action returns no
@@ -104,9 +106,13 @@ def connector() -> aiohttp.TCPConnector:
 def session(self: EndpointConfig) -> aiohttp.ClientSession:
     """``EndpointConfig.session`` (same headers, auth and timeout) on the shared connector, which outlives it."""
     auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
-    return aiohttp.ClientSession(headers=self.headers, auth=auth,
-                                 timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-                                 connector=connector(), connector_owner=False)
+    return aiohttp.ClientSession(
+        headers=self.headers,
+        auth=auth,
+        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+        connector=connector(),
+        connector_owner=False,
+    )
 
 
 def install() -> None:
@@ -118,5 +124,12 @@ def install() -> None:
     EndpointConfig.session = session  # type: ignore[method-assign]
 
 
-__all__ = ["ValidationError", "connector", "install", "session", "validate_action_result",
-           "validate_slots_while_paused", "validator"]
+__all__ = [
+    "ValidationError",
+    "connector",
+    "install",
+    "session",
+    "validate_action_result",
+    "validate_slots_while_paused",
+    "validator",
+]

@@ -55,6 +55,7 @@ class RetrainFailed(RuntimeError):
 
 # --- figures and the gate ---------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Figure:
     """One score of one evaluation set; higher is better. ``support``: the examples behind it."""
@@ -77,8 +78,11 @@ class Figure:
 
 def nlu_figures(set_name: str, report: Any) -> list[Figure]:
     """Figures of one held-out set from bot.nlu.evaluation's Report: F1 per category, then overall figures."""
-    found = [Figure(set_name, f"F1 {category}", scores.f1, scores.support)
-             for category, scores in report.per_category.items() if scores.support]
+    found = [
+        Figure(set_name, f"F1 {category}", scores.f1, scores.support)
+        for category, scores in report.per_category.items()
+        if scores.support
+    ]
     oos = report.per_category.get("out_of_scope")
     supports = [s.support for s in report.per_category.values() if s.support]
     # One flipped example moves the F1 of two categories (its true and its predicted one) by about
@@ -86,8 +90,9 @@ def nlu_figures(set_name: str, report: Any) -> list[Figure]:
     if supports:
         found.append(Figure(set_name, "macro-F1", report.macro_f1, min(supports), 2 / len(supports)))
     found += [
-              Figure(set_name, "category accuracy", report.accuracy, report.total),
-              Figure(set_name, "intent accuracy", report.intent_accuracy, report.total)]
+        Figure(set_name, "category accuracy", report.accuracy, report.total),
+        Figure(set_name, "intent accuracy", report.intent_accuracy, report.total),
+    ]
     if oos is not None and oos.support:
         found.append(Figure(set_name, "out-of-scope recall", report.out_of_scope_recall, oos.support))
     return found
@@ -99,12 +104,17 @@ def qa_figures(results: Iterable[Any]) -> list[Figure]:
     everything = list(results)
     for result in everything:
         by_category.setdefault(str(result.case.get("category")), []).append(result)
-    found = [Figure("qa", f"right {category}", sum(r.right for r in items) / len(items), len(items))
-             for category, items in sorted(by_category.items())]
+    found = [
+        Figure("qa", f"right {category}", sum(r.right for r in items) / len(items), len(items))
+        for category, items in sorted(by_category.items())
+    ]
     if everything:
-        found += [Figure("qa", "right", sum(r.right for r in everything) / len(everything), len(everything)),
-                  Figure("qa", "no wrong figure", sum(not r.wrong_figures for r in everything) / len(everything),
-                         len(everything))]
+        found += [
+            Figure("qa", "right", sum(r.right for r in everything) / len(everything), len(everything)),
+            Figure(
+                "qa", "no wrong figure", sum(not r.wrong_figures for r in everything) / len(everything), len(everything)
+            ),
+        ]
     return found
 
 
@@ -141,12 +151,14 @@ def gate(live: list[Figure], candidate: list[Figure]) -> Decision:
     comparisons = []
     for figure in live:
         other = ours.get(figure.key)
-        comparisons.append(Comparison(figure.set, figure.name, figure.value, None if other is None else other.value,
-                                      figure.noise))
+        comparisons.append(
+            Comparison(figure.set, figure.name, figure.value, None if other is None else other.value, figure.noise)
+        )
     return Decision(bool(comparisons) and not any(c.worse for c in comparisons), comparisons)
 
 
 # --- the steps --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Paths:
@@ -164,8 +176,16 @@ class Paths:
     @classmethod
     def of_repo(cls, root: Path, models: Path, var: Path) -> Paths:
         qa = root / "tests" / "qa" / "qa.yml"
-        return cls(root / "data", root / "config.yml", root / "domain.yml", root / "tests" / "heldout", models,
-                   var / "retrain", root / "reports", qa if qa.exists() else None)
+        return cls(
+            root / "data",
+            root / "config.yml",
+            root / "domain.yml",
+            root / "tests" / "heldout",
+            models,
+            var / "retrain",
+            root / "reports",
+            qa if qa.exists() else None,
+        )
 
     @property
     def live(self) -> Path:
@@ -186,8 +206,9 @@ class Outcome:
 
 def corrections_diff(yaml_text: str, training: Path) -> dict[str, list[str]]:
     """Intent → example texts the corrections add that ``training`` (data/nlu) does not hold yet."""
-    from bot.ops.export import MARKUP, example_texts, plain
     import yaml
+
+    from bot.ops.export import MARKUP, example_texts, plain
 
     known = example_texts(training)
     added: dict[str, list[str]] = {}
@@ -214,9 +235,27 @@ def train_candidate(data: Path, config: Path, domain: Path, out: Path) -> Path:
     """``rasa train`` of the candidate into ``out`` (a few minutes on 2 cores; niced)."""
     out.mkdir(parents=True, exist_ok=True)
     rasa = Path(sys.executable).with_name("rasa")
-    command = ["nice", "-n", "10", str(rasa), "train", "--data", str(data), "--config", str(config), "--domain",
-               str(domain), "--out", str(out), "--fixed-model-name", "candidate", "--quiet"]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    command = [
+        "nice",
+        "-n",
+        "10",
+        str(rasa),
+        "train",
+        "--data",
+        str(data),
+        "--config",
+        str(config),
+        "--domain",
+        str(domain),
+        "--out",
+        str(out),
+        "--fixed-model-name",
+        "candidate",
+        "--quiet",
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    )
     model = out / "candidate.tar.gz"
     if done.returncode != 0 or not model.exists():
         raise RetrainFailed(f"training the candidate failed (exit {done.returncode}): {done.stderr[-2000:]}")
@@ -230,8 +269,11 @@ def score_nlu(model: Path, heldout: Path) -> list[Figure]:
 
     parser = RasaParser(model)
     try:
-        return [figure for path in sorted(heldout.glob("*.yml"))
-                for figure in nlu_figures(path.name, evaluate_parser(parser, load_examples(path)))]
+        return [
+            figure
+            for path in sorted(heldout.glob("*.yml"))
+            for figure in nlu_figures(path.name, evaluate_parser(parser, load_examples(path)))
+        ]
     finally:
         parser.close()
 
@@ -265,8 +307,9 @@ Reloader = Callable[[Path], list[str]]
 LOAD_TIMEOUT = 600.0
 
 
-def load_into_servers(model: Path, servers: Iterable[str], token: str | None,
-                      timeout: float = LOAD_TIMEOUT) -> list[str]:
+def load_into_servers(
+    model: Path, servers: Iterable[str], token: str | None, timeout: float = LOAD_TIMEOUT
+) -> list[str]:
     """Have each Rasa server at ``servers`` serve ``model`` now; one report note per server.
 
     Rasa 3.6's HTTP API (``--enable-api``, token) loads a model file with ``PUT /model
@@ -280,10 +323,17 @@ def load_into_servers(model: Path, servers: Iterable[str], token: str | None,
     notes = []
     for url in (u.rstrip("/") for u in servers):
         try:
-            reply = httpx.put(f"{url}/model", params={"token": token or ""},
-                              json={"model_file": str(model.resolve())}, timeout=timeout)
-            status = httpx.get(f"{url}/status", params={"token": token or ""}, timeout=30).json() \
-                if reply.status_code == 204 else {}
+            reply = httpx.put(
+                f"{url}/model",
+                params={"token": token or ""},
+                json={"model_file": str(model.resolve())},
+                timeout=timeout,
+            )
+            status = (
+                httpx.get(f"{url}/status", params={"token": token or ""}, timeout=30).json()
+                if reply.status_code == 204
+                else {}
+            )
         except httpx.ConnectError:
             notes.append(f"No Rasa server answered at {url}: it serves the new model when it is next started.")
             continue
@@ -291,18 +341,29 @@ def load_into_servers(model: Path, servers: Iterable[str], token: str | None,
             notes.append(f"Rasa at {url} did not confirm loading the new model ({type(exc).__name__}): restart it.")
             continue
         if reply.status_code == 204:
-            notes.append(f"Rasa at {url} now serves the new model (PUT /model; model {status.get('model_id')}, "
-                         f"{status.get('model_file')}): no restart needed.")
+            notes.append(
+                f"Rasa at {url} now serves the new model (PUT /model; model {status.get('model_id')}, "
+                f"{status.get('model_file')}): no restart needed."
+            )
         else:
-            notes.append(f"Rasa at {url} refused to load the new model (HTTP {reply.status_code}): restart it "
-                         "to serve the new model.")
+            notes.append(
+                f"Rasa at {url} refused to load the new model (HTTP {reply.status_code}): restart it "
+                "to serve the new model."
+            )
     return notes
 
 
-def retrain(paths: Paths, yaml_text: str, skipped: list[tuple[str, str]], scorer: Scorer,
-            trainer: Trainer = train_candidate, now: Callable[[], dt.datetime] | None = None,
-            promote_into: Path | None = None, notes: list[str] | None = None,
-            reload: Reloader | None = None) -> Outcome:
+def retrain(
+    paths: Paths,
+    yaml_text: str,
+    skipped: list[tuple[str, str]],
+    scorer: Scorer,
+    trainer: Trainer = train_candidate,
+    now: Callable[[], dt.datetime] | None = None,
+    promote_into: Path | None = None,
+    notes: list[str] | None = None,
+    reload: Reloader | None = None,
+) -> Outcome:
     """One run: diff, train, score both, gate, promote or refuse, report (see the module docstring).
 
     ``promote_into`` is the data/nlu folder that receives the corrections on promotion
@@ -312,14 +373,19 @@ def retrain(paths: Paths, yaml_text: str, skipped: list[tuple[str, str]], scorer
     (:func:`load_into_servers`); without it the report says to restart them.
     """
     started = (now or (lambda: dt.datetime.now(TAIPEI)))()
-    outcome = Outcome(started, corrections_diff(yaml_text, paths.data / "nlu"), skipped,
-                      notes=notes if notes is not None else [])
+    outcome = Outcome(
+        started, corrections_diff(yaml_text, paths.data / "nlu"), skipped, notes=notes if notes is not None else []
+    )
     folder = paths.work / started.strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
     if not outcome.added:
-        outcome.notes.append("The corrections add nothing data/nlu lacks: nothing trained (不訓練), the live model stays.")
+        outcome.notes.append(
+            "The corrections add nothing data/nlu lacks: nothing trained (不訓練), the live model stays."
+        )
     elif not paths.live.exists():
-        outcome.notes.append(f"No live model at {paths.live} (run make train first): nothing to compare, nothing promoted.")
+        outcome.notes.append(
+            f"No live model at {paths.live} (run make train first): nothing to compare, nothing promoted."
+        )
     else:
         data = prepare_data(paths, yaml_text, folder)
         outcome.candidate = trainer(data, paths.config, paths.domain, folder)
@@ -328,8 +394,11 @@ def retrain(paths: Paths, yaml_text: str, skipped: list[tuple[str, str]], scorer
         if outcome.decision.promote:
             promote(paths, outcome.candidate, yaml_text, started, promote_into or paths.data / "nlu")
             outcome.promoted = True
-            outcome.notes.extend(reload(paths.live) if reload is not None else
-                                 ["No running server was asked to load it: restart the bot to serve the new model."])
+            outcome.notes.extend(
+                reload(paths.live)
+                if reload is not None
+                else ["No running server was asked to load it: restart the bot to serve the new model."]
+            )
     outcome.report = write_report(paths.reports, outcome)
     return outcome
 
@@ -346,10 +415,22 @@ def promote(paths: Paths, candidate: Path, yaml_text: str, at: dt.datetime, nlu:
     name = f"ops_corrections_{at.strftime('%Y%m%d_%H%M%S')}.yml"
     nlu.mkdir(parents=True, exist_ok=True)
     (nlu / name).write_text(yaml_text, encoding="utf-8")
-    (paths.models / META_NAME).write_text(json.dumps({
-        "model": LIVE_NAME, "trained_at": dt.datetime.fromtimestamp(candidate.stat().st_mtime, TAIPEI).isoformat(
-            timespec="seconds"), "promoted_at": dt.datetime.now(TAIPEI).isoformat(timespec="seconds"), "via": "retrain",
-        "training_data": f"data/nlu/{name}"}, ensure_ascii=False, indent=2), encoding="utf-8")
+    (paths.models / META_NAME).write_text(
+        json.dumps(
+            {
+                "model": LIVE_NAME,
+                "trained_at": dt.datetime.fromtimestamp(candidate.stat().st_mtime, TAIPEI).isoformat(
+                    timespec="seconds"
+                ),
+                "promoted_at": dt.datetime.now(TAIPEI).isoformat(timespec="seconds"),
+                "via": "retrain",
+                "training_data": f"data/nlu/{name}",
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
 
 
 def live_model(models: Path) -> dict[str, str] | None:
@@ -364,24 +445,36 @@ def live_model(models: Path) -> dict[str, str] | None:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except ValueError:
             meta = {}
-    trained = meta.get("trained_at") or dt.datetime.fromtimestamp(path.stat().st_mtime, TAIPEI).isoformat(timespec="seconds")
-    return {"model": LIVE_NAME, "trained_at": trained[:16].replace("T", " "),
-            "via": "修正後重訓（make retrain）" if meta.get("via") == "retrain" else "make train"}
+    trained = meta.get("trained_at") or dt.datetime.fromtimestamp(path.stat().st_mtime, TAIPEI).isoformat(
+        timespec="seconds"
+    )
+    return {
+        "model": LIVE_NAME,
+        "trained_at": trained[:16].replace("T", " "),
+        "via": "修正後重訓（make retrain）" if meta.get("via") == "retrain" else "make train",
+    }
 
 
 # --- the report --------------------------------------------------------------------------
 
-RULE = ("A figure (per-category F1 or an overall figure of a set) is worse when the candidate is below the "
-        "live model by more than its noise, what one example flipping moves it by: max(0.005, 1/support) for "
-        "accuracy, recall and a category's F1; max(0.005, 2/(k x smallest support)) for macro-F1 over k "
-        "categories (one flip changes two categories' F1). The candidate is promoted only when no figure is "
-        "worse; a figure the candidate lacks counts as worse; gains elsewhere never buy a loss.")
+RULE = (
+    "A figure (per-category F1 or an overall figure of a set) is worse when the candidate is below the "
+    "live model by more than its noise, what one example flipping moves it by: max(0.005, 1/support) for "
+    "accuracy, recall and a category's F1; max(0.005, 2/(k x smallest support)) for macro-F1 over k "
+    "categories (one flip changes two categories' F1). The candidate is promoted only when no figure is "
+    "worse; a figure the candidate lacks counts as worse; gains elsewhere never buy a loss."
+)
 
 
 def render_report(outcome: Outcome) -> str:
     started = outcome.started.strftime("%Y-%m-%d %H:%M")
-    verdict = ("PROMOTED: the candidate is now models/hotline.tar.gz" if outcome.promoted
-               else "REFUSED: the live model stays" if outcome.decision is not None else "NOT RUN")
+    verdict = (
+        "PROMOTED: the candidate is now models/hotline.tar.gz"
+        if outcome.promoted
+        else "REFUSED: the live model stays"
+        if outcome.decision is not None
+        else "NOT RUN"
+    )
     lines = [f"# Retrain {started} (Asia/Taipei)", "", f"**{verdict}**", ""]
     lines += [f"- {note}" for note in outcome.notes]
     lines += ["", "## Gate rule", "", RULE, "", "## What the corrections add to data/nlu", ""]
@@ -393,13 +486,20 @@ def render_report(outcome: Outcome) -> str:
     if outcome.skipped:
         lines += ["", "Left out of the export:", ""] + [f"- {text} — {reason}" for text, reason in outcome.skipped]
     if outcome.decision is not None:
-        lines += ["", "## Scores: live vs candidate", "",
-                  "| set | figure | live | candidate | change | noise | verdict |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Scores: live vs candidate",
+            "",
+            "| set | figure | live | candidate | change | noise | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in outcome.decision.comparisons:
             candidate = "—" if c.candidate is None else f"{c.candidate:.3f}"
             change = "—" if c.change is None else f"{c.change:+.3f}"
-            lines.append(f"| {c.set} | {c.name} | {c.live:.3f} | {candidate} | {change} | {c.tolerance:.3f} | "
-                         f"{'**worse**' if c.worse else 'ok'} |")
+            lines.append(
+                f"| {c.set} | {c.name} | {c.live:.3f} | {candidate} | {change} | {c.tolerance:.3f} | "
+                f"{'**worse**' if c.worse else 'ok'} |"
+            )
         if outcome.decision.worse:
             lines += ["", "Worse beyond noise: " + "; ".join(f"{c.set} {c.name}" for c in outcome.decision.worse)]
     return "\n".join(lines) + "\n"
@@ -414,8 +514,12 @@ def write_report(folder: Path, outcome: Outcome) -> Path:
         number += 1
         path = folder / f"{stem}-{number}.md"
     path.write_text(render_report(outcome), encoding="utf-8")
-    summary = {"started": outcome.started.isoformat(), "promoted": outcome.promoted, "added": outcome.added,
-               "worse": [asdict(c) for c in outcome.decision.worse] if outcome.decision else None}
+    summary = {
+        "started": outcome.started.isoformat(),
+        "promoted": outcome.promoted,
+        "added": outcome.added,
+        "worse": [asdict(c) for c in outcome.decision.worse] if outcome.decision else None,
+    }
     path.with_suffix(".json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
 

@@ -145,6 +145,7 @@ def _service_url(scheme: str) -> Callable[[str], str]:
         if not text.startswith(f"{scheme}://"):
             raise ValueError(f"must start with {scheme}://")
         return text
+
     return parse
 
 
@@ -164,44 +165,183 @@ def _queue_name(text: str) -> str:
 class Settings:
     """Every setting: one field each, with its environment variable, default, help and parser (:func:`setting`)."""
 
-    var_dir: Path = setting("BOT_VAR_DIR", "var", "Folder for runtime state: kb.db, generated NLU files, databases.", _path)
+    var_dir: Path = setting(
+        "BOT_VAR_DIR", "var", "Folder for runtime state: kb.db, generated NLU files, databases.", _path
+    )
     knowledge_dir: Path = setting("BOT_KNOWLEDGE_DIR", "knowledge", "Folder of the knowledge records (YAML).", _path)
     models_dir: Path = setting("BOT_MODELS_DIR", "models", "Folder of trained Rasa models.", _path)
-    rasa_token: str | None = setting("BOT_RASA_TOKEN", None, "Token for Rasa's HTTP API (secret; make run writes a random one to .env).", secret=True)
-    max_message_chars: int = setting("BOT_MAX_MESSAGE_CHARS", "5000", "Longest user message accepted; longer ones get a polite reply.", _positive_int)
-    today: str = setting("BOT_TODAY", "", "Fixed date (YYYY-MM-DD) or moment (YYYY-MM-DDTHH:MM, Asia/Taipei) for the clock, for tests and demos; empty means the real time in Asia/Taipei.")
-    rasa_url: str = setting("BOT_RASA_URL", "http://127.0.0.1:5005", "Rasa server base URL, for the web app and scripts.")
-    office_hours: str = setting("BOT_OFFICE_HOURS", "mon-fri 08:30-17:30", "When a person answers handoffs (Asia/Taipei).", _office_hours)
-    session_secret: str | None = setting("BOT_SESSION_SECRET", None, "Key that signs console session cookies (secret; make run writes one).", secret=True)
-    api_token: str | None = setting("BOT_API_TOKEN", None, "Token for /api/* on the web app (secret; make run writes one).", secret=True)
-    action_token: str | None = setting("BOT_ACTION_TOKEN", None, "Shared secret Rasa sends the action server in X-Action-Token; the action server refuses calls without it (secret; make run writes one).", secret=True)
-    trusted_proxies: str = setting("BOT_TRUSTED_PROXIES", "", "Comma-separated addresses or CIDR blocks of the reverse proxies in front of the web app; only their X-Forwarded-For/-Proto are believed (login limits per address, Secure cookies). Empty: believe no header.", _networks)
-    secure_cookies: str = setting("BOT_SECURE_COOKIES", "auto", "Console cookie's Secure flag: auto (when the request came over HTTPS, directly or via a trusted proxy) or always.", _secure_cookies)
-    rate_sender: tuple[float, float] | None = setting("BOT_RATE_SENDER", "1/5", "Messages a second per sender / burst, on REST, socket.io and LINE (a token bucket); off disables. Over it: a polite reply or 429.", _rate)
-    rate_address: tuple[float, float] | None = setting("BOT_RATE_ADDRESS", "5/30", "Messages a second per client address / burst (REST, socket.io); off disables.", _rate)
-    rate_redis_url: str = setting("BOT_RATE_REDIS_URL", "", "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) holding the rate-limit buckets, so a sender has one allowance whichever server nginx picks (make run-scaled sets it); empty keeps them in the Rasa process.", _optional_redis_url)
+    rasa_token: str | None = setting(
+        "BOT_RASA_TOKEN", None, "Token for Rasa's HTTP API (secret; make run writes a random one to .env).", secret=True
+    )
+    max_message_chars: int = setting(
+        "BOT_MAX_MESSAGE_CHARS", "5000", "Longest user message accepted; longer ones get a polite reply.", _positive_int
+    )
+    today: str = setting(
+        "BOT_TODAY",
+        "",
+        "Fixed date (YYYY-MM-DD) or moment (YYYY-MM-DDTHH:MM, Asia/Taipei) for the clock, for tests and demos; empty means the real time in Asia/Taipei.",
+    )
+    rasa_url: str = setting(
+        "BOT_RASA_URL", "http://127.0.0.1:5005", "Rasa server base URL, for the web app and scripts."
+    )
+    office_hours: str = setting(
+        "BOT_OFFICE_HOURS", "mon-fri 08:30-17:30", "When a person answers handoffs (Asia/Taipei).", _office_hours
+    )
+    session_secret: str | None = setting(
+        "BOT_SESSION_SECRET", None, "Key that signs console session cookies (secret; make run writes one).", secret=True
+    )
+    api_token: str | None = setting(
+        "BOT_API_TOKEN", None, "Token for /api/* on the web app (secret; make run writes one).", secret=True
+    )
+    action_token: str | None = setting(
+        "BOT_ACTION_TOKEN",
+        None,
+        "Shared secret Rasa sends the action server in X-Action-Token; the action server refuses calls without it (secret; make run writes one).",
+        secret=True,
+    )
+    trusted_proxies: str = setting(
+        "BOT_TRUSTED_PROXIES",
+        "",
+        "Comma-separated addresses or CIDR blocks of the reverse proxies in front of the web app; only their X-Forwarded-For/-Proto are believed (login limits per address, Secure cookies). Empty: believe no header.",
+        _networks,
+    )
+    secure_cookies: str = setting(
+        "BOT_SECURE_COOKIES",
+        "auto",
+        "Console cookie's Secure flag: auto (when the request came over HTTPS, directly or via a trusted proxy) or always.",
+        _secure_cookies,
+    )
+    rate_sender: tuple[float, float] | None = setting(
+        "BOT_RATE_SENDER",
+        "1/5",
+        "Messages a second per sender / burst, on REST, socket.io and LINE (a token bucket); off disables. Over it: a polite reply or 429.",
+        _rate,
+    )
+    rate_address: tuple[float, float] | None = setting(
+        "BOT_RATE_ADDRESS",
+        "5/30",
+        "Messages a second per client address / burst (REST, socket.io); off disables.",
+        _rate,
+    )
+    rate_redis_url: str = setting(
+        "BOT_RATE_REDIS_URL",
+        "",
+        "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) holding the rate-limit buckets, so a sender has one allowance whichever server nginx picks (make run-scaled sets it); empty keeps them in the Rasa process.",
+        _optional_redis_url,
+    )
     web_port: int = setting("BOT_WEB_PORT", "8000", "Port of the web app (console, triage API).", _positive_int)
-    tracker_db_url: str = setting("BOT_TRACKER_DB_URL", "", "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db.")
-    ops_db_url: str = setting("BOT_OPS_DB_URL", "", "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db.")
-    retention_days: int = setting("BOT_RETENTION_DAYS", "180", "Conversations idle longer than this many days are deleted by `python -m bot ops purge`.", _positive_int)
-    line_channel_secret: str | None = setting("BOT_LINE_CHANNEL_SECRET", None, "LINE channel secret (secret): checks X-Line-Signature; empty means the LINE webhook answers 503.", secret=True)
-    line_access_token: str | None = setting("BOT_LINE_ACCESS_TOKEN", None, "LINE channel access token (secret, long-lived) for reply and push calls.", secret=True)
-    line_api_url: str = setting("BOT_LINE_API_URL", "https://api.line.me", "LINE Messaging API base URL (tests point it at a fake LINE server).")
-    chat_socket_url: str = setting("BOT_CHAT_SOCKET_URL", "http://127.0.0.1:5005", "Rasa's socket.io address as the web chat page's browser reaches it.")
-    chat_origins: tuple[str, ...] = setting("BOT_CHAT_ORIGINS", "", "Comma-separated sites (https://www.example.gov.tw) that may embed the web chat (iframe) or open its socket (CORS), besides the web app's own http://127.0.0.1 and http://localhost on BOT_WEB_PORT.", _origins)
-    chat_redis_url: str = setting("BOT_CHAT_REDIS_URL", "", "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) that passes web chat messages between them, so a staff reply reaches a browser connected to another server; empty means one server.", _optional_redis_url)
+    tracker_db_url: str = setting(
+        "BOT_TRACKER_DB_URL",
+        "",
+        "SQLAlchemy URL of Rasa's tracker store; empty means sqlite:///<BOT_VAR_DIR>/rasa_tracker.db.",
+    )
+    ops_db_url: str = setting(
+        "BOT_OPS_DB_URL",
+        "",
+        "SQLAlchemy URL of the ops database (event broker, review data); empty means sqlite:///<BOT_VAR_DIR>/ops.db.",
+    )
+    retention_days: int = setting(
+        "BOT_RETENTION_DAYS",
+        "180",
+        "Conversations idle longer than this many days are deleted by `python -m bot ops purge`.",
+        _positive_int,
+    )
+    line_channel_secret: str | None = setting(
+        "BOT_LINE_CHANNEL_SECRET",
+        None,
+        "LINE channel secret (secret): checks X-Line-Signature; empty means the LINE webhook answers 503.",
+        secret=True,
+    )
+    line_access_token: str | None = setting(
+        "BOT_LINE_ACCESS_TOKEN",
+        None,
+        "LINE channel access token (secret, long-lived) for reply and push calls.",
+        secret=True,
+    )
+    line_api_url: str = setting(
+        "BOT_LINE_API_URL", "https://api.line.me", "LINE Messaging API base URL (tests point it at a fake LINE server)."
+    )
+    chat_socket_url: str = setting(
+        "BOT_CHAT_SOCKET_URL",
+        "http://127.0.0.1:5005",
+        "Rasa's socket.io address as the web chat page's browser reaches it.",
+    )
+    chat_origins: tuple[str, ...] = setting(
+        "BOT_CHAT_ORIGINS",
+        "",
+        "Comma-separated sites (https://www.example.gov.tw) that may embed the web chat (iframe) or open its socket (CORS), besides the web app's own http://127.0.0.1 and http://localhost on BOT_WEB_PORT.",
+        _origins,
+    )
+    chat_redis_url: str = setting(
+        "BOT_CHAT_REDIS_URL",
+        "",
+        "Several Rasa servers: Redis (redis://host:port/db, password from BOT_REDIS_PASSWORD) that passes web chat messages between them, so a staff reply reaches a browser connected to another server; empty means one server.",
+        _optional_redis_url,
+    )
     # Scale-out profile (make run-scaled): the services several Rasa servers share.
-    tickets_db_url: str = setting("BOT_TICKETS_DB_URL", "", "Handoff tickets database: empty means SQLite var/tickets.db; postgresql://user@host:port/db for the scaled profile (password from BOT_PG_PASSWORD).", _db_url)
-    pg_url: str = setting("BOT_PG_URL", "postgresql://postgres@127.0.0.1:5432/hotline", "Scaled profile: PostgreSQL for trackers, tickets and ops data (no password in it; see BOT_PG_PASSWORD).", _db_url)
-    pg_password: str | None = setting("BOT_PG_PASSWORD", None, "Scaled profile: PostgreSQL password (secret; empty for trust authentication).", secret=True)
-    redis_url: str = setting("BOT_REDIS_URL", "redis://127.0.0.1:6379/1", "Scaled profile: Redis for the conversation lock store (redis://host:port/db).", _service_url("redis"))
-    redis_password: str | None = setting("BOT_REDIS_PASSWORD", None, "Scaled profile: Redis password (secret; empty for none).", secret=True)
-    redis_key_prefix: str = setting("BOT_REDIS_KEY_PREFIX", "hotline", "Scaled profile: prefix of the lock keys in Redis (letters and digits).", _alphanumeric)
-    amqp_url: str = setting("BOT_AMQP_URL", "amqp://guest@127.0.0.1:5672/", "Scaled profile: RabbitMQ for the event broker (amqp://user@host:port/).", _service_url("amqp"))
-    amqp_password: str | None = setting("BOT_AMQP_PASSWORD", None, "Scaled profile: RabbitMQ password (secret; make run-scaled uses guest for the local server).", secret=True)
-    amqp_queue: str = setting("BOT_AMQP_QUEUE", "hotline_events", "Scaled profile: RabbitMQ queue the consumer reads events from.", _queue_name)
-    rasa_servers: int = setting("BOT_RASA_SERVERS", "2", "Scaled profile: how many Rasa servers to start (ports 5005, 5006, ...).", _positive_int)
-    scaled_port: int = setting("BOT_SCALED_PORT", "8080", "Scaled profile: port of nginx, which balances across the Rasa servers.", _positive_int)
+    tickets_db_url: str = setting(
+        "BOT_TICKETS_DB_URL",
+        "",
+        "Handoff tickets database: empty means SQLite var/tickets.db; postgresql://user@host:port/db for the scaled profile (password from BOT_PG_PASSWORD).",
+        _db_url,
+    )
+    pg_url: str = setting(
+        "BOT_PG_URL",
+        "postgresql://postgres@127.0.0.1:5432/hotline",
+        "Scaled profile: PostgreSQL for trackers, tickets and ops data (no password in it; see BOT_PG_PASSWORD).",
+        _db_url,
+    )
+    pg_password: str | None = setting(
+        "BOT_PG_PASSWORD",
+        None,
+        "Scaled profile: PostgreSQL password (secret; empty for trust authentication).",
+        secret=True,
+    )
+    redis_url: str = setting(
+        "BOT_REDIS_URL",
+        "redis://127.0.0.1:6379/1",
+        "Scaled profile: Redis for the conversation lock store (redis://host:port/db).",
+        _service_url("redis"),
+    )
+    redis_password: str | None = setting(
+        "BOT_REDIS_PASSWORD", None, "Scaled profile: Redis password (secret; empty for none).", secret=True
+    )
+    redis_key_prefix: str = setting(
+        "BOT_REDIS_KEY_PREFIX",
+        "hotline",
+        "Scaled profile: prefix of the lock keys in Redis (letters and digits).",
+        _alphanumeric,
+    )
+    amqp_url: str = setting(
+        "BOT_AMQP_URL",
+        "amqp://guest@127.0.0.1:5672/",
+        "Scaled profile: RabbitMQ for the event broker (amqp://user@host:port/).",
+        _service_url("amqp"),
+    )
+    amqp_password: str | None = setting(
+        "BOT_AMQP_PASSWORD",
+        None,
+        "Scaled profile: RabbitMQ password (secret; make run-scaled uses guest for the local server).",
+        secret=True,
+    )
+    amqp_queue: str = setting(
+        "BOT_AMQP_QUEUE",
+        "hotline_events",
+        "Scaled profile: RabbitMQ queue the consumer reads events from.",
+        _queue_name,
+    )
+    rasa_servers: int = setting(
+        "BOT_RASA_SERVERS",
+        "2",
+        "Scaled profile: how many Rasa servers to start (ports 5005, 5006, ...).",
+        _positive_int,
+    )
+    scaled_port: int = setting(
+        "BOT_SCALED_PORT",
+        "8080",
+        "Scaled profile: port of nginx, which balances across the Rasa servers.",
+        _positive_int,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

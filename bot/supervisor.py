@@ -58,9 +58,16 @@ class ServiceFailed(RuntimeError):
     """A service exited or did not become ready in time."""
 
 
-def services(python: str, model: Path, token: str, endpoints: Path = Path("endpoints.yml"),
-             rasa_port: int = 5005, action_port: int = 5055, web_port: int | None = None,
-             action_token: str | None = None) -> list[Service]:
+def services(
+    python: str,
+    model: Path,
+    token: str,
+    endpoints: Path = Path("endpoints.yml"),
+    rasa_port: int = 5005,
+    action_port: int = 5055,
+    web_port: int | None = None,
+    action_token: str | None = None,
+) -> list[Service]:
     """The default profile: action server, Rasa (REST channel and HTTP API), and the web app when given a port.
 
     Rasa and the action server start through ``bot.launch`` (private files, secrets checked,
@@ -69,19 +76,63 @@ def services(python: str, model: Path, token: str, endpoints: Path = Path("endpo
     processes need to know it.
     """
     shared = ("BOT_ACTION_TOKEN", action_token or secrets.token_hex(24))
-    web = [Service("web", (python, "-m", "uvicorn", "bot.web.app:app_from_env", "--factory", "--host", "127.0.0.1",
-                           "--port", str(web_port), "--no-access-log", "--ws", "none",
-                           # X-Forwarded-For only from BOT_TRUSTED_PROXIES (bot.web.security), never from any loopback client
-                           "--no-proxy-headers", "--limit-concurrency", "200",
-                           "--http", "bot.web.slow_clients:HeadTimeoutProtocol", "--timeout-keep-alive", "5"),
-                   f"http://127.0.0.1:{web_port}/healthz")]
+    web = [
+        Service(
+            "web",
+            (
+                python,
+                "-m",
+                "uvicorn",
+                "bot.web.app:app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(web_port),
+                "--no-access-log",
+                "--ws",
+                "none",
+                # X-Forwarded-For only from BOT_TRUSTED_PROXIES (bot.web.security), never from any loopback client
+                "--no-proxy-headers",
+                "--limit-concurrency",
+                "200",
+                "--http",
+                "bot.web.slow_clients:HeadTimeoutProtocol",
+                "--timeout-keep-alive",
+                "5",
+            ),
+            f"http://127.0.0.1:{web_port}/healthz",
+        )
+    ]
     return [
-        Service("actions", (python, "-m", "bot.launch", "actions", "--actions", "actions", "--port", str(action_port)),
-                f"http://127.0.0.1:{action_port}/health", (shared,)),
-        Service("rasa", (python, "-m", "bot.launch", "rasa", "--model", str(model), "--enable-api",
-                         "--interface", "127.0.0.1", "--port", str(rasa_port),
-                         "--credentials", "credentials.yml", "--endpoints", str(endpoints)),
-                f"http://127.0.0.1:{rasa_port}/webhooks/rest/", (shared, ("BOT_RASA_TOKEN", token))),
+        Service(
+            "actions",
+            (python, "-m", "bot.launch", "actions", "--actions", "actions", "--port", str(action_port)),
+            f"http://127.0.0.1:{action_port}/health",
+            (shared,),
+        ),
+        Service(
+            "rasa",
+            (
+                python,
+                "-m",
+                "bot.launch",
+                "rasa",
+                "--model",
+                str(model),
+                "--enable-api",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(rasa_port),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                str(endpoints),
+            ),
+            f"http://127.0.0.1:{rasa_port}/webhooks/rest/",
+            (shared, ("BOT_RASA_TOKEN", token)),
+        ),
     ] + (web if web_port else [])
 
 
@@ -92,13 +143,24 @@ def credential_defaults() -> dict[str, str]:
     """
     from bot.settings import SETTINGS
 
-    return {spec.env: spec.default or "" for spec in SETTINGS
-            if spec.env.startswith("BOT_LINE_") or spec.env in ("BOT_TRACKER_DB_URL", "BOT_OPS_DB_URL")}
+    return {
+        spec.env: spec.default or ""
+        for spec in SETTINGS
+        if spec.env.startswith("BOT_LINE_") or spec.env in ("BOT_TRACKER_DB_URL", "BOT_OPS_DB_URL")
+    }
 
 
-def scaled_services(python: str, model: Path, token: str, endpoints: Path, rasa_ports: list[int],
-                    action_port: int, web_port: int | None, consumer_port: int,
-                    nginx: tuple[Path, Path, int] | None = None) -> list[Service]:
+def scaled_services(
+    python: str,
+    model: Path,
+    token: str,
+    endpoints: Path,
+    rasa_ports: list[int],
+    action_port: int,
+    web_port: int | None,
+    consumer_port: int,
+    nginx: tuple[Path, Path, int] | None = None,
+) -> list[Service]:
     """The scaled profile: action server, event consumer, N Rasa servers, web app, nginx.
 
     Rasa servers are the default profile's Rasa service on consecutive ports (they differ
@@ -106,27 +168,42 @@ def scaled_services(python: str, model: Path, token: str, endpoints: Path, rasa_
     """
     default = services(python, model, token, endpoints, rasa_ports[0], action_port, web_port)
     by_name = {service.name: service for service in default}
-    rasa = [dataclasses.replace(by_name["rasa"], name=f"rasa-{port}",
-                                command=_with_port(by_name["rasa"].command, port),
-                                health_url=f"http://127.0.0.1:{port}/webhooks/rest/")
-            for port in rasa_ports]
-    consumer = Service("consumer", (python, "-m", "bot", "consume", "--health-port", str(consumer_port)),
-                       f"http://127.0.0.1:{consumer_port}/health")
+    rasa = [
+        dataclasses.replace(
+            by_name["rasa"],
+            name=f"rasa-{port}",
+            command=_with_port(by_name["rasa"].command, port),
+            health_url=f"http://127.0.0.1:{port}/webhooks/rest/",
+        )
+        for port in rasa_ports
+    ]
+    consumer = Service(
+        "consumer",
+        (python, "-m", "bot", "consume", "--health-port", str(consumer_port)),
+        f"http://127.0.0.1:{consumer_port}/health",
+    )
     balancer = []
     if nginx:
         prefix, conf, port = nginx
-        balancer = [Service("nginx", ("nginx", "-e", str(prefix / "error.log"), "-p", str(prefix), "-c", str(conf),
-                                      "-g", "daemon off;"), f"http://127.0.0.1:{port}/nginx-health")]
+        balancer = [
+            Service(
+                "nginx",
+                ("nginx", "-e", str(prefix / "error.log"), "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"),
+                f"http://127.0.0.1:{port}/nginx-health",
+            )
+        ]
     web = [by_name["web"]] if "web" in by_name else []
     return [by_name["actions"], consumer, *rasa, *web, *balancer]
 
 
 def _with_port(command: tuple[str, ...], port: int) -> tuple[str, ...]:
     at = command.index("--port") + 1
-    return (*command[:at], str(port), *command[at + 1:])
+    return (*command[:at], str(port), *command[at + 1 :])
 
 
-def start_together(group: list[Service], logs: Path, env: dict[str, str], timeout: float = 300.0) -> list[subprocess.Popen[bytes]]:
+def start_together(
+    group: list[Service], logs: Path, env: dict[str, str], timeout: float = 300.0
+) -> list[subprocess.Popen[bytes]]:
     """Start ``group`` at once (Rasa servers load their model in parallel) and wait until all are ready.
 
     Raises:
@@ -146,8 +223,13 @@ def start_together(group: list[Service], logs: Path, env: dict[str, str], timeou
 
 def spawn(service: Service, output: IO[bytes] | int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``service`` from the project root, output and errors to ``output``, quiet environment."""
-    return subprocess.Popen(service.command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
-                            env={**quiet_env(env or os.environ.copy()), **dict(service.env)})
+    return subprocess.Popen(
+        service.command,
+        cwd=ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env={**quiet_env(env or os.environ.copy()), **dict(service.env)},
+    )
 
 
 def quiet_env(env: dict[str, str]) -> dict[str, str]:
@@ -170,8 +252,9 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> bo
     return False
 
 
-def start(service: Service, output: IO[bytes] | int, env: dict[str, str] | None = None,
-          timeout: float = 240.0) -> subprocess.Popen[bytes]:
+def start(
+    service: Service, output: IO[bytes] | int, env: dict[str, str] | None = None, timeout: float = 240.0
+) -> subprocess.Popen[bytes]:
     """Start ``service`` from the project root and wait until its health URL answers.
 
     Raises:
@@ -199,8 +282,9 @@ def _pipe(name: str, stream: IO[bytes]) -> None:
         sys.stdout.flush()
 
 
-def run(all_services: list[Service], timeout: float = 300.0, env: dict[str, str] | None = None,
-        banner: str | None = None) -> int:
+def run(
+    all_services: list[Service], timeout: float = 300.0, env: dict[str, str] | None = None, banner: str | None = None
+) -> int:
     """Start ``all_services`` in order; block until Ctrl-C or one exits."""
     started: list[tuple[Service, subprocess.Popen[bytes]]] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -215,8 +299,12 @@ def run(all_services: list[Service], timeout: float = 300.0, env: dict[str, str]
                 print(f"{service.name} did not become ready ({service.health_url}); stopping.", flush=True)
                 return 1
             print(f"{service.name} ready: {service.health_url}", flush=True)
-        print(banner or "All services are up: REST POST http://127.0.0.1:5005/webhooks/rest/webhook, "
-              "web chat http://127.0.0.1:8000/chat, console http://127.0.0.1:8000/console — Ctrl-C stops everything.", flush=True)
+        print(
+            banner
+            or "All services are up: REST POST http://127.0.0.1:5005/webhooks/rest/webhook, "
+            "web chat http://127.0.0.1:8000/chat, console http://127.0.0.1:8000/console — Ctrl-C stops everything.",
+            flush=True,
+        )
         while all(p.poll() is None for _, p in started):
             time.sleep(0.5)
         print("a service exited; stopping the others.", flush=True)

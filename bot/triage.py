@@ -60,10 +60,16 @@ class Triage:
         if named or resolver is None or parse.category not in HOTLINE_VALUES:
             return named
         question = resolver.question(
-            parse.text, attributes=tuple(str(e.value) for e in parse.entities if e.entity == "attribute"),
-            profile=_profile(parse), category=parse.category)
-        ranked = [c for c in resolver.resolve(question, limit=12).candidates
-                  if c.kind == "scheme" and c.status == Status.OPEN.value]
+            parse.text,
+            attributes=tuple(str(e.value) for e in parse.entities if e.entity == "attribute"),
+            profile=_profile(parse),
+            category=parse.category,
+        )
+        ranked = [
+            c
+            for c in resolver.resolve(question, limit=12).candidates
+            if c.kind == "scheme" and c.status == Status.OPEN.value
+        ]
         ranked.sort(key=lambda c: (resolver.scheme(c.id).category != parse.category, -c.score))
         return [c.id for c in ranked[: self._suggestions]]
 
@@ -83,7 +89,10 @@ class Triage:
         text = parse.text
         schemes = self.schemes(parse)
         return TriageResult(
-            id=id, text=text, category=parse.category, intent=parse.intent,
+            id=id,
+            text=text,
+            category=parse.category,
+            intent=parse.intent,
             confidence=round(parse.confidence, 4),
             entities=[{"entity": e.entity, "value": e.value, "text": e.text} for e in parse.entities],
             schemes=schemes,
@@ -128,8 +137,11 @@ def _profile(parse: Parse) -> Profile:
     """What the caller said about the business, from the entities."""
     values = {e.entity: e.value for e in parse.entities}
     employees = values.get("employees")
-    return Profile(employees=int(employees) if isinstance(employees, (int, float)) else None,
-                   industry=values.get("industry"), disaster_hit=True if values.get("disaster_type") else None)
+    return Profile(
+        employees=int(employees) if isinstance(employees, (int, float)) else None,
+        industry=values.get("industry"),
+        disaster_hit=True if values.get("disaster_type") else None,
+    )
 
 
 def read_line(line: str, max_chars: int) -> tuple[dict[str, Any] | None, str | None]:

@@ -25,9 +25,18 @@ MODEL = ROOT / "models" / "hotline.tar.gz"
 os.environ.setdefault("BOT_ACTION_TOKEN", "test-action-token-" + os.urandom(16).hex())
 
 
-def make_tracker(intent: str = "nlu_fallback", entities: Iterable[Any] = (), slots: dict[str, Any] | None = None, *,
-                 text: str = "…", confidence: float | None = None, ranking: list[dict[str, Any]] | None = None,
-                 events: Iterable[dict[str, Any]] = (), sender: str = "u1", requested: str | None = None) -> Tracker:
+def make_tracker(
+    intent: str = "nlu_fallback",
+    entities: Iterable[Any] = (),
+    slots: dict[str, Any] | None = None,
+    *,
+    text: str = "…",
+    confidence: float | None = None,
+    ranking: list[dict[str, Any]] | None = None,
+    events: Iterable[dict[str, Any]] = (),
+    sender: str = "u1",
+    requested: str | None = None,
+) -> Tracker:
     """A Tracker whose latest message has ``intent`` and ``entities``, as rasa_sdk's own tests build them inline.
 
     ``entities`` are (name, value) pairs or Rasa's entity dicts; ``requested`` is the
@@ -42,7 +51,9 @@ def make_tracker(intent: str = "nlu_fallback", entities: Iterable[Any] = (), slo
     return Tracker(sender, all_slots, latest, list(events), False, None, {}, "action_listen")
 
 
-def run_action(action: Action, tracker: Tracker, domain: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], list[Any]]:
+def run_action(
+    action: Action, tracker: Tracker, domain: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], list[Any]]:
     """The messages the action uttered and the events it returned."""
     from rasa_sdk.executor import CollectingDispatcher
 
@@ -84,8 +95,9 @@ class Stack:
 TODAY = "2026-11-23"
 
 
-def start_stack(model_path: Path, folder: Path, today: str,
-                extra_env: dict[str, str] | None = None) -> tuple[Stack, list]:
+def start_stack(
+    model_path: Path, folder: Path, today: str, extra_env: dict[str, str] | None = None
+) -> tuple[Stack, list]:
     """Action server, Rasa server and web app as `make run` starts them, with state in ``folder``.
 
     Office hours cover the whole week so a handoff's reply does not depend on when CI runs.
@@ -99,24 +111,35 @@ def start_stack(model_path: Path, folder: Path, today: str,
     build_kb(load_knowledge(ROOT / "knowledge"), folder / "kb.db")
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
-        supervisor.action_endpoint(f"http://127.0.0.1:{action_port}/webhook") +
-        f"tracker_store:\n  type: bot.privacy.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
+        supervisor.action_endpoint(f"http://127.0.0.1:{action_port}/webhook")
+        + f"tracker_store:\n  type: bot.privacy.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n"
         f"event_broker:\n  type: bot.privacy.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {folder / 'ops.db'}\n",
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_RASA_TOKEN": token,
-           "BOT_TODAY": today, "BOT_VAR_DIR": str(folder), "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
-           "BOT_SESSION_SECRET": "session-" + os.urandom(16).hex(), "BOT_API_TOKEN": api_token,
-           "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}",
-           # The web chat page connects to this Rasa; its socket accepts the web app's own origin.
-           "BOT_WEB_PORT": str(web_port), "BOT_CHAT_SOCKET_URL": f"http://127.0.0.1:{rasa_port}",
-           # Tests talk fast from one address; the rate limits get their own tests (tests/security/test_rate_limits.py).
-           "BOT_RATE_SENDER": "5/40", "BOT_RATE_ADDRESS": "off",
-           **(extra_env or {})}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "BOT_RASA_TOKEN": token,
+        "BOT_TODAY": today,
+        "BOT_VAR_DIR": str(folder),
+        "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
+        "BOT_SESSION_SECRET": "session-" + os.urandom(16).hex(),
+        "BOT_API_TOKEN": api_token,
+        "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        # The web chat page connects to this Rasa; its socket accepts the web app's own origin.
+        "BOT_WEB_PORT": str(web_port),
+        "BOT_CHAT_SOCKET_URL": f"http://127.0.0.1:{rasa_port}",
+        # Tests talk fast from one address; the rate limits get their own tests (tests/security/test_rate_limits.py).
+        "BOT_RATE_SENDER": "5/40",
+        "BOT_RATE_ADDRESS": "off",
+        **(extra_env or {}),
+    }
     processes = []
     try:
-        for service in supervisor.services(sys.executable, model_path, token, endpoints, rasa_port, action_port,
-                                           web_port):
+        for service in supervisor.services(
+            sys.executable, model_path, token, endpoints, rasa_port, action_port, web_port
+        ):
             with (folder / f"{service.name}.log").open("wb") as log:
                 processes.append(supervisor.start(service, log, env))
     except supervisor.ServiceFailed as exc:
@@ -124,8 +147,9 @@ def start_stack(model_path: Path, folder: Path, today: str,
             supervisor.stop(process)
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in folder.glob("*.log"))
         pytest.fail(f"{exc}\n{logs}")
-    return Stack(f"http://127.0.0.1:{rasa_port}", token, folder, f"http://127.0.0.1:{web_port}", api_token,
-                 folder), processes
+    return Stack(
+        f"http://127.0.0.1:{rasa_port}", token, folder, f"http://127.0.0.1:{web_port}", api_token, folder
+    ), processes
 
 
 @pytest.fixture(scope="session")
@@ -157,12 +181,14 @@ class Seeded:
 def seeded_ops(stack: Stack) -> Seeded:
     """The shared stack with generated conversations (bot/ops/seed.py): questions, fallbacks,
     handoffs that staff answer and resolve in the console, ratings, some over the web chat. Once per session."""
-    from bot.ops.seed import ConsoleLogin, seed
     from bot.handoff.staff import StaffStore
+    from bot.ops.seed import ConsoleLogin, seed
 
     password = "ops-password-" + os.urandom(4).hex()
     StaffStore(stack.var_dir / "staff.db").add("ops-seeder", password)
-    summary = seed(stack.rasa_url, 40, 11, ConsoleLogin(stack.web_url, "ops-seeder", password), chat_origin=stack.web_url)
+    summary = seed(
+        stack.rasa_url, 40, 11, ConsoleLogin(stack.web_url, "ops-seeder", password), chat_origin=stack.web_url
+    )
     return Seeded(stack, summary, "ops-seeder", password)
 
 

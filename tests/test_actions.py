@@ -13,7 +13,8 @@ from bot.clock import FixedClock
 from bot.kb.build import build_kb
 from bot.kb.query import KnowledgeBase
 from bot.kb.records import load_knowledge
-from tests.conftest import make_tracker, run_action as run
+from tests.conftest import make_tracker
+from tests.conftest import run_action as run
 
 FIXTURE_KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
 KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
@@ -28,8 +29,11 @@ def fallback_event():
 
 
 def test_first_miss_asks_about_the_two_likeliest_topics():
-    ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "policy_ask", "confidence": 0.3},
-               {"name": "digital_rd_ask", "confidence": 0.2}]
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.45},
+        {"name": "policy_ask", "confidence": 0.3},
+        {"name": "digital_rd_ask", "confidence": 0.2},
+    ]
     messages, events = run(ActionClarifyTopic(), fallback_tracker(ranking, [fallback_event()]))
     assert events == []
     assert messages[0]["response"] == "utter_clarify_topic"
@@ -78,8 +82,12 @@ def test_a_new_scheme_switches_the_topic(kb_2026):
 
 
 def test_category_question_offers_open_schemes_as_buttons(kb_2026):
-    messages, events = run(ActionAnswerAttribute(kb_2026), make_kb_tracker("loan_ask", [("attribute", "interest_rate")]))
-    assert [b["payload"] for b in messages[0]["buttons"]] == ['/loan_ask{"scheme":"micro_loan","attribute":"interest_rate"}']
+    messages, events = run(
+        ActionAnswerAttribute(kb_2026), make_kb_tracker("loan_ask", [("attribute", "interest_rate")])
+    )
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        '/loan_ask{"scheme":"micro_loan","attribute":"interest_rate"}'
+    ]
     assert events[0]["value"] is None
 
 
@@ -106,7 +114,9 @@ def said(intent, text, slots=None, confidence=1.0, entities=()):
 
 
 def test_a_phone_question_naming_an_organisation_gets_its_lines(real_kb):
-    messages, _ = run(ActionAnswerContact(real_kb), said("hotline_ask", "請問貿協的電話是幾號", entities=[("attribute", "contact")]))
+    messages, _ = run(
+        ActionAnswerContact(real_kb), said("hotline_ask", "請問貿協的電話是幾號", entities=[("attribute", "contact")])
+    )
     assert "02-2725-5200" in texts_of(messages) and "0800-280-280" not in texts_of(messages)
 
 

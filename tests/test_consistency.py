@@ -70,11 +70,15 @@ def action_classes() -> dict[str, str]:
 
 def generated_action_names() -> set[str]:
     """Actions made in a loop (one per form question, actions/form_control.py), by their runtime names."""
-    import actions.form_control as form_control
     from rasa_sdk import Action
 
-    return {value().name() for value in vars(form_control).values()
-            if isinstance(value, type) and issubclass(value, Action) and value is not Action}
+    import actions.form_control as form_control
+
+    return {
+        value().name()
+        for value in vars(form_control).values()
+        if isinstance(value, type) and issubclass(value, Action) and value is not Action
+    }
 
 
 def test_every_domain_action_has_a_class():
@@ -116,13 +120,20 @@ def test_every_bubble_fits_line_and_uses_full_width_punctuation():
 
 
 # A hotline-looking number: a toll-free 0800/0809 line or a landline with an area code, as written to callers.
-PHONE_IN_TEXT = re.compile(r"(?<![\d-])(?:080[09]-?\d{3}-?\d{3}|\(0\d{1,3}\)\d{3,4}-\d{4}|0\d{1,2}-\d{3,4}-\d{4})(?![\d-])")
+PHONE_IN_TEXT = re.compile(
+    r"(?<![\d-])(?:080[09]-?\d{3}-?\d{3}|\(0\d{1,3}\)\d{3,4}-\d{4}|0\d{1,2}-\d{3,4}-\d{4})(?![\d-])"
+)
 
 
 def _caller_texts() -> dict[str, str]:
     """Every place a number for callers is written outside knowledge/: responses, code, templates, static files."""
-    files = [ROOT / "domain.yml", *(ROOT / "bot").rglob("*.py"), *(ROOT / "actions").rglob("*.py"),
-             *(ROOT / "bot" / "web" / "templates").rglob("*.html"), *(ROOT / "bot" / "web" / "static").rglob("*.js")]
+    files = [
+        ROOT / "domain.yml",
+        *(ROOT / "bot").rglob("*.py"),
+        *(ROOT / "actions").rglob("*.py"),
+        *(ROOT / "bot" / "web" / "templates").rglob("*.html"),
+        *(ROOT / "bot" / "web" / "static").rglob("*.js"),
+    ]
     return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in files}
 
 
@@ -139,7 +150,7 @@ def test_every_hotline_number_outside_the_knowledge_base_is_one_in_it_and_the_de
         if name in ("bot/privacy/masking.py", "bot/phones.py", "bot/ops/seed.py"):
             continue  # patterns for masking and parsing callers' numbers, and made-up callers, not numbers we give
         for match in PHONE_IN_TEXT.finditer(text):
-            if "例如" in text[max(0, match.start() - 16):match.start()]:
+            if "例如" in text[max(0, match.start() - 16) : match.start()]:
                 continue  # 「例如0912-345-678或02-2345-6789」: the format we ask callers for, not a line
             found.setdefault(re.sub(r"\D", "", match.group(0)), set()).add(name)
     assert found, "the responses give a hotline"
@@ -167,8 +178,11 @@ def test_every_toll_free_number_in_responses_templates_and_code_is_the_knowledge
     contacts = load_knowledge(ROOT / "knowledge").contacts
     hotline = contacts[DEFAULT_CONTACT].phone
     found = {name: {match.group(0) for match in TOLL_FREE.finditer(text)} for name, text in _caller_texts().items()}
-    wrong = {name: numbers for name, numbers in found.items() if {re.sub(r"\D", "", n) for n in numbers} - {
-        re.sub(r"\D", "", hotline)}}
+    wrong = {
+        name: numbers
+        for name, numbers in found.items()
+        if {re.sub(r"\D", "", n) for n in numbers} - {re.sub(r"\D", "", hotline)}
+    }
     assert not wrong, f"0800 numbers that are not the hotline {hotline}: {wrong}"
     assert messages.HOTLINE == hotline
     assert any("bot/web/templates" in name for name, numbers in found.items() if numbers)
@@ -179,15 +193,23 @@ def test_every_toll_free_number_in_responses_templates_and_code_is_the_knowledge
 def test_every_service_question_is_answered_inside_every_form_instead_of_taken_as_an_answer():
     """A question the bot answers outside forms with a response (「你們幾點下班」) is answered inside them too."""
     rules = yaml.safe_load((ROOT / "data" / "rules" / "chitchat.yml").read_text(encoding="utf-8"))["rules"]
-    answered = {r["steps"][0]["intent"]: r["steps"][1]["action"] for r in rules
-                if len(r["steps"]) == 2 and r["steps"][1]["action"].startswith("utter_")
-                and r["steps"][0]["intent"].startswith("chitchat_") and r["steps"][0]["intent"] != "chitchat_goodbye"}
+    answered = {
+        r["steps"][0]["intent"]: r["steps"][1]["action"]
+        for r in rules
+        if len(r["steps"]) == 2
+        and r["steps"][1]["action"].startswith("utter_")
+        and r["steps"][0]["intent"].startswith("chitchat_")
+        and r["steps"][0]["intent"] != "chitchat_goodbye"
+    }
     assert {"chitchat_identity", "chitchat_hours", "chitchat_call_cost", "chitchat_privacy"} <= set(answered)
     inside = yaml.safe_load((ROOT / "data" / "rules" / "form_control.yml").read_text(encoding="utf-8"))["rules"]
     for form, spec in DOMAIN["forms"].items():
         for slot in spec["required_slots"]:
             for mapping in DOMAIN["slots"][slot]["mappings"]:
                 assert set(answered) <= set(mapping.get("not_intent") or []), (form, slot)
-        handled = {(r["steps"][0]["intent"], r["steps"][1]["action"]) for r in inside
-                   if r.get("condition") == [{"active_loop": form}] and "intent" in r["steps"][0]}
+        handled = {
+            (r["steps"][0]["intent"], r["steps"][1]["action"])
+            for r in inside
+            if r.get("condition") == [{"active_loop": form}] and "intent" in r["steps"][0]
+        }
         assert set(answered.items()) <= handled, form

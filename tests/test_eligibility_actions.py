@@ -46,10 +46,16 @@ def test_an_unreadable_answer_is_asked_once_more_then_skipped_as_unknown(slot):
     assert second == {slot: UNKNOWN, RETRIES_SLOT: 0.0} and said_second == ["utter_eligibility_skip"]
 
 
-@pytest.mark.parametrize(("slot", "said", "value"), [
-    ("elig_employees", "十二個人", "12"), ("elig_org_type", "我們是行號", "商業"), ("elig_industry", "不知道", UNKNOWN),
-    ("elig_purpose", "想買新機器", "設備"), ("elig_disaster", "沒有受災", "no"),
-])
+@pytest.mark.parametrize(
+    ("slot", "said", "value"),
+    [
+        ("elig_employees", "十二個人", "12"),
+        ("elig_org_type", "我們是行號", "商業"),
+        ("elig_industry", "不知道", UNKNOWN),
+        ("elig_purpose", "想買新機器", "設備"),
+        ("elig_disaster", "沒有受災", "no"),
+    ],
+)
 def test_a_readable_answer_is_stored_and_the_next_question_starts_afresh(slot, said, value):
     result, said_back = validate(slot, said, {RETRIES_SLOT: 1.0})
     assert result == {slot: value, RETRIES_SLOT: 0.0} and said_back == []
@@ -73,11 +79,20 @@ def test_an_answer_the_nlu_took_for_a_question_is_still_read():
 
 
 def test_the_result_lists_fitting_schemes_with_reasons_as_buttons_and_clears_the_form(kb):
-    slots = {"elig_employees": "8", "elig_org_type": "公司", "elig_industry": "其他", "elig_purpose": "週轉",
-             "elig_disaster": "no", RETRIES_SLOT: 0.0}
+    slots = {
+        "elig_employees": "8",
+        "elig_org_type": "公司",
+        "elig_industry": "其他",
+        "elig_purpose": "週轉",
+        "elig_disaster": "no",
+        RETRIES_SLOT: 0.0,
+    }
     said, events = run_action(ActionEligibilityResult(kb), make_tracker("dialogue_affirm", slots=slots))
     assert said[0]["text"].startswith(messages.ELIGIBILITY_INTRO) and len(said[0]["text"]) <= 300
     assert "1. 30人以下中小微企業優惠貸款（員工30人以下（您8人）、公司登記可申請、用途含週轉）" in said[0]["text"]
-    assert said[0]["buttons"][0] == {"title": "30人以下中小微企業優惠貸款", "payload": '/loan_ask{"scheme":"sme_micro_loan_30_under"}'}
+    assert said[0]["buttons"][0] == {
+        "title": "30人以下中小微企業優惠貸款",
+        "payload": '/loan_ask{"scheme":"sme_micro_loan_30_under"}',
+    }
     assert len(said[0]["buttons"]) <= 5
     assert {e["name"]: e["value"] for e in events} == dict.fromkeys((*FORM_SLOTS, RETRIES_SLOT, "form_cancelled"))

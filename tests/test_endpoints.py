@@ -9,8 +9,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def read(monkeypatch, var_dir: str, tracker_url: str = "", ops_url: str = "") -> AvailableEndpoints:
     """endpoints.yml with the variables the Makefile exports set as given."""
-    for name, value in {"BOT_ACTION_URL": "http://127.0.0.1:5999/webhook", "BOT_VAR_DIR": var_dir, "BOT_ACTION_TOKEN": "t" * 32,
-                        "BOT_TRACKER_DB_URL": tracker_url, "BOT_OPS_DB_URL": ops_url}.items():
+    for name, value in {
+        "BOT_ACTION_URL": "http://127.0.0.1:5999/webhook",
+        "BOT_VAR_DIR": var_dir,
+        "BOT_ACTION_TOKEN": "t" * 32,
+        "BOT_TRACKER_DB_URL": tracker_url,
+        "BOT_OPS_DB_URL": ops_url,
+    }.items():
         monkeypatch.setenv(name, value)
     return AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
 
@@ -25,8 +30,9 @@ def test_endpoints_file_reads_the_action_url_and_var_dir_from_the_environment(mo
 
 
 def test_database_urls_in_the_environment_replace_the_sqlite_files(monkeypatch):
-    endpoints = read(monkeypatch, "var", "postgresql://postgres@127.0.0.1:5432/tracker",
-                     "postgresql://postgres@127.0.0.1:5432/ops")
+    endpoints = read(
+        monkeypatch, "var", "postgresql://postgres@127.0.0.1:5432/tracker", "postgresql://postgres@127.0.0.1:5432/ops"
+    )
     assert endpoints.tracker_store.url == "postgresql://postgres@127.0.0.1:5432/tracker"
     assert endpoints.event_broker.url == "postgresql://postgres@127.0.0.1:5432/ops"
 

@@ -1,10 +1,16 @@
-from bot.fallback import fallback_streak, likely_topics, topic_buttons
 from bot.categories import Category
+from bot.fallback import fallback_streak, likely_topics, topic_buttons
 
 
 def test_likely_topics_skips_non_topics_and_keeps_order():
-    ranking = [{"name": "nlu_fallback"}, {"name": "out_of_scope"}, {"name": "digital_rd_ask"},
-               {"name": "chitchat_greet"}, {"name": "policy_ask"}, {"name": "loan_ask"}]
+    ranking = [
+        {"name": "nlu_fallback"},
+        {"name": "out_of_scope"},
+        {"name": "digital_rd_ask"},
+        {"name": "chitchat_greet"},
+        {"name": "policy_ask"},
+        {"name": "loan_ask"},
+    ]
     assert likely_topics(ranking) == [Category.DIGITAL_RD, Category.POLICY]
 
 
@@ -27,7 +33,13 @@ def user(intent):
 
 
 def test_fallback_streak_counts_only_the_latest_run():
-    events = [user("nlu_fallback"), user("loan_ask"), {"event": "bot"}, user("nlu_fallback"),
-              {"event": "action"}, user("nlu_fallback")]
+    events = [
+        user("nlu_fallback"),
+        user("loan_ask"),
+        {"event": "bot"},
+        user("nlu_fallback"),
+        {"event": "action"},
+        user("nlu_fallback"),
+    ]
     assert fallback_streak(events) == 2
     assert fallback_streak([user("loan_ask")]) == 0

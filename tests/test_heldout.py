@@ -45,8 +45,18 @@ def test_no_sentence_of_the_external_set_is_in_the_training_data():
 
 def test_heldout_has_at_least_25_examples_per_hotline_category():
     counts = Counter(e.category for e in load_examples(OURS))
-    for category in ("loan", "us_tariff", "policy", "debt_negotiation", "digital_rd", "disaster",
-                     "out_of_scope", "handoff", "chitchat", "dialogue"):
+    for category in (
+        "loan",
+        "us_tariff",
+        "policy",
+        "debt_negotiation",
+        "digital_rd",
+        "disaster",
+        "out_of_scope",
+        "handoff",
+        "chitchat",
+        "dialogue",
+    ):
         assert counts[category] >= 25, category
 
 

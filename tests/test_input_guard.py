@@ -66,8 +66,9 @@ def test_large_or_deep_metadata_is_refused_with_a_status_and_a_reason(metadata, 
     assert "metadata" in problem.reason
 
 
-@pytest.mark.parametrize("metadata", [None, {}, {"page": "/chat", "lang": "zh-TW"}, {"line": {"source": "user"}},
-                                      {"a": {"b": {"c": 1}}}])
+@pytest.mark.parametrize(
+    "metadata", [None, {}, {"page": "/chat", "lang": "zh-TW"}, {"line": {"source": "user"}}, {"a": {"b": {"c": 1}}}]
+)
 def test_ordinary_metadata_passes(metadata):
     assert metadata_problem(metadata) is None
 
@@ -82,7 +83,9 @@ def test_a_deep_value_is_refused_without_walking_all_of_it():
 
 def test_a_request_with_large_metadata_is_refused_with_413():
     with pytest.raises(BadRequest) as refused:
-        request_fields(json_object(b'{"sender": "u", "message": "hi", "metadata": {"n": "' + b"a@b.cc " * 1000 + b'"}}'))
+        request_fields(
+            json_object(b'{"sender": "u", "message": "hi", "metadata": {"n": "' + b"a@b.cc " * 1000 + b'"}}')
+        )
     assert (refused.value.code, refused.value.status) == ("metadata_too_large", 413)
 
 

@@ -37,7 +37,8 @@ def source_files() -> dict[str, Path]:
 
 def is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def import_nodes(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -113,7 +114,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
                 done.add(finished)
                 continue
             if target in on_path:
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in done:
                 path.append(target)
                 on_path.add(target)
@@ -139,8 +140,11 @@ def test_foundation_modules_import_only_foundation() -> None:
 
 
 def test_bot_never_imports_actions() -> None:
-    wrong = {module: sorted(t for t in targets if t.split(".")[0] == "actions")
-             for module, targets in module_graph().items() if module.split(".")[0] == "bot"}
+    wrong = {
+        module: sorted(t for t in targets if t.split(".")[0] == "actions")
+        for module, targets in module_graph().items()
+        if module.split(".")[0] == "bot"
+    }
     wrong = {module: targets for module, targets in wrong.items() if targets}
     assert not wrong, f"bot importing actions: {wrong}"
 

@@ -8,14 +8,17 @@ from bot.log import MaskingFilter, mask
 from bot.privacy.masking import mask_text
 
 
-@pytest.mark.parametrize(("text", "hidden"), [
-    ("POST http://127.0.0.1:5005/conversations/x/execute?token=abc123secret", "abc123secret"),
-    ("Authorization: Bearer api-token-xyz", "api-token-xyz"),
-    ("call 0912-345-678 please", "0912-345-678"),
-    ("身分證 A123456789", "A123456789"),
-    ("mail me at owner@example.com.tw", "owner@example.com.tw"),
-    ("市話 (02)2345-6789", "2345-6789"),
-])
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("POST http://127.0.0.1:5005/conversations/x/execute?token=abc123secret", "abc123secret"),
+        ("Authorization: Bearer api-token-xyz", "api-token-xyz"),
+        ("call 0912-345-678 please", "0912-345-678"),
+        ("身分證 A123456789", "A123456789"),
+        ("mail me at owner@example.com.tw", "owner@example.com.tw"),
+        ("市話 (02)2345-6789", "2345-6789"),
+    ],
+)
 def test_secrets_and_identifiers_are_masked(text, hidden):
     assert hidden not in mask(text, mask_text)
 

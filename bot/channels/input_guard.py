@@ -56,8 +56,9 @@ class MetadataProblem:
     status: int
 
 
-def metadata_problem(metadata: Any, max_bytes: int = MAX_METADATA_BYTES,
-                     max_depth: int = MAX_METADATA_DEPTH) -> MetadataProblem | None:
+def metadata_problem(
+    metadata: Any, max_bytes: int = MAX_METADATA_BYTES, max_depth: int = MAX_METADATA_DEPTH
+) -> MetadataProblem | None:
     """``None`` when ``metadata`` (a parsed JSON value) is small and shallow enough.
 
     Walks the value without recursion and stops as soon as a limit is passed, so a

@@ -34,11 +34,19 @@ from sanic.response import HTTPResponse
 from bot import messages
 from bot.categories import Channel
 from bot.channels.input_guard import check_text
-from bot.channels.rate_limit import RateLimiter
 from bot.channels.line_api import DEFAULT_API_URL, HttpLineApi, LineApi, LineApiError, Message, ReplyTokenInvalid
-from bot.channels.line_events import (Kind, LineEvent, Rejected, parse_delivery, sign_postback, stale,
-                                      verified_postback, verify)
+from bot.channels.line_events import (
+    Kind,
+    LineEvent,
+    Rejected,
+    parse_delivery,
+    sign_postback,
+    stale,
+    verified_postback,
+    verify,
+)
 from bot.channels.line_format import POSTBACK_DATA_MAX, batches, text_messages, to_line
+from bot.channels.rate_limit import RateLimiter
 from bot.channels.replay import earlier_replies
 from bot.settings import Settings
 
@@ -127,7 +135,11 @@ def signed_actions(node: Any, secret: str) -> Any:
         data = sign_postback(secret, node["data"])
         if len(data) <= POSTBACK_DATA_MAX:
             return {**node, "data": data}
-        return {"type": "message", "label": node.get("label", ""), "text": node.get("displayText") or node.get("label", "")}
+        return {
+            "type": "message",
+            "label": node.get("label", ""),
+            "text": node.get("displayText") or node.get("label", ""),
+        }
     return {key: signed_actions(value, secret) for key, value in node.items()}
 
 
@@ -182,8 +194,14 @@ class LinePushOutput(OutputChannel):
 class LineInput(InputChannel):
     """The LINE webhook; configured by ``channel_secret``, ``access_token`` and ``api_url`` credentials."""
 
-    def __init__(self, channel_secret: str, access_token: str, api_url: str = DEFAULT_API_URL,
-                 max_message_chars: int = 5000, api: LineApi | None = None) -> None:
+    def __init__(
+        self,
+        channel_secret: str,
+        access_token: str,
+        api_url: str = DEFAULT_API_URL,
+        max_message_chars: int = 5000,
+        api: LineApi | None = None,
+    ) -> None:
         self.channel_secret = channel_secret or ""
         self._access_token = access_token or ""
         self.max_message_chars = max_message_chars
@@ -207,10 +225,12 @@ class LineInput(InputChannel):
         """Values from credentials.yml (``${BOT_LINE_…}``), else from the environment."""
         credentials = credentials or {}
         settings = Settings.from_env(os.environ)
-        return cls(str(credentials.get("channel_secret") or settings.line_channel_secret or ""),
-                   str(credentials.get("access_token") or settings.line_access_token or ""),
-                   str(credentials.get("api_url") or settings.line_api_url),
-                   settings.max_message_chars)
+        return cls(
+            str(credentials.get("channel_secret") or settings.line_channel_secret or ""),
+            str(credentials.get("access_token") or settings.line_access_token or ""),
+            str(credentials.get("api_url") or settings.line_api_url),
+            settings.max_message_chars,
+        )
 
     @property
     def configured(self) -> bool:
@@ -234,8 +254,9 @@ class LineInput(InputChannel):
         now_ms = int(time.time() * 1000)
         for event in parse_delivery(body):
             if stale(event.timestamp, now_ms):
-                logger.warning("LINE event %s refused: its timestamp is not recent (a replayed delivery?)",
-                               event.event_id)
+                logger.warning(
+                    "LINE event %s refused: its timestamp is not recent (a replayed delivery?)", event.event_id
+                )
             elif self.seen.add(event.event_id):
                 fresh.append(event)
             else:
@@ -247,8 +268,9 @@ class LineInput(InputChannel):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": self.configured, "dropped": self.dropped,
-                                  **self.limiter.summary()})
+            return response.json(
+                {"status": "ok", "configured": self.configured, "dropped": self.dropped, **self.limiter.summary()}
+            )
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -260,14 +282,19 @@ class LineInput(InputChannel):
             self.agent = self.agent or getattr(request.app.ctx, "agent", None)
             for event in events:
                 # LINE's platform is the only peer: the limit is per chat. Over it, a polite reply without the NLU.
-                limited = (event.kind in (Kind.TEXT, Kind.POSTBACK)
-                           and await self.limiter.check(event.conversation_id, None))
-                job = (partial(self._answer, event, text_messages(messages.RATE_LIMITED)) if limited
-                       else partial(self.handle, event, on_new_message))
+                limited = event.kind in (Kind.TEXT, Kind.POSTBACK) and await self.limiter.check(
+                    event.conversation_id, None
+                )
+                job = (
+                    partial(self._answer, event, text_messages(messages.RATE_LIMITED))
+                    if limited
+                    else partial(self.handle, event, on_new_message)
+                )
                 if not self.queues.put(event.conversation_id, job):
                     self.dropped += 1
-                    logger.warning("LINE event %s dropped: the queue of %s is full", event.event_id,
-                                   event.conversation_id)
+                    logger.warning(
+                        "LINE event %s dropped: the queue of %s is full", event.event_id, event.conversation_id
+                    )
             return response.json({"status": "ok"})
 
         @webhook.listener("before_server_stop")
@@ -329,8 +356,13 @@ class LineInput(InputChannel):
             ops = forget_in_ops(ops_db_url(settings), event.conversation_id, event.message_id)
             with closing(open_ticket_store(settings)) as tickets:
                 lines = forget_in_tickets(tickets, event.conversation_id, tracked + ops)
-            logger.info("LINE unsend in %s: %d tracker events, %d ops events and %d ticket lines scrubbed",
-                        event.conversation_id, len(tracked), len(ops), lines)
+            logger.info(
+                "LINE unsend in %s: %d tracker events, %d ops events and %d ticket lines scrubbed",
+                event.conversation_id,
+                len(tracked),
+                len(ops),
+                lines,
+            )
         except Exception:  # noqa: BLE001 - logged; the next unsend or a purge tries again
             logger.exception("LINE unsend in %s could not be applied", event.conversation_id)
 
@@ -351,8 +383,9 @@ class LineInput(InputChannel):
     async def _answer(self, event: LineEvent, line_messages: list[Message]) -> None:
         await self.delivery.send(event.conversation_id, event.reply_token, line_messages)
 
-    async def _converse(self, event: LineEvent, text: str,
-                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def _converse(
+        self, event: LineEvent, text: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
         if event.one_to_one:
             try:
                 await asyncio.wait_for(self.api.show_loading(event.conversation_id), LOADING_WAIT)
@@ -360,15 +393,24 @@ class LineInput(InputChannel):
                 pass
         collector = CollectingOutputChannel()
         try:
-            await on_new_message(UserMessage(text, collector, event.conversation_id, input_channel=self.name(),
-                                             message_id=event.event_id,
-                                             metadata={"line": {"source": event.source_type,
-                                                                **({"message_id": event.message_id}
-                                                                   if event.message_id else {})}}))
+            await on_new_message(
+                UserMessage(
+                    text,
+                    collector,
+                    event.conversation_id,
+                    input_channel=self.name(),
+                    message_id=event.event_id,
+                    metadata={
+                        "line": {
+                            "source": event.source_type,
+                            **({"message_id": event.message_id} if event.message_id else {}),
+                        }
+                    },
+                )
+            )
         except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
             # Replies collected before the error may be of a turn that was never stored (see the
             # REST channel): the user is asked to send it again instead of shown them.
             logger.exception("LINE event %s in %s failed", event.event_id, event.conversation_id)
             collector.messages[:] = [{"text": messages.TECHNICAL_PROBLEM}]
         await self._answer(event, to_line(collector.messages))
-

@@ -74,9 +74,14 @@ class RetryPolicy:
 class HttpLineApi:
     """The Messaging API over httpx; one client per channel, opened on first use."""
 
-    def __init__(self, access_token: str, base_url: str = DEFAULT_API_URL, timeout: float = 10.0,
-                 retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        access_token: str,
+        base_url: str = DEFAULT_API_URL,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._token = access_token
         self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
         self.timeout = timeout
@@ -89,16 +94,18 @@ class HttpLineApi:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout,
-                                             headers={"Authorization": f"Bearer {self._token}"})
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url, timeout=self.timeout, headers={"Authorization": f"Bearer {self._token}"}
+            )
         return self._client
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
 
-    async def _post(self, endpoint: str, body: dict[str, Any], headers: dict[str, str] | None = None,
-                    attempts: int | None = None) -> tuple[httpx.Response, bool]:
+    async def _post(
+        self, endpoint: str, body: dict[str, Any], headers: dict[str, str] | None = None, attempts: int | None = None
+    ) -> tuple[httpx.Response, bool]:
         """POST with retries. Returns the final response and whether an earlier attempt was ambiguous.
 
         Raises:
@@ -154,8 +161,9 @@ class HttpLineApi:
             LineApiError: LINE refused the messages or stayed unavailable.
         """
         endpoint = "/v2/bot/message/push"
-        answer, _ = await self._post(endpoint, {"to": to, "messages": messages},
-                                     headers={"X-Line-Retry-Key": str(uuid.uuid4())})
+        answer, _ = await self._post(
+            endpoint, {"to": to, "messages": messages}, headers={"X-Line-Retry-Key": str(uuid.uuid4())}
+        )
         if answer.status_code == 409:  # an earlier attempt with this key was accepted
             logger.info("LINE push accepted on an earlier attempt (409 for the retry key)")
             return
@@ -166,8 +174,9 @@ class HttpLineApi:
         """Show the typing animation in a one-to-one chat; best effort, one attempt, never raises."""
         seconds = min(max(5, seconds - seconds % 5), 60)
         try:
-            answer, _ = await self._post("/v2/bot/chat/loading/start",
-                                         {"chatId": chat_id, "loadingSeconds": seconds}, attempts=1)
+            answer, _ = await self._post(
+                "/v2/bot/chat/loading/start", {"chatId": chat_id, "loadingSeconds": seconds}, attempts=1
+            )
         except LineApiError:
             return
         if answer.status_code >= 300:
@@ -187,6 +196,7 @@ def _detail(answer: httpx.Response) -> str:
         return ""
     if not isinstance(body, dict):
         return ""
-    details = "; ".join(f"{d.get('property', '')}: {d.get('message', '')}" for d in body.get("details") or []
-                        if isinstance(d, dict))
+    details = "; ".join(
+        f"{d.get('property', '')}: {d.get('message', '')}" for d in body.get("details") or [] if isinstance(d, dict)
+    )
     return f"{body.get('message', '')} {details}".strip()[:500]

@@ -46,8 +46,13 @@ class Kind(Enum):
     OTHER = "other"
 
 
-_SIMPLE_KINDS = {"follow": Kind.FOLLOW, "unfollow": Kind.UNFOLLOW, "join": Kind.JOIN, "leave": Kind.LEAVE,
-                 "unsend": Kind.UNSEND}
+_SIMPLE_KINDS = {
+    "follow": Kind.FOLLOW,
+    "unfollow": Kind.UNFOLLOW,
+    "join": Kind.JOIN,
+    "leave": Kind.LEAVE,
+    "unsend": Kind.UNSEND,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,9 @@ def verified_postback(secret: str, data: str) -> str | None:
     payload, sep, tag = data.rpartition(POSTBACK_TAG)
     if not sep or len(tag) != _TAG_HEX or not secret:
         return None
-    return payload if hmac.compare_digest(tag.encode("utf-8", "replace"), postback_tag(secret, payload).encode()) else None
+    return (
+        payload if hmac.compare_digest(tag.encode("utf-8", "replace"), postback_tag(secret, payload).encode()) else None
+    )
 
 
 # Deliveries older than this are not answered: a captured signed body replayed later (after 10,000
@@ -109,7 +116,7 @@ def stale(timestamp_ms: int, now_ms: int) -> bool:
 
 def verify(secret: str, header: str | None, body: bytes) -> None:
     """Raises:
-        Rejected: 503 without a secret, 401 without a signature, 403 for a wrong one.
+    Rejected: 503 without a secret, 401 without a signature, 403 for a wrong one.
     """
     if not secret:
         raise Rejected(503, "line_not_configured", messages.LINE_NOT_CONFIGURED)
@@ -137,8 +144,10 @@ def parse_delivery(body: bytes) -> list[LineEvent]:
     for raw in data["events"]:
         event = parse_event(raw) if isinstance(raw, dict) else None
         if event is None:
-            logger.warning("LINE event skipped: not one we can read (type %s)",
-                           raw.get("type") if isinstance(raw, dict) else type(raw).__name__)
+            logger.warning(
+                "LINE event skipped: not one we can read (type %s)",
+                raw.get("type") if isinstance(raw, dict) else type(raw).__name__,
+            )
         else:
             events.append(event)
     return events
@@ -184,11 +193,20 @@ def parse_event(raw: dict[str, Any]) -> LineEvent | None:
         event_id = f"{raw.get('type')}:{conversation}:{timestamp}:{message.get('id', '')}"
     unsend = found if isinstance(found := raw.get("unsend"), dict) else {}
     message_id = unsend.get("messageId") if kind is Kind.UNSEND else message.get("id")
-    return LineEvent(kind=kind, event_id=event_id, conversation_id=conversation, source_type=source_type,
-                     user_id=user, reply_token=reply_token if isinstance(reply_token, str) and reply_token else None,
-                     text=text, media=media, mentions_bot=mentioned,
-                     redelivery=bool(isinstance(context, dict) and context.get("isRedelivery")), timestamp=timestamp,
-                     message_id=message_id if isinstance(message_id, str) else "")
+    return LineEvent(
+        kind=kind,
+        event_id=event_id,
+        conversation_id=conversation,
+        source_type=source_type,
+        user_id=user,
+        reply_token=reply_token if isinstance(reply_token, str) and reply_token else None,
+        text=text,
+        media=media,
+        mentions_bot=mentioned,
+        redelivery=bool(isinstance(context, dict) and context.get("isRedelivery")),
+        timestamp=timestamp,
+        message_id=message_id if isinstance(message_id, str) else "",
+    )
 
 
 def _content(raw: dict[str, Any]) -> tuple[Kind, str, str, bool]:
@@ -217,12 +235,20 @@ def _without_self_mention(text: str, mention: Any) -> tuple[str, bool]:
     strings are); they differ from Python's only after an emoji outside the BMP.
     """
     mentionees = mention.get("mentionees") if isinstance(mention, dict) else None
-    spans = sorted(((m["index"], m["length"]) for m in mentionees or []
-                    if isinstance(m, dict) and m.get("isSelf") is True
-                    and isinstance(m.get("index"), int) and isinstance(m.get("length"), int)), reverse=True)
+    spans = sorted(
+        (
+            (m["index"], m["length"])
+            for m in mentionees or []
+            if isinstance(m, dict)
+            and m.get("isSelf") is True
+            and isinstance(m.get("index"), int)
+            and isinstance(m.get("length"), int)
+        ),
+        reverse=True,
+    )
     units = text.encode("utf-16-le", "surrogatepass")
     for index, length in spans:
-        units = units[: 2 * index] + units[2 * (index + length):]
+        units = units[: 2 * index] + units[2 * (index + length) :]
     if not spans:
         return text, False
     return units.decode("utf-16-le", "replace").strip(), True

@@ -102,39 +102,75 @@ def quick_reply_message(text: str, buttons: list[tuple[str, str]]) -> Message:
 
 def buttons_card(text: str, buttons: list[tuple[str, str]]) -> Message:
     """A Flex bubble: the text, then one button per choice; the alt text lists the choices."""
-    footer = [{"type": "button", "style": "secondary", "height": "sm", "margin": "sm",
-               "action": _action(title, payload, FLEX_LABEL_MAX)} for title, payload in buttons]
+    footer = [
+        {
+            "type": "button",
+            "style": "secondary",
+            "height": "sm",
+            "margin": "sm",
+            "action": _action(title, payload, FLEX_LABEL_MAX),
+        }
+        for title, payload in buttons
+    ]
     alt = clip(f"{text}\n" + "、".join(title for title, _ in buttons), ALT_TEXT_MAX)
-    return {"type": "flex", "altText": alt, "contents": {
-        "type": "bubble",
-        "body": {"type": "box", "layout": "vertical",
-                 "contents": [{"type": "text", "text": clip(text, 2000), "wrap": True}]},
-        "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": footer},
-    }}
+    return {
+        "type": "flex",
+        "altText": alt,
+        "contents": {
+            "type": "bubble",
+            "body": {
+                "type": "box",
+                "layout": "vertical",
+                "contents": [{"type": "text", "text": clip(text, 2000), "wrap": True}],
+            },
+            "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": footer},
+        },
+    }
 
 
 def _phone_button(source: str) -> list[dict[str, Any]]:
     match = _PHONE.search(source)
     if not match:
         return []
-    digits = re.sub(r"\D", "", match.group(1)) + (f",{match.group(2)}" if match.group(2) else "")  # "," dials the extension
-    return [{"type": "button", "style": "primary", "height": "sm", "margin": "md",
-             "action": {"type": "uri", "label": clip(f"撥打 {match.group(1)}", FLEX_LABEL_MAX), "uri": f"tel:{digits}"}}]
+    digits = re.sub(r"\D", "", match.group(1)) + (
+        f",{match.group(2)}" if match.group(2) else ""
+    )  # "," dials the extension
+    return [
+        {
+            "type": "button",
+            "style": "primary",
+            "height": "sm",
+            "margin": "md",
+            "action": {"type": "uri", "label": clip(f"撥打 {match.group(1)}", FLEX_LABEL_MAX), "uri": f"tel:{digits}"},
+        }
+    ]
 
 
 def scheme_card(answer: str, source: str) -> Message:
     """An answer and its source footer as one Flex bubble; the alt text keeps both."""
     title = _TITLE.match(answer)
-    body_text = answer[title.end():].strip() if title else answer
+    body_text = answer[title.end() :].strip() if title else answer
     bubble: dict[str, Any] = {"type": "bubble"}
     if title:
-        bubble["header"] = {"type": "box", "layout": "vertical", "contents": [
-            {"type": "text", "text": title.group(1), "weight": "bold", "size": "lg", "wrap": True}]}
-    bubble["body"] = {"type": "box", "layout": "vertical", "contents": [
-        {"type": "text", "text": clip(body_text or answer, 2000), "wrap": True}]}
-    bubble["footer"] = {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
-        {"type": "text", "text": clip(source, 2000), "size": "xs", "color": "#777777", "wrap": True},
-        *_phone_button(source)]}
+        bubble["header"] = {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [{"type": "text", "text": title.group(1), "weight": "bold", "size": "lg", "wrap": True}],
+        }
+    bubble["body"] = {
+        "type": "box",
+        "layout": "vertical",
+        "contents": [{"type": "text", "text": clip(body_text or answer, 2000), "wrap": True}],
+    }
+    bubble["footer"] = {
+        "type": "box",
+        "layout": "vertical",
+        "spacing": "sm",
+        "contents": [
+            {"type": "text", "text": clip(source, 2000), "size": "xs", "color": "#777777", "wrap": True},
+            *_phone_button(source),
+        ],
+    }
     return {"type": "flex", "altText": clip(f"{answer}\n{source}", ALT_TEXT_MAX), "contents": bubble}
 
 
@@ -213,7 +249,7 @@ def merge_texts(messages: list[Message], limit: int = MAX_MESSAGES) -> list[Mess
     while len(merged) > limit and index < len(merged) - 1:
         first, second = merged[index], merged[index + 1]
         if _plain(first) and _plain(second) and utf16_len(first["text"]) + 2 + utf16_len(second["text"]) <= TEXT_MAX:
-            merged[index: index + 2] = [{"type": "text", "text": f"{first['text']}\n\n{second['text']}"}]
+            merged[index : index + 2] = [{"type": "text", "text": f"{first['text']}\n\n{second['text']}"}]
         else:
             index += 1
     return merged
@@ -222,4 +258,4 @@ def merge_texts(messages: list[Message], limit: int = MAX_MESSAGES) -> list[Mess
 def batches(messages: list[Message]) -> list[list[Message]]:
     """Messages in calls of at most five: the first for the reply, any others for pushes."""
     merged = merge_texts(messages)
-    return [merged[i:i + MAX_MESSAGES] for i in range(0, len(merged), MAX_MESSAGES)]
+    return [merged[i : i + MAX_MESSAGES] for i in range(0, len(merged), MAX_MESSAGES)]

@@ -60,8 +60,11 @@ def forget_in_tracker(tracker_store: Any, conversation_id: str, message_id: str)
         logger.warning("unsend: the tracker store %s cannot be scrubbed", type(store).__name__)
         return []
     with store.session_scope() as session:
-        rows = session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == conversation_id,
-                                                    store.SQLEvent.type_name == "user").all()
+        rows = (
+            session.query(store.SQLEvent)
+            .filter(store.SQLEvent.sender_id == conversation_id, store.SQLEvent.type_name == "user")
+            .all()
+        )
         originals = _scrub_rows(rows, message_id)
         session.commit()
     return originals
@@ -97,8 +100,11 @@ def forget_in_ops(ops_url: str, conversation_id: str, message_id: str) -> list[d
     engine = open_engine(ops_url)
     try:
         with engine.begin() as db:
-            found = db.execute(sa.select(events.c.id, events.c.data).where(events.c.sender_id == conversation_id,
-                                                                           events.c.data.like(f"%{message_id}%")))
+            found = db.execute(
+                sa.select(events.c.id, events.c.data).where(
+                    events.c.sender_id == conversation_id, events.c.data.like(f"%{message_id}%")
+                )
+            )
             originals = []
             for event_id, data in list(found):
                 try:
@@ -108,7 +114,9 @@ def forget_in_ops(ops_url: str, conversation_id: str, message_id: str) -> list[d
                     continue
                 if new is None:
                     continue
-                db.execute(sa.update(events).where(events.c.id == event_id).values(data=json.dumps(new, ensure_ascii=False)))
+                db.execute(
+                    sa.update(events).where(events.c.id == event_id).values(data=json.dumps(new, ensure_ascii=False))
+                )
                 db.execute(sa.update(turns).where(turns.c.event_id == event_id).values(text=UNSENT, entities="[]"))
                 originals.append(original)
     finally:

@@ -207,8 +207,12 @@ class RateLimiter:
                 return TokenBuckets(*spec)
             return RedisTokenBuckets(client, f"{settings.redis_key_prefix}:rate:{channel}:{kind}", *spec)
 
-        return cls(channel, buckets("sender", settings.rate_sender), buckets("address", settings.rate_address),
-                   RefusalLog(ops_db_url(settings)))
+        return cls(
+            channel,
+            buckets("sender", settings.rate_sender),
+            buckets("address", settings.rate_address),
+            RefusalLog(ops_db_url(settings)),
+        )
 
     async def check(self, sender: str | None, address: str | None) -> Refusal | None:
         refusal = None
@@ -227,8 +231,9 @@ class RateLimiter:
         if self.log is not None:
             self.log.add(self.channel, reason)
         if self.counts[reason] in (1, 10, 100) or self.counts[reason] % 1000 == 0:
-            logger.warning("%s: rate limit per %s reached (%d refusals so far)", self.channel, reason,
-                           self.counts[reason])
+            logger.warning(
+                "%s: rate limit per %s reached (%d refusals so far)", self.channel, reason, self.counts[reason]
+            )
 
     def summary(self) -> dict[str, int]:
         return {"rate_limited_sender": self.counts["sender"], "rate_limited_address": self.counts["address"]}
@@ -238,5 +243,6 @@ def redis_client(settings: Settings) -> Any:
     """An asyncio Redis client for BOT_RATE_REDIS_URL (password from BOT_REDIS_PASSWORD), connecting on first use."""
     import redis.asyncio
 
-    return redis.asyncio.Redis.from_url(settings.rate_redis_url, password=settings.redis_password,
-                                        socket_timeout=0.5, socket_connect_timeout=0.5)
+    return redis.asyncio.Redis.from_url(
+        settings.rate_redis_url, password=settings.redis_password, socket_timeout=0.5, socket_connect_timeout=0.5
+    )

@@ -125,8 +125,11 @@ class HotlineRestInput(RestInput):
             address = client_address(request)
             limited = await self.limiter.check(sender, address)
             if limited:
-                return response.json([{"recipient_id": caller, "text": messages.RATE_LIMITED}], status=429,
-                                     headers={"Retry-After": str(limited.retry_after)})
+                return response.json(
+                    [{"recipient_id": caller, "text": messages.RATE_LIMITED}],
+                    status=429,
+                    headers={"Retry-After": str(limited.retry_after)},
+                )
             if message_id:
                 try:
                     earlier = await earlier_replies(request.app.ctx.agent, sender, message_id)
@@ -140,16 +143,27 @@ class HotlineRestInput(RestInput):
                 return response.json([{"recipient_id": caller, "text": checked.reply}])
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(UserMessage(checked.text, collector, sender, input_channel=self.name(), metadata=metadata,
-                                                 message_id=message_id))
+                await on_new_message(
+                    UserMessage(
+                        checked.text,
+                        collector,
+                        sender,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                        message_id=message_id,
+                    )
+                )
             except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
                 # Rasa stores the turn last, so replies collected before an error (a tracker store
                 # that could not commit) may be of a turn nothing holds: answering them with 200 would
                 # acknowledge a turn the conversation lost. A 503 says "try again"; a retry with the
                 # same message_id gets the stored replies if the turn was stored after all.
                 logger.exception("REST message from sender %s failed", sender)
-                return response.json([{"recipient_id": caller, "text": messages.TECHNICAL_PROBLEM}], status=503,
-                                     headers={"Retry-After": "1"})
+                return response.json(
+                    [{"recipient_id": caller, "text": messages.TECHNICAL_PROBLEM}],
+                    status=503,
+                    headers={"Retry-After": "1"},
+                )
             return response.json(_addressed(collector.messages, caller))
 
         return webhook

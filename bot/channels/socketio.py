@@ -59,8 +59,9 @@ def client_manager(settings: Settings) -> Any:
     from socketio import AsyncRedisManager
 
     options = {"password": settings.redis_password} if settings.redis_password else None
-    return AsyncRedisManager(settings.chat_redis_url, channel=f"{settings.redis_key_prefix}_chat",
-                             redis_options=options)
+    return AsyncRedisManager(
+        settings.chat_redis_url, channel=f"{settings.redis_key_prefix}_chat", redis_options=options
+    )
 
 
 class HotlineSocketIOOutput(OutputChannel):
@@ -98,17 +99,22 @@ class HotlineSocketIOInput(SocketIOInput):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> HotlineSocketIOInput:
         credentials = credentials or {}
-        return cls(credentials.get("user_message_evt", "user_uttered"), credentials.get("bot_message_evt", "bot_uttered"),
-                   credentials.get("namespace"), bool(credentials.get("session_persistence", True)),
-                   credentials.get("socketio_path", "/socket.io"))
+        return cls(
+            credentials.get("user_message_evt", "user_uttered"),
+            credentials.get("bot_message_evt", "bot_uttered"),
+            credentials.get("namespace"),
+            bool(credentials.get("session_persistence", True)),
+            credentials.get("socketio_path", "/socket.io"),
+        )
 
     def get_output_channel(self) -> OutputChannel | None:
         return HotlineSocketIOOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> SocketBlueprint:
         # An empty list would switch the origin check off; "nothing allowed" must stay nothing.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
-                          client_manager=client_manager(self.settings))
+        sio = AsyncServer(
+            async_mode="sanic", cors_allowed_origins=self.allowed_origins, client_manager=client_manager(self.settings)
+        )
         # Rasa's SocketIOInput types socketio_path Optional; its own SocketBlueprint takes a str.
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)  # type: ignore[arg-type]
         self.sio = sio
@@ -135,8 +141,9 @@ class HotlineSocketIOInput(SocketIOInput):
             session_id = session.get("session_id")
             if not session_id or session_id_from(data) != session_id:
                 logger.info("socket.io message from %s without its confirmed session; ignored", sid)
-                await sio.emit("session_invalid", {"reason": "session_request first"}, room=sid,
-                               namespace=self.namespace)
+                await sio.emit(
+                    "session_invalid", {"reason": "session_request first"}, room=sid, namespace=self.namespace
+                )
                 return
             limited = await self.limiter.check(session_id, address_of(sid))
             if limited:  # a polite reply, without the NLU or the tracker
@@ -151,12 +158,17 @@ class HotlineSocketIOInput(SocketIOInput):
             metadata = metadata if isinstance(metadata, dict) else None
             problem = metadata_problem(metadata)
             if problem:  # a crafted client: the page itself sends no metadata
-                await sio.emit("message_refused", {"code": problem.code, "reason": problem.reason}, room=sid,
-                               namespace=self.namespace)
+                await sio.emit(
+                    "message_refused",
+                    {"code": problem.code, "reason": problem.reason},
+                    room=sid,
+                    namespace=self.namespace,
+                )
                 return
             try:
-                await on_new_message(UserMessage(checked.text, output, session_id, input_channel=self.name(),
-                                                 metadata=metadata))
+                await on_new_message(
+                    UserMessage(checked.text, output, session_id, input_channel=self.name(), metadata=metadata)
+                )
             except Exception:  # noqa: BLE001 - the boundary: log without user text, answer politely
                 logger.exception("socket.io message in session %s failed", session_id)
                 await output.send_response(session_id, {"text": messages.TECHNICAL_PROBLEM})

@@ -25,8 +25,11 @@ def bot_message(message: Mapping[str, Any]) -> dict[str, Any]:
     """A Rasa bot message (output channel dict or BotUttered data) in the page's shape."""
     out: dict[str, Any] = {"who": "bot", "text": message.get("text") or ""}
     buttons = message.get("quick_replies") or message.get("buttons") or []
-    replies = [{"content_type": "text", "title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-               for b in buttons if isinstance(b, Mapping)]
+    replies = [
+        {"content_type": "text", "title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+        for b in buttons
+        if isinstance(b, Mapping)
+    ]
     if replies:
         out["quick_replies"] = replies
     custom = message.get("custom")
@@ -60,8 +63,14 @@ def history(events: Iterable[Mapping[str, Any]], limit: int = 200) -> list[dict[
         kind = event.get("event")
         if kind == "bot":
             data = event.get("data") or {}
-            message = bot_message({**data, **(event.get("metadata") or {}), "text": event.get("text"),
-                                   "timestamp": event.get("timestamp")})
+            message = bot_message(
+                {
+                    **data,
+                    **(event.get("metadata") or {}),
+                    "text": event.get("text"),
+                    "timestamp": event.get("timestamp"),
+                }
+            )
             titles.update({r["payload"]: r["title"] for r in message.get("quick_replies", [])})
             if has_content(message):
                 lines.append(message)

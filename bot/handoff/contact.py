@@ -38,13 +38,41 @@ def is_refusal(text: str) -> bool:
 
 
 # Words around a name: 「我姓陳」「我是王小明」「敝姓林」「叫我阿明就好」「聯絡人：陳小姐」.
-_NAME_LEAD = re.compile(r"^(?:您好|你好|哈囉)?(?:我(?:的名字)?(?:姓|是|叫)|敝姓|本人|聯絡人(?:是)?|名字(?:是)?|姓名(?:是)?|叫我)[:：]?")
+_NAME_LEAD = re.compile(
+    r"^(?:您好|你好|哈囉)?(?:我(?:的名字)?(?:姓|是|叫)|敝姓|本人|聯絡人(?:是)?|名字(?:是)?|姓名(?:是)?|叫我)[:：]?"
+)
 _NAME_TAIL = re.compile(r"(?:就好|就可以|謝謝|感謝|喔|啦)+$")
 _FILLER = re.compile(r"^[\s，,、。.；;：:/／()（）\-—]+|[\s，,、。.；;：:/／()（）\-—]+$")
 # Words that introduce a phone number, left over once the number is taken out.
-_PHONE_WORDS = re.compile(r"(?:我的|聯絡|連絡)?(?:手機號碼|手機|電話號碼|電話|市話|號碼|室內電話|公司電話|行動電話)(?:是|為|:|：)?")
-COMPANY_SUFFIXES = ("股份有限公司", "有限公司", "公司", "企業社", "商行", "行號", "工作室", "工廠", "工業", "實業", "餐廳",
-                    "小吃", "小吃店", "商店", "食品", "烘焙坊", "麵包店", "五金行", "行", "店", "坊", "社", "廠", "館")
+_PHONE_WORDS = re.compile(
+    r"(?:我的|聯絡|連絡)?(?:手機號碼|手機|電話號碼|電話|市話|號碼|室內電話|公司電話|行動電話)(?:是|為|:|：)?"
+)
+COMPANY_SUFFIXES = (
+    "股份有限公司",
+    "有限公司",
+    "公司",
+    "企業社",
+    "商行",
+    "行號",
+    "工作室",
+    "工廠",
+    "工業",
+    "實業",
+    "餐廳",
+    "小吃",
+    "小吃店",
+    "商店",
+    "食品",
+    "烘焙坊",
+    "麵包店",
+    "五金行",
+    "行",
+    "店",
+    "坊",
+    "社",
+    "廠",
+    "館",
+)
 _QUESTION = re.compile(r"[？?]|嗎|呢|什麼|怎麼|如何|多少|幾|哪|可不可以|能不能|是不是|請問|有沒有")
 
 
@@ -89,7 +117,7 @@ def read_contact(text: str) -> Contact:
     phone, span = find_phone(plain)
     rest = plain
     if phone:
-        rest = plain[: span[0]] + " " + plain[span[1]:]
+        rest = plain[: span[0]] + " " + plain[span[1] :]
     rest = _PHONE_WORDS.sub(" ", rest)
     parts = [p for p in (_clean(p) for p in re.split(r"[\s，,、；;/／]+", rest)) if p]
     name, company = "", ""

@@ -34,7 +34,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Column, Index, Integer, MetaData, Table, Text, delete, func, insert, inspect, select, text, update
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from bot import db as database
@@ -53,28 +67,32 @@ ROLES = ("agent", "supervisor")
 
 metadata = MetaData()
 staff_table = Table(
-    "staff", metadata,
+    "staff",
+    metadata,
     Column("username", Text, primary_key=True),
     Column("password_hash", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     Column("role", Text, nullable=False, server_default="agent"),  # added later: _add_role adds it to older files
 )
 login_failures = Table(
-    "login_failures", metadata,
+    "login_failures",
+    metadata,
     Column("username", Text, nullable=False),
     Column("address", Text, nullable=False),
     Column("at", Text, nullable=False),
 )
 Index("login_failures_at", login_failures.c.at)
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("username", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     Column("seen_at", Text, nullable=False),
 )
 ticket_access = Table(  # append-only
-    "ticket_access", metadata,
+    "ticket_access",
+    metadata,
     Column("ticket_id", Integer, nullable=False),
     Column("username", Text, nullable=False),
     Column("action", Text, nullable=False),
@@ -89,14 +107,22 @@ class StaffError(ValueError):
 def hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt or os.urandom(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    return (
+        f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    )
 
 
 def check_password(password: str, stored: str) -> bool:
     try:
         _, n, r, p, salt, digest = stored.split("$")
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                                dklen=len(base64.b64decode(digest)))
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(base64.b64decode(digest)),
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, base64.b64decode(digest))
@@ -138,8 +164,9 @@ def open_staff_store(settings: Settings) -> StaffStore:
 class StaffStore:
     """Accounts, login failures, sessions and the access log in one database (a SQLite ``Path`` or a SQLAlchemy URL)."""
 
-    def __init__(self, target: Path | str,
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
+    def __init__(
+        self, target: Path | str, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+    ) -> None:
         self.engine = database.open_engine(target)
         self.now = now
         with database.creating(self.engine, metadata) as db:
@@ -162,8 +189,11 @@ class StaffStore:
             raise StaffError(f"role must be one of {', '.join(ROLES)}")
         with self.engine.begin() as db:
             statement = database.upsert(db, staff_table).values(
-                username=username, password_hash=hash_password(password), created_at=self.now().isoformat(),
-                role=role or "agent")
+                username=username,
+                password_hash=hash_password(password),
+                created_at=self.now().isoformat(),
+                role=role or "agent",
+            )
             changes = {"password_hash": statement.excluded.password_hash, **({"role": role} if role else {})}
             db.execute(statement.on_conflict_do_update(index_elements=[staff_table.c.username], set_=changes))
             db.execute(delete(sessions).where(sessions.c.username == username))
@@ -192,14 +222,18 @@ class StaffStore:
         recent = login_failures.c.at > (now - WINDOW).isoformat()
         failures = select(func.count(), func.max(login_failures.c.at)).where(recent)
         with database.reading(self.engine) as db:
-            pair, last = db.execute(failures.where(login_failures.c.username == username,
-                                                   login_failures.c.address == address)).one()
+            pair, last = db.execute(
+                failures.where(login_failures.c.username == username, login_failures.c.address == address)
+            ).one()
             if not pair:
                 return 0.0
             account = db.execute(failures.where(login_failures.c.username == username)).one()[0]
             by_address = db.execute(failures.where(login_failures.c.address == address)).one()[0]
-        wait = max(backoff(pair, FREE_TRIES, MAX_PAIR_WAIT), backoff(account, ACCOUNT_FREE, MAX_SHARED_WAIT),
-                   backoff(by_address, ADDRESS_FREE, MAX_SHARED_WAIT))
+        wait = max(
+            backoff(pair, FREE_TRIES, MAX_PAIR_WAIT),
+            backoff(account, ACCOUNT_FREE, MAX_SHARED_WAIT),
+            backoff(by_address, ADDRESS_FREE, MAX_SHARED_WAIT),
+        )
         elapsed = (now - dt.datetime.fromisoformat(last)).total_seconds()
         return max(0.0, wait - elapsed)
 
@@ -211,11 +245,15 @@ class StaffStore:
         now = self.now()
         with self.engine.begin() as db:
             if ok:
-                db.execute(delete(login_failures).where(login_failures.c.username == username,
-                                                        login_failures.c.address == address))
+                db.execute(
+                    delete(login_failures).where(
+                        login_failures.c.username == username, login_failures.c.address == address
+                    )
+                )
             else:
-                db.execute(insert(login_failures).values(username=username[:64], address=address[:64],
-                                                         at=now.isoformat()))
+                db.execute(
+                    insert(login_failures).values(username=username[:64], address=address[:64], at=now.isoformat())
+                )
             db.execute(delete(login_failures).where(login_failures.c.at <= (now - WINDOW).isoformat()))
         return ok
 
@@ -236,8 +274,11 @@ class StaffStore:
         written only when it has expired or its last use is over a minute old.
         """
         now = self.now()
-        query = (select(sessions.c.username, sessions.c.created_at, sessions.c.seen_at, staff_table.c.role)
-                 .join(staff_table, staff_table.c.username == sessions.c.username).where(sessions.c.id == session_id))
+        query = (
+            select(sessions.c.username, sessions.c.created_at, sessions.c.seen_at, staff_table.c.role)
+            .join(staff_table, staff_table.c.username == sessions.c.username)
+            .where(sessions.c.id == session_id)
+        )
         with database.reading(self.engine) as db:
             row = db.execute(query).first()
         if row is None:
@@ -259,8 +300,11 @@ class StaffStore:
 
     def log_access(self, ticket_id: int, username: str, action: str) -> None:
         with self.engine.begin() as db:
-            db.execute(insert(ticket_access).values(ticket_id=ticket_id, username=username, action=action,
-                                                    at=self.now().isoformat()))
+            db.execute(
+                insert(ticket_access).values(
+                    ticket_id=ticket_id, username=username, action=action, at=self.now().isoformat()
+                )
+            )
 
     def access_log(self, ticket_id: int | None = None, limit: int = 200) -> list[dict[str, object]]:
         query = select(ticket_access)

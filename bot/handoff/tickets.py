@@ -33,8 +33,13 @@ ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
 FINISHED = (TicketStatus.RESOLVED, TicketStatus.WITHDRAWN)
 
 # How a ticket ended; staff pick one when resolving (stored on the 'resolved' event).
-OUTCOMES = {"replied": "已回覆", "called_back": "已回電", "no_answer": "未接通", "referred": "轉其他單位",
-            "no_action": "無需處理"}
+OUTCOMES = {
+    "replied": "已回覆",
+    "called_back": "已回電",
+    "no_answer": "未接通",
+    "referred": "轉其他單位",
+    "no_action": "無需處理",
+}
 
 
 class UnknownTicket(KeyError):
@@ -115,8 +120,12 @@ class TicketStore(Protocol):
 
     def latest_for(self, conversation_id: str) -> Ticket | None: ...
 
-    def queue(self, status: TicketStatus | tuple[TicketStatus, ...] | None = None, category: str | None = None,
-              channel: str | None = None) -> list[Ticket]:
+    def queue(
+        self,
+        status: TicketStatus | tuple[TicketStatus, ...] | None = None,
+        category: str | None = None,
+        channel: str | None = None,
+    ) -> list[Ticket]:
         """Tickets by priority, then longest waiting first (``status``: one, several, or any)."""
 
     def claim(self, ticket_id: int, staff: str) -> bool:

@@ -21,13 +21,38 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (Column, ForeignKey, Identity, Index, Integer, MetaData, Table, Text, UniqueConstraint, delete,
-                        func, insert, select, update)
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Row
 
 from bot import db as database
-from bot.handoff.tickets import (FINISHED, OUTCOMES, PERSONAL_DETAILS, Entry, NewTicket, Ticket, TicketConflict,
-                                 TicketStatus, TicketStore, UnknownTicket, utc_now)
+from bot.handoff.tickets import (
+    FINISHED,
+    OUTCOMES,
+    PERSONAL_DETAILS,
+    Entry,
+    NewTicket,
+    Ticket,
+    TicketConflict,
+    TicketStatus,
+    TicketStore,
+    UnknownTicket,
+    utc_now,
+)
 from bot.handoff.transcript import entities as transcript_entities
 from bot.settings import Settings
 
@@ -44,7 +69,9 @@ def _ticket_id() -> Column:
 
 
 tickets = Table(
-    "tickets", metadata, _id(),
+    "tickets",
+    metadata,
+    _id(),
     Column("conversation_id", Text, nullable=False),
     Column("channel", Text, nullable=False),
     Column("category", Text, nullable=False),
@@ -71,7 +98,10 @@ Index("tickets_queue", tickets.c.status, tickets.c.priority, tickets.c.created_a
 Index("tickets_conversation", tickets.c.conversation_id, tickets.c.status)
 
 ticket_events = Table(
-    "ticket_events", metadata, _id(), _ticket_id(),
+    "ticket_events",
+    metadata,
+    _id(),
+    _ticket_id(),
     Column("kind", Text, nullable=False),
     Column("actor", Text),
     Column("detail", Text),
@@ -80,7 +110,10 @@ ticket_events = Table(
 Index("ticket_events_ticket", ticket_events.c.ticket_id, ticket_events.c.kind)
 
 replies = Table(
-    "replies", metadata, _id(), _ticket_id(),
+    "replies",
+    metadata,
+    _id(),
+    _ticket_id(),
     Column("conversation_id", Text, nullable=False),
     Column("author", Text, nullable=False),
     Column("text", Text, nullable=False),
@@ -90,20 +123,27 @@ replies = Table(
 )
 
 notes = Table(
-    "notes", metadata, _id(), _ticket_id(),
+    "notes",
+    metadata,
+    _id(),
+    _ticket_id(),
     Column("author", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("at", Text, nullable=False),
 )
 
 canned_replies = Table(
-    "canned_replies", metadata, _id(),
+    "canned_replies",
+    metadata,
+    _id(),
     Column("title", Text, nullable=False),
     Column("text", Text, nullable=False),
 )
 
 contact_drafts = Table(
-    "contact_drafts", metadata, _id(),
+    "contact_drafts",
+    metadata,
+    _id(),
     Column("conversation_id", Text, nullable=False),
     Column("slot", Text, nullable=False),
     Column("value", Text, nullable=False),
@@ -146,19 +186,39 @@ class SqlTicketStore:
             yield db
 
     def _event(self, db: Connection, ticket_id: int, kind: str, actor: str | None, detail: Any = None) -> None:
-        db.execute(insert(ticket_events).values(
-            ticket_id=ticket_id, kind=kind, actor=actor, at=self.now(),
-            detail=json.dumps(detail, ensure_ascii=False) if detail is not None else None))
+        db.execute(
+            insert(ticket_events).values(
+                ticket_id=ticket_id,
+                kind=kind,
+                actor=actor,
+                at=self.now(),
+                detail=json.dumps(detail, ensure_ascii=False) if detail is not None else None,
+            )
+        )
 
     # --- tickets -------------------------------------------------------------------
     def create(self, new: NewTicket) -> Ticket:
         with self.engine.begin() as db:
-            result = db.execute(insert(tickets).values(
-                conversation_id=new.conversation_id, channel=new.channel, category=new.category, summary=new.summary,
-                transcript=_json(new.transcript), contact_name=new.contact_name, contact_phone=new.contact_phone,
-                preferred_time=new.preferred_time, priority=new.priority, urgent_reason=new.urgent_reason,
-                entities=_json(new.entities), schemes=json.dumps(new.schemes), kind=new.kind,
-                details=_json(new.details), status=TicketStatus.OPEN.value, created_at=self.now()))
+            result = db.execute(
+                insert(tickets).values(
+                    conversation_id=new.conversation_id,
+                    channel=new.channel,
+                    category=new.category,
+                    summary=new.summary,
+                    transcript=_json(new.transcript),
+                    contact_name=new.contact_name,
+                    contact_phone=new.contact_phone,
+                    preferred_time=new.preferred_time,
+                    priority=new.priority,
+                    urgent_reason=new.urgent_reason,
+                    entities=_json(new.entities),
+                    schemes=json.dumps(new.schemes),
+                    kind=new.kind,
+                    details=_json(new.details),
+                    status=TicketStatus.OPEN.value,
+                    created_at=self.now(),
+                )
+            )
             ticket_id = int(result.inserted_primary_key[0])
             self._event(db, ticket_id, "created", None, {"priority": new.priority, "kind": new.kind})
         return self.get(ticket_id)
@@ -172,8 +232,9 @@ class SqlTicketStore:
 
     def open_for(self, conversation_id: str) -> Ticket | None:
         """The conversation's ticket that is neither resolved nor withdrawn yet, if any."""
-        return self._latest(tickets.c.conversation_id == conversation_id,
-                            tickets.c.status.not_in([s.value for s in FINISHED]))
+        return self._latest(
+            tickets.c.conversation_id == conversation_id, tickets.c.status.not_in([s.value for s in FINISHED])
+        )
 
     def latest_for(self, conversation_id: str) -> Ticket | None:
         return self._latest(tickets.c.conversation_id == conversation_id)
@@ -183,8 +244,12 @@ class SqlTicketStore:
             row = db.execute(select(tickets).where(*where).order_by(tickets.c.id.desc()).limit(1)).first()
         return _ticket(row) if row else None
 
-    def queue(self, status: TicketStatus | tuple[TicketStatus, ...] | None = None, category: str | None = None,
-              channel: str | None = None) -> list[Ticket]:
+    def queue(
+        self,
+        status: TicketStatus | tuple[TicketStatus, ...] | None = None,
+        category: str | None = None,
+        channel: str | None = None,
+    ) -> list[Ticket]:
         """Tickets by priority, then longest waiting first (``status``: one, several, or any)."""
         query = select(tickets)
         statuses = (status,) if isinstance(status, TicketStatus) else tuple(status or ())
@@ -202,8 +267,14 @@ class SqlTicketStore:
     def claim(self, ticket_id: int, staff: str) -> bool:
         """Take an open ticket; ``False`` when someone else got it first."""
         with self.engine.begin() as db:
-            won = db.execute(update(tickets).where(tickets.c.id == ticket_id, tickets.c.status == TicketStatus.OPEN.value)
-                             .values(status=TicketStatus.CLAIMED.value, assignee=staff, claimed_at=self.now())).rowcount == 1
+            won = (
+                db.execute(
+                    update(tickets)
+                    .where(tickets.c.id == ticket_id, tickets.c.status == TicketStatus.OPEN.value)
+                    .values(status=TicketStatus.CLAIMED.value, assignee=staff, claimed_at=self.now())
+                ).rowcount
+                == 1
+            )
             if won:
                 self._event(db, ticket_id, "claimed", staff)
         if not won:
@@ -212,8 +283,11 @@ class SqlTicketStore:
 
     def transfer(self, ticket_id: int, staff: str, to: str) -> None:
         with self.engine.begin() as db:
-            changed = db.execute(update(tickets).values(assignee=to)
-                                 .where(tickets.c.id == ticket_id, tickets.c.status == TicketStatus.CLAIMED.value)).rowcount
+            changed = db.execute(
+                update(tickets)
+                .values(assignee=to)
+                .where(tickets.c.id == ticket_id, tickets.c.status == TicketStatus.CLAIMED.value)
+            ).rowcount
             if changed != 1:
                 raise TicketConflict("only a ticket being handled can be transferred")
             self._event(db, ticket_id, "transferred", staff, {"to": to})
@@ -223,8 +297,11 @@ class SqlTicketStore:
         if outcome is not None and outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
         with self.engine.begin() as db:
-            changed = db.execute(update(tickets).values(status=TicketStatus.RESOLVED.value, resolved_at=self.now())
-                                 .where(tickets.c.id == ticket_id, _unfinished())).rowcount
+            changed = db.execute(
+                update(tickets)
+                .values(status=TicketStatus.RESOLVED.value, resolved_at=self.now())
+                .where(tickets.c.id == ticket_id, _unfinished())
+            ).rowcount
             if changed != 1:
                 self.get(ticket_id)
                 raise TicketConflict("the ticket is resolved or withdrawn already")
@@ -254,9 +331,14 @@ class SqlTicketStore:
         if not ticket_ids:
             return {}
         e, r = ticket_events.alias("e"), ticket_events.alias("r")
-        last_reply = select(func.max(r.c.id)).where(r.c.ticket_id == e.c.ticket_id, r.c.kind == "replied").scalar_subquery()
-        query = (select(e.c.ticket_id, func.count()).group_by(e.c.ticket_id)
-                 .where(e.c.kind == "caller_message", e.c.ticket_id.in_(ticket_ids), e.c.id > func.coalesce(last_reply, 0)))
+        last_reply = (
+            select(func.max(r.c.id)).where(r.c.ticket_id == e.c.ticket_id, r.c.kind == "replied").scalar_subquery()
+        )
+        query = (
+            select(e.c.ticket_id, func.count())
+            .group_by(e.c.ticket_id)
+            .where(e.c.kind == "caller_message", e.c.ticket_id.in_(ticket_ids), e.c.id > func.coalesce(last_reply, 0))
+        )
         with self._read() as db:
             return {int(ticket): int(n) for ticket, n in db.execute(query)}
 
@@ -266,8 +348,14 @@ class SqlTicketStore:
         ``False`` when it was already resolved or withdrawn (nothing changes then).
         """
         with self.engine.begin() as db:
-            done = db.execute(update(tickets).values(status=TicketStatus.WITHDRAWN.value)
-                              .where(tickets.c.id == ticket_id, _unfinished())).rowcount == 1
+            done = (
+                db.execute(
+                    update(tickets)
+                    .values(status=TicketStatus.WITHDRAWN.value)
+                    .where(tickets.c.id == ticket_id, _unfinished())
+                ).rowcount
+                == 1
+            )
             if done:
                 self._event(db, ticket_id, "withdrawn", None)
         return done
@@ -281,8 +369,9 @@ class SqlTicketStore:
         if not 1 <= rating <= 5:
             raise ValueError("rating must be 1 to 5")
         with self.engine.begin() as db:
-            changed = db.execute(update(tickets).values(rating=rating)
-                                 .where(tickets.c.id == ticket_id, tickets.c.rating.is_(None))).rowcount
+            changed = db.execute(
+                update(tickets).values(rating=rating).where(tickets.c.id == ticket_id, tickets.c.rating.is_(None))
+            ).rowcount
             if changed:
                 self._event(db, ticket_id, "rated", None, {"rating": rating})
         return bool(changed)
@@ -295,17 +384,25 @@ class SqlTicketStore:
             raise TicketConflict(f"the ticket is {ticket.status.value}")
         at = self.now()
         with self.engine.begin() as db:
-            result = db.execute(insert(replies).values(ticket_id=ticket_id, conversation_id=ticket.conversation_id,
-                                                       author=staff, text=text, at=at))
-            db.execute(update(tickets).values(first_response_at=func.coalesce(tickets.c.first_response_at, at))
-                       .where(tickets.c.id == ticket_id))
+            result = db.execute(
+                insert(replies).values(
+                    ticket_id=ticket_id, conversation_id=ticket.conversation_id, author=staff, text=text, at=at
+                )
+            )
+            db.execute(
+                update(tickets)
+                .values(first_response_at=func.coalesce(tickets.c.first_response_at, at))
+                .where(tickets.c.id == ticket_id)
+            )
             self._event(db, ticket_id, "replied", staff)
         return Entry(int(result.inserted_primary_key[0]), ticket_id, staff, text, at)
 
     def replies(self, ticket_id: int) -> list[Entry]:
         with self._read() as db:
-            return [_entry(r) for r in db.execute(select(replies).where(replies.c.ticket_id == ticket_id)
-                                                  .order_by(replies.c.id))]
+            return [
+                _entry(r)
+                for r in db.execute(select(replies).where(replies.c.ticket_id == ticket_id).order_by(replies.c.id))
+            ]
 
     def take_undelivered(self, conversation_id: str) -> list[Entry]:
         """Staff replies not yet picked up by the user's client (REST), marked delivered now."""
@@ -319,8 +416,16 @@ class SqlTicketStore:
         """A bot message for the user's client to pick up (the rating question after resolving)."""
         ticket = self.get(ticket_id)
         with self.engine.begin() as db:
-            db.execute(insert(replies).values(ticket_id=ticket_id, conversation_id=ticket.conversation_id, author="bot",
-                                              text=text, at=self.now(), buttons=_json(buttons)))
+            db.execute(
+                insert(replies).values(
+                    ticket_id=ticket_id,
+                    conversation_id=ticket.conversation_id,
+                    author="bot",
+                    text=text,
+                    at=self.now(),
+                    buttons=_json(buttons),
+                )
+            )
 
     def add_note(self, ticket_id: int, staff: str, text: str) -> None:
         self.get(ticket_id)
@@ -334,11 +439,16 @@ class SqlTicketStore:
             return [Entry(r.id, r.ticket_id, r.author, r.text, r.at) for r in rows]
 
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
-        query = (select(ticket_events.c.kind, ticket_events.c.actor, ticket_events.c.detail, ticket_events.c.at)
-                 .where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id))
+        query = (
+            select(ticket_events.c.kind, ticket_events.c.actor, ticket_events.c.detail, ticket_events.c.at)
+            .where(ticket_events.c.ticket_id == ticket_id)
+            .order_by(ticket_events.c.id)
+        )
         with self._read() as db:
-            return [{"kind": r.kind, "actor": r.actor, "detail": json.loads(r.detail) if r.detail else None, "at": r.at}
-                    for r in db.execute(query)]
+            return [
+                {"kind": r.kind, "actor": r.actor, "detail": json.loads(r.detail) if r.detail else None, "at": r.at}
+                for r in db.execute(query)
+            ]
 
     # --- contact details given before the ticket exists -------------------------------
     def keep_contact(self, conversation_id: str, slot: str, value: str) -> None:
@@ -348,17 +458,24 @@ class SqlTicketStore:
         the number, and only staff read this database.
         """
         with self.engine.begin() as db:
-            statement = database.upsert(db, contact_drafts).values(conversation_id=conversation_id, slot=slot,
-                                                                   value=value, at=self.now())
-            db.execute(statement.on_conflict_do_update(
-                index_elements=[contact_drafts.c.conversation_id, contact_drafts.c.slot],
-                set_={"value": statement.excluded.value, "at": statement.excluded.at}))
+            statement = database.upsert(db, contact_drafts).values(
+                conversation_id=conversation_id, slot=slot, value=value, at=self.now()
+            )
+            db.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[contact_drafts.c.conversation_id, contact_drafts.c.slot],
+                    set_={"value": statement.excluded.value, "at": statement.excluded.at},
+                )
+            )
 
     def take_contacts(self, conversation_id: str) -> dict[str, str]:
         """The conversation's kept form answers by slot, removed from the drafts."""
         with self.engine.begin() as db:
-            rows = db.execute(select(contact_drafts.c.slot, contact_drafts.c.value)
-                              .where(contact_drafts.c.conversation_id == conversation_id)).all()
+            rows = db.execute(
+                select(contact_drafts.c.slot, contact_drafts.c.value).where(
+                    contact_drafts.c.conversation_id == conversation_id
+                )
+            ).all()
             db.execute(delete(contact_drafts).where(contact_drafts.c.conversation_id == conversation_id))
         return {slot: value for slot, value in rows}
 
@@ -373,8 +490,11 @@ class SqlTicketStore:
         """
         changed = 0
         with self.engine.begin() as db:
-            rows = db.execute(select(tickets.c.id, tickets.c.transcript, tickets.c.summary, tickets.c.details)
-                              .where(tickets.c.conversation_id == conversation_id)).all()
+            rows = db.execute(
+                select(tickets.c.id, tickets.c.transcript, tickets.c.summary, tickets.c.details).where(
+                    tickets.c.conversation_id == conversation_id
+                )
+            ).all()
             for row in rows:
                 lines = json.loads(row.transcript)
                 hits = [line for line in lines if line.get("who") == "user" and forget(line)]
@@ -387,9 +507,16 @@ class SqlTicketStore:
                     details = {k: note if v == said else v for k, v in details.items()}
                     line.update(text=note, entities=[])
                     line.pop("tapped", None)
-                db.execute(update(tickets).where(tickets.c.id == row.id).values(
-                    transcript=_json(lines), summary=summary, details=_json(details),
-                    entities=_json(transcript_entities(lines))))
+                db.execute(
+                    update(tickets)
+                    .where(tickets.c.id == row.id)
+                    .values(
+                        transcript=_json(lines),
+                        summary=summary,
+                        details=_json(details),
+                        entities=_json(transcript_entities(lines)),
+                    )
+                )
                 self._event(db, row.id, "unsent", None, {"lines": len(hits)})
                 changed += len(hits)
         return changed
@@ -406,16 +533,30 @@ class SqlTicketStore:
         """
         redacted = select(ticket_events.c.ticket_id).where(ticket_events.c.kind == "redacted")
         with self.engine.begin() as db:
-            rows = db.execute(select(tickets.c.id, tickets.c.summary, tickets.c.details).where(
-                tickets.c.status == TicketStatus.RESOLVED.value, tickets.c.resolved_at < before,
-                tickets.c.id.not_in(redacted))).all()
+            rows = db.execute(
+                select(tickets.c.id, tickets.c.summary, tickets.c.details).where(
+                    tickets.c.status == TicketStatus.RESOLVED.value,
+                    tickets.c.resolved_at < before,
+                    tickets.c.id.not_in(redacted),
+                )
+            ).all()
             if dry_run:
                 return len(rows)
             for row in rows:
                 details = {k: mask(str(v)) for k, v in json.loads(row.details).items() if k not in PERSONAL_DETAILS}
-                db.execute(update(tickets).where(tickets.c.id == row.id).values(
-                    contact_name="", contact_phone="", preferred_time="", transcript="[]", entities="[]",
-                    summary=mask(row.summary), details=_json(details)))
+                db.execute(
+                    update(tickets)
+                    .where(tickets.c.id == row.id)
+                    .values(
+                        contact_name="",
+                        contact_phone="",
+                        preferred_time="",
+                        transcript="[]",
+                        entities="[]",
+                        summary=mask(row.summary),
+                        details=_json(details),
+                    )
+                )
                 for table in (replies, notes):
                     for entry in db.execute(select(table.c.id, table.c.text).where(table.c.ticket_id == row.id)).all():
                         db.execute(update(table).where(table.c.id == entry.id).values(text=mask(entry.text)))
@@ -463,7 +604,9 @@ def _unquoted(summary: str, said: str, note: str) -> str:
 
 
 def _entry(row: Row) -> Entry:
-    return Entry(row.id, row.ticket_id, row.author, row.text, row.at, tuple(json.loads(row.buttons)) if row.buttons else ())
+    return Entry(
+        row.id, row.ticket_id, row.author, row.text, row.at, tuple(json.loads(row.buttons)) if row.buttons else ()
+    )
 
 
 def _ticket(row: Row) -> Ticket:

@@ -51,7 +51,9 @@ class Window:
 
     @property
     def any_time(self) -> bool:
-        return self.understood and self.days is None and self.start is None and self.end is None and not self.workdays_only
+        return (
+            self.understood and self.days is None and self.start is None and self.end is None and not self.workdays_only
+        )
 
     def label(self) -> str:
         """For staff: 「12月3日（週四）14:00–18:00（來電者：明天下午兩點以後）」."""
@@ -112,8 +114,11 @@ def parse_window(text: str, now: dt.datetime) -> Window:
             break
     weekday = _WEEKDAY.search(plain)
     if weekday and days is None:
-        index = "一二三四五六日".find(weekday.group(2)) if weekday.group(2) not in "天1234567" else (
-            6 if weekday.group(2) in "天7" else int(weekday.group(2)) - 1)
+        index = (
+            "一二三四五六日".find(weekday.group(2))
+            if weekday.group(2) not in "天1234567"
+            else (6 if weekday.group(2) in "天7" else int(weekday.group(2)) - 1)
+        )
         monday = today - dt.timedelta(days=today.weekday())
         if weekday.group(1) and weekday.group(1).startswith("下"):
             day = monday + dt.timedelta(days=7 + index)  # 「下週一」: Monday of next week
@@ -139,11 +144,11 @@ def parse_window(text: str, now: dt.datetime) -> Window:
         if any(w in plain for w in words):
             part, found = span, True
             break
-    start, end = (part if part else (None, None))
+    start, end = part if part else (None, None)
     clocks = list(_CLOCK.finditer(plain))
     if clocks:
         first = _clock(clocks[0], part)
-        after_first = plain[clocks[0].end():]
+        after_first = plain[clocks[0].end() :]
         if first is not None:
             found = True
             if len(clocks) > 1 and _RANGE.match(after_first):
@@ -160,8 +165,9 @@ def parse_window(text: str, now: dt.datetime) -> Window:
     return Window(raw, True, days, start, end, workdays)
 
 
-def _slots(window: Window, hours: OfficeHours, now: dt.datetime,
-           horizon: int = 21) -> Iterator[tuple[dt.date, dt.time, dt.time]]:
+def _slots(
+    window: Window, hours: OfficeHours, now: dt.datetime, horizon: int = 21
+) -> Iterator[tuple[dt.date, dt.time, dt.time]]:
     """(day, earliest, latest) local times when the window and office hours meet, soonest first."""
     local = now.astimezone(TAIPEI)
     for offset in range(horizon):
@@ -200,14 +206,20 @@ def promise(window: Window, hours: OfficeHours, now: dt.datetime) -> Promise:
     if not window.understood:
         if hours.is_open(local):
             return Promise(f"客服人員會盡快與您聯絡，並參考您說的時段「{window.text}」", True)
-        return Promise(f"客服人員會在{_date_label(opens.date())}{_clock_words(opens.time())}起與您聯絡，"
-                       f"並參考您說的時段「{window.text}」", False)
+        return Promise(
+            f"客服人員會在{_date_label(opens.date())}{_clock_words(opens.time())}起與您聯絡，"
+            f"並參考您說的時段「{window.text}」",
+            False,
+        )
     first = next(_slots(window, hours, local), None)
     if first is None and hours.is_open(local):
         return Promise(f"您方便的時段不在客服服務時間（{hours_text}），客服人員會在服務時間內盡快與您聯絡", False)
     if first is None:
-        return Promise(f"您方便的時段不在客服服務時間（{hours_text}），客服人員會在"
-                       f"{_date_label(opens.date())}{_clock_words(opens.time())}起回電", False)
+        return Promise(
+            f"您方便的時段不在客服服務時間（{hours_text}），客服人員會在"
+            f"{_date_label(opens.date())}{_clock_words(opens.time())}起回電",
+            False,
+        )
     day, begin, _finish = first
     if day == local.date() and hours.is_open(local) and begin <= local.time().replace(second=59):
         return Promise("客服人員會盡快與您聯絡", True)

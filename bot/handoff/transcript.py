@@ -19,10 +19,10 @@ from bot.handoff.urgency import urgent_reason
 TICKET_LINES = 200
 
 
-
 def line_time(event: Mapping[str, Any]) -> str:
     """A transcript line's ``at``: the event's second in Taipei time (unsend matches lines by it)."""
     return dt.datetime.fromtimestamp(event.get("timestamp") or 0, TAIPEI).isoformat(timespec="seconds")
+
 
 def transcript(events: Iterable[Mapping[str, Any]], limit: int = 60) -> list[dict[str, Any]]:
     """User, bot and staff messages in order, each with its Taipei time (ISO).
@@ -44,9 +44,14 @@ def transcript(events: Iterable[Mapping[str, Any]], limit: int = 60) -> list[dic
             parse = event.get("parse_data") or {}
             intent = parse.get("intent") or {}
             text = event.get("text") or ""
-            line = {"who": "user", "text": text, "intent": intent.get("name"),
-                    "confidence": round(float(intent.get("confidence") or 0), 3), "at": at,
-                    "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities", [])]}
+            line = {
+                "who": "user",
+                "text": text,
+                "intent": intent.get("name"),
+                "confidence": round(float(intent.get("confidence") or 0), 3),
+                "at": at,
+                "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities", [])],
+            }
             if text.startswith("/") and text in offered:
                 line["tapped"] = offered[text]
             if in_form:
@@ -54,8 +59,11 @@ def transcript(events: Iterable[Mapping[str, Any]], limit: int = 60) -> list[dic
             lines.append(line)
         elif kind == "bot" and event.get("text"):
             staff = (event.get("metadata") or {}).get("staff")
-            lines.append({"who": "staff", "staff": str(staff), "text": event["text"], "at": at} if staff
-                         else {"who": "bot", "text": event["text"], "at": at})
+            lines.append(
+                {"who": "staff", "staff": str(staff), "text": event["text"], "at": at}
+                if staff
+                else {"who": "bot", "text": event["text"], "at": at}
+            )
             buttons = (event.get("data") or {}).get("buttons") or []
             if buttons:
                 offered = {str(b.get("payload")): str(b.get("title")) for b in buttons}
@@ -76,18 +84,42 @@ def questions(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def category(lines: list[dict[str, Any]]) -> str:
     """The conversation's topic by the one rule (bot.categories.main_topic), else ``handoff``."""
-    found = [INTENT_CATEGORY[line["intent"]].value for line in questions(lines) if line.get("intent") in INTENT_CATEGORY]
+    found = [
+        INTENT_CATEGORY[line["intent"]].value for line in questions(lines) if line.get("intent") in INTENT_CATEGORY
+    ]
     return main_topic(found) or "handoff"
 
 
 # Entities worth a line in the summary, with the words staff read.
-FACT_LABELS = {"scheme": "措施", "attribute": "想知道", "employees": "員工數", "amount": "金額", "county": "縣市",
-               "industry": "行業", "disaster_type": "災害"}
-ATTRIBUTE_WORDS = {"max_amount": "額度", "interest_rate": "利率", "loan_term": "貸款期限", "documents": "應備文件",
-                   "eligibility": "申請資格", "how_to_apply": "申請方式", "deadline": "申請期限", "contact": "洽詢電話",
-                   "grace_period": "寬限期", "guarantee_ratio": "保證成數", "interest_subsidy": "利息補貼"}
-REASON_LABELS = {"complaint": "抱怨或不滿", "disaster_report": "災情通報", "urgent": "緊急狀況",
-                 "misses": "機器人兩次聽不懂", "asked": "使用者主動要求真人"}
+FACT_LABELS = {
+    "scheme": "措施",
+    "attribute": "想知道",
+    "employees": "員工數",
+    "amount": "金額",
+    "county": "縣市",
+    "industry": "行業",
+    "disaster_type": "災害",
+}
+ATTRIBUTE_WORDS = {
+    "max_amount": "額度",
+    "interest_rate": "利率",
+    "loan_term": "貸款期限",
+    "documents": "應備文件",
+    "eligibility": "申請資格",
+    "how_to_apply": "申請方式",
+    "deadline": "申請期限",
+    "contact": "洽詢電話",
+    "grace_period": "寬限期",
+    "guarantee_ratio": "保證成數",
+    "interest_subsidy": "利息補貼",
+}
+REASON_LABELS = {
+    "complaint": "抱怨或不滿",
+    "disaster_report": "災情通報",
+    "urgent": "緊急狀況",
+    "misses": "機器人兩次聽不懂",
+    "asked": "使用者主動要求真人",
+}
 
 
 def handoff_reason(lines: list[dict[str, Any]]) -> str:
@@ -120,13 +152,20 @@ def summary(lines: list[dict[str, Any]], limit: int = 200) -> str:
     from bot.categories import category_label
 
     topic = category(lines)
-    parts = [f"主題：{category_label(topic) if topic != 'handoff' else '未指明'}",
-             f"原因：{REASON_LABELS[handoff_reason(lines)]}"]
+    parts = [
+        f"主題：{category_label(topic) if topic != 'handoff' else '未指明'}",
+        f"原因：{REASON_LABELS[handoff_reason(lines)]}",
+    ]
     told = facts(lines)
     if told:
         parts.append("提供：" + "、".join(told))
-    topical = [line["text"] for line in questions(lines) if line.get("intent") not in HANDOFF_INTENTS
-               and not str(line.get("intent") or "").startswith(("dialogue", "chitchat")) and not line["text"].startswith("/")]
+    topical = [
+        line["text"]
+        for line in questions(lines)
+        if line.get("intent") not in HANDOFF_INTENTS
+        and not str(line.get("intent") or "").startswith(("dialogue", "chitchat"))
+        and not line["text"].startswith("/")
+    ]
     if topical:
         parts.append(f"問題：{clip(topical[-1], 60)}")
     return clip("｜".join(parts), limit)

@@ -15,27 +15,47 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot import messages
 from bot.formats import BUBBLE_MAX, ROC_OFFSET, clip, roc_date
 from bot.kb.query import Status
 from bot.kb.records import Benefit, Contact, Scheme
 from bot.kb.sources import source_title
-from bot import messages
 
 SOURCE_LABEL = "來源："  # starts every footer; the LINE channel shows an answer and its footer as one card
 
 ATTRIBUTE_LABELS = {
-    "max_amount": "額度", "interest_rate": "利率", "interest_subsidy": "利息補貼", "guarantee_ratio": "保證成數",
-    "guarantee_fee": "保證手續費", "loan_term": "貸款期限", "grace_period": "寬限期", "deadline": "申請期限",
-    "eligibility": "申請資格", "documents": "應備文件", "how_to_apply": "申請方式", "contact": "洽詢電話",
-    "tax_deduction_rate": "減除率", "subsidy_ratio": "補助比例", "status": "受理狀態", "start": "開始日期", "alternative": "替代措施", "duration": "期間", "statistics": "累計申請與核准統計",
+    "max_amount": "額度",
+    "interest_rate": "利率",
+    "interest_subsidy": "利息補貼",
+    "guarantee_ratio": "保證成數",
+    "guarantee_fee": "保證手續費",
+    "loan_term": "貸款期限",
+    "grace_period": "寬限期",
+    "deadline": "申請期限",
+    "eligibility": "申請資格",
+    "documents": "應備文件",
+    "how_to_apply": "申請方式",
+    "contact": "洽詢電話",
+    "tax_deduction_rate": "減除率",
+    "subsidy_ratio": "補助比例",
+    "status": "受理狀態",
+    "start": "開始日期",
+    "alternative": "替代措施",
+    "duration": "期間",
+    "statistics": "累計申請與核准統計",
 }
 # Which benefit kinds answer an attribute question (all of them are stated, in record order).
 ATTRIBUTE_KINDS = {
     "max_amount": ("max_amount", "subsidy_amount", "subsidy_per_company", "subsidy_per_person", "points"),
-    "tax_deduction_rate": ("tax_deduction_rate",), "subsidy_ratio": ("subsidy_ratio",),
-    "interest_rate": ("interest_rate",), "interest_subsidy": ("interest_subsidy",),
-    "guarantee_ratio": ("guarantee_ratio",), "guarantee_fee": ("guarantee_fee",),
-    "loan_term": ("loan_term",), "grace_period": ("grace_period",), "statistics": ("statistics",),
+    "tax_deduction_rate": ("tax_deduction_rate",),
+    "subsidy_ratio": ("subsidy_ratio",),
+    "interest_rate": ("interest_rate",),
+    "interest_subsidy": ("interest_subsidy",),
+    "guarantee_ratio": ("guarantee_ratio",),
+    "guarantee_fee": ("guarantee_fee",),
+    "loan_term": ("loan_term",),
+    "grace_period": ("grace_period",),
+    "statistics": ("statistics",),
 }
 
 
@@ -64,7 +84,9 @@ def data_date(scheme: Scheme) -> str:
 
 # --- text for callers --------------------------------------------------------------
 # Maintainer notes inside record text: source ids and remarks about sources.
-_NOTE_WORDS = r"seed|external-facts|非官方|顧問|部落格|來源未|官方修正|官方公告內容|以.{0,12}為準|(?<![A-Za-z])[A-Z]\d{2}(?!\d)"
+_NOTE_WORDS = (
+    r"seed|external-facts|非官方|顧問|部落格|來源未|官方修正|官方公告內容|以.{0,12}為準|(?<![A-Za-z])[A-Z]\d{2}(?!\d)"
+)
 _PAREN_NOTE = re.compile(r"[（(][^（）()]*(?:" + _NOTE_WORDS + r")[^（）()]*[）)]", re.IGNORECASE)
 _CLAUSE_NOTE = re.compile(r"seed|external-facts|顧問|部落格|官方修正|(?<![A-Za-z])[A-Z]\d{2}(?!\d)")
 _UNOFFICIAL = re.compile(r"非官方|顧問|部落格")
@@ -79,8 +101,11 @@ def for_callers(text: str) -> str:
     """
     text = _PAREN_NOTE.sub("", text)
     clauses = [c.strip() for c in re.split(r"[；;]", text)]
-    kept = [_LEAD_NOTE.sub("", c) for c in clauses
-            if c and not _CLAUSE_NOTE.search(_LEAD_NOTE.sub("", c)) and c not in ("非官方", "非官方資料")]
+    kept = [
+        _LEAD_NOTE.sub("", c)
+        for c in clauses
+        if c and not _CLAUSE_NOTE.search(_LEAD_NOTE.sub("", c)) and c not in ("非官方", "非官方資料")
+    ]
     text = "；".join(c for c in kept if c)
     text = text.replace("來源未載明", "目前資料未載明")
     return tidy(text)
@@ -123,8 +148,14 @@ def _with_condition(benefit: Benefit) -> str:
     text = figure(benefit)
     condition = for_callers(benefit.condition or "")
     core = re.sub(r"（[^）]*）", "", condition)
-    if condition and core not in text and text not in condition and len(condition) <= 30 and "未載明" not in condition \
-            and not any(part in text for part in re.split(r"[，、；]", core) if len(part) >= 2):
+    if (
+        condition
+        and core not in text
+        and text not in condition
+        and len(condition) <= 30
+        and "未載明" not in condition
+        and not any(part in text for part in re.split(r"[，、；]", core) if len(part) >= 2)
+    ):
         return f"{text}（{condition}）"
     return text
 
@@ -141,8 +172,9 @@ NO_FIGURES = frozenset({"how_to_apply", "documents", "contact"})
 def caution(facts: Facts) -> str | None:
     """One plain line when a fact rests on unofficial sources, else ``None``."""
     scheme = facts.scheme
-    if scheme.unofficial or any(is_unofficial(b.text) or is_unofficial(b.condition)
-                                for b in current_benefits(scheme, facts.today)):
+    if scheme.unofficial or any(
+        is_unofficial(b.text) or is_unofficial(b.condition) for b in current_benefits(scheme, facts.today)
+    ):
         return messages.UNOFFICIAL_CAUTION
     return None
 
@@ -170,9 +202,13 @@ def footer(facts: Facts) -> str:
 def scheme_card(facts: Facts) -> dict[str, object]:
     """The footer as a card for the web chat (a socket.io ``custom`` payload; other channels get the text)."""
     lines = source_lines(facts.scheme)
-    card: dict[str, object] = {"type": "scheme_card", "scheme": facts.scheme.id, "title": facts.scheme.name,
-                               "status": facts.status.label,
-                               "lines": lines}
+    card: dict[str, object] = {
+        "type": "scheme_card",
+        "scheme": facts.scheme.id,
+        "title": facts.scheme.name,
+        "status": facts.status.label,
+        "lines": lines,
+    }
     if facts.contacts:
         first = facts.contacts[0]
         lines.append(f"洽詢：{first.name}")
@@ -210,8 +246,15 @@ def attribute_answer(facts: Facts, attribute: str | None, cite: bool = True) -> 
     return answer(facts, (attribute,) if attribute else (), cite=cite)
 
 
-def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None = None, cite: bool = True,
-           why: tuple[str, ...] = (), text: str = "", history: bool = False) -> list[str]:
+def answer(
+    facts: Facts,
+    attributes: tuple[str, ...] = (),
+    purpose: str | None = None,
+    cite: bool = True,
+    why: tuple[str, ...] = (),
+    text: str = "",
+    history: bool = False,
+) -> list[str]:
     """The bubbles answering ``attributes`` of one scheme (an overview when none), then, if ``cite``, the footer.
 
     ``why`` are the reasons it fits what the caller said (「員工8人，在30人以下」), said first.
@@ -226,8 +269,11 @@ def answer(facts: Facts, attributes: tuple[str, ...] = (), purpose: str | None =
         asked = [a for a in attributes if a not in ("status", "deadline", "alternative")]
         before = ""
         if history and (asked or details):
-            before = _attributes_text(facts, tuple(asked), purpose, details, missing_ok=False, text=text) if asked \
+            before = (
+                _attributes_text(facts, tuple(asked), purpose, details, missing_ok=False, text=text)
+                if asked
                 else "；".join(details)
+            )
         # Said once per scheme: a follow-up on an ended scheme already heard it ended.
         bubbles = [] if before and not cite else [ended_notice(facts)]
         if before:
@@ -258,8 +304,14 @@ def _phone(facts: Facts) -> str:
     return facts.contacts[0].phone if facts.contacts else messages.HOTLINE
 
 
-def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | None, details: Sequence[str] = (),
-                     missing_ok: bool = True, text: str = "") -> str:
+def _attributes_text(
+    facts: Facts,
+    attributes: tuple[str, ...],
+    purpose: str | None,
+    details: Sequence[str] = (),
+    missing_ok: bool = True,
+    text: str = "",
+) -> str:
     """One line per attribute asked (「利率：…」「額度：…」), the matching details, then what the records do not say."""
     name = facts.scheme.name
     known: list[tuple[str, str]] = []
@@ -289,8 +341,13 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
     if missing and not extra:
         # What the record says closest to the question, the scheme's own words included
         # (「輸出保險的保費」 → 「輸出保險徵信費及保險費最低1折」), before saying it lacks the attribute.
-        extra = [d for d in matching_statements(facts.scheme, text, attributes, limit=1, today=facts.today,
-                                                min_score=3, name_words=True) if d not in said and not _said(d, said)]
+        extra = [
+            d
+            for d in matching_statements(
+                facts.scheme, text, attributes, limit=1, today=facts.today, min_score=3, name_words=True
+            )
+            if d not in said and not _said(d, said)
+        ]
     if extra:
         known.append(("相關說明", "；".join(extra)))
     known = [(label, said_text.rstrip("。；，、 ")) for label, said_text in known]  # one full stop, not 「諮詢。。」
@@ -306,11 +363,20 @@ def _attributes_text(facts: Facts, attributes: tuple[str, ...], purpose: str | N
 
 
 # Words too common in questions to say which statement of a record answers one.
-_COMMON_PAIRS = frozenset("申請 可以 請問 多少 什麼 怎麼 如何 貸款 補助 我們 公司 一下 是不 不是 有沒 沒有 這個 那個 現在 目前 還有 可不 以申 的話 想問 知道 需要 要不 一個 時候".split())
+_COMMON_PAIRS = frozenset(
+    "申請 可以 請問 多少 什麼 怎麼 如何 貸款 補助 我們 公司 一下 是不 不是 有沒 沒有 這個 那個 現在 目前 還有 可不 以申 的話 想問 知道 需要 要不 一個 時候".split()
+)
 
 
-def matching_statements(scheme: Scheme, text: str, attributes: tuple[str, ...] = (), limit: int = 2,
-                        today: dt.date | None = None, min_score: int = 2, name_words: bool = False) -> list[str]:
+def matching_statements(
+    scheme: Scheme,
+    text: str,
+    attributes: tuple[str, ...] = (),
+    limit: int = 2,
+    today: dt.date | None = None,
+    min_score: int = 2,
+    name_words: bool = False,
+) -> list[str]:
     """The record's statements (benefits, eligibility, how to apply, notes) sharing the most words with ``text``.
 
     Words of the scheme's own name are left out (they say which scheme, not which detail);
@@ -347,14 +413,23 @@ def _statements(scheme: Scheme, today: dt.date | None = None) -> list[str]:
 
 def _pairs(text: str) -> list[str]:
     chars = re.findall(r"[0-9a-zA-Z\u3400-\u9fff]", text)
-    return ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
+    return ["".join(chars[i : i + 2]) for i in range(len(chars) - 1)]
 
 
 # Words a statement uses for an attribute when the record has no benefit of that kind.
-_STATEMENT_WORDS = {"subsidy_ratio": r"自籌|補助比例|補助\d+%", "guarantee_fee": r"手續費|保證費",
-                    "interest_rate": r"利率", "loan_term": r"最長\d+年|還款期|貸款期", "grace_period": r"寬限",
-                    "guarantee_ratio": r"保證成數|信保\S{0,2}\d+成"}
-_RELATED_KIND = {"guarantee_ratio": "subsidy_ratio", "subsidy_ratio": "guarantee_ratio", "interest_rate": "interest_subsidy"}
+_STATEMENT_WORDS = {
+    "subsidy_ratio": r"自籌|補助比例|補助\d+%",
+    "guarantee_fee": r"手續費|保證費",
+    "interest_rate": r"利率",
+    "loan_term": r"最長\d+年|還款期|貸款期",
+    "grace_period": r"寬限",
+    "guarantee_ratio": r"保證成數|信保\S{0,2}\d+成",
+}
+_RELATED_KIND = {
+    "guarantee_ratio": "subsidy_ratio",
+    "subsidy_ratio": "guarantee_ratio",
+    "interest_rate": "interest_subsidy",
+}
 
 
 def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, text: str = "") -> list[str]:
@@ -367,25 +442,46 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
             benefits = [b for b in current_benefits(scheme, facts.today) if b.kind == _RELATED_KIND[attribute]]
         if not benefits and attribute in _STATEMENT_WORDS:
             # No benefit of that kind: a statement with a figure that speaks of it (「自籌款至少50%」 in the summary).
-            return sorted((t for t in _statements(scheme, facts.today)
-                           if re.search(_STATEMENT_WORDS[attribute], t) and re.search(r"\d", t)), key=len)[:1]
+            return sorted(
+                (
+                    t
+                    for t in _statements(scheme, facts.today)
+                    if re.search(_STATEMENT_WORDS[attribute], t) and re.search(r"\d", t)
+                ),
+                key=len,
+            )[:1]
         # What the caller said about themselves comes first: the loan term for equipment when
         # buying equipment, the non-SME figures for 「我們不是中小企業」.
         wanted = set(_pairs(re.sub(r"不是|並非", "非", text)))
-        benefits.sort(key=lambda b: (purpose is None or purpose not in (b.condition or b.text),
-                                     -len(wanted & set(_pairs((b.condition or "") + b.text)))))
-        if attribute == "max_amount" and benefits and benefits[0].condition \
-                and len(wanted & set(_pairs(benefits[0].condition))) >= 2:
+        benefits.sort(
+            key=lambda b: (
+                purpose is None or purpose not in (b.condition or b.text),
+                -len(wanted & set(_pairs((b.condition or "") + b.text))),
+            )
+        )
+        if (
+            attribute == "max_amount"
+            and benefits
+            and benefits[0].condition
+            and len(wanted & set(_pairs(benefits[0].condition))) >= 2
+        ):
             # 「系統節能專案補助上限多少」: the part named is capped by a share as well as an amount
             # (「以總執行經費1/3為原則，每案上限500萬元」); say both, the share first.
-            shares = [b for b in current_benefits(scheme, facts.today)
-                      if b.kind == "subsidy_ratio" and b.condition == benefits[0].condition]
+            shares = [
+                b
+                for b in current_benefits(scheme, facts.today)
+                if b.kind == "subsidy_ratio" and b.condition == benefits[0].condition
+            ]
             benefits = [*shares, *benefits]
         return [_with_condition(b) for b in benefits]
     if attribute == "deadline":
         # and the ends of single benefits: 「利息補貼提供至公告預算用盡」
-        ends = [for_callers(c) for b in current_benefits(scheme, facts.today)
-                for c in re.split(r"[；;]", b.condition or "") if re.search(r"用罄|用盡|額滿|為止", c)]
+        ends = [
+            for_callers(c)
+            for b in current_benefits(scheme, facts.today)
+            for c in re.split(r"[；;]", b.condition or "")
+            if re.search(r"用罄|用盡|額滿|為止", c)
+        ]
         dated = [deadline_text(scheme)] if scheme.end or scheme.period or scheme.end_note else []
         return list(dict.fromkeys(dated + ends))
     if attribute == "status":
@@ -394,9 +490,13 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
         return _rules_asked(scheme, text)
     if attribute == "duration":  # 「補多久」「可以延多久」: the statements that state a period
         rules = {for_callers(t) for t in scheme.eligibility.get("other") or []}  # 「最近6個月內任1個月」 is a rule
-        periods = [t for t in _statements(scheme, facts.today) if t not in rules
-                   and re.search(r"(?<!\d)\d{1,2}\s*(?:個月|年(?![期\d度])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
-                   and not re.search(r"\d+年\d+月\d+日", t)]
+        periods = [
+            t
+            for t in _statements(scheme, facts.today)
+            if t not in rules
+            and re.search(r"(?<!\d)\d{1,2}\s*(?:個月|年(?![期\d度])|次)|[一二兩三四五六七八九十]+(?:個月|次)", t)
+            and not re.search(r"\d+年\d+月\d+日", t)
+        ]
         wanted = set(_pairs(text))
         periods = [t for t in periods if not any(t != other and t in other for other in periods)]  # not twice
         return sorted(periods, key=lambda t: -len(wanted & set(_pairs(t))))[:2]
@@ -409,8 +509,10 @@ def attribute_parts(facts: Facts, attribute: str, purpose: str | None = None, te
     if attribute == "contact":
         lines = [contact_line(c) for c in facts.contacts[:3]]
         if re.search(r"網址|網站|網頁|官網|連結", text):  # the record's own site first (「方案網站 https://…」)
-            sites = re.findall(r"https?://[\w./?=&%#-]+|www\.[\w./-]+", " ".join(
-                (scheme.how_to_apply or "", scheme.summary, *scheme.documents)))
+            sites = re.findall(
+                r"https?://[\w./?=&%#-]+|www\.[\w./-]+",
+                " ".join((scheme.how_to_apply or "", scheme.summary, *scheme.documents)),
+            )
             known = " ".join(c.url or "" for c in facts.contacts[:3])
             lines = [f"網站 {site.rstrip('.')}" for site in dict.fromkeys(sites) if site not in known][:2] + lines
         return lines
@@ -441,7 +543,9 @@ def shared_answer(facts: list[Facts], attributes: tuple[str, ...]) -> str | None
     for attribute in attributes:
         stated = [attribute_parts(f, attribute) for f in facts]
         # The same figures (「最高2.22%」「利率上限2.22%」) count as the same answer.
-        figures = {tuple(sorted(set(re.findall(r"\d[\d,.]*\s*(?:%|萬|億|元|成|年|個月)", "；".join(p))))) for p in stated}
+        figures = {
+            tuple(sorted(set(re.findall(r"\d[\d,.]*\s*(?:%|萬|億|元|成|年|個月)", "；".join(p))))) for p in stated
+        }
         if not all(stated) or len(figures) != 1 or (not next(iter(figures)) and len({tuple(p) for p in stated}) != 1):
             return None
         lines.append(f"{ATTRIBUTE_LABELS.get(attribute, '資訊')}：{'；'.join(stated[0])}")
@@ -454,7 +558,11 @@ def missing_text(facts: Facts, attribute: str) -> str:
     scheme = facts.scheme
     label = ATTRIBUTE_LABELS.get(attribute, "資訊")
     if attribute == "documents":
-        forms = [for_callers(b.text) for b in current_benefits(scheme, facts.today) if re.search(r"書表|表格|計畫書|評分表", b.text)]
+        forms = [
+            for_callers(b.text)
+            for b in current_benefits(scheme, facts.today)
+            if re.search(r"書表|表格|計畫書|評分表", b.text)
+        ]
         how = for_callers(scheme.how_to_apply) if scheme.how_to_apply else ""
         return clip(messages.no_documents(scheme.name, "；".join(forms), how, _phone(facts)), 200)
     # an unknown-status answer ends with the line to ask (unknown_notice): do not say it twice
@@ -497,8 +605,14 @@ def deadline_text(scheme: Scheme) -> str:
     if scheme.end:
         text = f"受理至{roc_date(scheme.end, gregorian=True)}"
         # Only what the note adds to the date: 「或至經費用罄為止」, not the date again.
-        extra = next((re.sub(r"^[（(]?(註[:：])?|[）)]$", "", c) for c in re.split(r"[；;，]", note)
-                      if re.search(r"用罄|用盡|額滿|為止", c) and not re.search(r"\d+年\d+月", c)), "")
+        extra = next(
+            (
+                re.sub(r"^[（(]?(註[:：])?|[）)]$", "", c)
+                for c in re.split(r"[；;，]", note)
+                if re.search(r"用罄|用盡|額滿|為止", c) and not re.search(r"\d+年\d+月", c)
+            ),
+            "",
+        )
         return f"{text}（{extra}）" if extra and len(extra) <= 40 else text
     return note or ("持續受理" if scheme.status_basis == "standing" else "截止日期未公布")
 

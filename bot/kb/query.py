@@ -100,8 +100,10 @@ class KnowledgeBase:
     def resolve(self, name: str) -> str | None:
         """The scheme id for a name, an alias or an id."""
         with self._db() as db:
-            row = db.execute("select scheme_id from scheme_names where name = ? union "
-                             "select id from schemes where id = ?", (name, name)).fetchone()
+            row = db.execute(
+                "select scheme_id from scheme_names where name = ? union select id from schemes where id = ?",
+                (name, name),
+            ).fetchone()
             return row[0] if row else None
 
     def contacts(self, scheme: Scheme) -> list[Contact]:
@@ -113,8 +115,10 @@ class KnowledgeBase:
         ids = [] if self.status(scheme) is Status.ENDED else list(scheme.contacts)
         with self._db() as db:
             wanted = [*ids, DEFAULT_CONTACT]
-            rows = {r["id"]: r for r in db.execute(
-                f"select * from contacts where id in ({','.join('?' * len(wanted))})", wanted)}
+            rows = {
+                r["id"]: r
+                for r in db.execute(f"select * from contacts where id in ({','.join('?' * len(wanted))})", wanted)
+            }
         given = [_contact(rows[i]) for i in ids if i in rows and rows[i]["current"]]
         return given or ([_contact(rows[DEFAULT_CONTACT])] if DEFAULT_CONTACT in rows else [])
 
@@ -178,7 +182,13 @@ class KnowledgeBase:
     def _rank(self, scheme: Scheme) -> tuple[Any, ...]:
         today = self.clock.today()
         valued = sum(1 for b in scheme.benefits if b.value is not None and b.current_on(today))
-        return (_STATUS_ORDER[self.status(scheme)], scheme.unofficial, -valued, -scheme.source_date.toordinal(), scheme.id)
+        return (
+            _STATUS_ORDER[self.status(scheme)],
+            scheme.unofficial,
+            -valued,
+            -scheme.source_date.toordinal(),
+            scheme.id,
+        )
 
     def search(self, text: str, limit: int = 5, include_ended: bool = True) -> list[Scheme]:
         """Schemes named in ``text`` first, then those sharing words with it (bm25), best first."""
@@ -241,23 +251,47 @@ class KnowledgeBase:
     def _scheme(self, db: sqlite3.Connection, row: sqlite3.Row) -> Scheme:
         date = lambda v: dt.date.fromisoformat(v) if v else None  # noqa: E731
         benefits = tuple(
-            Benefit(b["kind"], b["text"], b["value"], b["unit"], b["condition"],
-                    SourceRef(**json.loads(b["source"])) if b["source"] else None, bool(b["superseded"]),
-                    date(b["end"]), b["note"])
+            Benefit(
+                b["kind"],
+                b["text"],
+                b["value"],
+                b["unit"],
+                b["condition"],
+                SourceRef(**json.loads(b["source"])) if b["source"] else None,
+                bool(b["superseded"]),
+                date(b["end"]),
+                b["note"],
+            )
             for b in db.execute("select * from benefits where scheme_id = ? order by position", (row["id"],))
         )
         # bot.kb.build writes a period's label and end together
         period = Period(row["period_label"], dt.date.fromisoformat(row["period_end"])) if row["period_label"] else None
         return Scheme(
-            id=row["id"], name=row["name"], aliases=tuple(json.loads(row["aliases"])), category=row["category"],
-            agency=row["agency"], summary=row["summary"], eligibility=json.loads(row["eligibility"]),
-            benefits=benefits, contacts=tuple(json.loads(row["contacts"])),
+            id=row["id"],
+            name=row["name"],
+            aliases=tuple(json.loads(row["aliases"])),
+            category=row["category"],
+            agency=row["agency"],
+            summary=row["summary"],
+            eligibility=json.loads(row["eligibility"]),
+            benefits=benefits,
+            contacts=tuple(json.loads(row["contacts"])),
             sources=tuple(SourceRef(**s) for s in json.loads(row["sources"])),
-            source_date=dt.date.fromisoformat(row["source_date"]), last_verified=dt.date.fromisoformat(row["last_verified"]),
-            start=date(row["start"]), end=date(row["end"]), end_note=row["end_note"], how_to_apply=row["how_to_apply"],
-            documents=tuple(json.loads(row["documents"])), unofficial=bool(row["unofficial"]), replaced_by=row["replaced_by"],
-            alternative=row["alternative"], status_basis=row["status_basis"], period=period, standing_quote=row["standing_quote"],
-            source_date_precision=row["source_date_precision"], source_date_approx=bool(row["source_date_approx"]),
+            source_date=dt.date.fromisoformat(row["source_date"]),
+            last_verified=dt.date.fromisoformat(row["last_verified"]),
+            start=date(row["start"]),
+            end=date(row["end"]),
+            end_note=row["end_note"],
+            how_to_apply=row["how_to_apply"],
+            documents=tuple(json.loads(row["documents"])),
+            unofficial=bool(row["unofficial"]),
+            replaced_by=row["replaced_by"],
+            alternative=row["alternative"],
+            status_basis=row["status_basis"],
+            period=period,
+            standing_quote=row["standing_quote"],
+            source_date_precision=row["source_date_precision"],
+            source_date_approx=bool(row["source_date_approx"]),
             note=row["note"],
         )
 
@@ -293,6 +327,15 @@ def _ends(scheme: Scheme) -> list[dt.date]:
 
 
 def _contact(row: sqlite3.Row) -> Contact:
-    return Contact(row["id"], row["name"], row["phone"], SourceRef(**json.loads(row["source"])),
-                   dt.date.fromisoformat(row["source_date"]), row["url"], row["hours"], row["note"], bool(row["current"]),
-                   tuple(json.loads(row["aliases"] or "[]")) if "aliases" in row.keys() else ())
+    return Contact(
+        row["id"],
+        row["name"],
+        row["phone"],
+        SourceRef(**json.loads(row["source"])),
+        dt.date.fromisoformat(row["source_date"]),
+        row["url"],
+        row["hours"],
+        row["note"],
+        bool(row["current"]),
+        tuple(json.loads(row["aliases"] or "[]")) if "aliases" in row.keys() else (),
+    )

@@ -18,18 +18,56 @@ import yaml
 from bot.categories import HOTLINE_VALUES
 
 BENEFIT_KINDS = (
-    "max_amount", "interest_rate", "interest_subsidy", "guarantee_ratio", "guarantee_fee",
-    "loan_term", "grace_period", "subsidy_amount", "subsidy_per_person", "subsidy_per_company",
-    "subsidy_ratio", "tax_deduction_rate", "points", "statistics", "other",
+    "max_amount",
+    "interest_rate",
+    "interest_subsidy",
+    "guarantee_ratio",
+    "guarantee_fee",
+    "loan_term",
+    "grace_period",
+    "subsidy_amount",
+    "subsidy_per_person",
+    "subsidy_per_company",
+    "subsidy_ratio",
+    "tax_deduction_rate",
+    "points",
+    "statistics",
+    "other",
 )
 SUMMARY_MAX = 120
-SCHEME_FIELDS = frozenset({
-    "id", "name", "aliases", "category", "agency", "summary", "eligibility", "benefits", "start", "end", "end_note",
-    "how_to_apply", "documents", "contacts", "source", "source_date", "source_date_approx", "last_verified",
-    "unofficial", "replaced_by", "alternative", "status_basis", "period", "standing_quote", "note",
-})
+SCHEME_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "aliases",
+        "category",
+        "agency",
+        "summary",
+        "eligibility",
+        "benefits",
+        "start",
+        "end",
+        "end_note",
+        "how_to_apply",
+        "documents",
+        "contacts",
+        "source",
+        "source_date",
+        "source_date_approx",
+        "last_verified",
+        "unofficial",
+        "replaced_by",
+        "alternative",
+        "status_basis",
+        "period",
+        "standing_quote",
+        "note",
+    }
+)
 BENEFIT_FIELDS = frozenset({"kind", "value", "unit", "text", "condition", "source", "superseded", "end", "note"})
-CONTACT_FIELDS = frozenset({"id", "name", "aliases", "phone", "url", "hours", "source", "source_date", "note", "current"})
+CONTACT_FIELDS = frozenset(
+    {"id", "name", "aliases", "phone", "url", "hours", "source", "source_date", "note", "current"}
+)
 # How a record's status is known (knowledge/README.md): a dated end, a programme period that
 # counts as ended once it is over, a rule the source calls standing, a source saying it ended
 # without a date, or nothing (then the bot says it does not know).
@@ -46,6 +84,8 @@ def phone_is_valid(phone: str) -> bool:
         return False
     digits = re.sub(r"\D", "", phone.split("#")[0])
     return 9 <= len(digits) <= 10
+
+
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -255,12 +295,16 @@ def load_knowledge(folder: Path) -> Knowledge:
         if scheme is None:
             continue
         if scheme.id in knowledge.schemes:
-            problems.append(Problem(scheme.file, scheme.id, "id", f"duplicate id (also in {knowledge.schemes[scheme.id].file})"))
+            problems.append(
+                Problem(scheme.file, scheme.id, "id", f"duplicate id (also in {knowledge.schemes[scheme.id].file})")
+            )
         knowledge.schemes[scheme.id] = scheme
         for name in scheme.names():
             other = owners.setdefault(name, scheme.id)
             if other != scheme.id:
-                problems.append(Problem(scheme.file, scheme.id, "aliases", f"duplicate alias or name {name!r} (also {other})"))
+                problems.append(
+                    Problem(scheme.file, scheme.id, "aliases", f"duplicate alias or name {name!r} (also {other})")
+                )
     _check_references(knowledge, problems)
     if problems:
         raise InvalidKnowledge(problems)
@@ -289,9 +333,20 @@ def _load_contacts(path: Path, problems: list[Problem]) -> list[Contact]:
             r.problem("phone", f"malformed phone {phone!r}")
         source, source_date = r.source(item.get("source"), "source"), r.partial_date("source_date")[0]
         if cid and name and phone and source and source_date:
-            contacts.append(Contact(cid, name, phone, source, source_date, r.text("url", False),
-                                    r.text("hours", False), r.text("note", False), bool(item.get("current")),
-                                    r.texts("aliases", False)))
+            contacts.append(
+                Contact(
+                    cid,
+                    name,
+                    phone,
+                    source,
+                    source_date,
+                    r.text("url", False),
+                    r.text("hours", False),
+                    r.text("note", False),
+                    bool(item.get("current")),
+                    r.texts("aliases", False),
+                )
+            )
     return contacts
 
 
@@ -327,16 +382,33 @@ def _load_scheme(path: Path, problems: list[Problem]) -> Scheme | None:
     basis, period, standing_quote = _status_basis(r, data, end)
     source_date, precision = r.partial_date("source_date")
     scheme = Scheme(
-        id=sid or path.stem, name=r.text("name") or "", aliases=r.texts("aliases"),
-        category=category or "", agency=r.text("agency") or "", summary=summary or "",
-        eligibility=eligibility, benefits=_benefits(r, data.get("benefits")),
-        contacts=r.texts("contacts"), sources=sources, source_date=source_date or dt.date.min,
-        last_verified=r.date("last_verified") or dt.date.min, start=start, end=end,
-        end_note=r.text("end_note", False), how_to_apply=r.text("how_to_apply", False),
-        documents=r.texts("documents", False), unofficial=bool(data.get("unofficial", False)),
-        replaced_by=r.text("replaced_by", False), alternative=r.text("alternative", False), status_basis=basis, period=period, standing_quote=standing_quote,
-        source_date_precision=precision, source_date_approx=bool(data.get("source_date_approx", False)),
-        note=r.text("note", False), file=path.name,
+        id=sid or path.stem,
+        name=r.text("name") or "",
+        aliases=r.texts("aliases"),
+        category=category or "",
+        agency=r.text("agency") or "",
+        summary=summary or "",
+        eligibility=eligibility,
+        benefits=_benefits(r, data.get("benefits")),
+        contacts=r.texts("contacts"),
+        sources=sources,
+        source_date=source_date or dt.date.min,
+        last_verified=r.date("last_verified") or dt.date.min,
+        start=start,
+        end=end,
+        end_note=r.text("end_note", False),
+        how_to_apply=r.text("how_to_apply", False),
+        documents=r.texts("documents", False),
+        unofficial=bool(data.get("unofficial", False)),
+        replaced_by=r.text("replaced_by", False),
+        alternative=r.text("alternative", False),
+        status_basis=basis,
+        period=period,
+        standing_quote=standing_quote,
+        source_date_precision=precision,
+        source_date_approx=bool(data.get("source_date_approx", False)),
+        note=r.text("note", False),
+        file=path.name,
     )
     return scheme
 
@@ -412,8 +484,19 @@ def _benefits(r: _Reader, value: Any) -> tuple[Benefit, ...]:
             r.problem(f"{name}.condition", "a statistics item needs the date it counts to (截至…年…)")
         source = r.source(item["source"], f"{name}.source") if "source" in item else None
         reader = _Reader(item, r.file, r.record, r.problems)
-        benefits.append(Benefit(kind, text.strip(), number, item.get("unit"), item.get("condition"), source,
-                                bool(item.get("superseded", False)), reader.date("end", False), reader.text("note", False)))
+        benefits.append(
+            Benefit(
+                kind,
+                text.strip(),
+                number,
+                item.get("unit"),
+                item.get("condition"),
+                source,
+                bool(item.get("superseded", False)),
+                reader.date("end", False),
+                reader.text("note", False),
+            )
+        )
     return tuple(benefits)
 
 

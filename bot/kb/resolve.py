@@ -37,18 +37,26 @@ from typing import Any
 
 from bot.eligibility import Profile, eligibility_reasons
 from bot.kb.query import BM25_WEIGHTS, KnowledgeBase, Status
-from bot.kb.segment import fts_query
 from bot.kb.records import Contact, Scheme
+from bot.kb.segment import fts_query
 from bot.nlu.gazetteer import COUNTIES
 from bot.nlu.normaliser import normalise as _normalise
 from bot.nlu.numerals import find_numbers
 
 # Homophones typed for the hotline's commonest words (貸 dài: 代帶待; 利率: 力率, 利律; 幾年: 幾念),
-_HOMOPHONES = ((re.compile(r"[代帶待]款"), "貸款"), (re.compile(r"力率|利律"), "利率"), (re.compile(r"(?<=[幾多])念"), "年"),
-               # and the plain words for the records' terms: 低利貸款 is an 優惠貸款, 周轉 is 週轉.
-               (re.compile(r"低利"), "優惠"), (re.compile(r"自己[要需得]?(?:出|負擔|付)"), "自籌"), (re.compile(r"周轉"), "週轉"), (re.compile(r"財報"), "財務報表"),
-               # SBIR's records write its stages as Phase 1, 2, 2+: 「第二階段」 is Phase 2.
-               (re.compile(r"第[一1]階段"), "Phase 1"), (re.compile(r"第[二2]階段"), "Phase 2"))
+_HOMOPHONES = (
+    (re.compile(r"[代帶待]款"), "貸款"),
+    (re.compile(r"力率|利律"), "利率"),
+    (re.compile(r"(?<=[幾多])念"), "年"),
+    # and the plain words for the records' terms: 低利貸款 is an 優惠貸款, 周轉 is 週轉.
+    (re.compile(r"低利"), "優惠"),
+    (re.compile(r"自己[要需得]?(?:出|負擔|付)"), "自籌"),
+    (re.compile(r"周轉"), "週轉"),
+    (re.compile(r"財報"), "財務報表"),
+    # SBIR's records write its stages as Phase 1, 2, 2+: 「第二階段」 is Phase 2.
+    (re.compile(r"第[一1]階段"), "Phase 1"),
+    (re.compile(r"第[二2]階段"), "Phase 2"),
+)
 
 
 @lru_cache(maxsize=512)
@@ -73,21 +81,21 @@ ASK_AT_MOST = 3
 APPROX = 7.0
 APPROX_COVERAGE = 0.7
 APPROX_PAIRS = 0.5
-RUN = 6          # characters in a row shared with a name: 「智慧化低碳化」
+RUN = 6  # characters in a row shared with a name: 「智慧化低碳化」
 PIECE_CHARS = 4  # and four, when only one scheme's names have them: 「優惠貸款」
 PIECE = 2.5
 BENEFIT_RUN = 1.0  # and SURE_RUN words in a row of one or two schemes' benefit wording, plus half their length
 # Approximate names this close count as sure (an ended scheme's old figures may then be quoted).
 SURE_COVERAGE = 0.85
 SURE_RUN = 8
-OFFERED = 4.0    # a scheme the bot just offered as a button, when the caller answers in words
+OFFERED = 4.0  # a scheme the bot just offered as a button, when the caller answers in words
 # A message this short that names no scheme continues the conversation's (「要上幾小時的課」).
 SHORT_FOLLOW_UP = 12
 # The kind of measure asked (a grant) that a scheme is not (a loan) pulls it down this much.
 OTHER_PRODUCT = 2.5
 # An ended scheme the text does not name yields to open ones (a caller naming it hears it ended).
 ENDED_UNNAMED = 4.0
-SIBLING = 2.5    # 「那加薪呢」 after a tax deduction: the other schemes of the current one's category
+SIBLING = 2.5  # 「那加薪呢」 after a tax deduction: the other schemes of the current one's category
 _CONTENT = re.compile(r"[0-9a-z\u3400-\u9fff]")
 _WORDS = re.compile(r"[\u3400-\u9fff]+")
 
@@ -96,10 +104,10 @@ _WORDS = re.compile(r"[\u3400-\u9fff]+")
 # 「申請到什麼時候」 a deadline. Order matters only for display.
 ATTRIBUTE_PATTERNS: dict[str, str] = {
     "interest_subsidy": r"利息補貼|補貼利息|貼息|息補|補貼利率|利率補貼|減碼|利息減免|補貼多少利|補.{0,2}利息|利息.{0,2}補"
-                        r"|補貼.{0,3}(?:趴|%)|補.{0,2}(?:幾|多少)(?:趴|%)",
+    r"|補貼.{0,3}(?:趴|%)|補.{0,2}(?:幾|多少)(?:趴|%)",
     "interest_rate": r"利率|利律|力率|利息(?!補貼|減免)|年息|幾趴|幾%|多少%",
     "max_amount": r"額度|上限|最高|最多|多少錢|[借貸領拿補給申]多少|補助多少|補助金額|金額|可以[借貸]到|能[借貸]到|幾萬|點數|補多少|獎勵多少"
-                  r"|[一每](?:家|人|案|攤位?|個|展).{0,4}多少|保多少",
+    r"|[一每](?:家|人|案|攤位?|個|展).{0,4}多少|保多少",
     "guarantee_ratio": r"保證成數|信保成數|成數|保證幾成|[保信].{0,3}幾成|保多少",
     "subsidy_ratio": r"補助比例|補助幾成|補幾成|自籌|比例|自[己行]?[要需得]?(?:出|負擔|付)(?:多少|幾成|幾%)|自付",
     "guarantee_fee": r"手續費|保證費|保費",
@@ -109,28 +117,37 @@ ATTRIBUTE_PATTERNS: dict[str, str] = {
     "duration": r"多久|幾個月|多長|幾次|延多|做多|補多久|[補貼給]幾年|期程|執行期間",
     "tax_deduction_rate": r"減除|抵減率|抵稅|減稅|抵多少",
     "deadline": r"截止|到什麼時候|到何時|到哪天|什麼時候[前截結]|期限(?!多長)|最後一天|受理到|申請到|幾號前|到期"
-                r"|什麼時候(?:受理|申請|可以申請)|何時受理|幾月受理|到哪一?年|到幾年|實施到|適用到|辦到"
-                r"|什麼時候(?:會)?(?:沒有|結束|停止|停辦)|會沒有|用完|額滿",
+    r"|什麼時候(?:受理|申請|可以申請)|何時受理|幾月受理|到哪一?年|到幾年|實施到|適用到|辦到"
+    r"|什麼時候(?:會)?(?:沒有|結束|停止|停辦)|會沒有|用完|額滿",
     "status": r"還[能可]以?申請|還有[嗎沒在]|還在|有在受理|受理中|還能用|還可以辦|結束了|停辦|還有效|還辦|來得及|還[能可]以?報名",
     "documents": r"文件|準備什麼|要準備|附件|證明|書表|表格|資料要|帶什麼|計畫書",
     "how_to_apply": r"怎麼申請|如何申請|申請方式|去哪|哪裡[辦申]|流程|申辦|怎麼辦理|向誰申請|[找跟]誰申請|找哪|窗口|哪家銀行|怎麼[借貸]|[要得]先做什麼|步驟",
     "contact": r"電話|專線|打給|聯絡|聯繫|幾號|找誰|客服|窗口|網址|網站",
     "eligibility": r"資格|條件|誰可以|符合|適用|對象|能不能申請|[可能]以?申請.{0,24}[嗎嘛]|可不可以申請|有沒有資格|限制|年齡|幾歲|歲"
-                   r"|怎麼證明|如何證明|什麼行業|哪些行業|外國人|出資|上.{0,4}課|課程|年[紀記]|營收[要需得].{0,4}(?:減少|衰退|下滑|掉)|(?:減少|衰退|下滑|掉)(?:多少|幾成|幾%)|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
+    r"|怎麼證明|如何證明|什麼行業|哪些行業|外國人|出資|上.{0,4}課|課程|年[紀記]|營收[要需得].{0,4}(?:減少|衰退|下滑|掉)|(?:減少|衰退|下滑|掉)(?:多少|幾成|幾%)|上.{0,4}(?:小時|學分)|幾個?(?:小時|鐘頭|學分)的?課|[的也](?:可以|能)(?:嗎|嘛|申請)|成立幾年|設立|登記.{0,6}[嗎可]|算不算|認定",
     "start": r"什麼時候開始|開始實施|開始受理|開始申請|何時開始|幾時開始|上路|實施日",
     "alternative": r"替代|取代|其他(?:選擇|方案|措施)|改申請|改辦|有什麼可以(?:申請|用)",
 }
 _ATTRIBUTE_RES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in ATTRIBUTE_PATTERNS.items()}
 # Attributes that may share benefit kinds: a 「幾成」 about a grant is its subsidy ratio.
-RELATED = {"guarantee_ratio": ("subsidy_ratio",), "subsidy_ratio": ("guarantee_ratio",),
-           "interest_rate": ("interest_subsidy",), "interest_subsidy": ("interest_rate",)}
+RELATED = {
+    "guarantee_ratio": ("subsidy_ratio",),
+    "subsidy_ratio": ("guarantee_ratio",),
+    "interest_rate": ("interest_subsidy",),
+    "interest_subsidy": ("interest_rate",),
+}
 # The benefit kinds that answer each attribute (the rest are record fields).
 ATTRIBUTE_KINDS: dict[str, tuple[str, ...]] = {
     "max_amount": ("max_amount", "subsidy_amount", "subsidy_per_company", "subsidy_per_person", "points"),
-    "tax_deduction_rate": ("tax_deduction_rate",), "subsidy_ratio": ("subsidy_ratio",),
-    "interest_rate": ("interest_rate",), "interest_subsidy": ("interest_subsidy",),
-    "guarantee_ratio": ("guarantee_ratio",), "guarantee_fee": ("guarantee_fee",),
-    "loan_term": ("loan_term",), "grace_period": ("grace_period",), "statistics": ("statistics",),
+    "tax_deduction_rate": ("tax_deduction_rate",),
+    "subsidy_ratio": ("subsidy_ratio",),
+    "interest_rate": ("interest_rate",),
+    "interest_subsidy": ("interest_subsidy",),
+    "guarantee_ratio": ("guarantee_ratio",),
+    "guarantee_fee": ("guarantee_fee",),
+    "loan_term": ("loan_term",),
+    "grace_period": ("grace_period",),
+    "statistics": ("statistics",),
 }
 
 # What the money is for (Profile.purpose, the values of eligibility.purposes).
@@ -149,15 +166,26 @@ _PURPOSE_RES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in PU
 # Words that make a message a hotline question even when the intent model says otherwise.
 HOTLINE_WORDS = re.compile(
     r"貸款|借錢|借款|融資|信保|補助|補貼|津貼|獎勵|關稅|紓困|協商|展延|還款|SBIR|研發|數位轉型|颱風|地震|水災|災害|受災"
-    r"|減稅|抵減|減除|申請|政府|利率|利息|額度|馬上辦|專線", re.IGNORECASE)
+    r"|減稅|抵減|減除|申請|政府|利率|利息|額度|馬上辦|專線",
+    re.IGNORECASE,
+)
 
 # A figure the caller quotes (「那個2.22%」) that a record states; the kind of measure named.
 FIGURE = 2.5
 PRODUCT = 1.5
 _QUOTED_FIGURE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|％|趴|萬|億|成)")
-PRODUCT_WORDS = {"貸款": r"貸款|借錢|借款|融資|貸", "補助": r"補助|補貼|津貼|獎勵|援助", "減稅": r"減稅|抵減|減除|租稅|稅捐|繳稅|抵稅",
-                 "保證": r"保證|信保"}
-_NAME_PRODUCT = {"貸款": r"貸款|融資", "補助": r"補助|補貼|獎勵|援助金", "減稅": r"減除|抵減|緩課|稅捐", "保證": r"保證|信保"}
+PRODUCT_WORDS = {
+    "貸款": r"貸款|借錢|借款|融資|貸",
+    "補助": r"補助|補貼|津貼|獎勵|援助",
+    "減稅": r"減稅|抵減|減除|租稅|稅捐|繳稅|抵稅",
+    "保證": r"保證|信保",
+}
+_NAME_PRODUCT = {
+    "貸款": r"貸款|融資",
+    "補助": r"補助|補貼|獎勵|援助金",
+    "減稅": r"減除|抵減|緩課|稅捐",
+    "保證": r"保證|信保",
+}
 _PRODUCT_RES = {kind: re.compile(pattern) for kind, pattern in PRODUCT_WORDS.items()}
 _PRODUCT_ANY = re.compile("|".join(PRODUCT_WORDS.values()))
 _PRODUCT_GROUP = {"貸款": "lent", "保證": "lent", "補助": "grant", "減稅": "tax"}
@@ -207,8 +235,11 @@ def fit_reasons(scheme: Scheme, profile: Profile) -> tuple[str, ...]:
     """Why ``scheme`` fits what the caller said, for the answer (「員工8人，在30人以下」「用途是週轉」)."""
     rules = scheme.eligibility
     reasons = []
-    if profile.employees is not None and rules.get("max_employees") is not None \
-            and profile.employees <= rules["max_employees"]:
+    if (
+        profile.employees is not None
+        and rules.get("max_employees") is not None
+        and profile.employees <= rules["max_employees"]
+    ):
         reasons.append(f"員工{profile.employees}人，在{rules['max_employees']}人以下")
     if profile.purpose and profile.purpose in (rules.get("purposes") or []):
         reasons.append(f"用途是{profile.purpose}")
@@ -216,7 +247,9 @@ def fit_reasons(scheme: Scheme, profile: Profile) -> tuple[str, ...]:
 
 
 # Eligibility words that ask a rule, not only where a grant applies (「上課有補助嗎」).
-_RULE_WORDS = re.compile(r"資格|條件|誰可以|符合|對象|能不能申請|可不可以申請|[可能]以?申請|限制|幾歲|年[齡紀記]|幾個?(?:小時|鐘頭|學分)")
+_RULE_WORDS = re.compile(
+    r"資格|條件|誰可以|符合|對象|能不能申請|可不可以申請|[可能]以?申請|限制|幾歲|年[齡紀記]|幾個?(?:小時|鐘頭|學分)"
+)
 
 
 def attributes_in(text: str) -> tuple[str, ...]:
@@ -227,19 +260,33 @@ def attributes_in(text: str) -> tuple[str, ...]:
         found.remove("interest_rate")  # 「利息補貼」 alone is not a rate question
     if "statistics" in found:  # 「累計核准金額多少」 asks a programme total, not the amount one may borrow
         found = [a for a in found if a not in ("max_amount", "duration")]
-    if "max_amount" in found and not re.search(r"額度|上限|多少錢|金額|幾萬|點數|[借貸領拿給申保]多少|[一每].{0,5}多少", plain) \
-            and re.search(r"多少(?:趴|%)|幾(?:趴|%)|最多.{0,4}(?:幾次|多久|幾個月|幾年)", plain):
+    if (
+        "max_amount" in found
+        and not re.search(r"額度|上限|多少錢|金額|幾萬|點數|[借貸領拿給申保]多少|[一每].{0,5}多少", plain)
+        and re.search(r"多少(?:趴|%)|幾(?:趴|%)|最多.{0,4}(?:幾次|多久|幾個月|幾年)", plain)
+    ):
         found.remove("max_amount")  # 「補多少趴」 is a rate, 「最多可以延幾次」 a duration
     if "duration" in found and ({"loan_term", "grace_period"} & set(found)):
         found.remove("duration")  # 「寬限期多久」「可以分幾年還」 name their own duration
-    if "loan_term" in found and "max_amount" in found and not re.search(
-            r"額度|多少錢|[借貸領拿]多少|上限|金額|幾萬", plain):
+    if (
+        "loan_term" in found
+        and "max_amount" in found
+        and not re.search(r"額度|多少錢|[借貸領拿]多少|上限|金額|幾萬", plain)
+    ):
         found.remove("max_amount")  # 「最長可以分幾年」: 最 belongs to the term
-    if "eligibility" in found and "max_amount" in found and re.search(r"(?:年[齡紀記]|歲數?).{0,3}上限", plain) \
-            and not re.search(r"額度|金額|多少錢|[借貸]多少", plain):
+    if (
+        "eligibility" in found
+        and "max_amount" in found
+        and re.search(r"(?:年[齡紀記]|歲數?).{0,3}上限", plain)
+        and not re.search(r"額度|金額|多少錢|[借貸]多少", plain)
+    ):
         found.remove("max_amount")  # 「負責人年紀上限」 is an age limit
-    if "contact" in found and "how_to_apply" in found and re.fullmatch(r".*(窗口).*", plain) and not re.search(
-            r"怎麼|如何|流程|申辦", plain):
+    if (
+        "contact" in found
+        and "how_to_apply" in found
+        and re.fullmatch(r".*(窗口).*", plain)
+        and not re.search(r"怎麼|如何|流程|申辦", plain)
+    ):
         found.remove("how_to_apply")
     if found == ["eligibility"] and re.search(r"有(?:沒有)?補助|補助[嗎嘛]", plain) and not _RULE_WORDS.search(plain):
         found.remove("eligibility")  # 「上課有補助嗎」 asks whether there is a grant, not the course rules
@@ -271,7 +318,7 @@ def question_part(text: str) -> str:
         return text
     starts = [m.start() for m in _ASKING.finditer(text)]
     if starts and len(text) - starts[-1] >= 6:
-        return text[starts[-1]:]
+        return text[starts[-1] :]
     return text[-STORY_CHARS:]
 
 
@@ -290,12 +337,12 @@ class Question:
 
     text: str
     attributes: tuple[str, ...] = ()
-    scheme: str | None = None          # the scheme entity
-    current: str | None = None         # the conversation's scheme slot
+    scheme: str | None = None  # the scheme entity
+    current: str | None = None  # the conversation's scheme slot
     profile: Profile = field(default_factory=Profile)
-    category: str | None = None        # the predicted hotline category, if any
-    followup: bool = False             # the intent says the message continues the topic
-    offered: tuple[str, ...] = ()      # schemes the bot last offered to choose from
+    category: str | None = None  # the predicted hotline category, if any
+    followup: bool = False  # the intent says the message continues the topic
+    offered: tuple[str, ...] = ()  # schemes the bot last offered to choose from
 
     @property
     def plain(self) -> str:
@@ -305,13 +352,13 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    kind: str                          # "scheme" or "contact"
+    kind: str  # "scheme" or "contact"
     id: str
     score: float
     reasons: tuple[str, ...]
-    named: bool = False                # named in the text (exactly or approximately) or by the entity
-    exact: bool = False                # named exactly: the entity, a name or an alias
-    status: str | None = None          # schemes: Status value today
+    named: bool = False  # named in the text (exactly or approximately) or by the entity
+    exact: bool = False  # named exactly: the entity, a name or an alias
+    status: str | None = None  # schemes: Status value today
 
 
 # A question of what there is or what fits (「有什麼補助」「有沒有貸款」「適合哪個」), not about one thing described.
@@ -354,8 +401,12 @@ class Resolution:
         # Nor, for a scheme the bot may offer, is one it may not (of unknown status, not named):
         # asking would leave that one out of the choice anyway.
         offerable = self._may_offer(top)
-        rivals = [c for c in self.candidates[1:] if (self._may_offer(c) or not offerable) and not (
-            top.status == Status.OPEN.value and not c.named and c.status == Status.ENDED.value)]
+        rivals = [
+            c
+            for c in self.candidates[1:]
+            if (self._may_offer(c) or not offerable)
+            and not (top.status == Status.OPEN.value and not c.named and c.status == Status.ENDED.value)
+        ]
         second = rivals[0].score if rivals else 0.0
         # A question about a figure of a scheme described (「外銷貸款信保最高保多少」) is answered with
         # it whatever its status; a question of what there is (「颱風淹水 有什麼補助」) is not answered
@@ -365,8 +416,11 @@ class Resolution:
         # The best two or three by the same ranking, ended ones included: hearing that the
         # scheme one meant has ended beats being offered three one did not mean.
         # A scheme whose status no source states is never offered as if it were open.
-        close = [c for c in self.candidates if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2
-                 and self._may_offer(c)]
+        close = [
+            c
+            for c in self.candidates
+            if c.score >= top.score - 2 * MARGIN and c.score >= MIN_SCORE / 2 and self._may_offer(c)
+        ]
         if not close and recommending and not self._may_offer(top):
             # 「颱風淹水 有什麼補助」 fits an unknown-status programme best: offer what may be offered.
             close = [c for c in self.candidates if c.score >= MIN_SCORE / 2 and self._may_offer(c)]
@@ -381,30 +435,40 @@ class Resolution:
         top = self.candidates[0]
         if top.kind != "scheme" or top.status == Status.OPEN.value or top.named or top.id == self.question.current:
             return None
-        standing = tuple(c for c in self.candidates if c.named or c.kind == "contact" or c.id == self.question.current
-                         or c.status == Status.OPEN.value)
-        return Resolution(self.question, standing) if any(
-            c.kind == "scheme" and c.score >= MIN_SCORE for c in standing) else None
+        standing = tuple(
+            c
+            for c in self.candidates
+            if c.named or c.kind == "contact" or c.id == self.question.current or c.status == Status.OPEN.value
+        )
+        return (
+            Resolution(self.question, standing)
+            if any(c.kind == "scheme" and c.score >= MIN_SCORE for c in standing)
+            else None
+        )
 
     def _may_offer(self, candidate: Candidate) -> bool:
         """A scheme of unknown status is answered when the caller named it or is talking about it,
         never put forward for a question that did not name it (issue 16: never recommended)."""
-        return (candidate.kind == "contact" or candidate.named or candidate.status != Status.UNKNOWN.value
-                or candidate.id == self.question.current)
+        return (
+            candidate.kind == "contact"
+            or candidate.named
+            or candidate.status != Status.UNKNOWN.value
+            or candidate.id == self.question.current
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class _Records:
     schemes: dict[str, Scheme]
     contacts: dict[str, Contact]
-    names: tuple[tuple[str, str], ...]        # (normalised name or alias, scheme id), longest first
+    names: tuple[tuple[str, str], ...]  # (normalised name or alias, scheme id), longest first
     org_names: tuple[tuple[str, tuple[str, ...]], ...]  # (normalised alias, its contact ids), longest first
-    runs: dict[str, frozenset[str]]           # every RUN-character piece of a name → scheme ids
-    benefit_runs: dict[str, frozenset[str]]   # a RUN-character piece of a benefit's wording → its (one or two) schemes
+    runs: dict[str, frozenset[str]]  # every RUN-character piece of a name → scheme ids
+    benefit_runs: dict[str, frozenset[str]]  # a RUN-character piece of a benefit's wording → its (one or two) schemes
     name_shapes: tuple[tuple[str, str, frozenset[str], tuple[str, ...]], ...]  # (name, id, characters, pairs)
-    products: dict[str, tuple[str, ...]]      # kind of measure → ids of schemes whose name says it
-    pieces: dict[str, str]                    # a PIECE_CHARS piece found in one scheme's names only → its id
-    acronyms: dict[str, str]                  # a Latin acronym of a name (sbir), by its sorted letters
+    products: dict[str, tuple[str, ...]]  # kind of measure → ids of schemes whose name says it
+    pieces: dict[str, str]  # a PIECE_CHARS piece found in one scheme's names only → its id
+    acronyms: dict[str, str]  # a Latin acronym of a name (sbir), by its sorted letters
 
 
 class Resolver:
@@ -422,8 +486,10 @@ class Resolver:
         schemes = {s.id: s for s in self.kb.all()}
         with self.kb._db() as db:
             contacts = {row["id"]: self.kb.contact(row["id"]) for row in db.execute("select id from contacts")}
-        names = sorted({(normalise(n).lower(), s.id) for s in schemes.values() for n in s.names() if len(n) >= 2},
-                       key=lambda pair: -len(pair[0]))
+        names = sorted(
+            {(normalise(n).lower(), s.id) for s in schemes.values() for n in s.names() if len(n) >= 2},
+            key=lambda pair: -len(pair[0]),
+        )
         # Organisations by the short forms callers use (contacts.yml ``aliases``): an alias
         # names every line of its organisation (生產力中心 has one per programme).
         by_alias: dict[str, list[str]] = {}
@@ -433,26 +499,40 @@ class Resolver:
         orgs = sorted(((alias, tuple(ids)) for alias, ids in by_alias.items()), key=lambda pair: -len(pair[0]))
         runs = _run_index((name, scheme_id) for name, scheme_id in names)
         # Words only: a figure and its unit (「100萬以內」) are shared by many loans, however they write it.
-        benefit_runs = _run_index(((normalise(b.text).lower(), s.id) for s in schemes.values()
-                                   for b in s.benefits if not b.superseded), words_only=True)
-        shapes = tuple((name, scheme_id, frozenset(_CONTENT.findall(name)), tuple(_pairs(name)))
-                       for name, scheme_id in names if len(set(_CONTENT.findall(name))) >= 4)
-        products = {kind: tuple(s.id for s in schemes.values() if re.search(pattern, s.name))
-                    for kind, pattern in _NAME_PRODUCT.items()}
+        benefit_runs = _run_index(
+            ((normalise(b.text).lower(), s.id) for s in schemes.values() for b in s.benefits if not b.superseded),
+            words_only=True,
+        )
+        shapes = tuple(
+            (name, scheme_id, frozenset(_CONTENT.findall(name)), tuple(_pairs(name)))
+            for name, scheme_id in names
+            if len(set(_CONTENT.findall(name))) >= 4
+        )
+        products = {
+            kind: tuple(s.id for s in schemes.values() if re.search(pattern, s.name))
+            for kind, pattern in _NAME_PRODUCT.items()
+        }
         pieces: dict[str, set[str]] = {}
         for name, scheme_id in names:
             chars = "".join(_CONTENT.findall(name))
             for i in range(len(chars) - PIECE_CHARS + 1):
-                pieces.setdefault(chars[i:i + PIECE_CHARS], set()).add(scheme_id)
+                pieces.setdefault(chars[i : i + PIECE_CHARS], set()).add(scheme_id)
         acronyms: dict[str, set[str]] = {}
         for name, _ in (*names, *orgs):
             for word in re.findall(r"[a-z]{4,}", name):
                 acronyms.setdefault("".join(sorted(word)), set()).add(word)
-        return _Records(schemes, contacts, tuple(names), tuple(orgs),
-                        {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3},
-                        {run: frozenset(ids) for run, ids in benefit_runs.items() if len(ids) <= 2}, shapes, products,
-                        {piece: next(iter(ids)) for piece, ids in pieces.items() if len(ids) == 1},
-                        {key: next(iter(words)) for key, words in acronyms.items() if len(words) == 1})
+        return _Records(
+            schemes,
+            contacts,
+            tuple(names),
+            tuple(orgs),
+            {run: frozenset(ids) for run, ids in runs.items() if len(ids) <= 3},
+            {run: frozenset(ids) for run, ids in benefit_runs.items() if len(ids) <= 2},
+            shapes,
+            products,
+            {piece: next(iter(ids)) for piece, ids in pieces.items() if len(ids) == 1},
+            {key: next(iter(words)) for key, words in acronyms.items() if len(words) == 1},
+        )
 
     def scheme(self, scheme_id: str) -> Scheme:
         return self._records.schemes[scheme_id]
@@ -460,24 +540,47 @@ class Resolver:
     def contact(self, contact_id: str) -> Contact:
         return self._records.contacts[contact_id]
 
-    def question(self, text: str, *, attributes: Iterable[str] | None = (), scheme: str | None = None,
-                 current: str | None = None, profile: Profile | None = None, category: str | None = None,
-                 followup: bool = False, offered: tuple[str, ...] = ()) -> Question:
+    def question(
+        self,
+        text: str,
+        *,
+        attributes: Iterable[str] | None = (),
+        scheme: str | None = None,
+        current: str | None = None,
+        profile: Profile | None = None,
+        category: str | None = None,
+        followup: bool = False,
+        offered: tuple[str, ...] = (),
+    ) -> Question:
         """A :class:`Question` for ``text``, its attributes read from the text and any given."""
         asked = tuple(dict.fromkeys((*attributes_in(question_part(text)), *(attributes or ()))))
         profile = profile or Profile()
         if profile.employees is None:
             employees = [m.value for m in find_numbers(text) if m.entity == "employees"]
             if employees:
-                profile = Profile(int(employees[0]), profile.registration_type, profile.industry, profile.purpose,
-                                  profile.disaster_hit)
+                profile = Profile(
+                    int(employees[0]),
+                    profile.registration_type,
+                    profile.industry,
+                    profile.purpose,
+                    profile.disaster_hit,
+                )
         if profile.purpose is None:
             purpose = purpose_in(text)
             if purpose:
-                profile = Profile(profile.employees, profile.registration_type, profile.industry, purpose,
-                                  profile.disaster_hit)
-        return Question(text, asked, scheme=scheme, current=current, profile=profile, category=category,
-                        followup=followup, offered=offered)
+                profile = Profile(
+                    profile.employees, profile.registration_type, profile.industry, purpose, profile.disaster_hit
+                )
+        return Question(
+            text,
+            asked,
+            scheme=scheme,
+            current=current,
+            profile=profile,
+            category=category,
+            followup=followup,
+            offered=offered,
+        )
 
     def resolve(self, question: Question, limit: int = 8) -> Resolution:
         records = self._records
@@ -507,8 +610,11 @@ class Resolver:
         exact_names = [name for name, scheme_id in records.names if "scheme:" + scheme_id in exact and name in plain]
         for scheme_id, coverage, name in self._approximate_names(plain, records):
             key = "scheme:" + scheme_id
-            if key not in named and not _only_extends(name, exact_names, plain) \
-                    and not any(name in exact for exact in exact_names):  # inside a longer name written whole
+            if (
+                key not in named
+                and not _only_extends(name, exact_names, plain)
+                and not any(name in exact for exact in exact_names)
+            ):  # inside a longer name written whole
                 shared = len(set(_CONTENT.findall(name)) & set(plain))
                 add(key, NAMED * coverage + shared / 3, f"名稱近似「{name}」")
                 named.add(key)
@@ -542,8 +648,14 @@ class Resolver:
             key = "scheme:" + scheme_id
             if key not in exact or name not in plain:
                 continue
-            wider = [other for other in named if other.startswith("scheme:") and other not in exact and other != key
-                     and name in normalise(records.schemes[other.split(":", 1)[1]].name).lower()]
+            wider = [
+                other
+                for other in named
+                if other.startswith("scheme:")
+                and other not in exact
+                and other != key
+                and name in normalise(records.schemes[other.split(":", 1)[1]].name).lower()
+            ]
             # Said once per wider scheme: 「…青創…台北市的青創…」 asks about both.
             if wider and plain.count(name) <= len(wider):
                 add(key, -NAMED, f"「{name}」是另一項措施名稱的一部分")
@@ -577,8 +689,11 @@ class Resolver:
         asks_contact = "contact" in question.attributes
         # 「有什麼補助」 is not answered with a loan whose name says 貸款 (a guarantee is a loan's;
         # 「利息補貼」 is a loan's too, not a grant asked).
-        asked_products = {_PRODUCT_GROUP[kind] for kind, pattern in _PRODUCT_RES.items()
-                          if pattern.search(_INTEREST_SUBSIDY.sub("", plain))}
+        asked_products = {
+            _PRODUCT_GROUP[kind]
+            for kind, pattern in _PRODUCT_RES.items()
+            if pattern.search(_INTEREST_SUBSIDY.sub("", plain))
+        }
         if asked_products:
             for key in list(scores):
                 kind, record_id = key.split(":", 1)
@@ -599,8 +714,9 @@ class Resolver:
                 scheme = records.schemes[record_id]
                 status = self.kb.status(scheme)
                 score += self._scheme_context(scheme, status, question, key in named, why)
-                candidates.append(Candidate(kind, record_id, round(score, 2), tuple(why), key in named, key in exact,
-                                            status.value))
+                candidates.append(
+                    Candidate(kind, record_id, round(score, 2), tuple(why), key in named, key in exact, status.value)
+                )
             else:
                 if asks_contact:
                     score += 2.0
@@ -611,34 +727,59 @@ class Resolver:
             # 「那加薪呢」 after the new-hire deduction: a word of another scheme's name that the
             # current one's names lack moves the topic there, so the current one counts less.
             own_names = normalise(" ".join(records.schemes[question.current].names())).lower()
-            moved_to = {key for key, words in name_words.items() if key != current and key.startswith("scheme:")
-                        and any(w not in own_names and len(w) >= 2 and not attributes_in(w) and not _PRODUCT_ANY.search(w)
-                                and self._rare_in_names(w)
-                                for w in words)}
+            moved_to = {
+                key
+                for key, words in name_words.items()
+                if key != current
+                and key.startswith("scheme:")
+                and any(
+                    w not in own_names
+                    and len(w) >= 2
+                    and not attributes_in(w)
+                    and not _PRODUCT_ANY.search(w)
+                    and self._rare_in_names(w)
+                    for w in words
+                )
+            }
             moved = bool(moved_to)
             # A follow-up by intent, an attribute asked, or a message too short to be a new topic.
-            continues = bool(question.followup or question.attributes
-                             or len(_CONTENT.findall(plain)) <= SHORT_FOLLOW_UP)
+            continues = bool(
+                question.followup or question.attributes or len(_CONTENT.findall(plain)) <= SHORT_FOLLOW_UP
+            )
             boost = (NAMED if continues else 3.0) * (0.25 if moved else 1.0)
             if moved:  # the topic moved to a sibling: 「那加薪呢」 after one tax deduction is the other one
                 category = records.schemes[question.current].category
-                candidates = [self._boost_current(c, SIBLING, "與對話中的措施同類")
-                              if "scheme:" + c.id in moved_to and records.schemes[c.id].category == category
-                              else c for c in candidates]
+                candidates = [
+                    self._boost_current(c, SIBLING, "與對話中的措施同類")
+                    if "scheme:" + c.id in moved_to and records.schemes[c.id].category == category
+                    else c
+                    for c in candidates
+                ]
             if not any(c.id == question.current for c in candidates):
                 scheme = records.schemes[question.current]
                 why = ["對話中的措施"]
                 score = self._scheme_context(scheme, self.kb.status(scheme), question, False, why) + (
-                    boost if continues else 0.0)
-                candidates.append(Candidate("scheme", question.current, round(score, 2), tuple(why), False, False,
-                                            self.kb.status(scheme).value))
+                    boost if continues else 0.0
+                )
+                candidates.append(
+                    Candidate(
+                        "scheme",
+                        question.current,
+                        round(score, 2),
+                        tuple(why),
+                        False,
+                        False,
+                        self.kb.status(scheme).value,
+                    )
+                )
             else:
                 candidates = [self._boost_current(c, boost) if "scheme:" + c.id == current else c for c in candidates]
         candidates.sort(key=lambda c: (-c.score, c.kind != "scheme", c.id))
         return Resolution(question, tuple(candidates[:limit]))
 
-    def _more_specific(self, plain: str, exact: set[str], attributes: tuple[str, ...],
-                       records: _Records) -> list[tuple[str, str, str]]:
+    def _more_specific(
+        self, plain: str, exact: set[str], attributes: tuple[str, ...], records: _Records
+    ) -> list[tuple[str, str, str]]:
         """(named scheme, scheme meant, name) where the name written belongs to a scheme without any
         benefit asked and is part of one other scheme's longer name that has it (匯率避險 → 匯率避險保證)."""
         wanted = {k for a in attributes for r in (a, *RELATED.get(a, ())) for k in ATTRIBUTE_KINDS.get(r, ())}
@@ -649,9 +790,15 @@ class Resolver:
             key = "scheme:" + scheme_id
             if key not in exact or name not in plain or _kinds(records.schemes[scheme_id]) & wanted:
                 continue
-            specific = {other for longer, other in records.names if name in longer and longer != name
-                        and other != scheme_id and _kinds(records.schemes[other]) & wanted
-                        and _adds_what_is_asked(longer.replace(name, "", 1), plain)}
+            specific = {
+                other
+                for longer, other in records.names
+                if name in longer
+                and longer != name
+                and other != scheme_id
+                and _kinds(records.schemes[other]) & wanted
+                and _adds_what_is_asked(longer.replace(name, "", 1), plain)
+            }
             if len(specific) == 1 and all(general != key for general, _, _ in found):
                 found.append((key, "scheme:" + specific.pop(), name))
         return found
@@ -661,11 +808,17 @@ class Resolver:
         return len({scheme_id for name, scheme_id in self._records.names if word in name}) <= 2
 
     def _boost_current(self, candidate: Candidate, points: float, reason: str = "對話中的措施") -> Candidate:
-        return Candidate(candidate.kind, candidate.id, round(candidate.score + points, 2),
-                         (*candidate.reasons, reason), candidate.named, candidate.exact, candidate.status)
+        return Candidate(
+            candidate.kind,
+            candidate.id,
+            round(candidate.score + points, 2),
+            (*candidate.reasons, reason),
+            candidate.named,
+            candidate.exact,
+            candidate.status,
+        )
 
-    def _scheme_context(self, scheme: Scheme, status: Status, question: Question, named: bool,
-                        why: list[str]) -> float:
+    def _scheme_context(self, scheme: Scheme, status: Status, question: Question, named: bool, why: list[str]) -> float:
         """Points from the attribute asked, the caller's facts, the category and the status."""
         points = 0.0
         kinds = _kinds(scheme)
@@ -715,13 +868,17 @@ class Resolver:
             rows = db.execute(
                 f"select scheme_text.id, -bm25(scheme_text_fts, {BM25_WEIGHTS}) as s, scheme_text.name || ' ' || "
                 "scheme_text.aliases as words from scheme_text_fts join scheme_text on scheme_text.rowid = "
-                "scheme_text_fts.rowid where scheme_text_fts match ? order by s desc limit 12", (query,)).fetchall()
+                "scheme_text_fts.rowid where scheme_text_fts match ? order by s desc limit 12",
+                (query,),
+            ).fetchall()
             found = [("scheme:" + r["id"], r["s"], _shared(words, r["words"])) for r in rows]
             try:
                 contact_rows = db.execute(
                     "select contact_text.id, -bm25(contact_text_fts) as s, contact_text.name as words from "
                     "contact_text_fts join contact_text on contact_text.rowid = contact_text_fts.rowid "
-                    "where contact_text_fts match ? order by s desc limit 4", (query,)).fetchall()
+                    "where contact_text_fts match ? order by s desc limit 4",
+                    (query,),
+                ).fetchall()
             except sqlite3.OperationalError:  # a kb.db built before contacts were indexed
                 contact_rows = []
             found += [("contact:" + r["id"], r["s"] * 0.5, _shared(words, r["words"])) for r in contact_rows]
@@ -758,15 +915,17 @@ class Resolver:
         chars = "".join(_CONTENT.findall(plain))
         found: dict[str, str] = {}
         for i in range(len(chars) - PIECE_CHARS + 1):
-            scheme_id = records.pieces.get(chars[i:i + PIECE_CHARS])
+            scheme_id = records.pieces.get(chars[i : i + PIECE_CHARS])
             if scheme_id and scheme_id not in found:
-                found[scheme_id] = chars[i:i + PIECE_CHARS]
+                found[scheme_id] = chars[i : i + PIECE_CHARS]
         return [("scheme:" + scheme_id, piece) for scheme_id, piece in found.items()]
 
     def _figures(self, plain: str, records: _Records) -> list[tuple[str, str]]:
         """Schemes stating a figure the text quotes (「2.22%」「3,500萬」), each once."""
-        quoted = {(m.group(1), m.group(2).replace("％", "%").replace("趴", "%"))
-                  for m in _QUOTED_FIGURE.finditer(plain.replace(",", ""))}
+        quoted = {
+            (m.group(1), m.group(2).replace("％", "%").replace("趴", "%"))
+            for m in _QUOTED_FIGURE.finditer(plain.replace(",", ""))
+        }
         if not quoted:
             return []
         found = []
@@ -782,15 +941,20 @@ class Resolver:
         """Schemes whose benefit of the kind asked states the figure quoted: 「借100萬以內 保幾成」
         finds the guarantee ratio written for 「貸款額度100萬元以內」."""
         kinds = {k for a in attributes for k in ATTRIBUTE_KINDS.get(a, ())}
-        quoted = {(m.group(1), m.group(2).replace("％", "%").replace("趴", "%"))
-                  for m in _QUOTED_FIGURE.finditer(plain.replace(",", ""))}
+        quoted = {
+            (m.group(1), m.group(2).replace("％", "%").replace("趴", "%"))
+            for m in _QUOTED_FIGURE.finditer(plain.replace(",", ""))
+        }
         if not kinds or not quoted:
             return []
         found = []
         for scheme in records.schemes.values():
-            texts = " ".join((b.condition or "") + b.text for b in scheme.benefits
-                             if not b.superseded and b.kind in kinds).replace(",", "")
-            hit = next((n + u for n, u in quoted if re.search(rf"(?<![\d.]){re.escape(n)}\s*{re.escape(u)}", texts)), None)
+            texts = " ".join(
+                (b.condition or "") + b.text for b in scheme.benefits if not b.superseded and b.kind in kinds
+            ).replace(",", "")
+            hit = next(
+                (n + u for n, u in quoted if re.search(rf"(?<![\d.]){re.escape(n)}\s*{re.escape(u)}", texts)), None
+            )
             if hit:
                 found.append(("scheme:" + scheme.id, hit))
         return found if len(found) <= 6 else []
@@ -826,8 +990,8 @@ def _run_index(texts: Iterable[tuple[str, str]], words_only: bool = False) -> di
     for text, scheme_id in texts:
         chars = "".join(_CONTENT.findall(text))
         for i in range(len(chars) - RUN + 1):
-            if not words_only or _WORDS.fullmatch(chars[i:i + RUN]):
-                index.setdefault(chars[i:i + RUN], set()).add(scheme_id)
+            if not words_only or _WORDS.fullmatch(chars[i : i + RUN]):
+                index.setdefault(chars[i : i + RUN], set()).add(scheme_id)
     return index
 
 
@@ -837,12 +1001,12 @@ def _runs(plain: str, index: dict[str, frozenset[str]]) -> list[tuple[str, str]]
     best: dict[str, str] = {}
     start = 0
     while start <= len(chars) - RUN:
-        ids = index.get(chars[start:start + RUN])
+        ids = index.get(chars[start : start + RUN])
         if not ids:
             start += 1
             continue
         end = start + RUN
-        while end < len(chars) and index.get(chars[end - RUN + 1:end + 1]):
+        while end < len(chars) and index.get(chars[end - RUN + 1 : end + 1]):
             end += 1
         for scheme_id in ids:
             if len(chars[start:end]) > len(best.get(scheme_id, "")):
@@ -870,9 +1034,11 @@ def _kinds(scheme: Scheme) -> set[str]:
 
 def _acronyms_fixed(plain: str, acronyms: dict[str, str]) -> str:
     """Latin acronyms typed with their letters swapped (「SBRI」 for SBIR) written as the records do."""
+
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
         return acronyms.get("".join(sorted(word)), word)
+
     return re.sub(r"(?<![a-z])[a-z]{4,}(?![a-z])", fix, plain) if re.search(r"[a-z]{4}", plain) else plain
 
 
@@ -902,7 +1068,7 @@ def _approximately_in(name: str, plain: str) -> bool:
 def _pairs(name: str) -> list[str]:
     """Adjacent pairs of a name's letters, digits and CJK characters (punctuation dropped)."""
     chars = _CONTENT.findall(name)
-    return ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
+    return ["".join(chars[i : i + 2]) for i in range(len(chars) - 1)]
 
 
 def _shared(words: list[str], indexed: str) -> list[str]:
@@ -930,4 +1096,3 @@ def schemes_in_conversation(kb: KnowledgeBase, lines: list[dict[str, Any]], limi
             found += [c.id for c in decision.answer if c.kind == "scheme"]
     known = set(resolver._records.schemes)
     return [s for s in dict.fromkeys(found) if s in known][:limit]
-

@@ -48,10 +48,14 @@ def review(kb: KnowledgeBase) -> Review:
     schemes = kb.all()
     status = {s.id: kb.status(s) for s in schemes}
     unknown = [Row(s, status[s.id], s.source_date) for s in schemes if status[s.id] is Status.UNKNOWN]
-    stale = [Row(s, status[s.id], s.source_date) for s in schemes
-             if status[s.id] is not Status.ENDED and (today - s.source_date).days > STALE_SOURCE_DAYS]
-    unchecked = [Row(s, status[s.id], s.last_verified) for s in schemes
-                 if (today - s.last_verified).days > STALE_CHECK_DAYS]
+    stale = [
+        Row(s, status[s.id], s.source_date)
+        for s in schemes
+        if status[s.id] is not Status.ENDED and (today - s.source_date).days > STALE_SOURCE_DAYS
+    ]
+    unchecked = [
+        Row(s, status[s.id], s.last_verified) for s in schemes if (today - s.last_verified).days > STALE_CHECK_DAYS
+    ]
     ending = []
     for s in kb.ending_within(ENDING_DAYS):
         day = kb.closing_day(s)
@@ -61,12 +65,22 @@ def review(kb: KnowledgeBase) -> Review:
         by_status = counts.setdefault(s.category, {})
         by_status[status[s.id].value] = by_status.get(status[s.id].value, 0) + 1
     by_day = lambda row: (row.day or dt.date.min, row.scheme.id)  # noqa: E731
-    return Review(today, (
-        Section("unknown", "受理狀態未確認（來源未說明是否仍受理）", tuple(sorted(unknown, key=by_day))),
-        Section("stale_source", f"最新來源超過{STALE_SOURCE_DAYS // 30}個月（未結束的措施）", tuple(sorted(stale, key=by_day))),
-        Section("unchecked", f"超過{STALE_CHECK_DAYS}天未查核（last_verified）", tuple(sorted(unchecked, key=by_day))),
-        Section("ending", f"{ENDING_DAYS}天內截止或到期", tuple(sorted(ending, key=by_day))),
-    ), counts)
+    return Review(
+        today,
+        (
+            Section("unknown", "受理狀態未確認（來源未說明是否仍受理）", tuple(sorted(unknown, key=by_day))),
+            Section(
+                "stale_source",
+                f"最新來源超過{STALE_SOURCE_DAYS // 30}個月（未結束的措施）",
+                tuple(sorted(stale, key=by_day)),
+            ),
+            Section(
+                "unchecked", f"超過{STALE_CHECK_DAYS}天未查核（last_verified）", tuple(sorted(unchecked, key=by_day))
+            ),
+            Section("ending", f"{ENDING_DAYS}天內截止或到期", tuple(sorted(ending, key=by_day))),
+        ),
+        counts,
+    )
 
 
 def _what_ends(scheme: Scheme, day: dt.date | None) -> str:
@@ -92,7 +106,11 @@ def as_text(result: Review) -> str:
         lines.append("")
         lines.append(f"## {section.key}: {section.title} ({len(section.rows)})")
         for row in section.rows:
-            day = data_day(row) if section.key in ("unknown", "stale_source") else (row.day.isoformat() if row.day else "-")
+            day = (
+                data_day(row)
+                if section.key in ("unknown", "stale_source")
+                else (row.day.isoformat() if row.day else "-")
+            )
             extra = f"  {row.detail}" if row.detail else ""
             lines.append(f"{day}  {row.status.value:<11} {row.scheme.id}  {row.scheme.name}{extra}")
     lines.append("")

@@ -54,7 +54,7 @@ class Segmenter:
 
 def bigrams(text: str) -> list[str]:
     """Character bigrams of each run of CJK characters: 「美國關稅」 → 美國 國關 關稅."""
-    return [run[i:i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
+    return [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
 
 
 def fts_query(words: Iterable[str]) -> str:

@@ -41,8 +41,13 @@ class TextNormaliser(GraphComponent):
     """Normalises message text before tokenising (see bot.nlu.normaliser)."""
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> TextNormaliser:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> TextNormaliser:
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -82,16 +87,19 @@ class ZhSpacyNLP(SpacyNLP):
         return {**SpacyNLP.get_default_config(), "userdict": None}
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> ZhSpacyNLP:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ZhSpacyNLP:
         load_user_dictionary(config.get("userdict"))
         # SpacyNLP.create returns cls(...) but is annotated as returning a SpacyNLP.
         return cast(ZhSpacyNLP, super().create(config, model_storage, resource, execution_context))
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="ZhSpacyNLP"
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="ZhSpacyNLP")
 class ZhRuleEntityExtractor(SpacyEntityExtractor):
     """Entity ruler matches with canonical values (pattern ids)."""
 
@@ -121,8 +129,13 @@ class ZhNumberExtractor(GraphComponent, EntityExtractorMixin):
     """Extracts ``employees`` and ``amount`` with integer values."""
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> ZhNumberExtractor:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ZhNumberExtractor:
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:

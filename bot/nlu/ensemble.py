@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 
 # Sentence ends and clause breaks as they look after normalisation (NFKC folds ？！，；).
 _BREAK = re.compile(r"[。.!?;,、~…\n]+|\s+")
-_QUESTION = re.compile(r"[?嗎呢]|多少|幾|怎麼|怎樣|如何|哪|什麼|甚麼|可以|可不可以|能不能|能否|是否|有沒有|有無|要不要|請問|想問|想知道|該|會不會")
+_QUESTION = re.compile(
+    r"[?嗎呢]|多少|幾|怎麼|怎樣|如何|哪|什麼|甚麼|可以|可不可以|能不能|能否|是否|有沒有|有無|要不要|請問|想問|想知道|該|會不會"
+)
 LONG = 40  # characters: shorter messages are classified whole
 TURN_TAKING = "dialogue_"  # intents of replies with no topic of their own
 MIN_CLAUSE = 4
@@ -67,7 +69,7 @@ def question_clause(text: str) -> str | None:
         return None
     asking = [i for i, part in enumerate(parts) if _QUESTION.search(part)]
     last = asking[-1] if asking else len(parts) - 1
-    return "".join(parts[max(0, last - 1):last + 1])
+    return "".join(parts[max(0, last - 1) : last + 1])
 
 
 def _tokens(text: str) -> list[str]:
@@ -91,8 +93,9 @@ class CalibratedIntentClassifier(GraphComponent, IntentClassifier):
             "report_parts": False,  # add the parts to the parse (cross-validation only)
         }
 
-    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Any = None) -> None:
+    def __init__(
+        self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource, model: Any = None
+    ) -> None:
         self._config = config
         self._storage = model_storage
         self._resource = resource
@@ -100,13 +103,24 @@ class CalibratedIntentClassifier(GraphComponent, IntentClassifier):
         self._fast: FastLinear | None = None
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> CalibratedIntentClassifier:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> CalibratedIntentClassifier:
         return cls(config, model_storage, resource)
 
     @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> CalibratedIntentClassifier:
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> CalibratedIntentClassifier:
         import joblib
 
         try:
@@ -122,11 +136,22 @@ class CalibratedIntentClassifier(GraphComponent, IntentClassifier):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion
 
-        return FeatureUnion([
-            ("words", TfidfVectorizer(tokenizer=_tokens, token_pattern=None, lowercase=True, ngram_range=(1, 2),
-                                      sublinear_tf=True, min_df=1)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)),
-        ])
+        return FeatureUnion(
+            [
+                (
+                    "words",
+                    TfidfVectorizer(
+                        tokenizer=_tokens,
+                        token_pattern=None,
+                        lowercase=True,
+                        ngram_range=(1, 2),
+                        sublinear_tf=True,
+                        min_df=1,
+                    ),
+                ),
+                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)),
+            ]
+        )
 
     def train(self, training_data: TrainingData) -> Resource:
         import joblib
@@ -171,15 +196,22 @@ class CalibratedIntentClassifier(GraphComponent, IntentClassifier):
         length = self._config["ranking_length"] or len(ranking)
         top_name, top_conf = ranking[0]
         message.set(INTENT, {INTENT_NAME_KEY: top_name, PREDICTED_CONFIDENCE_KEY: top_conf}, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [{INTENT_NAME_KEY: n, PREDICTED_CONFIDENCE_KEY: c} for n, c in ranking[:length]],
-                    add_to_output=True)
+        message.set(
+            INTENT_RANKING_KEY,
+            [{INTENT_NAME_KEY: n, PREDICTED_CONFIDENCE_KEY: c} for n, c in ranking[:length]],
+            add_to_output=True,
+        )
         if self._config["report_parts"]:
-            message.set("intent_parts", {"diet": diet, "linear": linear, "clause": clause[0] if clause else None,
-                                         "question_clause": part}, add_to_output=True)
+            message.set(
+                "intent_parts",
+                {"diet": diet, "linear": linear, "clause": clause[0] if clause else None, "question_clause": part},
+                add_to_output=True,
+            )
 
 
-def combine(diet: dict[str, float], linear: dict[str, float], clause: dict[str, float] | None,
-            config: dict[str, Any]) -> dict[str, float]:
+def combine(
+    diet: dict[str, float], linear: dict[str, float], clause: dict[str, float] | None, config: dict[str, Any]
+) -> dict[str, float]:
     """The calibrated distribution from the parts (pure; the cross-validation sweeps it)."""
     names = sorted(set(diet) | set(linear))
     w, temperature = float(config["diet_weight"]), float(config["temperature"])

@@ -191,8 +191,14 @@ def evaluate_parser(parser: Parser, examples: list[Example], name: str = "") -> 
         if parse.category != example.category:
             wrong_confidence = confidence if top == parse.category else parse.confidence
             confident_errors += wrong_confidence > CONFIDENT
-            errors.append({"text": example.text, "expected": example.intent or example.category,
-                           "predicted": parse.intent, "confidence": f"{wrong_confidence:.2f}"})
+            errors.append(
+                {
+                    "text": example.text,
+                    "expected": example.intent or example.category,
+                    "predicted": parse.intent,
+                    "confidence": f"{wrong_confidence:.2f}",
+                }
+            )
     report = build_report(pairs, intent_hits, errors, intent_total=len(labelled))
     report.ece, report.reliability = reliability(points)
     report.confident_errors = confident_errors
@@ -203,8 +209,9 @@ def evaluate_parser(parser: Parser, examples: list[Example], name: str = "") -> 
     return report
 
 
-def build_report(pairs: list[tuple[str, str]], intent_hits: int, errors: list[dict[str, str]],
-                 intent_total: int | None = None) -> Report:
+def build_report(
+    pairs: list[tuple[str, str]], intent_hits: int, errors: list[dict[str, str]], intent_total: int | None = None
+) -> Report:
     labels = [c.value for c in Category if any(t == c.value for t, _ in pairs)]
     per = score(pairs, labels)
     counts = Counter(pairs)
@@ -219,26 +226,35 @@ def build_report(pairs: list[tuple[str, str]], intent_hits: int, errors: list[di
         macro_f1_all=round(sum(s.f1 for s in per.values()) / len(per), 4) if per else 0.0,
         accuracy=round(sum(t == p for t, p in pairs) / total, 4) if total else 0.0,
         intent_accuracy=round(intent_hits / intent_total, 4) if intent_total else None,
-        out_of_scope_recall=oos.recall, out_of_scope_precision=oos.precision,
-        confusion=confusion, errors=errors, total=total,
+        out_of_scope_recall=oos.recall,
+        out_of_scope_precision=oos.precision,
+        confusion=confusion,
+        errors=errors,
+        total=total,
     )
 
 
 def render_summary(reports: list[Report]) -> list[str]:
     """One row per held-out set: the figures the issue's targets name."""
-    lines = ["| set | n | macro-F1 (9, no dialogue) | macro-F1 (all) | OOS recall | OOS precision | ECE | "
-             "wrong > 0.95 | fallback | parse p50 / p95 ms |", "|---" * 10 + "|"]
+    lines = [
+        "| set | n | macro-F1 (9, no dialogue) | macro-F1 (all) | OOS recall | OOS precision | ECE | "
+        "wrong > 0.95 | fallback | parse p50 / p95 ms |",
+        "|---" * 10 + "|",
+    ]
     for r in reports:
-        lines.append(f"| {r.name} | {r.total} | {r.macro_f1:.3f} | {r.macro_f1_all:.3f} | {r.out_of_scope_recall:.3f} | "
-                     f"{r.out_of_scope_precision:.3f} | {r.ece:.3f} | {r.confident_errors} ({r.confident_error_share:.1%}) | "
-                     f"{r.fallback_share:.1%} | {r.parse_p50_ms:.1f} / {r.parse_p95_ms:.1f} |")
+        lines.append(
+            f"| {r.name} | {r.total} | {r.macro_f1:.3f} | {r.macro_f1_all:.3f} | {r.out_of_scope_recall:.3f} | "
+            f"{r.out_of_scope_precision:.3f} | {r.ece:.3f} | {r.confident_errors} ({r.confident_error_share:.1%}) | "
+            f"{r.fallback_share:.1%} | {r.parse_p50_ms:.1f} / {r.parse_p95_ms:.1f} |"
+        )
     return lines
 
 
 def render_markdown(report: Report) -> str:
     intent = "—" if report.intent_accuracy is None else f"{report.intent_accuracy:.3f}"
     lines = [
-        f"## {report.name or 'held-out set'}", "",
+        f"## {report.name or 'held-out set'}",
+        "",
         f"- examples: {report.total}",
         f"- macro-F1 over the nine categories other than dialogue: **{report.macro_f1:.3f}** "
         f"(over all {len(report.per_category)} present: {report.macro_f1_all:.3f})",
@@ -247,17 +263,36 @@ def render_markdown(report: Report) -> str:
         f"- expected calibration error (10 bins): **{report.ece:.3f}**; wrong with confidence > {CONFIDENT}: "
         f"**{report.confident_errors}** ({report.confident_error_share:.1%} of the set); fallback share {report.fallback_share:.1%}",
         f"- category accuracy: {report.accuracy:.3f}; intent accuracy: {intent}",
-        f"- parse latency in-process: p50 {report.parse_p50_ms:.1f} ms, p95 {report.parse_p95_ms:.1f} ms", "",
-        "| category | precision | recall | F1 | support |", "|---|---|---|---|---|",
+        f"- parse latency in-process: p50 {report.parse_p50_ms:.1f} ms, p95 {report.parse_p95_ms:.1f} ms",
+        "",
+        "| category | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
     ]
-    lines += [f"| {c} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {s.support} |" for c, s in report.per_category.items()]
-    lines += ["", "### Reliability (classifier's top category before the fallback)", "",
-              "| confidence | n | mean confidence | accuracy | gap |", "|---|---|---|---|---|"]
-    lines += [f"| {b.low:.1f}–{b.high:.1f} | {b.count} | {b.confidence:.3f} | {b.accuracy:.3f} | "
-              f"{b.confidence - b.accuracy:+.3f} |" for b in report.reliability if b.count]
+    lines += [
+        f"| {c} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {s.support} |"
+        for c, s in report.per_category.items()
+    ]
+    lines += [
+        "",
+        "### Reliability (classifier's top category before the fallback)",
+        "",
+        "| confidence | n | mean confidence | accuracy | gap |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {b.low:.1f}–{b.high:.1f} | {b.count} | {b.confidence:.3f} | {b.accuracy:.3f} | "
+        f"{b.confidence - b.accuracy:+.3f} |"
+        for b in report.reliability
+        if b.count
+    ]
     labels = list(report.per_category)
-    lines += ["", "### Confusion matrix (rows: true, columns: predicted)", "",
-              "| true \\ predicted | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    lines += [
+        "",
+        "### Confusion matrix (rows: true, columns: predicted)",
+        "",
+        "| true \\ predicted | " + " | ".join(labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+    ]
     lines += [f"| {t} | " + " | ".join(str(report.confusion[t].get(p, 0)) for p in labels) + " |" for t in labels]
     lines += ["", "### Misclassified", "", "| text | expected | predicted | confidence |", "|---|---|---|---|"]
     lines += [f"| {_cell(e['text'])} | {e['expected']} | {e['predicted']} | {e['confidence']} |" for e in report.errors]
@@ -269,8 +304,15 @@ def _cell(text: str) -> str:
 
 
 def render_all(reports: list[Report]) -> str:
-    return "\n".join(["# Held-out NLU evaluation (by category)", "", *render_summary(reports), "",
-                      *(render_markdown(r) for r in reports)])
+    return "\n".join(
+        [
+            "# Held-out NLU evaluation (by category)",
+            "",
+            *render_summary(reports),
+            "",
+            *(render_markdown(r) for r in reports),
+        ]
+    )
 
 
 def as_json(report: Report) -> dict[str, Any]:
@@ -280,8 +322,9 @@ def as_json(report: Report) -> dict[str, Any]:
 def write_report(reports: list[Report] | Report, folder: Path) -> Path:
     reports = [reports] if isinstance(reports, Report) else reports
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "eval.json").write_text(json.dumps([as_json(r) for r in reports], ensure_ascii=False, indent=2),
-                                      encoding="utf-8")
+    (folder / "eval.json").write_text(
+        json.dumps([as_json(r) for r in reports], ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     md = folder / "eval.md"
     md.write_text(render_all(reports), encoding="utf-8")
     return md

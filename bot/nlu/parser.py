@@ -73,7 +73,7 @@ def parse_from_rasa(text: str, data: dict[str, Any]) -> Parse:
     """Turn Rasa's parse dictionary into a :class:`Parse`."""
     intent = data.get("intent") or {}
     entities = tuple(
-        Entity(e["entity"], e.get("value"), text[e["start"]:e["end"]] if "start" in e else str(e.get("value")))
+        Entity(e["entity"], e.get("value"), text[e["start"] : e["end"]] if "start" in e else str(e.get("value")))
         for e in data.get("entities", [])
     )
     ranking = tuple((r["name"], float(r["confidence"])) for r in data.get("intent_ranking", []))

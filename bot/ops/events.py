@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.categories import FALLBACK_INTENT, OTHER, Channel, UnknownIntent, category_of, main_topic
 from bot.clock import TAIPEI
 from bot.ops.failures import Failure, failures, kinds_text
-from bot.ops.synthetic import event_kind, sender_kind
 from bot.ops.schema import DERIVED_WATERMARK, conversations, events, state, turns
+from bot.ops.synthetic import event_kind, sender_kind
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,13 @@ class HandoffReason:
     URGENT = "urgent"
     DISASTER_REPORT = "disaster_report"
 
-    LABELS = {ASKED: "使用者主動要求", COMPLAINT: "抱怨或不滿", AFTER_FALLBACK: "機器人聽不懂後轉接",
-              URGENT: "緊急狀況", DISASTER_REPORT: "災情通報"}
+    LABELS = {
+        ASKED: "使用者主動要求",
+        COMPLAINT: "抱怨或不滿",
+        AFTER_FALLBACK: "機器人聽不懂後轉接",
+        URGENT: "緊急狀況",
+        DISASTER_REPORT: "災情通報",
+    }
 
 
 @dataclass(slots=True)
@@ -101,15 +106,29 @@ class Turn:
     def row(self) -> dict[str, Any]:
         local = dt.datetime.fromtimestamp(self.ts, TAIPEI)
         return {
-            "event_id": self.event_id, "sender_id": self.sender_id, "seq": self.seq, "ts": self.ts,
-            "day": local.date().isoformat(), "hour": local.hour, "channel": self.channel, "text": self.text,
-            "intent": self.intent, "confidence": self.confidence,
-            "entities": json.dumps(self.entities, ensure_ascii=False), "category": self.category,
-            "form_answer": self.form_answer, "actions": json.dumps(self.actions),
+            "event_id": self.event_id,
+            "sender_id": self.sender_id,
+            "seq": self.seq,
+            "ts": self.ts,
+            "day": local.date().isoformat(),
+            "hour": local.hour,
+            "channel": self.channel,
+            "text": self.text,
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "entities": json.dumps(self.entities, ensure_ascii=False),
+            "category": self.category,
+            "form_answer": self.form_answer,
+            "actions": json.dumps(self.actions),
             "replies": json.dumps(self.replies, ensure_ascii=False),
             "answer": "\n".join(r["text"] for r in self.replies if r.get("who") == "bot"),
-            "fell_back": self.fell_back, "handoff": self.handoff, "rating": self.rating, "scheme": self.scheme,
-            "failed": bool(self.failed_as), "failure": kinds_text(self.failed_as), "tapped": self.tapped,
+            "fell_back": self.fell_back,
+            "handoff": self.handoff,
+            "rating": self.rating,
+            "scheme": self.scheme,
+            "failed": bool(self.failed_as),
+            "failure": kinds_text(self.failed_as),
+            "tapped": self.tapped,
         }
 
 
@@ -162,10 +181,19 @@ def _user_turn(sender_id: str, seq: int, event_id: int, event: Mapping[str, Any]
         start, end = e.get("start"), e.get("end")
         span = text[start:end] if isinstance(start, int) and isinstance(end, int) else None
         entities.append({"entity": e.get("entity"), "value": e.get("value"), "start": start, "end": end, "text": span})
-    turn = Turn(event_id=event_id, sender_id=sender_id, seq=seq, ts=float(event.get("timestamp") or 0),
-                channel=str(event.get("input_channel") or Channel.REST.value), text=text, intent=intent.get("name"),
-                confidence=float(intent["confidence"]) if intent.get("confidence") is not None else None,
-                entities=entities, form_answer=in_form, synthetic=event_kind(event))
+    turn = Turn(
+        event_id=event_id,
+        sender_id=sender_id,
+        seq=seq,
+        ts=float(event.get("timestamp") or 0),
+        channel=str(event.get("input_channel") or Channel.REST.value),
+        text=text,
+        intent=intent.get("name"),
+        confidence=float(intent["confidence"]) if intent.get("confidence") is not None else None,
+        entities=entities,
+        form_answer=in_form,
+        synthetic=event_kind(event),
+    )
     if turn.intent == "handoff_rate":
         turn.rating = _rating(entities, text)
     return turn
@@ -220,18 +248,27 @@ def summarise(turns_: list[Turn]) -> Conversation:
     asked = [t for t in turns_ if not t.form_answer]
     # Up to the handoff, as the ticket's category is (one rule: bot.categories.main_topic).
     handed = next((i for i, t in enumerate(asked) if t.handoff or t.starts_handoff), len(asked) - 1)
-    category = main_topic([t.category for t in asked[:handed + 1]]) or main_topic([t.category for t in asked]) or OTHER
+    category = main_topic([t.category for t in asked[: handed + 1]]) or main_topic([t.category for t in asked]) or OTHER
     failed = [t for t in asked if t.failed_as]
     typed = [t for t in asked if not t.is_payload]
     confidences = [t.confidence for t in typed if t.confidence is not None]
     ratings = [t.rating for t in turns_ if t.rating is not None]
     return Conversation(
-        sender_id=turns_[0].sender_id, channel=turns_[0].channel, started_at=turns_[0].ts, last_at=turns_[-1].ts,
-        questions=len(asked), messages=len(turns_), category=category,
-        first_text=(typed or asked or turns_)[0].text[:200], min_confidence=min(confidences) if confidences else None,
-        fallbacks=sum(t.fell_back for t in asked), handed_off=any(t.handoff for t in turns_),
-        handoff_reason=handoff_reason(turns_), rating=ratings[-1] if ratings else None,
-        failures=len(failed), failure_kinds=kinds_text(set().union(*(t.failed_as for t in failed))),
+        sender_id=turns_[0].sender_id,
+        channel=turns_[0].channel,
+        started_at=turns_[0].ts,
+        last_at=turns_[-1].ts,
+        questions=len(asked),
+        messages=len(turns_),
+        category=category,
+        first_text=(typed or asked or turns_)[0].text[:200],
+        min_confidence=min(confidences) if confidences else None,
+        fallbacks=sum(t.fell_back for t in asked),
+        handed_off=any(t.handoff for t in turns_),
+        handoff_reason=handoff_reason(turns_),
+        rating=ratings[-1] if ratings else None,
+        failures=len(failed),
+        failure_kinds=kinds_text(set().union(*(t.failed_as for t in failed))),
         synthetic=sender_kind(turns_[0].sender_id) or next((t.synthetic for t in turns_ if t.synthetic), None),
     )
 
@@ -262,6 +299,7 @@ def _start_reason(turn: Turn, before: Turn | None) -> str:
 
 # --- incremental refresh --------------------------------------------------------------
 
+
 def refresh(engine: Engine, chunk: int = 2000) -> int:
     """Fold events newer than the watermark into the derived tables; returns senders rebuilt.
 
@@ -278,12 +316,18 @@ def refresh(engine: Engine, chunk: int = 2000) -> int:
             return rebuilt
         upto = min(newest, mark + chunk)
         with engine.begin() as db:
-            moved = db.execute(update(state).where(state.c.name == WATERMARK, state.c.value == mark)
-                               .values(value=upto)).rowcount
+            moved = db.execute(
+                update(state).where(state.c.name == WATERMARK, state.c.value == mark).values(value=upto)
+            ).rowcount
             if moved != 1:
                 return rebuilt
-            senders = [s for (s,) in db.execute(select(events.c.sender_id).distinct()
-                                                .where(events.c.id > mark, events.c.id <= upto)) if s is not None]
+            senders = [
+                s
+                for (s,) in db.execute(
+                    select(events.c.sender_id).distinct().where(events.c.id > mark, events.c.id <= upto)
+                )
+                if s is not None
+            ]
             rebuild_senders(db, senders, upto)
             rebuilt += len(senders)
 
@@ -308,10 +352,13 @@ def rebuild_senders(db: Connection, senders: list[str], upto: int, batch: int = 
     one delete and one bulk insert per table.
     """
     for start in range(0, len(senders), batch):
-        group = senders[start:start + batch]
+        group = senders[start : start + batch]
         by_sender: dict[str, list[tuple[int, Any]]] = {s: [] for s in group}
-        query = (select(events.c.id, events.c.sender_id, events.c.data)
-                 .where(events.c.sender_id.in_(group), events.c.id <= upto).order_by(events.c.id))
+        query = (
+            select(events.c.id, events.c.sender_id, events.c.data)
+            .where(events.c.sender_id.in_(group), events.c.id <= upto)
+            .order_by(events.c.id)
+        )
         for event_id, sender, data in db.execute(query):
             try:
                 by_sender[sender].append((int(event_id), json.loads(data)))

@@ -56,8 +56,9 @@ def nlu_examples(path: Path) -> dict[str, list[str]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     examples: dict[str, list[str]] = {}
     for item in data.get("nlu") or []:
-        lines = [line.strip()[2:] for line in str(item.get("examples") or "").splitlines()
-                 if line.strip().startswith("- ")]
+        lines = [
+            line.strip()[2:] for line in str(item.get("examples") or "").splitlines() if line.strip().startswith("- ")
+        ]
         examples.setdefault(str(item.get("intent")), []).extend(plain(MARKUP.sub(r"\1", line)) for line in lines)
     return examples
 
@@ -66,9 +67,13 @@ def plain(text: str) -> str:
     return " ".join(text.split())
 
 
-def build_export(items: Iterable[Correction], intents: Iterable[str] | None = None,
-                 training: set[str] | None = None, heldout: set[str] | None = None,
-                 today: dt.date | None = None) -> Export:
+def build_export(
+    items: Iterable[Correction],
+    intents: Iterable[str] | None = None,
+    training: set[str] | None = None,
+    heldout: set[str] | None = None,
+    today: dt.date | None = None,
+) -> Export:
     """The YAML for ``items`` (latest correction of a text wins), validated by reading it back."""
     known = set(domain_intents() if intents is None else intents)
     training = example_texts(TRAINING) if training is None else training
@@ -110,10 +115,12 @@ def render(items: list[Correction], today: dt.date) -> str:
     by_intent: dict[str, list[str]] = {}
     for item in items:
         by_intent.setdefault(item.intent, []).append(markup(plain(item.text), item.entities))
-    lines = ['version: "3.1"',
-             f"# Intent corrections from the ops review pages ({today.isoformat()}; python -m bot ops export-nlu).",
-             "# Check them, then add this file to data/nlu/ and retrain (make train).",
-             "nlu:"]
+    lines = [
+        'version: "3.1"',
+        f"# Intent corrections from the ops review pages ({today.isoformat()}; python -m bot ops export-nlu).",
+        "# Check them, then add this file to data/nlu/ and retrain (make train).",
+        "nlu:",
+    ]
     for intent in sorted(by_intent):
         lines += [f"- intent: {intent}", "  examples: |"]
         lines += [f"    - {example}" for example in by_intent[intent]]

@@ -33,8 +33,16 @@ HANDOFF_INTENTS = frozenset({"handoff_request", "handoff_complaint"})
 CLARIFY_RESPONSES = frozenset({"utter_clarify_topic", "utter_followup_which_scheme"})
 CLARIFY_ACTIONS = frozenset({"action_clarify_topic"})
 # Replies with buttons that are not a menu of answers: the greeting's topics, the rating, form questions.
-NOT_MENUS = frozenset({"utter_greet", "utter_capabilities", "utter_anything_else", "utter_ask_rating",
-                       "utter_offer_person_urgent", "utter_clarify_topic"})
+NOT_MENUS = frozenset(
+    {
+        "utter_greet",
+        "utter_capabilities",
+        "utter_anything_else",
+        "utter_ask_rating",
+        "utter_offer_person_urgent",
+        "utter_clarify_topic",
+    }
+)
 LOW_RATING = 2
 
 
@@ -92,8 +100,13 @@ def _bot_text(turn: TurnLike) -> str:
 
 def is_menu(turn: TurnLike) -> bool:
     """The bot offered two or more answers to pick from (schemes, eligibility results)."""
-    return any(len(r.get("buttons") or []) >= 2 and r.get("who") == "bot" and str(r.get("response") or "") not in NOT_MENUS
-               and not str(r.get("response") or "").startswith("utter_ask_") for r in turn.replies)
+    return any(
+        len(r.get("buttons") or []) >= 2
+        and r.get("who") == "bot"
+        and str(r.get("response") or "") not in NOT_MENUS
+        and not str(r.get("response") or "").startswith("utter_ask_")
+        for r in turn.replies
+    )
 
 
 def is_clarification(turn: TurnLike) -> bool:
@@ -104,14 +117,24 @@ def _picked(turn: TurnLike | None) -> bool:
     """The caller took up the bot's options: a tap, a scheme named, or a hotline question."""
     if turn is None:
         return False
-    return turn.text.startswith("/") or any(e.get("entity") == "scheme" for e in turn.entities) or turn.category in HOTLINE_VALUES
+    return (
+        turn.text.startswith("/")
+        or any(e.get("entity") == "scheme" for e in turn.entities)
+        or turn.category in HOTLINE_VALUES
+    )
 
 
 def _answered(turn: TurnLike) -> bool:
     """A hotline question the bot answered (not a fallback, not a clarification, not a handoff)."""
-    return (turn.category in HOTLINE_VALUES and not turn.fell_back and not is_clarification(turn) and not turn.handoff
-            and not turn.starts_handoff and any(r.get("who") == "bot" for r in turn.replies)
-            and "utter_offer_person_urgent" not in _responses(turn))
+    return (
+        turn.category in HOTLINE_VALUES
+        and not turn.fell_back
+        and not is_clarification(turn)
+        and not turn.handoff
+        and not turn.starts_handoff
+        and any(r.get("who") == "bot" for r in turn.replies)
+        and "utter_offer_person_urgent" not in _responses(turn)
+    )
 
 
 def _asks_person(turn: TurnLike) -> bool:
@@ -129,9 +152,14 @@ def failures(turns: Sequence[TurnLike]) -> list[set[Failure]]:
         kinds = found[index]
         if turn.fell_back:
             kinds.add(Failure.FALLBACK)
-        if turn.category == "out_of_scope" and not turn.fell_back and (
+        if (
+            turn.category == "out_of_scope"
+            and not turn.fell_back
+            and (
                 (before is not None and before.category in HOTLINE_VALUES)
-                or (turn.confidence is not None and turn.confidence < LOW_CONFIDENCE)):
+                or (turn.confidence is not None and turn.confidence < LOW_CONFIDENCE)
+            )
+        ):
             kinds.add(Failure.OUT_OF_SCOPE)
         if any(marker in _bot_text(turn) for marker in NO_DATA_MARKERS):
             kinds.add(Failure.NO_DATA)

@@ -24,8 +24,14 @@ from bot import messages
 from bot.categories import CHANNELS, FALLBACK_INTENT, INTENT_CATEGORY, OTHER, Category
 
 # Sort keys of the list → columns of ops_conversations (bot.ops.review turns them into SQL).
-SORT_COLUMNS = {"started": "started_at", "last": "last_at", "questions": "questions", "confidence": "min_confidence",
-                "fallbacks": "fallbacks", "failures": "failures"}
+SORT_COLUMNS = {
+    "started": "started_at",
+    "last": "last_at",
+    "questions": "questions",
+    "confidence": "min_confidence",
+    "fallbacks": "fallbacks",
+    "failures": "failures",
+}
 MAX_PER_PAGE = 200
 MAX_TEXT = 200
 TAG = re.compile(r"^[^\x00-\x1f\x7f<>&\"'\\/]{1,40}$")  # any words and punctuation, no markup or controls
@@ -150,8 +156,15 @@ def _flag(text: str, label: str) -> bool | None:
     raise BadFilter(messages.filter_bad_value(label))
 
 
-SYNTHETIC_CHOICES: dict[str, bool | None] = {"": False, "no": False, "0": False, "yes": None, "1": None, "any": None,
-                                             "only": True}
+SYNTHETIC_CHOICES: dict[str, bool | None] = {
+    "": False,
+    "no": False,
+    "0": False,
+    "yes": None,
+    "1": None,
+    "any": None,
+    "only": True,
+}
 
 
 def _synthetic(text: str, label: str) -> bool | None:
@@ -201,36 +214,124 @@ INTENTS = frozenset(INTENT_CATEGORY) | {FALLBACK_INTENT}
 
 # In the order of the links' query strings and of `ops list --help`.
 FILTERS: tuple[FilterSpec, ...] = (
-    FilterSpec("date_from", "from", "--from", _date, _iso, "開始日期",
-               "Conversations started on or after this day (Asia/Taipei).", metavar="YYYY-MM-DD"),
-    FilterSpec("date_to", "to", "--to", _date, _iso, "結束日期", "Conversations started on or before this day.",
-               metavar="YYYY-MM-DD"),
-    FilterSpec("channel", "channel", "--channel", partial(_choice, allowed=frozenset(CHANNELS)), _text, "管道",
-               f"{', '.join(CHANNELS[:-1])} or {CHANNELS[-1]}."),
-    FilterSpec("category", "category", "--category", partial(_choice, allowed=CATEGORIES), _text, "類別",
-               "Main category, e.g. loan, us_tariff, other."),
-    FilterSpec("intent", "intent", "--intent", partial(_choice, allowed=INTENTS), _text, "意圖",
-               "Some message had this intent."),
-    FilterSpec("below", "below", "--below", partial(_number, low=0.0, high=1.0), lambda v: "" if v is None else str(v),
-               "信心值門檻", "Some typed message had a confidence below this (0-1).", metavar="CONFIDENCE"),
-    FilterSpec("failed", "failed", "--fell-back", _flag, _flag_text, "需要檢視",
-               "Some message failed (bot/ops/failures.py; the 需要檢視 queue).", choices=YES_NO, aliases=("fell_back",)),
-    FilterSpec("synthetic", "synthetic", "--synthetic", _synthetic, {False: "", None: "yes", True: "only"}.__getitem__,
-               "測試流量", "Synthetic traffic (bot/ops/synthetic.py): leave out, include, or only it.",
-               choices=("no", "yes", "only"), default="no"),
-    FilterSpec("handed_off", "handed_off", "--handed-off", _flag, _flag_text, "轉真人", "A ticket was opened.",
-               choices=YES_NO),
+    FilterSpec(
+        "date_from",
+        "from",
+        "--from",
+        _date,
+        _iso,
+        "開始日期",
+        "Conversations started on or after this day (Asia/Taipei).",
+        metavar="YYYY-MM-DD",
+    ),
+    FilterSpec(
+        "date_to",
+        "to",
+        "--to",
+        _date,
+        _iso,
+        "結束日期",
+        "Conversations started on or before this day.",
+        metavar="YYYY-MM-DD",
+    ),
+    FilterSpec(
+        "channel",
+        "channel",
+        "--channel",
+        partial(_choice, allowed=frozenset(CHANNELS)),
+        _text,
+        "管道",
+        f"{', '.join(CHANNELS[:-1])} or {CHANNELS[-1]}.",
+    ),
+    FilterSpec(
+        "category",
+        "category",
+        "--category",
+        partial(_choice, allowed=CATEGORIES),
+        _text,
+        "類別",
+        "Main category, e.g. loan, us_tariff, other.",
+    ),
+    FilterSpec(
+        "intent",
+        "intent",
+        "--intent",
+        partial(_choice, allowed=INTENTS),
+        _text,
+        "意圖",
+        "Some message had this intent.",
+    ),
+    FilterSpec(
+        "below",
+        "below",
+        "--below",
+        partial(_number, low=0.0, high=1.0),
+        lambda v: "" if v is None else str(v),
+        "信心值門檻",
+        "Some typed message had a confidence below this (0-1).",
+        metavar="CONFIDENCE",
+    ),
+    FilterSpec(
+        "failed",
+        "failed",
+        "--fell-back",
+        _flag,
+        _flag_text,
+        "需要檢視",
+        "Some message failed (bot/ops/failures.py; the 需要檢視 queue).",
+        choices=YES_NO,
+        aliases=("fell_back",),
+    ),
+    FilterSpec(
+        "synthetic",
+        "synthetic",
+        "--synthetic",
+        _synthetic,
+        {False: "", None: "yes", True: "only"}.__getitem__,
+        "測試流量",
+        "Synthetic traffic (bot/ops/synthetic.py): leave out, include, or only it.",
+        choices=("no", "yes", "only"),
+        default="no",
+    ),
+    FilterSpec(
+        "handed_off", "handed_off", "--handed-off", _flag, _flag_text, "轉真人", "A ticket was opened.", choices=YES_NO
+    ),
     FilterSpec("rating", "rating", "--rating", partial(_choice, allowed=RATINGS), _text, "評分", "1-5, or none."),
     FilterSpec("tag", "tag", "--tag", _tag, _text, "標籤", "Has this tag."),
-    FilterSpec("reviewed", "reviewed", "--reviewed", _flag, _flag_text, "已檢視", "Marked reviewed or not.",
-               choices=YES_NO),
-    FilterSpec("q", "q", "--q", _search, _text, "搜尋文字",
-               "Free text in what the user or the bot said, or a conversation id."),
-    FilterSpec("sort", "sort", "--sort", _sort, str, "排序欄位",
-               "started, last, questions, confidence, failures, fallbacks.", default="started"),
-    FilterSpec("desc", "order", "--asc", lambda text, label: text != "asc", lambda desc: "desc" if desc else "asc",
-               "順序", "Oldest/smallest first.", flag_value="asc"),
+    FilterSpec(
+        "reviewed", "reviewed", "--reviewed", _flag, _flag_text, "已檢視", "Marked reviewed or not.", choices=YES_NO
+    ),
+    FilterSpec(
+        "q", "q", "--q", _search, _text, "搜尋文字", "Free text in what the user or the bot said, or a conversation id."
+    ),
+    FilterSpec(
+        "sort",
+        "sort",
+        "--sort",
+        _sort,
+        str,
+        "排序欄位",
+        "started, last, questions, confidence, failures, fallbacks.",
+        default="started",
+    ),
+    FilterSpec(
+        "desc",
+        "order",
+        "--asc",
+        lambda text, label: text != "asc",
+        lambda desc: "desc" if desc else "asc",
+        "順序",
+        "Oldest/smallest first.",
+        flag_value="asc",
+    ),
     FilterSpec("page", "page", "--page", partial(_whole, high=10**6, otherwise=1), _unless(1), "頁碼", default="1"),
-    FilterSpec("per_page", "per_page", "--per-page", partial(_whole, high=MAX_PER_PAGE, otherwise=25), _unless(25),
-               "每頁筆數", default="25"),
+    FilterSpec(
+        "per_page",
+        "per_page",
+        "--per-page",
+        partial(_whole, high=MAX_PER_PAGE, otherwise=25),
+        _unless(25),
+        "每頁筆數",
+        default="25",
+    ),
 )

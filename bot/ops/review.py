@@ -88,9 +88,15 @@ def conditions(f: Filters) -> list[Any]:
         where.append(reviewed if f.reviewed else not_(reviewed))
     if f.q:
         pattern = like_pattern(f.q.lower())
-        where.append(or_(c.sender_id == f.q, exists().where(
-            t.sender_id == c.sender_id,
-            or_(func.lower(t.text).like(pattern, escape="\\"), func.lower(t.answer).like(pattern, escape="\\")))))
+        where.append(
+            or_(
+                c.sender_id == f.q,
+                exists().where(
+                    t.sender_id == c.sender_id,
+                    or_(func.lower(t.text).like(pattern, escape="\\"), func.lower(t.answer).like(pattern, escape="\\")),
+                ),
+            )
+        )
     return where
 
 
@@ -178,8 +184,9 @@ class Review:
             senders = [r["sender_id"] for r in found]
             marked = {s for (s,) in db.execute(select(reviews.c.sender_id).where(reviews.c.sender_id.in_(senders)))}
             tagged: dict[str, list[str]] = {}
-            for sender, tag in db.execute(select(tags.c.sender_id, tags.c.tag).where(tags.c.sender_id.in_(senders))
-                                          .order_by(tags.c.tag)):
+            for sender, tag in db.execute(
+                select(tags.c.sender_id, tags.c.tag).where(tags.c.sender_id.in_(senders)).order_by(tags.c.tag)
+            ):
                 tagged.setdefault(sender, []).append(tag)
         return Page([_row(r, r["sender_id"] in marked, tagged.get(r["sender_id"], [])) for r in found], total, f)
 
@@ -195,13 +202,21 @@ class Review:
             if found is None:
                 raise UnknownConversation(sender_id)
             reviewed = db.execute(select(reviews.c.sender_id).where(reviews.c.sender_id == sender_id)).first()
-            tag_list = [t for (t,) in db.execute(select(tags.c.tag).where(tags.c.sender_id == sender_id).order_by(tags.c.tag))]
-            rows = db.execute(select(turns).where(turns.c.sender_id == sender_id).order_by(turns.c.seq)).mappings().all()
+            tag_list = [
+                t for (t,) in db.execute(select(tags.c.tag).where(tags.c.sender_id == sender_id).order_by(tags.c.tag))
+            ]
+            rows = (
+                db.execute(select(turns).where(turns.c.sender_id == sender_id).order_by(turns.c.seq)).mappings().all()
+            )
         view_turns = []
         for r in rows:
             item = dict(r)
-            item.update(entities=json.loads(r["entities"]), actions=json.loads(r["actions"]),
-                        replies=json.loads(r["replies"]), at=local_time(r["ts"]))
+            item.update(
+                entities=json.loads(r["entities"]),
+                actions=json.loads(r["actions"]),
+                replies=json.loads(r["replies"]),
+                at=local_time(r["ts"]),
+            )
             view_turns.append(item)
         fixed = {c.event_id: c for c in self.corrections(sender_id)}
         return ConversationView(_row(found, reviewed is not None, tag_list), view_turns, fixed)
@@ -235,7 +250,10 @@ class Review:
 
     def _known(self, sender_id: str) -> None:
         with self.engine.connect() as db:
-            if db.execute(select(conversations.c.sender_id).where(conversations.c.sender_id == sender_id)).first() is None:
+            if (
+                db.execute(select(conversations.c.sender_id).where(conversations.c.sender_id == sender_id)).first()
+                is None
+            ):
                 raise UnknownConversation(sender_id)
 
     # --- corrections --------------------------------------------------------------
@@ -258,8 +276,15 @@ class Review:
         if turn["form_answer"]:
             raise BadCorrection(messages.CORRECTION_FORM_ANSWER)
         checked = [check_entity(turn["text"], e) for e in entities]
-        values = dict(sender_id=turn["sender_id"], event_id=event_id, text=turn["text"], intent=intent,
-                      entities=json.dumps(checked, ensure_ascii=False), corrected_by=staff, corrected_at=self.now())
+        values = dict(
+            sender_id=turn["sender_id"],
+            event_id=event_id,
+            text=turn["text"],
+            intent=intent,
+            entities=json.dumps(checked, ensure_ascii=False),
+            corrected_by=staff,
+            corrected_at=self.now(),
+        )
         with self.engine.begin() as db:
             db.execute(delete(corrections).where(corrections.c.event_id == event_id))
             db.execute(insert(corrections).values(**values))
@@ -274,13 +299,26 @@ class Review:
         if sender_id is not None:
             query = query.where(corrections.c.sender_id == sender_id)
         with self.engine.connect() as db:
-            return [Correction(r["id"], r["sender_id"], r["event_id"], r["text"], r["intent"], json.loads(r["entities"]),
-                               r["corrected_by"], r["corrected_at"]) for r in db.execute(query).mappings()]
+            return [
+                Correction(
+                    r["id"],
+                    r["sender_id"],
+                    r["event_id"],
+                    r["text"],
+                    r["intent"],
+                    json.loads(r["entities"]),
+                    r["corrected_by"],
+                    r["corrected_at"],
+                )
+                for r in db.execute(query).mappings()
+            ]
 
     def original_intents(self, event_ids: list[int]) -> dict[int, str | None]:
         """What the model said for these user messages (to show "from → to" beside corrections)."""
         with self.engine.connect() as db:
-            return dict(db.execute(select(turns.c.event_id, turns.c.intent).where(turns.c.event_id.in_(event_ids))).all())
+            return dict(
+                db.execute(select(turns.c.event_id, turns.c.intent).where(turns.c.event_id.in_(event_ids))).all()
+            )
 
     def sender_of_turn(self, event_id: int) -> str:
         """The conversation a user message belongs to (for redirects after a correction)."""
@@ -301,7 +339,7 @@ def check_entity(text: str, entity: Mapping[str, Any]) -> dict[str, Any]:
         raise BadCorrection(messages.correction_unknown_entity(name))
     piece = str(entity.get("text") or "")
     start = entity.get("start")
-    if not isinstance(start, int) or text[start:start + len(piece)] != piece:
+    if not isinstance(start, int) or text[start : start + len(piece)] != piece:
         start = text.find(piece) if piece else -1
     if not piece or start < 0:
         raise BadCorrection(messages.correction_not_in_text(piece))

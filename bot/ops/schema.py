@@ -13,8 +13,20 @@ import logging
 import sqlite3
 from collections.abc import Mapping
 
-from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, event)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -25,7 +37,8 @@ metadata = MetaData()
 # Rasa's SQL event broker table (rasa/core/brokers/sql.py), declared identically so we
 # can read it, and create it when the ops pages start before any event arrived.
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("sender_id", String(255)),
     Column("data", Text),
@@ -35,7 +48,8 @@ EVENTS_BY_SENDER = Index("ops_events_sender", events.c.sender_id, events.c.id)
 
 # One row per user message, derived from events (bot/ops/events.py).
 turns = Table(
-    "ops_turns", metadata,
+    "ops_turns",
+    metadata,
     Column("event_id", Integer, primary_key=True, autoincrement=False),
     Column("sender_id", String(255), nullable=False, index=True),
     Column("seq", Integer, nullable=False),
@@ -65,7 +79,8 @@ Index("ops_turns_intent", turns.c.intent)
 
 # One row per conversation (sender), derived from its turns.
 conversations = Table(
-    "ops_conversations", metadata,
+    "ops_conversations",
+    metadata,
     Column("sender_id", String(255), primary_key=True),
     Column("channel", String(32), nullable=False),
     Column("started_at", Float, nullable=False),
@@ -87,14 +102,16 @@ Index("ops_conversations_synthetic", conversations.c.synthetic)
 Index("ops_conversations_started", conversations.c.started_at)
 
 reviews = Table(
-    "ops_reviews", metadata,
+    "ops_reviews",
+    metadata,
     Column("sender_id", String(255), primary_key=True),
     Column("reviewed_by", String(64), nullable=False),
     Column("reviewed_at", Float, nullable=False),
 )
 
 tags = Table(
-    "ops_tags", metadata,
+    "ops_tags",
+    metadata,
     Column("sender_id", String(255), primary_key=True),
     Column("tag", String(40), primary_key=True),
     Column("added_by", String(64), nullable=False),
@@ -103,7 +120,8 @@ tags = Table(
 Index("ops_tags_tag", tags.c.tag)
 
 corrections = Table(
-    "ops_corrections", metadata,
+    "ops_corrections",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("sender_id", String(255), nullable=False, index=True),
     Column("event_id", Integer, nullable=False),
@@ -118,7 +136,8 @@ corrections = Table(
 # Messages the channels' rate limits refused (bot/channels/rate_limit.py), per Taipei day,
 # channel and reason ("sender" or "address"); counts only, no conversation data.
 rate_limits = Table(
-    "ops_rate_limits", metadata,
+    "ops_rate_limits",
+    metadata,
     Column("day", String(10), primary_key=True),
     Column("channel", String(32), primary_key=True),
     Column("reason", String(16), primary_key=True),
@@ -127,7 +146,8 @@ rate_limits = Table(
 
 # Watermarks (the last events.id folded into ops_turns); no conversation data.
 state = Table(
-    "ops_state", metadata,
+    "ops_state",
+    metadata,
     Column("name", String(40), primary_key=True),
     Column("value", Integer, nullable=False),
 )
@@ -205,9 +225,12 @@ def add_rate_limited(engine: Engine, counts: Mapping[tuple[str, str, str], int])
     with engine.begin() as db:
         for (day, channel, reason), n in counts.items():
             statement = insert(rate_limits).values(day=day, channel=channel, reason=reason, refused=n)
-            db.execute(statement.on_conflict_do_update(
-                index_elements=[rate_limits.c.day, rate_limits.c.channel, rate_limits.c.reason],
-                set_={"refused": rate_limits.c.refused + statement.excluded.refused}))
+            db.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[rate_limits.c.day, rate_limits.c.channel, rate_limits.c.reason],
+                    set_={"refused": rate_limits.c.refused + statement.excluded.refused},
+                )
+            )
 
 
 def _sqlite_pragmas(connection: sqlite3.Connection, record: object) -> None:

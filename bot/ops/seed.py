@@ -28,10 +28,26 @@ from bot.ops.synthetic import synthetic_metadata, synthetic_sender
 from bot.settings import ROOT
 
 HELDOUT = ROOT / "tests" / "heldout" / "heldout.yml"
-TOPIC_WEIGHTS = {"loan_ask": 68, "us_tariff_ask": 11, "policy_ask": 7, "policy_find_scheme": 3,
-                 "debt_negotiation_ask": 4, "digital_rd_ask": 4, "disaster_ask": 3}
-FLOW_WEIGHTS = {"topic": 45, "greet_topic_thanks": 12, "follow_button": 10, "fallback": 10, "fallback_to_person": 4,
-                "handoff": 8, "complaint": 3, "disaster_report": 2, "out_of_scope": 6}
+TOPIC_WEIGHTS = {
+    "loan_ask": 68,
+    "us_tariff_ask": 11,
+    "policy_ask": 7,
+    "policy_find_scheme": 3,
+    "debt_negotiation_ask": 4,
+    "digital_rd_ask": 4,
+    "disaster_ask": 3,
+}
+FLOW_WEIGHTS = {
+    "topic": 45,
+    "greet_topic_thanks": 12,
+    "follow_button": 10,
+    "fallback": 10,
+    "fallback_to_person": 4,
+    "handoff": 8,
+    "complaint": 3,
+    "disaster_report": 2,
+    "out_of_scope": 6,
+}
 FOLLOW_UPS = ("那利率呢", "要準備哪些文件", "申請期限到什麼時候", "那額度是多少", "要去哪裡申請")
 UNCLEAR = ("我想問一下", "可以幫我看一下嗎", "請問一下那個", "想問那個東西", "麻煩幫我查一下", "不好意思請問")
 NAMES = ("陳小姐 美玲小吃店", "林先生", "王老闆 王記五金行", "張經理 張家烘焙坊", "李小姐")
@@ -75,8 +91,9 @@ class Caller:
 
     def say(self, text: str) -> list[dict[str, Any]]:
         try:
-            reply = self.http.post(self.url, json={"sender": self.sender, "message": text,
-                                                   "metadata": synthetic_metadata("seed")})
+            reply = self.http.post(
+                self.url, json={"sender": self.sender, "message": text, "metadata": synthetic_metadata("seed")}
+            )
         except httpx.HTTPError as exc:
             raise SeedFailed(f"the bot at {self.url} did not answer: {type(exc).__name__}") from exc
         if reply.status_code != 200:
@@ -118,13 +135,15 @@ class WebChatCaller:
         client.on("session_confirm", confirmed.put_nowait)
         try:
             # Long-polling, as tests/e2e/test_webchat.py: Rasa's pinned aiohttp lacks this client's websocket.
-            await client.connect(self.rasa_url, headers={"Origin": self.origin}, transports=["polling"],
-                                 wait_timeout=30)
+            await client.connect(
+                self.rasa_url, headers={"Origin": self.origin}, transports=["polling"], wait_timeout=30
+            )
             await client.emit("session_request", {"session_id": None})
             session = str(await asyncio.wait_for(confirmed.get(), WAIT))
             for text in self.texts:
-                await client.emit("user_uttered", {"message": text, "session_id": session,
-                                                   "metadata": synthetic_metadata("seed")})
+                await client.emit(
+                    "user_uttered", {"message": text, "session_id": session, "metadata": synthetic_metadata("seed")}
+                )
                 await asyncio.wait_for(replies.get(), WAIT)
         except (OSError, asyncio.TimeoutError, socketio.exceptions.SocketIOError) as exc:
             raise SeedFailed(f"the web chat at {self.rasa_url} did not answer: {type(exc).__name__}") from exc
@@ -138,12 +157,20 @@ def _text(replies: list[dict[str, Any]]) -> str:
 
 
 def _payloads(replies: list[dict[str, Any]]) -> list[str]:
-    return [str(b["payload"]) for r in replies for b in r.get("buttons") or [] if str(b.get("payload", "")).startswith("/")]
+    return [
+        str(b["payload"]) for r in replies for b in r.get("buttons") or [] if str(b.get("payload", "")).startswith("/")
+    ]
 
 
 class Seeder:
-    def __init__(self, rasa_url: str, rng: random.Random, examples: dict[str, list[str]],
-                 console: ConsoleLogin | None, http: httpx.Client) -> None:
+    def __init__(
+        self,
+        rasa_url: str,
+        rng: random.Random,
+        examples: dict[str, list[str]],
+        console: ConsoleLogin | None,
+        http: httpx.Client,
+    ) -> None:
         self.rasa_url, self.rng, self.examples, self.console, self.http = rasa_url, rng, examples, console, http
         self.staff: httpx.Client | None = None
         self.counts: Counter[str] = Counter()
@@ -230,19 +257,24 @@ class Seeder:
         if self.staff is None:
             self.staff = httpx.Client(base_url=self.console.url, timeout=60, follow_redirects=False)
             csrf = _csrf(self.staff.get("/console/login").text)
-            login = self.staff.post("/console/login", data={"csrf": csrf, "username": self.console.username,
-                                                            "password": self.console.password})
+            login = self.staff.post(
+                "/console/login",
+                data={"csrf": csrf, "username": self.console.username, "password": self.console.password},
+            )
             if login.status_code != 303:
                 raise SeedFailed(f"console login as {self.console.username} failed (HTTP {login.status_code})")
         csrf = _csrf(self.staff.get(f"/console/tickets/{ticket}").text)
-        for path, data in ((f"/console/tickets/{ticket}/claim", {}),
-                           (f"/console/tickets/{ticket}/reply", {"text": self.rng.choice(STAFF_REPLIES)}),
-                           (f"/console/tickets/{ticket}/resolve", {"outcome": "replied"})):
+        for path, data in (
+            (f"/console/tickets/{ticket}/claim", {}),
+            (f"/console/tickets/{ticket}/reply", {"text": self.rng.choice(STAFF_REPLIES)}),
+            (f"/console/tickets/{ticket}/resolve", {"outcome": "replied"}),
+        ):
             reply = self.staff.post(path, data={"csrf": csrf, **data})
             if reply.status_code != 303:
                 reason = re.search(r'role="alert">([^<]*)<', reply.text)
-                raise SeedFailed(f"console {path} answered HTTP {reply.status_code}"
-                                 + (f": {reason.group(1)}" if reason else ""))
+                raise SeedFailed(
+                    f"console {path} answered HTTP {reply.status_code}" + (f": {reason.group(1)}" if reason else "")
+                )
 
 
 def schedule(count: int, rng: random.Random) -> list[str]:
@@ -261,8 +293,14 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def seed(rasa_url: str, count: int = 40, random_seed: int = 7, console: ConsoleLogin | None = None,
-         heldout: Path = HELDOUT, chat_origin: str | None = None) -> dict[str, Any]:
+def seed(
+    rasa_url: str,
+    count: int = 40,
+    random_seed: int = 7,
+    console: ConsoleLogin | None = None,
+    heldout: Path = HELDOUT,
+    chat_origin: str | None = None,
+) -> dict[str, Any]:
     """Drive ``count`` conversations; returns what was done (flows, messages, tickets, ratings, senders).
 
     With ``chat_origin`` (the web app's address, an origin the socket accepts) some
@@ -294,4 +332,3 @@ def seed(rasa_url: str, count: int = 40, random_seed: int = 7, console: ConsoleL
             if seeder.staff is not None:
                 seeder.staff.close()
     return {"conversations": len(senders), "messages": messages, "flows": dict(seeder.counts), "senders": senders}
-

@@ -65,30 +65,52 @@ _NUMERAL = r"[\d一二三四五六七八九十百零〇兩]"
 
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # Internationalised domains (user@例子.台灣): CJK labels, ending in a CJK top-level domain.
-_IDN_EMAIL = re.compile(rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9\-{_CHINESE_RANGE}]+"
-                        rf"(?:\.[A-Za-z0-9\-{_CHINESE_RANGE}]+)*\.[{_CHINESE_RANGE}]{{2,3}}")
+_IDN_EMAIL = re.compile(
+    rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9\-{_CHINESE_RANGE}]+"
+    rf"(?:\.[A-Za-z0-9\-{_CHINESE_RANGE}]+)*\.[{_CHINESE_RANGE}]{{2,3}}"
+)
 # An ID written with separators: F 281 467 332, F-281467332 (checksum-validated).
 _SPACED_ID = re.compile(r"(?<![\dA-Za-z_])[A-Za-z][-\s]?[1289ABCDabcd](?:[-\s]?\d){8}(?![\dA-Za-z_])")
 # A mobile number with a separator between any digits: 0 9 3 3 2 7 1 8 4 5.
 _SPACED_MOBILE = re.compile(r"(?<![\dA-Za-z_])0[-\s]?9(?:[-\s]?\d){8}(?![\dA-Za-z_])")
 _ID = re.compile(_NOT_DIGIT_BEFORE + r"[A-Za-z][1289ABCDabcd]\d{8}" + _NOT_DIGIT_AFTER)
-_ID_AFTER_WORD = re.compile(r"(?:身分證|身份證|統一證號|居留證|ID)[^\dA-Za-z]{0,8}([A-Za-z][A-Za-z\d]\d{8})" + _NOT_DIGIT_AFTER)
-_MOBILE = re.compile(_NOT_DIGIT_BEFORE + r"(?:\(?(?:\+|00)?886\)?" + _SEP + r"|0)9\d{2}" + _SEP + r"\d{3}" + _SEP + r"\d{3}"
-                     + r"(?!\d)")
+_ID_AFTER_WORD = re.compile(
+    r"(?:身分證|身份證|統一證號|居留證|ID)[^\dA-Za-z]{0,8}([A-Za-z][A-Za-z\d]\d{8})" + _NOT_DIGIT_AFTER
+)
+_MOBILE = re.compile(
+    _NOT_DIGIT_BEFORE + r"(?:\(?(?:\+|00)?886\)?" + _SEP + r"|0)9\d{2}" + _SEP + r"\d{3}" + _SEP + r"\d{3}" + r"(?!\d)"
+)
 _LANDLINE = re.compile(
-    _NOT_DIGIT_BEFORE + r"(?:\(?(?:\+|00)?886\)?" + _SEP + r"\(?0?" + _AREA + r"\)?|\(0" + _AREA + r"\)|0" + _AREA + r")"
-    + r"\s*-?\s*\d{2,4}" + _SEP + r"\d{3,4}(?!\d)" + _EXTENSION)
+    _NOT_DIGIT_BEFORE
+    + r"(?:\(?(?:\+|00)?886\)?"
+    + _SEP
+    + r"\(?0?"
+    + _AREA
+    + r"\)?|\(0"
+    + _AREA
+    + r"\)|0"
+    + _AREA
+    + r")"
+    + r"\s*-?\s*\d{2,4}"
+    + _SEP
+    + r"\d{3,4}(?!\d)"
+    + _EXTENSION
+)
 _TAX_ID = re.compile(_NOT_DIGIT_BEFORE + r"\d{8}" + _NOT_DIGIT_AFTER + _MONEY_AFTER)
 _TAX_ID_AFTER_WORD = re.compile(r"(?:統編|統一編號|營利事業編號|公司編號)[^\d]{0,6}(\d{8})(?!\d)")
-_PHONE_AFTER_WORD = re.compile(r"(?:電話|市話|手機|聯絡|連絡|回電|打給|tel|phone)[^\d]{0,6}(\d[\d\s-]{5,12}\d)(?!\d)",
-                               re.IGNORECASE)
+_PHONE_AFTER_WORD = re.compile(
+    r"(?:電話|市話|手機|聯絡|連絡|回電|打給|tel|phone)[^\d]{0,6}(\d[\d\s-]{5,12}\d)(?!\d)", re.IGNORECASE
+)
 _DASHED_ACCOUNT = re.compile(_NOT_DIGIT_BEFORE + r"\d{2,6}(?:-\d{2,8}){1,4}(?![\d-])")
-_ACCOUNT_AFTER_WORD = re.compile(r"(?:帳號|帳戶|账号|戶頭|匯款|轉帳|存摺|account)[^\d]{0,10}(\d{10,16})(?!\d)", re.IGNORECASE)
+_ACCOUNT_AFTER_WORD = re.compile(
+    r"(?:帳號|帳戶|账号|戶頭|匯款|轉帳|存摺|account)[^\d]{0,10}(\d{10,16})(?!\d)", re.IGNORECASE
+)
 _LONG_DIGITS = re.compile(_NOT_DIGIT_BEFORE + r"\d{12,19}" + _NOT_DIGIT_AFTER + _MONEY_AFTER)
 _ADDRESS = re.compile(  # bounded repeats: a run of digits must not make each position scan to the end
     rf"(?:[{_CHINESE}]{{2}}[市縣])?(?:[{_CHINESE}]{{1,3}}?[區鄉鎮市])?(?:[{_CHINESE}]{{1,3}}[村里])?(?:{_NUMERAL}{{1,4}}鄰)?"
     rf"[{_CHINESE}\d]{{1,5}}?(?:路|街|大道)(?:{_NUMERAL}{{1,4}}段)?(?:{_NUMERAL}{{1,5}}巷)?(?:{_NUMERAL}{{1,5}}弄)?"
-    rf"{_NUMERAL}{{1,6}}(?:之{_NUMERAL}{{1,4}})?號(?:{_NUMERAL}{{1,3}}樓(?:之{_NUMERAL}{{1,3}})?)?")
+    rf"{_NUMERAL}{{1,6}}(?:之{_NUMERAL}{{1,4}})?號(?:{_NUMERAL}{{1,3}}樓(?:之{_NUMERAL}{{1,3}})?)?"
+)
 # Words before an address that are not part of it: 「我住在中正路1號」 keeps 「我住在」.
 _ADDRESS_LEAD = re.compile(r"^[我家住在於是到的地址:：、，,\s]+")
 _TOLL_FREE = ("0800", "0809")
@@ -147,7 +169,7 @@ def _toll_free(span: str) -> bool:
 
 def _after_money_word(match: re.Match[str]) -> bool:
     """「NT$12000000」「新台幣12000000」: an amount, not an identifier."""
-    before = match.string[max(0, match.start() - 4):match.start()]
+    before = match.string[max(0, match.start() - 4) : match.start()]
     return bool(re.search(r"[$]|幣|金額|額度|價|費", before))
 
 
@@ -189,8 +211,15 @@ RULES: tuple[Rule, ...] = (
     (_ACCOUNT_AFTER_WORD, ACCOUNT, _group),
     (_PHONE_AFTER_WORD, PHONE, lambda m: None if _toll_free(m.group(1)) else m.span(1)),
     (_DASHED_ACCOUNT, ACCOUNT, _whole(lambda s: 10 <= sum(c.isdigit() for c in s) <= 16 and not _toll_free(s))),
-    (_TAX_ID, TAX_ID, lambda m: m.span() if tax_id_valid(m.group()) and not _looks_like_date(m.group())
-     and not _after_money_word(m) else None),
+    (
+        _TAX_ID,
+        TAX_ID,
+        lambda m: (
+            m.span()
+            if tax_id_valid(m.group()) and not _looks_like_date(m.group()) and not _after_money_word(m)
+            else None
+        ),
+    ),
     (_LONG_DIGITS, ACCOUNT, lambda m: None if _after_money_word(m) else m.span()),
     (_ADDRESS, ADDRESS, _address_span),
 )
@@ -249,11 +278,32 @@ def _replace_spans(text: str, spans: list[tuple[int, int]], placeholder: str) ->
 
 
 # Keys whose values are names, ids or numbers Rasa needs as they are, never personal data.
-STRUCTURAL_KEYS = frozenset({
-    "event", "sender_id", "timestamp", "name", "policy", "input_channel", "message_id", "entity", "extractor",
-    "intent_name", "action_name", "type_name", "confidence", "processors", "role", "group", "action_text_name",
-    "intent_ranking", "response_selector", "start", "end", "requested_slot",
-})
+STRUCTURAL_KEYS = frozenset(
+    {
+        "event",
+        "sender_id",
+        "timestamp",
+        "name",
+        "policy",
+        "input_channel",
+        "message_id",
+        "entity",
+        "extractor",
+        "intent_name",
+        "action_name",
+        "type_name",
+        "confidence",
+        "processors",
+        "role",
+        "group",
+        "action_text_name",
+        "intent_ranking",
+        "response_selector",
+        "start",
+        "end",
+        "requested_slot",
+    }
+)
 
 
 _SCALARS = (int, float, bool, type(None))

@@ -78,7 +78,7 @@ def _last_event_times(db: sa.engine.Connection, table: sa.Table) -> Iterator[tup
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
     for start in range(0, len(items), CHUNK):
-        yield items[start:start + CHUNK]
+        yield items[start : start + CHUNK]
 
 
 class Database:
@@ -87,8 +87,9 @@ class Database:
     def __init__(self, label: str, url: str) -> None:
         self.label = label
         self.engine = sa.create_engine(url)
-        self.tables = {name: sa.Table(name, sa.MetaData(), autoload_with=self.engine)
-                       for name in _sender_tables(self.engine)}
+        self.tables = {
+            name: sa.Table(name, sa.MetaData(), autoload_with=self.engine) for name in _sender_tables(self.engine)
+        }
 
     def last_events(self) -> dict[str, float]:
         """Each conversation's last event time in this database's ``events`` table (if it has one)."""
@@ -107,7 +108,9 @@ class Database:
                 for chunk in _chunks(senders):
                     where = table.c.sender_id.in_(chunk)
                     if dry_run:
-                        total += int(db.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar() or 0)
+                        total += int(
+                            db.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar() or 0
+                        )
                     else:
                         total += int(db.execute(table.delete().where(where)).rowcount or 0)
                 counts[f"{self.label}:{name}"] = total
@@ -130,8 +133,14 @@ def stale_conversations(databases: list[Database], cutoff: float) -> list[str]:
     return sorted(sender for sender, stamp in last.items() if stamp < cutoff)
 
 
-def purge(tracker_url: str, ops_url: str, tickets: TicketStore | None, days: int,
-          now: dt.datetime | None = None, dry_run: bool = False) -> PurgeReport:
+def purge(
+    tracker_url: str,
+    ops_url: str,
+    tickets: TicketStore | None,
+    days: int,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+) -> PurgeReport:
     """Delete conversations idle for more than ``days`` and redact tickets resolved before then.
 
     Args:

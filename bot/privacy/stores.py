@@ -97,7 +97,7 @@ import sqlalchemy as sa
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
-from rasa.shared.core.events import (ActionExecuted, ActiveLoop, ConversationPaused, SessionStarted, SlotSet)
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaused, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -114,8 +114,12 @@ AUTHORED = "authored_text"
 def authored_texts(domain: Any) -> frozenset[str]:
     """Response texts of the domain that hold no ``{variable}``: they can carry no caller data."""
     responses = getattr(domain, "responses", None) or {}
-    return frozenset(r["text"] for variants in responses.values() for r in variants
-                     if isinstance(r, dict) and isinstance(r.get("text"), str) and "{" not in r["text"])
+    return frozenset(
+        r["text"]
+        for variants in responses.values()
+        for r in variants
+        if isinstance(r, dict) and isinstance(r.get("text"), str) and "{" not in r["text"]
+    )
 
 
 def mask_stored(event: dict[str, Any], authored: frozenset[str]) -> dict[str, Any]:
@@ -128,6 +132,7 @@ def mask_stored(event: dict[str, Any], authored: frozenset[str]) -> dict[str, An
     if "metadata" in data or AUTHORED in metadata:
         data["metadata"] = metadata
     return data
+
 
 # A window is made when the loaded part of a session exceeds WINDOW_LIMIT events or WINDOW_BYTES
 # of stored JSON; it keeps the last WINDOW_KEEP_TURNS turns (a turn of this bot is 6–10 events
@@ -146,8 +151,9 @@ def use_wal(engine: sa.engine.Engine) -> sa.engine.Engine:
         return engine
     url = engine.url
     engine.dispose()
-    pooled = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4,
-                              connect_args={"check_same_thread": False})
+    pooled = sa.create_engine(
+        url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4, connect_args={"check_same_thread": False}
+    )
 
     @sa.event.listens_for(pooled, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
@@ -224,8 +230,10 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             events = self._window_events(session, sender_id)
             if events is None:
-                events = [json.loads(row.data) for row in
-                          self._event_query(session, sender_id, fetch_events_from_all_sessions=False)]
+                events = [
+                    json.loads(row.data)
+                    for row in self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+                ]
         if not (self.domain and events):
             return None
         return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
@@ -239,9 +247,16 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         return json.loads(window.prefix) + [json.loads(data) for (data,) in rows]
 
     def _session_started_after(self, session: Any, sender_id: str, after_id: int) -> bool:
-        return session.query(self.SQLEvent.id).filter(
-            self.SQLEvent.sender_id == sender_id, self.SQLEvent.type_name == SessionStarted.type_name,
-            self.SQLEvent.id > after_id).first() is not None
+        return (
+            session.query(self.SQLEvent.id)
+            .filter(
+                self.SQLEvent.sender_id == sender_id,
+                self.SQLEvent.type_name == SessionStarted.type_name,
+                self.SQLEvent.id > after_id,
+            )
+            .first()
+            is not None
+        )
 
     # --- saving ----------------------------------------------------------------------
 
@@ -259,18 +274,28 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             prefix, after_id, stored = self._stored(session, tracker)
             if stored > len(tracker.events):  # not the stored conversation (one started afresh): storing
                 raise TrackerStoreFailed(  # nothing and answering would lose the turn
-                    f"tracker {tracker.sender_id}: {len(tracker.events)} events, {stored} stored")
+                    f"tracker {tracker.sender_id}: {len(tracker.events)} events, {stored} stored"
+                )
             new = list(tracker.events)[stored:]
             authored = self._authored()
             data = [mask_stored(event.as_dict(), authored) for event in new]
             if self.event_broker is not None and data:
                 await publish_masked(self.event_broker, [{"sender_id": tracker.sender_id, **d} for d in data])
             if new:  # one INSERT of the turn's rows in order (ids ascending), no ORM objects to track
-                session.execute(self.SQLEvent.__table__.insert(), [
-                    {"sender_id": tracker.sender_id, "type_name": event.type_name, "timestamp": masked.get("timestamp"),
-                     "intent_name": (masked.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
-                     "action_name": masked.get("name"), "data": json.dumps(masked)}
-                    for event, masked in zip(new, data)])
+                session.execute(
+                    self.SQLEvent.__table__.insert(),
+                    [
+                        {
+                            "sender_id": tracker.sender_id,
+                            "type_name": event.type_name,
+                            "timestamp": masked.get("timestamp"),
+                            "intent_name": (masked.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+                            "action_name": masked.get("name"),
+                            "data": json.dumps(masked),
+                        }
+                        for event, masked in zip(new, data)
+                    ],
+                )
             if self._too_long(session, tracker, prefix, after_id):
                 self._move_window(session, tracker, prefix, after_id)
             session.commit()
@@ -282,44 +307,64 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         if mark is None:
             count = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
             return 0, None, count
-        count = session.query(sa.func.count(self.SQLEvent.id)).filter(
-            self.SQLEvent.sender_id == tracker.sender_id, self.SQLEvent.id > mark["after_id"]).scalar()
+        count = (
+            session.query(sa.func.count(self.SQLEvent.id))
+            .filter(self.SQLEvent.sender_id == tracker.sender_id, self.SQLEvent.id > mark["after_id"])
+            .scalar()
+        )
         return mark["events"], mark["after_id"], mark["events"] + count
 
     def _stored_rows(self, session: Any, sender_id: str, after_id: int | None) -> Any:
         """The query of the stored events a tracker loads: after the window's id, else the latest session."""
         if after_id is None:
             return self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-        return (session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > after_id)
-                .order_by(self.SQLEvent.id))
+        return (
+            session.query(self.SQLEvent)
+            .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > after_id)
+            .order_by(self.SQLEvent.id)
+        )
 
     def _too_long(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> bool:
         if len(tracker.events) - prefix > WINDOW_LIMIT:
             return True
         if len(tracker.events) - prefix < 24:  # three turns are ~12 KB: no need to ask the database
             return False
-        size = self._stored_rows(session, tracker.sender_id, after_id).with_entities(
-            sa.func.sum(sa.func.length(self.SQLEvent.data))).order_by(None).scalar()
+        size = (
+            self._stored_rows(session, tracker.sender_id, after_id)
+            .with_entities(sa.func.sum(sa.func.length(self.SQLEvent.data)))
+            .order_by(None)
+            .scalar()
+        )
         return (size or 0) > WINDOW_BYTES
 
     def _move_window(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> None:
         """Start the window at the ``action_listen`` before the last WINDOW_KEEP_TURNS turns."""
         events = list(tracker.events)
-        listens = [i for i, event in enumerate(events[prefix:], start=prefix)
-                   if isinstance(event, ActionExecuted) and event.action_name == ACTION_LISTEN_NAME]
+        listens = [
+            i
+            for i, event in enumerate(events[prefix:], start=prefix)
+            if isinstance(event, ActionExecuted) and event.action_name == ACTION_LISTEN_NAME
+        ]
         start = listens[-1 - WINDOW_KEEP_TURNS] if len(listens) > WINDOW_KEEP_TURNS else None
         if start is None or start <= prefix:
             return
         ids = [i for (i,) in self._stored_rows(session, tracker.sender_id, after_id).with_entities(self.SQLEvent.id)]
         if len(ids) != len(events) - prefix:  # not what this tracker stored (another writer): keep loading it all
-            logger.warning("tracker %s: %d stored events for %d loaded; no window", tracker.sender_id, len(ids),
-                           len(events) - prefix)
+            logger.warning(
+                "tracker %s: %d stored events for %d loaded; no window",
+                tracker.sender_id,
+                len(ids),
+                len(events) - prefix,
+            )
             return
         new_after = ids[start - prefix - 1]
         state = DialogueStateTracker.from_events(tracker.sender_id, events[:start], self.domain.slots)
         head = window_prefix(state, new_after, events[start].timestamp)
-        session.merge(TrackerWindow(sender_id=tracker.sender_id, after_id=new_after,
-                                    prefix=json.dumps([mask_event(e) for e in head])))
+        session.merge(
+            TrackerWindow(
+                sender_id=tracker.sender_id, after_id=new_after, prefix=json.dumps([mask_event(e) for e in head])
+            )
+        )
 
 
 def window_mark(tracker: DialogueStateTracker) -> dict[str, int] | None:
@@ -329,12 +374,20 @@ def window_mark(tracker: DialogueStateTracker) -> dict[str, int] | None:
 
 def window_prefix(state: DialogueStateTracker, after_id: int, timestamp: float) -> list[dict[str, Any]]:
     """Events that rebuild ``state`` the way a new session carrying slots over does, marked with the window."""
-    slots = [SlotSet(name, slot.value, timestamp=timestamp) for name, slot in state.slots.items()
-             if slot.value != slot.initial_value]
+    slots = [
+        SlotSet(name, slot.value, timestamp=timestamp)
+        for name, slot in state.slots.items()
+        if slot.value != slot.initial_value
+    ]
     loop = [ActiveLoop(state.active_loop_name, timestamp=timestamp)] if state.active_loop_name else []
     paused = [ConversationPaused(timestamp=timestamp)] if state.is_paused() else []
-    events = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=timestamp), SessionStarted(timestamp=timestamp),
-              *slots, *loop, *paused]
+    events = [
+        ActionExecuted(ACTION_SESSION_START_NAME, timestamp=timestamp),
+        SessionStarted(timestamp=timestamp),
+        *slots,
+        *loop,
+        *paused,
+    ]
     events[1].metadata = {WINDOW_MARK: {"after_id": after_id, "events": len(events)}}
     return [event.as_dict() for event in events]
 
@@ -370,5 +423,7 @@ class MaskingSQLEventBroker(SQLEventBroker):
         if not events:
             return
         with self.engine.begin() as connection:  # committed on leaving, rolled back on an error
-            connection.execute(self.SQLBrokerEvent.__table__.insert(),
-                               [{"sender_id": event.get("sender_id"), "data": json.dumps(event)} for event in events])
+            connection.execute(
+                self.SQLBrokerEvent.__table__.insert(),
+                [{"sender_id": event.get("sender_id"), "data": json.dumps(event)} for event in events],
+            )

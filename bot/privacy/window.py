@@ -11,7 +11,6 @@ through Rasa's HTTP API and joins it to the turn it is running in with
 from __future__ import annotations
 
 import itertools
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,9 +29,8 @@ def mark_of(events: Sequence[Event]) -> dict[str, int] | None:
 
 def latest_session(events: Sequence[Event]) -> list[Event]:
     """The events from the last ``action_session_start`` on (all of them when there is none)."""
-    starts = [i for i, e in enumerate(events)
-              if e.get("event") == "action" and e.get("name") == "action_session_start"]
-    return list(events[starts[-1]:] if starts else events)
+    starts = [i for i, e in enumerate(events) if e.get("event") == "action" and e.get("name") == "action_session_start"]
+    return list(events[starts[-1] :] if starts else events)
 
 
 def _key(event: Event) -> tuple[Any, Any, Any]:
@@ -52,5 +50,5 @@ def whole_session(loaded: Sequence[Event], stored: Sequence[Event]) -> list[Even
         return list(loaded)
     session = latest_session(stored)
     known = {_key(e) for e in session}
-    new = [e for e in list(loaded)[mark["events"]:] if _key(e) not in known]
+    new = [e for e in list(loaded)[mark["events"] :] if _key(e) not in known]
     return session + new

@@ -41,8 +41,9 @@ class HotlinePikaEventBroker(PikaEventBroker):
             logger.error("RabbitMQ is not connected; keeping %d events for the reconnect", len(events))
             self._unpublished_events.extend(events)
             return
-        results = await asyncio.gather(*(self._exchange.publish(self._message(e, None), "") for e in events),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._exchange.publish(self._message(e, None), "") for e in events), return_exceptions=True
+        )
         failed = [e for e, r in zip(events, results) if isinstance(r, BaseException)]
         if failed:
             logger.error("RabbitMQ refused %d of %d events; keeping them for the reconnect", len(failed), len(events))

@@ -78,18 +78,35 @@ def launch(model: Path, folder: Path, env: dict[str, str], rasa_servers: int = 2
     unique = os.urandom(4).hex()
     rasa_ports = [supervisor.free_port() for _ in range(rasa_servers)]
     action_port, consumer_port, nginx_port = supervisor.free_port(), supervisor.free_port(), supervisor.free_port()
-    env = {"BOT_AMQP_PASSWORD": "guest", "BOT_REDIS_URL": "redis://127.0.0.1:6379/1", **env,
-           "BOT_PG_URL": f"postgresql://postgres@127.0.0.1:5432/hotline_scale_{unique}", "BOT_TICKETS_DB_URL": "",
-           "BOT_OPS_DB_URL": "", "BOT_REDIS_KEY_PREFIX": f"scale{unique}", "BOT_AMQP_QUEUE": f"scale_events_{unique}",
-           "BOT_VAR_DIR": str(folder), "BOT_SCALED_PORT": str(nginx_port)}
+    env = {
+        "BOT_AMQP_PASSWORD": "guest",
+        "BOT_REDIS_URL": "redis://127.0.0.1:6379/1",
+        **env,
+        "BOT_PG_URL": f"postgresql://postgres@127.0.0.1:5432/hotline_scale_{unique}",
+        "BOT_TICKETS_DB_URL": "",
+        "BOT_OPS_DB_URL": "",
+        "BOT_REDIS_KEY_PREFIX": f"scale{unique}",
+        "BOT_AMQP_QUEUE": f"scale_events_{unique}",
+        "BOT_VAR_DIR": str(folder),
+        "BOT_SCALED_PORT": str(nginx_port),
+    }
     settings = Settings.from_env(env)
     env.update(profile.scaled_env(settings))
     env["BOT_ACTION_URL"] = f"http://127.0.0.1:{action_port}/webhook"
     profile.prepare_databases(settings)
     endpoints = profile.write_scaled_endpoints(settings)
     conf = profile.write_nginx_conf(folder / "nginx", nginx_port, rasa_ports)
-    group = supervisor.scaled_services(sys.executable, model, settings.rasa_token or "", endpoints, rasa_ports,
-                                       action_port, None, consumer_port, (folder / "nginx", conf, nginx_port))
+    group = supervisor.scaled_services(
+        sys.executable,
+        model,
+        settings.rasa_token or "",
+        endpoints,
+        rasa_ports,
+        action_port,
+        None,
+        consumer_port,
+        (folder / "nginx", conf, nginx_port),
+    )
     cluster = Cluster(folder, settings, env, {s.name: s for s in group}, rasa_ports, nginx_port)
     try:
         cluster.start("actions")

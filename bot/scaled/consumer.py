@@ -25,13 +25,15 @@ logger = logging.getLogger(__name__)
 
 METADATA = sa.MetaData()
 EVENTS = sa.Table(
-    "events", METADATA,
+    "events",
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("sender_id", sa.String(255)),
     sa.Column("data", sa.Text),
 )
 DELIVERED = sa.Table(
-    "broker_messages", METADATA,
+    "broker_messages",
+    METADATA,
     sa.Column("message_id", sa.String(64), primary_key=True),
     sa.Column("event_id", sa.Integer),
 )
@@ -74,8 +76,13 @@ class OpsEventWriter:
         insert_event = EVENTS.insert()  # one statement, compiled once, executed per event for its id
         with self.engine.begin() as db:
             # One look-up for the whole batch; the set also skips a repeat within the batch.
-            seen = set(db.scalars(sa.select(DELIVERED.c.message_id).where(
-                DELIVERED.c.message_id.in_({d.message_id for d in deliveries}))))
+            seen = set(
+                db.scalars(
+                    sa.select(DELIVERED.c.message_id).where(
+                        DELIVERED.c.message_id.in_({d.message_id for d in deliveries})
+                    )
+                )
+            )
             for delivery in deliveries:
                 if delivery.message_id in seen:
                     continue
@@ -98,17 +105,27 @@ async def serve_health(port: int, healthy: Callable[[], bool]) -> asyncio.Abstra
         await reader.readline()
         ok = healthy()
         body = b"ok\n" if ok else b"not connected\n"
-        writer.write(b"HTTP/1.1 " + (b"200 OK" if ok else b"503 Service Unavailable") +
-                     b"\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
-                     str(len(body)).encode() + b"\r\n\r\n" + body)
+        writer.write(
+            b"HTTP/1.1 "
+            + (b"200 OK" if ok else b"503 Service Unavailable")
+            + b"\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
         await writer.drain()
         writer.close()
 
     return await asyncio.start_server(answer, "127.0.0.1", port)
 
 
-async def consume(amqp: Mapping[str, Any], queue_name: str, writer: OpsEventWriter, stop: asyncio.Event,
-                  health_port: int | None = None) -> int:
+async def consume(
+    amqp: Mapping[str, Any],
+    queue_name: str,
+    writer: OpsEventWriter,
+    stop: asyncio.Event,
+    health_port: int | None = None,
+) -> int:
     """Read ``queue_name`` until ``stop`` is set; returns how many new events were written.
 
     Args:

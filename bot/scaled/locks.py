@@ -44,8 +44,12 @@ class AtomicRedisLockStore(RedisLockStore):
         super().__init__(**kwargs)
 
     def _mutex(self, conversation_id: str) -> Any:
-        return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS,
-                             blocking_timeout=MUTEX_SECONDS + 1, sleep=0.002)
+        return self.red.lock(
+            f"{self.key_prefix}{conversation_id}:mutex",
+            timeout=MUTEX_SECONDS,
+            blocking_timeout=MUTEX_SECONDS + 1,
+            sleep=0.002,
+        )
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         with self._mutex(conversation_id):
@@ -68,8 +72,9 @@ class AtomicRedisLockStore(RedisLockStore):
                 mine = next((t for t in lock.tickets if t.number == ticket), None)
                 if mine is None or mine.expires - time.time() < LOCK_LIFETIME / 2:
                     others = [t for t in lock.tickets if t.number != ticket]
-                    lock.tickets = deque(sorted([*others, Ticket(ticket, time.time() + LOCK_LIFETIME)],
-                                                key=lambda t: t.number))
+                    lock.tickets = deque(
+                        sorted([*others, Ticket(ticket, time.time() + LOCK_LIFETIME)], key=lambda t: t.number)
+                    )
                     self.save_lock(lock)
             if not lock.is_locked(ticket):
                 return lock

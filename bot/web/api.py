@@ -40,7 +40,9 @@ async def api_triage(request: Request) -> Response:
         raise HTTPException(400, messages.TRIAGE_BODY)
     if not 1 <= len(items) <= MAX_TRIAGE_LINES:
         raise HTTPException(400, messages.triage_items(MAX_TRIAGE_LINES))
-    if not all(isinstance(i, dict) and isinstance(i.get("text"), str) and 0 < len(i["text"].strip()) <= 5000 for i in items):
+    if not all(
+        isinstance(i, dict) and isinstance(i.get("text"), str) and 0 < len(i["text"].strip()) <= 5000 for i in items
+    ):
         raise HTTPException(400, messages.TRIAGE_ITEM_TEXT)
     results = await triage_results(HttpParser(deps(request).rasa), deps(request).kb, [i["text"] for i in items])
     for item, result in zip(items, results):
@@ -55,6 +57,17 @@ async def api_pickup(request: Request) -> Response:
     if not 0 < len(conversation_id) <= 128:
         raise HTTPException(400, messages.BAD_CONVERSATION_ID)
     entries = deps(request).tickets.take_undelivered(conversation_id)
-    return JSONResponse({"messages": [
-        {"recipient_id": conversation_id, "text": e.text, "from": "staff" if e.author != "bot" else "bot",
-         "buttons": list(e.buttons), "at": e.at} for e in entries]})
+    return JSONResponse(
+        {
+            "messages": [
+                {
+                    "recipient_id": conversation_id,
+                    "text": e.text,
+                    "from": "staff" if e.author != "bot" else "bot",
+                    "buttons": list(e.buttons),
+                    "at": e.at,
+                }
+                for e in entries
+            ]
+        }
+    )

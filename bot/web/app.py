@@ -17,13 +17,13 @@ from starlette.staticfiles import StaticFiles
 
 from bot import messages
 from bot.clock import clock_from_setting
+from bot.handoff.staff import StaffStore, open_staff_store
 from bot.handoff.tickets import TicketConflict, TicketStore, UnknownTicket
 from bot.handoff.tickets_sql import open_ticket_store
 from bot.kb.query import KnowledgeBase
 from bot.ops.filters import BadFilter
 from bot.ops.review import BadCorrection, Review, UnknownConversation, UnknownTurn
 from bot.settings import Settings, SettingsError, is_placeholder, secret_problem
-from bot.handoff.staff import StaffStore, open_staff_store
 from bot.web import api, chat, console, ops
 from bot.web.deps import STATIC, Deps, make_templates, render
 from bot.web.rasa_client import RasaClient, RasaUnavailable
@@ -134,8 +134,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store.close()
 
 
-def create_app(settings: Settings, tickets: TicketStore | None = None, staff: StaffStore | None = None,
-               rasa: RasaClient | None = None, kb: KnowledgeBase | None = None, review: Review | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    tickets: TicketStore | None = None,
+    staff: StaffStore | None = None,
+    rasa: RasaClient | None = None,
+    kb: KnowledgeBase | None = None,
+    review: Review | None = None,
+) -> Starlette:
     if not settings.session_secret:
         raise SettingsError("BOT_SESSION_SECRET: required to sign console sessions")
     for env, value in (("BOT_SESSION_SECRET", settings.session_secret), ("BOT_API_TOKEN", settings.api_token)):
@@ -143,11 +149,18 @@ def create_app(settings: Settings, tickets: TicketStore | None = None, staff: St
             raise SettingsError(f"{env}: {secret_problem(value)}")
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(TrustedProxies, networks=parse_networks(settings.trusted_proxies)),
-                    Middleware(SecurityHeaders),
-                    Middleware(Sessions, always_secure=settings.secure_cookies == "always",
-                               secret_key=settings.session_secret, session_cookie="console_session",
-                               max_age=SESSION_HOURS * 3600, same_site="strict")],
+        middleware=[
+            Middleware(TrustedProxies, networks=parse_networks(settings.trusted_proxies)),
+            Middleware(SecurityHeaders),
+            Middleware(
+                Sessions,
+                always_secure=settings.secure_cookies == "always",
+                secret_key=settings.session_secret,
+                session_cookie="console_session",
+                max_age=SESSION_HOURS * 3600,
+                same_site="strict",
+            ),
+        ],
         exception_handlers={**dict.fromkeys([*ERRORS, HTTPException, Exception], handle_error)},
         lifespan=lifespan,
     )
@@ -156,12 +169,14 @@ def create_app(settings: Settings, tickets: TicketStore | None = None, staff: St
         tickets=tickets or open_ticket_store(settings),
         staff=staff or open_staff_store(settings),
         rasa=rasa or RasaClient(settings.rasa_url, settings.rasa_token),
-        kb=kb or (KnowledgeBase(settings.kb_path, clock_from_setting(settings.today)) if settings.kb_path.exists() else None),
+        kb=kb
+        or (KnowledgeBase(settings.kb_path, clock_from_setting(settings.today)) if settings.kb_path.exists() else None),
         templates=make_templates(),
         ops=review or Review.from_url(settings.ops_db),
     )
-    app.state.opened = [made for made, given in ((app.state.deps.tickets, tickets), (app.state.deps.staff, staff))
-                        if given is None]
+    app.state.opened = [
+        made for made, given in ((app.state.deps.tickets, tickets), (app.state.deps.staff, staff)) if given is None
+    ]
     return app
 
 

@@ -37,11 +37,14 @@ def _horizontal(labels: Sequence[str], values: Sequence[float], top: float) -> t
     for i, (label, value) in enumerate(zip(labels, values)):
         y = i * row + 6
         length = bar_w * float(value) / top
-        parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" font-size="14" fill="{INK}">'
-                     f"{escape(str(label))}</text>")
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" font-size="14" fill="{INK}">'
+            f"{escape(str(label))}</text>"
+        )
         parts.append(f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="20" fill="{BAR}" rx="2"/>')
-        parts.append(f'<text x="{label_w + length + 6:.1f}" y="{y + 15}" font-size="13" fill="{INK}">'
-                     f"{_number(value)}</text>")
+        parts.append(
+            f'<text x="{label_w + length + 6:.1f}" y="{y + 15}" font-size="13" fill="{INK}">{_number(value)}</text>'
+        )
     return label_w + bar_w + 60, len(labels) * row + 12, parts
 
 
@@ -51,13 +54,19 @@ def _vertical(labels: Sequence[str], values: Sequence[float], top: float) -> tup
     for i, (label, value) in enumerate(zip(labels, values)):
         x = 30 + i * column
         height = plot_h * float(value) / top
-        parts.append(f'<rect x="{x + 4}" y="{base - height:.1f}" width="{column - 8}" height="{height:.1f}" '
-                     f'fill="{BAR}" rx="2"><title>{escape(str(label))}：{_number(value)}</title></rect>')
+        parts.append(
+            f'<rect x="{x + 4}" y="{base - height:.1f}" width="{column - 8}" height="{height:.1f}" '
+            f'fill="{BAR}" rx="2"><title>{escape(str(label))}：{_number(value)}</title></rect>'
+        )
         if value:
-            parts.append(f'<text x="{x + column / 2}" y="{base - height - 4:.1f}" text-anchor="middle" '
-                         f'font-size="11" fill="{INK}">{_number(value)}</text>')
-        parts.append(f'<text x="{x + column / 2}" y="{base + 16}" text-anchor="middle" font-size="11" '
-                     f'fill="{INK}">{escape(str(label))}</text>')
+            parts.append(
+                f'<text x="{x + column / 2}" y="{base - height - 4:.1f}" text-anchor="middle" '
+                f'font-size="11" fill="{INK}">{_number(value)}</text>'
+            )
+        parts.append(
+            f'<text x="{x + column / 2}" y="{base + 16}" text-anchor="middle" font-size="11" '
+            f'fill="{INK}">{escape(str(label))}</text>'
+        )
     return 30 + column * len(labels) + 10, base + 26, parts
 
 

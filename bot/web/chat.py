@@ -17,6 +17,7 @@ from bot.channels.web_format import history, valid_session_id
 from bot.web.deps import STATIC, deps
 from bot.web.security import CONTENT_SECURITY_POLICY
 
+
 def frame_ancestors(origins: tuple[str, ...]) -> str:
     """CSP: which sites may show the chat in an iframe (the embed snippet)."""
     return "frame-ancestors 'self' " + " ".join(origins)
@@ -33,8 +34,11 @@ def chat_policy(origins: tuple[str, ...], socket_url: str) -> str:
 async def page(request: Request) -> Response:
     settings = deps(request).settings
     # Not deps.render: the chat page has no console session, CSRF token or staff name.
-    response = deps(request).templates.TemplateResponse(request, "chat/page.html", {
-        "socket_url": settings.chat_socket_url, "embedded": request.query_params.get("embed") == "1"})
+    response = deps(request).templates.TemplateResponse(
+        request,
+        "chat/page.html",
+        {"socket_url": settings.chat_socket_url, "embedded": request.query_params.get("embed") == "1"},
+    )
     response.headers["Content-Security-Policy"] = chat_policy(settings.chat_allowed_origins, settings.chat_socket_url)
     return response
 
@@ -57,5 +61,8 @@ def from_web_chat(events: list[dict]) -> bool:
 
 async def embed_js(request: Request) -> Response:
     """The snippet other sites include: a floating button that opens /chat in an iframe."""
-    return FileResponse(STATIC / "chat" / "embed.js", media_type="application/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300"})
+    return FileResponse(
+        STATIC / "chat" / "embed.js",
+        media_type="application/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )

@@ -17,17 +17,24 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from bot import messages
 from bot.categories import CHANNELS, Category
+from bot.formats import csv_text
 from bot.handoff.tickets import ACTIVE, OUTCOMES, Ticket, TicketConflict, TicketStatus, UnknownTicket
 from bot.kb.answers import current_benefits
 from bot.kb.query import UnknownScheme
 from bot.kb.resolve import schemes_in_conversation
 from bot.ops.filters import BadFilter
 from bot.triage import MAX_TRIAGE_LINES, triage_results
-from bot.formats import csv_text
 from bot.web.deps import csv_download, deps, render, taipei_time
 from bot.web.rasa_client import HttpParser, RasaUnavailable
-from bot.web.security import (check_csrf, csrf_token, current_account, current_staff, end_session, staff_only,
-                              start_session)
+from bot.web.security import (
+    check_csrf,
+    csrf_token,
+    current_account,
+    current_staff,
+    end_session,
+    staff_only,
+    start_session,
+)
 
 logger = logging.getLogger(__name__)
 MAX_REPLY = 2000
@@ -36,13 +43,27 @@ MAX_REPLY = 2000
 LIVE_POLL_SECONDS = 0.5
 LIVE_STREAM_SECONDS = 120.0
 KEEP_ALIVE_SECONDS = 15.0
-EVENT_LABELS = {"created": "建立服務單", "claimed": "接手", "transferred": "轉派", "replied": "回覆使用者",
-                "noted": "新增備註", "resolved": "結案", "rated": "使用者評分", "redacted": "移除個資",
-                "unsent": "使用者收回訊息（已自逐字稿移除）",
-                "withdrawn": "來電者撤回轉接", "caller_message": "來電者傳來新訊息"}
-QUEUE_VIEWS = {"active": ("處理中的工作（待處理＋處理中）", ACTIVE), "open": ("待處理", (TicketStatus.OPEN,)),
-               "claimed": ("處理中", (TicketStatus.CLAIMED,)), "resolved": ("已結案", (TicketStatus.RESOLVED,)),
-               "withdrawn": ("來電者已撤回", (TicketStatus.WITHDRAWN,)), "all": ("全部", ())}
+EVENT_LABELS = {
+    "created": "建立服務單",
+    "claimed": "接手",
+    "transferred": "轉派",
+    "replied": "回覆使用者",
+    "noted": "新增備註",
+    "resolved": "結案",
+    "rated": "使用者評分",
+    "redacted": "移除個資",
+    "unsent": "使用者收回訊息（已自逐字稿移除）",
+    "withdrawn": "來電者撤回轉接",
+    "caller_message": "來電者傳來新訊息",
+}
+QUEUE_VIEWS = {
+    "active": ("處理中的工作（待處理＋處理中）", ACTIVE),
+    "open": ("待處理", (TicketStatus.OPEN,)),
+    "claimed": ("處理中", (TicketStatus.CLAIMED,)),
+    "resolved": ("已結案", (TicketStatus.RESOLVED,)),
+    "withdrawn": ("來電者已撤回", (TicketStatus.WITHDRAWN,)),
+    "all": ("全部", ()),
+}
 
 
 def describe_event(event: dict[str, Any]) -> str:
@@ -59,6 +80,7 @@ def describe_event(event: dict[str, Any]) -> str:
         text = "建立災情通報"
     return text + (f"（{event['actor']}）" if event.get("actor") else "")
 
+
 async def login_page(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "console/login.html")
@@ -68,8 +90,7 @@ async def login_page(request: Request) -> Response:
     store = deps(request).staff
     wait = math.ceil(store.retry_after(username, address))
     if wait:  # slowed down, never locked: the right password from elsewhere still works (review H3)
-        response = render(request, "console/login.html", status_code=429,
-                          error=f"登入失敗次數較多，請{wait}秒後再試。")
+        response = render(request, "console/login.html", status_code=429, error=f"登入失敗次數較多，請{wait}秒後再試。")
         response.headers["Retry-After"] = str(wait)
         return response
     if not await run_in_threadpool(store.verify, username, password, address):  # scrypt off the event loop (L7)
@@ -137,8 +158,14 @@ def _queue_context(request: Request) -> dict[str, Any]:
     tickets = store.queue(QUEUE_VIEWS[view][1], category, channel)
     # The caller's messages since the last staff reply, on tickets still waiting for staff.
     unanswered = store.unanswered([t.id for t in tickets if t.status in ACTIVE])
-    return {"tickets": tickets, "status": view, "views": QUEUE_VIEWS, "category": category, "channel": channel,
-            "unanswered": unanswered}
+    return {
+        "tickets": tickets,
+        "status": view,
+        "views": QUEUE_VIEWS,
+        "category": category,
+        "channel": channel,
+        "unanswered": unanswered,
+    }
 
 
 @staff_only
@@ -201,8 +228,9 @@ async def live(request: Request) -> Response:
                 quiet_since = time.monotonic()
             await asyncio.sleep(LIVE_POLL_SECONDS)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 def _ticket_id(request: Request) -> int:
@@ -212,8 +240,9 @@ def _ticket_id(request: Request) -> int:
     return int(text)
 
 
-async def _ticket_context(request: Request, ticket_id: int | None = None,
-                          rasa_events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+async def _ticket_context(
+    request: Request, ticket_id: int | None = None, rasa_events: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """What a ticket page shows; ``rasa_events`` when the caller already fetched the conversation."""
     d = deps(request)
     ticket_id = _ticket_id(request) if ticket_id is None else ticket_id
@@ -222,25 +251,41 @@ async def _ticket_context(request: Request, ticket_id: int | None = None,
 
     lines, rasa_error = ticket.transcript, None
     try:
-        lines = transcript(rasa_events if rasa_events is not None else await d.rasa.events(ticket.conversation_id),
-                           limit=TICKET_LINES)
+        lines = transcript(
+            rasa_events if rasa_events is not None else await d.rasa.events(ticket.conversation_id), limit=TICKET_LINES
+        )
     except RasaUnavailable:
         rasa_error = "目前無法連線到機器人伺服器，以下是建單當時的對話紀錄。"
     events = d.tickets.events(ticket_id)
-    return {"ticket": ticket, "lines": lines, "rasa_error": rasa_error, "events": events,
-            "withdrawn_at": next((e["at"] for e in reversed(events) if e["kind"] == "withdrawn"), None),
-            "outcome": next((OUTCOMES.get((e["detail"] or {}).get("outcome") or "") for e in reversed(events)
-                             if e["kind"] == "resolved"), None),
-            "colleagues": [u for u in d.staff.usernames() if u != current_staff(request)],
-            "describe_event": describe_event, "outcomes": OUTCOMES}
+    return {
+        "ticket": ticket,
+        "lines": lines,
+        "rasa_error": rasa_error,
+        "events": events,
+        "withdrawn_at": next((e["at"] for e in reversed(events) if e["kind"] == "withdrawn"), None),
+        "outcome": next(
+            (
+                OUTCOMES.get((e["detail"] or {}).get("outcome") or "")
+                for e in reversed(events)
+                if e["kind"] == "resolved"
+            ),
+            None,
+        ),
+        "colleagues": [u for u in d.staff.usernames() if u != current_staff(request)],
+        "describe_event": describe_event,
+        "outcomes": OUTCOMES,
+    }
 
 
 def ticket_parts(request: Request, context: dict[str, Any]) -> dict[str, str]:
     """The parts of a ticket page that change (head, transcript, actions, log) as HTML, and its state."""
     templates = deps(request).templates
-    parts = {part: templates.get_template(f"console/_ticket_{part}.html").render(
-        request=request, csrf=csrf_token(request), staff=current_staff(request), taipei=taipei_time, **context)
-        for part in ("head", "transcript", "actions", "log")}
+    parts = {
+        part: templates.get_template(f"console/_ticket_{part}.html").render(
+            request=request, csrf=csrf_token(request), staff=current_staff(request), taipei=taipei_time, **context
+        )
+        for part in ("head", "transcript", "actions", "log")
+    }
     ticket = context["ticket"]
     return {**parts, "state": f"{ticket.status.value}:{ticket.assignee or ''}"}
 
@@ -265,15 +310,28 @@ async def ticket_page(request: Request) -> Response:
         except UnknownScheme:
             scheme = None
         if scheme and d.kb:
-            schemes.append({"scheme": scheme, "status": d.kb.status(scheme).value if d.kb else "",
-                            "facts": [b.text for b in current_benefits(scheme, d.kb.clock.today())][:3]})
-    return render(request, "console/ticket.html", schemes=schemes, notes=d.tickets.notes(ticket.id),
-                  canned=d.tickets.canned(), **context)
+            schemes.append(
+                {
+                    "scheme": scheme,
+                    "status": d.kb.status(scheme).value if d.kb else "",
+                    "facts": [b.text for b in current_benefits(scheme, d.kb.clock.today())][:3],
+                }
+            )
+    return render(
+        request,
+        "console/ticket.html",
+        schemes=schemes,
+        notes=d.tickets.notes(ticket.id),
+        canned=d.tickets.canned(),
+        **context,
+    )
 
 
 def _back(ticket_id: int, flash: str | None = None, anchor: str = "") -> RedirectResponse:
-    return RedirectResponse(f"/console/tickets/{ticket_id}" + (f"?flash={flash}" if flash else "")
-                            + (f"#{anchor}" if anchor else ""), status_code=303)
+    return RedirectResponse(
+        f"/console/tickets/{ticket_id}" + (f"?flash={flash}" if flash else "") + (f"#{anchor}" if anchor else ""),
+        status_code=303,
+    )
 
 
 def wants_json(request: Request) -> bool:
@@ -310,7 +368,9 @@ async def reply(request: Request) -> Response:
         relayed = False
         logger.warning("reply on ticket %s stored but not sent through Rasa", ticket_id)
     if wants_json(request):
-        return JSONResponse({"ok": True, "message": "已送出回覆。" if relayed else "回覆已儲存，但暫時無法即時送到對話。"})
+        return JSONResponse(
+            {"ok": True, "message": "已送出回覆。" if relayed else "回覆已儲存，但暫時無法即時送到對話。"}
+        )
     return _back(ticket_id, "sent", "reply")
 
 
@@ -408,8 +468,18 @@ async def triage_page(request: Request) -> Response:
 
 
 def csv_response(results: list[dict[str, Any]]) -> Response:
-    rows = [[r["id"], r["text"], r["category"], r["intent"], r["confidence"],
-             "; ".join(f"{e['entity']}={e['value']}" for e in r["entities"]),
-             " ".join(r["schemes"])] for r in results]
-    return csv_download(csv_text(["line", "text", "category", "intent", "confidence", "entities", "schemes"], rows),
-                        "triage.csv")
+    rows = [
+        [
+            r["id"],
+            r["text"],
+            r["category"],
+            r["intent"],
+            r["confidence"],
+            "; ".join(f"{e['entity']}={e['value']}" for e in r["entities"]),
+            " ".join(r["schemes"]),
+        ]
+        for r in results
+    ]
+    return csv_download(
+        csv_text(["line", "text", "category", "intent", "confidence", "entities", "schemes"], rows), "triage.csv"
+    )

@@ -12,11 +12,11 @@ from starlette.templating import Jinja2Templates
 
 from bot.categories import CATEGORY_INFO, CHANNELS, Category, category_label, channel_label
 from bot.clock import TAIPEI
+from bot.handoff.staff import StaffStore
 from bot.handoff.tickets import TicketStatus, TicketStore
 from bot.kb.query import KnowledgeBase
 from bot.ops.review import Review
 from bot.settings import Settings
-from bot.handoff.staff import StaffStore
 from bot.web.rasa_client import RasaClient
 from bot.web.security import csrf_token, current_staff
 
@@ -78,12 +78,19 @@ def render(request: Request, name: str, status_code: int = 200, **context: objec
     from bot.retrain import live_model
 
     staff = current_staff(request)
-    context.update(request=request, staff=staff, csrf=csrf_token(request),
-                   live_model=live_model(deps(request).settings.models_dir) if staff else None)
+    context.update(
+        request=request,
+        staff=staff,
+        csrf=csrf_token(request),
+        live_model=live_model(deps(request).settings.models_dir) if staff else None,
+    )
     return deps(request).templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def csv_download(text: str, name: str) -> Response:
     # A BOM so Excel (what the agency uses) opens UTF-8 Chinese correctly.
-    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    return Response(
+        "\ufeff" + text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )

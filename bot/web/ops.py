@@ -20,15 +20,15 @@ from bot import messages
 from bot.categories import CATEGORY_INFO, category_label
 from bot.clock import SystemClock
 from bot.ops import metrics as ops_metrics
-from bot.ops.events import HandoffReason, category_value
-from bot.ops.failures import parse_kinds
 from bot.ops.domain import domain_entities, domain_intents
+from bot.ops.events import HandoffReason, category_value
 from bot.ops.export import build_export
+from bot.ops.failures import parse_kinds
 from bot.ops.filters import MAX_PER_PAGE, Filters
 from bot.ops.review import BadCorrection, UnknownConversation, UnknownTurn, local_time
+from bot.settings import ROOT
 from bot.web.charts import bar_chart
 from bot.web.deps import csv_download, deps, render
-from bot.settings import ROOT
 from bot.web.security import check_csrf, current_account, current_staff, staff_only
 
 logger = logging.getLogger(__name__)
@@ -42,9 +42,12 @@ def _filters(request: Request, **extra: str) -> Filters:
 def presets(today: dt.date) -> list[tuple[str, dt.date, dt.date]]:
     """Named periods for one-click answers to 「上週大家問了什麼」."""
     monday = today - dt.timedelta(days=today.weekday())
-    return [("今天", today, today), ("近7天", today - dt.timedelta(days=6), today),
-            ("上週", monday - dt.timedelta(days=7), monday - dt.timedelta(days=1)),
-            ("本月", today.replace(day=1), today)]
+    return [
+        ("今天", today, today),
+        ("近7天", today - dt.timedelta(days=6), today),
+        ("上週", monday - dt.timedelta(days=7), monday - dt.timedelta(days=1)),
+        ("本月", today.replace(day=1), today),
+    ]
 
 
 def _today(request: Request) -> dt.date:
@@ -56,9 +59,20 @@ def _today(request: Request) -> dt.date:
 async def conversation_list(request: Request) -> Response:
     d, f = deps(request), _filters(request)
     page = d.ops.search(f)
-    return render(request, "ops/list.html", page=page, f=f, q=f.query(), tags=d.ops.all_tags(),
-                  intents=domain_intents_labelled(), presets=presets(_today(request)), urlencode=urlencode,
-                  reasons=HandoffReason.LABELS, local_time=local_time, failure_kinds=parse_kinds)
+    return render(
+        request,
+        "ops/list.html",
+        page=page,
+        f=f,
+        q=f.query(),
+        tags=d.ops.all_tags(),
+        intents=domain_intents_labelled(),
+        presets=presets(_today(request)),
+        urlencode=urlencode,
+        reasons=HandoffReason.LABELS,
+        local_time=local_time,
+        failure_kinds=parse_kinds,
+    )
 
 
 @staff_only
@@ -72,15 +86,50 @@ async def conversation_csv(request: Request) -> Response:
         if f.page >= page.pages:
             break
         f = replace(f, page=f.page + 1)
-    table = ops_metrics.Table("conversations", "對話列表", [
-        "對話", "管道", "開始時間", "類別", "第一句", "提問數", "最低信心", "聽不懂次數", "失敗回合數", "失敗種類", "轉真人",
-        "轉真人原因", "評分", "標籤", "已檢視", "測試流量"],
-        [[r.sender_id, r.channel, local_time(r.started_at), r.category, r.first_text, r.questions,
-          "" if r.min_confidence is None else round(r.min_confidence, 3), r.fallbacks, r.failures, r.failure_kinds,
-          int(r.handed_off), r.handoff_reason or "", r.rating or "", " ".join(r.tags), int(r.reviewed), r.synthetic or ""]
-         for r in rows])
+    table = ops_metrics.Table(
+        "conversations",
+        "對話列表",
+        [
+            "對話",
+            "管道",
+            "開始時間",
+            "類別",
+            "第一句",
+            "提問數",
+            "最低信心",
+            "聽不懂次數",
+            "失敗回合數",
+            "失敗種類",
+            "轉真人",
+            "轉真人原因",
+            "評分",
+            "標籤",
+            "已檢視",
+            "測試流量",
+        ],
+        [
+            [
+                r.sender_id,
+                r.channel,
+                local_time(r.started_at),
+                r.category,
+                r.first_text,
+                r.questions,
+                "" if r.min_confidence is None else round(r.min_confidence, 3),
+                r.fallbacks,
+                r.failures,
+                r.failure_kinds,
+                int(r.handed_off),
+                r.handoff_reason or "",
+                r.rating or "",
+                " ".join(r.tags),
+                int(r.reviewed),
+                r.synthetic or "",
+            ]
+            for r in rows
+        ],
+    )
     return csv_download(table.csv(), "conversations.csv")
-
 
 
 def _sender(value: str | None) -> str:
@@ -95,10 +144,20 @@ async def conversation_page(request: Request) -> Response:
     d, sender = deps(request), _sender(request.query_params.get("id"))
     view = d.ops.conversation(sender)
     ticket = d.tickets.latest_for(sender)
-    return render(request, "ops/conversation.html", view=view, intents=domain_intents_labelled(),
-                  entity_names=domain_entities(), reasons=HandoffReason.LABELS, flash=request.query_params.get("flash"),
-                  back=request.query_params.get("back") or "", local_time=local_time, ticket=ticket,
-                  known_values=known_entity_values(d.kb), failure_kinds=parse_kinds)
+    return render(
+        request,
+        "ops/conversation.html",
+        view=view,
+        intents=domain_intents_labelled(),
+        entity_names=domain_entities(),
+        reasons=HandoffReason.LABELS,
+        flash=request.query_params.get("flash"),
+        back=request.query_params.get("back") or "",
+        local_time=local_time,
+        ticket=ticket,
+        known_values=known_entity_values(d.kb),
+        failure_kinds=parse_kinds,
+    )
 
 
 def known_entity_values(kb: Any) -> dict[str, list[tuple[str, str]]]:
@@ -109,8 +168,10 @@ def known_entity_values(kb: Any) -> dict[str, list[tuple[str, str]]]:
     from bot.kb.answers import ATTRIBUTE_LABELS
     from bot.nlu.gazetteer import GAZETTEERS
 
-    known = {name: [(value, ATTRIBUTE_LABELS.get(value, value) if name == "attribute" else value) for value in values]
-             for name, values in GAZETTEERS.items()}
+    known = {
+        name: [(value, ATTRIBUTE_LABELS.get(value, value) if name == "attribute" else value) for value in values]
+        for name, values in GAZETTEERS.items()
+    }
     if kb is not None:
         known["scheme"] = [(s.id, s.name) for c in CATEGORY_INFO for s in kb.by_category(c.value, include_ended=True)]
     return known
@@ -127,7 +188,9 @@ async def mark_reviewed(request: Request) -> Response:
     form = await check_csrf(request)
     sender = _sender(form.get("id"))
     deps(request).ops.set_reviewed(sender, current_staff(request) or "", form.get("reviewed", "1") == "1")
-    return _to_conversation(sender, "reviewed" if form.get("reviewed", "1") == "1" else "unreviewed", form.get("back", ""))
+    return _to_conversation(
+        sender, "reviewed" if form.get("reviewed", "1") == "1" else "unreviewed", form.get("back", "")
+    )
 
 
 @staff_only
@@ -156,12 +219,24 @@ async def correct(request: Request) -> Response:
     if form.get("remove"):
         ops.remove_correction(event_id)
         return _to_conversation(sender, "uncorrected", form.get("back", ""), f"turn-{event_id}")
-    entities = [{"entity": multi.get(f"entity_{i}"), "text": multi.get(f"text_{i}"), "value": multi.get(f"value_{i}"),
-                 "start": int(str(multi.get(f"start_{i}"))) if str(multi.get(f"start_{i}") or "").isdigit() else None}
-                for i in multi.getlist("keep") if str(i).isdigit()]
+    entities = [
+        {
+            "entity": multi.get(f"entity_{i}"),
+            "text": multi.get(f"text_{i}"),
+            "value": multi.get(f"value_{i}"),
+            "start": int(str(multi.get(f"start_{i}"))) if str(multi.get(f"start_{i}") or "").isdigit() else None,
+        }
+        for i in multi.getlist("keep")
+        if str(i).isdigit()
+    ]
     if form.get("new_entity") and form.get("new_text", "").strip():
-        entities.append({"entity": form["new_entity"], "text": form["new_text"].strip(),
-                         "value": _known_value(deps(request).kb, form["new_entity"], form.get("new_value", ""))})
+        entities.append(
+            {
+                "entity": form["new_entity"],
+                "text": form["new_text"].strip(),
+                "value": _known_value(deps(request).kb, form["new_entity"], form.get("new_value", "")),
+            }
+        )
     ops.correct(event_id, form.get("intent", ""), entities, current_staff(request) or "")
     return _to_conversation(sender, "corrected", form.get("back", ""), f"turn-{event_id}")
 
@@ -186,15 +261,24 @@ async def corrections_page(request: Request) -> Response:
     ops = deps(request).ops
     items = ops.corrections()
     export = _export(items, _today(request))
-    return render(request, "ops/corrections.html", items=items, export=export, local_time=local_time,
-                  was=ops.original_intents([c.event_id for c in items]))
+    return render(
+        request,
+        "ops/corrections.html",
+        items=items,
+        export=export,
+        local_time=local_time,
+        was=ops.original_intents([c.event_id for c in items]),
+    )
 
 
 @staff_only
 async def corrections_yaml(request: Request) -> Response:
     export = _export(deps(request).ops.corrections(), _today(request))
-    return Response(export.yaml, media_type="application/x-yaml; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=ops_corrections.yml"})
+    return Response(
+        export.yaml,
+        media_type="application/x-yaml; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=ops_corrections.yml"},
+    )
 
 
 def _export(items: Any, today: dt.date) -> Any:
@@ -217,8 +301,9 @@ def _period(request: Request) -> tuple[dt.date | None, dt.date | None]:
 def _report(request: Request) -> ops_metrics.Report:
     d, f = deps(request), _filters(request)
     date_from, date_to = _period(request)
-    return ops_metrics.report(d.ops.engine, date_from, date_to, d.tickets, d.kb, channel=f.channel,
-                              synthetic=f.synthetic)
+    return ops_metrics.report(
+        d.ops.engine, date_from, date_to, d.tickets, d.kb, channel=f.channel, synthetic=f.synthetic
+    )
 
 
 @staff_only
@@ -227,15 +312,28 @@ async def metrics_page(request: Request) -> Response:
     categories = report.tables["categories"].rows[:-1]
     hours = report.tables["hours"].rows
     charts = {
-        "categories": bar_chart([r[0] for r in categories], [r[1] for r in categories], "各類別對話數", horizontal=True),
+        "categories": bar_chart(
+            [r[0] for r in categories], [r[1] for r in categories], "各類別對話數", horizontal=True
+        ),
         "hours": bar_chart([r[0][:2] for r in hours], [r[1] for r in hours], "各時段提問數"),
     }
     f = _filters(request)
-    period = {"from": report.date_from.isoformat() if report.date_from else "",
-              "to": report.date_to.isoformat() if report.date_to else "", "channel": f.channel or "",
-              "synthetic": "yes" if f.synthetic is None else ""}
-    return render(request, "ops/metrics.html", report=report, charts=charts, period=period, urlencode=urlencode,
-                  presets=presets(_today(request)), category_values=category_values())
+    period = {
+        "from": report.date_from.isoformat() if report.date_from else "",
+        "to": report.date_to.isoformat() if report.date_to else "",
+        "channel": f.channel or "",
+        "synthetic": "yes" if f.synthetic is None else "",
+    }
+    return render(
+        request,
+        "ops/metrics.html",
+        report=report,
+        charts=charts,
+        period=period,
+        urlencode=urlencode,
+        presets=presets(_today(request)),
+        category_values=category_values(),
+    )
 
 
 @staff_only
@@ -259,6 +357,7 @@ def category_values() -> dict[str, str]:
 
 
 # --- retraining (/ops/retrain) ------------------------------------------------------------
+
 
 def _may_retrain(request: Request) -> bool:
     """Only supervisors replace the live model (bot/handoff/staff.py roles); agents see the page and its history."""
@@ -291,11 +390,19 @@ async def retrain_page(request: Request) -> Response:
     export = build_export(d.ops.corrections(), today=_today(request))
     folder = _retrain_folder(request)
     log = folder / "run.log"
-    return render(request, "ops/retrain.html", live=retrain.live_model(d.settings.models_dir),
-                  added=retrain.corrections_diff(export.yaml, TRAINING), skipped=export.skipped,
-                  runs=retrain.reports(retrain.Paths.of_repo(ROOT, d.settings.models_dir, d.settings.var_dir).reports),
-                  running=_running(folder), log=log.read_text(encoding="utf-8")[-3000:] if log.exists() else "",
-                  allowed=_may_retrain(request), rule=retrain.RULE, flash=request.query_params.get("flash"))
+    return render(
+        request,
+        "ops/retrain.html",
+        live=retrain.live_model(d.settings.models_dir),
+        added=retrain.corrections_diff(export.yaml, TRAINING),
+        skipped=export.skipped,
+        runs=retrain.reports(retrain.Paths.of_repo(ROOT, d.settings.models_dir, d.settings.var_dir).reports),
+        running=_running(folder),
+        log=log.read_text(encoding="utf-8")[-3000:] if log.exists() else "",
+        allowed=_may_retrain(request),
+        rule=retrain.RULE,
+        flash=request.query_params.get("flash"),
+    )
 
 
 @staff_only
@@ -312,8 +419,13 @@ async def retrain_start(request: Request) -> Response:
     if _running(folder):
         raise HTTPException(409, messages.RETRAIN_RUNNING)
     with (folder / "run.log").open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "retrain"], cwd=ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "retrain"],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     (folder / "run.pid").write_text(str(process.pid))
     logger.info("retrain started by %s (pid %s)", current_staff(request), process.pid)
     return RedirectResponse("/ops/retrain?flash=started", status_code=303)

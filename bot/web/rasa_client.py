@@ -54,8 +54,12 @@ class RasaClient:
         conversation is paused, since appending events asks no policy. REST has no
         push, so REST users pick the reply up from the ticket outbox instead.
         """
-        await self._call("POST", self._conversation(conversation_id) + "/tracker/events",
-                         [{"event": "bot", "text": text, "metadata": {"staff": author}}], LIVE_DELIVERY)
+        await self._call(
+            "POST",
+            self._conversation(conversation_id) + "/tracker/events",
+            [{"event": "bot", "text": text, "metadata": {"staff": author}}],
+            LIVE_DELIVERY,
+        )
 
     async def resume_and_ask_rating(self, conversation_id: str) -> list[dict[str, Any]]:
         """Resume the paused conversation and run the rating question; returns the bot's messages.
@@ -64,11 +68,18 @@ class RasaClient:
         REST, Rasa's collecting channel returns it here and the console queues it.
         """
         await self._call("POST", self._conversation(conversation_id) + "/tracker/events", [{"event": "resume"}])
-        result = await self._call("POST", self._conversation(conversation_id) + "/execute",
-                                  {"name": "action_ask_rating"}, {"output_channel": "latest"})
+        result = await self._call(
+            "POST",
+            self._conversation(conversation_id) + "/execute",
+            {"name": "action_ask_rating"},
+            {"output_channel": "latest"},
+        )
         # /execute does not end with action_listen; without it the next user turn matches no rule.
-        await self._call("POST", self._conversation(conversation_id) + "/tracker/events",
-                         [{"event": "action", "name": "action_listen"}])
+        await self._call(
+            "POST",
+            self._conversation(conversation_id) + "/tracker/events",
+            [{"event": "action", "name": "action_listen"}],
+        )
         return list(result.get("messages") or [])
 
     async def parse(self, text: str) -> Parse:

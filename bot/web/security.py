@@ -130,9 +130,14 @@ class TrustedProxies:
         if scope["type"] in ("http", "websocket") and self.networks and scope.get("client"):
             peer, port = scope["client"]
             if _trusted(peer, self.networks):
-                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
-                           if k in (b"x-forwarded-for", b"x-forwarded-proto")}
-                scope = dict(scope, client=(forwarded_client(peer, headers.get("x-forwarded-for"), self.networks), port))
+                headers = {
+                    k.decode("latin-1"): v.decode("latin-1")
+                    for k, v in scope["headers"]
+                    if k in (b"x-forwarded-for", b"x-forwarded-proto")
+                }
+                scope = dict(
+                    scope, client=(forwarded_client(peer, headers.get("x-forwarded-for"), self.networks), port)
+                )
                 proto = headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
                 if proto in ("http", "https"):
                     scope["scheme"] = proto if scope["type"] == "http" else {"http": "ws", "https": "wss"}[proto]
@@ -155,9 +160,11 @@ class Sessions:
 
 # Every page: no framing (the chat page sets its own frame-ancestors for embedding sites),
 # scripts and styles from our own origin only (no inline code), no MIME sniffing, no referrer abroad.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                           "frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",

@@ -164,7 +164,8 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     expect(page.locator(".msg.staff").filter(has_text="申請書可以在官網下載")).to_have_count(1, timeout=WAIT)
     expect(page.locator(".msg.user").filter(has_text="我等您的消息")).to_have_count(1)
     # Wait until the server has it (a synchronous predicate: wait_for_function does not await promises).
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         if (window.heard === undefined) {
             window.heard = null;
             fetch("/chat/history?session=" + localStorage.getItem("hotline-chat-session")).then(r => r.json())
@@ -174,7 +175,10 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
         const heard = window.heard;
         window.heard = undefined;
         return heard > 0;
-    }""", polling=300, timeout=WAIT)
+    }""",
+        polling=300,
+        timeout=WAIT,
+    )
 
     # Resolving resumes the bot; the rating question arrives live with one-tap buttons.
     console.resolve(ticket)
@@ -186,8 +190,9 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
     bot_says(page, "謝謝您的評分")
 
     # The same session on a desktop browser: the whole conversation, staff replies included.
-    desktop = browser.new_context(viewport=DESKTOP, locale="zh-TW", timezone_id="Asia/Taipei",
-                                  storage_state=mobile.storage_state())
+    desktop = browser.new_context(
+        viewport=DESKTOP, locale="zh-TW", timezone_id="Asia/Taipei", storage_state=mobile.storage_state()
+    )
     wide = desktop.new_page()
     wide.goto(f"{stack.web_url}/chat")
     expect(wide.locator(".msg.staff")).to_have_count(2, timeout=WAIT)
@@ -203,8 +208,10 @@ def test_web_chat_answers_keeps_history_and_shows_staff_replies_live(stack, brow
 
 def host_page(page, url: str, web_url: str) -> None:  # type: ignore[no-untyped-def]
     """Another site with the embed snippet (served by the browser's request routing, not a server)."""
-    html = (f'<!doctype html><html lang="zh-Hant-TW"><head><meta charset="utf-8"><title>合作網站</title></head>'
-            f'<body><h1>合作網站</h1><script src="{web_url}/chat/embed.js" defer></script></body></html>')
+    html = (
+        f'<!doctype html><html lang="zh-Hant-TW"><head><meta charset="utf-8"><title>合作網站</title></head>'
+        f'<body><h1>合作網站</h1><script src="{web_url}/chat/embed.js" defer></script></body></html>'
+    )
     page.route(url, lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html))
     page.goto(url)
 
@@ -212,8 +219,11 @@ def host_page(page, url: str, web_url: str) -> None:  # type: ignore[no-untyped-
 def test_embed_snippet_opens_the_chat_on_allowed_sites_only(stack, browser, screens):
     # A routed page has no address space, so Chromium's local-network checks would stop it
     # loading anything from 127.0.0.1; real sites and the chat host are both public.
-    lax = browser.browser_type.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=[
-        *CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"])
+    lax = browser.browser_type.launch(
+        executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"],
+    )
     context = lax.new_context(viewport=DESKTOP, locale="zh-TW", timezone_id="Asia/Taipei")
     page = context.new_page()
     console: list[str] = []
@@ -247,9 +257,16 @@ def test_embed_snippet_opens_the_chat_on_allowed_sites_only(stack, browser, scre
 
 # ---- issue 14: buttons, focus, the wait for a person, the reload view, day separators ---------
 
+
 def phone_page(browser, stack):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport=MOBILE, locale="zh-TW", timezone_id="Asia/Taipei", has_touch=True,
-                                  is_mobile=True, device_scale_factor=2)
+    context = browser.new_context(
+        viewport=MOBILE,
+        locale="zh-TW",
+        timezone_id="Asia/Taipei",
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=2,
+    )
     page = context.new_page()
     page.goto(f"{stack.web_url}/chat")
     expect(page.locator("#status")).to_have_text("已連線", timeout=WAIT)
@@ -262,13 +279,27 @@ def test_buttons_of_every_message_in_a_reply_stay_until_the_caller_acts(stack, b
     ask(page, "你好")
     expect(page.locator(".msg.bot")).to_have_count(2, timeout=WAIT)  # the welcome and the greeting
     session = page.evaluate("localStorage.getItem('hotline-chat-session')")
-    schemes = [{"title": "協助企業辦理銀行債權債務協商", "payload": '/debt_negotiation_ask{"scheme":"debt_negotiation_guidelines"}'},
-               {"title": "公股銀行關懷", "payload": '/debt_negotiation_ask{"scheme":"state_bank_care"}'}]
-    reply = [{"event": "bot", "text": "以下是目前的債務協商相關措施，請點選想了解的項目：", "data": {"buttons": schemes}},
-             {"event": "bot", "text": "您的狀況比較緊急，需要的話我可以馬上請專人協助您。",
-              "data": {"buttons": [{"title": "請專人協助", "payload": "/handoff_request"}]}}]
-    sent = httpx.post(f"{stack.rasa_url}/conversations/{session}/tracker/events", json=reply, timeout=30,
-                      params={"token": stack.token, "execute_side_effects": "true", "output_channel": "latest"})
+    schemes = [
+        {
+            "title": "協助企業辦理銀行債權債務協商",
+            "payload": '/debt_negotiation_ask{"scheme":"debt_negotiation_guidelines"}',
+        },
+        {"title": "公股銀行關懷", "payload": '/debt_negotiation_ask{"scheme":"state_bank_care"}'},
+    ]
+    reply = [
+        {"event": "bot", "text": "以下是目前的債務協商相關措施，請點選想了解的項目：", "data": {"buttons": schemes}},
+        {
+            "event": "bot",
+            "text": "您的狀況比較緊急，需要的話我可以馬上請專人協助您。",
+            "data": {"buttons": [{"title": "請專人協助", "payload": "/handoff_request"}]},
+        },
+    ]
+    sent = httpx.post(
+        f"{stack.rasa_url}/conversations/{session}/tracker/events",
+        json=reply,
+        timeout=30,
+        params={"token": stack.token, "execute_side_effects": "true", "output_channel": "latest"},
+    )
     assert sent.status_code == 200, sent.text[:300]
     person = page.get_by_role("button", name="請專人協助")
     expect(person).to_be_visible(timeout=WAIT)
@@ -354,11 +385,26 @@ def test_days_are_separated_when_a_conversation_spans_days(stack, browser):
 
     session = uuid.uuid4().hex
     day = 86_400
-    events = [{"event": "user", "text": "上週問過青創貸款", "timestamp": time.time() - 3 * day, "input_channel": "socketio",
-               "parse_data": {"intent": {"name": "loan_ask", "confidence": 1.0}, "entities": [], "text": "上週問過青創貸款"}},
-              {"event": "bot", "text": "好的，請問想了解哪一項？", "timestamp": time.time() - 3 * day + 5}]
-    reply = httpx.post(f"{stack.rasa_url}/conversations/{session}/tracker/events", params={"token": stack.token},
-                       json=events, timeout=30)
+    events = [
+        {
+            "event": "user",
+            "text": "上週問過青創貸款",
+            "timestamp": time.time() - 3 * day,
+            "input_channel": "socketio",
+            "parse_data": {
+                "intent": {"name": "loan_ask", "confidence": 1.0},
+                "entities": [],
+                "text": "上週問過青創貸款",
+            },
+        },
+        {"event": "bot", "text": "好的，請問想了解哪一項？", "timestamp": time.time() - 3 * day + 5},
+    ]
+    reply = httpx.post(
+        f"{stack.rasa_url}/conversations/{session}/tracker/events",
+        params={"token": stack.token},
+        json=events,
+        timeout=30,
+    )
     assert reply.status_code == 200, reply.text[:300]
     context = browser.new_context(viewport=MOBILE, locale="zh-TW", timezone_id="Asia/Taipei")
     context.add_init_script(f"localStorage.setItem('hotline-chat-session', '{session}')")

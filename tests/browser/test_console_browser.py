@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from bot.handoff.tickets_sql import SqlTicketStore
-from bot.handoff.staff import StaffStore
-from tests.e2e.client import say, texts
 from bench.ids import sender_id
+from bot.handoff.staff import StaffStore
+from bot.handoff.tickets_sql import SqlTicketStore
+from tests.e2e.client import say, texts
 
 PASSWORD = "browser-password-1"
 # The promise: a new ticket or message shows in an open console within 2 s, without reload.
@@ -67,14 +67,16 @@ def test_a_ticket_created_over_rest_appears_in_an_open_console_within_2_s(stack,
     assert still_same_page(page)
     colleague.close()
 
-    tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="zh-TW",
-                                 storage_state=context.storage_state())
+    tablet = browser.new_context(
+        viewport={"width": 820, "height": 1180}, locale="zh-TW", storage_state=context.storage_state()
+    )
     on_tablet = tablet.new_page()
     on_tablet.goto(f"{stack.web_url}/console")
     assert on_tablet.evaluate("document.documentElement.scrollWidth") <= 820
     on_tablet.screenshot(path=str(screens / "console-live-queue-tablet.png"), full_page=True)
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-TW",
-                                storage_state=context.storage_state())
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="zh-TW", storage_state=context.storage_state()
+    )
     on_phone = phone.new_page()
     on_phone.goto(f"{stack.web_url}/console")
     assert on_phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
@@ -110,15 +112,18 @@ def test_a_callers_message_while_paused_appears_live_and_a_reply_keeps_the_page_
     box.fill("青創貸款的資格，我幫您確認。")
     box.evaluate("el => el.setSelectionRange(0, 0)")  # the cursor at the start
     page.get_by_role("button", name="問候").click()
-    assert box.input_value().startswith("您好，我是馬上辦服務中心的客服人員") and box.input_value().endswith("我幫您確認。")
+    assert box.input_value().startswith("您好，我是馬上辦服務中心的客服人員") and box.input_value().endswith(
+        "我幫您確認。"
+    )
     page.get_by_role("button", name="送出回覆").click()
     page.wait_for_selector(".reply-status:has-text('已送出回覆')")
     page.wait_for_selector("#transcript li.staff:has-text('我幫您確認')", timeout=LIVE_MS)
     assert "客服 live-ticket" in page.locator("#transcript li.staff").last.inner_text()
     assert still_same_page(page) and page.evaluate("window.scrollY") == before and box.input_value() == ""
     page.screenshot(path=str(screens / "console-live-ticket-1280.png"))
-    tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="zh-TW",
-                                 storage_state=context.storage_state())
+    tablet = browser.new_context(
+        viewport={"width": 820, "height": 1180}, locale="zh-TW", storage_state=context.storage_state()
+    )
     on_tablet = tablet.new_page()
     on_tablet.goto(f"{stack.web_url}/console/tickets/{number}")
     assert on_tablet.evaluate("document.documentElement.scrollWidth") <= 820
@@ -134,8 +139,13 @@ def test_staff_log_in_claim_reply_and_resolve(stack, browser, screens):
     page = context.new_page()
     dialogs: list[str] = []
     # Only the resolve confirmation may open a dialog; anything else (a script from the caller's text) is a defect.
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message),
-                                      dialog.accept() if dialog.message.startswith("確定要結案") else dialog.dismiss()))
+    page.on(
+        "dialog",
+        lambda dialog: (
+            dialogs.append(dialog.message),
+            dialog.accept() if dialog.message.startswith("確定要結案") else dialog.dismiss(),
+        ),
+    )
 
     page.goto(f"{stack.web_url}/console")
     assert page.url.endswith("/console/login")
@@ -170,11 +180,14 @@ def test_staff_log_in_claim_reply_and_resolve(stack, browser, screens):
     page.screenshot(path=str(screens / "console-4-resolved.png"), full_page=True)
     assert SqlTicketStore(stack.var_dir / "tickets.db").get(number).status.value == "resolved"
 
-    tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="zh-TW",
-                                 storage_state=context.storage_state())
+    tablet = browser.new_context(
+        viewport={"width": 820, "height": 1180}, locale="zh-TW", storage_state=context.storage_state()
+    )
     tablet_page = tablet.new_page()
     tablet_page.goto(f"{stack.web_url}/console/triage")
-    tablet_page.get_by_label(re.compile("貼上來電紀錄")).fill("我們公司被美國關稅影響訂單掉了一半\n颱風過後工廠淹水 想申請復工貸款")
+    tablet_page.get_by_label(re.compile("貼上來電紀錄")).fill(
+        "我們公司被美國關稅影響訂單掉了一半\n颱風過後工廠淹水 想申請復工貸款"
+    )
     tablet_page.get_by_role("button", name="分析").click()
     tablet_page.wait_for_selector("table.queue")
     cells = tablet_page.locator("table.queue").inner_text()
@@ -196,8 +209,9 @@ def test_a_callers_new_messages_are_flagged_on_the_queue_row_live_until_staff_re
     flagged = page.wait_for_selector(f"{row}[data-unanswered='2']", timeout=LIVE_MS)
     assert "新訊息 2" in flagged.inner_text() and still_same_page(page)
     page.screenshot(path=str(screens / "console-queue-new-messages-1280.png"), full_page=True)
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-TW",
-                                storage_state=context.storage_state())
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="zh-TW", storage_state=context.storage_state()
+    )
     on_phone = phone.new_page()
     on_phone.goto(f"{stack.web_url}/console")
     assert "新訊息 2" in on_phone.locator(row).inner_text()

@@ -44,11 +44,19 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     page.wait_for_url(re.compile(r"from=.*&to="))
     # The seed ran today; only other tests' back-dated conversations (the web chat's day separators) fall last week.
     week = re.search(r"from=(\d{4}-\d\d-\d\d)&to=(\d{4}-\d\d-\d\d)", page.url)
-    last_week = review.search(Filters(date_from=dt.date.fromisoformat(week.group(1)),
-                                    date_to=dt.date.fromisoformat(week.group(2)))).total
-    assert not set(seeded_ops.summary["senders"]) & {r.sender_id for r in review.search(
-        Filters(date_from=dt.date.fromisoformat(week.group(1)), date_to=dt.date.fromisoformat(week.group(2)),
-                per_page=200)).rows}
+    last_week = review.search(
+        Filters(date_from=dt.date.fromisoformat(week.group(1)), date_to=dt.date.fromisoformat(week.group(2)))
+    ).total
+    assert not set(seeded_ops.summary["senders"]) & {
+        r.sender_id
+        for r in review.search(
+            Filters(
+                date_from=dt.date.fromisoformat(week.group(1)),
+                date_to=dt.date.fromisoformat(week.group(2)),
+                per_page=200,
+            )
+        ).rows
+    }
     assert f"共 {last_week} 段對話" in page.locator(".count").inner_text()
     page.get_by_role("link", name="清除條件").click()
 
@@ -107,8 +115,9 @@ def test_ops_user_finds_failures_corrects_an_intent_and_exports(seeded_ops, brow
     page.get_by_role("link", name=re.compile(r"^\d+$")).first.click()  # a category count opens the list
     page.wait_for_url(re.compile(r"/ops\?.*category="))
 
-    tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="zh-TW",
-                                 storage_state=context.storage_state())
+    tablet = browser.new_context(
+        viewport={"width": 820, "height": 1180}, locale="zh-TW", storage_state=context.storage_state()
+    )
     narrow = tablet.new_page()
     narrow.goto(f"{stack.web_url}/ops/metrics?from=&synthetic=yes")
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 820  # wide tables scroll inside their box

@@ -9,8 +9,9 @@ from typing import Any
 
 
 def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as reply:
             return reply.status, json.loads(reply.read() or b"null")
@@ -19,8 +20,9 @@ def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[
 
 
 def say(base: str, sender: str, text: str) -> list[dict[str, Any]]:
-    status, replies = post(f"{base}/webhooks/rest/webhook",
-                           json.dumps({"sender": sender, "message": text}, ensure_ascii=False).encode())
+    status, replies = post(
+        f"{base}/webhooks/rest/webhook", json.dumps({"sender": sender, "message": text}, ensure_ascii=False).encode()
+    )
     assert status == 200, replies
     return replies
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-
-from tests.e2e.client import button_payloads, say, texts
 from bench.ids import sender_id
+from tests.e2e.client import button_payloads, say, texts
 
 
 def sender() -> str:

@@ -8,10 +8,10 @@ import uuid
 import httpx
 import pytest
 
-from bot.handoff.tickets_sql import SqlTicketStore
-from bot.handoff.staff import StaffStore
-from tests.e2e.client import button_payloads, say, texts
 from bench.ids import sender_id
+from bot.handoff.staff import StaffStore
+from bot.handoff.tickets_sql import SqlTicketStore
+from tests.e2e.client import button_payloads, say, texts
 
 PASSWORD = "console-password-1"
 
@@ -31,8 +31,11 @@ def csrf(client: httpx.Client, path: str) -> str:
 
 
 def pickup(stack, conversation: str) -> list[dict]:
-    reply = httpx.get(f"{stack.web_url}/api/conversations/{conversation}/messages",
-                      headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=30)
+    reply = httpx.get(
+        f"{stack.web_url}/api/conversations/{conversation}/messages",
+        headers={"Authorization": f"Bearer {stack.api_token}"},
+        timeout=30,
+    )
     assert reply.status_code == 200
     return reply.json()["messages"]
 
@@ -128,8 +131,12 @@ def test_disaster_report_creates_an_urgent_ticket_and_lists_relief(stack):
 
 
 def test_api_triage_with_token(stack):
-    reply = httpx.post(f"{stack.web_url}/api/triage", json={"items": [{"id": "a", "text": "美國關稅害我們訂單少一半"}]},
-                       headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=60)
+    reply = httpx.post(
+        f"{stack.web_url}/api/triage",
+        json={"items": [{"id": "a", "text": "美國關稅害我們訂單少一半"}]},
+        headers={"Authorization": f"Bearer {stack.api_token}"},
+        timeout=60,
+    )
     assert reply.status_code == 200
     result = reply.json()["results"][0]
     assert result["id"] == "a" and result["category"] == "us_tariff", result
@@ -139,18 +146,33 @@ def test_api_triage_with_token(stack):
 
 # ---- steering the forms over REST (issue 14) ------------------------------------------
 
+
 def tickets_of(stack, user: str) -> list:
     return [t for t in SqlTicketStore(stack.var_dir / "tickets.db").queue() if t.conversation_id == user]
 
 
 # Each form, the caller's answers up to each of its steps, and what the bot asks there.
 FORM_STEPS = {
-    "handoff": [("我想找真人客服", "轉給真人客服"), ("好，請專人聯絡我", "怎麼稱呼"), ("王小明", "聯絡電話"),
-                ("0912345678", "時段")],
-    "disaster": [("颱風把我們工廠屋頂吹走了 想通報災情", "公司或店家名稱"), ("大發五金行", "縣市"),
-                 ("花蓮縣光復鄉", "受損情形"), ("屋頂損壞 停工三天", "損失"), ("大概80萬", "聯絡電話")],
-    "eligibility": [("我適合申請哪些補助", "幾位員工"), ("12人", "哪一種登記"), ("公司", "哪個行業"),
-                    ("製造業", "主要想做什麼"), ("設備", "災害影響")],
+    "handoff": [
+        ("我想找真人客服", "轉給真人客服"),
+        ("好，請專人聯絡我", "怎麼稱呼"),
+        ("王小明", "聯絡電話"),
+        ("0912345678", "時段"),
+    ],
+    "disaster": [
+        ("颱風把我們工廠屋頂吹走了 想通報災情", "公司或店家名稱"),
+        ("大發五金行", "縣市"),
+        ("花蓮縣光復鄉", "受損情形"),
+        ("屋頂損壞 停工三天", "損失"),
+        ("大概80萬", "聯絡電話"),
+    ],
+    "eligibility": [
+        ("我適合申請哪些補助", "幾位員工"),
+        ("12人", "哪一種登記"),
+        ("公司", "哪個行業"),
+        ("製造業", "主要想做什麼"),
+        ("設備", "災害影響"),
+    ],
 }
 CANCEL_WORDS = ["取消", "算了不用了，我自己打電話", "不要了", "先不要", "我不想留電話", "不用了"]
 STEPS = [(form, step) for form, steps in FORM_STEPS.items() for step in range(len(steps))]
@@ -169,7 +191,9 @@ def start_at(stack, user: str, form: str, step: int) -> list[dict]:
 def test_every_form_can_be_left_at_every_step(stack, form, step, how):
     user = sender_id(f"leave-{form}-{step}-{how}")
     asked = start_at(stack, user, form, step)
-    cancel_button = next((b["payload"] for r in asked for b in r.get("buttons", []) if b["title"] in ("取消", "不用了")), None)
+    cancel_button = next(
+        (b["payload"] for r in asked for b in r.get("buttons", []) if b["title"] in ("取消", "不用了")), None
+    )
     assert cancel_button, asked  # every question offers a way out
     said = cancel_button if how == "button" else CANCEL_WORDS[(step + len(form)) % len(CANCEL_WORDS)]
     left = texts(say(stack.rasa_url, user, said))
@@ -204,14 +228,17 @@ def test_a_question_inside_a_form_is_answered_then_the_form_goes_on_or_is_droppe
 
 
 # A question about the service at a step of each form, and words of its answer (domain.yml utter_service_*).
-SERVICE_QUESTIONS = [("handoff", 3, "我的電話會被拿去做什麼", "只存在服務單裡", "時段"),
-                     ("eligibility", 2, "打這支電話要錢嗎", "是否收費", "哪個行業"),
-                     ("disaster", 2, "你們幾點下班", "24小時", "受損情形")]
+SERVICE_QUESTIONS = [
+    ("handoff", 3, "我的電話會被拿去做什麼", "只存在服務單裡", "時段"),
+    ("eligibility", 2, "打這支電話要錢嗎", "是否收費", "哪個行業"),
+    ("disaster", 2, "你們幾點下班", "24小時", "受損情形"),
+]
 
 
 @pytest.mark.parametrize(("form", "step", "question", "answer", "asked"), SERVICE_QUESTIONS)
-def test_a_question_about_the_service_inside_a_form_is_answered_not_stored_as_the_answer(stack, form, step, question,
-                                                                                         answer, asked):
+def test_a_question_about_the_service_inside_a_form_is_answered_not_stored_as_the_answer(
+    stack, form, step, question, answer, asked
+):
     user = sender_id(f"service-{form}")
     start_at(stack, user, form, step)
     replies = texts(say(stack.rasa_url, user, question))
@@ -242,8 +269,12 @@ def test_name_and_phone_in_one_message_and_phones_as_people_write_them(stack):
     ticket = SqlTicketStore(stack.var_dir / "tickets.db").get(number)
     assert (ticket.contact_name, ticket.contact_phone) == ("陳", "0933-123-456")
 
-    for spelling, phone in [("我的手機是 0933 123 456", "0933-123-456"), ("+886 933-123-456", "0933-123-456"),
-                            ("(02)2345-6789 分機 12", "02-2345-6789#12"), ("０９３３１２３４５６", "0933-123-456")]:
+    for spelling, phone in [
+        ("我的手機是 0933 123 456", "0933-123-456"),
+        ("+886 933-123-456", "0933-123-456"),
+        ("(02)2345-6789 分機 12", "02-2345-6789#12"),
+        ("０９３３１２３４５６", "0933-123-456"),
+    ]:
         other = sender_id("phone")
         start_at(stack, other, "handoff", 2)
         assert "時段" in texts(say(stack.rasa_url, other, spelling)), spelling

@@ -7,11 +7,10 @@ asserts the exact figure (or date) the record states. The stack's clock is fixed
 
 from __future__ import annotations
 
-
 import pytest
 
-from tests.e2e.client import button_payloads, say, texts
 from bench.ids import sender_id
+from tests.e2e.client import button_payloads, say, texts
 
 FACTS = [
     # loans
@@ -132,7 +131,11 @@ def test_injection_like_text_is_just_text(stack, text):
     ("question", "in_2023", "in_2026"),
     [
         ("9人以下製造業升級轉型補助補助多少", "每案上限300萬元", "已經截止，受理到112年12月20日（2023/12/20）為止"),
-        ("以大帶小補助上限多少", "已經截止，受理到112年11月30日（2023/11/30）為止", "已經截止，受理到112年11月30日（2023/11/30）為止"),
+        (
+            "以大帶小補助上限多少",
+            "已經截止，受理到112年11月30日（2023/11/30）為止",
+            "已經截止，受理到112年11月30日（2023/11/30）為止",
+        ),
         ("疫後振興貸款最高可以貸多少", "3,500萬", "已經截止，受理到114年10月31日（2025/10/31）為止"),
     ],
 )

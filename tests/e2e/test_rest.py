@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.e2e.client import button_payloads, post, say, texts
 from bench.ids import sender_id
+from tests.e2e.client import button_payloads, post, say, texts
 
 HOTLINE = "0800-280-280"
 
@@ -19,8 +19,14 @@ def sender() -> str:
 def test_greeting_offers_the_six_topics_as_buttons(stack):
     replies = say(stack.rasa_url, sender(), "哈囉 你好")
     assert "您好" in texts(replies)
-    assert button_payloads(replies) == ["/loan_ask", "/us_tariff_ask", "/policy_ask", "/debt_negotiation_ask",
-                                        "/digital_rd_ask", "/disaster_ask"]
+    assert button_payloads(replies) == [
+        "/loan_ask",
+        "/us_tariff_ask",
+        "/policy_ask",
+        "/debt_negotiation_ask",
+        "/digital_rd_ask",
+        "/disaster_ask",
+    ]
 
 
 def test_what_can_you_do_lists_topics_and_hotline(stack):
@@ -36,7 +42,11 @@ def test_what_can_you_do_lists_topics_and_hotline(stack):
         ("美國加關稅之後訂單少一半 政府有什麼幫忙", "us_tariff", "tariff_sme_loan_topup"),
         ("颱風把工廠淹了 有沒有低利的貸款", "disaster", "disaster_sme_financing_rules"),
         # Asking to postpone: the banks' principal extension (寬緩) or the negotiation scheme both answer it.
-        ("銀行一直催我還錢 可以幫忙談延後嗎", "debt_negotiation", "bank_debt_negotiation_assistance|bank_association_relief_2026"),
+        (
+            "銀行一直催我還錢 可以幫忙談延後嗎",
+            "debt_negotiation",
+            "bank_debt_negotiation_assistance|bank_association_relief_2026",
+        ),
         # A grant asked: not the 30人以下 loan (its record names ERP/POS), a grant of the topic.
         ("想導入ERP跟POS 有什麼補助", "digital_rd", "sbir"),
     ],
@@ -127,10 +137,16 @@ def test_malformed_requests_get_400_with_a_reason(stack, body, code):
     [
         # 300 KB of e-mail-like metadata stalled Rasa for 3.2 s and bloated both databases (security review H1);
         # bodies over 64 KB stop at Sanic (SANIC_REQUEST_MAX_SIZE), smaller ones at the metadata cap
-        (json.dumps({"sender": "a", "message": "你好", "metadata": {"note": "a@b.cc " * 4_000}}).encode(), 413,
-         "metadata_too_large"),
-        (json.dumps({"sender": "a", "message": "你好", "metadata": {"a": {"b": {"c": {"d": {"e": 1}}}}}}).encode(), 400,
-         "metadata_too_deep"),
+        (
+            json.dumps({"sender": "a", "message": "你好", "metadata": {"note": "a@b.cc " * 4_000}}).encode(),
+            413,
+            "metadata_too_large",
+        ),
+        (
+            json.dumps({"sender": "a", "message": "你好", "metadata": {"a": {"b": {"c": {"d": {"e": 1}}}}}}).encode(),
+            400,
+            "metadata_too_deep",
+        ),
         # 100,000-deep JSON was a RecursionError and a 500 (security review L5)
         (b'{"sender": "a", "message": "x", "metadata": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", 400, "json_too_deep"),
     ],
@@ -144,14 +160,18 @@ def test_oversized_or_deep_metadata_is_refused_with_a_reason(stack, body, status
 
 def test_a_body_over_64_kb_is_refused_before_it_is_read(stack):
     """Sanic read bodies up to 100 MB (security review L10)."""
-    status, _ = post(f"{stack.rasa_url}/webhooks/rest/webhook",
-                     json.dumps({"sender": "a", "message": "你好", "metadata": {"note": "a@b.cc " * 43_885}}).encode())
+    status, _ = post(
+        f"{stack.rasa_url}/webhooks/rest/webhook",
+        json.dumps({"sender": "a", "message": "你好", "metadata": {"note": "a@b.cc " * 43_885}}).encode(),
+    )
     assert status == 413
 
 
 def test_small_metadata_is_accepted(stack):
-    status, reply = post(f"{stack.rasa_url}/webhooks/rest/webhook",
-                         json.dumps({"sender": sender(), "message": "青創貸款利率", "metadata": {"page": "/loans"}}).encode())
+    status, reply = post(
+        f"{stack.rasa_url}/webhooks/rest/webhook",
+        json.dumps({"sender": sender(), "message": "青創貸款利率", "metadata": {"page": "/loans"}}).encode(),
+    )
     assert status == 200 and "0.575%" in texts(reply)
 
 

@@ -3,11 +3,10 @@ a long story ending in a question, a scheme's name that is not a head count."""
 
 from __future__ import annotations
 
-
 import pytest
 
-from tests.e2e.client import say, texts
 from bench.ids import sender_id
+from tests.e2e.client import say, texts
 
 HOTLINE = "0800-280-280"
 
@@ -42,9 +41,11 @@ def test_privacy_question_says_who_sees_the_phone_number(stack):
 
 
 def test_a_long_story_ending_in_a_loan_question_is_not_out_of_scope(stack):
-    story = ("我開花店開了十二年，店裡連我一共四個人，前陣子冷藏室的壓縮機壞了，修了兩次還是不行，"
-             "情人節跟母親節又快到了，花材都要先進貨，手頭現金真的不太夠，銀行的人叫我自己上網查，"
-             "我看了半天也看不懂，想請問如果要換一套新的冷藏設備，政府的優惠貸款可以借多少、要分幾年還？")
+    story = (
+        "我開花店開了十二年，店裡連我一共四個人，前陣子冷藏室的壓縮機壞了，修了兩次還是不行，"
+        "情人節跟母親節又快到了，花材都要先進貨，手頭現金真的不太夠，銀行的人叫我自己上網查，"
+        "我看了半天也看不懂，想請問如果要換一套新的冷藏設備，政府的優惠貸款可以借多少、要分幾年還？"
+    )
     reply = texts(say(stack.rasa_url, sender(), story))
     assert "不在我能回答的範圍" not in reply and not reply.startswith("這是"), reply
 

@@ -16,8 +16,12 @@ WAIT = 60  # seconds: an answer goes through NLU and the action server
 
 
 def handshake(stack, origin: str) -> httpx.Response:
-    return httpx.get(f"{stack.rasa_url}/socket.io/", params={"EIO": "4", "transport": "polling"},
-                     headers={"Origin": origin}, timeout=30)
+    return httpx.get(
+        f"{stack.rasa_url}/socket.io/",
+        params={"EIO": "4", "transport": "polling"},
+        headers={"Origin": origin},
+        timeout=30,
+    )
 
 
 def test_socket_refuses_pages_from_origins_not_allowed(stack):
@@ -41,8 +45,9 @@ class ChatUser:
 
     async def join(self, session_id: object = None) -> str:
         # Long-polling: the websocket transport of this python-engineio needs a newer aiohttp than Rasa pins.
-        await self.sio.connect(self.stack.rasa_url, headers={"Origin": self.stack.web_url}, transports=["polling"],
-                               wait_timeout=30)
+        await self.sio.connect(
+            self.stack.rasa_url, headers={"Origin": self.stack.web_url}, transports=["polling"], wait_timeout=30
+        )
         await self.sio.emit("session_request", {"session_id": session_id})
         self.session = await asyncio.wait_for(self.confirmed.get(), WAIT)
         return self.session
@@ -77,8 +82,13 @@ def test_bad_text_gets_a_polite_reply_and_unconfirmed_sessions_are_ignored(stack
         user = ChatUser(stack)
         await user.join()
         try:
-            return [await user.say("   \u0000 "), await user.say("好" * 6000), await user.say("😀😀"),
-                    await user.say(None), await user.say("你好", session_id="f" * 32)]
+            return [
+                await user.say("   \u0000 "),
+                await user.say("好" * 6000),
+                await user.say("😀😀"),
+                await user.say(None),
+                await user.say("你好", session_id="f" * 32),
+            ]
         finally:
             await user.close()
 

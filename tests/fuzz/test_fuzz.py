@@ -39,19 +39,86 @@ FIGURES: dict[str, list[float]] = defaultdict(list)
 REPORT = Path(__file__).resolve().parents[2] / "reports" / "fuzz.txt"
 
 UNITS = [
-    "1", "12", "0912", "1,", "1.", "1,2", "0933.271.845 ", "0966/271/845", "0911—271—845", "0 9 ", "09",
-    "三", "一二", "零九八八", "三十", "一萬二", "3千5百萬", "1.5億", "12個人", "500萬元", "萬", "人",
-    "a@b.cc ", "a@", "@b.", "x.y@例子.台灣 ", "..@..", "+886", "(02)", "02-", "分機", "#",
-    "F281467332", "F 281 ", "A1234", "統編", "身分證", "電話", "帳號", "中正路", "1段", "5巷", "3號", "樓之",
-    "😀", "👍🏽", "\u200f", "\u202e", "\u200b", "\ufeff", "\x00", "\x07", "\u3000", "０９", "１，", "＠",
-    " ", "\n", "-", "/", "　", "。", "貸款", "青創", "/loan_ask", "{\"a\":", "}", "]", "\\", "'", "\"",
+    "1",
+    "12",
+    "0912",
+    "1,",
+    "1.",
+    "1,2",
+    "0933.271.845 ",
+    "0966/271/845",
+    "0911—271—845",
+    "0 9 ",
+    "09",
+    "三",
+    "一二",
+    "零九八八",
+    "三十",
+    "一萬二",
+    "3千5百萬",
+    "1.5億",
+    "12個人",
+    "500萬元",
+    "萬",
+    "人",
+    "a@b.cc ",
+    "a@",
+    "@b.",
+    "x.y@例子.台灣 ",
+    "..@..",
+    "+886",
+    "(02)",
+    "02-",
+    "分機",
+    "#",
+    "F281467332",
+    "F 281 ",
+    "A1234",
+    "統編",
+    "身分證",
+    "電話",
+    "帳號",
+    "中正路",
+    "1段",
+    "5巷",
+    "3號",
+    "樓之",
+    "😀",
+    "👍🏽",
+    "\u200f",
+    "\u202e",
+    "\u200b",
+    "\ufeff",
+    "\x00",
+    "\x07",
+    "\u3000",
+    "０９",
+    "１，",
+    "＠",
+    " ",
+    "\n",
+    "-",
+    "/",
+    "　",
+    "。",
+    "貸款",
+    "青創",
+    "/loan_ask",
+    '{"a":',
+    "}",
+    "]",
+    "\\",
+    "'",
+    '"',
 ]
 
 
 # The test's own reading of numbers (not the module's): dots, slashes and dashes of every width as "-",
 # Chinese digits as digits, so a phone written 0933.271.845 or 零九八八二七一八四五 is still seen as one.
-SEPARATORS_AS_DASHES = {**{ord(c): "-" for c in "./\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fb\u00b7"},
-                        **{ord(c): str(i) for i, c in enumerate("零一二三四五六七八九")}}
+SEPARATORS_AS_DASHES = {
+    **{ord(c): "-" for c in "./\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fb\u00b7"},
+    **{ord(c): str(i) for i, c in enumerate("零一二三四五六七八九")},
+}
 
 
 @st.composite
@@ -81,8 +148,13 @@ def timed(name: str, call: Callable[[], Any]) -> Any:
     return result
 
 
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=EXAMPLES <= 25,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=EXAMPLES <= 25,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 
 
 @FUZZ
@@ -116,27 +188,70 @@ def test_masking(text):
 @st.composite
 def line_events(draw: Any) -> dict[str, Any]:
     words = draw(adversarial())
-    kind = draw(st.sampled_from(["message", "postback", "follow", "unfollow", "join", "leave", "unsend",
-                                 "memberJoined", "beacon", "videoPlayComplete", "accountLink", 7, None]))
-    source = draw(st.sampled_from([{"type": "user", "userId": "U" + "a" * 32}, {"type": "group", "groupId": "C1"},
-                                   {"type": "room"}, None, "user", {"type": 3}]))
-    event: dict[str, Any] = {"type": kind, "timestamp": draw(st.one_of(st.integers(), st.text(max_size=5))),
-                             "webhookEventId": draw(st.one_of(st.text(max_size=30), st.none())),
-                             "replyToken": draw(st.one_of(st.text(max_size=40), st.none(), st.integers())),
-                             "deliveryContext": draw(st.sampled_from([{"isRedelivery": True}, {}, None, []])),
-                             "message": draw(st.sampled_from([
-                                 {"type": "text", "id": "1", "text": words},
-                                 {"type": "text", "text": words, "mention": {"mentionees": [
-                                     {"index": 0, "length": 3, "isSelf": True}, {"index": "x"}]}},
-                                 {"type": "sticker"}, {"type": "image"}, None, [], {"type": 5}])),
-                             "postback": {"data": words}, "unsend": {"messageId": words[:20]}}
+    kind = draw(
+        st.sampled_from(
+            [
+                "message",
+                "postback",
+                "follow",
+                "unfollow",
+                "join",
+                "leave",
+                "unsend",
+                "memberJoined",
+                "beacon",
+                "videoPlayComplete",
+                "accountLink",
+                7,
+                None,
+            ]
+        )
+    )
+    source = draw(
+        st.sampled_from(
+            [
+                {"type": "user", "userId": "U" + "a" * 32},
+                {"type": "group", "groupId": "C1"},
+                {"type": "room"},
+                None,
+                "user",
+                {"type": 3},
+            ]
+        )
+    )
+    event: dict[str, Any] = {
+        "type": kind,
+        "timestamp": draw(st.one_of(st.integers(), st.text(max_size=5))),
+        "webhookEventId": draw(st.one_of(st.text(max_size=30), st.none())),
+        "replyToken": draw(st.one_of(st.text(max_size=40), st.none(), st.integers())),
+        "deliveryContext": draw(st.sampled_from([{"isRedelivery": True}, {}, None, []])),
+        "message": draw(
+            st.sampled_from(
+                [
+                    {"type": "text", "id": "1", "text": words},
+                    {
+                        "type": "text",
+                        "text": words,
+                        "mention": {"mentionees": [{"index": 0, "length": 3, "isSelf": True}, {"index": "x"}]},
+                    },
+                    {"type": "sticker"},
+                    {"type": "image"},
+                    None,
+                    [],
+                    {"type": 5},
+                ]
+            )
+        ),
+        "postback": {"data": words},
+        "unsend": {"messageId": words[:20]},
+    }
     if source is not None:
         event["source"] = source
     return event
 
 
 @FUZZ
-@given(st.lists(line_events(), max_size=5), st.sampled_from(["", "x", "[", "{\"events\": 1}", "null"]))
+@given(st.lists(line_events(), max_size=5), st.sampled_from(["", "x", "[", '{"events": 1}', "null"]))
 def test_the_line_event_parser(events, junk):
     body = json.dumps({"destination": "U0", "events": events}, ensure_ascii=False).encode()
     for payload in (body, junk.encode(), body[: len(body) // 2]):
@@ -151,10 +266,15 @@ def test_the_line_event_parser(events, junk):
 
 
 @FUZZ
-@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50)),
-                    lambda children: st.one_of(st.lists(children, max_size=6),
-                                               st.dictionaries(st.text(max_size=10), children, max_size=6)),
-                    max_leaves=60))
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50)),
+        lambda children: st.one_of(
+            st.lists(children, max_size=6), st.dictionaries(st.text(max_size=10), children, max_size=6)
+        ),
+        max_leaves=60,
+    )
+)
 def test_metadata_caps(value):
     problem = timed("input_guard.metadata_problem", lambda: metadata_problem(value))
     assert problem is None or problem.status in (400, 413)
@@ -165,12 +285,16 @@ def figures():
     yield
     if not FIGURES:
         return
-    lines = [f"fuzz run: {EXAMPLES} examples per property, inputs up to {MAX_CHARS} characters, budget "
-             f"{BUDGET * 1000:.0f} ms per call"]
+    lines = [
+        f"fuzz run: {EXAMPLES} examples per property, inputs up to {MAX_CHARS} characters, budget "
+        f"{BUDGET * 1000:.0f} ms per call"
+    ]
     for name, times in sorted(FIGURES.items()):
         ordered = sorted(times)
-        lines.append(f"{name:32} calls {len(times):6d}  median {ordered[len(ordered) // 2] * 1000:7.2f} ms  "
-                     f"max {ordered[-1] * 1000:7.2f} ms")
+        lines.append(
+            f"{name:32} calls {len(times):6d}  median {ordered[len(ordered) // 2] * 1000:7.2f} ms  "
+            f"max {ordered[-1] * 1000:7.2f} ms"
+        )
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n" + "\n".join(lines))

@@ -11,13 +11,18 @@ from actions.handoff import ActionCreateTicket, ActionStoreRating, ValidateHando
 from bot.clock import TAIPEI
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.settings import Settings
-from tests.conftest import make_tracker, run_action as run
+from tests.conftest import make_tracker
+from tests.conftest import run_action as run
 
 
 def user_event(text, intent, confidence=0.9, ts=1_764_000_000):
-    return {"event": "user", "text": text, "timestamp": ts,
-            "parse_data": {"intent": {"name": intent, "confidence": confidence}, "entities": []},
-            "input_channel": "rest"}
+    return {
+        "event": "user",
+        "text": text,
+        "timestamp": ts,
+        "parse_data": {"intent": {"name": intent, "confidence": confidence}, "entities": []},
+        "input_channel": "rest",
+    }
 
 
 def tracker(slots, events, text="下午", intent="dialogue_affirm", entities=()):
@@ -25,8 +30,11 @@ def tracker(slots, events, text="下午", intent="dialogue_affirm", entities=())
 
 
 SLOTS = {"handoff_consent": True, "handoff_name": "王小明", "handoff_phone": "0912-345-678", "handoff_time": "下午"}
-EVENTS = [user_event("支票快跳票了 要怎麼跟銀行談", "debt_negotiation_ask"), {"event": "bot", "text": "……", "timestamp": 1_764_000_001},
-          user_event("我要找真人", "handoff_request")]
+EVENTS = [
+    user_event("支票快跳票了 要怎麼跟銀行談", "debt_negotiation_ask"),
+    {"event": "bot", "text": "……", "timestamp": 1_764_000_001},
+    user_event("我要找真人", "handoff_request"),
+]
 
 
 def test_outside_office_hours_the_user_gets_a_callback_time_and_the_bot_pauses(tmp_path):
@@ -38,8 +46,14 @@ def test_outside_office_hours_the_user_gets_a_callback_time_and_the_bot_pauses(t
     assert [e["event"] for e in events[-2:]] == ["pause", "action"]
     ticket = SqlTicketStore(settings.tickets_path).get(messages[0]["ticket"])
     assert ticket.category == "debt_negotiation" and ticket.priority == 1 and ticket.urgent_reason == "debt_default"
-    assert ticket.transcript[0] == {"who": "user", "text": "支票快跳票了 要怎麼跟銀行談", "intent": "debt_negotiation_ask",
-                                    "confidence": 0.9, "at": "2025-11-25T00:00:00+08:00", "entities": []}
+    assert ticket.transcript[0] == {
+        "who": "user",
+        "text": "支票快跳票了 要怎麼跟銀行談",
+        "intent": "debt_negotiation_ask",
+        "confidence": 0.9,
+        "at": "2025-11-25T00:00:00+08:00",
+        "entities": [],
+    }
 
 
 def test_within_office_hours_a_person_joins_here(tmp_path):
@@ -69,6 +83,8 @@ def test_phone_is_validated_and_written_one_way(tmp_path):
 def test_rating_is_stored_on_the_latest_ticket(tmp_path):
     settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})
     messages, _ = run(ActionCreateTicket(settings), tracker(SLOTS, EVENTS))
-    rated = tracker({}, [], text='/handoff_rate{"rating":"4"}', intent="handoff_rate", entities=[{"entity": "rating", "value": "4"}])
+    rated = tracker(
+        {}, [], text='/handoff_rate{"rating":"4"}', intent="handoff_rate", entities=[{"entity": "rating", "value": "4"}]
+    )
     run(ActionStoreRating(settings), rated)
     assert SqlTicketStore(settings.tickets_path).get(messages[0]["ticket"]).rating == 4

@@ -6,8 +6,19 @@ import datetime as dt
 
 import pytest
 
-from bot.handoff.staff import (ACCOUNT_FREE, FREE_TRIES, MAX_SHARED_WAIT, SESSION_IDLE, SESSION_LIFETIME, WINDOW, StaffError,
-                       StaffStore, backoff, check_password, hash_password)
+from bot.handoff.staff import (
+    ACCOUNT_FREE,
+    FREE_TRIES,
+    MAX_SHARED_WAIT,
+    SESSION_IDLE,
+    SESSION_LIFETIME,
+    WINDOW,
+    StaffError,
+    StaffStore,
+    backoff,
+    check_password,
+    hash_password,
+)
 
 START = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
 
@@ -133,8 +144,10 @@ def test_the_access_log_keeps_who_opened_which_ticket(where):
     store, _ = clocked(where)
     store.log_access(7, "chen", "view")
     store.log_access(8, "lin", "reply")
-    assert [(r["ticket_id"], r["username"], r["action"]) for r in store.access_log()] == [(8, "lin", "reply"),
-                                                                                       (7, "chen", "view")]
+    assert [(r["ticket_id"], r["username"], r["action"]) for r in store.access_log()] == [
+        (8, "lin", "reply"),
+        (7, "chen", "view"),
+    ]
     assert [r["username"] for r in store.access_log(7)] == ["chen"]
 
 
@@ -144,9 +157,9 @@ def test_unknown_user_is_refused_like_a_wrong_password(where):
 
 
 def test_accounts_live_where_the_tickets_are_so_web_replicas_share_sessions(tmp_path, pg_database):
+    from bot.handoff.staff import open_staff_store
     from bot.handoff.tickets_sql import open_ticket_store
     from bot.settings import Settings
-    from bot.handoff.staff import open_staff_store
 
     default = Settings.from_env({"BOT_VAR_DIR": str(tmp_path / "default")})
     open_staff_store(default).add("chen", "a-long-password")
@@ -173,10 +186,22 @@ def test_staff_add_scaled_saves_the_account_in_the_scaled_profiles_database(tmp_
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root), "BOT_VAR_DIR": str(tmp_path), "BOT_PG_URL": pg_database,
-           "BOT_TICKETS_DB_URL": ""}
-    done = subprocess.run([sys.executable, "-m", "bot", "staff", "add", "mei", "--password-stdin", "--scaled"], cwd=root,
-                          env=env, input="a-long-password\n", capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "BOT_VAR_DIR": str(tmp_path),
+        "BOT_PG_URL": pg_database,
+        "BOT_TICKETS_DB_URL": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "staff", "add", "mei", "--password-stdin", "--scaled"],
+        cwd=root,
+        env=env,
+        input="a-long-password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert StaffStore(pg_database).verify("mei", "a-long-password", "127.0.0.1")
     assert not (tmp_path / "staff.db").exists()

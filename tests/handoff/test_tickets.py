@@ -12,9 +12,17 @@ from bot.handoff.tickets_sql import SqlTicketStore
 
 
 def new(conversation: str = "c1", priority: int = 3, **changes) -> NewTicket:
-    base = dict(conversation_id=conversation, channel="rest", category="loan", summary="想借週轉金",
-                transcript=[{"who": "user", "text": "想借週轉金"}], contact_name="王小明", contact_phone="0912-345-678",
-                preferred_time="下午", priority=priority)
+    base = dict(
+        conversation_id=conversation,
+        channel="rest",
+        category="loan",
+        summary="想借週轉金",
+        transcript=[{"who": "user", "text": "想借週轉金"}],
+        contact_name="王小明",
+        contact_phone="0912-345-678",
+        preferred_time="下午",
+        priority=priority,
+    )
     base.update(changes)
     return NewTicket(**base)
 
@@ -130,13 +138,31 @@ def test_an_unsent_message_leaves_every_ticket_of_the_conversation(store):
     from bot.channels.line_unsend import UNSENT, forget_in_tickets
 
     said = "我家的事想問青創貸款，電話0912345678"
-    lines = [{"who": "user", "text": said, "at": "2026-11-23T10:00:01+08:00", "intent": "loan_ask",
-              "entities": [{"entity": "scheme", "value": "youth_startup_loan"}]},
-             {"who": "bot", "text": "青創貸款…", "at": "2026-11-23T10:00:01+08:00"},
-             {"who": "user", "text": "我要找真人客服", "at": "2026-11-23T10:00:09+08:00", "intent": "handoff_request",
-              "entities": []}]
-    first = store.create(new("line-u1", transcript=lines, summary=f"主題：貸款｜問題：{said}",
-                             entities=[{"entity": "scheme", "value": "youth_startup_loan"}]))
+    lines = [
+        {
+            "who": "user",
+            "text": said,
+            "at": "2026-11-23T10:00:01+08:00",
+            "intent": "loan_ask",
+            "entities": [{"entity": "scheme", "value": "youth_startup_loan"}],
+        },
+        {"who": "bot", "text": "青創貸款…", "at": "2026-11-23T10:00:01+08:00"},
+        {
+            "who": "user",
+            "text": "我要找真人客服",
+            "at": "2026-11-23T10:00:09+08:00",
+            "intent": "handoff_request",
+            "entities": [],
+        },
+    ]
+    first = store.create(
+        new(
+            "line-u1",
+            transcript=lines,
+            summary=f"主題：貸款｜問題：{said}",
+            entities=[{"entity": "scheme", "value": "youth_startup_loan"}],
+        )
+    )
     second = store.create(new("line-u1", transcript=lines[:1]))
     other = store.create(new("line-u2", transcript=lines[:1]))
     # The stored event is masked, and its time is the line's second (1795399201 is 2026-11-23T10:00:01+08:00).
@@ -212,8 +238,14 @@ def test_notes_are_private_and_logged(store):
 
 
 def test_redaction_removes_who_called_from_old_resolved_tickets_once(store):
-    report = store.create(new("conv-r", kind="disaster_report", summary="請回電 0912-345-678",
-                              details={"phone": "0912-345-678", "company": "美玲小吃店", "disaster_type": "颱風"}))
+    report = store.create(
+        new(
+            "conv-r",
+            kind="disaster_report",
+            summary="請回電 0912-345-678",
+            details={"phone": "0912-345-678", "company": "美玲小吃店", "disaster_type": "颱風"},
+        )
+    )
     store.reply(report.id, "lin", "會打 0912-345-678 給您")
     store.add_note(report.id, "lin", "0912-345-678 下午")
     store.resolve(report.id, "lin")
@@ -223,7 +255,13 @@ def test_redaction_removes_who_called_from_old_resolved_tickets_once(store):
     assert store.get(report.id).contact_phone == "0912-345-678"  # a dry run changes nothing
     assert store.redact_resolved_before("9999", mask) == 1
     done = store.get(report.id)
-    assert (done.contact_name, done.contact_phone, done.preferred_time, done.transcript, done.entities) == ("", "", "", [], [])
+    assert (done.contact_name, done.contact_phone, done.preferred_time, done.transcript, done.entities) == (
+        "",
+        "",
+        "",
+        [],
+        [],
+    )
     assert done.summary == "請回電 [手機]" and done.details == {"disaster_type": "颱風"}
     assert store.replies(report.id)[0].text == "會打 [手機] 給您" and store.notes(report.id)[0].text == "[手機] 下午"
     assert done.category == "loan" and done.resolved_at and store.events(report.id)[-1]["kind"] == "redacted"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from bot.kb.answers import BUBBLE_MAX, Facts, attribute_answer, button_title
@@ -13,8 +12,13 @@ from tests.kb.conftest import kb_on
 def facts(kb, scheme_id):
     scheme = kb.scheme(scheme_id)
     status = kb.status(scheme)
-    return Facts(scheme, status, tuple(kb.contacts(scheme)), kb.alternative(scheme) if status is Status.ENDED else None,
-                 kb.clock.today())
+    return Facts(
+        scheme,
+        status,
+        tuple(kb.contacts(scheme)),
+        kb.alternative(scheme) if status is Status.ENDED else None,
+        kb.clock.today(),
+    )
 
 
 def test_attribute_answer_uses_the_records_wording_then_source_and_phone(fixture_db):
@@ -54,8 +58,20 @@ def test_unofficial_facts_are_marked(real_db):
     assert "非官方" in bubbles[1]
 
 
-@pytest.mark.parametrize("attribute", [None, "max_amount", "interest_rate", "deadline", "eligibility", "documents",
-                                       "how_to_apply", "contact", "guarantee_ratio"])
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        None,
+        "max_amount",
+        "interest_rate",
+        "deadline",
+        "eligibility",
+        "documents",
+        "how_to_apply",
+        "contact",
+        "guarantee_ratio",
+    ],
+)
 def test_every_bubble_for_every_record_fits_line(real_db, attribute):
     kb = kb_on(real_db, "2026-11-23")
     for scheme in kb.all():
@@ -94,7 +110,9 @@ def test_loan_term_is_not_the_application_deadline(real_db):
     assert "117年10月31日" not in body
 
 
-@pytest.mark.parametrize("scheme_id", ["youth_startup_loan", "tariff_sme_loan_topup", "smart_management_efficiency_2026"])
+@pytest.mark.parametrize(
+    "scheme_id", ["youth_startup_loan", "tariff_sme_loan_topup", "smart_management_efficiency_2026"]
+)
 def test_callers_never_see_maintainer_notes_or_source_ids(real_db, scheme_id):
     kb = kb_on(real_db, "2026-12-01")
     for attributes in [(), ("interest_rate",), ("deadline",), ("eligibility",), ("max_amount",)]:
@@ -129,7 +147,9 @@ def test_an_exactly_named_ended_scheme_gives_its_old_figure_only_after_saying_it
     bubbles = answer(facts(kb_on(real_db, "2026-12-01"), "covid_recovery_loan"), ("interest_rate",), history=True)
     assert "已經截止" in bubbles[0] and "2.095%" not in bubbles[0]
     assert "目前已無法申請" in bubbles[1] and "2.095%" in bubbles[1]
-    assert "2.095%" not in "".join(answer(facts(kb_on(real_db, "2026-12-01"), "covid_recovery_loan"), ("interest_rate",)))
+    assert "2.095%" not in "".join(
+        answer(facts(kb_on(real_db, "2026-12-01"), "covid_recovery_loan"), ("interest_rate",))
+    )
 
 
 def test_schemes_that_state_the_same_figure_get_one_answer(real_db):
@@ -145,14 +165,22 @@ def test_an_organisations_lines_are_listed_with_their_numbers(real_db):
     assert "0800-089-921" in text
 
 
-@pytest.mark.parametrize("attributes", [("interest_rate", "max_amount"), ("loan_term", "grace_period", "deadline"),
-                                        ("documents", "how_to_apply", "contact"), ("duration", "eligibility")])
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        ("interest_rate", "max_amount"),
+        ("loan_term", "grace_period", "deadline"),
+        ("documents", "how_to_apply", "contact"),
+        ("duration", "eligibility"),
+    ],
+)
 def test_several_attributes_fit_a_bubble_and_no_line_repeats_for_every_record(real_db, attributes):
     kb = kb_on(real_db, "2026-12-01")
     for scheme in kb.all():
         for cite in (True, False):
-            bubbles = answer(facts(kb, scheme.id), attributes, text="想問一下這個最多多少 要準備什麼", cite=cite,
-                             history=True)
+            bubbles = answer(
+                facts(kb, scheme.id), attributes, text="想問一下這個最多多少 要準備什麼", cite=cite, history=True
+            )
             for bubble in bubbles:
                 assert 0 < len(bubble) <= BUBBLE_MAX, (scheme.id, attributes)
             lines = [line for bubble in bubbles for line in bubble.splitlines()]
@@ -168,8 +196,12 @@ def test_programme_statistics_are_answered_with_the_date_they_count_to(real_db):
 
 
 def test_the_part_of_a_grant_named_gives_its_share_and_its_cap(real_db):
-    bubbles = answer(facts(kb_on(real_db, "2026-12-01"), "commercial_energy_saving_subsidy"), ("max_amount",),
-                     text="系統節能的專案最高補多少", history=True)
+    bubbles = answer(
+        facts(kb_on(real_db, "2026-12-01"), "commercial_energy_saving_subsidy"),
+        ("max_amount",),
+        text="系統節能的專案最高補多少",
+        history=True,
+    )
     before = bubbles[1]
     assert "1/3" in before and before.index("1/3") < before.index("500萬元")
 

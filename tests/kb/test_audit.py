@@ -8,26 +8,40 @@ from __future__ import annotations
 
 import pytest
 
-from bot.kb.answers import Facts, attribute_answer
 from bot.eligibility import Profile
+from bot.kb.answers import Facts, attribute_answer
 from bot.kb.query import DEFAULT_CONTACT, Status
 from tests.kb.conftest import kb_on
 
 AUDIT = "2026-12-01"
 HOTLINE = "0800-280-280"
 OLD_HOTLINE = "0800-056-476"
-SEED_003 = ("commerce_smart_carbon_reduction", "covid_recovery_loan", "export_low_carbon_packaging",
-            "large_leads_small_upgrade", "low_carbon_smart_factory_loan", "manufacturing_upgrade_10_plus",
-            "manufacturing_upgrade_under_10", "overseas_customer_digital_capability",
-            "registered_factory_basic_transformation", "registered_factory_guidance", "smart_tech_marketing",
-            "talent_recharge_training")
+SEED_003 = (
+    "commerce_smart_carbon_reduction",
+    "covid_recovery_loan",
+    "export_low_carbon_packaging",
+    "large_leads_small_upgrade",
+    "low_carbon_smart_factory_loan",
+    "manufacturing_upgrade_10_plus",
+    "manufacturing_upgrade_under_10",
+    "overseas_customer_digital_capability",
+    "registered_factory_basic_transformation",
+    "registered_factory_guidance",
+    "smart_tech_marketing",
+    "talent_recharge_training",
+)
 
 
 def answer(kb, scheme_id: str, attribute: str | None = None) -> str:
     scheme = kb.scheme(scheme_id)
     status = kb.status(scheme)
-    facts = Facts(scheme, status, tuple(kb.contacts(scheme)), kb.alternative(scheme) if status is Status.ENDED else None,
-                  kb.clock.today())
+    facts = Facts(
+        scheme,
+        status,
+        tuple(kb.contacts(scheme)),
+        kb.alternative(scheme) if status is Status.ENDED else None,
+        kb.clock.today(),
+    )
     return "\n".join(attribute_answer(facts, attribute))
 
 
@@ -37,17 +51,26 @@ def kb(real_db):
 
 
 def listed(kb) -> set[str]:
-    return {s.id for c in ("loan", "us_tariff", "policy", "debt_negotiation", "digital_rd", "disaster")
-            for s in kb.by_category(c)}
+    return {
+        s.id
+        for c in ("loan", "us_tariff", "policy", "debt_negotiation", "digital_rd", "disaster")
+        for s in kb.by_category(c)
+    }
 
 
 # --- status is a stated fact ---------------------------------------------------------------
 
+
 def test_no_record_is_open_by_default_and_every_unknown_one_is_kept_out_of_lists_and_matches(kb):
     unknown = {s.id for s in kb.all() if kb.status(s) is Status.UNKNOWN}
     assert unknown and not unknown & listed(kb)
-    for profile in (Profile(), Profile(employees=5), Profile(employees=50), Profile(disaster_hit=True),
-                    Profile(employees=5, industry="製造業")):
+    for profile in (
+        Profile(),
+        Profile(employees=5),
+        Profile(employees=50),
+        Profile(disaster_hit=True),
+        Profile(employees=5, industry="製造業"),
+    ):
         assert not unknown & {m.scheme.id for m in kb.matching(profile)}
 
 
@@ -57,8 +80,9 @@ def test_seed_003_whole_112_to_114_package_is_answered_as_ended(kb):
         assert "目前無法申請" in answer(kb, scheme_id, "max_amount"), scheme_id
 
 
-@pytest.mark.parametrize("scheme_id", ["commerce_smart_carbon_reduction", "registered_factory_guidance",
-                                       "talent_recharge_training"])
+@pytest.mark.parametrize(
+    "scheme_id", ["commerce_smart_carbon_reduction", "registered_factory_guidance", "talent_recharge_training"]
+)
 def test_D6_D10_D11_a_112_to_114_measure_ends_with_its_period(real_db, scheme_id):
     assert kb_on(real_db, "2025-12-31").status(kb_on(real_db, "2025-12-31").scheme(scheme_id)) is Status.OPEN
     after = kb_on(real_db, "2026-01-01")
@@ -86,10 +110,13 @@ def test_D1_D2_completion_deadline_is_its_own_and_the_scheme_is_unknown_not_open
     assert "目前是否仍受理，請洽經濟部馬上辦服務中心 0800-280-280" in text and "115年1月9日" in text
 
 
-@pytest.mark.parametrize(("scheme_id", "last_day", "label"), [
-    ("overseas_market_channel_subsidy", "2025-12-31", "計畫期限114年1月1日至12月31日"),  # D3
-    ("overseas_trade_fair_subsidy", "2025-12-31", "114年度"),  # D4
-])
+@pytest.mark.parametrize(
+    ("scheme_id", "last_day", "label"),
+    [
+        ("overseas_market_channel_subsidy", "2025-12-31", "計畫期限114年1月1日至12月31日"),  # D3
+        ("overseas_trade_fair_subsidy", "2025-12-31", "114年度"),  # D4
+    ],
+)
 def test_D3_D4_a_114_programme_period_has_passed(real_db, scheme_id, last_day, label):
     on = kb_on(real_db, last_day)
     assert on.status(on.scheme(scheme_id)) is Status.OPEN
@@ -106,21 +133,24 @@ def test_D4_the_newer_115_round_is_named_and_ended_too(kb):
     assert kb.status(kb.scheme("trade_fair_subsidy_115")) is Status.ENDED
 
 
-@pytest.mark.parametrize(("row", "scheme_id", "data_date"), [
-    ("D5", "hualien_earthquake_0403_guarantee", "113年4月9日"),
-    ("D7", "startup_co_creation_award", "文件未載日期（約112年）"),
-    ("D8", "typhoon_danas_2025_shop_aid", "114年8月18日"),
-    ("D9", "matai_an_2025_equipment_restoration", "114年10月20日"),
-    ("D12", "ai_talent_and_application", "114年3月"),
-    ("D13", "sme_agency_year_end_care_2026", "115年2月13日"),
-    ("D14", "public_bank_care_2026", "115年2月12日"),
-    ("D15", "cloud_market_digital_points", "114年3月"),
-    ("D15", "cloud_market_ai_toolbox", "114年3月"),
-    ("D16", "power_utility_equipment_subsidy", "114年3月"),
-    ("D17", "local_specialty_channel_coaching", "114年3月"),
-    ("D18", "micro_enterprise_digital_coaching", "文件未載日期（約112年）"),
-    ("D18", "sbtr_urban_rural_revitalization", "文件未載日期（約112年）"),
-])
+@pytest.mark.parametrize(
+    ("row", "scheme_id", "data_date"),
+    [
+        ("D5", "hualien_earthquake_0403_guarantee", "113年4月9日"),
+        ("D7", "startup_co_creation_award", "文件未載日期（約112年）"),
+        ("D8", "typhoon_danas_2025_shop_aid", "114年8月18日"),
+        ("D9", "matai_an_2025_equipment_restoration", "114年10月20日"),
+        ("D12", "ai_talent_and_application", "114年3月"),
+        ("D13", "sme_agency_year_end_care_2026", "115年2月13日"),
+        ("D14", "public_bank_care_2026", "115年2月12日"),
+        ("D15", "cloud_market_digital_points", "114年3月"),
+        ("D15", "cloud_market_ai_toolbox", "114年3月"),
+        ("D16", "power_utility_equipment_subsidy", "114年3月"),
+        ("D17", "local_specialty_channel_coaching", "114年3月"),
+        ("D18", "micro_enterprise_digital_coaching", "文件未載日期（約112年）"),
+        ("D18", "sbtr_urban_rural_revitalization", "文件未載日期（約112年）"),
+    ],
+)
 def test_D5_to_D18_old_undated_measures_are_unknown_with_their_data_date_and_the_line(kb, row, scheme_id, data_date):
     assert kb.status(kb.scheme(scheme_id)) is Status.UNKNOWN, row
     text = answer(kb, scheme_id)
@@ -145,6 +175,7 @@ def test_D19_E2_the_hedging_guarantee_ended_per_one_bank_page_and_says_so(real_d
 
 # --- contacts -------------------------------------------------------------------------------
 
+
 def test_K1_the_default_line_is_the_newest_sources_and_the_old_number_is_never_given(kb):
     assert kb.contact(DEFAULT_CONTACT).phone == HOTLINE
     assert kb.contact(DEFAULT_CONTACT).url == "https://0800280280.sme.gov.tw"
@@ -154,11 +185,20 @@ def test_K1_the_default_line_is_the_newest_sources_and_the_old_number_is_never_g
         assert OLD_HOTLINE not in answer(kb, scheme.id, "contact"), scheme.id
 
 
-@pytest.mark.parametrize("scheme_id", ["disaster_sme_financing_rules", "bank_debt_negotiation_assistance",
-                                       "sme_financing_assistance", "sme_micro_loan_30_under",
-                                       "sme_multi_revitalization_plan", "covid_recovery_loan",
-                                       "low_carbon_smart_factory_loan", "typhoon_gaemi_2024_relief",
-                                       "typhoon_krathon_2024_relief"])
+@pytest.mark.parametrize(
+    "scheme_id",
+    [
+        "disaster_sme_financing_rules",
+        "bank_debt_negotiation_assistance",
+        "sme_financing_assistance",
+        "sme_micro_loan_30_under",
+        "sme_multi_revitalization_plan",
+        "covid_recovery_loan",
+        "low_carbon_smart_factory_loan",
+        "typhoon_gaemi_2024_relief",
+        "typhoon_krathon_2024_relief",
+    ],
+)
 def test_K1b_the_first_line_given_is_0800_280_280(kb, scheme_id):
     assert kb.contacts(kb.scheme(scheme_id))[0].phone == HOTLINE
     assert f"洽詢：經濟部馬上辦服務中心 {HOTLINE}" in answer(kb, scheme_id)
@@ -182,9 +222,17 @@ def test_K5_the_truncated_extension_is_kept_as_written_and_never_given(kb):
     assert all(c.id != contact.id for s in kb.all() for c in kb.contacts(s))
 
 
-@pytest.mark.parametrize("scheme_id", ["large_leads_small_upgrade", "manufacturing_upgrade_10_plus",
-                                       "registered_factory_basic_transformation", "smart_tech_marketing",
-                                       "overseas_customer_digital_capability", "export_low_carbon_packaging"])
+@pytest.mark.parametrize(
+    "scheme_id",
+    [
+        "large_leads_small_upgrade",
+        "manufacturing_upgrade_10_plus",
+        "registered_factory_basic_transformation",
+        "smart_tech_marketing",
+        "overseas_customer_digital_capability",
+        "export_low_carbon_packaging",
+    ],
+)
 def test_K6_an_ended_2023_scheme_gives_the_hotline_not_its_programme_line(kb, scheme_id):
     text = answer(kb, scheme_id)
     assert HOTLINE in text and "2704-4844" not in text and "2725-5200" not in text and "2709-0638" not in text
@@ -197,12 +245,20 @@ def test_K6_renamed_agencies_are_named_as_today_with_the_old_name(kb):
     assert kb.scheme("manufacturing_upgrade_10_plus").agency == "經濟部產業發展署（112年時為經濟部工業局）"
 
 
-@pytest.mark.parametrize(("row", "scheme_id"), [
-    ("B5", "hualien_earthquake_0403_guarantee"), ("B6", "bank_association_relief_2026"),
-    ("B7", "typhoon_danas_2025_loan_subsidy"), ("B8", "tax_new_hire_deduction"), ("B8", "tax_rd_investment_credit"),
-    ("B8", "tax_ip_equity_deferral"), ("B8", "tax_salary_raise_deduction"),
-    ("B9", "digital_training_30_manufacturing"), ("B9", "digital_training_30_services"),
-])
+@pytest.mark.parametrize(
+    ("row", "scheme_id"),
+    [
+        ("B5", "hualien_earthquake_0403_guarantee"),
+        ("B6", "bank_association_relief_2026"),
+        ("B7", "typhoon_danas_2025_loan_subsidy"),
+        ("B8", "tax_new_hire_deduction"),
+        ("B8", "tax_rd_investment_credit"),
+        ("B8", "tax_ip_equity_deferral"),
+        ("B8", "tax_salary_raise_deduction"),
+        ("B9", "digital_training_30_manufacturing"),
+        ("B9", "digital_training_30_services"),
+    ],
+)
 def test_B5_to_B9_no_line_is_linked_that_the_source_does_not_name(kb, row, scheme_id):
     assert kb.scheme(scheme_id).contacts == (), row
     assert [c.phone for c in kb.contacts(kb.scheme(scheme_id))] == [HOTLINE], row
@@ -216,6 +272,7 @@ def test_G16_hours_only_where_a_source_states_them(kb):
 
 # --- dates, successors, eligibility -----------------------------------------------------------
 
+
 def test_B2_B3_B4_the_data_date_is_as_precise_as_the_source(kb):
     assert "資料日期文件未載日期（約112年）" in answer(kb, "startup_co_creation_award")  # 004 is undated
     assert "114年1月1日" not in answer(kb, "startup_co_creation_award")
@@ -224,8 +281,9 @@ def test_B2_B3_B4_the_data_date_is_as_precise_as_the_source(kb):
     assert "（資料日期114年12月23日）" in answer(kb, "sme_micro_loan_30_under")
 
 
-@pytest.mark.parametrize("scheme_id", ["manufacturing_upgrade_under_10", "manufacturing_upgrade_10_plus",
-                                       "large_leads_small_upgrade"])
+@pytest.mark.parametrize(
+    "scheme_id", ["manufacturing_upgrade_under_10", "manufacturing_upgrade_10_plus", "large_leads_small_upgrade"]
+)
 def test_B12_no_successor_is_named_where_no_source_names_one(kb, scheme_id):
     assert kb.scheme(scheme_id).replaced_by is None
     assert "研發轉型補助" not in answer(kb, scheme_id)
@@ -274,8 +332,10 @@ def test_P1_no_source_id_in_end_notes(kb):
     assert "R07" not in answer(kb, "smart_management_efficiency_2026")
 
 
-@pytest.mark.parametrize("scheme_id", ["tax_new_hire_deduction", "tax_rd_investment_credit", "tax_ip_equity_deferral",
-                                       "tax_salary_raise_deduction"])
+@pytest.mark.parametrize(
+    "scheme_id",
+    ["tax_new_hire_deduction", "tax_rd_investment_credit", "tax_ip_equity_deferral", "tax_salary_raise_deduction"],
+)
 def test_P3_a_tax_incentives_period_is_not_called_an_application_deadline(kb, scheme_id):
     text = answer(kb, scheme_id, "deadline")
     assert "適用期間：施行期間113年1月1日至122年12月31日" in text
@@ -284,6 +344,7 @@ def test_P3_a_tax_incentives_period_is_not_called_an_application_deadline(kb, sc
 
 
 # --- gaps -----------------------------------------------------------------------------------
+
 
 def test_G1_a_tariff_hit_firm_with_50_employees_is_offered_the_revival_loan(kb):
     matches = {m.scheme.id: m for m in kb.matching(Profile(employees=50))}
@@ -299,11 +360,14 @@ def test_G1_a_firm_with_30_employees_gets_the_top_up_not_the_revival_loan(kb):
     assert "tariff_sme_loan_topup" in matches and "tariff_revival_loan_over_30" not in matches
 
 
-@pytest.mark.parametrize(("name", "scheme_id", "words"), [
-    ("出口供應鏈支持方案", "tariff_supply_chain_support_programme", "https://twustariff.ey.gov.tw/"),  # G2
-    ("受影響證明", "tariff_impact_certificate_online", "https://0800280280.sme.gov.tw"),  # G3
-    ("匯率避險", "fx_hedging_advice", "遠期外匯避險優惠方案"),  # G4
-])
+@pytest.mark.parametrize(
+    ("name", "scheme_id", "words"),
+    [
+        ("出口供應鏈支持方案", "tariff_supply_chain_support_programme", "https://twustariff.ey.gov.tw/"),  # G2
+        ("受影響證明", "tariff_impact_certificate_online", "https://0800280280.sme.gov.tw"),  # G3
+        ("匯率避險", "fx_hedging_advice", "遠期外匯避險優惠方案"),  # G4
+    ],
+)
 def test_G2_G3_G4_the_gaps_resolve_by_name_and_answer_with_data_date_and_line(kb, name, scheme_id, words):
     assert kb.resolve(name) == scheme_id
     text = answer(kb, scheme_id, "how_to_apply") + answer(kb, scheme_id)

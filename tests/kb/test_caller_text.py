@@ -18,8 +18,9 @@ from tests.kb.conftest import kb_on
 AUDIT_DAY = "2026-12-01"
 ATTRIBUTES = [None, *ATTRIBUTE_LABELS]
 # Source ids of sources/external-facts.md (S08, D13, R07, Y04, F01), seed file names, internal words.
-SOURCE_ID = re.compile(r"(?<![A-Za-z0-9])(?:[SDRYF]\d{2}|seeds?/?\s?\d{3}|external-facts|sources/|\.md|\.txt)(?![0-9])",
-                       re.IGNORECASE)
+SOURCE_ID = re.compile(
+    r"(?<![A-Za-z0-9])(?:[SDRYF]\d{2}|seeds?/?\s?\d{3}|external-facts|sources/|\.md|\.txt)(?![0-9])", re.IGNORECASE
+)
 URL = re.compile(r"https?://\S+|www\.\S+|[a-z0-9.-]+\.(?:tw|org|com)\S*")
 # Three or more ASCII words in a row outside URLs: an English maintainer note, not a name like 「Taiwan Select」.
 ASCII_NOTE = re.compile(r"[A-Za-z][A-Za-z'’-]*(?:[ ,;:]+[A-Za-z][A-Za-z'’-]*){2,}")
@@ -32,8 +33,13 @@ ASCII_NAMES = ("Phase 2+", "Power BI", "TAIWAN SELECT", "Taiwan Select", "Taiwan
 def facts(kb, scheme_id: str) -> Facts:
     scheme = kb.scheme(scheme_id)
     status = kb.status(scheme)
-    return Facts(scheme, status, tuple(kb.contacts(scheme)), kb.alternative(scheme) if status is Status.ENDED else None,
-                 kb.clock.today())
+    return Facts(
+        scheme,
+        status,
+        tuple(kb.contacts(scheme)),
+        kb.alternative(scheme) if status is Status.ENDED else None,
+        kb.clock.today(),
+    )
 
 
 DOUBLED = re.compile(r"[。，；、]{2,}")
@@ -64,7 +70,9 @@ def test_the_checker_catches_what_the_audit_found():
     assert problems_in("see K1 for the hotline split")
     assert problems_in("截止日期來源未載明；115年是否續辦，來源未載明")
     assert problems_in("向承貸銀行申請；馬上辦服務中心受理諮詢。。")
-    assert not problems_in("來源：中企署「中小微企業多元振興發展計畫」（資料日期114年3月）\n洽詢：經濟部馬上辦服務中心 0800-280-280")
+    assert not problems_in(
+        "來源：中企署「中小微企業多元振興發展計畫」（資料日期114年3月）\n洽詢：經濟部馬上辦服務中心 0800-280-280"
+    )
     assert not problems_in("網址 https://www.sme.gov.tw/30ai（Taiwan Select 專區）")
 
 

@@ -27,8 +27,9 @@ def test_missing_database_says_how_to_build_it(tmp_path):
         kb_on(tmp_path / "kb.db", "2026-11-23").all()
 
 
-@pytest.mark.parametrize(("day", "status"), [("2023-12-19", Status.OPEN), ("2023-12-20", Status.OPEN),
-                                             ("2023-12-21", Status.ENDED)])
+@pytest.mark.parametrize(
+    ("day", "status"), [("2023-12-19", Status.OPEN), ("2023-12-20", Status.OPEN), ("2023-12-21", Status.ENDED)]
+)
 def test_a_scheme_is_open_through_its_last_day(fixture_db, day, status):
     kb = kb_on(fixture_db, day)
     assert kb.status(kb.scheme("old_subsidy")) is status
@@ -59,9 +60,25 @@ def test_text_search_ranks_the_named_scheme_first(real_db):
     assert kb.search("美國關稅 外銷 保證")[0].category == "us_tariff"
 
 
-@pytest.mark.parametrize("text", ['"', '" OR 1=1 --', "NEAR(青創 貸款)", "*", "青創 OR 貸款", "AND NOT", "^青創",
-                                  "a:b", "(((", "'; DROP TABLE schemes; --", "\u0000", "😀", "青創" * 500],
-                         ids=lambda text: repr(text[:12]))
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',
+        '" OR 1=1 --',
+        "NEAR(青創 貸款)",
+        "*",
+        "青創 OR 貸款",
+        "AND NOT",
+        "^青創",
+        "a:b",
+        "(((",
+        "'; DROP TABLE schemes; --",
+        "\u0000",
+        "😀",
+        "青創" * 500,
+    ],
+    ids=lambda text: repr(text[:12]),
+)
 def test_search_treats_user_text_as_words_never_as_fts_syntax(real_db, text):
     results = kb_on(real_db, "2026-11-23").search(text)
     assert isinstance(results, list)

@@ -23,26 +23,29 @@ def decide(resolver, text, **context):
     return resolution, resolution.decision()
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("分幾年還完", ("loan_term",)),
-    ("可以借幾年", ("loan_term",)),
-    ("申請到什麼時候", ("deadline",)),
-    ("利息大概多少", ("interest_rate",)),
-    ("利率跟額度大概多少", ("interest_rate", "max_amount")),
-    ("有利息補貼嗎", ("interest_subsidy",)),
-    ("最長可以分幾年還", ("loan_term",)),
-    ("要準備什麼文件", ("documents",)),
-    ("手續費要錢嗎", ("guarantee_fee",)),
-    ("這個方案目前累計核准了多少", ("statistics",)),
-    ("寬限期多久", ("grace_period",)),
-    ("補貼可以補多久", ("duration",)),
-    ("設備貸款可以還幾念", ("loan_term",)),
-    ("停了的話有其他方案嗎", ("alternative",)),
-    ("負責人年紀有上限嗎", ("eligibility",)),
-    ("營收要掉多少才符合", ("eligibility",)),
-    ("員工去上課有補助嗎", ()),
-    ("怎麼證明有幫員工加薪", ("documents", "eligibility")),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("分幾年還完", ("loan_term",)),
+        ("可以借幾年", ("loan_term",)),
+        ("申請到什麼時候", ("deadline",)),
+        ("利息大概多少", ("interest_rate",)),
+        ("利率跟額度大概多少", ("interest_rate", "max_amount")),
+        ("有利息補貼嗎", ("interest_subsidy",)),
+        ("最長可以分幾年還", ("loan_term",)),
+        ("要準備什麼文件", ("documents",)),
+        ("手續費要錢嗎", ("guarantee_fee",)),
+        ("這個方案目前累計核准了多少", ("statistics",)),
+        ("寬限期多久", ("grace_period",)),
+        ("補貼可以補多久", ("duration",)),
+        ("設備貸款可以還幾念", ("loan_term",)),
+        ("停了的話有其他方案嗎", ("alternative",)),
+        ("負責人年紀有上限嗎", ("eligibility",)),
+        ("營收要掉多少才符合", ("eligibility",)),
+        ("員工去上課有補助嗎", ()),
+        ("怎麼證明有幫員工加薪", ("documents", "eligibility")),
+    ],
+)
 def test_attributes_are_read_from_the_words_callers_use(text, expected):
     assert attributes_in(text) == expected
 
@@ -85,8 +88,10 @@ def test_an_organisations_short_names_come_from_its_contact_records(tmp_path):
     folder = tmp_path / "knowledge"
     shutil.copytree(ROOT / "knowledge", folder)
     path = folder / "contacts.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace("aliases: [外貿協會, 貿協,", "aliases: [外貿協會, 外貿小幫手,"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("aliases: [外貿協會, 貿協,", "aliases: [外貿協會, 外貿小幫手,"),
+        encoding="utf-8",
+    )
     resolver = Resolver(kb_on(build_kb(load_knowledge(folder), tmp_path / "kb.db"), "2026-12-01"))
     answered = {c.id for c in resolver.resolve(resolver.question("外貿小幫手的電話")).decision().answer}
     assert answered == {"taitra_02_2725_5200", "taitra_02_27255200_8988"}
@@ -142,10 +147,12 @@ def test_user_text_never_reaches_fts_syntax(resolver):
 def test_the_console_reads_the_schemes_off_a_conversation_whose_ticket_names_none(real_db):
     from bot.kb.resolve import schemes_in_conversation
 
-    lines = [{"who": "user", "text": "想問青創貸款的利率"},
-             {"who": "bot", "text": "「青年創業及啟動金貸款」的利率：…"},
-             {"who": "user", "text": '/loan_ask{"scheme":"sbir"}', "entities": [{"entity": "scheme", "value": "sbir"}]},
-             {"who": "user", "text": "陳小明", "form_answer": True}]
+    lines = [
+        {"who": "user", "text": "想問青創貸款的利率"},
+        {"who": "bot", "text": "「青年創業及啟動金貸款」的利率：…"},
+        {"who": "user", "text": '/loan_ask{"scheme":"sbir"}', "entities": [{"entity": "scheme", "value": "sbir"}]},
+        {"who": "user", "text": "陳小明", "form_answer": True},
+    ]
     assert schemes_in_conversation(kb_on(real_db, "2026-12-01"), lines) == ["youth_startup_loan", "sbir"]
 
 

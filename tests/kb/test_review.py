@@ -15,8 +15,14 @@ from tests.web.conftest import PASSWORD, login
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
 
 
 def test_review_lists_unknown_stale_unchecked_and_ending(real_db):
@@ -30,8 +36,9 @@ def test_review_lists_unknown_stale_unchecked_and_ending(real_db):
     later = {s.key: {r.scheme.id for r in s.rows} for s in review(kb_on(real_db, "2027-03-15")).sections}
     assert "sme_micro_loan_30_under" in later["unchecked"]
     # a benefit's own deadline counts: the 10% bonus ends 115/6/30
-    assert "digital_transformation_30_under" in {r.scheme.id for s in review(kb_on(real_db, "2026-05-15")).sections
-                                                 if s.key == "ending" for r in s.rows}
+    assert "digital_transformation_30_under" in {
+        r.scheme.id for s in review(kb_on(real_db, "2026-05-15")).sections if s.key == "ending" for r in s.rows
+    }
 
 
 def test_kb_review_command_prints_the_lists_as_of_bot_today(real_db, tmp_path):
@@ -49,13 +56,19 @@ def test_kb_check_fails_on_a_record_with_no_status_basis(tmp_path):
     folder = tmp_path / "knowledge"
     shutil.copytree(ROOT / "knowledge", folder)
     record = folder / "schemes" / "sbir.yml"
-    record.write_text("\n".join(line for line in record.read_text(encoding="utf-8").splitlines()
-                                if not line.startswith("status_basis:")) + "\n", encoding="utf-8")
+    record.write_text(
+        "\n".join(
+            line for line in record.read_text(encoding="utf-8").splitlines() if not line.startswith("status_basis:")
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     done = run_cli("kb", "check", BOT_KNOWLEDGE_DIR=str(folder))
     assert done.returncode != 0
     assert "sbir.yml: sbir: status_basis: missing" in done.stderr
     ok = run_cli("kb", "check")
     assert ok.returncode == 0 and "status basis: end" in ok.stdout
+
 
 settings = web.settings  # the web app's settings fixture
 

@@ -144,8 +144,12 @@ def _component_problems(node: Any, where: str) -> list[tuple[str, str]]:
 def _bubble_problems(bubble: Any, where: str) -> list[tuple[str, str]]:
     if not isinstance(bubble, dict) or bubble.get("type") != "bubble":
         return [(where, "must be a bubble")]
-    problems = [item for block in BUBBLE_BLOCKS if block in bubble
-                for item in _component_problems(bubble[block], f"{where}.{block}")]
+    problems = [
+        item
+        for block in BUBBLE_BLOCKS
+        if block in bubble
+        for item in _component_problems(bubble[block], f"{where}.{block}")
+    ]
     if not any(block in bubble for block in BUBBLE_BLOCKS):
         problems.append((where, "must have a header, hero, body or footer"))
     if json_size(bubble) > MAX_BUBBLE_BYTES:
@@ -223,8 +227,11 @@ class FakeLine:
     # --- set-up for tests -------------------------------------------------------------
     def bot_env(self, secret: str) -> dict[str, str]:
         """The variables that point the bot's LINE channel at this fake."""
-        return {"BOT_LINE_CHANNEL_SECRET": secret, "BOT_LINE_ACCESS_TOKEN": self.access_token,
-                "BOT_LINE_API_URL": self.url}
+        return {
+            "BOT_LINE_CHANNEL_SECRET": secret,
+            "BOT_LINE_ACCESS_TOKEN": self.access_token,
+            "BOT_LINE_API_URL": self.url,
+        }
 
     def reply_token(self, chat: str, expired: bool = False) -> str:
         """A token LINE would put in an event from ``chat``."""
@@ -234,8 +241,15 @@ class FakeLine:
             self.token_chats[token] = chat
         return token
 
-    def fail(self, path: str, status: int, times: int = 1, retry_after: str | None = None,
-             accept: bool = False, message: str = "fault injected") -> None:
+    def fail(
+        self,
+        path: str,
+        status: int,
+        times: int = 1,
+        retry_after: str | None = None,
+        accept: bool = False,
+        message: str = "fault injected",
+    ) -> None:
         with self._changed:
             self.faults.setdefault(path, []).append(Fault(status, times, retry_after, accept, message))
 
@@ -306,13 +320,22 @@ class FakeLine:
         else:
             return 404, {"message": "Not found"}
         if problems:
-            return 400, {"message": f"The request body has {len(problems)} error(s)",
-                         "details": [{"property": p, "message": m} for p, m in problems]}
+            return 400, {
+                "message": f"The request body has {len(problems)} error(s)",
+                "details": [{"property": p, "message": m} for p, m in problems],
+            }
         return 200, {"sentMessages": [{"id": uuid.uuid4().hex[:18]} for _ in body["messages"]]}
 
-    def _record(self, path: str, body: Any, headers: dict[str, str], status: int, answer: dict[str, Any],
-                extra: dict[str, str] | None = None, accepted: bool = False
-                ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _record(
+        self,
+        path: str,
+        body: Any,
+        headers: dict[str, str],
+        status: int,
+        answer: dict[str, Any],
+        extra: dict[str, str] | None = None,
+        accepted: bool = False,
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         call = Call(path, body, headers, status, accepted)
         with self._changed:
             self.calls.append(call)

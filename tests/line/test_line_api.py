@@ -112,8 +112,17 @@ def test_a_reply_that_probably_arrived_is_not_pushed_again(fake):
 
 def test_delivery_replies_once_and_pushes_the_overflow_in_order(fake):
     user = new_id()
-    cards = [{"type": "flex", "altText": f"卡{i}", "contents": {"type": "bubble", "body": {
-        "type": "box", "layout": "vertical", "contents": [{"type": "text", "text": f"卡{i}"}]}}} for i in range(12)]
+    cards = [
+        {
+            "type": "flex",
+            "altText": f"卡{i}",
+            "contents": {
+                "type": "bubble",
+                "body": {"type": "box", "layout": "vertical", "contents": [{"type": "text", "text": f"卡{i}"}]},
+            },
+        }
+        for i in range(12)
+    ]
     run(Delivery(api_for(fake)).send(user, fake.reply_token(user), cards))
     calls = fake.delivered(user)
     assert [(c.path, len(c.messages)) for c in calls] == [(REPLY, 5), (PUSH, 5), (PUSH, 2)]

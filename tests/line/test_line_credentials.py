@@ -20,8 +20,14 @@ def channels(monkeypatch, env: dict[str, str]) -> dict[str, object]:
 
 
 def test_line_channel_reads_secret_token_and_api_url_from_the_environment(monkeypatch):
-    found = channels(monkeypatch, {"BOT_LINE_CHANNEL_SECRET": "s3cret", "BOT_LINE_ACCESS_TOKEN": "t0ken",
-                                   "BOT_LINE_API_URL": "http://127.0.0.1:9/"})
+    found = channels(
+        monkeypatch,
+        {
+            "BOT_LINE_CHANNEL_SECRET": "s3cret",
+            "BOT_LINE_ACCESS_TOKEN": "t0ken",
+            "BOT_LINE_API_URL": "http://127.0.0.1:9/",
+        },
+    )
     line = found["line"]
     assert isinstance(line, LineInput) and line.configured and line.channel_secret == "s3cret"
     assert line.api.base_url == "http://127.0.0.1:9" and "rest" in found

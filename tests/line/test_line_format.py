@@ -12,15 +12,21 @@ from bot.channels.line_events import Kind, Rejected, parse_delivery, signature, 
 from bot.channels.line_format import batches, clip, to_line, utf16_len
 from tests.line.fake_line import message_problems
 
-TOPICS = [{"title": t, "payload": f"/{i}"} for i, t in
-          enumerate(["貸款", "美國關稅", "政策資源", "債務協商", "數位轉型與研發", "災害協處"])]
+TOPICS = [
+    {"title": t, "payload": f"/{i}"}
+    for i, t in enumerate(["貸款", "美國關稅", "政策資源", "債務協商", "數位轉型與研發", "災害協處"])
+]
 
 
 def test_buttons_on_the_last_message_become_quick_replies():
     [message] = to_line([{"text": "請問想了解哪一項？", "buttons": TOPICS}])
     assert [i["action"]["label"] for i in message["quickReply"]["items"]][:2] == ["貸款", "美國關稅"]
-    assert message["quickReply"]["items"][0]["action"] == {"type": "postback", "label": "貸款", "data": "/0",
-                                                           "displayText": "貸款"}
+    assert message["quickReply"]["items"][0]["action"] == {
+        "type": "postback",
+        "label": "貸款",
+        "data": "/0",
+        "displayText": "貸款",
+    }
     assert message_problems([message]) == []
 
 
@@ -30,11 +36,14 @@ def test_buttons_before_other_messages_become_a_card_so_they_stay_visible():
     assert message_problems(out) == []
 
 
-@pytest.mark.parametrize("buttons", [
-    [{"title": f"選項{i}", "payload": f"/x{i}"} for i in range(14)],  # more than 13
-    [{"title": "一個超過二十個字的很長很長很長很長的按鈕標題", "payload": "/x"}],  # label over 20
-    [{"title": "30人以下優惠貸款", "payload": '/loan_ask{"scheme":"loan_small"}'}],  # a scheme choice
-])
+@pytest.mark.parametrize(
+    "buttons",
+    [
+        [{"title": f"選項{i}", "payload": f"/x{i}"} for i in range(14)],  # more than 13
+        [{"title": "一個超過二十個字的很長很長很長很長的按鈕標題", "payload": "/x"}],  # label over 20
+        [{"title": "30人以下優惠貸款", "payload": '/loan_ask{"scheme":"loan_small"}'}],  # a scheme choice
+    ],
+)
 def test_buttons_quick_replies_cannot_show_become_a_flex_card_with_alt_text(buttons):
     [message] = to_line([{"text": "以下是目前的貸款相關措施，請點選想了解的項目：", "buttons": buttons}])
     assert message["type"] == "flex" and message["altText"].startswith("以下是目前的貸款相關措施")
@@ -78,7 +87,9 @@ def test_an_answer_and_its_source_become_one_scheme_card_with_a_dial_button():
 def test_custom_payloads_pass_line_messages_through_and_skip_unknown_ones():
     sticker = {"type": "sticker", "packageId": "446", "stickerId": "1988"}
     assert to_line([{"custom": {"line": sticker}}, {"custom": {"map": 1}}, {"custom": {"text": "好"}}]) == [
-        sticker, {"type": "text", "text": "好"}]
+        sticker,
+        {"type": "text", "text": "好"},
+    ]
 
 
 SECRET = "channel-secret"
@@ -87,8 +98,13 @@ SECRET = "channel-secret"
 def test_signature_is_checked_before_anything_is_read():
     body = b'{"events": []}'
     verify(SECRET, signature(SECRET, body), body)
-    for header, status in [(None, 401), ("", 401), ("bm9wZQ==", 403), ("中文", 403),
-                           (signature(SECRET, body + b" "), 403)]:
+    for header, status in [
+        (None, 401),
+        ("", 401),
+        ("bm9wZQ==", 403),
+        ("中文", 403),
+        (signature(SECRET, body + b" "), 403),
+    ]:
         with pytest.raises(Rejected) as caught:
             verify(SECRET, header, body)
         assert caught.value.status == status
@@ -115,28 +131,73 @@ def test_signed_bodies_that_are_not_deliveries_are_400(raw, status):
 
 
 def test_events_are_typed_and_unreadable_ones_skipped():
-    delivery = {"events": [
-        {"type": "message", "webhookEventId": "E1", "replyToken": "r1", "source": {"type": "user", "userId": "U1"},
-         "message": {"type": "text", "text": "你好"}, "deliveryContext": {"isRedelivery": True}},
-        {"type": "message", "webhookEventId": "E2", "source": {"type": "room", "roomId": "R1", "userId": "U2"},
-         "message": {"type": "text", "text": "@客服 利率？",
-                     "mention": {"mentionees": [{"index": 0, "length": 3, "isSelf": True}]}}},
-        {"type": "message", "webhookEventId": "E2b", "source": {"type": "group", "groupId": "C1", "userId": "U2"},
-         "message": {"type": "text", "text": "😀@客服 補助？",
-                     "mention": {"mentionees": [{"index": 2, "length": 3, "isSelf": True},
-                                                {"index": 99, "length": 3, "isSelf": False}]}}},
-        {"type": "postback", "webhookEventId": "E3", "source": {"type": "user", "userId": "U1"},
-         "postback": {"data": "/loan_ask"}},
-        {"type": "message", "webhookEventId": "E4", "source": {"type": "user", "userId": "U1"},
-         "message": {"type": "sticker"}},
-        {"type": "message", "webhookEventId": "E5", "mode": "standby", "source": {"type": "user", "userId": "U1"},
-         "message": {"type": "text", "text": "另一個模組在回答"}},
-        {"type": "message", "source": {"type": "group"}},  # no group id: skipped
-        "not an event",
-    ]}
+    delivery = {
+        "events": [
+            {
+                "type": "message",
+                "webhookEventId": "E1",
+                "replyToken": "r1",
+                "source": {"type": "user", "userId": "U1"},
+                "message": {"type": "text", "text": "你好"},
+                "deliveryContext": {"isRedelivery": True},
+            },
+            {
+                "type": "message",
+                "webhookEventId": "E2",
+                "source": {"type": "room", "roomId": "R1", "userId": "U2"},
+                "message": {
+                    "type": "text",
+                    "text": "@客服 利率？",
+                    "mention": {"mentionees": [{"index": 0, "length": 3, "isSelf": True}]},
+                },
+            },
+            {
+                "type": "message",
+                "webhookEventId": "E2b",
+                "source": {"type": "group", "groupId": "C1", "userId": "U2"},
+                "message": {
+                    "type": "text",
+                    "text": "😀@客服 補助？",
+                    "mention": {
+                        "mentionees": [
+                            {"index": 2, "length": 3, "isSelf": True},
+                            {"index": 99, "length": 3, "isSelf": False},
+                        ]
+                    },
+                },
+            },
+            {
+                "type": "postback",
+                "webhookEventId": "E3",
+                "source": {"type": "user", "userId": "U1"},
+                "postback": {"data": "/loan_ask"},
+            },
+            {
+                "type": "message",
+                "webhookEventId": "E4",
+                "source": {"type": "user", "userId": "U1"},
+                "message": {"type": "sticker"},
+            },
+            {
+                "type": "message",
+                "webhookEventId": "E5",
+                "mode": "standby",
+                "source": {"type": "user", "userId": "U1"},
+                "message": {"type": "text", "text": "另一個模組在回答"},
+            },
+            {"type": "message", "source": {"type": "group"}},  # no group id: skipped
+            "not an event",
+        ]
+    }
     events = parse_delivery(json.dumps(delivery, ensure_ascii=False).encode())
     assert [(e.kind, e.conversation_id) for e in events] == [
-        (Kind.TEXT, "U1"), (Kind.TEXT, "R1"), (Kind.TEXT, "C1"), (Kind.POSTBACK, "U1"), (Kind.MEDIA, "U1"), (Kind.OTHER, "U1")]
+        (Kind.TEXT, "U1"),
+        (Kind.TEXT, "R1"),
+        (Kind.TEXT, "C1"),
+        (Kind.POSTBACK, "U1"),
+        (Kind.MEDIA, "U1"),
+        (Kind.OTHER, "U1"),
+    ]
     assert events[0].redelivery and events[0].reply_token == "r1" and events[0].one_to_one
     assert (events[1].text, events[1].mentions_bot, events[1].one_to_one) == ("利率？", True, False)
     assert (events[2].text, events[2].mentions_bot) == ("😀 補助？", True)  # offsets in UTF-16 units

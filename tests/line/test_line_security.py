@@ -23,8 +23,11 @@ from tests.security.test_rate_limits import metrics_row
 def test_a_postback_the_bot_did_not_make_is_ignored(line_stack):
     """Crafted postback data went to the NLU as if the user had tapped one of our buttons."""
     fake, user = line_stack.fake, new_id()
-    forged = [postback(fake, user, "/handoff_request"), postback(fake, user, "/loan_ask|0123456789abcdef"),
-              postback(fake, user, sign_postback("another-channel-secret", "/loan_ask"))]
+    forged = [
+        postback(fake, user, "/handoff_request"),
+        postback(fake, user, "/loan_ask|0123456789abcdef"),
+        postback(fake, user, sign_postback("another-channel-secret", "/loan_ask")),
+    ]
     assert deliver(line_stack.webhook, line_stack.secret, *forged)[0] == 200
     after = text(fake, user, "你好")
     assert deliver(line_stack.webhook, line_stack.secret, after)[0] == 200
@@ -136,11 +139,19 @@ def test_every_event_type_of_the_spec_is_read_and_only_the_right_ones_answered(l
     from tests.line.webhook import EVENT_REQUIRED, MESSAGE_REQUIRED, media, spec_problems
 
     fake, user = line_stack.fake, new_id()
-    built = [event(fake, kind, user, reply=kind in ("follow", "join", "memberJoined", "videoPlayComplete", "beacon",
-                                                     "accountLink", "membership"),
-                   **({"unsend": {"messageId": "325708"}} if kind == "unsend" else {}),
-                   **({"postback": {"data": sign_postback(line_stack.secret, "/loan_ask")}} if kind == "postback" else {}))
-             for kind in EVENT_REQUIRED if kind != "message"]
+    built = [
+        event(
+            fake,
+            kind,
+            user,
+            reply=kind
+            in ("follow", "join", "memberJoined", "videoPlayComplete", "beacon", "accountLink", "membership"),
+            **({"unsend": {"messageId": "325708"}} if kind == "unsend" else {}),
+            **({"postback": {"data": sign_postback(line_stack.secret, "/loan_ask")}} if kind == "postback" else {}),
+        )
+        for kind in EVENT_REQUIRED
+        if kind != "message"
+    ]
     built += [media(fake, user, kind) for kind in MESSAGE_REQUIRED if kind != "text"] + [text(fake, user, "你好")]
     assert {b["type"] for b in built} == set(EVENT_REQUIRED)
     assert {b["message"]["type"] for b in built if b["type"] == "message"} == set(MESSAGE_REQUIRED)

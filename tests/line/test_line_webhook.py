@@ -27,8 +27,9 @@ def answered(fake: FakeLine, chat: str, last: dict) -> list:
     Events of one chat are handled in order, so anything an earlier event caused is in.
     """
     token = last["replyToken"]
-    assert fake.wait_for(lambda: any(c.body.get("replyToken") == token for c in fake.delivered(chat))), \
+    assert fake.wait_for(lambda: any(c.body.get("replyToken") == token for c in fake.delivered(chat))), (
         f"no reply to the last event: {fake.delivered(chat)}"
+    )
     return fake.delivered(chat)
 
 
@@ -41,8 +42,9 @@ def quick_labels(call) -> list[str]:
 
 
 def tracker(line_stack, chat: str) -> dict:
-    with urllib.request.urlopen(f"{line_stack.stack.rasa_url}/conversations/{chat}/tracker"
-                                f"?token={line_stack.stack.token}", timeout=30) as answer:
+    with urllib.request.urlopen(
+        f"{line_stack.stack.rasa_url}/conversations/{chat}/tracker?token={line_stack.stack.token}", timeout=30
+    ) as answer:
         return json.loads(answer.read())
 
 
@@ -95,7 +97,10 @@ def test_postback_answers_a_topic_button_with_a_scheme_card(line_stack):
     assert card["type"] == "flex" and card["contents"]["header"]["contents"][0]["text"]  # the scheme's name
     assert "來源" in card["contents"]["footer"]["contents"][0]["text"]
     assert card["contents"]["footer"]["contents"][-1]["action"]["uri"].startswith("tel:")
-    assert user_texts(line_stack, user) == ["/loan_ask", verified_postback(line_stack.secret, buttons[0]["action"]["data"])]
+    assert user_texts(line_stack, user) == [
+        "/loan_ask",
+        verified_postback(line_stack.secret, buttons[0]["action"]["data"]),
+    ]
     no_refusals(fake, user)
 
 
@@ -114,6 +119,7 @@ def test_bad_signatures_and_bodies_are_refused_with_a_reason(line_stack):
     missing = post(line_stack.webhook, body, {})
     wrong = post(line_stack.webhook, body, {"X-Line-Signature": "c2lnbmF0dXJl"})
     from bot.channels.line_events import signature
+
     broken = b'{"events": [ '
     malformed = post(line_stack.webhook, broken, {"X-Line-Signature": signature(line_stack.secret, broken)})
     not_events = b'{"events": {}}'
@@ -145,9 +151,19 @@ def test_redelivery_of_an_event_the_conversation_already_holds_is_not_answered_a
     assert deliver(line_stack.webhook, line_stack.secret, text(fake, user, "你好"))[0] == 200
     answers(fake, user)
     handled, fresh = text(fake, user, "貸款", redelivery=True), text(fake, user, "謝謝", redelivery=True)
-    rasa_api(line_stack, f"/conversations/{user}/tracker/events",
-             [{"event": "user", "text": "貸款", "message_id": handled["webhookEventId"], "input_channel": "line",
-               "parse_data": {"intent": {"name": "loan_ask", "confidence": 1.0}, "entities": []}}])
+    rasa_api(
+        line_stack,
+        f"/conversations/{user}/tracker/events",
+        [
+            {
+                "event": "user",
+                "text": "貸款",
+                "message_id": handled["webhookEventId"],
+                "input_channel": "line",
+                "parse_data": {"intent": {"name": "loan_ask", "confidence": 1.0}, "entities": []},
+            }
+        ],
+    )
     assert deliver(line_stack.webhook, line_stack.secret, handled, fresh)[0] == 200
     calls = answered(fake, user, fresh)  # a redelivery nobody handled yet is answered
     assert len(calls) == 2 and user_texts(line_stack, user) == ["你好", "貸款", "謝謝"]
@@ -170,7 +186,9 @@ def test_burst_from_one_user_is_answered_in_order_without_loss_or_duplicates(lin
     sent = [text(fake, user, w) for w in words]
     # Two deliveries of four events each, as LINE batches them, with a redelivery of the first between.
     assert deliver(line_stack.webhook, line_stack.secret, *sent[:4])[0] == 200
-    assert deliver(line_stack.webhook, line_stack.secret, {**sent[0], "deliveryContext": {"isRedelivery": True}})[0] == 200
+    assert (
+        deliver(line_stack.webhook, line_stack.secret, {**sent[0], "deliveryContext": {"isRedelivery": True}})[0] == 200
+    )
     assert deliver(line_stack.webhook, line_stack.secret, *sent[4:])[0] == 200
     calls = answered(fake, user, sent[-1])
     assert [c.body.get("replyToken") for c in calls] == [e["replyToken"] for e in sent]
@@ -181,9 +199,16 @@ def test_burst_from_one_user_is_answered_in_order_without_loss_or_duplicates(lin
 def test_group_answers_only_mentions_and_uses_the_group_as_the_conversation(line_stack):
     fake, group, member = line_stack.fake, new_id("C"), new_id()
     mention = text(fake, group, "你好", source="group", user=member, mention_self=True)
-    assert deliver(line_stack.webhook, line_stack.secret,
-                   text(fake, group, "大家午安", source="group", user=member),
-                   media(fake, group, "sticker", source="group", user=member), mention)[0] == 200
+    assert (
+        deliver(
+            line_stack.webhook,
+            line_stack.secret,
+            text(fake, group, "大家午安", source="group", user=member),
+            media(fake, group, "sticker", source="group", user=member),
+            mention,
+        )[0]
+        == 200
+    )
     [call] = answered(fake, group, mention)
     assert "智能客服" in all_text([call])
     assert user_texts(line_stack, group) == ["你好"]
@@ -193,9 +218,12 @@ def test_group_answers_only_mentions_and_uses_the_group_as_the_conversation(line
 def rasa_api(line_stack, path: str, body) -> None:
     stack = line_stack.stack
     separator = "&" if "?" in path else "?"
-    request = urllib.request.Request(f"{stack.rasa_url}{path}{separator}token={stack.token}",
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{stack.rasa_url}{path}{separator}token={stack.token}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as answer:
         assert answer.status == 200
 
@@ -223,6 +251,7 @@ def tap(call, label: str) -> str:
     items = [i["action"] for m in call.messages for i in (m.get("quickReply") or {}).get("items", [])]
     return next(a["data"] for a in items if a["label"] == label)
 
+
 def hand_off(line_stack, fake, user: str) -> int:
     """Ask for a person and fill the form with quick replies, as a LINE user would; the ticket's number."""
     assert "轉給真人客服" in turn(line_stack, user, text(fake, user, "我要找真人客服"))
@@ -232,7 +261,6 @@ def hand_off(line_stack, fake, user: str) -> int:
     assert "時段" in turn(line_stack, user, text(fake, user, "0912345678"))
     afternoon = tap(fake.delivered(user)[-1], "下午")
     return int(re.search(r"編號(\d+)", turn(line_stack, user, postback(fake, user, afternoon))).group(1))
-
 
 
 def test_handoff_over_line_staff_replies_and_the_rating_reach_the_user_by_push(line_stack):
@@ -247,8 +275,11 @@ def test_handoff_over_line_staff_replies_and_the_rating_reach_the_user_by_push(l
     assert "已轉給客服人員" in turn(line_stack, user, waiting)
     assert "取消轉接" in quick_labels(fake.delivered(user)[-1])
     events = f"/conversations/{user}/tracker/events"
-    rasa_api(line_stack, events + "?execute_side_effects=true&output_channel=latest",
-             [{"event": "bot", "text": "您好，我是客服人員，正在查您的案件。", "metadata": {"staff": "wang"}}])
+    rasa_api(
+        line_stack,
+        events + "?execute_side_effects=true&output_channel=latest",
+        [{"event": "bot", "text": "您好，我是客服人員，正在查您的案件。", "metadata": {"staff": "wang"}}],
+    )
     rasa_api(line_stack, events, [{"event": "resume"}])
     rasa_api(line_stack, f"/conversations/{user}/execute?output_channel=latest", {"name": "action_ask_rating"})
     rasa_api(line_stack, events, [{"event": "action", "name": "action_listen"}])

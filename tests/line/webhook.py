@@ -13,17 +13,34 @@ from bot.channels.line_events import signature
 from tests.line.fake_line import FakeLine
 
 
-def event(fake: FakeLine, kind: str, chat: str, *, user: str | None = None, source: str = "user",
-          expired: bool = False, event_id: str | None = None, redelivery: bool = False,
-          reply: bool = True, **fields: Any) -> dict[str, Any]:
+def event(
+    fake: FakeLine,
+    kind: str,
+    chat: str,
+    *,
+    user: str | None = None,
+    source: str = "user",
+    expired: bool = False,
+    event_id: str | None = None,
+    redelivery: bool = False,
+    reply: bool = True,
+    **fields: Any,
+) -> dict[str, Any]:
     """One webhook event object from ``chat`` (a user id, or a group/room id with ``source``)."""
     key = {"user": "userId", "group": "groupId", "room": "roomId"}[source]
     origin = {"type": source, key: chat}
     if source != "user" and user:
         origin["userId"] = user
-    built = {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000), "source": origin,
-             "webhookEventId": event_id or uuid.uuid4().hex.upper()[:26],
-             "deliveryContext": {"isRedelivery": redelivery}, **SPEC_DETAILS.get(kind, {}), **fields}
+    built = {
+        "type": kind,
+        "mode": "active",
+        "timestamp": int(time.time() * 1000),
+        "source": origin,
+        "webhookEventId": event_id or uuid.uuid4().hex.upper()[:26],
+        "deliveryContext": {"isRedelivery": redelivery},
+        **SPEC_DETAILS.get(kind, {}),
+        **fields,
+    }
     if reply:
         built["replyToken"] = fake.reply_token(chat, expired=expired)
     return built
@@ -42,17 +59,41 @@ SPEC_DETAILS: dict[str, dict[str, Any]] = {
     "membership": {"membership": {"type": "joined", "membershipId": 3189}},
 }
 COMMON_REQUIRED = ("type", "timestamp", "mode", "webhookEventId", "deliveryContext")
-EVENT_REQUIRED = {"message": ("message",), "unsend": ("unsend",), "follow": ("replyToken", "follow"),
-                  "unfollow": (), "join": ("replyToken",), "leave": (), "memberJoined": ("replyToken", "joined"),
-                  "memberLeft": ("left",), "postback": ("postback",),
-                  "videoPlayComplete": ("replyToken", "videoPlayComplete"), "beacon": ("replyToken", "beacon"),
-                  "accountLink": ("link",), "membership": ("replyToken", "membership")}
-MESSAGE_REQUIRED = {"text": ("text", "quoteToken"), "image": ("contentProvider", "quoteToken"),
-                    "video": ("contentProvider", "quoteToken"), "audio": ("contentProvider",),
-                    "file": ("fileName", "fileSize"), "location": ("latitude", "longitude"),
-                    "sticker": ("packageId", "stickerId", "stickerResourceType", "quoteToken")}
-REPLYABLE = {"message", "follow", "join", "memberJoined", "postback", "videoPlayComplete", "beacon", "accountLink",
-             "membership"}
+EVENT_REQUIRED = {
+    "message": ("message",),
+    "unsend": ("unsend",),
+    "follow": ("replyToken", "follow"),
+    "unfollow": (),
+    "join": ("replyToken",),
+    "leave": (),
+    "memberJoined": ("replyToken", "joined"),
+    "memberLeft": ("left",),
+    "postback": ("postback",),
+    "videoPlayComplete": ("replyToken", "videoPlayComplete"),
+    "beacon": ("replyToken", "beacon"),
+    "accountLink": ("link",),
+    "membership": ("replyToken", "membership"),
+}
+MESSAGE_REQUIRED = {
+    "text": ("text", "quoteToken"),
+    "image": ("contentProvider", "quoteToken"),
+    "video": ("contentProvider", "quoteToken"),
+    "audio": ("contentProvider",),
+    "file": ("fileName", "fileSize"),
+    "location": ("latitude", "longitude"),
+    "sticker": ("packageId", "stickerId", "stickerResourceType", "quoteToken"),
+}
+REPLYABLE = {
+    "message",
+    "follow",
+    "join",
+    "memberJoined",
+    "postback",
+    "videoPlayComplete",
+    "beacon",
+    "accountLink",
+    "membership",
+}
 
 
 def spec_problems(built: dict[str, Any]) -> list[str]:
@@ -62,16 +103,21 @@ def spec_problems(built: dict[str, Any]) -> list[str]:
         missing.append("deliveryContext.isRedelivery")
     if built.get("type") == "message":
         message = built.get("message") or {}
-        missing += [f"message.{f}" for f in ("id", "type", *MESSAGE_REQUIRED.get(message.get("type"), ()))
-                    if f not in message]
+        missing += [
+            f"message.{f}" for f in ("id", "type", *MESSAGE_REQUIRED.get(message.get("type"), ())) if f not in message
+        ]
     if built.get("type") == "follow" and "isUnblocked" not in (built.get("follow") or {}):
         missing.append("follow.isUnblocked")
     return missing
 
 
 def text(fake: FakeLine, chat: str, words: str, *, mention_self: bool = False, **options: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"id": uuid.uuid4().hex[:18], "type": "text", "text": words,
-                               "quoteToken": uuid.uuid4().hex}
+    message: dict[str, Any] = {
+        "id": uuid.uuid4().hex[:18],
+        "type": "text",
+        "text": words,
+        "quoteToken": uuid.uuid4().hex,
+    }
     if mention_self:
         message["text"] = "@智能客服 " + words
         message["mention"] = {"mentionees": [{"index": 0, "length": 5, "type": "user", "isSelf": True}]}
@@ -79,10 +125,16 @@ def text(fake: FakeLine, chat: str, words: str, *, mention_self: bool = False, *
 
 
 def media(fake: FakeLine, chat: str, kind: str, **options: Any) -> dict[str, Any]:
-    extra = {"sticker": {"packageId": "446", "stickerId": "1988", "stickerResourceType": "STATIC",
-                         "keywords": ["happy", "smile"]},
-             "location": {"title": "公司", "address": "臺北市中正區", "latitude": 25.04, "longitude": 121.51},
-             "file": {"fileName": "報價單.pdf", "fileSize": 2048}}.get(kind, {"contentProvider": {"type": "line"}})
+    extra = {
+        "sticker": {
+            "packageId": "446",
+            "stickerId": "1988",
+            "stickerResourceType": "STATIC",
+            "keywords": ["happy", "smile"],
+        },
+        "location": {"title": "公司", "address": "臺北市中正區", "latitude": 25.04, "longitude": 121.51},
+        "file": {"fileName": "報價單.pdf", "fileSize": 2048},
+    }.get(kind, {"contentProvider": {"type": "line"}})
     if kind in ("image", "video", "sticker"):
         extra["quoteToken"] = uuid.uuid4().hex
     if kind in ("video", "audio"):
@@ -99,8 +151,9 @@ def body_of(*events: dict[str, Any]) -> bytes:
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **headers})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, json.loads(answer.read() or b"null")

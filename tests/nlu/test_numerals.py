@@ -6,9 +6,20 @@ from bot.nlu.numerals import NotANumber, find_numbers, parse_number
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("12", 12), ("三十", 30), ("十二", 12), ("兩百萬", 2_000_000), ("三千五百萬", 35_000_000),
-        ("3千5百萬", 35_000_000), ("1.5億", 150_000_000), ("1億5千萬", 150_000_000), ("一萬二", 12_000),
-        ("3萬5", 35_000), ("三千五", 3_500), ("一百零五", 105), ("35,000,000", 35_000_000), ("壹仟", 1_000),
+        ("12", 12),
+        ("三十", 30),
+        ("十二", 12),
+        ("兩百萬", 2_000_000),
+        ("三千五百萬", 35_000_000),
+        ("3千5百萬", 35_000_000),
+        ("1.5億", 150_000_000),
+        ("1億5千萬", 150_000_000),
+        ("一萬二", 12_000),
+        ("3萬5", 35_000),
+        ("三千五", 3_500),
+        ("一百零五", 105),
+        ("35,000,000", 35_000_000),
+        ("壹仟", 1_000),
     ],
 )
 def test_numbers_as_callers_write_them(text, value):
@@ -39,8 +50,11 @@ def test_employees_and_amounts_are_found_with_values(text, found):
 @pytest.mark.parametrize(
     ("text", "found"),
     [
-        ("1,200人", [("employees", 1200)]), ("30多個員工", [("employees", 30)]), ("借500萬元", [("amount", 5_000_000)]),
-        ("一萬二塊", [("amount", 12_000)]), ("3千5百萬", [("amount", 35_000_000)]),
+        ("1,200人", [("employees", 1200)]),
+        ("30多個員工", [("employees", 30)]),
+        ("借500萬元", [("amount", 5_000_000)]),
+        ("一萬二塊", [("amount", 12_000)]),
+        ("3千5百萬", [("amount", 35_000_000)]),
     ],
 )
 def test_the_bounded_pattern_keeps_ordinary_matches(text, found):
@@ -76,8 +90,14 @@ def test_no_message_of_the_allowed_size_takes_long(tmp_path):
         "    t = time.perf_counter(); find_numbers(text); out[name] = time.perf_counter() - t\n"
         "print(json.dumps(out))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(ADVERSARIAL), capture_output=True,
-                          text=True, timeout=20, cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(ADVERSARIAL),
+        capture_output=True,
+        text=True,
+        timeout=20,
+        cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]),
+    )
     assert done.returncode == 0, done.stderr
     slow = {name: seconds for name, seconds in json.loads(done.stdout).items() if seconds > 0.05}
     assert slow == {}

@@ -1,11 +1,11 @@
 """Out of scope, with the reason said plainly (bot.nlu.scope, action_out_of_scope's choice)."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from bot.nlu.scope import REASONS, response_name
-
-from pathlib import Path
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
 

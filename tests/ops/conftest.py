@@ -107,8 +107,9 @@ def copy_ops_db(seeded, folder: Path) -> OpsCopy:  # type: ignore[no-untyped-def
         for table in ("ops_corrections", "ops_tags", "ops_reviews"):
             db.execute(f"delete from {table}")
     url = f"sqlite:///{target}"
-    return OpsCopy(target, url, Review(open_engine(url)), seeded.stack.var_dir / "tickets.db",
-                   seeded.stack.var_dir / "kb.db")
+    return OpsCopy(
+        target, url, Review(open_engine(url)), seeded.stack.var_dir / "tickets.db", seeded.stack.var_dir / "kb.db"
+    )
 
 
 @pytest.fixture(scope="module")

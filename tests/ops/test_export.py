@@ -35,18 +35,32 @@ def corrected(ops_copy, seeded_ops):  # type: ignore[no-untyped-def]
     follow_ups = ("要準備哪些文件", "那額度是多少", "要去哪裡申請")
     # A vague opener of the seed (bot/ops/seed.py UNCLEAR), typed by the caller; whether it falls back depends on
     # the model, so any typed turn outside the training and held-out data will do.
-    unclear = find_turn(review, senders, lambda t: not t["form_answer"] and not t["text"].startswith("/")
-                        and t["text"] not in training | heldout
-                        and t["text"] not in follow_ups)
+    unclear = find_turn(
+        review,
+        senders,
+        lambda t: (
+            not t["form_answer"]
+            and not t["text"].startswith("/")
+            and t["text"] not in training | heldout
+            and t["text"] not in follow_ups
+        ),
+    )
     follow_up = find_turn(review, senders, lambda t: t["text"] in follow_ups)
     from_heldout = find_turn(review, senders, lambda t: t["text"] in heldout and not t["form_answer"])
     review.correct(unclear["event_id"], "dialogue_followup", [], "lin")
     attribute = "額度" if "額度" in follow_up["text"] else ("文件" if "文件" in follow_up["text"] else "申請")
-    review.correct(follow_up["event_id"], "dialogue_followup",
-                   [{"entity": "attribute", "text": attribute, "value": "max_amount" if attribute == "額度" else None}],
-                   "lin")
-    review.correct(from_heldout["event_id"], from_heldout["intent"] if from_heldout["intent"] != "nlu_fallback"
-                   else "loan_ask", [], "lin")
+    review.correct(
+        follow_up["event_id"],
+        "dialogue_followup",
+        [{"entity": "attribute", "text": attribute, "value": "max_amount" if attribute == "額度" else None}],
+        "lin",
+    )
+    review.correct(
+        from_heldout["event_id"],
+        from_heldout["intent"] if from_heldout["intent"] != "nlu_fallback" else "loan_ask",
+        [],
+        "lin",
+    )
     return {"unclear": unclear, "follow_up": follow_up, "heldout": from_heldout, "attribute": attribute}
 
 
@@ -68,11 +82,14 @@ def test_a_new_correction_of_the_same_message_replaces_the_old(ops_copy, correct
     review.correct(event_id, "dialogue_followup", [], "lin")
 
 
-@pytest.mark.parametrize(("intent", "entities", "reason"), [
-    ("weather_ask", [], "意圖"),
-    ("loan_ask", [{"entity": "scheme", "text": "不在句子裡的字"}], "不在這句話裡"),
-    ("loan_ask", [{"entity": "favourite_colour", "text": "要"}], "實體類型"),
-])
+@pytest.mark.parametrize(
+    ("intent", "entities", "reason"),
+    [
+        ("weather_ask", [], "意圖"),
+        ("loan_ask", [{"entity": "scheme", "text": "不在句子裡的字"}], "不在這句話裡"),
+        ("loan_ask", [{"entity": "favourite_colour", "text": "要"}], "實體類型"),
+    ],
+)
 def test_bad_corrections_are_refused_with_a_reason(ops_copy, corrected, intent, entities, reason):
     with pytest.raises(BadCorrection, match=reason):
         ops_copy.review.correct(corrected["follow_up"]["event_id"], intent, entities, "lin")
@@ -97,19 +114,47 @@ def test_rasa_data_validate_accepts_the_export_added_to_the_training_data(ops_co
     for name in ("domain.yml", "config.yml"):
         shutil.copy(ROOT / name, tmp_path / "project" / name)
     (tmp_path / "project" / "var").symlink_to(ROOT / "var")
-    done = subprocess.run([sys.executable, "-m", "bot", "ops", "export-nlu", "-o", str(out)], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "export-nlu", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote 2 examples" in done.stderr and "skipped" in done.stderr
-    validate = [str(RASA), "data", "validate", "--data", "data", "--config", "config.yml", "--domain", "domain.yml",
-                "--fail-on-warnings"]
-    checked = subprocess.run(validate, capture_output=True, text=True, cwd=tmp_path / "project", timeout=300,
-                             env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    validate = [
+        str(RASA),
+        "data",
+        "validate",
+        "--data",
+        "data",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--fail-on-warnings",
+    ]
+    checked = subprocess.run(
+        validate,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "project",
+        timeout=300,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+    )
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
     # The same check fails on a file Rasa cannot train on (so passing means something).
     out.write_text(out.read_text(encoding="utf-8").replace("dialogue_followup", "weather_ask"), encoding="utf-8")
-    broken = subprocess.run(validate, capture_output=True, text=True, cwd=tmp_path / "project", timeout=300,
-                            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    broken = subprocess.run(
+        validate,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "project",
+        timeout=300,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+    )
     assert broken.returncode != 0
 
 
@@ -118,12 +163,19 @@ def correction(text: str, intent: str, entities=None, event_id: int = 1) -> Corr
 
 
 def test_export_keeps_user_brackets_as_text_and_drops_conflicts():
-    export = build_export([
-        correction("請問[青創](scheme)那個{表}怎麼填", "loan_ask", event_id=1),
-        correction("想問 補助\n細節", "policy_ask", event_id=2),
-        correction("同一句", "loan_ask", event_id=3), correction("同一句", "policy_ask", event_id=4),
-        correction("/loan_ask", "loan_ask", event_id=5), correction("   ", "loan_ask", event_id=6),
-    ], intents=["loan_ask", "policy_ask"], training=set(), heldout=set())
+    export = build_export(
+        [
+            correction("請問[青創](scheme)那個{表}怎麼填", "loan_ask", event_id=1),
+            correction("想問 補助\n細節", "policy_ask", event_id=2),
+            correction("同一句", "loan_ask", event_id=3),
+            correction("同一句", "policy_ask", event_id=4),
+            correction("/loan_ask", "loan_ask", event_id=5),
+            correction("   ", "loan_ask", event_id=6),
+        ],
+        intents=["loan_ask", "policy_ask"],
+        training=set(),
+        heldout=set(),
+    )
     assert "- 請問［青創］(scheme)那個｛表｝怎麼填" in export.yaml  # not read as entity markup
     assert "- 想問 補助 細節" in export.yaml  # one line per example
     assert "同一句" not in export.yaml and any("不同意圖" in r for _, r in export.skipped)
@@ -132,6 +184,10 @@ def test_export_keeps_user_brackets_as_text_and_drops_conflicts():
 
 def test_entity_markup_uses_the_canonical_value_when_it_differs():
     text = "青創貸款利率多少"
-    entities = [{"entity": "scheme", "text": "青創貸款", "start": 0, "end": 4, "value": "youth_startup_loan"},
-                {"entity": "attribute", "text": "利率", "start": 4, "end": 6, "value": "利率"}]
-    assert markup(text, entities) == '[青創貸款]{"entity": "scheme", "value": "youth_startup_loan"}[利率](attribute)多少'
+    entities = [
+        {"entity": "scheme", "text": "青創貸款", "start": 0, "end": 4, "value": "youth_startup_loan"},
+        {"entity": "attribute", "text": "利率", "start": 4, "end": 6, "value": "利率"},
+    ]
+    assert (
+        markup(text, entities) == '[青創貸款]{"entity": "scheme", "value": "youth_startup_loan"}[利率](attribute)多少'
+    )

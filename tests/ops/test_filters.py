@@ -16,9 +16,22 @@ from bot.ops.filters import FILTERS, BadFilter, Filters
 LIST_PAGE = Path(__file__).resolve().parents[2] / "bot" / "web" / "templates" / "ops" / "list.html"
 # A value other than the default for every field, as a page or the CLI could ask for it.
 EXAMPLES = {
-    "date_from": dt.date(2026, 11, 1), "date_to": dt.date(2026, 11, 30), "channel": "line", "category": "other",
-    "intent": "nlu_fallback", "below": 0.6, "failed": True, "handed_off": False, "rating": "none", "tag": "需補訓練資料",
-    "reviewed": True, "q": "青創貸款", "sort": "confidence", "desc": False, "page": 3, "per_page": 200,
+    "date_from": dt.date(2026, 11, 1),
+    "date_to": dt.date(2026, 11, 30),
+    "channel": "line",
+    "category": "other",
+    "intent": "nlu_fallback",
+    "below": 0.6,
+    "failed": True,
+    "handed_off": False,
+    "rating": "none",
+    "tag": "需補訓練資料",
+    "reviewed": True,
+    "q": "青創貸款",
+    "sort": "confidence",
+    "desc": False,
+    "page": 3,
+    "per_page": 200,
     "synthetic": True,
 }
 
@@ -33,8 +46,11 @@ def test_the_table_has_one_row_per_filters_field_and_one_key_and_flag_each():
 @pytest.mark.parametrize("spec", FILTERS, ids=lambda s: s.key)
 def test_every_filter_round_trips_through_the_query_string(spec):
     chosen = Filters.parse(Filters(synthetic=False).query())  # what a page without filters shows
-    changed = Filters.parse(Filters(**{**{f.name: getattr(chosen, f.name) for f in fields(Filters)},
-                                       spec.field: EXAMPLES[spec.field]}).query())
+    changed = Filters.parse(
+        Filters(
+            **{**{f.name: getattr(chosen, f.name) for f in fields(Filters)}, spec.field: EXAMPLES[spec.field]}
+        ).query()
+    )
     assert getattr(changed, spec.field) == EXAMPLES[spec.field]
     assert Filters.parse(changed.query()) == changed
 

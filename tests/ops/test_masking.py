@@ -39,20 +39,36 @@ def test_masking_twice_changes_nothing_more(case):
     assert mask_text(once) == once
 
 
-@pytest.mark.parametrize(("value", "valid"), [
-    ("A123456789", True), ("F131104093", True), ("A800000014", True), ("A930196810", True),  # ID, new ARC
-    ("AA00000009", True), ("AD30196818", True),  # old ARC
-    ("A123456788", False), ("A800000000", False), ("AA00000000", False), ("A323456789", False), ("1234567890", False),
-])
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("A123456789", True),
+        ("F131104093", True),
+        ("A800000014", True),
+        ("A930196810", True),  # ID, new ARC
+        ("AA00000009", True),
+        ("AD30196818", True),  # old ARC
+        ("A123456788", False),
+        ("A800000000", False),
+        ("AA00000000", False),
+        ("A323456789", False),
+        ("1234567890", False),
+    ],
+)
 def test_national_id_check_digit(value, valid):
     assert national_id_valid(value) is valid
 
 
-@pytest.mark.parametrize(("value", "valid"), [
-    ("04595252", True),  # valid only under the 2023 rule (divisible by 5)
-    ("10458575", True),  # 7th digit 7: 28 counts as 1 or 0
-    ("12345675", True), ("12345678", False), ("04595253", False),
-])
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("04595252", True),  # valid only under the 2023 rule (divisible by 5)
+        ("10458575", True),  # 7th digit 7: 28 counts as 1 or 0
+        ("12345675", True),
+        ("12345678", False),
+        ("04595253", False),
+    ],
+)
 def test_tax_id_check(value, valid):
     assert tax_id_valid(value) is valid
 
@@ -63,15 +79,21 @@ def test_an_eight_digit_code_without_a_valid_check_stays_unless_named_as_a_tax_i
 
 
 USER_EVENT = {
-    "event": "user", "timestamp": 1700000000.5, "text": "我手機0912345678，身分證A123456789",
+    "event": "user",
+    "timestamp": 1700000000.5,
+    "text": "我手機0912345678，身分證A123456789",
     "parse_data": {
         "text": "我手機0912345678，身分證A123456789",
         "intent": {"name": "handoff_request", "confidence": 0.93},
-        "entities": [{"entity": "phone", "value": "0912345678", "start": 3, "end": 13},
-                     {"entity": "amount", "value": 35000000, "start": 0, "end": 4}],
+        "entities": [
+            {"entity": "phone", "value": "0912345678", "start": 3, "end": 13},
+            {"entity": "amount", "value": 35000000, "start": 0, "end": 4},
+        ],
         "intent_ranking": [{"name": "handoff_request", "confidence": 0.93}],
     },
-    "input_channel": "rest", "message_id": "0a1b2c3d4e5f", "metadata": {"line": {"profile": "mail ming@example.com"}},
+    "input_channel": "rest",
+    "message_id": "0a1b2c3d4e5f",
+    "metadata": {"line": {"profile": "mail ming@example.com"}},
 }
 
 
@@ -92,14 +114,28 @@ def test_mask_event_does_not_change_its_argument():
     assert USER_EVENT == original
 
 
-@pytest.mark.parametrize(("event", "key", "expected"), [
-    ({"event": "slot", "name": "handoff_phone", "value": "0912-345-678"}, "value", "[手機]"),
-    ({"event": "slot", "name": "report_location", "value": ["花蓮縣", "中正路二段50號"]}, "value", ["花蓮縣", "[地址]"]),
-    ({"event": "bot", "text": "好的，我們會打 02-2345-6789 給您", "data": {"buttons": [{"title": "0912345678", "payload": "/x"}]}},
-     "data", {"buttons": [{"title": "[手機]", "payload": "/x"}]}),
-    ({"event": "bot", "text": "請撥 0800-056-476", "data": {}}, "text", "請撥 0800-056-476"),
-    ({"event": "slot", "name": "amount", "value": 12000000.0}, "value", 12000000.0),
-])
+@pytest.mark.parametrize(
+    ("event", "key", "expected"),
+    [
+        ({"event": "slot", "name": "handoff_phone", "value": "0912-345-678"}, "value", "[手機]"),
+        (
+            {"event": "slot", "name": "report_location", "value": ["花蓮縣", "中正路二段50號"]},
+            "value",
+            ["花蓮縣", "[地址]"],
+        ),
+        (
+            {
+                "event": "bot",
+                "text": "好的，我們會打 02-2345-6789 給您",
+                "data": {"buttons": [{"title": "0912345678", "payload": "/x"}]},
+            },
+            "data",
+            {"buttons": [{"title": "[手機]", "payload": "/x"}]},
+        ),
+        ({"event": "bot", "text": "請撥 0800-056-476", "data": {}}, "text", "請撥 0800-056-476"),
+        ({"event": "slot", "name": "amount", "value": 12000000.0}, "value", 12000000.0),
+    ],
+)
 def test_slot_values_bot_text_and_buttons_are_masked(event, key, expected):
     assert mask_event(event)[key] == expected
     assert mask_event(event)["event"] == event["event"]
@@ -158,10 +194,17 @@ def test_masking_a_megabyte_of_email_like_text_is_linear():
     import subprocess
     import sys
 
-    script = ("from bot.privacy.masking import mask_value\n"
-              "masked = mask_value({'note': 'a@b.cc ' * 150_000, 'more': ['0912345678 ' * 20_000]})\n"
-              "assert masked['note'] == '[Email] ' * 150_000, masked['note'][:40]\n"
-              "assert masked['more'] == ['[手機] ' * 20_000]\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
-                          cwd=str(Path(__file__).resolve().parents[2]))
+    script = (
+        "from bot.privacy.masking import mask_value\n"
+        "masked = mask_value({'note': 'a@b.cc ' * 150_000, 'more': ['0912345678 ' * 20_000]})\n"
+        "assert masked['note'] == '[Email] ' * 150_000, masked['note'][:40]\n"
+        "assert masked['more'] == ['[手機] ' * 20_000]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
     assert done.returncode == 0, done.stderr

@@ -15,9 +15,9 @@ from collections import Counter
 import pytest
 
 from bot.clock import TAIPEI, FixedClock
+from bot.formats import spreadsheet_safe
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.kb.query import KnowledgeBase
-from bot.formats import spreadsheet_safe
 from bot.ops.metrics import Table, report
 from tests.conftest import ROOT, TODAY
 from tests.ops.conftest import user_events
@@ -60,8 +60,14 @@ def test_category_table_has_counts_and_shares_like_the_hotline_report(result, ra
     topical = sum(n for c, n in counts.items() if c != "other")
     table = result.tables["categories"]
     assert table.headers == ["諮詢項目", "對話數", "占比(%)"]
-    labels = {"貸款": "loan", "美國關稅": "us_tariff", "政策資源": "policy", "債務協商": "debt_negotiation",
-              "數位轉型與研發": "digital_rd", "災害協處": "disaster"}
+    labels = {
+        "貸款": "loan",
+        "美國關稅": "us_tariff",
+        "政策資源": "policy",
+        "債務協商": "debt_negotiation",
+        "數位轉型與研發": "digital_rd",
+        "災害協處": "disaster",
+    }
     for label, count, share in table.rows[:-1]:
         assert count == counts.get(labels[label], 0), label
         assert share == pytest.approx(round(100 * count / topical, 1))
@@ -98,15 +104,21 @@ def test_satisfaction_and_first_response_time(result, raw, ops_copy):
     for sender, events in raw.items():
         for event, _ in user_events(events):
             if event["parse_data"]["intent"]["name"] == "handoff_rate":
-                ratings[sender] = int(next(e["value"] for e in event["parse_data"]["entities"] if e["entity"] == "rating"))
+                ratings[sender] = int(
+                    next(e["value"] for e in event["parse_data"]["entities"] if e["entity"] == "rating")
+                )
     assert result.ratings == len(ratings) > 0
     assert result.satisfaction == pytest.approx(statistics.fmean(ratings.values()))
     handed = {s for s, events in raw.items() if expected_handed_off(events)}
     with sqlite3.connect(ops_copy.tickets) as db:
-        rows = db.execute("select conversation_id, created_at, first_response_at from tickets"
-                          " where first_response_at is not null").fetchall()
-    minutes = [(dt.datetime.fromisoformat(f) - dt.datetime.fromisoformat(c)).total_seconds() / 60
-               for sender, c, f in rows if sender in handed]
+        rows = db.execute(
+            "select conversation_id, created_at, first_response_at from tickets where first_response_at is not null"
+        ).fetchall()
+    minutes = [
+        (dt.datetime.fromisoformat(f) - dt.datetime.fromisoformat(c)).total_seconds() / 60
+        for sender, c, f in rows
+        if sender in handed
+    ]
     assert minutes, "staff answered the seeded tickets in the console"
     assert result.median_first_response_minutes == pytest.approx(statistics.median(minutes))
 
@@ -120,8 +132,12 @@ def test_busiest_hours_and_top_unanswered_questions(result, raw, ops_copy):
             if fell_back and not event["text"].startswith("/"):
                 fell.add(event["text"])
     assert [row[1] for row in result.tables["hours"].rows] == [hours.get(h, 0) for h in range(24)]
-    unanswered: Counter[str] = Counter(t["text"] for s in raw for t in ops_copy.review.conversation(s).turns
-                                       if t["failed"] and not t["form_answer"] and not t["text"].startswith("/"))
+    unanswered: Counter[str] = Counter(
+        t["text"]
+        for s in raw
+        for t in ops_copy.review.conversation(s).turns
+        if t["failed"] and not t["form_answer"] and not t["text"].startswith("/")
+    )
     top = result.tables["unanswered"].rows
     expected = sorted(unanswered.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     assert [(r[0], r[1]) for r in top] == expected
@@ -146,9 +162,14 @@ def test_schemes_asked_most_and_those_ending_within_60_days(result, raw, kb):
     with sqlite3.connect(kb.path) as db:
         # a scheme's own end, its programme period's end or a benefit's own deadline
         window = (today.isoformat(), (today + dt.timedelta(days=60)).isoformat())
-        ending = {i for (i,) in db.execute(
-            'select id from schemes where "end" between ?1 and ?2 or period_end between ?1 and ?2 '
-            'union select scheme_id from benefits where "end" between ?1 and ?2 and not superseded', window)}
+        ending = {
+            i
+            for (i,) in db.execute(
+                'select id from schemes where "end" between ?1 and ?2 or period_end between ?1 and ?2 '
+                'union select scheme_id from benefits where "end" between ?1 and ?2 and not superseded',
+                window,
+            )
+        }
     assert {r[4] for r in result.tables["ending"].rows} == ending != set()
     for row in result.tables["ending"].rows:
         assert row[2] == (dt.date.fromisoformat(row[1]) - today).days and row[3] == asked.get(row[4], 0)
@@ -168,9 +189,11 @@ def test_every_table_downloads_as_csv_with_the_same_cells(result):
 
 
 def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_defused():
-    table = Table("t", "t", ["問題"], [["=HYPERLINK(\"http://evil\")"], ["+886 電話"], ["@SUM(A1)"], ["-1+1"], ["貸款"], [-3]])
+    table = Table(
+        "t", "t", ["問題"], [['=HYPERLINK("http://evil")'], ["+886 電話"], ["@SUM(A1)"], ["-1+1"], ["貸款"], [-3]]
+    )
     cells = [row[0] for row in csv.reader(io.StringIO(table.csv()))][1:]
-    assert cells == ["'=HYPERLINK(\"http://evil\")", "'+886 電話", "'@SUM(A1)", "'-1+1", "貸款", "-3"]
+    assert cells == ['\'=HYPERLINK("http://evil")', "'+886 電話", "'@SUM(A1)", "'-1+1", "貸款", "-3"]
 
 
 @pytest.mark.parametrize("cell", ["＝1+1 貸款", "＋886", "＠SUM(A1)", "  =1+1", "\u3000=1+1", "－1+1"])
@@ -194,8 +217,12 @@ def test_intent_table_ranks_intents_by_unsure_messages(result, raw, ops_copy, kb
         assert row[4] == sum(c < 0.6 for c in confidences)
     lows = [r[4] for r in result.tables["intents"].rows]
     assert lows == sorted(lows, reverse=True) and lows[0] > 0
-    turn = next(t for s in raw for t in ops_copy.review.conversation(s).turns
-                if t["intent"] == "loan_ask" and not t["text"].startswith("/") and not t.get("form_answer"))
+    turn = next(
+        t
+        for s in raw
+        for t in ops_copy.review.conversation(s).turns
+        if t["intent"] == "loan_ask" and not t["text"].startswith("/") and not t.get("form_answer")
+    )
     ops_copy.review.correct(turn["event_id"], "policy_ask", [], "lin")
     again = report(ops_copy.review.engine, None, None, None, kb)
     assert {r[0]: r[6] for r in again.tables["intents"].rows}["loan_ask"] == 1
@@ -203,12 +230,29 @@ def test_intent_table_ranks_intents_by_unsure_messages(result, raw, ops_copy, kb
 
 
 def test_cli_metrics_prints_the_category_table_as_csv(ops_copy, result):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_OPS_DB_URL": ops_copy.url, "BOT_VAR_DIR": str(ops_copy.kb.parent),
-           "BOT_TODAY": TODAY}
-    done = subprocess.run([sys.executable, "-m", "bot", "ops", "metrics", "--csv", "--synthetic", "yes"],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BOT_OPS_DB_URL": ops_copy.url,
+        "BOT_VAR_DIR": str(ops_copy.kb.parent),
+        "BOT_TODAY": TODAY,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "metrics", "--csv", "--synthetic", "yes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == result.tables["categories"].csv().splitlines()
-    text = subprocess.run([sys.executable, "-m", "bot", "ops", "metrics", "--from", "2026-11-01"], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120)
+    text = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "metrics", "--from", "2026-11-01"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert text.returncode == 0 and "各類別對話數與占比" in text.stdout and "轉真人原因" in text.stdout

@@ -36,7 +36,9 @@ def pg_ops_url():  # type: ignore[no-untyped-def]
 def both(ops_copy, pg_ops_url):  # type: ignore[no-untyped-def]
     engine = open_engine(pg_ops_url)
     with sqlite3.connect(ops_copy.path) as db:
-        rows = [{"id": i, "sender_id": s, "data": d} for i, s, d in db.execute("select id, sender_id, data from events")]
+        rows = [
+            {"id": i, "sender_id": s, "data": d} for i, s, d in db.execute("select id, sender_id, data from events")
+        ]
     half = len(rows) // 2
     with engine.begin() as db:
         db.execute(insert(events), rows[:half])
@@ -48,10 +50,22 @@ def both(ops_copy, pg_ops_url):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-@pytest.mark.parametrize("raw", [
-    {}, {"failed": "yes"}, {"synthetic": "no"}, {"handed_off": "yes"}, {"category": "loan"}, {"below": "0.7"}, {"intent": "loan_ask"},
-    {"q": "貸款"}, {"q": "%"}, {"rating": "none"}, {"sort": "confidence", "order": "asc", "per_page": "5", "page": "2"},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {},
+        {"failed": "yes"},
+        {"synthetic": "no"},
+        {"handed_off": "yes"},
+        {"category": "loan"},
+        {"below": "0.7"},
+        {"intent": "loan_ask"},
+        {"q": "貸款"},
+        {"q": "%"},
+        {"rating": "none"},
+        {"sort": "confidence", "order": "asc", "per_page": "5", "page": "2"},
+    ],
+)
 def test_postgres_lists_the_same_conversations_as_sqlite(both, raw):
     sqlite_review, pg_review = both
     raw = {"synthetic": "yes", **raw}
@@ -68,15 +82,17 @@ def test_postgres_metrics_equal_sqlite_metrics(both):
     for key in ("categories", "hours", "handoff_reasons", "schemes"):
         assert actual.tables[key].rows == expected.tables[key].rows, key
     # Ties may sort differently under PostgreSQL's collation: compare as sets.
-    assert {tuple(r[:2]) for r in actual.tables["unanswered"].rows} == \
-        {tuple(r[:2]) for r in expected.tables["unanswered"].rows}
+    assert {tuple(r[:2]) for r in actual.tables["unanswered"].rows} == {
+        tuple(r[:2]) for r in expected.tables["unanswered"].rows
+    }
 
 
 def test_concurrent_refreshes_fold_each_event_once(both, ops_copy):
     _, pg_review = both
     with sqlite3.connect(ops_copy.path) as db:
-        sender, data = db.execute("select sender_id, data from events where data like '%\"event\": \"user\"%'"
-                                  " limit 1").fetchone()
+        sender, data = db.execute(
+            'select sender_id, data from events where data like \'%"event": "user"%\' limit 1'
+        ).fetchone()
     with pg_review.engine.begin() as db:
         for _ in range(3):
             db.execute(insert(events).values(sender_id=sender + "-again", data=data))

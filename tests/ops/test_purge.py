@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bench.ids import sender_id
 from bot.handoff.tickets import NewTicket
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.privacy.retention import purge
 from bot.settings import ROOT
 from tests.ops.support import PHONE, conversation, load_stores
-from bench.ids import sender_id
 
 DAY = 86_400
 OLD = 200 * DAY  # older than the default 180 days
@@ -39,8 +39,11 @@ def backdate(path: Path, sender: str, seconds: int) -> None:
         columns = [c[1] for c in db.execute("pragma table_info(events)")]
         if "timestamp" in columns:
             db.execute("update events set timestamp = timestamp - ? where sender_id = ?", (seconds, sender))
-        db.execute("update events set data = json_set(data, '$.timestamp', json_extract(data, '$.timestamp') - ?)"
-                   " where sender_id = ?", (seconds, sender))
+        db.execute(
+            "update events set data = json_set(data, '$.timestamp', json_extract(data, '$.timestamp') - ?)"
+            " where sender_id = ?",
+            (seconds, sender),
+        )
 
 
 def rows(path: Path, table: str, sender: str) -> int:
@@ -65,17 +68,29 @@ def review(path: Path, senders: tuple[str, ...]) -> None:
 
 def rows_by_table(path: Path, sender: str) -> dict[str, int]:
     with sqlite3.connect(path) as db:
-        tables = [t for (t,) in db.execute("select name from sqlite_master where type = 'table'")
-                  if any(c[1] == "sender_id" for c in db.execute(f"pragma table_info({t})"))]
+        tables = [
+            t
+            for (t,) in db.execute("select name from sqlite_master where type = 'table'")
+            if any(c[1] == "sender_id" for c in db.execute(f"pragma table_info({t})"))
+        ]
     return {table: rows(path, table, sender) for table in tables}
 
 
 def make_tickets(path: Path, old: str, new: str) -> dict[str, int]:
     long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=200)).isoformat(timespec="seconds")
     then = SqlTicketStore(path, now=lambda: long_ago)
-    ticket = dict(channel="rest", category="loan", summary=f"請回電 {PHONE}", transcript=[{"who": "user", "text": "薪水"}],
-                  contact_name="陳美玲", contact_phone=PHONE, preferred_time="下午", priority=2,
-                  kind="disaster_report", details={"phone": PHONE, "company": "美玲小吃店", "disaster_type": "颱風"})
+    ticket = dict(
+        channel="rest",
+        category="loan",
+        summary=f"請回電 {PHONE}",
+        transcript=[{"who": "user", "text": "薪水"}],
+        contact_name="陳美玲",
+        contact_phone=PHONE,
+        preferred_time="下午",
+        priority=2,
+        kind="disaster_report",
+        details={"phone": PHONE, "company": "美玲小吃店", "disaster_type": "颱風"},
+    )
     resolved_long_ago = then.create(NewTicket(conversation_id=old, **ticket)).id
     then.reply(resolved_long_ago, "lin", f"好的，會打 {PHONE} 給您")
     then.resolve(resolved_long_ago, "lin")
@@ -88,11 +103,22 @@ def make_tickets(path: Path, old: str, new: str) -> dict[str, int]:
 
 
 def run_purge(folder: Path, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(folder),
-           "BOT_TRACKER_DB_URL": f"sqlite:///{folder / 'tracker.db'}", "BOT_OPS_DB_URL": f"sqlite:///{folder / 'ops.db'}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BOT_VAR_DIR": str(folder),
+        "BOT_TRACKER_DB_URL": f"sqlite:///{folder / 'tracker.db'}",
+        "BOT_OPS_DB_URL": f"sqlite:///{folder / 'ops.db'}",
+    }
     env.pop("BOT_RETENTION_DAYS", None)
-    done = subprocess.run([sys.executable, "-m", "bot", "ops", "purge", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "purge", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -169,7 +195,11 @@ def test_purge_works_on_postgresql(monkeypatch, tmp_path, postgres_url):
     tracker_url, ops_url = postgres_url(), postgres_url()
     store_and_backdate_on_postgresql(monkeypatch, tmp_path, tracker_url, ops_url)
     assert purge(tracker_url, ops_url, None, 180, dry_run=True).rows == {
-        "tracker:events": 5, "tracker:tracker_windows": 0, "ops:events": 5, f"ops:{FUTURE}": 1}
+        "tracker:events": 5,
+        "tracker:tracker_windows": 0,
+        "ops:events": 5,
+        f"ops:{FUTURE}": 1,
+    }
     report = purge(tracker_url, ops_url, None, 180)
     assert report.conversations == 1 and report.rows["ops:events"] == 5
     for url, table in ((tracker_url, "events"), (ops_url, "events"), (ops_url, FUTURE)):
@@ -188,10 +218,23 @@ def test_purge_scaled_finds_the_scale_out_profiles_databases(monkeypatch, tmp_pa
     number = tickets.create(NewTicket("pg-old", "rest", "loan", "s", [], "陳美玲", PHONE, "下午", 2)).id
     tickets.resolve(number, "lin")
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(tmp_path), "BOT_PG_URL": tracker_url,
-           "BOT_TICKETS_DB_URL": "", "BOT_OPS_DB_URL": "", "BOT_TRACKER_DB_URL": ""}
-    done = subprocess.run([sys.executable, "-m", "bot", "ops", "purge", "--scaled"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BOT_VAR_DIR": str(tmp_path),
+        "BOT_PG_URL": tracker_url,
+        "BOT_TICKETS_DB_URL": "",
+        "BOT_OPS_DB_URL": "",
+        "BOT_TRACKER_DB_URL": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "purge", "--scaled"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "deleted 5 rows from tracker:events" in done.stdout and "deleted 5 rows from ops:events" in done.stdout
     assert "redacted 1 resolved tickets" in done.stdout
@@ -209,10 +252,17 @@ def test_purge_does_not_create_missing_databases(tmp_path):
 @pytest.mark.parametrize("days", ["0", "-3", "soon"])
 def test_a_bad_retention_is_refused_with_a_reason(days, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "bot", "ops", "purge", "--days", days], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "purge", "--days", days],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "--days" in done.stderr
     env["BOT_RETENTION_DAYS"] = days
-    done = subprocess.run([sys.executable, "-m", "bot", "ops", "purge"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "purge"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1 and "BOT_RETENTION_DAYS" in done.stderr

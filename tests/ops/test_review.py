@@ -37,8 +37,9 @@ def ids(rows) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def expected_fell_back(events) -> bool:  # type: ignore[no-untyped-def]
-    understood_nothing = any(not in_form and e["parse_data"]["intent"].get("name") == "nlu_fallback"
-                             for e, in_form in user_events(events))
+    understood_nothing = any(
+        not in_form and e["parse_data"]["intent"].get("name") == "nlu_fallback" for e, in_form in user_events(events)
+    )
     return understood_nothing or any(e.get("event") == "action" and e.get("name") in FALLBACK_ACTIONS for e in events)
 
 
@@ -94,14 +95,20 @@ def test_pages_split_the_list_without_gaps_or_repeats(ops_copy, raw):
         assert len(result.rows) == (7 if page < first.pages else len(raw) - 7 * (first.pages - 1))
         seen += [r.sender_id for r in result.rows]
     assert len(seen) == len(set(seen)) == len(raw)
-    assert ops_copy.review.search(Filters.parse({"per_page": "7", "page": str(first.pages + 1), "synthetic": "yes"})).rows == []
+    assert (
+        ops_copy.review.search(Filters.parse({"per_page": "7", "page": str(first.pages + 1), "synthetic": "yes"})).rows
+        == []
+    )
 
 
 def test_sorting_orders_by_the_chosen_column(ops_copy):
     newest = [r.started_at for r in listed(ops_copy.review)]
     assert newest == sorted(newest, reverse=True)
-    lowest = [r.min_confidence for r in listed(ops_copy.review, sort="confidence", order="asc")
-              if r.min_confidence is not None]
+    lowest = [
+        r.min_confidence
+        for r in listed(ops_copy.review, sort="confidence", order="asc")
+        if r.min_confidence is not None
+    ]
     assert lowest == sorted(lowest) and len(lowest) > 5
     busiest = [r.questions for r in listed(ops_copy.review, sort="questions")]
     assert busiest == sorted(busiest, reverse=True)
@@ -135,8 +142,11 @@ def test_intent_and_confidence_filters(ops_copy, raw):
 
     loan = {s for s, ev in raw.items() if has(ev, lambda e: e["parse_data"]["intent"]["name"] == "loan_ask")}
     assert loan and ids(listed(ops_copy.review, intent="loan_ask")) == loan
-    low = {s for s, ev in raw.items()
-           if has(ev, lambda e: not e["text"].startswith("/") and e["parse_data"]["intent"]["confidence"] < 0.7)}
+    low = {
+        s
+        for s, ev in raw.items()
+        if has(ev, lambda e: not e["text"].startswith("/") and e["parse_data"]["intent"]["confidence"] < 0.7)
+    }
     assert low and ids(listed(ops_copy.review, below="0.7")) == low
     for row in listed(ops_copy.review, below="0.7"):
         assert row.min_confidence < 0.7
@@ -147,7 +157,9 @@ def test_rating_filter_finds_the_callers_who_rated(ops_copy, raw):
     for sender, events in raw.items():
         for event, _ in user_events(events):
             if event["parse_data"]["intent"]["name"] == "handoff_rate":
-                rated[sender] = int(next(e["value"] for e in event["parse_data"]["entities"] if e["entity"] == "rating"))
+                rated[sender] = int(
+                    next(e["value"] for e in event["parse_data"]["entities"] if e["entity"] == "rating")
+                )
     assert rated, "the seed rates every resolved ticket"
     for value in set(rated.values()):
         assert ids(listed(ops_copy.review, rating=str(value))) == {s for s, r in rated.items() if r == value}
@@ -156,8 +168,11 @@ def test_rating_filter_finds_the_callers_who_rated(ops_copy, raw):
 
 def test_free_text_is_literal_even_with_wildcards_and_injection(ops_copy, raw):
     def contains(needle: str) -> set[str]:
-        return {s for s, ev in raw.items() if any(needle.lower() in (e.get("text") or "").lower()
-                                                  for e in ev if e.get("event") in ("user", "bot"))}
+        return {
+            s
+            for s, ev in raw.items()
+            if any(needle.lower() in (e.get("text") or "").lower() for e in ev if e.get("event") in ("user", "bot"))
+        }
 
     assert ids(listed(ops_copy.review, q="貸款")) == contains("貸款") != set()
     assert ids(listed(ops_copy.review, q="%")) == contains("%")
@@ -187,6 +202,7 @@ def test_date_range_and_channel_filters_on_backdated_conversations(ops_copy, raw
                 event["timestamp"] -= days * 86400
             if event.get("event") == "user":
                 event["input_channel"] = channel
+
         return change
 
     ops_copy.rewrite(last_week, shift(8, "line"))
@@ -229,8 +245,12 @@ def test_tags_and_reviewed_marks_filter_the_list(ops_copy, raw):
 
 
 def test_conversation_shows_each_turn_with_intent_confidence_action_and_answer(ops_copy, raw):
-    sender = next(s for s, ev in raw.items() if expected_handed_off(ev) and any(
-        e.get("event") == "bot" and (e.get("metadata") or {}).get("staff") for e in ev))
+    sender = next(
+        s
+        for s, ev in raw.items()
+        if expected_handed_off(ev)
+        and any(e.get("event") == "bot" and (e.get("metadata") or {}).get("staff") for e in ev)
+    )
     view = ops_copy.review.conversation(sender)
     assert [t["text"] for t in view.turns] == [e["text"] for e, _ in user_events(raw[sender])]
     first = view.turns[0]
@@ -240,14 +260,25 @@ def test_conversation_shows_each_turn_with_intent_confidence_action_and_answer(o
     assert view.row.handed_off and view.row.handoff_reason
 
 
-@pytest.mark.parametrize(("raw_filters", "reason"), [
-    ({"from": "2026-13-01"}, "開始日期"), ({"from": "2026-11-23", "to": "2026-11-01"}, "開始日期不能晚於"),
-    ({"below": "abc"}, "數字"), ({"below": "2"}, "介於"), ({"channel": "fax"}, "管道"),
-    ({"category": "weather"}, "類別"), ({"intent": "drop table"}, "意圖"), ({"sort": "data; drop"}, "排序"),
-    ({"page": "0"}, "頁碼"), ({"per_page": "5000"}, "每頁"), ({"q": "字" * 201}, "200"), ({"rating": "6"}, "評分"),
-    ({"fell_back": "maybe"}, "需要檢視"),
-    ({"synthetic": "maybe"}, "測試流量"),
-])
+@pytest.mark.parametrize(
+    ("raw_filters", "reason"),
+    [
+        ({"from": "2026-13-01"}, "開始日期"),
+        ({"from": "2026-11-23", "to": "2026-11-01"}, "開始日期不能晚於"),
+        ({"below": "abc"}, "數字"),
+        ({"below": "2"}, "介於"),
+        ({"channel": "fax"}, "管道"),
+        ({"category": "weather"}, "類別"),
+        ({"intent": "drop table"}, "意圖"),
+        ({"sort": "data; drop"}, "排序"),
+        ({"page": "0"}, "頁碼"),
+        ({"per_page": "5000"}, "每頁"),
+        ({"q": "字" * 201}, "200"),
+        ({"rating": "6"}, "評分"),
+        ({"fell_back": "maybe"}, "需要檢視"),
+        ({"synthetic": "maybe"}, "測試流量"),
+    ],
+)
 def test_bad_filters_are_refused_with_a_reason(raw_filters, reason):
     with pytest.raises(BadFilter, match=reason):
         Filters.parse(raw_filters)
@@ -255,16 +286,47 @@ def test_bad_filters_are_refused_with_a_reason(raw_filters, reason):
 
 def test_cli_list_gives_the_same_conversations_as_json(ops_copy):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_OPS_DB_URL": ops_copy.url}
-    done = subprocess.run([sys.executable, "-m", "bot", "ops", "list", "--handed-off", "yes", "--per-page", "200",
-                           "--synthetic", "yes", "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "ops",
+            "list",
+            "--handed-off",
+            "yes",
+            "--per-page",
+            "200",
+            "--synthetic",
+            "yes",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert {r["sender_id"] for r in result["rows"]} == ids(listed(ops_copy.review, handed_off="yes"))
     assert result["total"] == len(result["rows"])
-    real_only = subprocess.run([sys.executable, "-m", "bot", "ops", "list", "--json"], capture_output=True, text=True,
-                               env=env, cwd=ROOT, timeout=120)
+    real_only = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     # The seed is synthetic and left out by default; only the shared stack's other test callers remain.
     assert json.loads(real_only.stdout)["total"] == ops_copy.review.search(Filters(synthetic=False, per_page=200)).total
-    bad = subprocess.run([sys.executable, "-m", "bot", "ops", "list", "--from", "yesterday"], capture_output=True,
-                         text=True, env=env, cwd=ROOT, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "bot", "ops", "list", "--from", "yesterday"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert bad.returncode != 0 and "開始日期" in bad.stderr and "Traceback" not in bad.stderr

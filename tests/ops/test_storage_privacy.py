@@ -8,9 +8,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.ids import sender_id
 from bot.settings import ROOT
 from tests.ops.support import EMAIL, NATIONAL_ID, PHONE, PHONE_DIGITS, SECRETS, conversation, load_stores
-from bench.ids import sender_id
 
 
 def raw_bytes(folder: Path, name: str) -> bytes:
@@ -62,8 +62,9 @@ def test_any_broker_behind_the_masking_tracker_store_gets_masked_events(tmp_path
     from bot.privacy.stores import MaskingSQLTrackerStore
 
     broker = FileEventBroker(str(tmp_path / "events.jsonl"))  # Rasa's own broker, no masking of its own
-    store = MaskingSQLTrackerStore(Domain.load(str(ROOT / "domain.yml")), db=str(tmp_path / "tracker.db"),
-                                   event_broker=broker)
+    store = MaskingSQLTrackerStore(
+        Domain.load(str(ROOT / "domain.yml")), db=str(tmp_path / "tracker.db"), event_broker=broker
+    )
     asyncio.run(store.save(conversation(store, "plain-broker")))
     published = (tmp_path / "events.jsonl").read_text(encoding="utf-8")
     assert published.count("plain-broker") == 5 and "[手機]" in published
@@ -81,12 +82,17 @@ def test_a_phone_masked_on_reload_still_reaches_the_ticket(tmp_path):
 
     settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})
     turn = Tracker("conv-9", {}, {"text": "0933 222 111"}, [], False, None, {}, "action_listen")
-    kept = asyncio.run(ValidateHandoffForm(settings).validate_handoff_phone("0933 222 111", CollectingDispatcher(), turn, {}))
+    kept = asyncio.run(
+        ValidateHandoffForm(settings).validate_handoff_phone("0933 222 111", CollectingDispatcher(), turn, {})
+    )
     assert kept == {"handoff_phone": PHONE}
     reloaded = {"handoff_consent": True, "handoff_name": "王小明", "handoff_phone": "[手機]", "handoff_time": "下午"}
     dispatcher = CollectingDispatcher()
-    asyncio.run(ActionCreateTicket(settings).run(
-        dispatcher, Tracker("conv-9", reloaded, {}, [], False, None, {}, "action_listen"), {}))
+    asyncio.run(
+        ActionCreateTicket(settings).run(
+            dispatcher, Tracker("conv-9", reloaded, {}, [], False, None, {}, "action_listen"), {}
+        )
+    )
     store = SqlTicketStore(settings.tickets_path)
     assert store.get(dispatcher.messages[0]["ticket"]).contact_phone == PHONE
     assert store.take_contacts("conv-9") == {}  # taken once, not kept beside the ticket
@@ -135,17 +141,23 @@ def test_even_at_debug_level_the_rasa_server_logs_no_personal_data(model_path, t
     endpoints.write_text(
         f"tracker_store:\n  type: bot.privacy.stores.MaskingSQLTrackerStore\n  dialect: sqlite\n  db: {tmp_path / 'tracker.db'}\n"
         f"event_broker:\n  type: bot.privacy.stores.MaskingSQLEventBroker\n  dialect: sqlite\n  db: {tmp_path / 'ops.db'}\n",
-        encoding="utf-8")
-    rasa = supervisor.services(sys.executable, model_path, os.urandom(24).hex(), endpoints, port, supervisor.free_port())[1]
+        encoding="utf-8",
+    )
+    rasa = supervisor.services(
+        sys.executable, model_path, os.urandom(24).hex(), endpoints, port, supervisor.free_port()
+    )[1]
     debug = dataclasses.replace(rasa, command=(*rasa.command, "--debug"))  # keeps the token in its environment
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_VAR_DIR": str(tmp_path)}
     with (tmp_path / "rasa.log").open("wb") as log:
         process = supervisor.start(debug, log, env)
     try:
-        body = json.dumps({"sender": "debug-log", "message": f"手機{PHONE_DIGITS} 身分證{NATIONAL_ID} 信箱{EMAIL}"},
-                          ensure_ascii=False).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook", data=body,
-                                         headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {"sender": "debug-log", "message": f"手機{PHONE_DIGITS} 身分證{NATIONAL_ID} 信箱{EMAIL}"},
+            ensure_ascii=False,
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=120) as reply:
             assert reply.status == 200
     finally:

@@ -22,11 +22,18 @@ def turn(store, sender: str, n: int, extra=()):  # type: ignore[no-untyped-def]
 
     tracker = asyncio.run(store.retrieve(sender)) or asyncio.run(store.create_tracker(sender))
     text = f"第{n}個問題 青創貸款利率"
-    for event in (UserUttered(text, {"name": "loan_ask", "confidence": 0.9},
-                              parse_data={"text": text, "intent": {"name": "loan_ask", "confidence": 0.9}, "entities": []}),
-                  SlotSet("attribute", f"rate-{n}"), ActionExecuted("action_answer_knowledge"),
-                  BotUttered(f"答覆{n}：" + "青年創業及啟動金貸款的利率依中華郵政二年期定儲機動利率加碼計算。" * 8),
-                  *extra, ActionExecuted("action_listen")):
+    for event in (
+        UserUttered(
+            text,
+            {"name": "loan_ask", "confidence": 0.9},
+            parse_data={"text": text, "intent": {"name": "loan_ask", "confidence": 0.9}, "entities": []},
+        ),
+        SlotSet("attribute", f"rate-{n}"),
+        ActionExecuted("action_answer_knowledge"),
+        BotUttered(f"答覆{n}：" + "青年創業及啟動金貸款的利率依中華郵政二年期定儲機動利率加碼計算。" * 8),
+        *extra,
+        ActionExecuted("action_listen"),
+    ):
         tracker.update(event)
     asyncio.run(store.save(tracker))
     return tracker
@@ -34,11 +41,15 @@ def turn(store, sender: str, n: int, extra=()):  # type: ignore[no-untyped-def]
 
 def rows(url: str, sender: str) -> list[dict]:
     with sa.create_engine(url).connect() as db:
-        return [json.loads(r[0]) for r in db.execute(
-            sa.text("select data from events where sender_id = :s order by id"), {"s": sender})]
+        return [
+            json.loads(r[0])
+            for r in db.execute(sa.text("select data from events where sender_id = :s order by id"), {"s": sender})
+        ]
 
 
-def test_a_long_conversation_loads_a_bounded_window_with_the_same_slots_and_stores_every_event_once(monkeypatch, tmp_path):
+def test_a_long_conversation_loads_a_bounded_window_with_the_same_slots_and_stores_every_event_once(
+    monkeypatch, tmp_path
+):
     from rasa.shared.core.events import SlotSet
     from rasa.shared.core.trackers import EventVerbosity
 
@@ -70,8 +81,12 @@ def test_an_active_form_and_a_paused_conversation_survive_the_window(monkeypatch
     from rasa.shared.core.events import ActiveLoop, ConversationPaused, SlotSet
 
     store, _ = load_stores(monkeypatch, tmp_path)
-    turn(store, "window-form", 0, extra=[ActiveLoop("handoff_form"), SlotSet("requested_slot", "handoff_phone"),
-                                         SlotSet("handoff_phone", PHONE)])
+    turn(
+        store,
+        "window-form",
+        0,
+        extra=[ActiveLoop("handoff_form"), SlotSet("requested_slot", "handoff_phone"), SlotSet("handoff_phone", PHONE)],
+    )
     turn(store, "window-paused", 0, extra=[ConversationPaused()])
     for n in range(1, 60):
         turn(store, "window-form", n)
@@ -92,8 +107,12 @@ def test_a_new_session_after_the_window_loads_only_that_session(monkeypatch, tmp
         turn(store, "window-session", n, extra=[SlotSet("scheme", "sbir")] if n == 0 else [])
     tracker = asyncio.run(store.retrieve("window-session"))
     assert stores.window_mark(tracker)
-    for event in (ActionExecuted("action_session_start"), SessionStarted(), SlotSet("scheme", "sbir"),
-                  ActionExecuted("action_listen")):
+    for event in (
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        SlotSet("scheme", "sbir"),
+        ActionExecuted("action_listen"),
+    ):
         tracker.update(event)
     asyncio.run(store.save(tracker))
     turn(store, "window-session", 40)
@@ -117,7 +136,9 @@ def test_the_whole_session_behind_a_window_is_the_stored_one_plus_the_running_tu
     for event in (UserUttered("下午", {"name": "handoff_request", "confidence": 0.5}), ActionExecuted("handoff_form")):
         running.update(event)  # this turn's events: not stored until the turn ends
     loaded = running.current_state(EventVerbosity.ALL)["events"]  # what the action server receives
-    stored = asyncio.run(store.retrieve_full_tracker("window-ticket")).current_state(EventVerbosity.AFTER_RESTART)["events"]
+    stored = asyncio.run(store.retrieve_full_tracker("window-ticket")).current_state(EventVerbosity.AFTER_RESTART)[
+        "events"
+    ]
     assert mark_of(loaded) and not mark_of(stored)
     said = [line["text"] for line in transcript(whole_session(loaded, stored), limit=500) if line["who"] == "user"]
     assert said == [f"第{n}個問題 青創貸款利率" for n in range(30)] + ["下午"]

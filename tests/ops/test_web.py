@@ -13,11 +13,11 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bot.clock import FixedClock
+from bot.handoff.staff import StaffStore
 from bot.handoff.tickets_sql import SqlTicketStore
 from bot.kb.query import KnowledgeBase
 from bot.ops.export import build_export
 from bot.settings import Settings
-from bot.handoff.staff import StaffStore
 from bot.web.app import create_app, routes
 from tests.conftest import TODAY
 from tests.web.conftest import PASSWORD, csrf_of, login
@@ -26,8 +26,14 @@ from tests.web.conftest import PASSWORD, csrf_of, login
 @pytest.fixture(scope="module")
 def app(ops_copy, tmp_path_factory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("opsweb")
-    settings = Settings.from_env({"BOT_VAR_DIR": str(folder), "BOT_SESSION_SECRET": "ops-web-secret",
-                                  "BOT_RASA_URL": "http://127.0.0.1:9", "BOT_TODAY": TODAY})
+    settings = Settings.from_env(
+        {
+            "BOT_VAR_DIR": str(folder),
+            "BOT_SESSION_SECRET": "ops-web-secret",
+            "BOT_RASA_URL": "http://127.0.0.1:9",
+            "BOT_TODAY": TODAY,
+        }
+    )
     StaffStore(settings.staff_path).add("lin", PASSWORD)
     kb = KnowledgeBase(ops_copy.kb, FixedClock(dt.date.fromisoformat(TODAY)))
     return create_app(settings, tickets=SqlTicketStore(ops_copy.tickets), kb=kb, review=ops_copy.review)
@@ -74,8 +80,9 @@ def test_list_page_filters_and_pages(staff, ops_copy):
 
 
 def test_conversation_page_and_correction_round_trip(staff, ops_copy, seeded_ops):
-    sender = next(s for s in seeded_ops.summary["senders"] if any(
-        t["fell_back"] for t in ops_copy.review.conversation(s).turns))
+    sender = next(
+        s for s in seeded_ops.summary["senders"] if any(t["fell_back"] for t in ops_copy.review.conversation(s).turns)
+    )
     page = staff.get("/ops/conversation?" + urlencode({"id": sender}))
     assert page.status_code == 200 and "修正意圖" in page.text and "聽不懂" in page.text
     event_id = re.search(r'name="event_id" value="(\d+)"', page.text).group(1)
@@ -84,8 +91,9 @@ def test_conversation_page_and_correction_round_trip(staff, ops_copy, seeded_ops
     assert refused.status_code == 403
     bad = staff.post("/ops/turn/correct", data={"csrf": token, "event_id": event_id, "intent": "nope"})
     assert bad.status_code == 400 and "請選擇正確的意圖" in bad.text
-    saved = staff.post("/ops/turn/correct", data={"csrf": token, "event_id": event_id, "intent": "policy_ask"},
-                       follow_redirects=False)
+    saved = staff.post(
+        "/ops/turn/correct", data={"csrf": token, "event_id": event_id, "intent": "policy_ask"}, follow_redirects=False
+    )
     assert saved.status_code == 303
     shown = staff.get(saved.headers["location"])
     assert "已修正為 <strong>policy_ask</strong>" in shown.text
@@ -105,7 +113,17 @@ def test_metrics_page_charts_and_csv_downloads(staff):
     assert page.status_code == 200
     assert page.text.count("<svg") == 2 and "各類別對話數與占比" in page.text and "60天內截止的措施" in page.text
     assert "http://" not in re.sub(r'xmlns="http://www.w3.org/2000/svg"', "", page.text)  # nothing from elsewhere
-    for key in ("summary", "categories", "topics", "failures", "handoff_reasons", "hours", "unanswered", "schemes", "ending"):
+    for key in (
+        "summary",
+        "categories",
+        "topics",
+        "failures",
+        "handoff_reasons",
+        "hours",
+        "unanswered",
+        "schemes",
+        "ending",
+    ):
         reply = staff.get(f"/ops/metrics/{key}.csv?from=")
         assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(reply.text.lstrip("\ufeff"))))

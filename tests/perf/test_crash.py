@@ -22,18 +22,29 @@ from bot import supervisor
 from bot.settings import ROOT
 
 MODEL = ROOT / "models" / "hotline.tar.gz"
-pytestmark = pytest.mark.skipif(not MODEL.exists() or not (ROOT / "var" / "kb.db").exists(),
-                                reason="needs `make train` and var/kb.db")
+pytestmark = pytest.mark.skipif(
+    not MODEL.exists() or not (ROOT / "var" / "kb.db").exists(), reason="needs `make train` and var/kb.db"
+)
 
 
 def test_kill_9_of_the_rasa_server_under_load_loses_nothing_acknowledged(tmp_path):
     shutil.copy(ROOT / "var" / "kb.db", tmp_path / "kb.db")
     rasa_port, action_port = supervisor.free_port(), supervisor.free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_VAR_DIR": str(tmp_path),
-           "BOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook", "BOT_TRACKER_DB_URL": "",
-           "BOT_OPS_DB_URL": "", "BOT_RASA_TOKEN": uuid.uuid4().hex, "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}
-    actions, rasa = supervisor.services(sys.executable, MODEL, env["BOT_RASA_TOKEN"], ROOT / "endpoints.yml",
-                                        rasa_port, action_port)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "BOT_VAR_DIR": str(tmp_path),
+        "BOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "BOT_TRACKER_DB_URL": "",
+        "BOT_OPS_DB_URL": "",
+        "BOT_RASA_TOKEN": uuid.uuid4().hex,
+        "BOT_RATE_SENDER": "off",
+        "BOT_RATE_ADDRESS": "off",
+    }
+    actions, rasa = supervisor.services(
+        sys.executable, MODEL, env["BOT_RASA_TOKEN"], ROOT / "endpoints.yml", rasa_port, action_port
+    )
     started: list[subprocess.Popen[bytes]] = []
     with (tmp_path / "servers.log").open("ab") as log:
         try:
@@ -50,8 +61,11 @@ def test_kill_9_of_the_rasa_server_under_load_loses_nothing_acknowledged(tmp_pat
         finally:
             for process in reversed(started):
                 supervisor.stop(process)
-    errors = [line for line in (tmp_path / "servers.log").read_text(errors="replace").splitlines()
-              if " ERROR " in line or "Error" in line][-20:]  # what the servers said, should a count be off
+    errors = [
+        line
+        for line in (tmp_path / "servers.log").read_text(errors="replace").splitlines()
+        if " ERROR " in line or "Error" in line
+    ][-20:]  # what the servers said, should a count be off
     assert sum(callers.acked.values()) >= before_restart + 12, errors  # the conversations went on after the restart
     for name in ("rasa_tracker.db", "ops.db"):
         url = f"sqlite:///{tmp_path / name}"

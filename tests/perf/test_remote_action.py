@@ -23,10 +23,10 @@ async def run_remote_action(body: dict) -> list:
     from rasa.core.nlg import TemplatedNaturalLanguageGenerator
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import ActionExecuted
+    from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
     from bot.privacy.stores import MaskingSQLTrackerStore  # installs the validator as the Rasa server does
-    from rasa.shared.core.trackers import DialogueStateTracker
 
     domain = Domain.load(str(ROOT / "domain.yml"))
     MaskingSQLTrackerStore(domain, db=":memory:")
@@ -44,8 +44,9 @@ async def run_remote_action(body: dict) -> list:
     try:
         action = RemoteAction("action_answer_knowledge", EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
         tracker = DialogueStateTracker.from_events("remote-action", [ActionExecuted("action_listen")], domain.slots)
-        return await action.run(CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses),
-                                tracker, domain)
+        return await action.run(
+            CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses), tracker, domain
+        )
     finally:
         await runner.cleanup()
 
@@ -63,8 +64,9 @@ def test_a_valid_response_is_applied_and_the_schema_is_checked_once(monkeypatch)
     draft = validator_for(RemoteAction.action_response_format_spec())
     checks = []
     original = draft.check_schema.__func__
-    monkeypatch.setattr(draft, "check_schema",
-                        classmethod(lambda cls, schema, **kw: checks.append(1) or original(cls, schema, **kw)))
+    monkeypatch.setattr(
+        draft, "check_schema", classmethod(lambda cls, schema, **kw: checks.append(1) or original(cls, schema, **kw))
+    )
     from bot import remote_action
 
     remote_action._VALIDATORS.clear()
@@ -76,6 +78,7 @@ def test_a_valid_response_is_applied_and_the_schema_is_checked_once(monkeypatch)
 
 async def serve(port: int, seen: list[str], body: dict | None = None):  # type: ignore[no-untyped-def]
     """A real HTTP action endpoint on ``port`` recording the action each call asked for."""
+
     async def answer(request: web.Request) -> web.Response:
         seen.append((await request.json())["next_action"])
         return web.json_response(body or {"events": [], "responses": []})
@@ -102,12 +105,16 @@ async def extract_slots(port: int, paused: bool) -> list:
 
     domain = Domain.load(str(ROOT / "domain.yml"))
     MaskingSQLTrackerStore(domain, db=":memory:")
-    events = [ActionExecuted("action_listen"), *([ConversationPaused()] if paused else []),
-              UserUttered("請問還要等多久", {"name": "dialogue_chitchat", "confidence": 0.9})]
+    events = [
+        ActionExecuted("action_listen"),
+        *([ConversationPaused()] if paused else []),
+        UserUttered("請問還要等多久", {"name": "dialogue_chitchat", "confidence": 0.9}),
+    ]
     tracker = DialogueStateTracker.from_events("extract", events, domain.slots)
     action = ActionExtractSlots(EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
-    return await action.run(CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses),
-                            tracker, domain)
+    return await action.run(
+        CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses), tracker, domain
+    )
 
 
 @pytest.mark.parametrize("paused", [False, True], ids=["talking", "paused"])

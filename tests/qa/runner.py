@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from bench.ids import sender_id
 
 HERE = Path(__file__).resolve().parent
@@ -57,9 +58,21 @@ _CLARIFY = re.compile(r"您是指|您是想問|請點選|不太確定您的意�
 _ADMITS = re.compile(r"目前資料(?:沒有|無法)|目前資料未載明")
 
 
-_UNITS = {"%": r"%|％|趴", "money": r"萬|万|億|亿|元", "ratio": r"成", "duration": r"年(?!\d+月)|個月|个月|天|週",
-          "date": r"年\d+月\d+日|\d+/\d+/\d+", "people": r"人", "firms": r"家", "cases": r"件", "times": r"次",
-          "points": r"點", "hours": r"小時", "credits": r"學分", "age": r"歲|岁"}
+_UNITS = {
+    "%": r"%|％|趴",
+    "money": r"萬|万|億|亿|元",
+    "ratio": r"成",
+    "duration": r"年(?!\d+月)|個月|个月|天|週",
+    "date": r"年\d+月\d+日|\d+/\d+/\d+",
+    "people": r"人",
+    "firms": r"家",
+    "cases": r"件",
+    "times": r"次",
+    "points": r"點",
+    "hours": r"小時",
+    "credits": r"學分",
+    "age": r"歲|岁",
+}
 
 
 def units(text: str, last_only: bool = False) -> set[str]:
@@ -144,14 +157,14 @@ def judge(turn: dict[str, Any], replies: list[dict[str, Any]]) -> TurnResult:
     expected_units = {unit for g in missing for alt in g for unit in units(str(alt), last_only=True)}
     stated_units = units(reply)
     wrong = bool(forbidden) or (bool(expected_units & stated_units) and not clarified and not _ADMITS.search(reply))
-    return TurnResult(turn["say"], reply, buttons, not missing and not forbidden, clarified, wrong, missing,
-                      forbidden)
+    return TurnResult(turn["say"], reply, buttons, not missing and not forbidden, clarified, wrong, missing, forbidden)
 
 
 def say(url: str, sender: str, text: str) -> list[dict[str, Any]]:
     body = json.dumps({"sender": sender, "message": text}, ensure_ascii=False).encode()
-    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/webhooks/rest/webhook", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=120) as reply:
         return json.loads(reply.read() or b"[]")
 
@@ -179,12 +192,21 @@ def start(root: Path, folder: Path, today: str) -> tuple[str, list[subprocess.Po
     from bot import supervisor
 
     python = sys.executable
-    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3", "BOT_TODAY": today,
-           "BOT_VAR_DIR": str(folder), "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
-           "BOT_RASA_TOKEN": "qa-" + uuid.uuid4().hex, "BOT_SESSION_SECRET": "session-" + uuid.uuid4().hex,
-           "BOT_API_TOKEN": "api-" + uuid.uuid4().hex, "RASA_TELEMETRY_ENABLED": "false",
-           # One client plays hundreds of conversations back to back: not a flood to slow down.
-           "BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "BOT_TODAY": today,
+        "BOT_VAR_DIR": str(folder),
+        "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
+        "BOT_RASA_TOKEN": "qa-" + uuid.uuid4().hex,
+        "BOT_SESSION_SECRET": "session-" + uuid.uuid4().hex,
+        "BOT_API_TOKEN": "api-" + uuid.uuid4().hex,
+        "RASA_TELEMETRY_ENABLED": "false",
+        # One client plays hundreds of conversations back to back: not a flood to slow down.
+        "BOT_RATE_SENDER": "off",
+        "BOT_RATE_ADDRESS": "off",
+    }
     subprocess.run([python, "-m", "bot", "kb", "build"], cwd=root, env=env, check=True, capture_output=True)
     action_port, rasa_port = supervisor.free_port(), supervisor.free_port()
     action_url = f"http://127.0.0.1:{action_port}/webhook"
@@ -192,27 +214,57 @@ def start(root: Path, folder: Path, today: str) -> tuple[str, list[subprocess.Po
     endpoints = folder / "endpoints.yml"
     endpoints.write_text(
         (supervisor.action_endpoint(action_url) if current else f"action_endpoint:\n  url: {action_url}\n")
-        + f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n", encoding="utf-8")
+        + f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'tracker.db'}\n",
+        encoding="utf-8",
+    )
     model = root / "models" / "hotline.tar.gz"
     if current:
-        services = [(s.command, s.health_url, dict(s.env)) for s in
-                    supervisor.services(python, model, env["BOT_RASA_TOKEN"], endpoints, rasa_port, action_port)]
+        services = [
+            (s.command, s.health_url, dict(s.env))
+            for s in supervisor.services(python, model, env["BOT_RASA_TOKEN"], endpoints, rasa_port, action_port)
+        ]
     else:
         rasa = str(Path(python).with_name("rasa"))
-        services = [((rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)),
-                     f"http://127.0.0.1:{action_port}/health", {}),
-                    ((rasa, "run", "--model", str(model), "--enable-api", "--auth-token", env["BOT_RASA_TOKEN"],
-                      "--interface", "127.0.0.1", "--port", str(rasa_port), "--credentials", "credentials.yml",
-                      "--endpoints", str(endpoints)), f"http://127.0.0.1:{rasa_port}/webhooks/rest/", {})]
+        services = [
+            (
+                (rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)),
+                f"http://127.0.0.1:{action_port}/health",
+                {},
+            ),
+            (
+                (
+                    rasa,
+                    "run",
+                    "--model",
+                    str(model),
+                    "--enable-api",
+                    "--auth-token",
+                    env["BOT_RASA_TOKEN"],
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(rasa_port),
+                    "--credentials",
+                    "credentials.yml",
+                    "--endpoints",
+                    str(endpoints),
+                ),
+                f"http://127.0.0.1:{rasa_port}/webhooks/rest/",
+                {},
+            ),
+        ]
     processes = []
     for number, (command, health_url, extra) in enumerate(services):
         log = (folder / f"service-{number}.log").open("wb")
-        process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**supervisor.quiet_env(env), **extra})
+        process = subprocess.Popen(
+            command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env={**supervisor.quiet_env(env), **extra}
+        )
         processes.append(process)
         if not supervisor.wait_ready(health_url, process, 300):
             stop(processes)
-            raise RuntimeError(f"{command[:4]} did not start:\n" + (folder / f"service-{number}.log").read_text()[-3000:])
+            raise RuntimeError(
+                f"{command[:4]} did not start:\n" + (folder / f"service-{number}.log").read_text()[-3000:]
+            )
     return f"http://127.0.0.1:{rasa_port}", processes
 
 
@@ -284,8 +336,13 @@ class Rates:
 
     @classmethod
     def of(cls, results: list[CaseResult]) -> Rates:
-        return cls(len(results), sum(r.right for r in results), sum(r.direct for r in results),
-                   sum(r.clarified for r in results), sum(r.wrong_figures for r in results))
+        return cls(
+            len(results),
+            sum(r.right for r in results),
+            sum(r.direct for r in results),
+            sum(r.clarified for r in results),
+            sum(r.wrong_figures for r in results),
+        )
 
     def pct(self, n: int) -> str:
         return f"{100 * n / self.cases:.1f}%" if self.cases else "—"
@@ -297,37 +354,59 @@ def summary(results: list[CaseResult]) -> dict[str, Rates]:
 
 
 def report(after: list[CaseResult], before: list[CaseResult] | None, latency: Latency | None) -> str:
-    lines = ["# QA evaluation (tests/qa/qa.yml)", "",
-             f"{len(after)} cases written apart from this project (seeds and sources only), played over REST "
-             f"against the real stack (Rasa, action server, kb.db), a fresh sender per case, clock at {TODAY}. "
-             "Definitions are in `tests/qa/runner.py`. `make eval-qa` regenerates this file.", ""]
+    lines = [
+        "# QA evaluation (tests/qa/qa.yml)",
+        "",
+        f"{len(after)} cases written apart from this project (seeds and sources only), played over REST "
+        f"against the real stack (Rasa, action server, kb.db), a fresh sender per case, clock at {TODAY}. "
+        "Definitions are in `tests/qa/runner.py`. `make eval-qa` regenerates this file.",
+        "",
+    ]
     columns = [("before (baseline)", before)] if before is not None else []
     columns.append(("after", after))
     disputed = [r for r in after if r.disputed]
-    lines += ["| measure | " + " | ".join(f"{name}, all" + (f" | {name}, without disputed" if disputed else "")
-                                         for name, _ in columns) + " |",
-              "|---|" + "---|" * (len(columns) * (2 if disputed else 1))]
+    lines += [
+        "| measure | "
+        + " | ".join(f"{name}, all" + (f" | {name}, without disputed" if disputed else "") for name, _ in columns)
+        + " |",
+        "|---|" + "---|" * (len(columns) * (2 if disputed else 1)),
+    ]
     rows = [("right answers", "right"), ("answered directly", "direct"), ("clarification", "clarified")]
     tables = [summary(results) for _, results in columns]
     for label, attribute in rows:
         cells = []
         for table in tables:
-            for key in (("all", "undisputed") if disputed else ("all",)):
+            for key in ("all", "undisputed") if disputed else ("all",):
                 rates = table[key]
                 cells.append(f"{rates.pct(getattr(rates, attribute))} ({getattr(rates, attribute)}/{rates.cases})")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     cells = [str(table[key].wrong) for table in tables for key in (("all", "undisputed") if disputed else ("all",))]
     lines.append("| wrong-figure turns | " + " | ".join(cells) + " |")
     if latency:
-        lines += ["", f"Resolver latency over {latency.turns} turns (warm, in process; question parsing, ranking "
-                      f"and decision): CPU time p50 {latency.cpu_p50:.2f} ms, p95 {latency.cpu_p95:.2f} ms; wall clock "
-                      f"p50 {latency.wall_p50:.2f} ms, p95 {latency.wall_p95:.2f} ms (wall includes waiting for a "
-                      f"shared CPU: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when measured)."]
-    lines += ["", "## By category", "", "| category | cases | right | directly | clarification | wrong figures |"
-              + (" before: right |" if before is not None else ""), "|---|---|---|---|---|---|" + ("---|" if before else "")]
+        lines += [
+            "",
+            f"Resolver latency over {latency.turns} turns (warm, in process; question parsing, ranking "
+            f"and decision): CPU time p50 {latency.cpu_p50:.2f} ms, p95 {latency.cpu_p95:.2f} ms; wall clock "
+            f"p50 {latency.wall_p50:.2f} ms, p95 {latency.wall_p95:.2f} ms (wall includes waiting for a "
+            f"shared CPU: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when measured).",
+        ]
+    lines += [
+        "",
+        "## By category",
+        "",
+        "| category | cases | right | directly | clarification | wrong figures |"
+        + (" before: right |" if before is not None else ""),
+        "|---|---|---|---|---|---|" + ("---|" if before else ""),
+    ]
     lines += _breakdown(after, before, "category")
-    lines += ["", "## By kind", "", "| kind | cases | right | directly | clarification | wrong figures |"
-              + (" before: right |" if before is not None else ""), "|---|---|---|---|---|---|" + ("---|" if before else "")]
+    lines += [
+        "",
+        "## By kind",
+        "",
+        "| kind | cases | right | directly | clarification | wrong figures |"
+        + (" before: right |" if before is not None else ""),
+        "|---|---|---|---|---|---|" + ("---|" if before else ""),
+    ]
     lines += _breakdown(after, before, "kind")
     if disputed:
         lines += ["", "## Disputed cases (kept, counted separately)", ""]
@@ -336,8 +415,10 @@ def report(after: list[CaseResult], before: list[CaseResult] | None, latency: La
     for result in after:
         if result.right and not result.wrong_figures:
             continue
-        lines.append(f"### {result.case['id']} ({result.case['category']}, {result.case['kind']})"
-                     + (" — disputed" if result.disputed else ""))
+        lines.append(
+            f"### {result.case['id']} ({result.case['category']}, {result.case['kind']})"
+            + (" — disputed" if result.disputed else "")
+        )
         for turn in result.turns:
             mark = "ok" if turn.right else "MISS"
             lines.append(f"- **{mark}** 「{turn.say}」")
@@ -349,7 +430,9 @@ def report(after: list[CaseResult], before: list[CaseResult] | None, latency: La
                 if turn.wrong_figure:
                     lines.append("  - counted as a wrong figure")
                 reply = turn.reply.replace("\n", " ⏎ ")
-                lines.append(f"  - reply: {reply[:600]}" + (f" [buttons: {' | '.join(turn.buttons)}]" if turn.buttons else ""))
+                lines.append(
+                    f"  - reply: {reply[:600]}" + (f" [buttons: {' | '.join(turn.buttons)}]" if turn.buttons else "")
+                )
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -364,8 +447,10 @@ def _breakdown(after: list[CaseResult], before: list[CaseResult] | None, key: st
     lines = []
     for name in sorted(groups):
         rates = Rates.of(groups[name])
-        line = (f"| {name} | {rates.cases} | {rates.pct(rates.right)} | {rates.pct(rates.direct)} | "
-                f"{rates.pct(rates.clarified)} | {rates.wrong} |")
+        line = (
+            f"| {name} | {rates.cases} | {rates.pct(rates.right)} | {rates.pct(rates.direct)} | "
+            f"{rates.pct(rates.clarified)} | {rates.wrong} |"
+        )
         if before is not None:
             old = Rates.of(earlier[name])
             line += f" {old.pct(old.right)} |"
@@ -375,8 +460,14 @@ def _breakdown(after: list[CaseResult], before: list[CaseResult] | None, key: st
 
 def save(results: list[CaseResult], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)  # reports/ is not in a fresh clone
-    path.write_text(json.dumps([{"id": r.case["id"], "turns": [t.__dict__ for t in r.turns]} for r in results],
-                               ensure_ascii=False, indent=1), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            [{"id": r.case["id"], "turns": [t.__dict__ for t in r.turns]} for r in results],
+            ensure_ascii=False,
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
 
 
 def load(path: Path, cases: list[dict[str, Any]]) -> list[CaseResult]:
@@ -387,8 +478,10 @@ def load(path: Path, cases: list[dict[str, Any]]) -> list[CaseResult]:
         case = by_id.get(item["id"])
         if case is None:
             continue
-        turns = [judge(turn, [{"text": saved["reply"], "buttons": [{"title": b} for b in saved["buttons"]]}])
-                 for turn, saved in zip(case["turns"], item["turns"])]
+        turns = [
+            judge(turn, [{"text": saved["reply"], "buttons": [{"title": b} for b in saved["buttons"]]}])
+            for turn, saved in zip(case["turns"], item["turns"])
+        ]
         results.append(CaseResult(case, turns))
     return results
 
@@ -411,7 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         before = run(args.baseline.resolve(), cases)
         save(before, HERE / "baseline.json")
     after = run(args.root.resolve(), cases)
-    save(after, args.output.with_name("qa-after.json") if not args.only else Path(tempfile.gettempdir()) / "qa-only.json")
+    save(
+        after, args.output.with_name("qa-after.json") if not args.only else Path(tempfile.gettempdir()) / "qa-only.json"
+    )
     text = report(after, before, resolver_latency(cases) if args.root.resolve() == ROOT else None)
     if args.only:
         print(text)

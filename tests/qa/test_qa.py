@@ -40,7 +40,14 @@ def training_texts() -> set[str]:
 def test_the_set_is_large_and_covers_every_category():
     cases = runner.load_cases()
     assert len(cases) >= 200
-    assert {c["category"] for c in cases} >= {"loan", "us_tariff", "policy", "debt_negotiation", "digital_rd", "disaster"}
+    assert {c["category"] for c in cases} >= {
+        "loan",
+        "us_tariff",
+        "policy",
+        "debt_negotiation",
+        "digital_rd",
+        "disaster",
+    }
 
 
 def test_no_sentence_of_the_set_is_in_the_training_data():
@@ -49,21 +56,25 @@ def test_no_sentence_of_the_set_is_in_the_training_data():
     assert leaked == []
 
 
-@pytest.mark.parametrize(("reply", "turn", "right", "wrong"), [
-    ("額度最高3,500 萬元", {"say": "", "expect": [["3500萬"]]}, True, False),
-    ("額度最高３５００萬元", {"say": "", "expect": [["3,500萬"]]}, True, False),
-    ("額度最高600萬元", {"say": "", "expect": [["3500萬"]]}, False, True),
-    ("目前資料沒有額度資訊", {"say": "", "expect": [["3500萬"]]}, False, False),
-    ("受理到117年10月31日", {"say": "", "expect": [["117年10月31日"]], "forbid": ["116年"]}, True, False),
-])
+@pytest.mark.parametrize(
+    ("reply", "turn", "right", "wrong"),
+    [
+        ("額度最高3,500 萬元", {"say": "", "expect": [["3500萬"]]}, True, False),
+        ("額度最高３５００萬元", {"say": "", "expect": [["3,500萬"]]}, True, False),
+        ("額度最高600萬元", {"say": "", "expect": [["3500萬"]]}, False, True),
+        ("目前資料沒有額度資訊", {"say": "", "expect": [["3500萬"]]}, False, False),
+        ("受理到117年10月31日", {"say": "", "expect": [["117年10月31日"]], "forbid": ["116年"]}, True, False),
+    ],
+)
 def test_matching_ignores_width_spaces_and_separators_and_counts_wrong_figures(reply, turn, right, wrong):
     result = runner.judge(turn, [{"text": reply}])
     assert (result.right, result.wrong_figure) == (right, wrong)
 
 
 def test_the_bot_stays_above_the_floor_on_the_set(model_path, tmp_path):
-    stack, processes = start_stack(model_path, tmp_path, runner.TODAY,
-                                   {"BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"})  # one client, many turns
+    stack, processes = start_stack(
+        model_path, tmp_path, runner.TODAY, {"BOT_RATE_SENDER": "off", "BOT_RATE_ADDRESS": "off"}
+    )  # one client, many turns
     try:
         results = runner.play(stack.rasa_url, runner.load_cases())
     finally:

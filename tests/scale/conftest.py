@@ -26,12 +26,22 @@ def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     folder = tmp_path_factory.mktemp("scaled")
     build_kb(load_knowledge(ROOT / "knowledge"), folder / "kb.db")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "BOT_RASA_TOKEN": "test-token-" + os.urandom(16).hex(), "BOT_TODAY": TODAY,
-           "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59", "BOT_SESSION_SECRET": "session-" + os.urandom(16).hex(),
-           "BOT_API_TOKEN": "api-" + os.urandom(16).hex(), # Per sender as in the default stack, low enough for the shared-bucket test (test_cluster.py);
-           # no test here sends a sender more than 15 messages.
-           "BOT_RATE_SENDER": "2/20", "BOT_RATE_ADDRESS": "off"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "BOT_RASA_TOKEN": "test-token-" + os.urandom(16).hex(),
+        "BOT_TODAY": TODAY,
+        "BOT_OFFICE_HOURS": "mon-sun 00:00-23:59",
+        "BOT_SESSION_SECRET": "session-" + os.urandom(16).hex(),
+        "BOT_API_TOKEN": "api-"
+        + os.urandom(
+            16
+        ).hex(),  # Per sender as in the default stack, low enough for the shared-bucket test (test_cluster.py);
+        # no test here sends a sender more than 15 messages.
+        "BOT_RATE_SENDER": "2/20",
+        "BOT_RATE_ADDRESS": "off",
+    }
     try:
         running = launch(model_path, folder, env)
     except supervisor.ServiceFailed as exc:

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from bench.ids import sender_id
 from bot.handoff.tickets_sql import SqlTicketStore
 from tests.e2e.client import say, texts
-from bench.ids import sender_id
 
 # Questions whose answers name distinct figures, so a reply shows which message it answers.
 QUESTIONS = [
@@ -41,8 +41,11 @@ def sender(kind: str) -> str:
 
 
 def tracker(cluster, url: str, user: str) -> dict[str, Any]:
-    reply = httpx.get(f"{url}/conversations/{user}/tracker", params={"token": cluster.settings.rasa_token, "include_events": "ALL"},
-                      timeout=30)
+    reply = httpx.get(
+        f"{url}/conversations/{user}/tracker",
+        params={"token": cluster.settings.rasa_token, "include_events": "ALL"},
+        timeout=30,
+    )
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -76,8 +79,16 @@ def test_a_conversation_alternating_between_servers_keeps_its_slots_and_context(
     assert seen_by_a["events"] == seen_by_b["events"]
     assert seen_by_a["slots"]["scheme"] and seen_by_a["slots"] == seen_by_b["slots"]
     # The phone reached the ticket (staff call back) but is masked in the shared tracker store.
-    assert user_texts(seen_by_a["events"]) == ["想了解一下青創貸款", "那利率呢", "要準備什麼文件", "我要找真人客服",
-                                               "好，請專人聯絡我", "王小明 小明商行", "[手機]", "下午"]
+    assert user_texts(seen_by_a["events"]) == [
+        "想了解一下青創貸款",
+        "那利率呢",
+        "要準備什麼文件",
+        "我要找真人客服",
+        "好，請專人聯絡我",
+        "王小明 小明商行",
+        "[手機]",
+        "下午",
+    ]
 
 
 def test_concurrent_messages_for_one_sender_are_processed_one_at_a_time(cluster):
@@ -154,8 +165,14 @@ def test_a_senders_allowance_is_one_across_servers_and_its_refusals_reach_ops(cl
     body = {"sender": user, "message": ""}
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda i: httpx.post(f"{cluster.rasa_urls[i % 2]}/webhooks/rest/webhook", json=body,
-                                                       timeout=30).status_code, range(60)))
+        statuses = list(
+            pool.map(
+                lambda i: (
+                    httpx.post(f"{cluster.rasa_urls[i % 2]}/webhooks/rest/webhook", json=body, timeout=30).status_code
+                ),
+                range(60),
+            )
+        )
     took = time.monotonic() - started
     allowed, refused = statuses.count(200), statuses.count(429)
     assert allowed + refused == 60
@@ -163,8 +180,9 @@ def test_a_senders_allowance_is_one_across_servers_and_its_refusals_reach_ops(cl
     assert refused > 0
     engine = sa.create_engine(cluster.env["BOT_OPS_DB_URL"])
     try:  # both servers' refusals, added up in the ops database on PostgreSQL
-        assert wait_for(lambda: rate_limit_table(engine, None, None, "rest").rows[0][1] >= refused, 30), \
+        assert wait_for(lambda: rate_limit_table(engine, None, None, "rest").rows[0][1] >= refused, 30), (
             rate_limit_table(engine, None, None, "rest").rows
+        )
     finally:
         engine.dispose()
 

@@ -21,8 +21,12 @@ SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET")
 
 
 def manifests() -> list[tuple[str, dict]]:
-    return [(f"{path.name}#{i}", doc) for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
-            for i, doc in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8"))) if doc]
+    return [
+        (f"{path.name}#{i}", doc)
+        for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
+        for i, doc in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        if doc
+    ]
 
 
 def k8s_validator(doc: dict) -> jsonschema.Draft202012Validator:
@@ -59,14 +63,17 @@ def deployments() -> list[dict]:
 def test_every_container_has_health_probes_and_resource_requests():
     for doc in deployments():
         for container in doc["spec"]["template"]["spec"]["containers"]:
-            assert container["readinessProbe"]["httpGet"]["path"] and container["livenessProbe"], doc["metadata"]["name"]
+            assert container["readinessProbe"]["httpGet"]["path"] and container["livenessProbe"], doc["metadata"][
+                "name"
+            ]
             assert {"cpu", "memory"} <= set(container["resources"]["requests"]), doc["metadata"]["name"]
 
 
 def test_secrets_are_references_never_values():
     for doc in deployments():
-        for container in doc["spec"]["template"]["spec"].get("initContainers", []) + \
-                doc["spec"]["template"]["spec"]["containers"]:
+        for container in (
+            doc["spec"]["template"]["spec"].get("initContainers", []) + doc["spec"]["template"]["spec"]["containers"]
+        ):
             for env in container.get("env", []):
                 if any(word in env["name"] for word in SECRET_WORDS):
                     assert env["valueFrom"]["secretKeyRef"]["name"] == "hotline-secrets", env
@@ -93,8 +100,10 @@ def test_the_autoscaler_scales_the_rasa_deployment_and_services_select_pods():
 def test_compose_file_matches_the_compose_specification():
     schema = json.loads((SCHEMAS / "compose" / "compose_spec.json").read_text())
     document = compose()
-    errors = [f"{'/'.join(map(str, e.path))}: {e.message}"
-              for e in jsonschema.Draft201909Validator(schema).iter_errors(document)]
+    errors = [
+        f"{'/'.join(map(str, e.path))}: {e.message}"
+        for e in jsonschema.Draft201909Validator(schema).iter_errors(document)
+    ]
     assert not errors, errors
     document["services"]["rasa"]["healthchek"] = {}
     assert list(jsonschema.Draft201909Validator(schema).iter_errors(document))  # a typo is caught

@@ -23,18 +23,29 @@ def test_scaled_endpoints_name_the_shared_services_and_keep_passwords_out():
     text = profile.scaled_endpoints(settings(BOT_PG_PASSWORD="pg-secret-1", BOT_REDIS_URL="redis://10.0.0.5:6380/3"))
     assert "pg-secret-1" not in text and "amqp-secret-1" not in text
     config = yaml.safe_load(text)
-    assert config["tracker_store"]["dialect"] == "postgresql" and config["tracker_store"]["password"] == "${BOT_PG_PASSWORD}"
-    assert config["lock_store"] == {"type": "bot.scaled.locks.AtomicRedisLockStore", "url": "10.0.0.5", "port": 6380, "db": 3,
-                                    "key_prefix": "hotline"}
+    assert (
+        config["tracker_store"]["dialect"] == "postgresql"
+        and config["tracker_store"]["password"] == "${BOT_PG_PASSWORD}"
+    )
+    assert config["lock_store"] == {
+        "type": "bot.scaled.locks.AtomicRedisLockStore",
+        "url": "10.0.0.5",
+        "port": 6380,
+        "db": 3,
+        "key_prefix": "hotline",
+    }
     assert config["event_broker"]["queues"] == ["hotline_events"]
     assert config["event_broker"]["password"] == "${BOT_AMQP_PASSWORD}"
 
 
-@pytest.mark.parametrize(("env", "variable"), [
-    ({"BOT_AMQP_PASSWORD": ""}, "BOT_AMQP_PASSWORD"),
-    ({"BOT_PG_URL": "postgresql://postgres:hunter2@db/hotline"}, "BOT_PG_PASSWORD"),
-    ({"BOT_REDIS_URL": "redis://127.0.0.1:6379/locks"}, "BOT_REDIS_URL"),
-])
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"BOT_AMQP_PASSWORD": ""}, "BOT_AMQP_PASSWORD"),
+        ({"BOT_PG_URL": "postgresql://postgres:hunter2@db/hotline"}, "BOT_PG_PASSWORD"),
+        ({"BOT_REDIS_URL": "redis://127.0.0.1:6379/locks"}, "BOT_REDIS_URL"),
+    ],
+)
 def test_unusable_settings_stop_generation_naming_the_variable(env, variable):
     with pytest.raises(profile.ProfileError, match=variable):
         profile.scaled_endpoints(settings(**env))
@@ -42,8 +53,11 @@ def test_unusable_settings_stop_generation_naming_the_variable(env, variable):
 
 def test_generated_nginx_config_is_accepted_by_nginx(tmp_path):
     conf = profile.write_nginx_conf(tmp_path / "nginx", 18080, [15005, 15006, 15007])
-    result = subprocess.run(["nginx", "-t", "-e", str(tmp_path / "nginx" / "error.log"), "-p", str(tmp_path / "nginx"),
-                             "-c", str(conf)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["nginx", "-t", "-e", str(tmp_path / "nginx" / "error.log"), "-p", str(tmp_path / "nginx"), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     text = conf.read_text()
     assert text.count("server 127.0.0.1:1500") == 9  # each server in the balanced, sticky and LINE upstreams
@@ -59,9 +73,21 @@ def test_the_generated_nginx_cuts_off_slow_clients(tmp_path):
 
     port = supervisor.free_port()
     conf = profile.write_nginx_conf(tmp_path / "nginx", port, [supervisor.free_port()])
-    service = supervisor.Service("nginx", ("nginx", "-e", str(tmp_path / "nginx" / "error.log"), "-p",
-                                           str(tmp_path / "nginx"), "-c", str(conf), "-g", "daemon off;"),
-                                 f"http://127.0.0.1:{port}/nginx-health")
+    service = supervisor.Service(
+        "nginx",
+        (
+            "nginx",
+            "-e",
+            str(tmp_path / "nginx" / "error.log"),
+            "-p",
+            str(tmp_path / "nginx"),
+            "-c",
+            str(conf),
+            "-g",
+            "daemon off;",
+        ),
+        f"http://127.0.0.1:{port}/nginx-health",
+    )
     with (tmp_path / "nginx.log").open("wb") as log:
         process = supervisor.start(service, log, dict(os.environ), timeout=30)
     try:
@@ -81,7 +107,9 @@ def events_in(url: str) -> list[dict]:
 
 def test_a_redelivered_batch_is_written_once(pg_database):
     writer = OpsEventWriter(pg_database)
-    batch = [Delivery(f"m{i}", {"sender_id": "u1", "event": "user", "text": f"第{i}則", "timestamp": i}) for i in range(3)]
+    batch = [
+        Delivery(f"m{i}", {"sender_id": "u1", "event": "user", "text": f"第{i}則", "timestamp": i}) for i in range(3)
+    ]
     assert writer.write(batch) == 3
     assert writer.write(batch[1:] + [Delivery("m9", {"sender_id": "u1", "event": "bot", "timestamp": 9})]) == 1
     writer.close()
@@ -89,8 +117,11 @@ def test_a_redelivered_batch_is_written_once(pg_database):
 
 
 def test_messages_without_an_id_are_told_apart_by_their_body():
-    first, again, other = decode(b'{"event": "user", "timestamp": 1}', None), decode(b'{"event": "user", "timestamp": 1}', ""), \
-        decode(b'{"event": "user", "timestamp": 2}', None)
+    first, again, other = (
+        decode(b'{"event": "user", "timestamp": 1}', None),
+        decode(b'{"event": "user", "timestamp": 1}', ""),
+        decode(b'{"event": "user", "timestamp": 2}', None),
+    )
     assert first.message_id == again.message_id != other.message_id and len(first.message_id) <= 64
     for body in (b"not json", b"[1, 2]"):
         with pytest.raises(ValueError):

@@ -22,8 +22,15 @@ SECRET = "action-" + os.urandom(16).hex()
 def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     folder = tmp_path_factory.mktemp("actions")
     port = supervisor.free_port()
-    service = supervisor.services(sys.executable, ROOT / "models" / "unused.tar.gz", "r" * 40, ROOT / "endpoints.yml",
-                                  supervisor.free_port(), port, action_token=SECRET)[0]
+    service = supervisor.services(
+        sys.executable,
+        ROOT / "models" / "unused.tar.gz",
+        "r" * 40,
+        ROOT / "endpoints.yml",
+        supervisor.free_port(),
+        port,
+        action_token=SECRET,
+    )[0]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(folder), "BOT_TODAY": "2026-11-23"}
     env.pop("SANIC_HOST", None)
     with (folder / "actions.log").open("wb") as log:
@@ -44,19 +51,27 @@ def call(port: int, path: str, body: dict | None = None, token: str | None = Non
 
 
 PLANTED_TICKET = {
-    "next_action": "action_create_ticket", "sender_id": "secprobe-action",
-    "tracker": {"sender_id": "secprobe-action", "slots": {"handoff_consent": True, "handoff_name": "SECURITY TEST",
-                                                          "handoff_phone": "0200000000"},
-                "latest_message": {"text": "我要找真人", "intent": {"name": "handoff_request"}, "entities": []},
-                "events": [{"event": "user", "text": "我要找真人", "timestamp": 1.0}], "active_loop": {}},
-    "domain": {}, "version": "3.6.2",
+    "next_action": "action_create_ticket",
+    "sender_id": "secprobe-action",
+    "tracker": {
+        "sender_id": "secprobe-action",
+        "slots": {"handoff_consent": True, "handoff_name": "SECURITY TEST", "handoff_phone": "0200000000"},
+        "latest_message": {"text": "我要找真人", "intent": {"name": "handoff_request"}, "entities": []},
+        "events": [{"event": "user", "text": "我要找真人", "timestamp": 1.0}],
+        "active_loop": {},
+    },
+    "domain": {},
+    "version": "3.6.2",
 }
 
 
 def test_it_listens_on_loopback_only(action_server):
     port, _ = action_server
-    listening = [line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-                 if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"]
+    listening = [
+        line.split()[1]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
+    ]
     assert listening == [f"0100007F:{port:04X}"]  # 127.0.0.1, not 0.0.0.0
 
 
@@ -72,8 +87,10 @@ def test_without_the_secret_nothing_is_listed_or_run(action_server, token):
         import sqlite3
 
         with sqlite3.connect(tickets) as db:
-            assert db.execute("select count(*) from sqlite_master where name = 'tickets'").fetchone()[0] == 0 or \
-                db.execute("select count(*) from tickets").fetchone()[0] == 0
+            assert (
+                db.execute("select count(*) from sqlite_master where name = 'tickets'").fetchone()[0] == 0
+                or db.execute("select count(*) from tickets").fetchone()[0] == 0
+            )
 
 
 def test_with_the_secret_rasa_gets_its_actions_and_the_probe_stays_open(action_server):
@@ -90,11 +107,19 @@ def test_rasa_sends_the_secret_from_every_endpoints_file(monkeypatch, tmp_path):
     from bot.settings import Settings
 
     monkeypatch.setenv("BOT_ACTION_TOKEN", SECRET)
-    for name, value in {"BOT_ACTION_URL": "http://127.0.0.1:5999/webhook", "BOT_VAR_DIR": str(tmp_path),
-                        "BOT_TRACKER_DB_URL": "", "BOT_OPS_DB_URL": "", "BOT_AMQP_PASSWORD": "guest"}.items():
+    for name, value in {
+        "BOT_ACTION_URL": "http://127.0.0.1:5999/webhook",
+        "BOT_VAR_DIR": str(tmp_path),
+        "BOT_TRACKER_DB_URL": "",
+        "BOT_OPS_DB_URL": "",
+        "BOT_AMQP_PASSWORD": "guest",
+    }.items():
         monkeypatch.setenv(name, value)
     scaled = tmp_path / "scaled.yml"
-    scaled.write_text(profile.scaled_endpoints(Settings.from_env({"BOT_VAR_DIR": str(tmp_path), "BOT_AMQP_PASSWORD": "guest"})), encoding="utf-8")
+    scaled.write_text(
+        profile.scaled_endpoints(Settings.from_env({"BOT_VAR_DIR": str(tmp_path), "BOT_AMQP_PASSWORD": "guest"})),
+        encoding="utf-8",
+    )
     generated = tmp_path / "generated.yml"
     generated.write_text(supervisor.action_endpoint("http://127.0.0.1:5999/webhook"), encoding="utf-8")
     for path in (ROOT / "endpoints.yml", scaled, generated):

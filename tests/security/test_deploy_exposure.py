@@ -25,8 +25,12 @@ def compose() -> dict:
 
 
 def k8s() -> list[dict]:
-    return [doc for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
-            for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
+    return [
+        doc
+        for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        if doc
+    ]
 
 
 def test_only_nginx_publishes_a_port_in_compose():
@@ -49,16 +53,22 @@ def test_the_action_server_listens_only_on_the_network_the_rasa_servers_share():
 def test_kubernetes_admits_only_the_rasa_pods_to_the_action_server():
     policy = next(d for d in k8s() if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "hotline-actions")
     assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "hotline-actions"}
-    assert policy["spec"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "hotline-rasa"}}}],
-                                          "ports": [{"protocol": "TCP", "port": 5055}]}]
+    assert policy["spec"]["ingress"] == [
+        {
+            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "hotline-rasa"}}}],
+            "ports": [{"protocol": "TCP", "port": 5055}],
+        }
+    ]
     ingress = next(d for d in k8s() if d["kind"] == "Ingress")
     backends = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
     assert {path for path, name in backends.items() if name == "hotline-rasa"} == {"/webhooks/", "/socket.io/"}
 
 
 def commands() -> list[str]:
-    found = [" ".join(s["command"]) if isinstance(s.get("command"), list) else str(s.get("command", ""))
-             for s in compose()["services"].values()]
+    found = [
+        " ".join(s["command"]) if isinstance(s.get("command"), list) else str(s.get("command", ""))
+        for s in compose()["services"].values()
+    ]
     for doc in k8s():
         if doc["kind"] == "Deployment":
             found += [" ".join(c["command"]) for c in doc["spec"]["template"]["spec"]["containers"]]
@@ -67,7 +77,9 @@ def commands() -> list[str]:
 
 def test_no_token_is_passed_on_a_command_line():
     assert not [c for c in commands() if "--auth-token" in c or "TOKEN" in c]
-    assert sum("bot.launch rasa" in c for c in commands()) == 2 and sum("bot.launch actions" in c for c in commands()) == 2
+    assert (
+        sum("bot.launch rasa" in c for c in commands()) == 2 and sum("bot.launch actions" in c for c in commands()) == 2
+    )
 
 
 class Backend(http.server.BaseHTTPRequestHandler):
@@ -92,16 +104,28 @@ def nginx(tmp_path_factory: pytest.TempPathFactory):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     public, internal = supervisor.free_port(), supervisor.free_port()
     text = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
-    text = (text.replace("rasa:5005", f"127.0.0.1:{rasa.server_port}").replace("web:8000", f"127.0.0.1:{web.server_port}")
-            .replace("listen 8080;", f"listen 127.0.0.1:{public};").replace("listen 8081;", f"listen 127.0.0.1:{internal};")
-            .replace("worker_processes auto;", f"worker_processes 1;\npid {folder / 'nginx.pid'};")
-            .replace("http {\n", "http {\n" + "".join(f"    {kind}_temp_path {folder / kind};\n"
-                                                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))))
+    text = (
+        text.replace("rasa:5005", f"127.0.0.1:{rasa.server_port}")
+        .replace("web:8000", f"127.0.0.1:{web.server_port}")
+        .replace("listen 8080;", f"listen 127.0.0.1:{public};")
+        .replace("listen 8081;", f"listen 127.0.0.1:{internal};")
+        .replace("worker_processes auto;", f"worker_processes 1;\npid {folder / 'nginx.pid'};")
+        .replace(
+            "http {\n",
+            "http {\n"
+            + "".join(
+                f"    {kind}_temp_path {folder / kind};\n"
+                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            ),
+        )
+    )
     conf = folder / "nginx.conf"
     conf.write_text(text, encoding="utf-8")
-    process = subprocess.Popen(["nginx", "-e", str(folder / "error.log"), "-p", str(folder), "-c", str(conf),
-                                "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        ["nginx", "-e", str(folder / "error.log"), "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     for _ in range(50):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{public}/nginx-health", timeout=1)
@@ -119,7 +143,9 @@ def nginx(tmp_path_factory: pytest.TempPathFactory):
 
 
 def fetch(port: int, path: str, method: str = "GET") -> tuple[int, str]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=b"{}" if method != "GET" else None)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method, data=b"{}" if method != "GET" else None
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, reply.read().decode()
@@ -127,11 +153,19 @@ def fetch(port: int, path: str, method: str = "GET") -> tuple[int, str]:
         return refused.code, ""
 
 
-@pytest.mark.parametrize(("path", "method"), [
-    ("/model", "PUT"), ("/model", "DELETE"), ("/model/parse?token=x", "POST"), ("/status", "GET"),
-    ("/conversations/victim/tracker", "GET"), ("/conversations/victim/tracker/events", "POST"),
-    ("/domain", "GET"), ("/version", "GET"),
-])
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/model", "PUT"),
+        ("/model", "DELETE"),
+        ("/model/parse?token=x", "POST"),
+        ("/status", "GET"),
+        ("/conversations/victim/tracker", "GET"),
+        ("/conversations/victim/tracker/events", "POST"),
+        ("/domain", "GET"),
+        ("/version", "GET"),
+    ],
+)
 def test_the_public_port_does_not_publish_rasas_http_api(nginx, path, method):
     public, _, rasa, _ = nginx
     status, body = fetch(public, path, method)

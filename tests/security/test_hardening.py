@@ -91,10 +91,16 @@ def test_the_web_app_refuses_the_placeholder(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("program", ["actions", "rasa"])
 def test_the_servers_refuse_the_placeholder(program, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(tmp_path), "BOT_RASA_TOKEN": "change-me",
-           "BOT_ACTION_TOKEN": "change-me"}
-    done = subprocess.run([sys.executable, "-m", "bot.launch", program], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BOT_VAR_DIR": str(tmp_path),
+        "BOT_RASA_TOKEN": "change-me",
+        "BOT_ACTION_TOKEN": "change-me",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.launch", program], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 2
     assert "placeholder" in done.stderr and ("BOT_ACTION_TOKEN" in done.stderr or "BOT_RASA_TOKEN" in done.stderr)
 
@@ -108,8 +114,10 @@ def test_env_example_ships_no_usable_secret():
 def test_make_secrets_replaces_placeholders_and_writes_a_private_env(tmp_path):
     makefile = tmp_path / "Makefile"
     makefile.write_text((ROOT / "Makefile").read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / ".env").write_text("BOT_RASA_TOKEN=change-me\nBOT_API_TOKEN=short\nBOT_OTHER=keep\n"
-                                   f"BOT_SESSION_SECRET={STRONG}\n", encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        f"BOT_RASA_TOKEN=change-me\nBOT_API_TOKEN=short\nBOT_OTHER=keep\nBOT_SESSION_SECRET={STRONG}\n",
+        encoding="utf-8",
+    )
     (tmp_path / ".env").chmod(0o644)
     done = subprocess.run(["make", "-s", "secrets"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -126,9 +134,21 @@ def test_a_ticket_keeps_its_first_rating(tmp_path):
     from bot.handoff.tickets_sql import SqlTicketStore
 
     store = SqlTicketStore(tmp_path / "tickets.db")
-    ticket = store.create(NewTicket(conversation_id="c", channel="rest", category="loan", summary="s", transcript=[],
-                                    contact_name="王", contact_phone="0912345678", preferred_time="下午", priority=2,
-                                    urgent_reason=None, schemes=[]))
+    ticket = store.create(
+        NewTicket(
+            conversation_id="c",
+            channel="rest",
+            category="loan",
+            summary="s",
+            transcript=[],
+            contact_name="王",
+            contact_phone="0912345678",
+            preferred_time="下午",
+            priority=2,
+            urgent_reason=None,
+            schemes=[],
+        )
+    )
     assert store.rate(ticket.id, 5) is True
     assert store.rate(ticket.id, 1) is False and store.rate(ticket.id, 1) is False
     assert store.get(ticket.id).rating == 5

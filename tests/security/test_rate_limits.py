@@ -96,8 +96,10 @@ def test_buckets_in_redis_give_a_sender_one_allowance_across_servers():
     prefix = f"ratetest{os.urandom(4).hex()}:rate:rest:sender"
 
     async def run() -> list[int]:
-        servers = [RedisTokenBuckets(redis.asyncio.Redis.from_url("redis://127.0.0.1:6379/1"), prefix, 0.001, 5.0)
-                   for _ in range(2)]
+        servers = [
+            RedisTokenBuckets(redis.asyncio.Redis.from_url("redis://127.0.0.1:6379/1"), prefix, 0.001, 5.0)
+            for _ in range(2)
+        ]
         waits = [await servers[i % 2].take("0944271845") for i in range(10)]
         waits.append(await servers[0].take("someone-else"))
         for server in servers:
@@ -121,8 +123,12 @@ def test_unreachable_redis_falls_back_to_the_process_buckets():
     import redis.asyncio
 
     async def run() -> list[int]:
-        dead = RedisTokenBuckets(redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{free_port()}/1",
-                                                              socket_connect_timeout=0.5), "x:rate", 0.001, 2.0)
+        dead = RedisTokenBuckets(
+            redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{free_port()}/1", socket_connect_timeout=0.5),
+            "x:rate",
+            0.001,
+            2.0,
+        )
         return [await dead.take("u") for _ in range(3)]
 
     waits = asyncio.run(run())
@@ -189,7 +195,10 @@ def metrics_row(stack, label: str, enough) -> list:  # type: ignore[no-untyped-d
             assert page.status_code == 200
             table = re.search(r'id="table-rate_limits">(.*?)</table>', page.text, re.S)
             assert table, "no rate-limit table on /ops/metrics"
-            rows = [re.findall(r"<td>\s*(.*?)\s*</td>", r, re.S) for r in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)]
+            rows = [
+                re.findall(r"<td>\s*(.*?)\s*</td>", r, re.S)
+                for r in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
+            ]
             row = next(([r[0], *map(int, r[1:])] for r in rows if r and r[0] == label), None)
             if row and enough(row):
                 return row
@@ -200,8 +209,10 @@ def metrics_row(stack, label: str, enough) -> list:  # type: ignore[no-untyped-d
 def test_a_phone_number_as_sender_id_is_never_stored(stack):
     """An SMS/IVR gateway's sender "0944271845" left 22 raw copies in the tracker DB and 37 in the ops DB."""
     phone = "0944271845"
-    status, reply = post(f"{stack.rasa_url}/webhooks/rest/webhook",
-                         json.dumps({"sender": phone, "message": "青創貸款利率多少"}, ensure_ascii=False).encode())
+    status, reply = post(
+        f"{stack.rasa_url}/webhooks/rest/webhook",
+        json.dumps({"sender": phone, "message": "青創貸款利率多少"}, ensure_ascii=False).encode(),
+    )
     assert status == 200 and reply and all(r["recipient_id"] == phone for r in reply)
     for name in ("tracker.db", "ops.db"):
         with sqlite3.connect(stack.var_dir / name) as db:
@@ -221,8 +232,9 @@ def test_socketio_refuses_big_metadata_with_a_reason(stack):
         user.sio.on("message_refused", refusals.put_nowait)
         await user.join()
         try:
-            await user.sio.emit("user_uttered", {"message": "你好", "session_id": user.session,
-                                                 "metadata": {"note": "a@b.cc " * 2000}})
+            await user.sio.emit(
+                "user_uttered", {"message": "你好", "session_id": user.session, "metadata": {"note": "a@b.cc " * 2000}}
+            )
             return await asyncio.wait_for(refusals.get(), WAIT)
         finally:
             await user.close()

@@ -27,13 +27,21 @@ def test_chat_page_is_zh_tw_labelled_and_loads_only_local_scripts(client):
 
 
 def test_only_the_web_app_and_configured_sites_may_frame_the_chat(tmp_path):
-    settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path), "BOT_SESSION_SECRET": "s", "BOT_WEB_PORT": "8123",
-                                  "BOT_CHAT_ORIGINS": "https://www.agency.gov.tw, https://partner.example.tw/"})
+    settings = Settings.from_env(
+        {
+            "BOT_VAR_DIR": str(tmp_path),
+            "BOT_SESSION_SECRET": "s",
+            "BOT_WEB_PORT": "8123",
+            "BOT_CHAT_ORIGINS": "https://www.agency.gov.tw, https://partner.example.tw/",
+        }
+    )
     from starlette.testclient import TestClient
 
     policy = TestClient(create_app(settings)).get("/chat").headers["content-security-policy"]
-    assert policy.endswith("frame-ancestors 'self' http://127.0.0.1:8123 http://localhost:8123 "
-                           "https://www.agency.gov.tw https://partner.example.tw")
+    assert policy.endswith(
+        "frame-ancestors 'self' http://127.0.0.1:8123 http://localhost:8123 "
+        "https://www.agency.gov.tw https://partner.example.tw"
+    )
     assert "script-src 'self';" in policy and "connect-src 'self' http://127.0.0.1:5005 ws://127.0.0.1:5005;" in policy
 
 
@@ -45,8 +53,19 @@ def test_a_chat_origin_that_is_not_an_origin_stops_start_up(value):
         Settings.from_env({"BOT_CHAT_ORIGINS": value})
 
 
-@pytest.mark.parametrize("session", ["", "abc", SESSION.upper(), SESSION + "0", SESSION[:-1] + "g",
-                                     "../../tracker", "<script>alert(1)</script>", "0123456789abcdef" * 4])
+@pytest.mark.parametrize(
+    "session",
+    [
+        "",
+        "abc",
+        SESSION.upper(),
+        SESSION + "0",
+        SESSION[:-1] + "g",
+        "../../tracker",
+        "<script>alert(1)</script>",
+        "0123456789abcdef" * 4,
+    ],
+)
 def test_history_refuses_malformed_session_ids(client, session):
     reply = client.get("/chat/history", params={"session": session})
     assert reply.status_code == 400

@@ -54,7 +54,12 @@ def test_queue_shows_urgent_ticket_and_claim_is_exclusive(app, staff_client, tic
     page = staff_client.get("/console")
     assert "#1" in page.text and "緊急" in page.text and "王小明" in page.text
     token = csrf_of(page.text)
-    assert staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token}, follow_redirects=False).status_code == 303
+    assert (
+        staff_client.post(
+            f"/console/tickets/{ticket.id}/claim", data={"csrf": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     again = staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
     assert again.status_code == 409 and "已經被其他同仁接手" in again.text
 
@@ -76,16 +81,26 @@ def test_bad_filters_and_unknown_tickets_get_4xx_in_zh_tw(staff_client):
 def test_reply_note_transfer_and_validation(app, staff_client, ticket):
     token = csrf_of(staff_client.get("/console").text)
     staff_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": token})
-    assert staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": " "}).status_code == 400
-    sent = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "您好，我是小林"},
-                             follow_redirects=False)
+    assert (
+        staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": " "}).status_code == 400
+    )
+    sent = staff_client.post(
+        f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "您好，我是小林"}, follow_redirects=False
+    )
     assert sent.status_code == 303
     staff_client.post(f"/console/tickets/{ticket.id}/note", data={"csrf": token, "text": "客戶急需週轉"})
     page = staff_client.get(f"/console/tickets/{ticket.id}").text
     assert "客戶急需週轉" in page
-    assert staff_client.post(f"/console/tickets/{ticket.id}/transfer", data={"csrf": token, "to": "nobody"}).status_code == 400
-    assert staff_client.post(f"/console/tickets/{ticket.id}/transfer", data={"csrf": token, "to": "chen"},
-                             follow_redirects=False).status_code == 303
+    assert (
+        staff_client.post(f"/console/tickets/{ticket.id}/transfer", data={"csrf": token, "to": "nobody"}).status_code
+        == 400
+    )
+    assert (
+        staff_client.post(
+            f"/console/tickets/{ticket.id}/transfer", data={"csrf": token, "to": "chen"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     assert app.state.deps.tickets.get(ticket.id).assignee == "chen"
     assert [e.text for e in app.state.deps.tickets.take_undelivered("conv-1")] == ["您好，我是小林"]
 
@@ -143,14 +158,19 @@ def test_resolve_asks_for_an_outcome_and_the_log_says_it_in_zh_tw_taipei_time(se
 
 def test_a_reply_sent_by_the_page_script_stays_on_the_page(settings, staff_client, ticket):
     token = csrf_of(staff_client.get(f"/console/tickets/{ticket.id}").text)
-    sent = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "您好"},
-                             headers={"X-Requested-With": "fetch"})
+    sent = staff_client.post(
+        f"/console/tickets/{ticket.id}/reply",
+        data={"csrf": token, "text": "您好"},
+        headers={"X-Requested-With": "fetch"},
+    )
     assert sent.status_code == 200 and sent.json()["ok"] is True
-    empty = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": " "},
-                              headers={"X-Requested-With": "fetch"})
+    empty = staff_client.post(
+        f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": " "}, headers={"X-Requested-With": "fetch"}
+    )
     assert empty.status_code == 400 and "不可空白" in empty.json()["error"]["message"]
-    plain = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "再補充"},
-                              follow_redirects=False)
+    plain = staff_client.post(
+        f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "再補充"}, follow_redirects=False
+    )
     assert plain.headers["location"].endswith("#reply")  # without the script, the page lands on the reply box
 
 
@@ -168,7 +188,7 @@ def test_live_parts_of_a_ticket_and_the_rating_shown_out_of_five(settings, staff
 
 
 def test_ticket_page_links_to_its_conversation_in_ops(staff_client, ticket):
-    assert '/ops/conversation?id=conv-1' in staff_client.get(f"/console/tickets/{ticket.id}").text
+    assert "/ops/conversation?id=conv-1" in staff_client.get(f"/console/tickets/{ticket.id}").text
 
 
 def test_the_live_mark_moves_on_postgresql_too_for_several_web_processes(pg_database):
@@ -178,8 +198,19 @@ def test_the_live_mark_moves_on_postgresql_too_for_several_web_processes(pg_data
 
     one, other = SqlTicketStore(pg_database), SqlTicketStore(pg_database)  # two processes' stores
     assert one.change_mark() == (0, 0)
-    ticket = one.create(NewTicket(conversation_id="c", channel="rest", category="loan", summary="s", transcript=[],
-                                  contact_name="n", contact_phone="0912345678", preferred_time="不限", priority=3))
+    ticket = one.create(
+        NewTicket(
+            conversation_id="c",
+            channel="rest",
+            category="loan",
+            summary="s",
+            transcript=[],
+            contact_name="n",
+            contact_phone="0912345678",
+            preferred_time="不限",
+            priority=3,
+        )
+    )
     created = other.change_mark()
     assert created[1] == 1 and created[0] > 0
     one.claim(ticket.id, "lin")
@@ -192,21 +223,38 @@ def test_a_ticket_without_recorded_schemes_shows_the_schemes_of_its_conversation
     """With a knowledge base (as in service), the scheme cards come from the conversation when the ticket names none."""
     from starlette.testclient import TestClient
 
+    from bot.handoff.staff import StaffStore
     from bot.handoff.tickets import NewTicket
     from bot.handoff.tickets_sql import SqlTicketStore
     from bot.kb.build import build_kb
     from bot.kb.records import load_knowledge
     from bot.settings import ROOT
-    from bot.handoff.staff import StaffStore
     from bot.web.app import create_app
 
     build_kb(load_knowledge(ROOT / "knowledge"), settings.kb_path)
     StaffStore(settings.staff_path).add("lin", "a-long-password")
-    ticket = SqlTicketStore(settings.tickets_path).create(NewTicket(
-        conversation_id="conv-kb", channel="rest", category="loan", summary="s", contact_name="王小明",
-        contact_phone="0912-345-678", preferred_time="下午", priority=3, schemes=[],
-        transcript=[{"who": "user", "text": '/loan_ask{"scheme":"youth_startup_loan"}', "intent": "loan_ask",
-                     "confidence": 1.0, "entities": [{"entity": "scheme", "value": "youth_startup_loan"}]}]))
+    ticket = SqlTicketStore(settings.tickets_path).create(
+        NewTicket(
+            conversation_id="conv-kb",
+            channel="rest",
+            category="loan",
+            summary="s",
+            contact_name="王小明",
+            contact_phone="0912-345-678",
+            preferred_time="下午",
+            priority=3,
+            schemes=[],
+            transcript=[
+                {
+                    "who": "user",
+                    "text": '/loan_ask{"scheme":"youth_startup_loan"}',
+                    "intent": "loan_ask",
+                    "confidence": 1.0,
+                    "entities": [{"entity": "scheme", "value": "youth_startup_loan"}],
+                }
+            ],
+        )
+    )
     client = TestClient(create_app(settings))
     assert login(client).status_code == 303
     page = client.get(f"/console/tickets/{ticket.id}")
@@ -225,15 +273,26 @@ def test_a_withdrawn_ticket_shows_as_withdrawn_and_refuses_reply_and_resolve_in_
     assert "來電者已撤回" in page and "撤回轉接，機器人已恢復回答" in page
     assert 'id="reply"' not in page and "/resolve" not in page  # nothing offered that cannot be done
     assert "來電者撤回轉接" in page.split("處理紀錄（臺北時間）")[1] and "withdrawn" not in page.split("處理紀錄")[1]
-    replied = staff_client.post(f"/console/tickets/{ticket.id}/reply", data={"csrf": token, "text": "您好"},
-                                headers={"X-Requested-With": "fetch"})
+    replied = staff_client.post(
+        f"/console/tickets/{ticket.id}/reply",
+        data={"csrf": token, "text": "您好"},
+        headers={"X-Requested-With": "fetch"},
+    )
     assert replied.status_code == 409 and "來電者已撤回轉接" in replied.json()["error"]["message"]
-    resolved = staff_client.post(f"/console/tickets/{ticket.id}/resolve", data={"csrf": token, "outcome": "called_back"})
+    resolved = staff_client.post(
+        f"/console/tickets/{ticket.id}/resolve", data={"csrf": token, "outcome": "called_back"}
+    )
     assert resolved.status_code == 409 and "無法再結案" in resolved.text and "留下的電話" in resolved.text
     assert store.get(ticket.id).status is TicketStatus.WITHDRAWN and store.take_undelivered("conv-1") == []
     # Notes stay possible: staff may still call the number and write down what came of it.
-    assert staff_client.post(f"/console/tickets/{ticket.id}/note", data={"csrf": token, "text": "已回電，不需協助"},
-                             follow_redirects=False).status_code == 303
+    assert (
+        staff_client.post(
+            f"/console/tickets/{ticket.id}/note",
+            data={"csrf": token, "text": "已回電，不需協助"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
     assert f"#{ticket.id}" in staff_client.get("/console/queue/rows?status=withdrawn").text
     assert f"#{ticket.id}" not in staff_client.get("/console").text
 

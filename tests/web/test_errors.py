@@ -17,6 +17,7 @@ SAMPLES = {kind: kind(messages.ticket_resolved("回覆")) for kind in ERRORS}
 def raising(exc: Exception):  # type: ignore[no-untyped-def]
     async def endpoint(request):  # type: ignore[no-untyped-def]
         raise exc
+
     return endpoint
 
 
@@ -34,8 +35,15 @@ def expected(exc: Exception) -> tuple[int, str]:
 
 def test_the_table_covers_the_exceptions_the_handlers_leave_to_it():
     names = {kind.__name__ for kind in ERRORS}
-    assert {"UnknownTicket", "TicketConflict", "UnknownConversation", "UnknownTurn", "BadFilter", "BadCorrection",
-            "RasaUnavailable"} <= names
+    assert {
+        "UnknownTicket",
+        "TicketConflict",
+        "UnknownConversation",
+        "UnknownTurn",
+        "BadFilter",
+        "BadCorrection",
+        "RasaUnavailable",
+    } <= names
 
 
 @pytest.mark.parametrize("exc", list(SAMPLES.values()), ids=lambda e: type(e).__name__)
@@ -63,12 +71,15 @@ def test_a_subclass_gets_its_own_entry_before_its_parents():
     assert ERRORS[UnknownTurn] != ERRORS[UnknownConversation]
 
 
-@pytest.mark.parametrize(("exc", "status", "text"), [
-    (HTTPException(404), 404, messages.NO_PAGE),
-    (HTTPException(405), 405, messages.NOT_SUPPORTED),
-    (HTTPException(400, messages.CHOOSE_COLLEAGUE), 400, messages.CHOOSE_COLLEAGUE),
-    (RuntimeError("a stack trace nobody should see"), 500, messages.SERVER_ERROR),
-])
+@pytest.mark.parametrize(
+    ("exc", "status", "text"),
+    [
+        (HTTPException(404), 404, messages.NO_PAGE),
+        (HTTPException(405), 405, messages.NOT_SUPPORTED),
+        (HTTPException(400, messages.CHOOSE_COLLEAGUE), 400, messages.CHOOSE_COLLEAGUE),
+        (RuntimeError("a stack trace nobody should see"), 500, messages.SERVER_ERROR),
+    ],
+)
 def test_other_errors_keep_their_status_and_never_show_internals(app, exc, status, text):
     client = client_raising(app, exc)
     for path in ("/boom", "/api/boom"):

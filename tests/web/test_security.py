@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from bot import supervisor
+from bot.handoff.staff import StaffStore
 from bot.handoff.tickets import NewTicket
 from bot.handoff.tickets_sql import SqlTicketStore
-from bot.handoff.staff import StaffStore
 from bot.web.security import forwarded_client, parse_networks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,9 +28,17 @@ PASSWORD = "a-long-password"
 def start_web(folder: Path, trusted: str) -> tuple[str, object]:
     port = supervisor.free_port()
     web = supervisor.services(sys.executable, ROOT / "models" / "unused.tar.gz", "r" * 40, web_port=port)[-1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_VAR_DIR": str(folder), "BOT_WEB_PORT": str(port),
-           "BOT_SESSION_SECRET": os.urandom(24).hex(), "BOT_API_TOKEN": os.urandom(24).hex(),
-           "BOT_RASA_TOKEN": os.urandom(24).hex(), "BOT_RASA_URL": "http://127.0.0.1:9", "BOT_TRUSTED_PROXIES": trusted}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BOT_VAR_DIR": str(folder),
+        "BOT_WEB_PORT": str(port),
+        "BOT_SESSION_SECRET": os.urandom(24).hex(),
+        "BOT_API_TOKEN": os.urandom(24).hex(),
+        "BOT_RASA_TOKEN": os.urandom(24).hex(),
+        "BOT_RASA_URL": "http://127.0.0.1:9",
+        "BOT_TRUSTED_PROXIES": trusted,
+    }
     with (folder / "web.log").open("wb") as log:
         process = supervisor.start(web, log, env, timeout=120)
     return f"http://127.0.0.1:{port}", process
@@ -65,8 +73,9 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def login(base: str, username: str, password: str = PASSWORD, address: str | None = None,
-          proto: str | None = None) -> tuple[httpx.Client, httpx.Response]:
+def login(
+    base: str, username: str, password: str = PASSWORD, address: str | None = None, proto: str | None = None
+) -> tuple[httpx.Client, httpx.Response]:
     headers = {**({"X-Forwarded-For": address} if address else {}), **({"X-Forwarded-Proto": proto} if proto else {})}
     client = httpx.Client(base_url=base, headers=headers, timeout=60)
     token = csrf_of(client.get("/console/login").text)
@@ -129,17 +138,32 @@ def test_the_cookie_is_secure_over_https_and_httponly_strict_always(behind_proxy
 
 
 def claimed_ticket(folder: Path, owner_client: httpx.Client) -> int:
-    ticket = SqlTicketStore(folder / "tickets.db").create(NewTicket(
-        conversation_id=f"conv-{os.urandom(4).hex()}", channel="rest", category="loan", summary="想借週轉金",
-        transcript=[], contact_name="王小明", contact_phone="0912-345-678", preferred_time="下午", priority=2,
-        urgent_reason=None, schemes=[]))
+    ticket = SqlTicketStore(folder / "tickets.db").create(
+        NewTicket(
+            conversation_id=f"conv-{os.urandom(4).hex()}",
+            channel="rest",
+            category="loan",
+            summary="想借週轉金",
+            transcript=[],
+            contact_name="王小明",
+            contact_phone="0912-345-678",
+            preferred_time="下午",
+            priority=2,
+            urgent_reason=None,
+            schemes=[],
+        )
+    )
     page = owner_client.get(f"/console/tickets/{ticket.id}")
-    assert owner_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": csrf_of(page.text)}).status_code == 303
+    assert (
+        owner_client.post(f"/console/tickets/{ticket.id}/claim", data={"csrf": csrf_of(page.text)}).status_code == 303
+    )
     return ticket.id
 
 
-@pytest.mark.parametrize(("action", "form"), [("reply", {"text": "我來回"}), ("transfer", {"to": "chen"}),
-                                              ("resolve", {"outcome": "replied"})])
+@pytest.mark.parametrize(
+    ("action", "form"),
+    [("reply", {"text": "我來回"}), ("transfer", {"to": "chen"}), ("resolve", {"outcome": "replied"})],
+)
 def test_only_the_assignee_or_a_supervisor_acts_on_a_claimed_ticket(behind_proxy, action, form):
     base, folder = behind_proxy
     lin, _ = login(base, "lin", address="192.0.2.10")
@@ -164,8 +188,19 @@ def test_every_opening_of_a_ticket_is_logged(behind_proxy):
     assert ("chen", "view") in seen and ("lin", "view") in seen
 
 
-@pytest.mark.parametrize("path", ["/console/login", "/console", "/ops", "/chat", "/healthz", "/no-such-page",
-                                  "/console/tickets/99999999999999999999999", "/static/console.css"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/login",
+        "/console",
+        "/ops",
+        "/chat",
+        "/healthz",
+        "/no-such-page",
+        "/console/tickets/99999999999999999999999",
+        "/static/console.css",
+    ],
+)
 def test_every_page_has_csp_frame_nosniff_and_referrer_headers(behind_proxy, path):
     base, _ = behind_proxy
     client, _ = login(base, "lin", address="192.0.2.30")
@@ -185,14 +220,17 @@ def test_a_23_digit_ticket_id_is_a_404_not_a_500(behind_proxy):
     assert client.post("/console/tickets/999999/transfer", data={"csrf": token, "to": "chen"}).status_code == 404
 
 
-@pytest.mark.parametrize(("peer", "header", "trusted", "client"), [
-    ("127.0.0.1", "203.0.113.5", "", "127.0.0.1"),  # nobody trusted: the header is the client's own writing
-    ("127.0.0.1", "203.0.113.5", "127.0.0.1", "203.0.113.5"),
-    ("127.0.0.1", "6.6.6.6, 203.0.113.5", "127.0.0.1", "203.0.113.5"),  # the left part is forged by the client
-    ("10.1.2.3", "6.6.6.6, 203.0.113.5, 10.0.0.9", "10.0.0.0/8", "203.0.113.5"),  # two proxies
-    ("192.0.2.8", "203.0.113.5", "127.0.0.1", "192.0.2.8"),  # an untrusted peer's header is ignored
-    ("127.0.0.1", "not-an-ip", "127.0.0.1", "not-an-ip"),
-])
+@pytest.mark.parametrize(
+    ("peer", "header", "trusted", "client"),
+    [
+        ("127.0.0.1", "203.0.113.5", "", "127.0.0.1"),  # nobody trusted: the header is the client's own writing
+        ("127.0.0.1", "203.0.113.5", "127.0.0.1", "203.0.113.5"),
+        ("127.0.0.1", "6.6.6.6, 203.0.113.5", "127.0.0.1", "203.0.113.5"),  # the left part is forged by the client
+        ("10.1.2.3", "6.6.6.6, 203.0.113.5, 10.0.0.9", "10.0.0.0/8", "203.0.113.5"),  # two proxies
+        ("192.0.2.8", "203.0.113.5", "127.0.0.1", "192.0.2.8"),  # an untrusted peer's header is ignored
+        ("127.0.0.1", "not-an-ip", "127.0.0.1", "not-an-ip"),
+    ],
+)
 def test_forwarded_for_is_believed_from_trusted_proxies_only(peer, header, trusted, client):
     assert forwarded_client(peer, header, parse_networks(trusted)) == client
 
@@ -208,8 +246,16 @@ def test_a_correction_value_with_markup_is_refused_and_a_bad_export_is_a_409():
 
     with pytest.raises(BadCorrection, match="括號"):
         _known_value(None, "scheme", "a}b")
-    broken = Correction(1, "s", 1, "我要借青創", "loan_ask",
-                        [{"entity": "scheme", "value": "a}b", "text": "青創", "start": 3, "end": 5}], "lin", 0.0)
+    broken = Correction(
+        1,
+        "s",
+        1,
+        "我要借青創",
+        "loan_ask",
+        [{"entity": "scheme", "value": "a}b", "text": "青創", "start": 3, "end": 5}],
+        "lin",
+        0.0,
+    )
     with pytest.raises(HTTPException) as refused:
         _export([broken], dt.date(2026, 12, 1))
     assert refused.value.status_code == 409 and "無法匯出" in refused.value.detail
