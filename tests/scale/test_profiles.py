@@ -126,3 +126,19 @@ def test_messages_without_an_id_are_told_apart_by_their_body():
     for body in (b"not json", b"[1, 2]"):
         with pytest.raises(ValueError):
             decode(body, "m1")
+
+
+def test_each_stored_message_id_names_its_own_event_and_a_batch_keeps_its_order(pg_database):
+    writer = OpsEventWriter(pg_database)
+    turns = [Delivery(f"t{i}", {"sender_id": f"u{i % 3}", "event": "user", "timestamp": i}) for i in range(40)]
+    assert writer.write(turns[:25]) == 25
+    assert writer.write(turns) == 15  # a redelivery plus new messages in one batch
+    writer.close()
+    assert [e["timestamp"] for e in events_in(pg_database)] == list(range(40))
+    engine = sa.create_engine(pg_database)
+    with engine.connect() as db:
+        pairs = db.execute(
+            sa.text("select m.message_id, e.data from broker_messages m join events e on e.id = m.event_id")
+        ).all()
+    engine.dispose()
+    assert sorted((m, json.loads(d)["timestamp"]) for m, d in pairs) == sorted((f"t{i}", i) for i in range(40))
