@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from bot.scaled import profile
-from bot.scaled.consumer import Delivery, OpsEventWriter, decode
+from bot.scaled.consumer import Delivery, OpsEventWriter, decode, deliveries_of
 from bot.settings import Settings
 
 
@@ -142,3 +142,20 @@ def test_each_stored_message_id_names_its_own_event_and_a_batch_keeps_its_order(
         ).all()
     engine.dispose()
     assert sorted((m, json.loads(d)["timestamp"]) for m, d in pairs) == sorted((f"t{i}", i) for i in range(40))
+
+
+def test_a_turn_published_as_one_message_is_stored_event_by_event_once(pg_database):
+    turn = [{"sender_id": "u1", "event": "user", "text": "手機0912345678", "timestamp": 1}]
+    turn += [{"sender_id": "u1", "event": "bot", "text": "好的", "timestamp": 2}]
+    body = json.dumps(turn).encode()
+    writer = OpsEventWriter(pg_database)
+    assert writer.write(deliveries_of(body, "turn1")) == 2
+    assert writer.write(deliveries_of(body, "turn1")) == 0  # redelivered after a crash before the ack
+    assert writer.write(deliveries_of(b'{"sender_id": "u1", "event": "action", "timestamp": 3}', "single")) == 1
+    writer.close()
+    stored = events_in(pg_database)
+    assert [e["timestamp"] for e in stored] == [1, 2, 3]
+    assert stored[0]["text"] == "手機[手機]"  # masked again by the consumer whatever published it
+    for body in (b"[]", b'[{"event": "user"}, 2]', b'"text"'):
+        with pytest.raises(ValueError):
+            deliveries_of(body, "m1")
