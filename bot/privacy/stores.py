@@ -241,22 +241,15 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     def _window_events(self, session: Any, sender_id: str) -> list[dict[str, Any]] | None:
         """The window's events, or None when there is none or a session started after it."""
         window = session.get(TrackerWindow, sender_id)
-        if window is None or self._session_started_after(session, sender_id, window.after_id):
+        if window is None:
             return None
-        rows = self._stored_rows(session, sender_id, window.after_id).with_entities(self.SQLEvent.data)
-        return json.loads(window.prefix) + [json.loads(data) for (data,) in rows]
-
-    def _session_started_after(self, session: Any, sender_id: str, after_id: int) -> bool:
-        return (
-            session.query(self.SQLEvent.id)
-            .filter(
-                self.SQLEvent.sender_id == sender_id,
-                self.SQLEvent.type_name == SessionStarted.type_name,
-                self.SQLEvent.id > after_id,
-            )
-            .first()
-            is not None
+        rows = self._stored_rows(session, sender_id, window.after_id).with_entities(
+            self.SQLEvent.type_name, self.SQLEvent.data
         )
+        stored = rows.all()
+        if any(type_name == SessionStarted.type_name for type_name, _ in stored):  # a session after the window
+            return None
+        return json.loads(window.prefix) + [json.loads(data) for _, data in stored]
 
     # --- saving ----------------------------------------------------------------------
 
