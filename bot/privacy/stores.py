@@ -241,22 +241,15 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     def _window_events(self, session: Any, sender_id: str) -> list[dict[str, Any]] | None:
         """The window's events, or None when there is none or a session started after it."""
         window = session.get(TrackerWindow, sender_id)
-        if window is None or self._session_started_after(session, sender_id, window.after_id):
+        if window is None:
             return None
-        rows = self._stored_rows(session, sender_id, window.after_id).with_entities(self.SQLEvent.data)
-        return json.loads(window.prefix) + [json.loads(data) for (data,) in rows]
-
-    def _session_started_after(self, session: Any, sender_id: str, after_id: int) -> bool:
-        return (
-            session.query(self.SQLEvent.id)
-            .filter(
-                self.SQLEvent.sender_id == sender_id,
-                self.SQLEvent.type_name == SessionStarted.type_name,
-                self.SQLEvent.id > after_id,
-            )
-            .first()
-            is not None
+        rows = self._stored_rows(session, sender_id, window.after_id).with_entities(
+            self.SQLEvent.type_name, self.SQLEvent.data
         )
+        stored = rows.all()
+        if any(type_name == SessionStarted.type_name for type_name, _ in stored):  # a session after the window
+            return None
+        return json.loads(window.prefix) + [json.loads(data) for _, data in stored]
 
     # --- saving ----------------------------------------------------------------------
 
@@ -271,7 +264,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Hand the new events, masked, to the broker as one batch, then store them in one transaction."""
         with self.session_scope() as session:
-            prefix, after_id, stored = self._stored(session, tracker)
+            prefix, after_id, stored, stored_size = self._stored(session, tracker)
             if stored > len(tracker.events):  # not the stored conversation (one started afresh): storing
                 raise TrackerStoreFailed(  # nothing and answering would lose the turn
                     f"tracker {tracker.sender_id}: {len(tracker.events)} events, {stored} stored"
@@ -281,38 +274,40 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             data = [mask_stored(event.as_dict(), authored) for event in new]
             if self.event_broker is not None and data:
                 await publish_masked(self.event_broker, [{"sender_id": tracker.sender_id, **d} for d in data])
-            if new:  # one INSERT of the turn's rows in order (ids ascending), no ORM objects to track
-                session.execute(
-                    self.SQLEvent.__table__.insert(),
-                    [
-                        {
-                            "sender_id": tracker.sender_id,
-                            "type_name": event.type_name,
-                            "timestamp": masked.get("timestamp"),
-                            "intent_name": (masked.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
-                            "action_name": masked.get("name"),
-                            "data": json.dumps(masked),
-                        }
-                        for event, masked in zip(new, data)
-                    ],
-                )
-            if self._too_long(session, tracker, prefix, after_id):
+            rows = [
+                {
+                    "sender_id": tracker.sender_id,
+                    "type_name": event.type_name,
+                    "timestamp": masked.get("timestamp"),
+                    "intent_name": (masked.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    "action_name": masked.get("name"),
+                    "data": json.dumps(masked),
+                }
+                for event, masked in zip(new, data)
+            ]
+            if rows:  # one INSERT of the turn's rows in order (ids ascending), no ORM objects to track
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            # The loaded part's stored size after this turn: the stored rows' (asked with their count) plus
+            # the new ones' (JSON is ASCII here, so len() is the characters SQL's length() counts).
+            size = stored_size + sum(len(row["data"]) for row in rows)
+            if self._too_long(tracker, prefix, size):
                 self._move_window(session, tracker, prefix, after_id)
             session.commit()
         logger.debug("tracker %s stored (masked)", tracker.sender_id)
 
-    def _stored(self, session: Any, tracker: DialogueStateTracker) -> tuple[int, int | None, int]:
-        """(prefix length, window's after_id or None, how many of ``tracker.events`` are stored)."""
+    def _stored(self, session: Any, tracker: DialogueStateTracker) -> tuple[int, int | None, int, int]:
+        """(prefix length, window's after_id or None, how many of ``tracker.events`` are stored, and the
+        stored JSON's length of the loaded part), in one query."""
         mark = window_mark(tracker)
-        if mark is None:
-            count = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-            return 0, None, count
-        count = (
-            session.query(sa.func.count(self.SQLEvent.id))
-            .filter(self.SQLEvent.sender_id == tracker.sender_id, self.SQLEvent.id > mark["after_id"])
-            .scalar()
+        after_id = None if mark is None else mark["after_id"]
+        count, size = (
+            self._stored_rows(session, tracker.sender_id, after_id)
+            .with_entities(sa.func.count(self.SQLEvent.id), sa.func.sum(sa.func.length(self.SQLEvent.data)))
+            .order_by(None)
+            .one()
         )
-        return mark["events"], mark["after_id"], mark["events"] + count
+        prefix = 0 if mark is None else mark["events"]
+        return prefix, after_id, prefix + count, size or 0
 
     def _stored_rows(self, session: Any, sender_id: str, after_id: int | None) -> Any:
         """The query of the stored events a tracker loads: after the window's id, else the latest session."""
@@ -324,18 +319,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             .order_by(self.SQLEvent.id)
         )
 
-    def _too_long(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> bool:
-        if len(tracker.events) - prefix > WINDOW_LIMIT:
-            return True
-        if len(tracker.events) - prefix < 24:  # three turns are ~12 KB: no need to ask the database
-            return False
-        size = (
-            self._stored_rows(session, tracker.sender_id, after_id)
-            .with_entities(sa.func.sum(sa.func.length(self.SQLEvent.data)))
-            .order_by(None)
-            .scalar()
-        )
-        return (size or 0) > WINDOW_BYTES
+    @staticmethod
+    def _too_long(tracker: DialogueStateTracker, prefix: int, size: int) -> bool:
+        return len(tracker.events) - prefix > WINDOW_LIMIT or size > WINDOW_BYTES
 
     def _move_window(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> None:
         """Start the window at the ``action_listen`` before the last WINDOW_KEEP_TURNS turns."""

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from bot.scaled import profile
-from bot.scaled.consumer import Delivery, OpsEventWriter, decode
+from bot.scaled.consumer import Delivery, OpsEventWriter, decode, deliveries_of
 from bot.settings import Settings
 
 
@@ -126,3 +126,36 @@ def test_messages_without_an_id_are_told_apart_by_their_body():
     for body in (b"not json", b"[1, 2]"):
         with pytest.raises(ValueError):
             decode(body, "m1")
+
+
+def test_each_stored_message_id_names_its_own_event_and_a_batch_keeps_its_order(pg_database):
+    writer = OpsEventWriter(pg_database)
+    turns = [Delivery(f"t{i}", {"sender_id": f"u{i % 3}", "event": "user", "timestamp": i}) for i in range(40)]
+    assert writer.write(turns[:25]) == 25
+    assert writer.write(turns) == 15  # a redelivery plus new messages in one batch
+    writer.close()
+    assert [e["timestamp"] for e in events_in(pg_database)] == list(range(40))
+    engine = sa.create_engine(pg_database)
+    with engine.connect() as db:
+        pairs = db.execute(
+            sa.text("select m.message_id, e.data from broker_messages m join events e on e.id = m.event_id")
+        ).all()
+    engine.dispose()
+    assert sorted((m, json.loads(d)["timestamp"]) for m, d in pairs) == sorted((f"t{i}", i) for i in range(40))
+
+
+def test_a_turn_published_as_one_message_is_stored_event_by_event_once(pg_database):
+    turn = [{"sender_id": "u1", "event": "user", "text": "手機0912345678", "timestamp": 1}]
+    turn += [{"sender_id": "u1", "event": "bot", "text": "好的", "timestamp": 2}]
+    body = json.dumps(turn).encode()
+    writer = OpsEventWriter(pg_database)
+    assert writer.write(deliveries_of(body, "turn1")) == 2
+    assert writer.write(deliveries_of(body, "turn1")) == 0  # redelivered after a crash before the ack
+    assert writer.write(deliveries_of(b'{"sender_id": "u1", "event": "action", "timestamp": 3}', "single")) == 1
+    writer.close()
+    stored = events_in(pg_database)
+    assert [e["timestamp"] for e in stored] == [1, 2, 3]
+    assert stored[0]["text"] == "手機[手機]"  # masked again by the consumer whatever published it
+    for body in (b"[]", b'[{"event": "user"}, 2]', b'"text"'):
+        with pytest.raises(ValueError):
+            deliveries_of(body, "m1")
