@@ -57,6 +57,14 @@ def _canonical(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
     return None
 
 
+def looks_like_loss(text: str) -> bool:
+    """A short answer that states an amount (「50萬」「大概兩三百萬吧」) or that the caller does not know it."""
+    if len(text) > 30 or looks_like_question(text):
+        return False
+    plain = normalise(text)
+    return dont_know(plain) or any(m.entity == "amount" for m in find_numbers(plain))
+
+
 class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
     def name(self) -> str:
         return "validate_disaster_report_form"
@@ -83,6 +91,12 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return rescued(tracker, "report_phone", has_phone, unambiguous=True)
+
+    async def extract_report_loss(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # 「50萬」 alone is an answer whatever the classifier makes of it (out_of_scope, a follow-up).
+        return rescued(tracker, "report_loss", looks_like_loss, unambiguous=True)
 
     async def validate_report_company(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
