@@ -153,7 +153,7 @@ def tickets_of(stack, user: str) -> list:
 
 # Amounts as callers type them at the loss step, after an answer the form could not take:
 # whatever the classifier makes of a bare 「50萬」 (out of scope, a follow-up), it is the answer.
-LOSSES = [("50萬", "500000"), ("大概兩三百萬吧", "2000000"), ("約新台幣30萬元", "300000"), ("還不知道", "不確定")]
+LOSSES = [("50萬", "500000"), ("大概兩三百萬吧", "3000000"), ("約新台幣30萬元", "300000"), ("還不知道", "不確定")]
 
 
 @pytest.mark.parametrize(("said", "stored"), LOSSES)
