@@ -57,12 +57,18 @@ def _canonical(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
     return None
 
 
-def looks_like_loss(text: str) -> bool:
-    """A short answer that states an amount (「50萬」「大概兩三百萬吧」) or that the caller does not know it."""
-    if len(text) > 30 or looks_like_question(text):
-        return False
+def read_loss(text: str) -> str | None:
+    """「50萬」 → "500000", 「大概兩三百萬吧」 → "3000000", 「不知道」 → "不確定"; no amount → None."""
     plain = normalise(text)
-    return dont_know(plain) or any(m.entity == "amount" for m in find_numbers(plain))
+    if dont_know(plain):
+        return "不確定"
+    amounts = [m.value for m in find_numbers(plain) if m.entity == "amount"]
+    return str(int(amounts[0])) if amounts else None
+
+
+def looks_like_loss(text: str) -> bool:
+    """A short answer, not a question, that the loss step can take."""
+    return len(text) <= 30 and not looks_like_question(text) and read_loss(text) is not None
 
 
 class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
@@ -148,15 +154,14 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "")
-        if dont_know(normalise(text)):
-            return {"report_loss": "不確定"}
+        loss = read_loss(text)
+        if loss == "不確定":
+            return {"report_loss": loss}
         if is_refusal(text):
             return end_form_early()
-        amounts = [m.value for m in find_numbers(normalise(text)) if m.entity == "amount"]
-        if not amounts:
+        if loss is None:
             dispatcher.utter_message(response="utter_report_invalid_loss")
-            return {"report_loss": None}
-        return {"report_loss": str(int(amounts[0]))}
+        return {"report_loss": loss}
 
     async def validate_report_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
