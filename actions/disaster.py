@@ -66,6 +66,10 @@ def read_loss(text: str) -> str | None:
     return str(int(amounts[0])) if amounts else None
 
 
+def looks_like_damage(text: str) -> bool:
+    return len(text) <= 200 and not looks_like_question(text)
+
+
 def looks_like_loss(text: str) -> bool:
     """A short answer, not a question, that the loss step can take."""
     return len(text) <= 30 and not looks_like_question(text) and read_loss(text) is not None
@@ -97,6 +101,12 @@ class ValidateDisasterReportForm(KeepsContacts, FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return rescued(tracker, "report_phone", has_phone, unambiguous=True)
+
+    async def extract_report_damage(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # 「冰箱跟煎台都泡水 暫停營業」 read as out of scope is still the damage, unless it asks something.
+        return rescued(tracker, "report_damage", looks_like_damage)
 
     async def extract_report_loss(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -172,6 +172,19 @@ def test_an_amount_at_the_loss_step_is_taken_after_a_re_ask(stack, said, stored)
     assert ticket.details["loss"] == stored, ticket.details
 
 
+def test_a_damage_description_the_classifier_misreads_is_still_the_damage(stack):
+    user = sender_id("damage")
+    assert "公司或店家名稱" in texts(say(stack.rasa_url, user, "昨天颱風 我們店裡淹水了 想要通報"))
+    assert "縣市" in texts(say(stack.rasa_url, user, "阿和早餐店"))
+    assert "受損情形" in texts(say(stack.rasa_url, user, "台東縣成功鎮"))
+    asked = texts(say(stack.rasa_url, user, "冰箱跟煎台都泡水 暫停營業"))
+    assert "損失" in asked and "要繼續" not in asked, asked
+    assert "聯絡電話" in texts(say(stack.rasa_url, user, "大概50萬"))
+    assert "編號" in texts(say(stack.rasa_url, user, "0912-345-678"))
+    (ticket,) = tickets_of(stack, user)
+    assert ticket.details["damage"] == "冰箱跟煎台都泡水 暫停營業", ticket.details
+
+
 # Each form, the caller's answers up to each of its steps, and what the bot asks there.
 FORM_STEPS = {
     "handoff": [
