@@ -8,10 +8,9 @@ one id in two hundred (``crash-281167949553``); letters only cannot.
 
 from __future__ import annotations
 
-import secrets
-import string
+from bot.ops.synthetic import random_letters
 
 
 def sender_id(prefix: str, length: int = 12) -> str:
     """``prefix-`` and ``length`` random lowercase letters (26**12 ≈ 10**17 ids)."""
-    return f"{prefix}-" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(length))
+    return f"{prefix}-{random_letters(length)}"

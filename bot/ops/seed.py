@@ -12,7 +12,6 @@ caller rates the service, so response times and ratings are real too.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 from collections import Counter
@@ -24,7 +23,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.ops.export import nlu_examples
-from bot.ops.synthetic import synthetic_metadata, synthetic_sender
+from bot.ops.synthetic import random_letters, synthetic_metadata, synthetic_sender
 from bot.settings import ROOT
 
 HELDOUT = ROOT / "tests" / "heldout" / "heldout.yml"
@@ -307,7 +306,7 @@ def seed(
     simple conversations go through the web chat's socket.io channel instead of REST.
     """
     rng = random.Random(random_seed)
-    run = os.urandom(3).hex()  # new senders on every run: a re-run adds conversations
+    run = random_letters(6)  # new senders on every run: a re-run adds conversations
     senders: list[str] = []
     messages = 0
     with httpx.Client(timeout=120) as http:

@@ -14,7 +14,8 @@ from the text (a test that reads like a real question is still a test).
 
 from __future__ import annotations
 
-import os
+import secrets
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,9 +41,33 @@ def _checked(kind: str) -> str:
     return kind
 
 
+class MaskedSender(ValueError):
+    """A sender id the masking would change: it would be stored as a keyed hash, without its mark."""
+
+
+def random_letters(length: int = 8) -> str:
+    """``length`` random lowercase letters: a suffix no masking rule reads as a phone or an account number.
+
+    Random hex could (``seed-071140-000`` reads as a Kaohsiung phone number): the REST channel
+    then stores the conversation under a keyed hash (``bot.channels.rest.conversation_id``),
+    which drops the ``seed-`` mark and hides the conversation from whoever looks it up by its id.
+    """
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(length))
+
+
 def synthetic_sender(kind: str, suffix: str | None = None) -> str:
-    """A sender id marked as ``kind`` traffic, e.g. ``eval-3f2a9c1b``."""
-    return f"{_checked(kind)}-{suffix or os.urandom(4).hex()}"
+    """A sender id marked as ``kind`` traffic, e.g. ``eval-qmfzkatr``; stored exactly as it is.
+
+    Raises:
+        UnknownKind: ``kind`` is not one of ``KINDS``.
+        MaskedSender: ``suffix`` holds something the masking replaces (a run of digits).
+    """
+    from bot.privacy.masking import mask_text
+
+    sender = f"{_checked(kind)}-{suffix if suffix is not None else random_letters()}"
+    if mask_text(sender) != sender:
+        raise MaskedSender(f"sender id {sender!r} reads as personal data and would be stored as a hash")
+    return sender
 
 
 def synthetic_metadata(kind: str) -> dict[str, str]:
