@@ -225,6 +225,10 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             self.Base.metadata.create_all(self.engine, tables=[TrackerWindow.__table__])
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:
             logger.info("another server was creating tracker_windows: %s", error)
+        # Rasa's session_scope checks that the PostgreSQL schema it was told to use (POSTGRESQL_SCHEMA)
+        # exists, exiting if not; a turn opens no session here, so the check is made once, at start.
+        with self.session_scope():
+            pass
 
     # --- retrieving ------------------------------------------------------------------
 
