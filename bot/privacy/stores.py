@@ -25,7 +25,9 @@ What a turn costs here, and why (issue #17):
   RabbitMQ broker awaits the server's confirms, ``bot/scaled/broker.py``), then stored
   in the tracker store in one transaction. Each writes its rows with one Core
   ``INSERT`` executed for all of them (the ORM's unit of work was a tenth of the Rasa
-  server's samples).
+  server's samples). The count, the loads and the inserts are Core statements built once
+  per store and run on a ``Connection`` (:mod:`bot.privacy.statements`): a turn only binds
+  values, no ORM session or query is built.
 - **A turn's cost does not grow with the conversation.** Rasa loads and replays every
   event of the session on each message, and sends them all to the action server (a turn
   of this bot is ~4 KB of events; the action server's request cap is 8 MB,
@@ -104,6 +106,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from bot import remote_action
 from bot.log import mask_all_records
 from bot.privacy.masking import mask_event, mask_text
+from bot.privacy.statements import TrackerStatements
 from bot.privacy.window import WINDOW_MARK, mark_of
 
 logger = logging.getLogger(__name__)
@@ -222,34 +225,44 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             self.Base.metadata.create_all(self.engine, tables=[TrackerWindow.__table__])
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:
             logger.info("another server was creating tracker_windows: %s", error)
+        # Rasa's session_scope checks that the PostgreSQL schema it was told to use (POSTGRESQL_SCHEMA)
+        # exists, exiting if not; a turn opens no session here, so the check is made once, at start.
+        with self.session_scope():
+            pass
 
     # --- retrieving ------------------------------------------------------------------
 
+    @property
+    def statements(self) -> TrackerStatements:
+        """The turn's statements, built on first use (bot/privacy/statements.py)."""
+        built = getattr(self, "_statements", None)
+        if built is None:
+            built = self._statements = TrackerStatements.build(self.SQLEvent.__table__, TrackerWindow.__table__)
+        return built
+
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The latest session, from its window if it has one (the prefix and the events after it)."""
-        with self.session_scope() as session:
-            events = self._window_events(session, sender_id)
+        with self.engine.connect() as connection:
+            events = self._window_events(connection, sender_id)
             if events is None:
-                events = [
-                    json.loads(row.data)
-                    for row in self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-                ]
+                rows = connection.execute(self.statements.events(None), {"sender_id": sender_id})
+                events = [json.loads(data) for _, data in rows]
         if not (self.domain and events):
             return None
         return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
-    def _window_events(self, session: Any, sender_id: str) -> list[dict[str, Any]] | None:
+    def _window_events(self, connection: Any, sender_id: str) -> list[dict[str, Any]] | None:
         """The window's events, or None when there is none or a session started after it."""
-        window = session.get(TrackerWindow, sender_id)
+        window = connection.execute(self.statements.window, {"sender_id": sender_id}).first()
         if window is None:
             return None
-        rows = self._stored_rows(session, sender_id, window.after_id).with_entities(
-            self.SQLEvent.type_name, self.SQLEvent.data
-        )
-        stored = rows.all()
+        after_id, prefix = window
+        stored = connection.execute(
+            self.statements.events(after_id), {"sender_id": sender_id, "after_id": after_id}
+        ).all()
         if any(type_name == SessionStarted.type_name for type_name, _ in stored):  # a session after the window
             return None
-        return json.loads(window.prefix) + [json.loads(data) for _, data in stored]
+        return json.loads(prefix) + [json.loads(data) for _, data in stored]
 
     # --- saving ----------------------------------------------------------------------
 
@@ -263,8 +276,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Hand the new events, masked, to the broker as one batch, then store them in one transaction."""
-        with self.session_scope() as session:
-            prefix, after_id, stored, stored_size = self._stored(session, tracker)
+        with self.engine.begin() as connection:  # committed on leaving, rolled back on an error
+            prefix, after_id, stored, stored_size = self._stored(connection, tracker)
             if stored > len(tracker.events):  # not the stored conversation (one started afresh): storing
                 raise TrackerStoreFailed(  # nothing and answering would lose the turn
                     f"tracker {tracker.sender_id}: {len(tracker.events)} events, {stored} stored"
@@ -286,44 +299,30 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
                 for event, masked in zip(new, data)
             ]
             if rows:  # one INSERT of the turn's rows in order (ids ascending), no ORM objects to track
-                session.execute(self.SQLEvent.__table__.insert(), rows)
+                connection.execute(self.statements.insert_events, rows)
             # The loaded part's stored size after this turn: the stored rows' (asked with their count) plus
             # the new ones' (JSON is ASCII here, so len() is the characters SQL's length() counts).
             size = stored_size + sum(len(row["data"]) for row in rows)
             if self._too_long(tracker, prefix, size):
-                self._move_window(session, tracker, prefix, after_id)
-            session.commit()
+                self._move_window(connection, tracker, prefix, after_id)
         logger.debug("tracker %s stored (masked)", tracker.sender_id)
 
-    def _stored(self, session: Any, tracker: DialogueStateTracker) -> tuple[int, int | None, int, int]:
+    def _stored(self, connection: Any, tracker: DialogueStateTracker) -> tuple[int, int | None, int, int]:
         """(prefix length, window's after_id or None, how many of ``tracker.events`` are stored, and the
         stored JSON's length of the loaded part), in one query."""
         mark = window_mark(tracker)
         after_id = None if mark is None else mark["after_id"]
-        count, size = (
-            self._stored_rows(session, tracker.sender_id, after_id)
-            .with_entities(sa.func.count(self.SQLEvent.id), sa.func.sum(sa.func.length(self.SQLEvent.data)))
-            .order_by(None)
-            .one()
-        )
+        count, size = connection.execute(
+            self.statements.size(after_id), {"sender_id": tracker.sender_id, "after_id": after_id}
+        ).one()
         prefix = 0 if mark is None else mark["events"]
         return prefix, after_id, prefix + count, size or 0
-
-    def _stored_rows(self, session: Any, sender_id: str, after_id: int | None) -> Any:
-        """The query of the stored events a tracker loads: after the window's id, else the latest session."""
-        if after_id is None:
-            return self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-        return (
-            session.query(self.SQLEvent)
-            .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > after_id)
-            .order_by(self.SQLEvent.id)
-        )
 
     @staticmethod
     def _too_long(tracker: DialogueStateTracker, prefix: int, size: int) -> bool:
         return len(tracker.events) - prefix > WINDOW_LIMIT or size > WINDOW_BYTES
 
-    def _move_window(self, session: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> None:
+    def _move_window(self, connection: Any, tracker: DialogueStateTracker, prefix: int, after_id: int | None) -> None:
         """Start the window at the ``action_listen`` before the last WINDOW_KEEP_TURNS turns."""
         events = list(tracker.events)
         listens = [
@@ -334,7 +333,12 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         start = listens[-1 - WINDOW_KEEP_TURNS] if len(listens) > WINDOW_KEEP_TURNS else None
         if start is None or start <= prefix:
             return
-        ids = [i for (i,) in self._stored_rows(session, tracker.sender_id, after_id).with_entities(self.SQLEvent.id)]
+        ids = [
+            i
+            for (i,) in connection.execute(
+                self.statements.ids(after_id), {"sender_id": tracker.sender_id, "after_id": after_id}
+            )
+        ]
         if len(ids) != len(events) - prefix:  # not what this tracker stored (another writer): keep loading it all
             logger.warning(
                 "tracker %s: %d stored events for %d loaded; no window",
@@ -346,11 +350,16 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         new_after = ids[start - prefix - 1]
         state = DialogueStateTracker.from_events(tracker.sender_id, events[:start], self.domain.slots)
         head = window_prefix(state, new_after, events[start].timestamp)
-        session.merge(
-            TrackerWindow(
-                sender_id=tracker.sender_id, after_id=new_after, prefix=json.dumps([mask_event(e) for e in head])
-            )
+        prefix_json = json.dumps([mask_event(e) for e in head])
+        moved = connection.execute(
+            self.statements.update_window,
+            {"window_sender": tracker.sender_id, "new_after_id": new_after, "new_prefix": prefix_json},
         )
+        if moved.rowcount == 0:  # the session's first window (what session.merge did: update, else insert)
+            connection.execute(
+                self.statements.insert_window,
+                {"sender_id": tracker.sender_id, "after_id": new_after, "prefix": prefix_json},
+            )
 
 
 def window_mark(tracker: DialogueStateTracker) -> dict[str, int] | None:
@@ -399,6 +408,7 @@ class MaskingSQLEventBroker(SQLEventBroker):
         super().__init__(*args, **kwargs)
         self.engine = use_wal(self.engine)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
+        self._insert = self.SQLBrokerEvent.__table__.insert()  # built once, bound per turn
 
     def publish(self, event: dict[str, Any]) -> None:
         self.publish_masked_batch([mask_event(event)])
@@ -408,8 +418,6 @@ class MaskingSQLEventBroker(SQLEventBroker):
         committed together or not at all."""
         if not events:
             return
+        rows = [{"sender_id": event.get("sender_id"), "data": json.dumps(event)} for event in events]
         with self.engine.begin() as connection:  # committed on leaving, rolled back on an error
-            connection.execute(
-                self.SQLBrokerEvent.__table__.insert(),
-                [{"sender_id": event.get("sender_id"), "data": json.dumps(event)} for event in events],
-            )
+            connection.execute(self._insert, rows)
