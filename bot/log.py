@@ -87,7 +87,16 @@ class _MaskingFactory:
 
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self.previous(*args, **kwargs)
-        mask_record(record, self.personal)
+        try:
+            mask_record(record, self.personal)
+        except Exception:  # noqa: BLE001 - e.g. at interpreter exit, when this module's globals are gone
+            # A record that cannot be masked is not logged as it is: it keeps only its level and origin.
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "(log record withheld: masking failed)",
+                (),
+                None,
+                None,
+            )
         return record
 
 
