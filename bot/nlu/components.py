@@ -6,7 +6,8 @@
   entity ruler, built by ``python -m bot nlu build``) after loading the generated
   jieba user dictionary, so the ruler's phrases and the text split into the same
   tokens. Rasa's SpacyNLP cannot do that: spaCy's jieba segmenter has no user
-  dictionary setting, and jieba's dictionary is process-wide.
+  dictionary setting, and jieba's dictionary is process-wide. At run time it adds no
+  spaCy doc to messages: nothing in our pipeline reads one.
 - :class:`ZhRuleEntityExtractor` is SpacyEntityExtractor with one change: the value
   is the pattern id (scheme id, canonical county), so 「青創」 fills the slot with
   the scheme id instead of the caller's spelling.
@@ -80,7 +81,18 @@ def load_user_dictionary(path: str | None) -> None:
     model_from="ZhSpacyNLP",
 )
 class ZhSpacyNLP(SpacyNLP):
-    """SpacyNLP that first loads the jieba user dictionary named by ``userdict``."""
+    """SpacyNLP that first loads the jieba user dictionary named by ``userdict``, and parses no message.
+
+    Rasa's SpacyNLP runs the whole spaCy pipeline (jieba, the entity ruler) on the
+    lower-cased text of every message to attach a doc that only SpacyTokenizer and
+    SpacyFeaturizer read. Our pipeline (config.yml) has neither: JiebaTokenizer makes the
+    tokens, the count vectorisers and DIET read tokens, and ZhRuleEntityExtractor, like
+    Rasa's SpacyEntityExtractor, runs the model on the original text itself (a lower-cased
+    doc would be wrong for the ruler). So at run time the doc was built and thrown away,
+    one spaCy parse of two per message; :meth:`process` now adds none (issue #17).
+    Training still adds docs as Rasa does. tests/nlu/test_components.py checks that parses
+    are unchanged and that config.yml names no component that reads the doc.
+    """
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -97,6 +109,10 @@ class ZhSpacyNLP(SpacyNLP):
         load_user_dictionary(config.get("userdict"))
         # SpacyNLP.create returns cls(...) but is annotated as returning a SpacyNLP.
         return cast(ZhSpacyNLP, super().create(config, model_storage, resource, execution_context))
+
+    def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
+        """The messages, unchanged: no component of the pipeline reads a spaCy doc (see the class docstring)."""
+        return messages
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="ZhSpacyNLP")

@@ -103,7 +103,7 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaus
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot import remote_action
+from bot import event_types, remote_action, rule_lookup
 from bot.log import mask_all_records
 from bot.privacy.masking import mask_event, mask_text
 from bot.privacy.statements import TrackerStatements
@@ -211,12 +211,16 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     Creating it also masks every log record of the Rasa process
     (:func:`bot.log.mask_all_records`): the process that keeps conversations
     masked must not print them either; it installs the cached validation of
-    action-server responses (:mod:`bot.remote_action`) and :func:`fail_loudly`.
+    action-server responses (:mod:`bot.remote_action`), the RulePolicy candidate memo
+    (:mod:`bot.rule_lookup`), the event type table (:mod:`bot.event_types`) and
+    :func:`fail_loudly`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         mask_all_records(mask_text)
         remote_action.install()
+        rule_lookup.install()
+        event_types.install()
         fail_loudly()
         super().__init__(*args, **kwargs)
         self.engine = use_wal(self.engine)
