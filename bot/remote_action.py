@@ -48,10 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import aiohttp
@@ -63,6 +60,8 @@ from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event, SlotSet
 from rasa.utils.endpoints import EndpointConfig
+
+from bot.lru import Lru, digest
 
 _VALIDATORS: dict[str, Any] = {}
 _RESPONSE_VALIDATORS: list[tuple[dict[str, Any], ResponseValidator]] = []
@@ -92,8 +91,7 @@ def canonical_digest(value: Any) -> bytes | None:
     """
     if not _plain(value):
         return None
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=True)
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest()
+    return digest(json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=True))
 
 
 def _plain(value: Any) -> bool:
@@ -114,8 +112,7 @@ class ResponseValidator:
         self.whole = validator(schema)
         self.envelope: Any = None
         self.event: Any = None
-        self._valid: OrderedDict[bytes, None] = OrderedDict()
-        self._lock = threading.Lock()
+        self._valid: Lru[bytes, bool] = Lru(EVENT_CACHE_SIZE)
         events = (schema.get("properties") or {}).get("events")
         if isinstance(events, dict) and set(events) <= _SPLIT_KEYS and isinstance(events.get("items"), dict):
             if not any(key in json.dumps(schema) for key in ('"$ref"', '"$id"', '"$dynamicRef"', '"$anchor"')):
@@ -135,17 +132,12 @@ class ResponseValidator:
             return False
         for event in result.get("events") or ():  # a list when present: the envelope says so
             key = canonical_digest(event)
-            with self._lock:
-                if key is not None and key in self._valid:
-                    self._valid.move_to_end(key)
-                    continue
+            if key is not None and self._valid.get(key):
+                continue
             if not self.event.is_valid(event):
                 return False
             if key is not None:
-                with self._lock:
-                    self._valid[key] = None
-                    if len(self._valid) > EVENT_CACHE_SIZE:
-                        self._valid.popitem(last=False)
+                self._valid.put(key, True)
         return True
 
 

@@ -30,11 +30,12 @@ twice is harmless.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
 from rasa.core.policies.rule_policy import RulePolicy
+
+from bot.lru import Lru
 
 RECENT_STATES = 4  # the longest rule of the trained model has 4 states; older ones only narrow further
 MEMO_SIZE = 1024
@@ -49,18 +50,13 @@ class KeyMemo:
         self.lookup = lookup
         self.length = len(lookup)
         self.size = size
-        self.entries: OrderedDict[Hashable, frozenset[str]] = OrderedDict()
+        self.entries: Lru[Hashable, frozenset[str]] = Lru(size)
 
     def get(self, key: Hashable) -> frozenset[str] | None:
-        found = self.entries.get(key)
-        if found is not None:
-            self.entries.move_to_end(key)
-        return found
+        return self.entries.get(key)
 
     def put(self, key: Hashable, keys: frozenset[str]) -> None:
-        self.entries[key] = keys
-        if len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        self.entries.put(key, keys)
 
 
 def frozen_state(state: dict[str, dict[str, Any]]) -> frozenset[tuple[str, frozenset[tuple[str, Any]]]]:

@@ -25,13 +25,11 @@ original text. Masking is idempotent: placeholders contain no digits.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.lru import Lru, digest
 from bot.phones import normalise_phone
 
 ID = "[身分證]"
@@ -244,8 +242,7 @@ def fold_numbers(folded: str) -> str:
 # masked forms. Short texts (most user messages) are quicker to mask than to look up.
 _CACHE_MIN_LENGTH = 48
 _CACHE_SIZE = 2048
-_cache: OrderedDict[bytes, str] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: Lru[bytes, str] = Lru(_CACHE_SIZE)
 
 
 # What any rule needs to match (issue #17): a decimal digit (``\d``: ASCII, full-width and every other
@@ -262,18 +259,12 @@ def mask_text(text: str) -> str:
     """``text`` with every recognised personal identifier replaced by its placeholder (see _mask_text)."""
     if len(text) < _CACHE_MIN_LENGTH:
         return _screened(text)
-    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest()
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
-    masked = _screened(text)
-    with _cache_lock:
-        _cache[key] = masked
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return masked
+    key = digest(text)
+    found = _cache.get(key)
+    if found is None:
+        found = _screened(text)
+        _cache.put(key, found)
+    return found
 
 
 def _screened(text: str) -> str:
