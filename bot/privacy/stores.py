@@ -233,16 +233,10 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         # exists, exiting if not; a turn opens no session here, so the check is made once, at start.
         with self.session_scope():
             pass
+        # A turn's statements, built once (bot/privacy/statements.py).
+        self.statements = TrackerStatements.build(self.SQLEvent.__table__, TrackerWindow.__table__)
 
     # --- retrieving ------------------------------------------------------------------
-
-    @property
-    def statements(self) -> TrackerStatements:
-        """The turn's statements, built on first use (bot/privacy/statements.py)."""
-        built = getattr(self, "_statements", None)
-        if built is None:
-            built = self._statements = TrackerStatements.build(self.SQLEvent.__table__, TrackerWindow.__table__)
-        return built
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The latest session, from its window if it has one (the prefix and the events after it)."""
