@@ -185,6 +185,22 @@ def test_a_damage_description_the_classifier_misreads_is_still_the_damage(stack)
     assert ticket.details["damage"] == "冰箱跟煎台都泡水 暫停營業", ticket.details
 
 
+def test_a_relief_question_at_the_loss_step_is_answered_then_the_report_goes_on(stack):
+    """Changing one's mind at the loss step: the question is answered, not re-asked as an amount."""
+    user = sender_id("lossquestion")
+    assert "公司或店家名稱" in texts(say(stack.rasa_url, user, "颱風淹水 想通報災情"))
+    assert "縣市" in texts(say(stack.rasa_url, user, "美玲麵店"))
+    assert "受損情形" in texts(say(stack.rasa_url, user, "屏東縣林邊鄉"))
+    assert "損失" in texts(say(stack.rasa_url, user, "店面淹水 停業兩天"))
+    answered = texts(say(stack.rasa_url, user, "等等 先問一下 受災有什麼低利貸款可以借"))
+    assert "請用金額回答" not in answered and "要繼續" in answered, answered
+    assert "損失" in texts(say(stack.rasa_url, user, "繼續"))
+    assert "聯絡電話" in texts(say(stack.rasa_url, user, "大概30萬"))
+    assert "編號" in texts(say(stack.rasa_url, user, "0912-345-678"))
+    (ticket,) = tickets_of(stack, user)
+    assert ticket.details["loss"] == "300000", ticket.details
+
+
 # Each form, the caller's answers up to each of its steps, and what the bot asks there.
 FORM_STEPS = {
     "handoff": [
