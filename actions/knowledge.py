@@ -164,6 +164,35 @@ class ActionAnswerAttribute(KnowledgeAction):
         return shared_answer([gather(self.kb, c.id) for c in decision.ask], resolution.question.attributes)
 
 
+class ActionServiceHours(ActionAnswerAttribute):
+    """「你們幾點下班」 gets the service hours (utter_service_hours); 「最多幾點」 after a scheme
+    that grants points (雲市集's 數位點數) asks that scheme's figure: 點 is o'clock or points,
+    and only a scheme in the conversation that deals in points makes the second reading possible."""
+
+    def name(self) -> str:
+        return "action_service_hours"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        current = tracker.get_slot("scheme")
+        if current and "點" in text and _POINTS.search(text) and self._grants_points(current):
+            return await super().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_service_hours")
+        return []
+
+    def _grants_points(self, scheme_id: str) -> bool:
+        try:
+            scheme = self.kb.scheme(scheme_id)
+        except KeyError:
+            return False
+        return "點數" in " ".join((scheme.name, scheme.summary, *(b.text for b in scheme.benefits)))
+
+
+# 「最多幾點」「可以拿幾點」「點數幾點」: a number of points, not a time of day (「幾點下班」).
+_POINTS = re.compile(r"(?:最多|最高|上限|拿|領|給|核給|補助|點數|總共|一共)[^，。？?]{0,3}幾點|幾點(?:點數|數位點數)")
+
+
 class ActionAnswerContact(KnowledgeAction):
     """「外貿協會電話幾號」「電話幾號」 (the hotline_ask intent): whose number the caller wants.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from actions.fallback import ActionClarifyTopic
-from actions.knowledge import ActionAnswerAttribute, ActionAnswerContact
+from actions.knowledge import ActionAnswerAttribute, ActionAnswerContact, ActionServiceHours
 from bot.clock import FixedClock
 from bot.kb.build import build_kb
 from bot.kb.query import KnowledgeBase
@@ -129,6 +129,59 @@ def test_a_phone_question_after_a_scheme_answer_gets_that_schemes_line(real_kb):
 def test_asking_for_our_own_number_gets_the_hotline(real_kb):
     messages, _ = run(ActionAnswerContact(real_kb), said("hotline_ask", "你們客服電話多少", {"scheme": "sbir"}))
     assert messages[0]["response"] == "utter_hotline"
+
+
+def test_the_line_of_an_ended_scheme_is_given_after_the_hotline(real_kb):
+    # 商業服務業節能設備補助 ended 114/05/31; its own line (02-8978-5999) is still in service for
+    # applications already sent, and the hotline knows what is open instead.
+    messages, _ = run(
+        ActionAnswerAttribute(real_kb),
+        said(
+            "policy_ask",
+            "那要打哪支電話",
+            {"scheme": "commercial_energy_saving_subsidy"},
+            entities=[("attribute", "contact")],
+        ),
+    )
+    text = texts_of(messages)
+    assert "已經截止" in text and "0800-280-280" in text and "02-8978-5999" in text
+    assert text.index("0800-280-280") < text.index("02-8978-5999")
+
+
+def test_a_scheme_and_its_own_line_named_together_are_one_answer_not_a_choice(real_kb):
+    messages, _ = run(
+        ActionAnswerAttribute(real_kb),
+        said("policy_ask", "商業服務業節能補助的專線是多少", entities=[("attribute", "contact")]),
+    )
+    assert not messages[0].get("buttons") and "02-8978-5999" in texts_of(messages)
+
+
+def test_two_organisations_named_get_their_lines_even_if_a_programme_lists_one(real_kb):
+    messages, _ = run(
+        ActionAnswerContact(real_kb),
+        said("hotline_ask", "聯輔基金會還有信保基金的電話", entities=[("attribute", "contact")]),
+    )
+    assert not messages[0].get("buttons")
+    assert "0800-219-666" in texts_of(messages) and "0800-089-921" in texts_of(messages)
+
+
+def test_how_many_points_after_a_points_grant_is_its_figure_not_our_hours(real_kb):
+    tracker = said("chitchat_hours", "最高給幾點", {"scheme": "cloud_market_digital_points"}, confidence=0.7)
+    messages, _ = run(ActionServiceHours(real_kb), tracker)
+    assert "10萬" in texts_of(messages) and not any(m.get("response") == "utter_service_hours" for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "slots"),
+    [
+        ("你們幾點下班", {"scheme": "cloud_market_digital_points"}),
+        ("最多幾點可以打", {"scheme": "sbir"}),
+        ("幾點開始", {}),
+    ],
+)
+def test_a_time_of_day_question_gets_the_service_hours(real_kb, text, slots):
+    messages, _ = run(ActionServiceHours(real_kb), said("chitchat_hours", text, slots))
+    assert [m.get("response") for m in messages] == ["utter_service_hours"]
 
 
 def test_a_short_follow_up_the_model_calls_out_of_scope_is_answered_on_the_conversations_scheme(real_kb):

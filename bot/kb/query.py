@@ -109,10 +109,11 @@ class KnowledgeBase:
     def contacts(self, scheme: Scheme) -> list[Contact]:
         """The lines to call for ``scheme``, first the one to give.
 
-        Only lines marked current are given; the general hotline when none is left, and for
-        an ended scheme (its programme's own lines belonged to a programme that closed).
+        Only lines marked current are given; the general hotline when none is left. For an
+        ended scheme the hotline comes first (what is open instead is its question), then the
+        programme's own lines still in service, for an application already sent.
         """
-        ids = [] if self.status(scheme) is Status.ENDED else list(scheme.contacts)
+        ids = list(dict.fromkeys(scheme.contacts))
         with self._db() as db:
             wanted = [*ids, DEFAULT_CONTACT]
             rows = {
@@ -120,7 +121,10 @@ class KnowledgeBase:
                 for r in db.execute(f"select * from contacts where id in ({','.join('?' * len(wanted))})", wanted)
             }
         given = [_contact(rows[i]) for i in ids if i in rows and rows[i]["current"]]
-        return given or ([_contact(rows[DEFAULT_CONTACT])] if DEFAULT_CONTACT in rows else [])
+        hotline = [_contact(rows[DEFAULT_CONTACT])] if DEFAULT_CONTACT in rows else []
+        if self.status(scheme) is Status.ENDED:
+            return hotline + [c for c in given if c.id != DEFAULT_CONTACT]
+        return given or hotline
 
     def contact(self, contact_id: str) -> Contact:
         with self._db() as db:

@@ -774,8 +774,41 @@ class Resolver:
                 )
             else:
                 candidates = [self._boost_current(c, boost) if "scheme:" + c.id == current else c for c in candidates]
+        if asks_contact:
+            candidates = self._owned_lines_merged(candidates, records)
         candidates.sort(key=lambda c: (-c.score, c.kind != "scheme", c.id))
         return Resolution(question, tuple(candidates[:limit]))
+
+    def _owned_lines_merged(self, candidates: list[Candidate], records: _Records) -> list[Candidate]:
+        """「節能設備補助的諮詢專線」 matches the scheme and its own line (商業服務業節能設備補助諮詢專線):
+        one thing, not two to choose between. A line that exactly one scheme the caller named lists
+        among its contacts is folded into that scheme, which keeps the better of the two scores;
+        the scheme's contact answer gives the line. A line several named schemes share, or one of a
+        scheme the caller did not name (「聯輔基金會…電話」 is not a question about the programme
+        that lists its line), stays on its own."""
+        owners: dict[str, list[int]] = {}
+        for index, candidate in enumerate(candidates):
+            if candidate.kind == "scheme" and candidate.named:
+                for contact_id in records.schemes[candidate.id].contacts:
+                    owners.setdefault(contact_id, []).append(index)
+        merged = list(candidates)
+        dropped: set[int] = set()
+        for index, candidate in enumerate(candidates):
+            owner = owners.get(candidate.id, []) if candidate.kind == "contact" else []
+            if len(owner) != 1:
+                continue
+            scheme = merged[owner[0]]
+            merged[owner[0]] = Candidate(
+                scheme.kind,
+                scheme.id,
+                max(scheme.score, candidate.score),
+                (*scheme.reasons, "問的是這項措施的專線"),
+                scheme.named or candidate.named,
+                scheme.exact or candidate.exact,
+                scheme.status,
+            )
+            dropped.add(index)
+        return [c for i, c in enumerate(merged) if i not in dropped]
 
     def _more_specific(
         self, plain: str, exact: set[str], attributes: tuple[str, ...], records: _Records
