@@ -193,6 +193,31 @@ class ActionServiceHours(ActionAnswerAttribute):
 _POINTS = re.compile(r"(?:最多|最高|上限|拿|領|給|核給|補助|點數|總共|一共)[^，。？?]{0,3}幾點|幾點(?:點數|數位點數)")
 
 
+class ActionDeny(ActionAnswerAttribute):
+    """「不用了」 gets 「好的。還有什麼想了解的嗎？」 (utter_anything_else); a denial that goes on to
+    correct the question (「不是 我是問那個補助的專線」) is that question, answered on the
+    conversation's scheme: the caller changed what they asked, not their mind about asking."""
+
+    def name(self) -> str:
+        return "action_deny"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        rest = _DENIAL.sub("", text, count=1).strip()
+        asks = attributes_in(rest) or (is_hotline_question(rest) and _ASKS.search(rest))
+        if rest != text.strip() and len(rest) >= 4 and asks:
+            return await super().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_anything_else")
+        return []
+
+
+# The denial a correction starts with: 「不是」「不對啦，」「沒有 」.
+_DENIAL = re.compile(r"^\s*(?:不是|不對|沒有|不用|不要)(?:了|啦|喔|哦|耶|的)?[\s，,。.！!、]*")
+# A question, not a statement (「沒有了 貸款的部分都清楚了」 names a loan and asks nothing).
+_ASKS = re.compile(r"[嗎呢？?]|多少|幾|哪|什麼|甚麼|怎麼|如何|誰|是問|想問|要問")
+
+
 class ActionAnswerContact(KnowledgeAction):
     """「外貿協會電話幾號」「電話幾號」 (the hotline_ask intent): whose number the caller wants.
 

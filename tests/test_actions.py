@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from actions.fallback import ActionClarifyTopic
-from actions.knowledge import ActionAnswerAttribute, ActionAnswerContact, ActionServiceHours
+from actions.knowledge import ActionAnswerAttribute, ActionAnswerContact, ActionDeny, ActionServiceHours
 from bot.clock import FixedClock
 from bot.kb.build import build_kb
 from bot.kb.query import KnowledgeBase
@@ -182,6 +182,20 @@ def test_how_many_points_after_a_points_grant_is_its_figure_not_our_hours(real_k
 def test_a_time_of_day_question_gets_the_service_hours(real_kb, text, slots):
     messages, _ = run(ActionServiceHours(real_kb), said("chitchat_hours", text, slots))
     assert [m.get("response") for m in messages] == ["utter_service_hours"]
+
+
+def test_a_denial_that_corrects_the_question_is_answered_on_the_conversations_scheme(real_kb):
+    tracker = said("dialogue_deny", "不是 我是問那個補助的專線", {"scheme": "commercial_energy_saving_subsidy"})
+    messages, _ = run(ActionDeny(real_kb), tracker)
+    assert "02-8978-5999" in texts_of(messages)
+    assert not any(m.get("response") == "utter_anything_else" for m in messages)
+
+
+@pytest.mark.parametrize("text", ["不用了 謝謝", "沒有了 貸款的部分都清楚了", "不是", "不對啦"])
+def test_a_plain_denial_asks_what_else(real_kb, text):
+    tracker = said("dialogue_deny", text, {"scheme": "commercial_energy_saving_subsidy"})
+    messages, _ = run(ActionDeny(real_kb), tracker)
+    assert [m.get("response") for m in messages] == ["utter_anything_else"]
 
 
 def test_a_short_follow_up_the_model_calls_out_of_scope_is_answered_on_the_conversations_scheme(real_kb):
