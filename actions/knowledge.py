@@ -176,14 +176,14 @@ class ActionServiceHours(ActionAnswerAttribute):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         current = tracker.get_slot("scheme")
-        if current and "點" in text and _POINTS.search(text) and self._grants_points(current):
+        if current and _POINTS.search(text) and self._grants_points(current):
             return await super().run(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_service_hours")
         return []
 
     def _grants_points(self, scheme_id: str) -> bool:
         try:
-            scheme = self.kb.scheme(scheme_id)
+            scheme = self.resolver.scheme(scheme_id)  # the resolver's records, read once
         except KeyError:
             return False
         return "點數" in " ".join((scheme.name, scheme.summary, *(b.text for b in scheme.benefits)))

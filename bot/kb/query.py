@@ -113,7 +113,7 @@ class KnowledgeBase:
         ended scheme the hotline comes first (what is open instead is its question), then the
         programme's own lines still in service, for an application already sent.
         """
-        ids = list(dict.fromkeys(scheme.contacts))
+        ids = list(scheme.contacts)
         with self._db() as db:
             wanted = [*ids, DEFAULT_CONTACT]
             rows = {

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -798,14 +798,11 @@ class Resolver:
             if len(owner) != 1:
                 continue
             scheme = merged[owner[0]]
-            merged[owner[0]] = Candidate(
-                scheme.kind,
-                scheme.id,
-                max(scheme.score, candidate.score),
-                (*scheme.reasons, "問的是這項措施的專線"),
-                scheme.named or candidate.named,
-                scheme.exact or candidate.exact,
-                scheme.status,
+            merged[owner[0]] = replace(
+                scheme,
+                score=max(scheme.score, candidate.score),
+                reasons=(*scheme.reasons, "問的是這項措施的專線"),
+                exact=scheme.exact or candidate.exact,
             )
             dropped.add(index)
         return [c for i, c in enumerate(merged) if i not in dropped]
