@@ -59,3 +59,27 @@ def test_a_message_waiting_behind_a_dead_servers_ticket_goes_once_that_ticket_ex
             return lock.now_serving
 
     assert asyncio.run(asyncio.wait_for(next_message(), 10)) == 1
+
+
+def test_a_turn_holds_the_lock_in_three_redis_round_trips_and_leaves_nothing_behind(prefix):
+    """Each change is one atomic script: issue, acquire, clean up (Rasa's mutexed read-modify-write took 13)."""
+    import asyncio
+
+    store = AtomicRedisLockStore(host="127.0.0.1", port=6379, db=1, key_prefix=prefix)
+
+    async def turn() -> None:
+        async with store.lock("caller-4", wait_time_in_seconds=0.05):
+            pass
+
+    asyncio.run(turn())  # loads the scripts into Redis
+    commands = []
+    execute = store.red.execute_command
+
+    def counted(*args, **kwargs):
+        commands.append(args[0])
+        return execute(*args, **kwargs)
+
+    store.red.execute_command = counted
+    asyncio.run(turn())
+    assert commands == ["EVALSHA", "EVALSHA", "EVALSHA"]
+    assert store.get_lock("caller-4") is None  # no one waits: the queue is gone
