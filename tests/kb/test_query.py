@@ -98,3 +98,32 @@ def test_ending_within_lists_schemes_closing_soon(real_db):
     soon = {s.id for s in kb_on(real_db, "2026-11-23").ending_within(60)}
     assert "bank_association_relief_2026" in soon  # ends 2026-12-31
     assert "sme_micro_loan_30_under" not in soon
+
+
+def test_a_knowledge_base_rebuilt_while_the_server_runs_is_read_on_the_next_lookup(tmp_path):
+    """Lookups are remembered while the same kb.db is on disk, never past a rebuild or a removal."""
+    import shutil
+
+    from bot.kb.build import build_kb
+    from bot.kb.records import load_knowledge
+    from tests.kb.conftest import ROOT
+
+    source = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "knowledge", source)
+    db = build_kb(load_knowledge(source), tmp_path / "kb.db")
+    kb = kb_on(db, "2026-11-23")
+    assert kb.scheme("micro_loan").name == "中小微企業多元發展專案貸款"
+    lines = kb.contacts(kb.scheme("micro_loan"))
+    assert kb.contacts(kb.scheme("micro_loan")) == lines
+
+    record = source / "schemes" / "micro_loan.yml"
+    record.write_text(
+        record.read_text(encoding="utf-8").replace("name: 中小微企業多元發展專案貸款", "name: 中小微企業貸款（新名）"),
+        encoding="utf-8",
+    )
+    build_kb(load_knowledge(source), tmp_path / "kb.db")
+    assert kb.scheme("micro_loan").name == "中小微企業貸款（新名）"
+
+    db.unlink()
+    with pytest.raises(KnowledgeBaseMissing, match="kb build"):
+        kb.scheme("micro_loan")
