@@ -212,7 +212,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     (:func:`bot.log.mask_all_records`): the process that keeps conversations
     masked must not print them either; it installs the cached validation of
     action-server responses (:mod:`bot.remote_action`), the RulePolicy candidate memo
-    (:mod:`bot.rule_lookup`), the event type table (:mod:`bot.event_types`) and
+    (:mod:`bot.rule_lookup`), DIET's direct graph call (:mod:`bot.tf_predict`), the event type
+    table (:mod:`bot.event_types`) and
     :func:`fail_loudly`.
     """
 
@@ -220,6 +221,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         mask_all_records(mask_text)
         remote_action.install()
         rule_lookup.install()
+        from bot import tf_predict  # TensorFlow: only the Rasa server, which has it loaded, gets here
+
+        tf_predict.install()
         event_types.install()
         fail_loudly()
         super().__init__(*args, **kwargs)
