@@ -212,7 +212,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     (:func:`bot.log.mask_all_records`): the process that keeps conversations
     masked must not print them either; it installs the cached validation of
     action-server responses (:mod:`bot.remote_action`), the RulePolicy candidate memo
-    (:mod:`bot.rule_lookup`), DIET's direct graph call (:mod:`bot.tf_predict`), the event type
+    (:mod:`bot.rule_lookup`), DIET's direct graph call (:mod:`bot.tf_predict`), the graphs run in order
+    (:mod:`bot.graph_runner`), the event type
     table (:mod:`bot.event_types`) and
     :func:`fail_loudly`.
     """
@@ -221,9 +222,10 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         mask_all_records(mask_text)
         remote_action.install()
         rule_lookup.install()
-        from bot import tf_predict  # TensorFlow: only the Rasa server, which has it loaded, gets here
+        from bot import graph_runner, tf_predict  # TensorFlow: only the Rasa server, which has it, gets here
 
         tf_predict.install()
+        graph_runner.install()
         event_types.install()
         fail_loudly()
         super().__init__(*args, **kwargs)
