@@ -141,11 +141,10 @@ class KnowledgeBase:
         ended scheme the hotline comes first (what is open instead is its question), then the
         programme's own lines still in service, for an application already sent.
         """
-        ended = self.status(scheme) is Status.ENDED
-        key = ("contacts", tuple(scheme.contacts), ended)
-        return list(self._remembered(key, lambda: tuple(self._read_contacts(list(scheme.contacts), ended))))
+        ids, ended = tuple(scheme.contacts), self.status(scheme) is Status.ENDED
+        return list(self._remembered(("contacts", ids, ended), lambda: tuple(self._read_contacts(ids, ended))))
 
-    def _read_contacts(self, ids: list[str], ended: bool) -> list[Contact]:
+    def _read_contacts(self, ids: tuple[str, ...], ended: bool) -> list[Contact]:
         with self._db() as db:
             wanted = [*ids, DEFAULT_CONTACT]
             rows = {

@@ -212,10 +212,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     (:func:`bot.log.mask_all_records`): the process that keeps conversations
     masked must not print them either; it installs the cached validation of
     action-server responses (:mod:`bot.remote_action`), the RulePolicy candidate memo
-    (:mod:`bot.rule_lookup`), DIET's direct graph call (:mod:`bot.tf_predict`), the graphs run in order
-    (:mod:`bot.graph_runner`), the event type
-    table (:mod:`bot.event_types`) and
-    :func:`fail_loudly`.
+    (:mod:`bot.rule_lookup`), DIET's direct graph call (:mod:`bot.tf_predict`), the graphs
+    run in order (:mod:`bot.graph_runner`), the event type table (:mod:`bot.event_types`)
+    and :func:`fail_loudly`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -37,8 +37,8 @@ from rasa.utils.endpoints import EndpointConfig
 POLL_SECONDS = 0.05  # Rasa polls every second; a queued message should not wait that long
 
 # The queue as Rasa's TicketLock stores it: {"conversation_id": ..., "tickets": ["{\"number\": n,
-# \"expires\": t}", ...]} (each ticket a JSON string). load() drops expired tickets (Rasa's
-# has_expired: now > expires); store() writes the queue back, or deletes the key when empty and asked to.
+# \"expires\": t}", ...]} (each ticket a JSON string). load() reads it without the expired tickets
+# (Rasa's has_expired: now > expires); dump() is the text to store.
 _QUEUE = """
 local function load(key, now)
   local raw = redis.call('GET', key)
@@ -87,7 +87,9 @@ if mine == nil or tickets[mine]['expires'] - now < lifetime / 2 then
   if mine ~= nil then table.remove(tickets, mine) end
   table.insert(tickets, {number = number, expires = now + lifetime})
   table.sort(tickets, function(a, b) return a['number'] < b['number'] end)
-  redis.call('SET', KEYS[1], dump(ARGV[1], tickets))
+  local text = dump(ARGV[1], tickets)
+  redis.call('SET', KEYS[1], text)
+  return text
 end
 return dump(ARGV[1], tickets)
 """
